@@ -30,6 +30,7 @@ class _NodeStatus:
 class _NodeStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NodeStatus.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     NODE_STATUS_UNSPECIFIED: _NodeStatus.ValueType  # 0
+    """Never sent; the proto3 zero value."""
     NODE_STATUS_ANSWERED: _NodeStatus.ValueType  # 1
     """The node answered (possibly with no hits)."""
     NODE_STATUS_TIMED_OUT: _NodeStatus.ValueType  # 2
@@ -43,6 +44,7 @@ class NodeStatus(_NodeStatus, metaclass=_NodeStatusEnumTypeWrapper):
     """How one node's part of a search ended."""
 
 NODE_STATUS_UNSPECIFIED: NodeStatus.ValueType  # 0
+"""Never sent; the proto3 zero value."""
 NODE_STATUS_ANSWERED: NodeStatus.ValueType  # 1
 """The node answered (possibly with no hits)."""
 NODE_STATUS_TIMED_OUT: NodeStatus.ValueType  # 2

@@ -1,0 +1,96 @@
+"""The broker's configuration: one TOML file with ``[broker]`` and ``[[nodes]]``.
+
+Example::
+
+    [broker]
+    listen = "127.0.0.1:50051"
+    default_deadline_seconds = 3.0
+    max_deadline_seconds = 10.0
+
+    [[nodes]]
+    id = "kcso"
+    agency_name = "King County Sheriff's Office"
+    address = "127.0.0.1:50061"
+
+Overrides for ``[broker]`` keys come from ``FIELDGATE_BROKER__<KEY>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fieldgate.config import ConfigError, Section, read_toml
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    """One agency node the broker asks."""
+
+    node_id: str
+    """The node's identifier (must match what the node calls itself)."""
+    agency_name: str
+    """Display name of the agency."""
+    address: str
+    """``host:port`` of the node's gRPC service."""
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Settings of the broker."""
+
+    listen: str
+    """``host:port`` the broker listens on (port 0 picks a free one)."""
+    nodes: tuple[NodeEntry, ...]
+    """Registered nodes, in the order results are reported."""
+    default_deadline_seconds: float = 3.0
+    """Deadline of a search whose request names none."""
+    max_deadline_seconds: float = 10.0
+    """Longest deadline a request may ask for."""
+
+
+def broker_config_from_document(document: Mapping[str, Any], base: Path) -> BrokerConfig:
+    """Build and validate a :class:`BrokerConfig` from a parsed document.
+
+    Raises:
+        ConfigError: naming the bad key.
+    """
+    root = Section(document, "", base)
+    broker = root.section("broker")
+    nodes: list[NodeEntry] = []
+    seen: set[str] = set()
+    for entry in root.sections("nodes"):
+        node = NodeEntry(
+            node_id=entry.string("id"),
+            agency_name=entry.string("agency_name"),
+            address=entry.address("address"),
+        )
+        entry.finish()
+        if node.node_id in seen:
+            raise ConfigError(f"nodes[{len(nodes)}].id", f"duplicate node id {node.node_id!r}")
+        seen.add(node.node_id)
+        nodes.append(node)
+    default_deadline = broker.number("default_deadline_seconds", 3.0, minimum=0.05)
+    max_deadline = broker.number("max_deadline_seconds", 10.0, minimum=0.05)
+    if default_deadline > max_deadline:
+        raise ConfigError(
+            "broker.default_deadline_seconds", "must not exceed broker.max_deadline_seconds"
+        )
+    config = BrokerConfig(
+        listen=broker.address("listen", "127.0.0.1:0"),
+        nodes=tuple(nodes),
+        default_deadline_seconds=default_deadline,
+        max_deadline_seconds=max_deadline,
+    )
+    broker.finish()
+    root.finish()
+    return config
+
+
+def load_broker_config(path: Path, env: Mapping[str, str]) -> BrokerConfig:
+    """Read the broker's config file with ``FIELDGATE_BROKER__*`` overrides from ``env``."""
+    return broker_config_from_document(
+        read_toml(path, env=env, table="broker"), path.resolve().parent
+    )

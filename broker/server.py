@@ -1,0 +1,47 @@
+"""Starting and stopping the broker's gRPC server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from broker.config import BrokerConfig
+from broker.fanout import FanOut
+from broker.servicer import BrokerServicer
+from fieldgate.v1 import broker_pb2_grpc
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""Largest request accepted; an answer merges many nodes so it may be larger."""
+
+
+@dataclass
+class RunningBroker:
+    """A started broker: its server, bound address and node channels."""
+
+    server: grpc.aio.Server
+    address: str
+    fanout: FanOut
+
+    async def stop(self, grace: float | None = 1.0) -> None:
+        """Stop serving (finishing in-flight searches within ``grace``) and close channels."""
+        await self.server.stop(grace)
+        await self.fanout.close()
+
+
+async def start_broker(config: BrokerConfig) -> RunningBroker:
+    """Start the broker on ``config.listen`` and return it running."""
+    fanout = FanOut(config.nodes)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ]
+    )
+    broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(config, fanout), server)
+    host, _, _ = config.listen.rpartition(":")
+    port = server.add_insecure_port(config.listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {config.listen}")
+    await server.start()
+    return RunningBroker(server, f"{host}:{port}", fanout)

@@ -1,0 +1,78 @@
+"""The broker's gRPC face: check the search, fan it out, return every agency's part.
+
+The broker checks queries and claims with the same rules as the nodes so junk
+is refused before any agency is asked, then forwards the requester's messages
+unchanged: it never rewrites who is asking, why, or for whom.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import grpc
+
+from broker.config import BrokerConfig
+from broker.fanout import FanOut
+from fieldgate.claims import validate_requester
+from fieldgate.errors import InvalidRequestError
+from fieldgate.query import validate_query
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc
+
+log = logging.getLogger("fieldgate.broker")
+
+
+class BrokerServicer(broker_pb2_grpc.BrokerServicer):
+    """Serves searches across the federation in ``config``."""
+
+    def __init__(self, config: BrokerConfig, fanout: FanOut) -> None:
+        self._config = config
+        self._fanout = fanout
+
+    def deadline_for(self, requested: float) -> float:
+        """The deadline a search gets: the request's, else the default, capped at the max."""
+        if requested != requested or requested < 0:  # NaN or negative
+            raise InvalidRequestError("deadline_seconds", "must be a positive number of seconds")
+        chosen = requested or self._config.default_deadline_seconds
+        return min(chosen, self._config.max_deadline_seconds)
+
+    async def Search(
+        self,
+        request: broker_pb2.SearchRequest,
+        context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchResponse],
+    ) -> broker_pb2.SearchResponse:
+        try:
+            validate_requester(request.requester)
+            validate_query(request.query)
+            deadline = self.deadline_for(request.deadline_seconds)
+        except InvalidRequestError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        request_id = uuid.uuid4().hex
+        results = await self._fanout.search(request_id, request.requester, request.query, deadline)
+        log.info(
+            "search %s by %s/%s for %s: %s",
+            request_id,
+            request.requester.agency,
+            request.requester.subject,
+            request.requester.purpose,
+            ", ".join(
+                f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}:{len(r.hits)}" for r in results
+            ),
+        )
+        return broker_pb2.SearchResponse(request_id=request_id, results=results)
+
+    async def ListNodes(
+        self,
+        request: broker_pb2.ListNodesRequest,
+        context: grpc.aio.ServicerContext[
+            broker_pb2.ListNodesRequest, broker_pb2.ListNodesResponse
+        ],
+    ) -> broker_pb2.ListNodesResponse:
+        return broker_pb2.ListNodesResponse(
+            nodes=[
+                broker_pb2.RegisteredNode(
+                    node_id=n.node_id, agency_name=n.agency_name, address=n.address
+                )
+                for n in self._config.nodes
+            ]
+        )

@@ -1,0 +1,146 @@
+"""Validation of the requester's claims: who asks, for what, under which authority.
+
+Until signed credentials exist these are statements the requester makes; the
+node hands them to its contract after these checks. Every value that a
+contract compares against comes from a fixed vocabulary, so a typo is refused
+here instead of silently failing to match a rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from fieldgate.errors import InvalidRequestError
+from fieldgate.names import normalize_name
+from fieldgate.query import parse_date
+from fieldgate.v1 import common_pb2
+from fieldgate.vocabulary import AGENCY_TYPES, AUTHORITY_KINDS, PURPOSES
+
+MAX_CLAIM_LENGTH = 128
+"""Longest subject, agency, role, case number or authority id accepted."""
+
+MAX_ROLES = 16
+MAX_AUTHORITIES = 8
+MAX_COVERS = 64
+
+
+@dataclass(frozen=True)
+class LegalAuthority:
+    """A legal instrument the requester presents (a criminal judicial warrant).
+
+    Attributes:
+        kind: instrument kind from :data:`fieldgate.vocabulary.AUTHORITY_KINDS`.
+        id: the instrument's number.
+        court: issuing court.
+        subject_surname: normalised surname of the person it covers.
+        subject_given_name: normalised given name of the person it covers.
+        subject_dob: date of birth of the person it covers.
+        covers: field names or sensitivity classes it covers.
+        record_kinds: record kinds it covers; empty means all.
+        expires: last day it is valid.
+    """
+
+    kind: str
+    id: str
+    court: str
+    subject_surname: str
+    subject_given_name: str
+    subject_dob: dt.date
+    covers: tuple[str, ...]
+    record_kinds: tuple[str, ...]
+    expires: dt.date
+
+
+@dataclass(frozen=True)
+class RequesterClaims:
+    """Validated claims of one requester for one search."""
+
+    subject: str
+    agency: str
+    agency_type: str
+    roles: tuple[str, ...]
+    purpose: str
+    case_number: str
+    authority: tuple[LegalAuthority, ...]
+
+
+def _text(value: str, field: str, *, required: bool) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidRequestError(field, "is required")
+    if len(value) > MAX_CLAIM_LENGTH:
+        raise InvalidRequestError(field, f"is longer than {MAX_CLAIM_LENGTH} characters")
+    return value
+
+
+def _authority(message: common_pb2.LegalAuthority, where: str) -> LegalAuthority:
+    if message.kind not in AUTHORITY_KINDS:
+        raise InvalidRequestError(
+            f"{where}.kind",
+            f"unknown authority kind {message.kind[:40]!r}; use one of "
+            + ", ".join(sorted(AUTHORITY_KINDS)),
+        )
+    if len(message.covers) > MAX_COVERS or len(message.record_kinds) > MAX_COVERS:
+        raise InvalidRequestError(where, f"covers at most {MAX_COVERS} fields and kinds")
+    surname = normalize_name(
+        _text(message.subject_surname, f"{where}.subject_surname", required=True)
+    )
+    if not surname:
+        raise InvalidRequestError(f"{where}.subject_surname", "must contain letters")
+    return LegalAuthority(
+        kind=message.kind,
+        id=_text(message.id, f"{where}.id", required=True),
+        court=_text(message.court, f"{where}.court", required=True),
+        subject_surname=surname,
+        subject_given_name=normalize_name(
+            _text(message.subject_given_name, f"{where}.subject_given_name", required=False)
+        ),
+        subject_dob=parse_date(
+            _text(message.subject_dob, f"{where}.subject_dob", required=True),
+            f"{where}.subject_dob",
+        ),
+        covers=tuple(_text(c, f"{where}.covers", required=True) for c in message.covers),
+        record_kinds=tuple(
+            _text(k, f"{where}.record_kinds", required=True) for k in message.record_kinds
+        ),
+        expires=parse_date(
+            _text(message.expires, f"{where}.expires", required=True)[:10], f"{where}.expires"
+        ),
+    )
+
+
+def validate_requester(message: common_pb2.Requester) -> RequesterClaims:
+    """Check the wire claims and return them validated.
+
+    Raises:
+        InvalidRequestError: naming the first claim that is missing or wrong.
+    """
+    if message.purpose not in PURPOSES:
+        raise InvalidRequestError(
+            "requester.purpose",
+            f"unknown purpose {message.purpose[:40]!r}; use one of " + ", ".join(sorted(PURPOSES)),
+        )
+    if message.agency_type not in AGENCY_TYPES:
+        raise InvalidRequestError(
+            "requester.agency_type",
+            f"unknown agency type {message.agency_type[:40]!r}; use one of "
+            + ", ".join(sorted(AGENCY_TYPES)),
+        )
+    if len(message.roles) > MAX_ROLES:
+        raise InvalidRequestError("requester.roles", f"at most {MAX_ROLES} roles are accepted")
+    if len(message.authority) > MAX_AUTHORITIES:
+        raise InvalidRequestError(
+            "requester.authority", f"at most {MAX_AUTHORITIES} instruments are accepted"
+        )
+    return RequesterClaims(
+        subject=_text(message.subject, "requester.subject", required=True),
+        agency=_text(message.agency, "requester.agency", required=True),
+        agency_type=message.agency_type,
+        roles=tuple(_text(r, "requester.roles", required=True) for r in message.roles),
+        purpose=message.purpose,
+        case_number=_text(message.case_number, "requester.case_number", required=False),
+        authority=tuple(
+            _authority(a, f"requester.authority[{i}]") for i, a in enumerate(message.authority)
+        ),
+    )

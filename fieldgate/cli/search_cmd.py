@@ -1,0 +1,161 @@
+"""``fieldgate search``: one search through a broker, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from fieldgate.client import Requester, SearchClient, SearchError, Warrant
+from fieldgate.names import split_full_name
+from fieldgate.render import result_group
+from fieldgate.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
+
+WARRANT_KEYS = {
+    "id",
+    "court",
+    "subject_surname",
+    "subject_given_name",
+    "subject_dob",
+    "covers",
+    "expires",
+    "record_kinds",
+}
+
+
+def load_warrant(path: Path) -> Warrant:
+    """Read a warrant description (JSON object) from ``path``."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--warrant") from None
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})", param_hint="--warrant"
+        ) from None
+    if not isinstance(document, dict):
+        raise click.BadParameter(f"{path}: must hold a JSON object", param_hint="--warrant")
+    unknown = sorted(set(document) - WARRANT_KEYS)
+    if unknown:
+        raise click.BadParameter(f"{path}: unknown key {unknown[0]!r}", param_hint="--warrant")
+    try:
+        return Warrant(
+            id=str(document["id"]),
+            court=str(document["court"]),
+            subject_surname=str(document["subject_surname"]),
+            subject_given_name=str(document.get("subject_given_name", "")),
+            subject_dob=str(document["subject_dob"]),
+            covers=tuple(str(c) for c in document.get("covers", [])),
+            expires=str(document["expires"]),
+            record_kinds=tuple(str(k) for k in document.get("record_kinds", [])),
+        )
+    except KeyError as exc:
+        raise click.BadParameter(
+            f"{path}: missing key {exc.args[0]!r}", param_hint="--warrant"
+        ) from None
+
+
+def parse_identifier(text: str) -> tuple[str, str]:
+    """Parse ``KIND=VALUE``."""
+    kind, sep, value = text.partition("=")
+    if not sep or kind not in IDENTIFIER_KINDS:
+        raise click.BadParameter(
+            f"{text!r}: use KIND=VALUE with KIND one of {', '.join(sorted(IDENTIFIER_KINDS))}",
+            param_hint="--id",
+        )
+    return kind, value
+
+
+@click.command()
+@click.option(
+    "--broker",
+    "broker_address",
+    envvar="FIELDGATE_BROKER",
+    default="127.0.0.1:50051",
+    show_default=True,
+    help="Broker host:port.",
+)
+@click.option("--name", help='Full name, "SURNAME, GIVEN" or "Given Surname".')
+@click.option("--surname", default="", help="Surname (instead of --name).")
+@click.option("--given", "given_name", default="", help="Given name (instead of --name).")
+@click.option("--dob", default="", help="Date of birth, YYYY-MM-DD.")
+@click.option(
+    "--id",
+    "identifiers",
+    multiple=True,
+    metavar="KIND=VALUE",
+    help="Exact identifier, e.g. state_id=WA12345678 (repeatable).",
+)
+@click.option("--subject", required=True, help="Your own identifier (badge or account).")
+@click.option("--agency", required=True, help="Your agency's identifier.")
+@click.option("--agency-type", required=True, type=click.Choice(sorted(AGENCY_TYPES)))
+@click.option("--purpose", required=True, type=click.Choice(sorted(PURPOSES)))
+@click.option("--case", "case_number", default="", help="Your case or incident number.")
+@click.option("--role", "roles", multiple=True, help="Your role (repeatable).")
+@click.option(
+    "--warrant",
+    "warrants",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file describing a criminal judicial warrant (repeatable).",
+)
+@click.option("--deadline", type=float, default=0.0, help="Seconds to wait for agencies.")
+@click.option("--max-hits", type=click.IntRange(0, 100), default=0, help="Hits per agency.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def search(
+    broker_address: str,
+    name: str | None,
+    surname: str,
+    given_name: str,
+    dob: str,
+    identifiers: tuple[str, ...],
+    subject: str,
+    agency: str,
+    agency_type: str,
+    purpose: str,
+    case_number: str,
+    roles: tuple[str, ...],
+    warrants: tuple[Path, ...],
+    deadline: float,
+    max_hits: int,
+    as_json: bool,
+) -> None:
+    """Search every agency for a person; each agency's contract decides what you see."""
+    if name:
+        if surname or given_name:
+            raise click.UsageError("give either --name or --surname/--given, not both")
+        surname, given_name = split_full_name(name)
+    requester = Requester(
+        subject=subject,
+        agency=agency,
+        agency_type=agency_type,
+        purpose=purpose,
+        case_number=case_number,
+        roles=roles,
+        warrants=tuple(load_warrant(p) for p in warrants),
+    )
+    try:
+        with SearchClient(broker_address) as client:
+            result = client.search(
+                requester,
+                surname=surname,
+                given_name=given_name,
+                dob=dob,
+                identifiers=[parse_identifier(i) for i in identifiers],
+                max_hits=max_hits,
+                deadline_seconds=deadline,
+            )
+    except SearchError as exc:
+        raise click.ClickException(f"search refused by {broker_address}: {exc.details}") from None
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return
+    console = Console()
+    console.print(result_group(result))
+    summary = result.to_json()["summary"]
+    console.print(
+        f"request {result.request_id}: {summary['answered']}/{summary['agencies']} agencies "
+        f"answered, {summary['hits']} record(s) disclosed"
+    )

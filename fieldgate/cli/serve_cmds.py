@@ -1,0 +1,133 @@
+"""``fieldgate node ...`` and ``fieldgate broker ...``: run the servers, load records."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from broker.config import load_broker_config
+from broker.server import start_broker
+from node.catalog import default_catalog_path, load_catalog
+from node.config import load_node_config
+from node.importer import import_file
+from node.server import start_node
+from node.store import RecordStore
+
+GRACE_SECONDS = 5.0
+"""How long in-flight searches may run on after SIGTERM or Ctrl-C."""
+
+
+async def serve_until_signal(
+    start: Callable[[], Awaitable[tuple[str, Callable[[float], Awaitable[None]]]]], what: str
+) -> None:
+    """Start a server, print where it listens, and stop it gracefully on SIGINT/SIGTERM."""
+    address, stop = await start()
+    click.echo(f"{what} listening on {address} (Ctrl-C to stop)")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        click.echo(f"{what} stopping (grace {GRACE_SECONDS:.0f} s)")
+        await stop(GRACE_SECONDS)
+
+
+@click.group()
+def node() -> None:
+    """Run an agency node and load its records."""
+
+
+@node.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+def node_serve(config_path: Path) -> None:
+    """Serve one agency's records under its contract."""
+    config = load_node_config(config_path, os.environ)
+
+    async def start() -> tuple[str, Callable[[float], Awaitable[None]]]:
+        running = await start_node(config)
+        return running.address, running.stop
+
+    asyncio.run(serve_until_signal(start, f"node {config.node_id}"))
+
+
+@node.command("import")
+@click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's SQLite file (created if missing).",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The agency's field catalog (default: the standard one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def node_import(db_path: Path, catalog_path: Path | None, as_json: bool, file: Path) -> None:
+    """Load records from a JSON Lines or CSV FILE; a bad line loads nothing."""
+    catalog = load_catalog(catalog_path or default_catalog_path())
+    console = Console(stderr=True)
+    with (
+        RecordStore.open(db_path) as store,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task(f"checking {file.name}", total=file.stat().st_size or 1)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or 1)
+
+        report = import_file(store, file, catalog, progress=advance)
+        total = store.count()
+    if as_json:
+        click.echo(f'{{"imported": {report.imported}, "records_in_store": {total}}}')
+    else:
+        click.echo(
+            f"imported {report.imported} records from {file} into {db_path} ({total} in store)"
+        )
+
+
+@click.group()
+def broker() -> None:
+    """Run the broker that fans searches out to the agencies."""
+
+
+@broker.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+def broker_serve(config_path: Path) -> None:
+    """Serve searches across the nodes listed in the config."""
+    config = load_broker_config(config_path, os.environ)
+
+    async def start() -> tuple[str, Callable[[float], Awaitable[None]]]:
+        running = await start_broker(config)
+        return running.address, running.stop
+
+    asyncio.run(serve_until_signal(start, f"broker ({len(config.nodes)} nodes)"))

@@ -1,0 +1,218 @@
+"""The investigator's client: build a search, send it to a broker, read the result.
+
+Example::
+
+    from fieldgate.client import Requester, SearchClient
+
+    me = Requester(subject="det-4711", agency="seattle-pd",
+                   agency_type="local_law_enforcement",
+                   purpose="criminal_investigation", case_number="2026-001234")
+    with SearchClient("127.0.0.1:50051") as client:
+        result = client.search(me, surname="Doe", given_name="John", dob="1980-04-12")
+    for agency in result.agencies:
+        print(agency.agency_name, agency.status, len(agency.hits))
+
+Bad input comes back as :class:`SearchError` with the broker's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import grpc
+
+from fieldgate.errors import FieldgateError
+from fieldgate.results import SearchResult, search_result
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
+
+
+class SearchError(FieldgateError):
+    """The broker refused or failed a search.
+
+    Attributes:
+        code: the gRPC status code.
+        details: the broker's message.
+    """
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Warrant:
+    """A criminal judicial warrant the requester presents."""
+
+    id: str
+    court: str
+    subject_surname: str
+    subject_given_name: str
+    subject_dob: str
+    covers: tuple[str, ...]
+    expires: str
+    record_kinds: tuple[str, ...] = ()
+
+    def to_message(self) -> common_pb2.LegalAuthority:
+        """The wire form."""
+        return common_pb2.LegalAuthority(
+            kind="criminal_judicial_warrant",
+            id=self.id,
+            court=self.court,
+            subject_surname=self.subject_surname,
+            subject_given_name=self.subject_given_name,
+            subject_dob=self.subject_dob,
+            covers=list(self.covers),
+            record_kinds=list(self.record_kinds),
+            expires=self.expires,
+        )
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who is searching and why."""
+
+    subject: str
+    agency: str
+    agency_type: str
+    purpose: str
+    case_number: str = ""
+    roles: tuple[str, ...] = ()
+    warrants: tuple[Warrant, ...] = field(default=())
+
+    def to_message(self) -> common_pb2.Requester:
+        """The wire form."""
+        return common_pb2.Requester(
+            subject=self.subject,
+            agency=self.agency,
+            agency_type=self.agency_type,
+            roles=list(self.roles),
+            purpose=self.purpose,
+            case_number=self.case_number,
+            authority=[w.to_message() for w in self.warrants],
+        )
+
+
+def build_request(
+    requester: Requester,
+    *,
+    surname: str = "",
+    given_name: str = "",
+    dob: str = "",
+    identifiers: Sequence[tuple[str, str]] = (),
+    max_hits: int = 0,
+    deadline_seconds: float = 0.0,
+) -> broker_pb2.SearchRequest:
+    """Build the broker's wire request."""
+    return broker_pb2.SearchRequest(
+        requester=requester.to_message(),
+        query=common_pb2.PersonQuery(
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
+            max_hits=max_hits,
+        ),
+        deadline_seconds=deadline_seconds,
+    )
+
+
+class SearchClient:
+    """A blocking client of one broker."""
+
+    def __init__(self, address: str) -> None:
+        self._channel = grpc.insecure_channel(address)
+        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+
+    def search(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+    ) -> SearchResult:
+        """Search the federation for one person.
+
+        Args:
+            requester: who is searching and why.
+            surname: surname as known.
+            given_name: given name as known.
+            dob: date of birth, YYYY-MM-DD.
+            identifiers: exact identifiers as (kind, value).
+            max_hits: most hits per agency (0: the nodes' default).
+            deadline_seconds: how long to wait for agencies (0: the broker's default).
+
+        Raises:
+            SearchError: the broker refused the search or could not be reached.
+        """
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+        )
+        timeout = (request.deadline_seconds or 10.0) + 5.0
+        try:
+            return search_result(self._stub.Search(request, timeout=timeout))
+        except grpc.RpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._channel.close()
+
+    def __enter__(self) -> SearchClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncSearchClient:
+    """An asyncio client of one broker."""
+
+    def __init__(self, address: str) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+
+    async def search(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+    ) -> SearchResult:
+        """As :meth:`SearchClient.search`."""
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+        )
+        timeout = (request.deadline_seconds or 10.0) + 5.0
+        try:
+            return search_result(await self._stub.Search(request, timeout=timeout))
+        except grpc.aio.AioRpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._channel.close(None)

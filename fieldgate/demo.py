@@ -1,0 +1,197 @@
+"""``fieldgate demo``: three agencies, three requesters, one search, side by side.
+
+The demo starts on loopback a broker and three agency nodes, each with its own
+SQLite database of synthetic records and its own contract:
+
+* King County Sheriff's Office — the **sanctuary county** contract;
+* Seattle Police Department — the **pointer-only** contract;
+* Pierce County Sheriff's Department — the **permissive** contract;
+
+then runs the same search for one person as a detective, a civil immigration
+officer and a federal criminal investigator holding a criminal judicial
+warrant, and prints what each one saw from each agency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID
+
+from fieldgate.client import AsyncSearchClient, Requester, Warrant
+from fieldgate.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    shipped_contract,
+    start_federation,
+)
+from fieldgate.render import comparison_table
+from fieldgate.results import SearchResult
+from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+
+CONTRACT_OF = {"kcso": "sanctuary_county", "spd": "pointer_only", "pcso": "permissive"}
+"""Which shipped contract each demo agency runs."""
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A requester the demo searches as."""
+
+    label: str
+    requester: Requester
+
+
+def demo_personas(today: dt.date) -> list[Persona]:
+    """The three requesters of the demo."""
+    warrant = Warrant(
+        id="2:26-mj-00417",
+        court="U.S. District Court, W.D. Washington",
+        subject_surname=DEMO_SUBJECT.surname,
+        subject_given_name=DEMO_SUBJECT.given_name,
+        subject_dob=DEMO_SUBJECT.dob,
+        # The warrant also names citizenship: the sanctuary contract still withholds it.
+        covers=("location", "custody_status", "biometric", "contact", "citizenship"),
+        expires=(today + dt.timedelta(days=30)).isoformat(),
+    )
+    return [
+        Persona(
+            "Detective\n(criminal investigation)",
+            Requester(
+                subject="det-4711",
+                agency="bellevue-pd",
+                agency_type="local_law_enforcement",
+                purpose="criminal_investigation",
+                case_number="BPD-2026-018233",
+                roles=("detective",),
+            ),
+        ),
+        Persona(
+            "Immigration officer\n(civil immigration)",
+            Requester(
+                subject="ero-0917",
+                agency="ice-ero-seattle",
+                agency_type="civil_immigration",
+                purpose="civil_immigration",
+                case_number="A-2026-55310",
+                roles=("deportation_officer",),
+            ),
+        ),
+        Persona(
+            "Federal investigator\n(criminal, with warrant)",
+            Requester(
+                subject="sa-2231",
+                agency="fbi-seattle",
+                agency_type="federal_law_enforcement",
+                purpose="criminal_investigation",
+                case_number="FBI-SE-2026-0042",
+                roles=("special_agent",),
+                warrants=(warrant,),
+            ),
+        ),
+    ]
+
+
+def prepare_nodes(
+    workdir: Path, records_per_agency: int, seed: int, console: Console
+) -> list[NodeSpec]:
+    """Generate each agency's records, import them into its own database."""
+    specs: list[NodeSpec] = []
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        for agency in DEMO_AGENCIES:
+            records = generate_agency_records(agency, count=records_per_agency, seed=seed)
+            path = workdir / f"{agency.node_id}.jsonl"
+            write_jsonl(records, path)
+            spec = NodeSpec(
+                node_id=agency.node_id,
+                agency_name=agency.name,
+                contract=shipped_contract(CONTRACT_OF[agency.node_id]),
+                records=path,
+                unit=agency.unit,
+                phone=agency.phone,
+            )
+            task = progress.add_task(f"loading {agency.name}", total=path.stat().st_size)
+
+            def advance(done: int, total: int, task: TaskID = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            imported = import_records(spec, workdir, advance)
+            console.print(
+                f"  {agency.name}: {imported:,} records, contract "
+                f"[bold]{CONTRACT_OF[agency.node_id]}[/]"
+            )
+            specs.append(spec)
+    return specs
+
+
+async def run_searches(federation: LocalFederation, personas: list[Persona]) -> list[SearchResult]:
+    """Run the demo search once per persona through the broker."""
+    client = AsyncSearchClient(federation.broker_address)
+    try:
+        return [
+            await client.search(
+                p.requester,
+                surname=DEMO_SUBJECT.surname,
+                given_name=DEMO_SUBJECT.given_name,
+                dob=DEMO_SUBJECT.dob,
+            )
+            for p in personas
+        ]
+    finally:
+        await client.close()
+
+
+async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: int = 2026) -> None:
+    """The whole demo; every server is stopped on the way out, Ctrl-C included."""
+    console.print(
+        Panel.fit(
+            "Three agencies share records through Fieldgate. Each keeps its records in its own "
+            "database\nand decides, field by field, what each requester may see.",
+            title="Fieldgate demo",
+        )
+    )
+    personas = demo_personas(dt.date.today())
+    with tempfile.TemporaryDirectory(prefix="fieldgate-demo-") as tmp:
+        workdir = Path(tmp)
+        specs = prepare_nodes(workdir, records_per_agency, seed, console)
+        federation = await start_federation(specs, workdir)
+        try:
+            console.print(
+                f"\nbroker on {federation.broker_address}; nodes on "
+                + ", ".join(f"{n} {r.address}" for n, r in federation.nodes.items())
+            )
+            console.print(
+                f"\nSearching for [bold]{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}[/] "
+                f"born {DEMO_SUBJECT.dob} as three different requesters...\n"
+            )
+            results = await run_searches(federation, personas)
+        finally:
+            await federation.stop()
+    labels = [p.label for p in personas]
+    for agency in DEMO_AGENCIES:
+        title = f"{agency.name} — {CONTRACT_OF[agency.node_id]} contract"
+        console.print(comparison_table(agency.name, labels, results, title))
+    console.print(
+        Panel(
+            "— withheld (the requester cannot tell it exists)   (city)/(last4) masked\n"
+            "Sanctuary county: detectives get identity, description, criminal history; the "
+            "immigration officer gets nothing at all — the same answer as for a person the "
+            "county does not hold; the warrant unlocks only what it covers, and citizenship "
+            "never leaves.\n"
+            "Pointer-only city: criminal investigators learn only whom to call.\n"
+            "Permissive county: every sworn officer, immigration included, gets everything but "
+            "citizenship — the all-or-nothing exchange Fieldgate lets an agency leave behind.",
+            title="How to read this",
+        )
+    )

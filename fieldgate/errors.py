@@ -1,0 +1,30 @@
+"""Errors shared by the broker, the nodes and the client.
+
+::
+
+    FieldgateError
+    └── InvalidRequestError      bad query or claims (gRPC INVALID_ARGUMENT)
+
+Each error carries what was wrong as attributes (``field``), and a message a
+person can act on.
+"""
+
+from __future__ import annotations
+
+
+class FieldgateError(Exception):
+    """Root of every error Fieldgate raises on purpose."""
+
+
+class InvalidRequestError(FieldgateError):
+    """A search request that cannot be answered as asked.
+
+    Attributes:
+        field: dotted path of the offending request field, e.g. ``query.dob``.
+        reason: what is wrong with it, in words.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

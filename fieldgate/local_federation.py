@@ -1,0 +1,140 @@
+"""A whole federation on loopback in one process: nodes, broker, real gRPC.
+
+The demo and the end-to-end tests use it; operators run each node and the
+broker as their own process instead (``fieldgate node serve``, ``fieldgate
+broker serve``). Every server here is the real one, listening on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from broker.config import BrokerConfig, NodeEntry
+from broker.server import RunningBroker, start_broker
+from node.catalog import default_catalog_path, load_catalog
+from node.config import NodeConfig
+from node.disclosure_log import DisclosureLog, MemoryDisclosureLog
+from node.importer import import_file
+from node.server import RunningNode, start_node
+from node.store import RecordStore
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The source tree (the package is installed editable)."""
+
+REGO_ROOT = REPO_ROOT / "rego"
+"""Shipped contracts (``rego/contracts/<name>/contract.rego``) and library (``rego/lib``)."""
+
+
+def shipped_contract(name: str) -> Path:
+    """Path of a shipped contract, e.g. ``sanctuary_county``."""
+    return REGO_ROOT / "contracts" / name / "contract.rego"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One agency node to start.
+
+    Attributes:
+        node_id: the agency's short identifier.
+        agency_name: display name.
+        contract: the contract file; None starts the node with no contract.
+        records: a JSON Lines or CSV file to import before starting, if any.
+        unit: default pointer unit.
+        phone: default pointer phone.
+    """
+
+    node_id: str
+    agency_name: str
+    contract: Path | None
+    records: Path | None = None
+    unit: str = "Records Unit"
+    phone: str = "555-0100"
+
+
+@dataclass
+class LocalFederation:
+    """Running nodes and a broker; stop with :meth:`stop`."""
+
+    broker: RunningBroker
+    nodes: dict[str, RunningNode]
+    disclosure_logs: dict[str, MemoryDisclosureLog] = field(default_factory=dict)
+
+    @property
+    def broker_address(self) -> str:
+        """Where investigators connect."""
+        return self.broker.address
+
+    async def stop(self, grace: float = 0.5) -> None:
+        """Stop the broker, then every node."""
+        await self.broker.stop(grace)
+        for running in self.nodes.values():
+            await running.stop(grace)
+
+
+def node_config(spec: NodeSpec, workdir: Path) -> NodeConfig:
+    """The config a spec's node runs with; its database lives in ``workdir``."""
+    return NodeConfig(
+        node_id=spec.node_id,
+        agency_name=spec.agency_name,
+        listen="127.0.0.1:0",
+        database=workdir / f"{spec.node_id}.sqlite",
+        catalog=default_catalog_path(),
+        contract=spec.contract,
+        rego_library=REGO_ROOT / "lib",
+        contact_unit=spec.unit,
+        contact_phone=spec.phone,
+    )
+
+
+def import_records(
+    spec: NodeSpec, workdir: Path, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Import a spec's records into its database; returns how many were loaded."""
+    if spec.records is None:
+        return 0
+    catalog = load_catalog(default_catalog_path())
+    with RecordStore.open(node_config(spec, workdir).database) as store:
+        return import_file(store, spec.records, catalog, progress=progress).imported
+
+
+async def start_federation(
+    specs: Sequence[NodeSpec],
+    workdir: Path,
+    *,
+    extra_nodes: Sequence[NodeEntry] = (),
+    default_deadline_seconds: float = 3.0,
+    disclosure_log: Callable[[str], DisclosureLog] | None = None,
+) -> LocalFederation:
+    """Start every node of ``specs`` (records already imported) and a broker over them.
+
+    Args:
+        specs: the nodes to start in this process.
+        workdir: where their databases are.
+        extra_nodes: more nodes the broker should ask (started elsewhere, or absent).
+        default_deadline_seconds: the broker's default search deadline.
+        disclosure_log: makes each node's disclosure log; default: in memory.
+    """
+    nodes: dict[str, RunningNode] = {}
+    logs: dict[str, MemoryDisclosureLog] = {}
+    for spec in specs:
+        if disclosure_log is None:
+            logs[spec.node_id] = MemoryDisclosureLog()
+            chosen: DisclosureLog = logs[spec.node_id]
+        else:
+            chosen = disclosure_log(spec.node_id)
+        nodes[spec.node_id] = await start_node(node_config(spec, workdir), chosen)
+    entries = [
+        NodeEntry(node_id=s.node_id, agency_name=s.agency_name, address=nodes[s.node_id].address)
+        for s in specs
+    ]
+    broker = await start_broker(
+        BrokerConfig(
+            listen="127.0.0.1:0",
+            nodes=(*entries, *extra_nodes),
+            default_deadline_seconds=default_deadline_seconds,
+            max_deadline_seconds=max(10.0, default_deadline_seconds),
+        )
+    )
+    return LocalFederation(broker, nodes, logs)

@@ -1,0 +1,49 @@
+"""Normalisation of person names and identifiers, shared by queries and the store.
+
+Names are compared in one canonical form: accents folded, upper case, letters
+only with single spaces. Identifiers are compared upper case without spaces or
+punctuation, so ``wa-123 456`` and ``WA123456`` are the same.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NOT_NAME = re.compile(r"[^A-Z ]+")
+_SPACES = re.compile(r"\s+")
+_NOT_IDENT = re.compile(r"[^0-9A-Z]+")
+
+
+def normalize_name(text: str) -> str:
+    """Return ``text`` folded to upper-case ASCII letters and single spaces.
+
+    Apostrophes and hyphens join (``O'Brien`` → ``OBRIEN``, ``Smith-Jones`` →
+    ``SMITHJONES``) because records disagree on them far more than on letters.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    upper = ascii_only.upper().replace("'", "").replace("-", "").replace("’", "")
+    return _SPACES.sub(" ", _NOT_NAME.sub(" ", upper)).strip()
+
+
+def normalize_identifier(text: str) -> str:
+    """Return an identifier upper case with everything but letters and digits removed."""
+    return _NOT_IDENT.sub("", text.upper())
+
+
+def split_full_name(text: str) -> tuple[str, str]:
+    """Split ``"DOE, JOHN"`` or ``"John Doe"`` into (surname, given names).
+
+    With a comma the part before it is the surname; without one the last word
+    is. Either part may come back empty.
+    """
+    if "," in text:
+        surname, _, given = text.partition(",")
+        return surname.strip(), given.strip()
+    words = text.split()
+    if not words:
+        return "", ""
+    if len(words) == 1:
+        return words[0], ""
+    return words[-1], " ".join(words[:-1])

@@ -1,0 +1,156 @@
+"""Search results as investigators' tools see them, and their JSON form.
+
+The JSON document (``SearchResult.to_json()``, printed by ``fieldgate search
+--json``) is a public interface; its shape is documented in the README and
+pinned by ``tests/test_results_json.py``. Fields are only ever added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format
+
+from fieldgate.v1 import broker_pb2, common_pb2
+
+SCHEMA = "fieldgate.search/v1"
+"""Value of the ``schema`` key of every result document."""
+
+STATUS_NAMES = {
+    broker_pb2.NODE_STATUS_ANSWERED: "answered",
+    broker_pb2.NODE_STATUS_TIMED_OUT: "timed_out",
+    broker_pb2.NODE_STATUS_UNREACHABLE: "unreachable",
+    broker_pb2.NODE_STATUS_ERROR: "error",
+}
+
+
+@dataclass(frozen=True)
+class ReleasedValue:
+    """One released field: its value as released, its class and the mask if any."""
+
+    value: Any
+    sensitivity: str
+    mask: str | None
+
+
+@dataclass(frozen=True)
+class HitView:
+    """One record an agency disclosed."""
+
+    record_id: str
+    record_kind: str
+    score: float
+    match_reasons: tuple[str, ...]
+    fields: dict[str, ReleasedValue]
+    contact: dict[str, str]
+
+    @property
+    def masked(self) -> dict[str, ReleasedValue]:
+        """The released fields that were masked."""
+        return {k: v for k, v in self.fields.items() if v.mask}
+
+
+@dataclass(frozen=True)
+class AgencyView:
+    """One agency's part of a search."""
+
+    node_id: str
+    agency_name: str
+    status: str
+    detail: str
+    elapsed_seconds: float
+    hits: tuple[HitView, ...]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A whole search: every agency's status and hits."""
+
+    request_id: str
+    agencies: tuple[AgencyView, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON document (see the README, "Search results as JSON")."""
+        return {
+            "schema": SCHEMA,
+            "request_id": self.request_id,
+            "summary": {
+                "agencies": len(self.agencies),
+                "answered": sum(a.status == "answered" for a in self.agencies),
+                "failed": sum(a.status != "answered" for a in self.agencies),
+                "hits": sum(len(a.hits) for a in self.agencies),
+            },
+            "agencies": [
+                {
+                    "node_id": a.node_id,
+                    "agency_name": a.agency_name,
+                    "status": a.status,
+                    "detail": a.detail,
+                    "elapsed_seconds": a.elapsed_seconds,
+                    "hits": [
+                        {
+                            "record_id": h.record_id,
+                            "record_kind": h.record_kind,
+                            "score": h.score,
+                            "match_reasons": list(h.match_reasons),
+                            "contact": dict(h.contact),
+                            "fields": {
+                                name: {
+                                    "value": v.value,
+                                    "sensitivity": v.sensitivity,
+                                    "mask": v.mask,
+                                }
+                                for name, v in h.fields.items()
+                            },
+                        }
+                        for h in a.hits
+                    ],
+                }
+                for a in self.agencies
+            ],
+        }
+
+
+def _value(field: common_pb2.ReleasedField) -> Any:
+    value = json_format.MessageToDict(field.value)
+    # protobuf carries every number as a double; catalog integers come back whole.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def hit_view(hit: common_pb2.Hit) -> HitView:
+    """Convert a wire hit."""
+    return HitView(
+        record_id=hit.record_id,
+        record_kind=hit.record_kind,
+        score=hit.score,
+        match_reasons=tuple(hit.match_reasons),
+        fields={
+            f.name: ReleasedValue(_value(f), f.sensitivity, f.mask or None) for f in hit.fields
+        },
+        contact={
+            "agency": hit.contact.agency,
+            "unit": hit.contact.unit,
+            "phone": hit.contact.phone,
+        },
+    )
+
+
+def search_result(response: broker_pb2.SearchResponse) -> SearchResult:
+    """Convert the broker's wire answer."""
+    return SearchResult(
+        request_id=response.request_id,
+        agencies=tuple(
+            AgencyView(
+                node_id=r.node_id,
+                agency_name=r.agency_name,
+                status=STATUS_NAMES.get(r.status, "error"),
+                detail=r.detail,
+                elapsed_seconds=r.elapsed_seconds,
+                hits=tuple(hit_view(h) for h in r.hits),
+            )
+            for r in response.results
+        ),
+    )

@@ -1,0 +1,50 @@
+"""Which of the requester's legal instruments apply to one record.
+
+The contract is told, per instrument, whether it ``applies_to_record``; that
+judgement is the node's, made here, never the requester's. An instrument
+applies only when it is unexpired, covers the record's kind and names the
+record's person exactly: surname (or an alias's surname), first given name
+when the instrument gives one, and date of birth. Matching legal authority
+fuzzily would let a warrant for one person unlock another's records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from fieldgate.claims import LegalAuthority
+from node.records import Record
+
+
+def applies_to_record(authority: LegalAuthority, record: Record, today: dt.date) -> bool:
+    """Return whether ``authority`` covers ``record`` (see the module docstring)."""
+    if authority.expires < today:
+        return False
+    if authority.record_kinds and record.kind not in authority.record_kinds:
+        return False
+    if record.dob() != authority.subject_dob:
+        return False
+    wanted_given = authority.subject_given_name.split()[:1]
+    return any(
+        name.surname == authority.subject_surname
+        and (not wanted_given or name.given_name.split()[:1] == wanted_given)
+        for name in record.names()
+    )
+
+
+def authority_input(
+    authorities: Iterable[LegalAuthority], record: Record, today: dt.date
+) -> list[dict[str, object]]:
+    """Build ``input.authority`` for one record."""
+    return [
+        {
+            "kind": a.kind,
+            "id": a.id,
+            "court": a.court,
+            "covers": list(a.covers),
+            "record_kinds": list(a.record_kinds),
+            "applies_to_record": applies_to_record(a, record, today),
+        }
+        for a in authorities
+    ]

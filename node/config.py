@@ -1,0 +1,91 @@
+"""A node's configuration: one TOML file with a ``[node]`` table.
+
+Example::
+
+    [node]
+    id = "kcso"
+    agency_name = "King County Sheriff's Office"
+    listen = "127.0.0.1:50061"
+    database = "kcso.sqlite"
+    catalog = "catalog.toml"          # optional: the shipped standard catalog
+    contract = "../rego/contracts/sanctuary_county/contract.rego"
+    rego_library = "../rego/lib"      # optional
+    max_hits = 25
+
+    [node.contact]
+    unit = "Records Unit"
+    phone = "206-555-0100"
+
+Relative paths resolve against the config file's directory. Overrides come
+from ``FIELDGATE_NODE__<KEY>`` variables (see :mod:`fieldgate.config`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fieldgate.config import Section, read_toml
+from fieldgate.query import HARD_MAX_HITS
+from node.catalog import default_catalog_path
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Settings of one agency node."""
+
+    node_id: str
+    """Short identifier of the agency, e.g. ``kcso``; appears in every answer."""
+    agency_name: str
+    """Display name of the agency."""
+    listen: str
+    """``host:port`` the gRPC service listens on (port 0 picks a free one)."""
+    database: Path
+    """The node's SQLite file."""
+    catalog: Path
+    """The agency's field catalog (TOML)."""
+    contract: Path | None
+    """The agency's Rego contract; None means no contract, so nothing is released."""
+    rego_library: Path | None
+    """Directory of shared Rego modules the contract imports."""
+    contact_unit: str
+    """Unit named in pointer answers when a record names none."""
+    contact_phone: str
+    """Phone number named in pointer answers when a record names none."""
+    max_hits: int = 25
+    """Most hits in one answer, whatever the query asks."""
+
+
+def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeConfig:
+    """Build and validate a :class:`NodeConfig` from a parsed document.
+
+    Raises:
+        fieldgate.config.ConfigError: naming the bad key.
+    """
+    root = Section(document, "", base)
+    node = root.section("node")
+    contact = node.section("contact")
+    config = NodeConfig(
+        node_id=node.string("id"),
+        agency_name=node.string("agency_name"),
+        listen=node.address("listen", "127.0.0.1:0"),
+        database=node.path("database"),
+        catalog=node.path("catalog", str(default_catalog_path())),
+        contract=node.optional_path("contract"),
+        rego_library=node.optional_path("rego_library"),
+        contact_unit=contact.string("unit"),
+        contact_phone=contact.string("phone"),
+        max_hits=min(node.integer("max_hits", 25, minimum=1), HARD_MAX_HITS),
+    )
+    contact.finish()
+    node.finish()
+    root.finish()
+    return config
+
+
+def load_node_config(path: Path, env: Mapping[str, str]) -> NodeConfig:
+    """Read a node's config file with ``FIELDGATE_NODE__*`` overrides from ``env``."""
+    document = read_toml(path, env=env, table="node")
+    return node_config_from_document(document, path.resolve().parent)

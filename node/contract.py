@@ -1,0 +1,241 @@
+"""The policy engine seam: load an agency's contract and ask it about one record.
+
+Everything policy-specific sits behind :class:`ContractEngine`, so a second
+back end (an OPA server, issue 5) replaces one class. The shipped back end runs
+the contract in process through the embedded ``regorus`` engine.
+
+A node that cannot load its contract runs with :class:`MissingContract`, which
+answers every question with an error, so the node keeps answering searches and
+releases nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import re
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Protocol
+
+import regorus
+
+from node.errors import ContractError
+
+_PACKAGE_LINE = re.compile(r"^package\s+([A-Za-z_][\w.]*)\s*$", re.MULTILINE)
+
+
+class ContractEngine(Protocol):
+    """What the node needs from a policy back end."""
+
+    @property
+    def version(self) -> str:
+        """SHA-256 (hex) of the loaded contract sources; empty when none is loaded."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """Human-readable name of the contract (its package)."""
+        ...
+
+    def evaluate(self, policy_input: Mapping[str, object]) -> object:
+        """Return the contract's raw decision for one record.
+
+        Raises:
+            ContractError: the contract could not be evaluated.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the engine's resources."""
+        ...
+
+
+class MissingContract:
+    """Stands in for a contract that is absent or failed to load: every evaluation fails."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    @property
+    def version(self) -> str:
+        return ""
+
+    @property
+    def name(self) -> str:
+        return "(no contract)"
+
+    def evaluate(self, policy_input: Mapping[str, object]) -> object:
+        raise ContractError(f"no contract loaded: {self.reason}")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _is_engine_failure(exc: BaseException) -> bool:
+    """True for anything the engine raises, including its Rust panics.
+
+    regorus reports a Rust panic as ``pyo3_runtime.PanicException``, which
+    derives from ``BaseException``; it must fail closed like any other error,
+    while interpreter exits and Ctrl-C pass through.
+    """
+    return not isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The engine's message without the Rust backtrace it appends."""
+    text = str(exc).strip()
+    return text.split("\n\nStack backtrace:")[0].strip()[:500]
+
+
+EVALUATION_TIMEOUT_SECONDS = 2.0
+"""An evaluation that takes longer than this fails, and the record is withheld."""
+
+
+class _EngineThread:
+    """One thread that owns a regorus engine for the engine's whole life.
+
+    A regorus engine may only be used, and dropped, by the thread that made
+    it; evaluations are handed to this thread and their results handed back.
+    """
+
+    def __init__(self, name: str, modules: tuple[tuple[Path, str], ...], data_json: str) -> None:
+        self._requests: queue.SimpleQueue[tuple[str, str, Future[object]] | None] = (
+            queue.SimpleQueue()
+        )
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(modules, data_json, ready), name=name, daemon=True
+        )
+        self._thread.start()
+        ready.result()  # raises ContractError when a module does not parse
+
+    def _run(
+        self, modules: tuple[tuple[Path, str], ...], data_json: str, ready: Future[None]
+    ) -> None:
+        engine = regorus.Engine()
+        for path, text in modules:
+            try:
+                engine.add_policy(str(path), text)
+            except BaseException as exc:
+                if not _is_engine_failure(exc):
+                    raise
+                ready.set_exception(ContractError(f"{path}: {_first_line(exc)}"))
+                return
+        engine.add_data_json(data_json)
+        ready.set_result(None)
+        while (request := self._requests.get()) is not None:
+            query, input_json, answer = request
+            if not answer.set_running_or_notify_cancel():
+                continue
+            try:
+                # Input goes in as JSON: regorus' Python conversion turns booleans into numbers.
+                engine.set_input_json(input_json)
+                answer.set_result(engine.eval_rule(query))
+            except BaseException as exc:
+                if not _is_engine_failure(exc):
+                    raise
+                answer.set_exception(ContractError(f"evaluation failed: {_first_line(exc)}"))
+
+    def evaluate(self, query: str, input_json: str, timeout: float) -> object:
+        answer: Future[object] = Future()
+        self._requests.put((query, input_json, answer))
+        try:
+            return answer.result(timeout)
+        except TimeoutError:
+            answer.cancel()
+            raise ContractError(f"evaluation took longer than {timeout:.1f} s") from None
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._thread.join(timeout=EVALUATION_TIMEOUT_SECONDS * 2)
+
+
+class RegorusContract:
+    """A contract evaluated in process by the embedded regorus engine.
+
+    The engine lives on a thread of its own (see :class:`_EngineThread`);
+    evaluations from any thread are serialised through it.
+    """
+
+    def __init__(
+        self,
+        contract_path: Path,
+        library: Path | None,
+        catalog_classes: Mapping[str, str],
+        *,
+        timeout: float = EVALUATION_TIMEOUT_SECONDS,
+    ) -> None:
+        """Load the contract, the shared library and the catalog.
+
+        Args:
+            contract_path: the contract's ``.rego`` file.
+            library: directory of shared ``.rego`` modules (tests excluded), or None.
+            catalog_classes: field name → sensitivity class, loaded as ``data.catalog``.
+            timeout: seconds one evaluation may take before it counts as failed.
+
+        Raises:
+            ContractError: a file is missing or does not parse.
+        """
+        try:
+            source = contract_path.read_text(encoding="utf-8")
+            modules: list[tuple[Path, str]] = []
+            if library is not None:
+                for path in sorted(library.rglob("*.rego")):
+                    if not path.name.endswith("_test.rego"):
+                        modules.append((path, path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ContractError(f"cannot read contract {contract_path}: {exc}") from exc
+        match = _PACKAGE_LINE.search(source)
+        if match is None:
+            raise ContractError(f"{contract_path}: no package declaration")
+        modules.append((contract_path, source))
+        self._package = match.group(1)
+        self._query = f"data.{self._package}.decision"
+        self._timeout = timeout
+        digest = hashlib.sha256()
+        for path, text in modules:
+            digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
+        self._version = digest.hexdigest()
+        self._thread = _EngineThread(
+            f"contract-{self._package}",
+            tuple(modules),
+            json.dumps({"catalog": dict(catalog_classes)}),
+        )
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def name(self) -> str:
+        return self._package
+
+    def evaluate(self, policy_input: Mapping[str, object]) -> object:
+        try:
+            return self._thread.evaluate(self._query, json.dumps(policy_input), self._timeout)
+        except ContractError as exc:
+            raise ContractError(f"{self._package}: {exc}") from exc
+
+    def close(self) -> None:
+        """Stop the engine's thread."""
+        self._thread.close()
+
+
+def load_contract(
+    contract_path: Path | None, library: Path | None, catalog_classes: Mapping[str, str]
+) -> ContractEngine:
+    """Load a contract, or return a :class:`MissingContract` saying why it could not be.
+
+    Loading never raises: a node without a usable contract still serves and
+    releases nothing.
+    """
+    if contract_path is None:
+        return MissingContract("no contract configured")
+    try:
+        return RegorusContract(contract_path, library, catalog_classes)
+    except ContractError as exc:
+        return MissingContract(str(exc))

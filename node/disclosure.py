@@ -1,0 +1,185 @@
+"""From a contract's raw decision to what leaves the node.
+
+This module is the single point every disclosure passes: :func:`decide_fields`
+turns whatever the contract returned into a per-field verdict, enforcing the
+node's own rules whatever the contract says (default deny, catalog-only fields,
+masks that fit), and :func:`build_hit` turns a disclosed record into the wire
+hit. A malformed decision withholds the whole record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from google.protobuf import struct_pb2
+
+from fieldgate.v1 import common_pb2
+from node.catalog import FieldCatalog
+from node.masking import FieldValue, apply_mask
+from node.matching import Match
+from node.records import Record
+
+Outcome = Literal["released", "masked", "withheld"]
+
+
+@dataclass(frozen=True)
+class FieldVerdict:
+    """What happens to one field of one record.
+
+    Attributes:
+        name: catalog field name.
+        sensitivity: its sensitivity class ("" if the catalog no longer has it).
+        outcome: released whole, masked, or withheld.
+        mask: the mask applied when masked.
+        value: the value that leaves the node (None when withheld).
+        reason: why, for operators and the audit log; never sent to the requester.
+    """
+
+    name: str
+    sensitivity: str
+    outcome: Outcome
+    mask: str
+    value: FieldValue | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordVerdict:
+    """The node's verdict on one matching record.
+
+    Attributes:
+        disclose: whether the requester learns the record exists.
+        fields: one verdict per field the record holds (all withheld unless disclosed).
+        error: why the contract could not decide, or "" when it did.
+    """
+
+    disclose: bool
+    fields: tuple[FieldVerdict, ...]
+    error: str = ""
+
+    def released(self) -> tuple[FieldVerdict, ...]:
+        """Verdicts of fields that leave the node, whole or masked."""
+        return tuple(f for f in self.fields if f.outcome != "withheld")
+
+
+def _withhold_all(record: Record, catalog: FieldCatalog, reason: str) -> tuple[FieldVerdict, ...]:
+    return tuple(
+        FieldVerdict(
+            name=name,
+            sensitivity=spec.sensitivity if (spec := catalog.fields.get(name)) else "",
+            outcome="withheld",
+            mask="",
+            value=None,
+            reason=reason,
+        )
+        for name in record.fields
+    )
+
+
+def deny(record: Record, catalog: FieldCatalog, error: str) -> RecordVerdict:
+    """A verdict that discloses nothing because the contract failed to decide."""
+    return RecordVerdict(False, _withhold_all(record, catalog, error), error)
+
+
+def _string_set(value: object) -> frozenset[str] | None:
+    if isinstance(value, set | frozenset | list | tuple) and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    return None
+
+
+def decide_fields(raw: object, record: Record, catalog: FieldCatalog) -> RecordVerdict:
+    """Turn the contract's raw decision for ``record`` into the node's verdict."""
+    if raw is None:
+        return deny(record, catalog, "contract decision is undefined")
+    if not isinstance(raw, Mapping):
+        return deny(record, catalog, f"contract decision is a {type(raw).__name__}, not an object")
+    if raw.get("disclose") is not True:
+        return RecordVerdict(False, _withhold_all(record, catalog, "record not disclosed"))
+    release = _string_set(raw.get("release", ()))
+    mask = raw.get("mask", {})
+    if release is None:
+        return deny(record, catalog, "contract decision 'release' is not a set of field names")
+    if not isinstance(mask, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mask.items()
+    ):
+        return deny(record, catalog, "contract decision 'mask' is not an object of field: mask")
+    reasons = raw.get("reasons", {})
+    if not isinstance(reasons, Mapping):
+        reasons = {}
+    verdicts: list[FieldVerdict] = []
+    for name, value in record.fields.items():
+        spec = catalog.fields.get(name)
+        why = reasons.get(name)
+        stated = why if isinstance(why, str) else ""
+        if spec is None:
+            verdicts.append(FieldVerdict(name, "", "withheld", "", None, "field not in catalog"))
+        elif name in mask:
+            masked = apply_mask(mask[name], spec.type, value)
+            if masked is None:
+                reason = f"mask {mask[name]!r} does not fit a {spec.type} field"
+                verdicts.append(FieldVerdict(name, spec.sensitivity, "withheld", "", None, reason))
+            else:
+                verdicts.append(
+                    FieldVerdict(
+                        name, spec.sensitivity, "masked", mask[name], masked, stated or "masked"
+                    )
+                )
+        elif name in release:
+            verdicts.append(
+                FieldVerdict(name, spec.sensitivity, "released", "", value, stated or "released")
+            )
+        else:
+            verdicts.append(
+                FieldVerdict(name, spec.sensitivity, "withheld", "", None, "not released")
+            )
+    return RecordVerdict(True, tuple(verdicts))
+
+
+def to_value(value: FieldValue) -> struct_pb2.Value:
+    """Convert a stored field value into a protobuf ``Value``."""
+    out = struct_pb2.Value()
+    if isinstance(value, bool):
+        out.bool_value = value
+    elif isinstance(value, int | float):
+        out.number_value = float(value)
+    elif isinstance(value, str):
+        out.string_value = value
+    elif isinstance(value, list):
+        out.list_value.values.extend(to_value(v) for v in value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            out.struct_value.fields[str(key)].CopyFrom(to_value(item))
+    else:
+        raise TypeError(f"cannot send a {type(value).__name__} value")
+    return out
+
+
+def build_hit(
+    record: Record,
+    match: Match,
+    verdict: RecordVerdict,
+    contact: common_pb2.PointerContact,
+) -> common_pb2.Hit:
+    """Build the wire hit for a disclosed record: released fields and the pointer contact."""
+    if not verdict.disclose:
+        raise ValueError("build_hit called for a record that is not disclosed")
+    hit = common_pb2.Hit(
+        record_id=record.record_id,
+        record_kind=record.kind,
+        score=round(match.score, 4),
+        match_reasons=list(match.reasons),
+        contact=contact,
+    )
+    for field in verdict.released():
+        assert field.value is not None  # released and masked verdicts carry their value
+        hit.fields.append(
+            common_pb2.ReleasedField(
+                name=field.name,
+                sensitivity=field.sensitivity,
+                value=to_value(field.value),
+                mask=field.mask,
+            )
+        )
+    return hit

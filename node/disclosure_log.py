@@ -1,0 +1,108 @@
+"""The audit seam: every answer is recorded here before it leaves the node.
+
+:class:`DisclosureLog` is the interface the tamper-evident audit log (issue 4)
+will implement; ``write`` must return only once the entry is durable and raise
+:class:`~node.errors.DisclosureLogError` otherwise, in which case the node
+releases nothing. Until then :class:`LoggingDisclosureLog` writes each entry as
+one JSON line to the ``fieldgate.disclosure`` logger, and
+:class:`MemoryDisclosureLog` keeps entries for tools and tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from fieldgate.claims import RequesterClaims
+from node.disclosure import RecordVerdict
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """The verdict on one matching record of one search."""
+
+    record_id: str
+    verdict: RecordVerdict
+
+
+@dataclass(frozen=True)
+class DisclosureEntry:
+    """What one search at one node found and released.
+
+    Attributes:
+        request_id: the broker's request id.
+        node_id: this node.
+        time: when the answer was decided (UTC).
+        requester: the claims the contract was given.
+        query_digest: SHA-256 of the normalised query.
+        contract_version: SHA-256 of the contract that decided.
+        records: the verdict on every matching record, disclosed or not.
+        disclosed_record_ids: the records actually sent, in answer order.
+    """
+
+    request_id: str
+    node_id: str
+    time: dt.datetime
+    requester: RequesterClaims
+    query_digest: str
+    contract_version: str
+    records: tuple[RecordOutcome, ...]
+    disclosed_record_ids: tuple[str, ...]
+
+    def to_json(self) -> str:
+        """The entry as one JSON line; withheld values are never in it."""
+        document = {
+            "request_id": self.request_id,
+            "node_id": self.node_id,
+            "time": self.time.isoformat(),
+            "requester": asdict(self.requester),
+            "query_digest": self.query_digest,
+            "contract_version": self.contract_version,
+            "disclosed": list(self.disclosed_record_ids),
+            "records": [
+                {
+                    "record_id": r.record_id,
+                    "disclose": r.verdict.disclose,
+                    "error": r.verdict.error,
+                    "released": [f.name for f in r.verdict.fields if f.outcome == "released"],
+                    "masked": [f.name for f in r.verdict.fields if f.outcome == "masked"],
+                    "withheld": [f.name for f in r.verdict.fields if f.outcome == "withheld"],
+                }
+                for r in self.records
+            ],
+        }
+        return json.dumps(document, default=str, sort_keys=True)
+
+
+class DisclosureLog(Protocol):
+    """Where disclosure entries go before an answer leaves the node."""
+
+    def write(self, entry: DisclosureEntry) -> None:
+        """Record ``entry`` durably or raise :class:`~node.errors.DisclosureLogError`."""
+        ...
+
+
+class LoggingDisclosureLog:
+    """Writes entries to the ``fieldgate.disclosure`` logger (not yet tamper-evident)."""
+
+    def __init__(self) -> None:
+        self._logger = logging.getLogger("fieldgate.disclosure")
+
+    def write(self, entry: DisclosureEntry) -> None:
+        self._logger.info(entry.to_json())
+
+
+class MemoryDisclosureLog:
+    """Keeps entries in memory, for tests and in-process tools."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries: list[DisclosureEntry] = []
+
+    def write(self, entry: DisclosureEntry) -> None:
+        with self._lock:
+            self.entries.append(entry)

@@ -1,0 +1,114 @@
+"""Errors an agency node raises on purpose.
+
+::
+
+    FieldgateError                    (fieldgate.errors)
+    └── NodeError
+        ├── CatalogError              the field catalog file is wrong
+        ├── RecordError               one record does not fit the record model
+        ├── RecordImportError         an import file was refused; nothing was written
+        ├── StoreError                the record database cannot be used as asked
+        │   └── DuplicateRecordError  a record_id is already in the store
+        ├── ContractError             the data-sharing contract cannot be loaded or run
+        └── DisclosureLogError        a disclosure could not be logged durably
+
+Every error's message says what was wrong and where (file, key, line, field),
+in words an operator can act on; the details are also attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from fieldgate.errors import FieldgateError
+
+
+class NodeError(FieldgateError):
+    """Root of every error an agency node raises on purpose."""
+
+
+class CatalogError(NodeError):
+    """A field catalog that cannot be loaded.
+
+    Attributes:
+        path: the catalog file (or a label such as ``<catalog>`` for in-memory data).
+        key: dotted key that is wrong, e.g. ``fields.dob.type``; "" for the whole file.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, path: str | Path, key: str, reason: str) -> None:
+        where = f"{path}: {key}" if key else str(path)
+        super().__init__(f"{where}: {reason}")
+        self.path = str(path)
+        self.key = key
+        self.reason = reason
+
+
+class RecordError(NodeError):
+    """A record that does not fit the record model or the catalog.
+
+    Attributes:
+        reason: what is wrong, naming the field, e.g. ``dob: '1980-13-01' is not a valid date``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RecordImportError(NodeError):
+    """An import file that was refused as a whole; the store is unchanged.
+
+    Attributes:
+        path: the file.
+        summary: one line saying what was wrong.
+        problems: ``(line_number, reason)`` for the first bad lines, in file order
+            (at most :data:`MAX_LISTED_PROBLEMS`); empty when the problem is the
+            file itself (unreadable, empty, unsupported type).
+        bad_lines: how many lines were bad in all, listed or not.
+    """
+
+    MAX_LISTED_PROBLEMS = 50
+
+    def __init__(
+        self,
+        path: str | Path,
+        summary: str,
+        problems: Sequence[tuple[int, str]] = (),
+        bad_lines: int = 0,
+    ) -> None:
+        listed = list(problems)[: self.MAX_LISTED_PROBLEMS]
+        lines = [f"{path}: {summary}"]
+        lines += [f"  line {number}: {reason}" for number, reason in listed]
+        if bad_lines > len(listed):
+            lines.append(f"  ... and {bad_lines - len(listed)} more bad lines")
+        super().__init__("\n".join(lines))
+        self.path = str(path)
+        self.summary = summary
+        self.problems = listed
+        self.bad_lines = max(bad_lines, len(listed))
+
+
+class StoreError(NodeError):
+    """The record database cannot be opened or used as asked."""
+
+
+class DuplicateRecordError(StoreError):
+    """A record_id that is already in the store (or twice in one batch).
+
+    Attributes:
+        record_id: the duplicated identifier.
+    """
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__(f"record_id {record_id!r} is already in the store")
+        self.record_id = record_id
+
+
+class ContractError(NodeError):
+    """The agency's data-sharing contract could not be loaded or evaluated."""
+
+
+class DisclosureLogError(NodeError):
+    """A disclosure could not be written durably to the disclosure log."""

@@ -1,0 +1,76 @@
+"""The node's gRPC face: validate, run the search off the event loop, map errors.
+
+Every error leaves as a gRPC status with a message a person can act on:
+bad queries and claims as INVALID_ARGUMENT, a disclosure log that cannot be
+written as UNAVAILABLE (raised for every search alike, so it says nothing
+about whether a record exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import grpc
+
+from fieldgate.claims import validate_requester
+from fieldgate.errors import InvalidRequestError
+from fieldgate.query import validate_query
+from fieldgate.v1 import node_pb2, node_pb2_grpc
+from node.errors import DisclosureLogError
+from node.service import AgencyNode
+
+log = logging.getLogger("fieldgate.node")
+
+MAX_REQUEST_ID_LENGTH = 64
+
+
+class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
+    """Serves :class:`node.service.AgencyNode` over gRPC."""
+
+    def __init__(self, node: AgencyNode) -> None:
+        self._node = node
+
+    async def Search(
+        self,
+        request: node_pb2.NodeSearchRequest,
+        context: grpc.aio.ServicerContext[node_pb2.NodeSearchRequest, node_pb2.NodeSearchResponse],
+    ) -> node_pb2.NodeSearchResponse:
+        request_id = request.request_id or uuid.uuid4().hex
+        try:
+            if len(request_id) > MAX_REQUEST_ID_LENGTH:
+                raise InvalidRequestError(
+                    "request_id", f"is longer than {MAX_REQUEST_ID_LENGTH} characters"
+                )
+            claims = validate_requester(request.requester)
+            query = validate_query(request.query)
+        except InvalidRequestError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            hits = await asyncio.to_thread(self._node.search, request_id, claims, query)
+        except DisclosureLogError as exc:
+            log.error("disclosure log unavailable; search %s refused: %s", request_id, exc)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                "this node cannot record disclosures right now, so it answers nothing; "
+                "try again later or call the agency",
+            )
+        return node_pb2.NodeSearchResponse(
+            request_id=request_id,
+            node_id=self._node.node_id,
+            agency_name=self._node.agency_name,
+            hits=hits,
+        )
+
+    async def Describe(
+        self,
+        request: node_pb2.DescribeRequest,
+        context: grpc.aio.ServicerContext[node_pb2.DescribeRequest, node_pb2.NodeDescription],
+    ) -> node_pb2.NodeDescription:
+        return node_pb2.NodeDescription(
+            node_id=self._node.node_id,
+            agency_name=self._node.agency_name,
+            contact=self._node.contact,
+            contract_version=self._node.contract.version,
+        )

@@ -1,0 +1,346 @@
+"""The node's record store: one SQLite file, searched by index only.
+
+Schema (version :data:`SCHEMA_VERSION`)::
+
+    records(record_id PK, kind, sealed, juvenile, expunged, body JSON)
+    names(record_id, is_alias, surname, given_name,
+          surname_nysiis, surname_metaphone, dob)     one row per name and alias
+    identifiers(kind, value, record_id)               state_id, fbi_number, ...
+
+``body`` holds the record's fields exactly as validated, so a record read back
+equals the record stored. ``names`` and ``identifiers`` are derived from it at
+insert time and exist only to find candidates.
+
+A search never scans a table: candidates are the records whose surname shares
+a phonetic key with the query's, whose date of birth is the query's (or its
+day/month transposition), or that hold one of the query's identifiers, each an
+index lookup. Only those are scored (:mod:`node.matching`). A name variant
+that shares no phonetic key is therefore found only through the date of birth;
+that is the price of never reading the whole table.
+
+Threads: a store may be handed between threads (the connection is opened with
+``check_same_thread=False`` so an asyncio server can call it through
+``asyncio.to_thread``), but it must be used by one thread at a time. The
+caller serialises access, e.g. with an ``asyncio.Lock`` held around each call.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from fieldgate.query import PersonQuery
+from node.errors import DuplicateRecordError, StoreError
+from node.matching import Match, phonetic_keys, score_candidate, transposed_dob
+from node.records import FieldValue, Record
+
+SCHEMA_VERSION = 1
+"""The schema this build creates and reads."""
+
+_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE records (
+    record_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    sealed INTEGER NOT NULL,
+    juvenile INTEGER NOT NULL,
+    expunged INTEGER NOT NULL,
+    body TEXT NOT NULL
+) STRICT;
+CREATE TABLE names (
+    record_id TEXT NOT NULL REFERENCES records (record_id) ON DELETE CASCADE,
+    is_alias INTEGER NOT NULL,
+    surname TEXT NOT NULL,
+    given_name TEXT NOT NULL,
+    surname_nysiis TEXT NOT NULL,
+    surname_metaphone TEXT NOT NULL,
+    dob TEXT
+) STRICT;
+CREATE INDEX names_nysiis ON names (surname_nysiis);
+CREATE INDEX names_metaphone ON names (surname_metaphone);
+CREATE INDEX names_dob ON names (dob);
+CREATE INDEX names_record ON names (record_id);
+CREATE TABLE identifiers (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    record_id TEXT NOT NULL REFERENCES records (record_id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX identifiers_kind_value ON identifiers (kind, value);
+CREATE INDEX identifiers_record ON identifiers (record_id);
+"""
+
+_CHUNK = 500  # bound on SQL parameters per statement
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A record that matched a search, with how it matched.
+
+    Attributes:
+        record: the record as stored.
+        match: its score and reasons.
+    """
+
+    record: Record
+    match: Match
+
+
+class RecordStore:
+    """Records in one SQLite file; see the module docstring for threading rules."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        """Wrap an open connection; use :meth:`open` instead."""
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> RecordStore:
+        """Open the store at ``path``, creating the file and schema if new.
+
+        Raises:
+            StoreError: the file is not a Fieldgate store, has another schema
+                version, or cannot be opened in WAL mode.
+        """
+        path = Path(path)
+        try:
+            # isolation_level=None: no implicit transactions; each write below
+            # runs in an explicit BEGIN IMMEDIATE ... COMMIT.
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open: {exc}") from exc
+        try:
+            db.execute("PRAGMA busy_timeout = 5000")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"{path}: cannot use WAL journaling (got {mode!r})")
+            # NORMAL is durable across process crashes in WAL mode; only an OS
+            # crash can lose the last transactions, never corrupt the file.
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            cls._ensure_schema(db, path)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path}: cannot use as a record store: {exc}") from exc
+        except StoreError:
+            db.close()
+            raise
+        return cls(db, path)
+
+    @staticmethod
+    def _ensure_schema(db: sqlite3.Connection, path: Path) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema")}
+            if not tables:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif "schema_version" not in tables:
+                raise StoreError(f"{path}: is an SQLite file but not a Fieldgate record store")
+            else:
+                row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+                if row[0] != SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{path}: has schema version {row[0]}; this build reads {SCHEMA_VERSION}"
+                    )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close the database; the store cannot be used afterwards."""
+        self._db.close()
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def count(self) -> int:
+        """Return how many records the store holds."""
+        return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def insert_many(self, records: Iterable[Record]) -> int:
+        """Insert ``records`` in one transaction: all of them, or none.
+
+        ``records`` may be a generator; an exception it raises rolls back
+        everything inserted so far and propagates.
+
+        Returns:
+            How many records were inserted.
+
+        Raises:
+            DuplicateRecordError: a record_id is already stored (or repeats).
+        """
+        inserted = 0
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for record in records:
+                self._insert(record)
+                inserted += 1
+            self._db.execute("COMMIT")
+        except BaseException:
+            # SQLite may already have rolled back by itself (disk full, I/O error).
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        return inserted
+
+    def _insert(self, record: Record) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO records (record_id, kind, sealed, juvenile, expunged, body)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.record_id,
+                    record.kind,
+                    int(record.sealed),
+                    int(record.juvenile),
+                    int(record.expunged),
+                    json.dumps(record.fields, ensure_ascii=False, separators=(",", ":")),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateRecordError(record.record_id) from exc
+        dob = record.dob()
+        dob_text = dob.isoformat() if dob else None
+        self._db.executemany(
+            "INSERT INTO names (record_id, is_alias, surname, given_name, surname_nysiis,"
+            " surname_metaphone, dob) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    record.record_id,
+                    int(name.alias),
+                    name.surname,
+                    name.given_name,
+                    *phonetic_keys(name.surname),
+                    dob_text,
+                )
+                for name in record.names()
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO identifiers (kind, value, record_id) VALUES (?, ?, ?)",
+            [(kind, value, record.record_id) for kind, value in record.identifiers()],
+        )
+
+    def get(self, record_id: str) -> Record | None:
+        """Return the record with ``record_id``, or None."""
+        row = self._db.execute(
+            "SELECT record_id, kind, sealed, juvenile, expunged, body FROM records"
+            " WHERE record_id = ?",
+            (record_id,),
+        ).fetchone()
+        return _record(row) if row else None
+
+    def existing_ids(self, record_ids: Iterable[str]) -> set[str]:
+        """Return which of ``record_ids`` the store already holds."""
+        wanted = list(dict.fromkeys(record_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self._db.execute(
+                    f"SELECT record_id FROM records WHERE record_id IN ({marks})", chunk
+                )
+            )
+        return found
+
+    def search(self, query: PersonQuery, limit: int) -> list[Candidate]:
+        """Return the best matches for ``query``, best first, at most ``limit``.
+
+        Sealed, juvenile and expunged records are returned like any other;
+        whether they may be disclosed is the caller's (and contract's) decision.
+        Ties are broken by record_id so answers are repeatable.
+        """
+        sql, params = _candidate_sql(query)
+        if not sql or limit <= 0:
+            return []
+        found: list[Candidate] = []
+        for row in self._db.execute(sql, params):
+            record = _record(row)
+            match = score_candidate(query, record.names(), record.dob(), record.identifiers())
+            if match is not None:
+                found.append(Candidate(record, match))
+        found.sort(key=lambda c: (-c.match.score, c.record.record_id))
+        return found[:limit]
+
+    def explain_search(self, query: PersonQuery) -> list[str]:
+        """Return SQLite's query plan for the candidate lookup of ``query``.
+
+        For operators and tests: every line should be an index SEARCH, never a
+        SCAN of records, names or identifiers.
+        """
+        sql, params = _candidate_sql(query)
+        if not sql:
+            return []
+        return [str(row[3]) for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    def iter_records(self) -> Iterator[Record]:
+        """Yield every record in record_id order (for exports and checks, not searches)."""
+        yield from (
+            _record(row)
+            for row in self._db.execute(
+                "SELECT record_id, kind, sealed, juvenile, expunged, body FROM records"
+                " ORDER BY record_id"
+            )
+        )
+
+
+def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
+    """Build the candidate lookup for ``query``: a union of index lookups.
+
+    Returns ("", []) when the query gives nothing to look up.
+    """
+    parts: list[str] = []
+    params: list[str] = []
+    if query.surname:
+        nysiis, metaphone = phonetic_keys(query.surname)
+        if nysiis:
+            parts.append("SELECT record_id FROM names WHERE surname_nysiis = ?")
+            params.append(nysiis)
+        if metaphone:
+            parts.append("SELECT record_id FROM names WHERE surname_metaphone = ?")
+            params.append(metaphone)
+        if query.dob is not None:
+            # Same date of birth, whatever the name: finds spelling variants
+            # that share no phonetic key. A query with a surname only, so
+            # every candidate still has to score on its name.
+            dobs = [query.dob.isoformat()]
+            if (swapped := transposed_dob(query.dob)) is not None:
+                dobs.append(swapped.isoformat())
+            parts += ["SELECT record_id FROM names WHERE dob = ?"] * len(dobs)
+            params += dobs
+    for kind, value in query.identifiers:
+        parts.append("SELECT record_id FROM identifiers WHERE kind = ? AND value = ?")
+        params += [kind, value]
+    if not parts:
+        return "", []
+    union = " UNION ".join(parts)
+    sql = (
+        f"WITH candidates (record_id) AS ({union})"
+        " SELECT records.record_id, kind, sealed, juvenile, expunged, body"
+        " FROM candidates JOIN records ON records.record_id = candidates.record_id"
+    )
+    return sql, params
+
+
+def _record(row: tuple[str, str, int, int, int, str]) -> Record:
+    record_id, kind, sealed, juvenile, expunged, body = row
+    fields: dict[str, FieldValue] = json.loads(body)
+    return Record(record_id, kind, bool(sealed), bool(juvenile), bool(expunged), fields)

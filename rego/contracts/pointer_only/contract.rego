@@ -1,0 +1,25 @@
+# Pointer only: criminal investigators learn that we hold a record and whom to
+# call about it -- nothing else. The node sends the pointer contact (agency,
+# unit, phone) with every disclosed record; this contract releases no field.
+#
+# Everyone else learns nothing, not even that the record exists. Sealed,
+# juvenile and expunged records are never disclosed.
+package fieldgate.contracts.pointer_only
+
+import rego.v1
+
+import data.fieldgate.lib.sharing
+
+default decision := {"disclose": false, "release": set(), "mask": {}}
+
+decision := {"disclose": true, "release": set(), "mask": {}} if {
+	sharing.record_unrestricted
+	sharing.is_criminal_law_enforcement
+	input.requester.purpose in investigative_purposes
+
+	# Implied by the lines above; stated so that no later edit of the
+	# purposes can let immigration enforcement in.
+	not sharing.immigration_context
+}
+
+investigative_purposes := {"criminal_investigation", "missing_person"}

@@ -1,0 +1,87 @@
+"""Session fixtures: a background event loop and the demo federation on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fieldgate.demo import CONTRACT_OF
+from fieldgate.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    shipped_contract,
+    start_federation,
+)
+from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from tests.helpers.federation import LoopThread
+
+RECORDS_PER_AGENCY = 300
+SEED = 11
+
+
+@pytest.fixture(scope="session")
+def loop() -> Iterator[LoopThread]:
+    """One event loop for every in-process server of the session."""
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@dataclass
+class DemoFederation:
+    """The demo's three agencies, running, with the records each one holds."""
+
+    federation: LocalFederation
+    records: dict[str, dict[str, dict[str, Any]]]  # node id → record id → raw record
+    contracts: dict[str, str]  # node id → shipped contract name
+    today: dt.date
+
+    @property
+    def broker_address(self) -> str:
+        return self.federation.broker_address
+
+    def node_address(self, node_id: str) -> str:
+        return self.federation.nodes[node_id].address
+
+
+@pytest.fixture(scope="session")
+def demo(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoFederation]:
+    """The demo federation with a few hundred records per agency."""
+    workdir = tmp_path_factory.mktemp("demo")
+    specs: list[NodeSpec] = []
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    for agency in DEMO_AGENCIES:
+        generated = generate_agency_records(agency, count=RECORDS_PER_AGENCY, seed=SEED)
+        path = workdir / f"{agency.node_id}.jsonl"
+        write_jsonl(generated, path)
+        # Read back what was written, so the tests compare with the file the node imported.
+        records[agency.node_id] = {
+            r["record_id"]: r for r in map(json.loads, path.read_text().splitlines())
+        }
+        spec = NodeSpec(
+            node_id=agency.node_id,
+            agency_name=agency.name,
+            contract=shipped_contract(CONTRACT_OF[agency.node_id]),
+            records=path,
+            unit=agency.unit,
+            phone=agency.phone,
+        )
+        import_records(spec, workdir)
+        specs.append(spec)
+    federation = loop.run(start_federation(specs, workdir))
+    yield DemoFederation(federation, records, dict(CONTRACT_OF), dt.date.today())
+    loop.run(federation.stop())
+
+
+def write_contract(directory: Path, name: str, text: str) -> Path:
+    """Write a contract file for a test and return its path."""
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,49 @@
+"""Run real servers on a background event loop so tests can stay synchronous.
+
+Tests call the real gRPC services with blocking stubs while the nodes and the
+broker serve from :class:`LoopThread`'s event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import grpc
+
+from fieldgate.v1 import broker_pb2_grpc, node_pb2_grpc
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run ``coro`` on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        """Stop the loop and join the thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+def broker_stub(address: str) -> tuple[grpc.Channel, broker_pb2_grpc.BrokerStub]:
+    """A blocking channel and stub to a broker."""
+    channel = grpc.insecure_channel(address)
+    return channel, broker_pb2_grpc.BrokerStub(channel)
+
+
+def node_stub(address: str) -> tuple[grpc.Channel, node_pb2_grpc.AgencyNodeStub]:
+    """A blocking channel and stub to a node."""
+    channel = grpc.insecure_channel(address)
+    return channel, node_pb2_grpc.AgencyNodeStub(channel)

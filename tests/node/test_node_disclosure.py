@@ -1,0 +1,150 @@
+"""The node's own enforcement of contract decisions: default deny, whatever the contract says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from node.catalog import default_catalog_path, load_catalog
+from node.disclosure import decide_fields
+from node.masking import MASKS, apply_mask
+from node.records import validate_record
+
+CATALOG = load_catalog(default_catalog_path())
+RECORD = validate_record(
+    {
+        "record_id": "T-1",
+        "record_kind": "booking",
+        "surname": "HERNANDEZ",
+        "given_name": "MIGUEL",
+        "dob": "1986-03-07",
+        "address": {
+            "street": "1 MAIN ST",
+            "city": "TUKWILA",
+            "state": "WA",
+            "postal_code": "98168",
+        },
+        "phone": "206-555-0199",
+        "citizenship": "MEXICO",
+        "aliases": ["HERNANDEZ, MIKE"],
+        "height_cm": 175,
+    },
+    CATALOG,
+)
+
+
+def outcomes(raw: Any) -> dict[str, str]:
+    verdict = decide_fields(raw, RECORD, CATALOG)
+    return {f.name: f.outcome for f in verdict.fields if f.outcome != "withheld"}
+
+
+def test_release_and_mask_as_asked() -> None:
+    verdict = decide_fields(
+        {"disclose": True, "release": ["surname", "dob"], "mask": {"address": "city"}},
+        RECORD,
+        CATALOG,
+    )
+    assert verdict.disclose
+    by_name = {f.name: f for f in verdict.fields}
+    assert by_name["surname"].outcome == "released"
+    assert by_name["address"].value == {"city": "TUKWILA", "state": "WA"}
+    assert by_name["citizenship"].outcome == "withheld"
+    assert by_name["phone"].outcome == "withheld"
+
+
+def test_masked_wins_over_released() -> None:
+    verdict = decide_fields(
+        {"disclose": True, "release": {"dob"}, "mask": {"dob": "year"}}, RECORD, CATALOG
+    )
+    dob = next(f for f in verdict.fields if f.name == "dob")
+    assert (dob.outcome, dob.value) == ("masked", "1986")
+
+
+def test_a_mask_that_does_not_fit_withholds_the_field() -> None:
+    assert outcomes({"disclose": True, "mask": {"dob": "city", "phone": "sparkles"}}) == {}
+
+
+def test_pointer_only_discloses_with_no_fields() -> None:
+    verdict = decide_fields({"disclose": True}, RECORD, CATALOG)
+    assert verdict.disclose
+    assert verdict.released() == ()
+
+
+BAD_DECISIONS = [
+    None,
+    True,
+    "release everything",
+    ["surname"],
+    {"disclose": "yes", "release": ["surname"]},
+    {"disclose": 1, "release": ["surname"]},
+    {"release": ["surname"]},
+    {"disclose": True, "release": "surname"},
+    {"disclose": True, "release": ["surname", 7]},
+    {"disclose": True, "release": ["surname"], "mask": ["dob"]},
+    {"disclose": True, "release": ["surname"], "mask": {"dob": 1}},
+]
+
+
+def test_malformed_decisions_release_nothing() -> None:
+    for raw in BAD_DECISIONS:
+        verdict = decide_fields(raw, RECORD, CATALOG)
+        assert not verdict.disclose, raw
+        assert verdict.released() == (), raw
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=6,
+)
+field_names = st.sampled_from([*RECORD.fields, "not_a_field", "record_id", ""])
+decisions = st.fixed_dictionaries(
+    {},
+    optional={
+        "disclose": st.booleans() | json_values,
+        "release": st.frozensets(field_names) | st.lists(field_names) | json_values,
+        "mask": st.dictionaries(field_names, st.sampled_from([*MASKS, "bogus"])) | json_values,
+    },
+)
+
+
+# Generation is cheap but the first draw can be slow on a loaded CI machine.
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(decisions)
+def test_nothing_leaves_that_the_decision_did_not_name(raw: dict[str, Any]) -> None:
+    verdict = decide_fields(raw, RECORD, CATALOG)
+    named: set[object] = set()
+    release, mask = raw.get("release"), raw.get("mask")
+    if isinstance(release, list | frozenset):
+        named |= {r for r in release if isinstance(r, str)}
+    if isinstance(mask, dict):
+        named |= set(mask)
+    for field in verdict.released():
+        assert raw.get("disclose") is True
+        assert field.name in named
+        assert field.name in CATALOG.fields
+        if field.outcome == "masked":
+            assert field.value != RECORD.fields[field.name] or field.mask == "initials"
+        else:
+            assert field.value == RECORD.fields[field.name]
+    if not verdict.disclose:
+        assert verdict.released() == ()
+
+
+def test_masks() -> None:
+    assert apply_mask("year", "date", "1986-03-07") == "1986"
+    assert apply_mask("last4", "string", "206-555-0199") == "***-***-0199"
+    assert apply_mask("initials", "string", "MIGUEL ANGEL") == "M. A."
+    assert apply_mask("initials", "string_list", ["HERNANDEZ, MIKE"]) == ["H. M."]
+    assert apply_mask("zip3", "address", RECORD.fields["address"]) == {
+        "city": "TUKWILA",
+        "state": "WA",
+        "postal_code": "981",
+    }
+    assert apply_mask("year", "string", "1986-03-07") is None
+    assert apply_mask("last4", "string", "12") is None
+    assert apply_mask("nope", "string", "x") is None

@@ -1,0 +1,205 @@
+"""The SQLite record store: durability settings, atomic inserts, index-only search."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldgate.names import normalize_name
+from fieldgate.query import PersonQuery
+from node.catalog import default_catalog_path, load_catalog
+from node.errors import DuplicateRecordError, StoreError
+from node.records import Record, validate_record
+from node.store import SCHEMA_VERSION, RecordStore
+
+CATALOG = load_catalog(default_catalog_path())
+
+
+def record(record_id: str, **fields: object) -> Record:
+    return validate_record({"record_id": record_id, "record_kind": "booking", **fields}, CATALOG)
+
+
+def query(
+    surname: str = "",
+    given_name: str = "",
+    dob: str | None = None,
+    identifiers: tuple[tuple[str, str], ...] = (),
+) -> PersonQuery:
+    return PersonQuery(
+        normalize_name(surname),
+        normalize_name(given_name),
+        dt.date.fromisoformat(dob) if dob else None,
+        identifiers,
+        25,
+    )
+
+
+PEOPLE = [
+    record(
+        "R1",
+        surname="Hernandez",
+        given_name="Miguel",
+        dob="1980-04-12",
+        aliases=["GOMEZ, MIKE"],
+        state_id="WA-123 456",
+        address={"street": "1 Main St", "city": "Seattle", "state": "WA", "postal_code": "98101"},
+        charges=["RCW 9A.56.030 theft"],
+        height_cm=178,
+        sealed=True,
+    ),
+    record("R2", surname="Smythe", given_name="Jane", dob="1975-01-01"),
+    record("R3", surname="Johnson", given_name="Catherine", dob="1990-12-04"),
+    record("R4", surname="Nguyen", given_name="Anh", booking_number="B-2024-0001"),
+    record("R5", surname="Hernandes", given_name="Miguel", dob="1980-04-12"),
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[RecordStore]:
+    with RecordStore.open(tmp_path / "node.sqlite") as opened:
+        opened.insert_many(PEOPLE)
+        yield opened
+
+
+def test_new_store_uses_wal_normal_sync_foreign_keys_and_a_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite"
+    with RecordStore.open(path) as store:
+        db = store._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    # WAL is a property of the file, seen by any other connection too.
+    other = sqlite3.connect(path)
+    try:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert other.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    finally:
+        other.close()
+
+
+def test_records_round_trip_exactly_and_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite"
+    with RecordStore.open(path) as store:
+        assert store.insert_many(PEOPLE) == len(PEOPLE)
+    with RecordStore.open(path) as store:
+        assert store.count() == len(PEOPLE)
+        assert [store.get(r.record_id) for r in PEOPLE] == PEOPLE
+        assert list(store.iter_records()) == sorted(PEOPLE, key=lambda r: r.record_id)
+        assert store.get("R99") is None
+
+
+def test_insert_many_is_all_or_nothing(store: RecordStore) -> None:
+    batch = [
+        record("N1", surname="New"),
+        record("R3", surname="Clash"),
+        record("N2", surname="New"),
+    ]
+    with pytest.raises(DuplicateRecordError) as caught:
+        store.insert_many(batch)
+    assert caught.value.record_id == "R3"
+    assert store.count() == len(PEOPLE)
+    assert store.get("N1") is None
+    assert store.search(query("NEW", "", identifiers=()), 10) == []
+
+
+def test_an_exception_from_the_record_source_rolls_everything_back(store: RecordStore) -> None:
+    def source() -> Iterator[Record]:
+        yield record("N1", surname="New", given_name="One")
+        raise RuntimeError("source broke")
+
+    with pytest.raises(RuntimeError, match="source broke"):
+        store.insert_many(source())
+    assert store.count() == len(PEOPLE)
+    assert store.existing_ids(["N1", "R1", "R2", "R1"]) == {"R1", "R2"}
+    # The store is still usable after the rollback.
+    assert store.insert_many([record("N1", surname="New")]) == 1
+
+
+def test_search_finds_spelling_variants_best_first(store: RecordStore) -> None:
+    found = store.search(query("Hernandez", "Miguel", "1980-04-12"), 10)
+    assert [c.record.record_id for c in found] == ["R1", "R5"]
+    assert found[0].match.score == 1.0
+    assert 0.9 < found[1].match.score < 1.0
+    assert found[0].record == PEOPLE[0]
+    assert store.search(query("Hernandez", "Miguel", "1980-04-12"), 1)[0].record.record_id == "R1"
+
+
+def test_search_by_alias_transposed_dob_and_identifier(store: RecordStore) -> None:
+    alias = store.search(query("Gomez", "Mike"), 10)
+    assert [c.record.record_id for c in alias] == ["R1"]
+    assert alias[0].match.reasons[0] == "name matches alias 'GOMEZ, MIKE'"
+    # Johnson is recorded as 1990-12-04; the query says 1990-04-12 and a
+    # surname variant that shares no phonetic key ("JOHNSTON"), so only the
+    # transposed-date lookup can find the record.
+    swapped = store.search(query("Johnston", "Catherine", "1990-04-12"), 10)
+    assert [c.record.record_id for c in swapped] == ["R3"]
+    assert "date of birth with day and month transposed" in swapped[0].match.reasons
+    by_id = store.search(query(identifiers=(("state_id", "WA123456"),)), 10)
+    assert [(c.record.record_id, c.match.reasons) for c in by_id] == [("R1", ("state_id exact",))]
+    booking = store.search(query(identifiers=(("booking_number", "B20240001"),)), 10)
+    assert [c.record.record_id for c in booking] == ["R4"]
+
+
+def test_search_rejects_a_different_person(store: RecordStore) -> None:
+    assert store.search(query("Smith", "John", "1980-04-12"), 10) == []
+    assert store.search(query("Smythe", "Jane", "1975-01-01"), 10)[0].record.record_id == "R2"
+    assert store.search(query("Nguyen", "Anh"), 0) == []
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        query("Hernandez", "Miguel", "1980-04-12"),
+        query("Hernandez", "Miguel"),
+        query("Smith", "", "1980-04-12", identifiers=(("state_id", "WA1"), ("fbi_number", "X12"))),
+        query(identifiers=(("drivers_license", "WAWDL123456"),)),
+        query("Li", "", "1990-01-05"),
+    ],
+)
+def test_candidate_lookup_uses_indexes_never_a_table_scan(
+    store: RecordStore, wanted: PersonQuery
+) -> None:
+    plan = store.explain_search(wanted)
+    assert plan
+    for line in plan:
+        assert not line.startswith(("SCAN names", "SCAN records", "SCAN identifiers")), plan
+    searches = [line for line in plan if line.startswith("SEARCH")]
+    assert any("INDEX names_" in line or "INDEX identifiers_" in line for line in searches), plan
+    assert any("SEARCH records USING INDEX" in line for line in plan), plan
+
+
+def test_opening_something_that_is_not_a_store_fails_clearly(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match=r"junk\.sqlite"):
+        RecordStore.open(junk)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+    with pytest.raises(StoreError, match="not a Fieldgate record store"):
+        RecordStore.open(other)
+
+
+def test_a_store_from_another_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite"
+    RecordStore.open(path).close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    db.close()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        RecordStore.open(path)
+
+
+def test_store_can_be_used_from_another_thread(store: RecordStore) -> None:
+    results: list[int] = []
+    worker = threading.Thread(target=lambda: results.append(store.count()))
+    worker.start()
+    worker.join()
+    assert results == [len(PEOPLE)]

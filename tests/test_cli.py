@@ -1,0 +1,143 @@
+"""The ``fieldgate`` command as a person runs it: real processes, real servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fieldgate.synthetic import DEMO_SUBJECT
+from tests.conftest import DemoFederation
+
+FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
+ROOT = Path(__file__).resolve().parents[1]
+DETECTIVE_FLAGS = [
+    "--subject", "det-4711", "--agency", "bellevue-pd",
+    "--agency-type", "local_law_enforcement", "--purpose", "criminal_investigation",
+    "--case", "BPD-2026-018233",
+]  # fmt: skip
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FIELDGATE, *args], capture_output=True, text=True, timeout=60, cwd=cwd, check=False
+    )
+
+
+# The documented JSON shape (README, "Search results as JSON"). Changing it breaks users.
+TOP_KEYS = {"schema", "request_id", "summary", "agencies"}
+SUMMARY_KEYS = {"agencies", "answered", "failed", "hits"}
+AGENCY_KEYS = {"node_id", "agency_name", "status", "detail", "elapsed_seconds", "hits"}
+HIT_KEYS = {"record_id", "record_kind", "score", "match_reasons", "contact", "fields"}
+CONTACT_KEYS = {"agency", "unit", "phone"}
+FIELD_KEYS = {"value", "sensitivity", "mask"}
+
+
+def test_search_json_has_the_documented_shape(demo: DemoFederation) -> None:
+    name = f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}"
+    done = run(
+        "search", "--broker", demo.broker_address, "--name", name, "--dob", DEMO_SUBJECT.dob,
+        *DETECTIVE_FLAGS, "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert set(document) == TOP_KEYS
+    assert document["schema"] == "fieldgate.search/v1"
+    assert set(document["summary"]) == SUMMARY_KEYS
+    assert document["summary"]["agencies"] == 3
+    assert document["summary"]["hits"] == sum(len(a["hits"]) for a in document["agencies"])
+    hits = [h for a in document["agencies"] for h in a["hits"]]
+    assert hits
+    for agency in document["agencies"]:
+        assert set(agency) == AGENCY_KEYS
+        assert agency["status"] in {"answered", "timed_out", "unreachable", "error"}
+    for hit in hits:
+        assert set(hit) == HIT_KEYS
+        assert set(hit["contact"]) == CONTACT_KEYS
+        assert 0 < hit["score"] <= 1
+        for field in hit["fields"].values():
+            assert set(field) == FIELD_KEYS
+    kcso = next(a for a in document["agencies"] if a["node_id"] == "kcso")
+    booking = next(h for h in kcso["hits"] if h["record_kind"] == "booking")
+    assert booking["fields"]["surname"] == {
+        "value": DEMO_SUBJECT.surname,
+        "sensitivity": "identity",
+        "mask": None,
+    }
+    assert booking["fields"]["address"]["mask"] == "city"
+
+
+def test_search_table_names_each_agency(demo: DemoFederation) -> None:
+    done = run(
+        "search", "--broker", demo.broker_address, "--surname", DEMO_SUBJECT.surname,
+        "--given", DEMO_SUBJECT.given_name, "--dob", DEMO_SUBJECT.dob, *DETECTIVE_FLAGS,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for agency in ("King County Sheriff's Office", "Seattle Police Department", "Pierce County"):
+        assert agency in done.stdout
+    assert "3/3 agencies answered" in done.stdout
+
+
+def test_refused_search_is_a_message_not_a_traceback(demo: DemoFederation) -> None:
+    done = run("search", "--broker", demo.broker_address, "--name", "*", *DETECTIVE_FLAGS)
+    assert done.returncode != 0
+    assert "wildcards" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_unreachable_broker_is_a_message(tmp_path: Path) -> None:
+    done = run(
+        "search", "--broker", "127.0.0.1:1", "--name", "DOE, JOHN", "--dob", "1980-04-12",
+        *DETECTIVE_FLAGS, "--deadline", "1",
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "127.0.0.1:1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_import_with_a_bad_line_names_it_and_loads_nothing(tmp_path: Path) -> None:
+    good = {"record_id": "A-1", "record_kind": "booking", "surname": "DOE", "given_name": "JOHN"}
+    lines = [
+        json.dumps(good),
+        json.dumps({**good, "record_id": "A-2"}),
+        json.dumps({**good, "record_id": "A-3", "dob": "1980-13-45"}),
+        json.dumps({**good, "record_id": "A-4"}),
+    ]
+    source = tmp_path / "records.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "node.sqlite"
+    done = run("node", "import", "--db", str(db), str(source))
+    assert done.returncode == 2
+    assert "line 3" in done.stderr
+    assert "dob" in done.stderr
+    assert "Traceback" not in done.stderr
+    source.write_text("\n".join(lines[:2]) + "\n")
+    done = run("node", "import", "--db", str(db), str(source), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"imported": 2, "records_in_store": 2}
+
+
+def test_contract_test_command_runs_the_shipped_tests() -> None:
+    done = run("contract", "test", "rego/", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["failed"] == 0
+    assert report["passed"] >= 20
+    packages = {r["package"] for r in report["results"]}
+    for contract in ("sanctuary_county", "permissive", "pointer_only"):
+        assert f"fieldgate.contracts.{contract}_test" in packages
+
+
+def test_contract_test_command_fails_on_a_failing_rule(tmp_path: Path) -> None:
+    suite = tmp_path / "contracts" / "bad"
+    suite.mkdir(parents=True)
+    (tmp_path / "lib").mkdir()
+    (suite / "contract.rego").write_text("package bad\nimport rego.v1\nallow := false\n")
+    (suite / "contract_test.rego").write_text(
+        "package bad_test\nimport rego.v1\ntest_allow if data.bad.allow\n"
+    )
+    done = run("contract", "test", str(tmp_path))
+    assert done.returncode == 1
+    assert "FAILED" in done.stdout
+    assert "test_allow" in done.stdout

@@ -1,0 +1,114 @@
+"""Node and broker configuration: TOML, environment overrides, errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from broker.config import load_broker_config
+from fieldgate.config import ConfigError
+from node.config import load_node_config
+
+NODE = """
+[node]
+id = "kcso"
+agency_name = "King County Sheriff's Office"
+listen = "127.0.0.1:50061"
+database = "kcso.sqlite"
+contract = "contract.rego"
+
+[node.contact]
+unit = "Records Unit"
+phone = "206-555-0100"
+"""
+
+BROKER = """
+[broker]
+listen = "127.0.0.1:50051"
+default_deadline_seconds = 2.5
+
+[[nodes]]
+id = "kcso"
+agency_name = "King County Sheriff's Office"
+address = "127.0.0.1:50061"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_node_config_resolves_paths_against_the_file(tmp_path: Path) -> None:
+    config = load_node_config(write(tmp_path, NODE), env={})
+    assert config.node_id == "kcso"
+    assert config.database == tmp_path / "kcso.sqlite"
+    assert config.contract == tmp_path / "contract.rego"
+    assert config.contact_phone == "206-555-0100"
+    assert config.catalog.name == "standard.toml"
+
+
+def test_environment_overrides_win(tmp_path: Path) -> None:
+    env = {
+        "FIELDGATE_NODE__LISTEN": "127.0.0.1:7001",
+        "FIELDGATE_NODE__CONTACT__PHONE": "206-555-0999",
+        "FIELDGATE_NODE__MAX_HITS": "7",
+        "FIELDGATE_BROKER__LISTEN": "ignored by a node",
+        "UNRELATED": "x",
+    }
+    config = load_node_config(write(tmp_path, NODE), env=env)
+    assert config.listen == "127.0.0.1:7001"
+    assert config.contact_phone == "206-555-0999"
+    assert config.max_hits == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "key"),
+    [
+        (NODE.replace('id = "kcso"\n', ""), {}, "node.id"),
+        (NODE.replace("listen", "lisen"), {}, "node.lisen"),
+        (NODE, {"FIELDGATE_NODE__LISTEN": "nowhere"}, "node.listen"),
+        (NODE, {"FIELDGATE_NODE__MAX_HITS": "many"}, "node.max_hits"),
+        (NODE.replace('phone = "206-555-0100"', "phone = 5"), {}, "node.contact.phone"),
+        (NODE + "\n[extra]\n", {}, "extra"),
+    ],
+)
+def test_bad_node_config_names_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_node_config(write(tmp_path, text), env=env)
+    assert caught.value.key == key
+    assert key in str(caught.value)
+
+
+def test_bad_toml_names_the_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[node\nid = 1\n")
+    with pytest.raises(ConfigError, match=r"config\.toml.*line 1"):
+        load_node_config(path, env={})
+
+
+def test_broker_config(tmp_path: Path) -> None:
+    config = load_broker_config(
+        write(tmp_path, BROKER), env={"FIELDGATE_BROKER__MAX_DEADLINE_SECONDS": "4"}
+    )
+    assert config.default_deadline_seconds == 2.5
+    assert config.max_deadline_seconds == 4.0
+    assert [n.node_id for n in config.nodes] == ["kcso"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (BROKER + BROKER.split("\n", 5)[-1].replace("[broker]", ""), "nodes[1].id"),
+        (BROKER.replace("127.0.0.1:50061", "somewhere"), "nodes[0].address"),
+        (BROKER.replace("2.5", "-1"), "broker.default_deadline_seconds"),
+        (BROKER.replace("2.5", "60"), "broker.default_deadline_seconds"),
+    ],
+)
+def test_bad_broker_config_names_the_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_broker_config(write(tmp_path, text), env={})
+    assert caught.value.key == key
