@@ -156,8 +156,12 @@ async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: in
     """The whole demo; every server is stopped on the way out, Ctrl-C included."""
     console.print(
         Panel.fit(
-            "Three agencies share records through Fieldgate. Each keeps its records in its own "
-            "database\nand decides, field by field, what each requester may see.",
+            "Three agencies share records through Fieldgate. Each keeps its records in its "
+            "own database and decides, field by field, what each requester may see.\n\n"
+            "Requesters: a Bellevue PD detective on a criminal case; an ICE deportation "
+            "officer on a civil immigration case; an FBI special agent on a criminal case "
+            "holding a federal criminal judicial warrant that covers the subject's location, "
+            "custody, photo, contact and citizenship.",
             title="Fieldgate demo",
         )
     )

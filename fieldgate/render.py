@@ -21,11 +21,14 @@ STATUS_STYLE = {
 
 
 def format_value(value: Any) -> str:
-    """A released value as one short line."""
+    """A released value as one short line (an address as it is written on a letter)."""
     if isinstance(value, list):
         return "; ".join(format_value(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(str(v) for v in value.values())
+        street = value.get("street", "")
+        place = " ".join(str(value[k]) for k in ("state", "postal_code") if value.get(k))
+        parts = [p for p in (street, value.get("city", ""), place) if p]
+        return ", ".join(str(p) for p in parts)
     if isinstance(value, str):
         return value
     return json.dumps(value)
@@ -114,6 +117,13 @@ def comparison_table(
                 if name not in field_names:
                     field_names.append(name)
     table.add_row("records disclosed", *counts)
+    calls: list[Text] = []
+    for view in views:
+        contacts = sorted(
+            {f"{h.contact['unit']} {h.contact['phone']}" for h in view.hits} if view else set()
+        )
+        calls.append(Text("\n".join(contacts)) if contacts else Text("—", style="dim"))
+    table.add_row("whom to call", *calls)
     for name in field_names:
         cells: list[Text] = []
         for view in views:

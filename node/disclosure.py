@@ -78,6 +78,11 @@ def _withhold_all(record: Record, catalog: FieldCatalog, reason: str) -> tuple[F
     )
 
 
+def withhold(record: Record, catalog: FieldCatalog, reason: str) -> RecordVerdict:
+    """A verdict that discloses nothing, by rule rather than by failure."""
+    return RecordVerdict(False, _withhold_all(record, catalog, reason))
+
+
 def deny(record: Record, catalog: FieldCatalog, error: str) -> RecordVerdict:
     """A verdict that discloses nothing because the contract failed to decide."""
     return RecordVerdict(False, _withhold_all(record, catalog, error), error)
@@ -96,7 +101,7 @@ def decide_fields(raw: object, record: Record, catalog: FieldCatalog) -> RecordV
     if not isinstance(raw, Mapping):
         return deny(record, catalog, f"contract decision is a {type(raw).__name__}, not an object")
     if raw.get("disclose") is not True:
-        return RecordVerdict(False, _withhold_all(record, catalog, "record not disclosed"))
+        return withhold(record, catalog, "record not disclosed")
     release = _string_set(raw.get("release", ()))
     mask = raw.get("mask", {})
     if release is None:

@@ -29,7 +29,7 @@ from fieldgate.v1 import common_pb2
 from node.authority import authority_input
 from node.catalog import FieldCatalog
 from node.contract import ContractEngine
-from node.disclosure import RecordVerdict, build_hit, decide_fields, deny
+from node.disclosure import RecordVerdict, build_hit, decide_fields, deny, withhold
 from node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
 from node.errors import ContractError
 from node.records import Record
@@ -122,7 +122,13 @@ class AgencyNode:
         )
 
     def decide(self, claims: RequesterClaims, record: Record) -> RecordVerdict:
-        """Ask the contract about one record; any failure withholds everything."""
+        """Ask the contract about one record; any failure withholds everything.
+
+        Sealed, juvenile and expunged records are withheld here, before any
+        contract is asked: no contract, however written, can release them.
+        """
+        if record.sealed or record.juvenile or record.expunged:
+            return withhold(record, self.catalog, "sealed, juvenile or expunged record")
         policy_input = {
             "requester": requester_input(claims),
             "authority": authority_input(claims.authority, record, self._today()),

@@ -13,6 +13,7 @@ from fieldgate.client import Requester
 from fieldgate.demo import demo_personas
 from fieldgate.local_federation import LocalFederation, NodeSpec, import_records, start_federation
 from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.query import validate_query
 from fieldgate.v1 import common_pb2, node_pb2
 from tests.conftest import DemoFederation, write_contract
 from tests.helpers.federation import LoopThread, node_stub
@@ -193,3 +194,37 @@ def test_broken_contracts_release_nothing_and_the_search_goes_on(
         assert counters.fields_released == 0
     assert "rule conflicts" in nodes["conflicting"].node.counters.last_policy_error
     assert "release" in nodes["malformed"].node.counters.last_policy_error
+
+
+def test_sealed_records_never_leave_even_under_a_release_all_contract(
+    broken_federation: LocalFederation,
+) -> None:
+    from fieldgate.synthetic import SECOND_SUBJECT
+
+    sealed = [r for r in SECOND_SUBJECT.records_at("kcso") if r.sealed]
+    assert sealed, "the planted person has a sealed record at this agency"
+    node = broken_federation.nodes["good"]
+    answer = node_search(
+        node.address,
+        PERSONAS["Detective"],
+        common_pb2.PersonQuery(
+            surname=SECOND_SUBJECT.surname,
+            given_name=SECOND_SUBJECT.given_name,
+            dob=SECOND_SUBJECT.dob,
+        ),
+    )
+    held = {
+        c.record.record_id
+        for c in node.store.search(
+            validate_query(
+                common_pb2.PersonQuery(
+                    surname=SECOND_SUBJECT.surname,
+                    given_name=SECOND_SUBJECT.given_name,
+                    dob=SECOND_SUBJECT.dob,
+                )
+            ),
+            limit=50,
+        )
+    }
+    assert {r.record_id for r in sealed} <= held
+    assert not {h.record_id for h in answer.hits} & {r.record_id for r in sealed}
