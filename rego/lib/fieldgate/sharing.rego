@@ -3,9 +3,14 @@
 #     import data.fieldgate.lib.sharing
 #
 # The input document and data.catalog are described in docs/contracts.md.
-# Everything here is a positive predicate or a set built from positive rules,
-# so a contract that combines them never grants access by the absence of a
-# denial.
+# Grant access with the positive predicates here (record_unrestricted, not
+# "not record_restricted"), so that a contract never allows by the absence of
+# a denial.
+#
+# Call the functions by their full path
+# (data.fieldgate.lib.sharing.fields_of_class("identity")): regorus 0.9, the
+# engine the node embeds, cannot call a function through an import alias
+# (microsoft/regorus#747). Rules work through the alias.
 package fieldgate.lib.sharing
 
 import rego.v1
@@ -53,6 +58,7 @@ record_unrestricted if {
 }
 
 # Sealed, juvenile and expunged records (and records whose flags are missing).
+# For explanations and tests; contracts require record_unrestricted instead.
 record_restricted if not record_unrestricted
 
 # --- The field catalog ------------------------------------------------------
