@@ -12,8 +12,8 @@ import pytest
 from fieldgate.client import Requester
 from fieldgate.demo import demo_personas
 from fieldgate.local_federation import LocalFederation, NodeSpec, import_records, start_federation
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
 from fieldgate.query import validate_query
+from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
 from fieldgate.v1 import common_pb2, node_pb2
 from tests.conftest import DemoFederation, write_contract
 from tests.helpers.federation import LoopThread, node_stub
