@@ -16,6 +16,7 @@ from typing import Literal
 from google.protobuf import struct_pb2
 
 from fieldgate.v1 import common_pb2
+from fieldgate.vocabulary import IDENTIFIER_KINDS
 from node.catalog import FieldCatalog
 from node.masking import FieldValue, apply_mask
 from node.matching import Match
@@ -161,6 +162,36 @@ def to_value(value: FieldValue) -> struct_pb2.Value:
     return out
 
 
+_REASON_FIELDS = (
+    ("name matches alias", "aliases"),
+    ("surname", "surname"),
+    ("given", "given_name"),
+    ("date of birth", "dob"),
+)
+
+
+def reason_field(reason: str) -> str | None:
+    """The record field a match reason speaks about, or None if it cannot be told."""
+    for prefix, field in _REASON_FIELDS:
+        if reason.startswith(prefix):
+            return field
+    kind, _, rest = reason.partition(" ")
+    if rest == "exact" and kind in IDENTIFIER_KINDS:
+        return kind
+    return None
+
+
+def visible_reasons(match: Match, verdict: RecordVerdict) -> list[str]:
+    """The match reasons that reveal nothing the contract withheld.
+
+    A reason about a field goes out only with that field released whole: "date
+    of birth with day and month transposed" would otherwise tell a requester
+    the held birth date that a pointer-only or masking contract keeps back.
+    """
+    whole = {f.name for f in verdict.fields if f.outcome == "released"}
+    return [r for r in match.reasons if reason_field(r) in whole]
+
+
 def build_hit(
     record: Record,
     match: Match,
@@ -174,7 +205,7 @@ def build_hit(
         record_id=record.record_id,
         record_kind=record.kind,
         score=round(match.score, 4),
-        match_reasons=list(match.reasons),
+        match_reasons=visible_reasons(match, verdict),
         contact=contact,
     )
     for field in verdict.released():

@@ -122,3 +122,5 @@ def test_the_demo_makes_its_point(demo: DemoFederation) -> None:
     spd = agency(detective, "spd")
     assert spd.hits
     assert all(h.fields == {} and h.contact["phone"] for h in spd.hits)
+    # Not even the match reasons: "birth date transposed" would reveal the withheld DOB.
+    assert all(h.match_reasons == () for h in spd.hits)

@@ -148,3 +148,33 @@ def test_masks() -> None:
     assert apply_mask("year", "string", "1986-03-07") is None
     assert apply_mask("last4", "string", "12") is None
     assert apply_mask("nope", "string", "x") is None
+
+
+def test_match_reasons_only_speak_of_fields_released_whole() -> None:
+    from fieldgate.v1 import common_pb2
+    from node.disclosure import build_hit
+    from node.matching import Match
+
+    match = Match(
+        0.93,
+        (
+            "name matches alias 'HERNANDEZ, MIKE'",
+            "surname exact",
+            "given name similarity 0.96 (Jaro-Winkler)",
+            "date of birth with day and month transposed",
+            "state_id exact",
+            "something new the node cannot place",
+        ),
+    )
+    contact = common_pb2.PointerContact(agency="A", unit="U", phone="P")
+    pointer = decide_fields({"disclose": True}, RECORD, CATALOG)
+    assert list(build_hit(RECORD, match, pointer, contact).match_reasons) == []
+    masked_dob = decide_fields(
+        {"disclose": True, "release": ["surname", "aliases"], "mask": {"dob": "year"}},
+        RECORD,
+        CATALOG,
+    )
+    assert list(build_hit(RECORD, match, masked_dob, contact).match_reasons) == [
+        "name matches alias 'HERNANDEZ, MIKE'",
+        "surname exact",
+    ]

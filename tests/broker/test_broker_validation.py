@@ -1,0 +1,74 @@
+"""The broker refuses junk before asking any agency, and keeps serving."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pytest
+
+from fieldgate.client import build_request
+from fieldgate.demo import demo_personas
+from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.v1 import broker_pb2
+from tests.conftest import DemoFederation
+from tests.helpers.federation import broker_stub
+from tests.node.test_node_grpc import BAD_QUERIES
+
+DETECTIVE = demo_personas(dt.date.today())[0].requester
+
+
+def searches_at_nodes(demo: DemoFederation) -> int:
+    return sum(n.node.counters.searches for n in demo.federation.nodes.values())
+
+
+@pytest.mark.parametrize("case", sorted(BAD_QUERIES))
+def test_bad_queries_never_reach_a_node(demo: DemoFederation, case: str) -> None:
+    before = searches_at_nodes(demo)
+    channel, stub = broker_stub(demo.broker_address)
+    with channel:
+        request = broker_pb2.SearchRequest(
+            requester=DETECTIVE.to_message(), query=BAD_QUERIES[case]
+        )
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Search(request, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details().startswith("query")
+        assert searches_at_nodes(demo) == before
+        good = build_request(
+            DETECTIVE, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob, deadline_seconds=5
+        )
+        assert len(stub.Search(good, timeout=10).results) == 3
+
+
+@pytest.mark.parametrize(
+    ("deadline", "message"), [(-1.0, "deadline_seconds"), (float("nan"), "deadline_seconds")]
+)
+def test_bad_deadlines_are_refused(demo: DemoFederation, deadline: float, message: str) -> None:
+    channel, stub = broker_stub(demo.broker_address)
+    request = build_request(
+        DETECTIVE, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob, deadline_seconds=deadline
+    )
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.Search(request, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in caught.value.details()
+
+
+def test_unknown_purpose_is_refused_by_the_broker(demo: DemoFederation) -> None:
+    request = build_request(DETECTIVE, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob)
+    request.requester.purpose = "general_curiosity"
+    channel, stub = broker_stub(demo.broker_address)
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.Search(request, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "requester.purpose" in caught.value.details()
+    assert "criminal_investigation" in caught.value.details()
+
+
+def test_list_nodes(demo: DemoFederation) -> None:
+    channel, stub = broker_stub(demo.broker_address)
+    with channel:
+        nodes = stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10).nodes
+    assert [n.node_id for n in nodes] == ["kcso", "spd", "pcso"]
+    assert all(n.address.startswith("127.0.0.1:") for n in nodes)
