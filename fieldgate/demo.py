@@ -14,7 +14,9 @@ warrant, and prints what each one saw from each agency.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +154,42 @@ async def run_searches(federation: LocalFederation, personas: list[Persona]) -> 
         await client.close()
 
 
+async def _run_federation(
+    console: Console,
+    personas: list[Persona],
+    records_per_agency: int,
+    seed: int,
+    interrupted: asyncio.Event,
+) -> list[SearchResult] | None:
+    """Load, start, search, stop; None if interrupted on the way."""
+    with tempfile.TemporaryDirectory(prefix="fieldgate-demo-") as tmp:
+        workdir = Path(tmp)
+        specs = prepare_nodes(workdir, records_per_agency, seed, console)
+        if interrupted.is_set():
+            return None
+        federation = await start_federation(specs, workdir)
+        try:
+            console.print(
+                f"\nbroker on {federation.broker_address}; nodes on "
+                + ", ".join(f"{n} {r.address}" for n, r in federation.nodes.items())
+            )
+            console.print(
+                f"\nSearching for [bold]{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}[/] "
+                f"born {DEMO_SUBJECT.dob} as three different requesters...\n"
+            )
+            searches = asyncio.ensure_future(run_searches(federation, personas))
+            stop = asyncio.ensure_future(interrupted.wait())
+            await asyncio.wait({searches, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not searches.done():
+                searches.cancel()
+                await asyncio.gather(searches, return_exceptions=True)
+                return None
+            return searches.result()
+        finally:
+            await federation.stop()
+
+
 async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: int = 2026) -> None:
     """The whole demo; every server is stopped on the way out, Ctrl-C included."""
     console.print(
@@ -166,22 +204,20 @@ async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: in
         )
     )
     personas = demo_personas(dt.date.today())
-    with tempfile.TemporaryDirectory(prefix="fieldgate-demo-") as tmp:
-        workdir = Path(tmp)
-        specs = prepare_nodes(workdir, records_per_agency, seed, console)
-        federation = await start_federation(specs, workdir)
-        try:
-            console.print(
-                f"\nbroker on {federation.broker_address}; nodes on "
-                + ", ".join(f"{n} {r.address}" for n, r in federation.nodes.items())
-            )
-            console.print(
-                f"\nSearching for [bold]{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}[/] "
-                f"born {DEMO_SUBJECT.dob} as three different requesters...\n"
-            )
-            results = await run_searches(federation, personas)
-        finally:
-            await federation.stop()
+    # Ctrl-C (or SIGTERM) only sets a flag: the demo then stops its servers
+    # itself, rather than having a cancellation land inside a server's start.
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupted.set)
+    try:
+        results = await _run_federation(console, personas, records_per_agency, seed, interrupted)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if results is None:
+        console.print("Interrupted: every server stopped, temporary databases removed.")
+        return
     labels = [p.label for p in personas]
     for agency in DEMO_AGENCIES:
         title = f"{agency.name} — {CONTRACT_OF[agency.node_id]} contract"

@@ -118,23 +118,27 @@ async def start_federation(
     """
     nodes: dict[str, RunningNode] = {}
     logs: dict[str, MemoryDisclosureLog] = {}
-    for spec in specs:
-        if disclosure_log is None:
-            logs[spec.node_id] = MemoryDisclosureLog()
-            chosen: DisclosureLog = logs[spec.node_id]
-        else:
-            chosen = disclosure_log(spec.node_id)
-        nodes[spec.node_id] = await start_node(node_config(spec, workdir), chosen)
-    entries = [
-        NodeEntry(node_id=s.node_id, agency_name=s.agency_name, address=nodes[s.node_id].address)
-        for s in specs
-    ]
-    broker = await start_broker(
-        BrokerConfig(
-            listen="127.0.0.1:0",
-            nodes=(*entries, *extra_nodes),
-            default_deadline_seconds=default_deadline_seconds,
-            max_deadline_seconds=max(10.0, default_deadline_seconds),
+    try:
+        for spec in specs:
+            if disclosure_log is None:
+                logs[spec.node_id] = MemoryDisclosureLog()
+                chosen: DisclosureLog = logs[spec.node_id]
+            else:
+                chosen = disclosure_log(spec.node_id)
+            nodes[spec.node_id] = await start_node(node_config(spec, workdir), chosen)
+        entries = [NodeEntry(s.node_id, s.agency_name, nodes[s.node_id].address) for s in specs]
+        broker = await start_broker(
+            BrokerConfig(
+                listen="127.0.0.1:0",
+                nodes=(*entries, *extra_nodes),
+                default_deadline_seconds=default_deadline_seconds,
+                max_deadline_seconds=max(10.0, default_deadline_seconds),
+            )
         )
-    )
+    except BaseException:
+        # Interrupted (Ctrl-C cancels the task) or failed half-way: stop what
+        # started, so no server outlives its event loop.
+        for running in nodes.values():
+            await running.stop(0)
+        raise
     return LocalFederation(broker, nodes, logs)
