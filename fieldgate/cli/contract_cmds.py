@@ -9,9 +9,21 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fieldgate.regotest import run_all
+from fieldgate.regotest import FileCoverage, SuiteReport, run_all
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
+
+
+def merged_coverage(reports: list[SuiteReport]) -> dict[str, FileCoverage]:
+    """Coverage per file over all suites: a line any suite ran counts as covered."""
+    merged: dict[str, FileCoverage] = {}
+    for report in reports:
+        for file, cov in report.coverage.items():
+            seen = merged.get(file)
+            covered = cov.covered | (seen.covered if seen else frozenset())
+            not_covered = (cov.not_covered | (seen.not_covered if seen else frozenset())) - covered
+            merged[file] = FileCoverage(file, covered, not_covered)
+    return merged
 
 
 @click.group()
@@ -32,6 +44,7 @@ def contract_test(root: Path, coverage: bool, as_json: bool) -> None:
     `todo_test_` rules are skipped. Exits non-zero when any test fails.
     """
     reports = run_all(root, coverage=coverage)
+    coverage_by_file = merged_coverage(reports)
     results = [r for report in reports for r in report.results]
     failed = [r for r in results if r.outcome in ("failed", "error")]
     if as_json:
@@ -54,8 +67,7 @@ def contract_test(root: Path, coverage: bool, as_json: bool) -> None:
                     ],
                     "coverage": {
                         file: round(cov.percent, 1)
-                        for report in reports
-                        for file, cov in report.coverage.items()
+                        for file, cov in sorted(coverage_by_file.items())
                     },
                 },
                 indent=2,
@@ -72,9 +84,8 @@ def contract_test(root: Path, coverage: bool, as_json: bool) -> None:
                 console.print(f"        {r.message}", style=style, highlight=False)
         if coverage:
             table = Table("file", "line coverage")
-            for report in reports:
-                for file, cov in sorted(report.coverage.items()):
-                    table.add_row(file, f"{cov.percent:.1f}%")
+            for file, cov in sorted(coverage_by_file.items()):
+                table.add_row(file, f"{cov.percent:.1f}%")
             console.print(table)
         console.print(
             f"{sum(r.outcome == 'passed' for r in results)} passed, {len(failed)} failed, "

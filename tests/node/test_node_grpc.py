@@ -228,3 +228,43 @@ def test_sealed_records_never_leave_even_under_a_release_all_contract(
     }
     assert {r.record_id for r in sealed} <= held
     assert not {h.record_id for h in answer.hits} & {r.record_id for r in sealed}
+
+
+class UnwritableLog:
+    """A disclosure log whose disk is gone: every write fails."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def write(self, entry: object) -> None:
+        from node.errors import DisclosureLogError
+
+        self.attempts += 1
+        raise DisclosureLogError("disk full")
+
+
+def test_no_disclosure_without_a_log_entry(
+    loop: LoopThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    workdir = tmp_path_factory.mktemp("nolog")
+    records = workdir / "kcso.jsonl"
+    write_jsonl(generate_agency_records(DEMO_AGENCIES[0], count=20, seed=9), records)
+    spec = NodeSpec(
+        "kcso", "King County", write_contract(workdir, "all.rego", RELEASE_ALL), records
+    )
+    import_records(spec, workdir)
+    log = UnwritableLog()
+    federation = loop.run(start_federation([spec], workdir, disclosure_log=lambda _: log))
+    try:
+        address = federation.nodes["kcso"].address
+        codes = []
+        for query in (SUBJECT_QUERY, NOBODY_QUERY):
+            with pytest.raises(grpc.RpcError) as caught:
+                node_search(address, PERSONAS["Detective"], query)
+            codes.append((caught.value.code(), caught.value.details()))
+        # Held and not-held persons fail the same way: the failure reveals nothing.
+        assert codes[0] == codes[1]
+        assert codes[0][0] == grpc.StatusCode.UNAVAILABLE
+        assert log.attempts == 2
+    finally:
+        loop.run(federation.stop())
