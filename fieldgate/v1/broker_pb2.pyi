@@ -62,6 +62,7 @@ class SearchRequest(_message.Message):
     REQUESTER_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
     DEADLINE_SECONDS_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
     deadline_seconds: _builtins.float
     """Deadline for the whole search in seconds; 0 means the broker's default,
     larger values are capped at the broker's maximum.
@@ -74,16 +75,24 @@ class SearchRequest(_message.Message):
     def query(self) -> _common_pb2.PersonQuery:
         """Whom they are looking for."""
 
+    @_builtins.property
+    def signed(self) -> _common_pb2.SignedSearch:
+        """The signed search (credential, proof, warrants), forwarded to every node
+        untouched. Required by brokers and nodes that have a trust bundle; then
+        `requester` and `query`, if set, must match what is signed.
+        """
+
     def __init__(
         self,
         *,
         requester: _common_pb2.Requester | None = ...,
         query: _common_pb2.PersonQuery | None = ...,
         deadline_seconds: _builtins.float = ...,
+        signed: _common_pb2.SignedSearch | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "requester", b"requester"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "requester", b"requester", "signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline_seconds", b"deadline_seconds", "query", b"query", "requester", b"requester"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline_seconds", b"deadline_seconds", "query", b"query", "requester", b"requester", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -323,3 +323,44 @@ class Hit(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Hit: _TypeAlias = Hit  # noqa: Y015
+
+@_typing.final
+class SignedSearch(_message.Message):
+    """A search signed by the investigator, carried untouched from client to node.
+    When a node has a trust bundle it takes the requester's claims and the query
+    from here only, after checking every signature itself.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    PROOF_FIELD_NUMBER: _builtins.int
+    WARRANTS_FIELD_NUMBER: _builtins.int
+    credential: _builtins.str
+    """The investigator's credential: a JWT (EdDSA) issued by their agency,
+    binding their subject, agency, agency type, roles and allowed purposes to
+    their own public key for a few hours.
+    """
+    proof: _builtins.str
+    """A JWS (EdDSA) by the investigator's own key over this very query, the
+    purpose, the case number, the digests of the warrants, a timestamp and a
+    nonce.
+    """
+    @_builtins.property
+    def warrants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Warrant attestations: JWS (EdDSA) by a court key, each named in the proof."""
+
+    def __init__(
+        self,
+        *,
+        credential: _builtins.str = ...,
+        proof: _builtins.str = ...,
+        warrants: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "proof", b"proof", "warrants", b"warrants"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedSearch: _TypeAlias = SignedSearch  # noqa: Y015

@@ -29,6 +29,7 @@ class NodeSearchRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REQUESTER_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Correlates this call with the broker's search; echoed in the answer."""
     @_builtins.property
@@ -39,16 +40,21 @@ class NodeSearchRequest(_message.Message):
     def query(self) -> _common_pb2.PersonQuery:
         """Whom they are looking for."""
 
+    @_builtins.property
+    def signed(self) -> _common_pb2.SignedSearch:
+        """The investigator's signed search, exactly as the client sent it."""
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         requester: _common_pb2.Requester | None = ...,
         query: _common_pb2.PersonQuery | None = ...,
+        signed: _common_pb2.SignedSearch | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "requester", b"requester"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "requester", b"requester", "signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "request_id", b"request_id", "requester", b"requester"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "request_id", b"request_id", "requester", b"requester", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,186 @@
+"""The three signed documents and how they are made.
+
+All three are compact JWS/JWT with EdDSA (Ed25519) through PyJWT. Each carries
+a ``typ`` header naming what it is, so a warrant can never be presented as a
+credential or a proof as a warrant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from fieldgate.trust.keys import public_jwk
+from fieldgate.v1 import common_pb2
+
+CREDENTIAL_TYPE = "fieldgate-credential+jwt"
+PROOF_TYPE = "fieldgate-search-proof+jwt"
+WARRANT_TYPE = "fieldgate-warrant+jwt"
+ALGORITHM = "EdDSA"
+
+MAX_CREDENTIAL_HOURS = 24
+"""Longest credential lifetime an issuer may sign and a node accepts: hours, not years."""
+
+
+def _sign(payload: dict[str, Any], key: Ed25519PrivateKey, typ: str) -> str:
+    return jwt.encode(payload, key, algorithm=ALGORITHM, headers={"typ": typ})
+
+
+@dataclass(frozen=True)
+class CredentialRequest:
+    """What an agency vouches for about one investigator."""
+
+    issuer: str
+    subject: str
+    agency: str
+    agency_type: str
+    roles: tuple[str, ...]
+    purposes: tuple[str, ...]
+    holder_key: Ed25519PublicKey
+    hours: float = 8.0
+
+
+def issue_credential(
+    request: CredentialRequest, issuer_key: Ed25519PrivateKey, *, now: dt.datetime | None = None
+) -> str:
+    """Sign a credential binding the investigator's public key to their claims.
+
+    Raises:
+        ValueError: the lifetime is not between a minute and MAX_CREDENTIAL_HOURS.
+    """
+    if not 1 / 60 <= request.hours <= MAX_CREDENTIAL_HOURS:
+        raise ValueError(f"a credential lives between 1 minute and {MAX_CREDENTIAL_HOURS} hours")
+    issued = now or dt.datetime.now(dt.UTC)
+    payload = {
+        "iss": request.issuer,
+        "sub": request.subject,
+        "jti": uuid.uuid4().hex,
+        "agency": request.agency,
+        "agency_type": request.agency_type,
+        "roles": list(request.roles),
+        "purposes": list(request.purposes),
+        "iat": int(issued.timestamp()),
+        "nbf": int(issued.timestamp()),
+        "exp": int((issued + dt.timedelta(hours=request.hours)).timestamp()),
+        # RFC 7800 proof-of-possession: only the holder of this key can use it.
+        "cnf": {"jwk": public_jwk(request.holder_key)},
+    }
+    return _sign(payload, issuer_key, CREDENTIAL_TYPE)
+
+
+@dataclass(frozen=True)
+class WarrantRequest:
+    """What a court attests a criminal judicial warrant covers."""
+
+    court: str
+    warrant_id: str
+    subject_surname: str
+    subject_given_name: str
+    subject_dob: str
+    covers: tuple[str, ...]
+    expires: dt.date
+    record_kinds: tuple[str, ...] = ()
+
+
+def issue_warrant(request: WarrantRequest, court_key: Ed25519PrivateKey) -> str:
+    """Sign a warrant attestation with a court's key."""
+    expiry = dt.datetime.combine(request.expires, dt.time(23, 59, 59), dt.UTC)
+    payload = {
+        "iss": request.court,
+        "jti": request.warrant_id,
+        "kind": "criminal_judicial_warrant",
+        "subject": {
+            "surname": request.subject_surname,
+            "given_name": request.subject_given_name,
+            "dob": request.subject_dob,
+        },
+        "covers": list(request.covers),
+        "record_kinds": list(request.record_kinds),
+        "exp": int(expiry.timestamp()),
+    }
+    return _sign(payload, court_key, WARRANT_TYPE)
+
+
+def digest(token: str) -> str:
+    """SHA-256 (hex) of a compact token, as the proof names warrants."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def query_payload(query: common_pb2.PersonQuery) -> dict[str, Any]:
+    """The query exactly as signed: every field, identifiers in order."""
+    return {
+        "surname": query.surname,
+        "given_name": query.given_name,
+        "dob": query.dob,
+        "identifiers": [[i.kind, i.value] for i in query.identifiers],
+        "max_hits": query.max_hits,
+    }
+
+
+def query_from_payload(payload: object) -> common_pb2.PersonQuery:
+    """Rebuild the signed query.
+
+    Raises:
+        ValueError: the payload does not have the signed query's shape.
+    """
+    if not isinstance(payload, dict):
+        raise ValueError("query is not an object")
+    identifiers = payload.get("identifiers", [])
+    if not isinstance(identifiers, list) or not all(
+        isinstance(i, list) and len(i) == 2 and all(isinstance(p, str) for p in i)
+        for i in identifiers
+    ):
+        raise ValueError("query.identifiers is not a list of [kind, value]")
+    text = {k: payload.get(k, "") for k in ("surname", "given_name", "dob")}
+    max_hits = payload.get("max_hits", 0)
+    if not all(isinstance(v, str) for v in text.values()) or not isinstance(max_hits, int):
+        raise ValueError("query fields have the wrong types")
+    return common_pb2.PersonQuery(
+        surname=str(text["surname"]),
+        given_name=str(text["given_name"]),
+        dob=str(text["dob"]),
+        identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
+        max_hits=max(0, min(max_hits, 2**31)),
+    )
+
+
+def sign_search(
+    *,
+    credential: str,
+    holder_key: Ed25519PrivateKey,
+    query: common_pb2.PersonQuery,
+    purpose: str,
+    case_number: str,
+    warrants: Sequence[str] = (),
+    now: dt.datetime | None = None,
+) -> common_pb2.SignedSearch:
+    """Sign one search with the investigator's own key.
+
+    The proof covers the exact query, the purpose, the case number, the
+    digests of the warrants presented (so none can be dropped or swapped), a
+    timestamp and a fresh nonce (so it cannot be replayed).
+    """
+    claims = jwt.decode(credential, options={"verify_signature": False})
+    payload = {
+        "cid": claims.get("jti", ""),
+        "sub": claims.get("sub", ""),
+        "purpose": purpose,
+        "case_number": case_number,
+        "query": query_payload(query),
+        "warrants": [digest(w) for w in warrants],
+        "iat": int((now or dt.datetime.now(dt.UTC)).timestamp()),
+        "nonce": secrets.token_hex(16),
+    }
+    return common_pb2.SignedSearch(
+        credential=credential,
+        proof=_sign(payload, holder_key, PROOF_TYPE),
+        warrants=list(warrants),
+    )

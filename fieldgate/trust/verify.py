@@ -1,0 +1,280 @@
+"""Checking a signed search end to end, as every node (and the broker) does.
+
+:meth:`SearchVerifier.verify` either returns the requester's claims and the
+query exactly as signed, or raises :class:`VerificationError` with a short
+``reason`` from :data:`REASONS` (for logs and metrics; never for the
+requester, to whom a node answers exactly as if it held no record).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from fieldgate.errors import FieldgateError
+from fieldgate.trust.bundle import TrustStore, TrustUnavailable
+from fieldgate.trust.keys import key_from_jwk
+from fieldgate.trust.replay import ReplayCache
+from fieldgate.trust.tokens import (
+    ALGORITHM,
+    CREDENTIAL_TYPE,
+    MAX_CREDENTIAL_HOURS,
+    PROOF_TYPE,
+    WARRANT_TYPE,
+    digest,
+    query_from_payload,
+)
+from fieldgate.v1 import common_pb2
+
+REASONS = (
+    "unsigned",
+    "trust_unavailable",
+    "malformed",
+    "unknown_issuer",
+    "credential_signature",
+    "credential_expired",
+    "credential_not_yet_valid",
+    "credential_lifetime",
+    "issuer_mismatch",
+    "revoked_credential",
+    "revoked_issuer",
+    "revoked_agency_type",
+    "proof_signature",
+    "proof_mismatch",
+    "stale_timestamp",
+    "purpose_not_allowed",
+    "warrant_mismatch",
+    "unknown_court",
+    "warrant_signature",
+    "warrant_expired",
+    "unsigned_fields_mismatch",
+    "replayed_nonce",
+)
+"""Every reason a verification can fail; a bounded label set for metrics."""
+
+
+class VerificationError(FieldgateError):
+    """A signed search that does not verify.
+
+    Attributes:
+        reason: one of :data:`REASONS`.
+        detail: what exactly failed, for the operator's log.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class VerifiedSearch:
+    """What a signed search proves."""
+
+    requester: common_pb2.Requester
+    query: common_pb2.PersonQuery
+    credential_id: str
+    issuer: str
+
+
+def _header_type(token: str, expected: str, reason: str) -> None:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise VerificationError("malformed", f"{reason}: {exc}") from None
+    if header.get("typ") != expected or header.get("alg") != ALGORITHM:
+        raise VerificationError("malformed", f"{reason}: not a {expected} signed with {ALGORITHM}")
+
+
+def _decode(
+    token: str,
+    key: Ed25519PublicKey,
+    *,
+    leeway: float,
+    require: list[str],
+    what: str,
+    verify_exp: bool = True,
+) -> dict[str, Any]:
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            leeway=leeway,
+            options={"require": require, "verify_exp": verify_exp, "verify_aud": False},
+        )
+    except jwt.ExpiredSignatureError:
+        raise VerificationError(f"{what}_expired", f"{what} has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise VerificationError(
+            f"{what}_not_yet_valid" if what == "credential" else "stale_timestamp",
+            f"{what} is not valid yet",
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise VerificationError(
+            "proof_signature" if what == "proof" else f"{what}_signature",
+            f"{what} signature does not verify",
+        ) from None
+    except jwt.InvalidTokenError as exc:
+        raise VerificationError("malformed", f"{what}: {exc}") from None
+
+
+class SearchVerifier:
+    """Verifies signed searches against a trust store, remembering nonces."""
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        *,
+        skew_seconds: float = 60.0,
+        replay: ReplayCache | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        """Check credentials and proofs with ``skew_seconds`` of clock tolerance."""
+        self.trust = trust
+        self.skew = skew_seconds
+        self.replay = replay or ReplayCache(window=2 * skew_seconds)
+        self._clock = clock
+
+    def verify(
+        self,
+        signed: common_pb2.SignedSearch,
+        *,
+        unsigned_requester: common_pb2.Requester | None = None,
+        unsigned_query: common_pb2.PersonQuery | None = None,
+    ) -> VerifiedSearch:
+        """Check the whole chain; see the module docstring.
+
+        Args:
+            signed: the credential, proof and warrants as the client sent them.
+            unsigned_requester: plain claims sent alongside; must match if set.
+            unsigned_query: plain query sent alongside; must match if set.
+
+        Raises:
+            VerificationError: naming the first check that failed.
+        """
+        now = self._clock()
+        try:
+            state = self.trust.current(now)
+        except TrustUnavailable as exc:
+            raise VerificationError("trust_unavailable", str(exc)) from None
+        if not signed.credential or not signed.proof:
+            raise VerificationError("unsigned", "no credential or proof")
+
+        _header_type(signed.credential, CREDENTIAL_TYPE, "credential")
+        unverified = jwt.decode(signed.credential, options={"verify_signature": False})
+        issuer = state.issuers.get(str(unverified.get("iss", "")))
+        if issuer is None:
+            raise VerificationError("unknown_issuer", f"issuer {unverified.get('iss')!r}")
+        credential = _decode(
+            signed.credential,
+            issuer.key,
+            leeway=self.skew,
+            require=["iss", "sub", "jti", "exp", "nbf", "iat"],
+            what="credential",
+        )
+        if credential["exp"] - credential["nbf"] > MAX_CREDENTIAL_HOURS * 3600:
+            raise VerificationError("credential_lifetime", "credential lives longer than allowed")
+        if credential.get("agency") != issuer.agency or (
+            credential.get("agency_type") != issuer.agency_type
+        ):
+            raise VerificationError(
+                "issuer_mismatch", f"issuer {issuer.id} cannot vouch for that agency or type"
+            )
+        if credential["jti"] in state.revoked_credentials:
+            raise VerificationError("revoked_credential", f"credential {credential['jti']}")
+        if issuer.id in state.revoked_issuers:
+            raise VerificationError("revoked_issuer", f"issuer {issuer.id}")
+        if issuer.agency_type in state.revoked_agency_types:
+            raise VerificationError("revoked_agency_type", f"agency type {issuer.agency_type}")
+        try:
+            holder = key_from_jwk(credential.get("cnf", {}).get("jwk"))
+        except (ValueError, AttributeError) as exc:
+            raise VerificationError("malformed", f"credential holder key: {exc}") from None
+
+        _header_type(signed.proof, PROOF_TYPE, "proof")
+        proof = _decode(
+            signed.proof, holder, leeway=self.skew, require=["iat"], what="proof", verify_exp=False
+        )
+        if proof.get("cid") != credential["jti"] or proof.get("sub") != credential["sub"]:
+            raise VerificationError("proof_mismatch", "proof is for another credential")
+        iat = proof["iat"]
+        if not isinstance(iat, int | float) or abs(now.timestamp() - iat) > self.skew:
+            raise VerificationError("stale_timestamp", f"proof time {iat} is not within skew")
+        purposes = credential.get("purposes", [])
+        if not isinstance(purposes, list) or proof.get("purpose") not in purposes:
+            raise VerificationError(
+                "purpose_not_allowed", f"purpose {proof.get('purpose')!r} not in the credential"
+            )
+        if proof.get("warrants") != [digest(w) for w in signed.warrants]:
+            raise VerificationError("warrant_mismatch", "warrants differ from those signed")
+        authority = [self._warrant(w, state.courts) for w in signed.warrants]
+        try:
+            query = query_from_payload(proof.get("query"))
+        except ValueError as exc:
+            raise VerificationError("malformed", f"proof query: {exc}") from None
+        roles = credential.get("roles", [])
+        requester = common_pb2.Requester(
+            subject=str(credential["sub"]),
+            agency=str(credential.get("agency", "")),
+            agency_type=str(credential.get("agency_type", "")),
+            roles=[str(r) for r in roles] if isinstance(roles, list) else [],
+            purpose=str(proof.get("purpose", "")),
+            case_number=str(proof.get("case_number", "")),
+            authority=authority,
+        )
+        self._check_unsigned(requester, query, unsigned_requester, unsigned_query)
+        # Last, after every signature: junk cannot fill the nonce memory.
+        if not self.replay.first_use(credential["jti"], str(proof.get("nonce", ""))):
+            raise VerificationError("replayed_nonce", "proof already used (or replay cache full)")
+        return VerifiedSearch(requester, query, str(credential["jti"]), issuer.id)
+
+    def _warrant(self, token: str, courts: dict[str, Any] | Any) -> common_pb2.LegalAuthority:
+        _header_type(token, WARRANT_TYPE, "warrant")
+        unverified = jwt.decode(token, options={"verify_signature": False})
+        court = courts.get(str(unverified.get("iss", "")))
+        if court is None:
+            raise VerificationError("unknown_court", f"court {unverified.get('iss')!r}")
+        claims = _decode(token, court.key, leeway=0, require=["iss", "jti", "exp"], what="warrant")
+        subject = claims.get("subject")
+        if not isinstance(subject, dict):
+            raise VerificationError("malformed", "warrant names no subject")
+        expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC).date()
+        return common_pb2.LegalAuthority(
+            kind=str(claims.get("kind", "")),
+            id=str(claims["jti"]),
+            court=court.name,
+            subject_surname=str(subject.get("surname", "")),
+            subject_given_name=str(subject.get("given_name", "")),
+            subject_dob=str(subject.get("dob", "")),
+            covers=[str(c) for c in claims.get("covers", [])],
+            record_kinds=[str(k) for k in claims.get("record_kinds", [])],
+            expires=expires.isoformat(),
+        )
+
+    @staticmethod
+    def _check_unsigned(
+        requester: common_pb2.Requester,
+        query: common_pb2.PersonQuery,
+        unsigned_requester: common_pb2.Requester | None,
+        unsigned_query: common_pb2.PersonQuery | None,
+    ) -> None:
+        empty_requester, empty_query = common_pb2.Requester(), common_pb2.PersonQuery()
+        if unsigned_query is not None and unsigned_query != empty_query and unsigned_query != query:
+            raise VerificationError("unsigned_fields_mismatch", "query differs from the signed one")
+        if unsigned_requester is None or unsigned_requester == empty_requester:
+            return
+        for field in ("subject", "agency", "agency_type", "purpose", "case_number"):
+            if getattr(unsigned_requester, field) != getattr(requester, field):
+                raise VerificationError(
+                    "unsigned_fields_mismatch", f"requester.{field} differs from the signed one"
+                )
+        if list(unsigned_requester.authority) and list(unsigned_requester.authority) != list(
+            requester.authority
+        ):
+            raise VerificationError("unsigned_fields_mismatch", "authority differs from the signed")
