@@ -7,6 +7,10 @@ Example::
     default_deadline_seconds = 3.0
     max_deadline_seconds = 10.0
 
+    [broker.trust]                    # see fieldgate.trust.config
+    bundle = "trust.json"
+    revocations = "revocations.json"
+
     [[nodes]]
     id = "kcso"
     agency_name = "King County Sheriff's Office"
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldgate.config import ConfigError, Section, read_toml
+from fieldgate.trust.config import TrustConfig, trust_config
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class BrokerConfig:
     """Deadline of a search whose request names none."""
     max_deadline_seconds: float = 10.0
     """Longest deadline a request may ask for."""
+    trust: TrustConfig | None = None
+    """Trust bundle to refuse unverifiable searches early; None only when ``insecure``."""
+    insecure: bool = False
+    """Development only: forward unsigned searches."""
 
 
 def broker_config_from_document(document: Mapping[str, Any], base: Path) -> BrokerConfig:
@@ -83,7 +92,15 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         nodes=tuple(nodes),
         default_deadline_seconds=default_deadline,
         max_deadline_seconds=max_deadline,
+        trust=trust_config(broker.section("trust")) if broker.has("trust") else None,
+        insecure=broker.boolean("insecure", False),
     )
+    if config.trust is None and not config.insecure:
+        raise ConfigError(
+            "broker.trust",
+            "is required: the broker refuses unverifiable searches early "
+            "(set broker.insecure = true only for development)",
+        )
     broker.finish()
     root.finish()
     return config

@@ -44,6 +44,7 @@ class NodeClient:
         request_id: str,
         requester: common_pb2.Requester,
         query: common_pb2.PersonQuery,
+        signed: common_pb2.SignedSearch | None,
         deadline_seconds: float,
     ) -> broker_pb2.AgencyResult:
         """Ask this node; never raises for a node failure, it reports it."""
@@ -53,7 +54,9 @@ class NodeClient:
         )
         try:
             answer: node_pb2.NodeSearchResponse = await self._stub.Search(
-                node_pb2.NodeSearchRequest(request_id=request_id, requester=requester, query=query),
+                node_pb2.NodeSearchRequest(
+                    request_id=request_id, requester=requester, query=query, signed=signed
+                ),
                 timeout=max(deadline_seconds, 0.001),
             )
         except grpc.aio.AioRpcError as exc:
@@ -98,14 +101,17 @@ class FanOut:
         request_id: str,
         requester: common_pb2.Requester,
         query: common_pb2.PersonQuery,
+        signed: common_pb2.SignedSearch | None,
         deadline_seconds: float,
     ) -> list[broker_pb2.AgencyResult]:
-        """Return one result per node, in configured order, within the deadline."""
-        return list(
-            await asyncio.gather(
-                *(c.search(request_id, requester, query, deadline_seconds) for c in self.clients)
-            )
+        """Return one result per node, in configured order, within the deadline.
+
+        ``signed`` goes to every node exactly as the client sent it.
+        """
+        calls = (
+            c.search(request_id, requester, query, signed, deadline_seconds) for c in self.clients
         )
+        return list(await asyncio.gather(*calls))
 
     async def close(self) -> None:
         """Close every channel."""

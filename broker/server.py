@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import grpc
@@ -9,7 +10,10 @@ import grpc
 from broker.config import BrokerConfig
 from broker.fanout import FanOut
 from broker.servicer import BrokerServicer
+from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import broker_pb2_grpc
+
+log = logging.getLogger("fieldgate.broker")
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """Largest request accepted; an answer merges many nodes so it may be larger."""
@@ -38,7 +42,12 @@ async def start_broker(config: BrokerConfig) -> RunningBroker:
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ]
     )
-    broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(config, fanout), server)
+    if config.trust is None:
+        log.warning("BROKER IS INSECURE: unsigned searches are forwarded. Development only.")
+        verifier = None
+    else:
+        verifier = build_verifier(config.trust)
+    broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(config, fanout, verifier), server)
     host, _, _ = config.listen.rpartition(":")
     port = server.add_insecure_port(config.listen)
     if port == 0:

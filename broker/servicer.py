@@ -17,6 +17,7 @@ from broker.fanout import FanOut
 from fieldgate.claims import validate_requester
 from fieldgate.errors import InvalidRequestError
 from fieldgate.query import validate_query
+from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc
 
 log = logging.getLogger("fieldgate.broker")
@@ -25,9 +26,12 @@ log = logging.getLogger("fieldgate.broker")
 class BrokerServicer(broker_pb2_grpc.BrokerServicer):
     """Serves searches across the federation in ``config``."""
 
-    def __init__(self, config: BrokerConfig, fanout: FanOut) -> None:
+    def __init__(
+        self, config: BrokerConfig, fanout: FanOut, verifier: SearchVerifier | None
+    ) -> None:
         self._config = config
         self._fanout = fanout
+        self._verifier = verifier
 
     def deadline_for(self, requested: float) -> float:
         """The deadline a search gets: the request's, else the default, capped at the max."""
@@ -41,20 +45,42 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request: broker_pb2.SearchRequest,
         context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchResponse],
     ) -> broker_pb2.SearchResponse:
+        requester, query = request.requester, request.query
+        if self._verifier is not None:
+            try:
+                verified = self._verifier.verify(
+                    request.signed,
+                    unsigned_requester=requester if request.HasField("requester") else None,
+                    unsigned_query=query if request.HasField("query") else None,
+                )
+            except VerificationError as exc:
+                log.warning("search refused: %s", exc)
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    f"search refused ({exc.reason}): {exc.detail}",
+                )
+            requester, query = verified.requester, verified.query
         try:
-            validate_requester(request.requester)
-            validate_query(request.query)
+            validate_requester(requester)
+            validate_query(query)
             deadline = self.deadline_for(request.deadline_seconds)
         except InvalidRequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         request_id = uuid.uuid4().hex
-        results = await self._fanout.search(request_id, request.requester, request.query, deadline)
+        # Forward what the client sent, untouched: nodes verify the signed search themselves.
+        results = await self._fanout.search(
+            request_id,
+            request.requester,
+            request.query,
+            request.signed if request.HasField("signed") else None,
+            deadline,
+        )
         log.info(
             "search %s by %s/%s for %s: %s",
             request_id,
-            request.requester.agency,
-            request.requester.subject,
-            request.requester.purpose,
+            requester.agency,
+            requester.subject,
+            requester.purpose,
             ", ".join(
                 f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}:{len(r.hits)}" for r in results
             ),

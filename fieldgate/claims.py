@@ -54,7 +54,12 @@ class LegalAuthority:
 
 @dataclass(frozen=True)
 class RequesterClaims:
-    """Validated claims of one requester for one search."""
+    """Validated claims of one requester for one search.
+
+    ``credential_id`` and ``issuer`` are set when the claims come from a
+    verified signed search (see :mod:`fieldgate.trust.verify`), empty when a
+    development node took them as stated.
+    """
 
     subject: str
     agency: str
@@ -63,6 +68,8 @@ class RequesterClaims:
     purpose: str
     case_number: str
     authority: tuple[LegalAuthority, ...]
+    credential_id: str = ""
+    issuer: str = ""
 
 
 def _text(value: str, field: str, *, required: bool) -> str:

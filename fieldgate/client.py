@@ -25,6 +25,7 @@ import grpc
 
 from fieldgate.errors import FieldgateError
 from fieldgate.results import SearchResult, search_result
+from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 
 
@@ -104,19 +105,36 @@ def build_request(
     identifiers: Sequence[tuple[str, str]] = (),
     max_hits: int = 0,
     deadline_seconds: float = 0.0,
+    identity: Identity | None = None,
+    warrant_tokens: Sequence[str] = (),
 ) -> broker_pb2.SearchRequest:
-    """Build the broker's wire request."""
-    return broker_pb2.SearchRequest(
-        requester=requester.to_message(),
-        query=common_pb2.PersonQuery(
-            surname=surname,
-            given_name=given_name,
-            dob=dob,
-            identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
-            max_hits=max_hits,
-        ),
-        deadline_seconds=deadline_seconds,
+    """Build the broker's wire request.
+
+    With an ``identity`` the search is signed: the claims come from its
+    credential (``requester`` then only gives the purpose and case number),
+    the proof covers this query and the ``warrant_tokens`` (signed warrant
+    attestations), and nothing else is sent in the clear.
+    """
+    query = common_pb2.PersonQuery(
+        surname=surname,
+        given_name=given_name,
+        dob=dob,
+        identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
+        max_hits=max_hits,
     )
+    if identity is None:
+        return broker_pb2.SearchRequest(
+            requester=requester.to_message(), query=query, deadline_seconds=deadline_seconds
+        )
+    signed = sign_search(
+        credential=identity.credential,
+        holder_key=identity.key,
+        query=query,
+        purpose=requester.purpose,
+        case_number=requester.case_number,
+        warrants=warrant_tokens,
+    )
+    return broker_pb2.SearchRequest(signed=signed, deadline_seconds=deadline_seconds)
 
 
 class SearchClient:
@@ -136,6 +154,8 @@ class SearchClient:
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
         deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
     ) -> SearchResult:
         """Search the federation for one person.
 
@@ -147,6 +167,8 @@ class SearchClient:
             identifiers: exact identifiers as (kind, value).
             max_hits: most hits per agency (0: the nodes' default).
             deadline_seconds: how long to wait for agencies (0: the broker's default).
+            identity: the investigator's credential and key; signs the search.
+            warrant_tokens: signed warrant attestations to present (with ``identity``).
 
         Raises:
             SearchError: the broker refused the search or could not be reached.
@@ -159,6 +181,8 @@ class SearchClient:
             identifiers=identifiers,
             max_hits=max_hits,
             deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
         )
         timeout = (request.deadline_seconds or 10.0) + 5.0
         try:
@@ -196,6 +220,8 @@ class AsyncSearchClient:
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
         deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
     ) -> SearchResult:
         """As :meth:`SearchClient.search`."""
         request = build_request(
@@ -206,6 +232,8 @@ class AsyncSearchClient:
             identifiers=identifiers,
             max_hits=max_hits,
             deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
         )
         timeout = (request.deadline_seconds or 10.0) + 5.0
         try:

@@ -112,6 +112,22 @@ class Section:
             raise ConfigError(self._key(key), f"must be an integer ≥ {minimum}, not {value!r}")
         return number
 
+    def boolean(self, key: str, default: Any = ...) -> bool:
+        """A boolean (environment strings true/false/1/0/yes/no are parsed)."""
+        value = self._raw(key, default)
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes"}:
+            return True
+        if text in {"false", "0", "no"}:
+            return False
+        raise ConfigError(self._key(key), f"must be true or false, not {value!r}")
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is present (absent optional tables stay absent)."""
+        return key in self._table
+
     def path(self, key: str, default: Any = ...) -> Path:
         """A file-system path, relative to the config file's directory."""
         value = Path(self.string(key, default)).expanduser()

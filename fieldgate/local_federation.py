@@ -13,6 +13,7 @@ from pathlib import Path
 
 from broker.config import BrokerConfig, NodeEntry
 from broker.server import RunningBroker, start_broker
+from fieldgate.trust.config import TrustConfig
 from node.catalog import default_catalog_path, load_catalog
 from node.config import NodeConfig
 from node.disclosure_log import DisclosureLog, MemoryDisclosureLog
@@ -73,8 +74,11 @@ class LocalFederation:
             await running.stop(grace)
 
 
-def node_config(spec: NodeSpec, workdir: Path) -> NodeConfig:
-    """The config a spec's node runs with; its database lives in ``workdir``."""
+def node_config(spec: NodeSpec, workdir: Path, trust: TrustConfig | None = None) -> NodeConfig:
+    """The config a spec's node runs with; its database lives in ``workdir``.
+
+    Without ``trust`` the node runs insecure (claims taken as stated).
+    """
     return NodeConfig(
         node_id=spec.node_id,
         agency_name=spec.agency_name,
@@ -85,6 +89,8 @@ def node_config(spec: NodeSpec, workdir: Path) -> NodeConfig:
         rego_library=REGO_ROOT / "lib",
         contact_unit=spec.unit,
         contact_phone=spec.phone,
+        trust=trust,
+        insecure=trust is None,
     )
 
 
@@ -106,6 +112,7 @@ async def start_federation(
     extra_nodes: Sequence[NodeEntry] = (),
     default_deadline_seconds: float = 3.0,
     disclosure_log: Callable[[str], DisclosureLog] | None = None,
+    trust: TrustConfig | None = None,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -115,6 +122,8 @@ async def start_federation(
         extra_nodes: more nodes the broker should ask (started elsewhere, or absent).
         default_deadline_seconds: the broker's default search deadline.
         disclosure_log: makes each node's disclosure log; default: in memory.
+        trust: the trust bundle every node and the broker verify against;
+            None runs them insecure (claims taken as stated).
     """
     nodes: dict[str, RunningNode] = {}
     logs: dict[str, MemoryDisclosureLog] = {}
@@ -125,7 +134,7 @@ async def start_federation(
                 chosen: DisclosureLog = logs[spec.node_id]
             else:
                 chosen = disclosure_log(spec.node_id)
-            nodes[spec.node_id] = await start_node(node_config(spec, workdir), chosen)
+            nodes[spec.node_id] = await start_node(node_config(spec, workdir, trust), chosen)
         entries = [NodeEntry(s.node_id, s.agency_name, nodes[s.node_id].address) for s in specs]
         broker = await start_broker(
             BrokerConfig(
@@ -133,6 +142,8 @@ async def start_federation(
                 nodes=(*entries, *extra_nodes),
                 default_deadline_seconds=default_deadline_seconds,
                 max_deadline_seconds=max(10.0, default_deadline_seconds),
+                trust=trust,
+                insecure=trust is None,
             )
         )
     except BaseException:

@@ -12,6 +12,10 @@ Example::
     rego_library = "../rego/lib"      # optional
     max_hits = 25
 
+    [node.trust]                      # see fieldgate.trust.config
+    bundle = "trust.json"
+    revocations = "revocations.json"
+
     [node.contact]
     unit = "Records Unit"
     phone = "206-555-0100"
@@ -27,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fieldgate.config import Section, read_toml
+from fieldgate.config import ConfigError, Section, read_toml
 from fieldgate.query import HARD_MAX_HITS
+from fieldgate.trust.config import TrustConfig, trust_config
 from node.catalog import default_catalog_path
 
 
@@ -56,6 +61,10 @@ class NodeConfig:
     """Phone number named in pointer answers when a record names none."""
     max_hits: int = 25
     """Most hits in one answer, whatever the query asks."""
+    trust: TrustConfig | None = None
+    """Trust bundle and revocation list; None only when ``insecure``."""
+    insecure: bool = False
+    """Development only: take requester claims as stated (no trust bundle)."""
 
 
 def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeConfig:
@@ -78,7 +87,15 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         contact_unit=contact.string("unit"),
         contact_phone=contact.string("phone"),
         max_hits=min(node.integer("max_hits", 25, minimum=1), HARD_MAX_HITS),
+        trust=trust_config(node.section("trust")) if node.has("trust") else None,
+        insecure=node.boolean("insecure", False),
     )
+    if config.trust is None and not config.insecure:
+        raise ConfigError(
+            "node.trust",
+            "is required: a node verifies every requester against its trust bundle "
+            "(set node.insecure = true only for development)",
+        )
     contact.finish()
     node.finish()
     root.finish()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import common_pb2, node_pb2_grpc
 from node.catalog import load_catalog
 from node.config import NodeConfig
@@ -15,6 +16,7 @@ from node.disclosure_log import DisclosureLog, LoggingDisclosureLog
 from node.service import AgencyNode
 from node.servicer import AgencyNodeServicer
 from node.store import RecordStore
+from node.trust_gate import TrustGate
 
 log = logging.getLogger("fieldgate.node")
 
@@ -30,6 +32,7 @@ class RunningNode:
     address: str
     node: AgencyNode
     store: RecordStore
+    gate: TrustGate
 
     async def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving (finishing in-flight searches within ``grace``) and close the store."""
@@ -81,10 +84,19 @@ async def start_node(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
-    node_pb2_grpc.add_AgencyNodeServicer_to_server(AgencyNodeServicer(node), server)
+    if config.trust is None:
+        log.warning(
+            "NODE %s IS INSECURE: no trust bundle, requester claims are taken as stated. "
+            "Development only.",
+            config.node_id,
+        )
+        gate = TrustGate(None)
+    else:
+        gate = TrustGate(build_verifier(config.trust))
+    node_pb2_grpc.add_AgencyNodeServicer_to_server(AgencyNodeServicer(node, gate), server)
     host, _, _ = config.listen.rpartition(":")
     port = server.add_insecure_port(config.listen)
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")
     await server.start()
-    return RunningNode(server, f"{host}:{port}", node, node.store)
+    return RunningNode(server, f"{host}:{port}", node, node.store, gate)

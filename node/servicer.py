@@ -14,12 +14,11 @@ import uuid
 
 import grpc
 
-from fieldgate.claims import validate_requester
 from fieldgate.errors import InvalidRequestError
-from fieldgate.query import validate_query
 from fieldgate.v1 import node_pb2, node_pb2_grpc
 from node.errors import DisclosureLogError
 from node.service import AgencyNode
+from node.trust_gate import TrustGate
 
 log = logging.getLogger("fieldgate.node")
 
@@ -29,8 +28,9 @@ MAX_REQUEST_ID_LENGTH = 64
 class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
     """Serves :class:`node.service.AgencyNode` over gRPC."""
 
-    def __init__(self, node: AgencyNode) -> None:
+    def __init__(self, node: AgencyNode, gate: TrustGate) -> None:
         self._node = node
+        self._gate = gate
 
     async def Search(
         self,
@@ -43,12 +43,20 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 raise InvalidRequestError(
                     "request_id", f"is longer than {MAX_REQUEST_ID_LENGTH} characters"
                 )
-            claims = validate_requester(request.requester)
-            query = validate_query(request.query)
+            admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if admitted is None:
+            # Unverifiable: exactly the answer for a person this agency does not hold.
+            return node_pb2.NodeSearchResponse(
+                request_id=request_id,
+                node_id=self._node.node_id,
+                agency_name=self._node.agency_name,
+            )
         try:
-            hits = await asyncio.to_thread(self._node.search, request_id, claims, query)
+            hits = await asyncio.to_thread(
+                self._node.search, request_id, admitted.claims, admitted.query
+            )
         except DisclosureLogError as exc:
             log.error("disclosure log unavailable; search %s refused: %s", request_id, exc)
             await context.abort(

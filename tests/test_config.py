@@ -17,6 +17,7 @@ agency_name = "King County Sheriff's Office"
 listen = "127.0.0.1:50061"
 database = "kcso.sqlite"
 contract = "contract.rego"
+insecure = true
 
 [node.contact]
 unit = "Records Unit"
@@ -27,6 +28,7 @@ BROKER = """
 [broker]
 listen = "127.0.0.1:50051"
 default_deadline_seconds = 2.5
+insecure = true
 
 [[nodes]]
 id = "kcso"
@@ -112,3 +114,25 @@ def test_bad_broker_config_names_the_key(tmp_path: Path, text: str, key: str) ->
     with pytest.raises(ConfigError) as caught:
         load_broker_config(write(tmp_path, text), env={})
     assert caught.value.key == key
+
+
+def test_a_node_without_a_trust_bundle_must_say_it_is_insecure(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_node_config(write(tmp_path, NODE.replace("insecure = true\n", "")), env={})
+    assert caught.value.key == "node.trust"
+    secured = (
+        NODE.replace("insecure = true\n", "")
+        + '\n[node.trust]\nbundle = "trust.json"\nrevocations = "rev.json"\n'
+        + "clock_skew_seconds = 30\n"
+    )
+    config = load_node_config(write(tmp_path, secured), env={})
+    assert config.trust is not None
+    assert config.trust.bundle == tmp_path / "trust.json"
+    assert config.trust.clock_skew_seconds == 30
+    assert not config.insecure
+
+
+def test_broker_without_trust_must_say_it_is_insecure(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_broker_config(write(tmp_path, BROKER.replace("insecure = true\n", "")), env={})
+    assert caught.value.key == "broker.trust"

@@ -35,6 +35,14 @@ def _sign(payload: dict[str, Any], key: Ed25519PrivateKey, typ: str) -> str:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """An investigator's credential and the private key it is bound to (never sent)."""
+
+    credential: str
+    key: Ed25519PrivateKey
+
+
+@dataclass(frozen=True)
 class CredentialRequest:
     """What an agency vouches for about one investigator."""
 

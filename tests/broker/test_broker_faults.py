@@ -151,6 +151,7 @@ def node_config_file(kcso_spec: tuple[NodeSpec, Path], tmp_path: Path) -> Path:
                 'id = "pcso"',
                 'agency_name = "Pierce County"',
                 'listen = "127.0.0.1:0"',
+                "insecure = true",
                 f'database = "{config.database}"',
                 f'contract = "{shipped_contract("permissive")}"',
                 f'rego_library = "{config.rego_library}"',

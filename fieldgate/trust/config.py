@@ -1,0 +1,54 @@
+"""The ``trust`` table of a node's or broker's config, and the verifier it makes.
+
+::
+
+    [node.trust]                      # or [broker.trust]
+    bundle = "trust.json"             # issuers and courts this party trusts
+    revocations = "revocations.json"  # revoked credentials, issuers, agency types
+    max_age_seconds = 86400           # older files: release nothing until refreshed
+    clock_skew_seconds = 60           # tolerance for credential and proof times
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from fieldgate.config import Section
+from fieldgate.trust.bundle import TrustStore
+from fieldgate.trust.verify import SearchVerifier
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Where the trust bundle and revocation list are, and how strict to be."""
+
+    bundle: Path
+    """The trust bundle (JSON)."""
+    revocations: Path
+    """The revocation list (JSON)."""
+    max_age_seconds: float = 86400.0
+    """Oldest ``issued_at`` accepted for either file."""
+    clock_skew_seconds: float = 60.0
+    """Clock tolerance for credential validity and proof timestamps."""
+
+
+def trust_config(section: Section) -> TrustConfig:
+    """Read a ``trust`` table, naming any bad key."""
+    config = TrustConfig(
+        bundle=section.path("bundle"),
+        revocations=section.path("revocations"),
+        max_age_seconds=section.number("max_age_seconds", 86400.0, minimum=1.0),
+        clock_skew_seconds=section.number("clock_skew_seconds", 60.0, minimum=1.0),
+    )
+    section.finish()
+    return config
+
+
+def build_verifier(config: TrustConfig) -> SearchVerifier:
+    """A verifier watching the configured files."""
+    store = TrustStore(
+        config.bundle, config.revocations, max_age=dt.timedelta(seconds=config.max_age_seconds)
+    )
+    return SearchVerifier(store, skew_seconds=config.clock_skew_seconds)

@@ -1,0 +1,150 @@
+"""A development trust setup: issuer keys, a court, a bundle, credentials.
+
+Real agencies keep each issuer key on their own systems; the demo, the sample
+federation and the tests need all of it in one place, made fresh each time.
+:class:`DevTrust` writes the trust bundle and the revocation list every node
+and the broker read, and issues credentials and warrants on demand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from fieldgate.trust.config import TrustConfig
+from fieldgate.trust.keys import generate_key, public_jwk, save_private_key
+from fieldgate.trust.tokens import (
+    CredentialRequest,
+    Identity,
+    WarrantRequest,
+    issue_credential,
+    issue_warrant,
+)
+
+
+@dataclass
+class DevTrust:
+    """Issuers (one per requesting agency), one court, and the files nodes read."""
+
+    directory: Path
+    issuers: dict[str, tuple[str, Ed25519PrivateKey]] = field(default_factory=dict)
+    court_id: str = "us-wawd"
+    court_name: str = "U.S. District Court, W.D. Washington"
+    court_key: Ed25519PrivateKey = field(default_factory=generate_key)
+    revoked_credentials: list[str] = field(default_factory=list)
+    revoked_issuers: list[str] = field(default_factory=list)
+    revoked_agency_types: list[str] = field(default_factory=list)
+
+    @property
+    def bundle_path(self) -> Path:
+        return self.directory / "trust.json"
+
+    @property
+    def revocations_path(self) -> Path:
+        return self.directory / "revocations.json"
+
+    def config(self, **overrides: float) -> TrustConfig:
+        """The ``trust`` settings pointing at this kit's files."""
+        return TrustConfig(self.bundle_path, self.revocations_path, **overrides)
+
+    def add_issuer(self, agency: str, agency_type: str) -> None:
+        """Give ``agency`` its own issuer key (saved beside the bundle)."""
+        key = generate_key()
+        self.issuers[agency] = (agency_type, key)
+        save_private_key(key, self.directory / "issuers" / f"{agency}.pem")
+
+    def write(self, *, issued_at: dt.datetime | None = None) -> None:
+        """(Re)write the trust bundle and the revocation list."""
+        stamp = (issued_at or dt.datetime.now(dt.UTC)).isoformat()
+        bundle = {
+            "issued_at": stamp,
+            "issuers": [
+                {
+                    "id": agency,
+                    "agency": agency,
+                    "agency_type": kind,
+                    "jwk": public_jwk(key.public_key()),
+                }
+                for agency, (kind, key) in sorted(self.issuers.items())
+            ],
+            "courts": [
+                {
+                    "id": self.court_id,
+                    "name": self.court_name,
+                    "jwk": public_jwk(self.court_key.public_key()),
+                }
+            ],
+        }
+        revocations = {
+            "issued_at": stamp,
+            "credentials": self.revoked_credentials,
+            "issuers": self.revoked_issuers,
+            "agency_types": self.revoked_agency_types,
+        }
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a node never reads half a file.
+        for path, document in ((self.bundle_path, bundle), (self.revocations_path, revocations)):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(document, indent=2), encoding="utf-8")
+            tmp.replace(path)
+
+    def identity(
+        self,
+        agency: str,
+        subject: str,
+        purposes: Sequence[str],
+        *,
+        roles: Sequence[str] = (),
+        hours: float = 8.0,
+        now: dt.datetime | None = None,
+    ) -> Identity:
+        """A fresh investigator key and a credential for it from ``agency``'s issuer."""
+        agency_type, issuer_key = self.issuers[agency]
+        holder = generate_key()
+        credential = issue_credential(
+            CredentialRequest(
+                issuer=agency,
+                subject=subject,
+                agency=agency,
+                agency_type=agency_type,
+                roles=tuple(roles),
+                purposes=tuple(purposes),
+                holder_key=holder.public_key(),
+                hours=hours,
+            ),
+            issuer_key,
+            now=now,
+        )
+        return Identity(credential, holder)
+
+    def warrant(
+        self,
+        warrant_id: str,
+        surname: str,
+        given_name: str,
+        dob: str,
+        covers: Sequence[str],
+        expires: dt.date,
+        *,
+        record_kinds: Sequence[str] = (),
+        court_key: Ed25519PrivateKey | None = None,
+    ) -> str:
+        """A warrant attestation signed by this kit's court (or by ``court_key``)."""
+        return issue_warrant(
+            WarrantRequest(
+                court=self.court_id,
+                warrant_id=warrant_id,
+                subject_surname=surname,
+                subject_given_name=given_name,
+                subject_dob=dob,
+                covers=tuple(covers),
+                expires=expires,
+                record_kinds=tuple(record_kinds),
+            ),
+            court_key or self.court_key,
+        )

@@ -1,0 +1,70 @@
+"""Where a node decides whom it is talking to: verified claims or, in development, stated ones.
+
+A node with a trust bundle takes the requester's claims and the query only
+from a signed search it has verified itself; anything that fails verification
+gets the same answer as a search for a person the agency does not hold, and
+the reason goes to the node's log and counters, never to the requester. A node
+started with ``insecure = true`` and no trust bundle takes claims as stated
+and says so loudly at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from fieldgate.claims import RequesterClaims, validate_requester
+from fieldgate.query import PersonQuery, validate_query
+from fieldgate.trust.verify import SearchVerifier, VerificationError
+from fieldgate.v1 import node_pb2
+
+log = logging.getLogger("fieldgate.node")
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A request the node will answer: its claims and query."""
+
+    claims: RequesterClaims
+    query: PersonQuery
+
+
+class TrustGate:
+    """Turns a wire request into claims and a query the node may act on."""
+
+    def __init__(self, verifier: SearchVerifier | None) -> None:
+        self.verifier = verifier
+        self.refused: Counter[str] = Counter()
+        """Verification failures by reason (a bounded set: see ``REASONS``)."""
+
+    def admit(self, request: node_pb2.NodeSearchRequest) -> Admitted | None:
+        """Verified claims and query, or None when the request must get a not-found answer.
+
+        Raises:
+            fieldgate.errors.InvalidRequestError: the (verified) query or claims are malformed.
+        """
+        if self.verifier is None:
+            return Admitted(validate_requester(request.requester), validate_query(request.query))
+        if not request.HasField("signed"):
+            self._refuse(request.request_id, VerificationError("unsigned", "no signed search"))
+            return None
+        try:
+            verified = self.verifier.verify(
+                request.signed,
+                unsigned_requester=request.requester if request.HasField("requester") else None,
+                unsigned_query=request.query if request.HasField("query") else None,
+            )
+        except VerificationError as exc:
+            self._refuse(request.request_id, exc)
+            return None
+        claims = replace(
+            validate_requester(verified.requester),
+            credential_id=verified.credential_id,
+            issuer=verified.issuer,
+        )
+        return Admitted(claims, validate_query(verified.query))
+
+    def _refuse(self, request_id: str, exc: VerificationError) -> None:
+        self.refused[exc.reason] += 1
+        log.warning("search %s refused, answered as not found: %s", request_id, exc)

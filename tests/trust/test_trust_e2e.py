@@ -1,0 +1,362 @@
+"""Signed credentials, proofs and warrants through real gRPC: every forgery gets nothing.
+
+Each failure case is sent twice: through the broker (which refuses it early)
+and straight to a node, as a compromised broker would (the node answers exactly
+as for a person it does not hold). The honest request beside it still works.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from fieldgate.client import Requester, SearchClient, SearchError, build_request
+from fieldgate.demo import CONTRACT_OF
+from fieldgate.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    shipped_contract,
+    start_federation,
+)
+from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.trust.devkit import DevTrust
+from fieldgate.trust.keys import generate_key
+from fieldgate.trust.tokens import Identity, sign_search
+from fieldgate.v1 import common_pb2, node_pb2
+from tests.helpers.federation import LoopThread, node_stub
+
+TODAY = dt.date.today()
+NOW = dt.datetime.now(dt.UTC)
+CRIMINAL = Requester("", "", "", "criminal_investigation", "BPD-2026-018233")
+IMMIGRATION = Requester("", "", "", "civil_immigration", "A-2026-55310")
+SUBJECT_QUERY = common_pb2.PersonQuery(
+    surname=DEMO_SUBJECT.surname, given_name=DEMO_SUBJECT.given_name, dob=DEMO_SUBJECT.dob
+)
+
+
+@dataclass
+class Trusted:
+    federation: LocalFederation
+    kit: DevTrust
+
+    def node(self, node_id: str) -> str:
+        return self.federation.nodes[node_id].address
+
+
+@pytest.fixture(scope="module")
+def trusted(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trusted]:
+    workdir = tmp_path_factory.mktemp("trusted")
+    kit = DevTrust(workdir / "trust")
+    kit.add_issuer("bellevue-pd", "local_law_enforcement")
+    kit.add_issuer("ice-ero-seattle", "civil_immigration")
+    kit.add_issuer("fbi-seattle", "federal_law_enforcement")
+    kit.write()
+    specs = []
+    for agency in DEMO_AGENCIES:
+        path = workdir / f"{agency.node_id}.jsonl"
+        write_jsonl(generate_agency_records(agency, count=100, seed=21), path)
+        spec = NodeSpec(
+            agency.node_id, agency.name, shipped_contract(CONTRACT_OF[agency.node_id]), path
+        )
+        import_records(spec, workdir)
+        specs.append(spec)
+    federation = loop.run(start_federation(specs, workdir, trust=kit.config()))
+    yield Trusted(federation, kit)
+    loop.run(federation.stop())
+
+
+def detective(kit: DevTrust, **kwargs: object) -> Identity:
+    return kit.identity(
+        "bellevue-pd",
+        "det-4711",
+        ["criminal_investigation"],
+        roles=["detective"],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def hits_via_broker(
+    trusted: Trusted,
+    identity: Identity,
+    requester: Requester = CRIMINAL,
+    warrants: tuple[str, ...] = (),
+) -> dict[str, int] | str:
+    """Hits per agency, or the broker's refusal code."""
+    with SearchClient(trusted.federation.broker_address) as client:
+        try:
+            result = client.search(
+                requester,
+                surname=DEMO_SUBJECT.surname,
+                given_name=DEMO_SUBJECT.given_name,
+                dob=DEMO_SUBJECT.dob,
+                identity=identity,
+                warrant_tokens=warrants,
+            )
+        except SearchError as exc:
+            return exc.code.name
+    return {a.node_id: len(a.hits) for a in result.agencies}
+
+
+def node_answer(
+    trusted: Trusted, node_id: str, signed: common_pb2.SignedSearch, **extra: object
+) -> node_pb2.NodeSearchResponse:
+    channel, stub = node_stub(trusted.node(node_id))
+    with channel:
+        return stub.Search(
+            node_pb2.NodeSearchRequest(request_id="r1", signed=signed, **extra),
+            timeout=10,  # type: ignore[arg-type]
+        )
+
+
+def sign(
+    identity: Identity,
+    purpose: str = "criminal_investigation",
+    warrants: tuple[str, ...] = (),
+    now: dt.datetime | None = None,
+) -> common_pb2.SignedSearch:
+    return sign_search(
+        credential=identity.credential,
+        holder_key=identity.key,
+        query=SUBJECT_QUERY,
+        purpose=purpose,
+        case_number="C-1",
+        warrants=warrants,
+        now=now,
+    )
+
+
+def refused(trusted: Trusted, node_id: str, reason: str) -> int:
+    return trusted.federation.nodes[node_id].gate.refused[reason]
+
+
+def assert_nothing_at_node(
+    trusted: Trusted, signed: common_pb2.SignedSearch, reason: str, **extra: object
+) -> None:
+    before = refused(trusted, "kcso", reason)
+    answer = node_answer(trusted, "kcso", signed, **extra)
+    assert list(answer.hits) == []
+    assert answer == node_pb2.NodeSearchResponse(
+        request_id="r1", node_id="kcso", agency_name=answer.agency_name
+    )
+    assert refused(trusted, "kcso", reason) == before + 1, reason
+
+
+def test_the_honest_detective_is_answered(trusted: Trusted) -> None:
+    hits = hits_via_broker(trusted, detective(trusted.kit))
+    assert isinstance(hits, dict)
+    assert hits["kcso"] >= 1
+    assert node_answer(trusted, "kcso", sign(detective(trusted.kit))).hits
+
+
+def _forged_key(kit: DevTrust) -> Identity:
+    honest = detective(kit)
+    return Identity(
+        honest.credential, generate_key()
+    )  # proof signed by a key not in the credential
+
+
+def _foreign_issuer(kit: DevTrust) -> Identity:
+    rogue = DevTrust(kit.directory.parent / "rogue")
+    rogue.add_issuer("bellevue-pd", "local_law_enforcement")  # same name, key not trusted
+    return rogue.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+
+
+def _expired(kit: DevTrust) -> Identity:
+    return detective(kit, hours=1, now=NOW - dt.timedelta(hours=3))
+
+
+def _not_yet_valid(kit: DevTrust) -> Identity:
+    return detective(kit, hours=1, now=NOW + dt.timedelta(hours=2))
+
+
+CASES: dict[str, tuple[Callable[[DevTrust], Identity], str]] = {
+    "forged proof signature": (_forged_key, "proof_signature"),
+    "issuer key not trusted": (_foreign_issuer, "credential_signature"),
+    "expired credential": (_expired, "credential_expired"),
+    "not-yet-valid credential": (_not_yet_valid, "credential_not_yet_valid"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_credentials_get_nothing(trusted: Trusted, case: str) -> None:
+    make, reason = CASES[case]
+    identity = make(trusted.kit)
+    assert hits_via_broker(trusted, identity) == "UNAUTHENTICATED"
+    assert_nothing_at_node(trusted, sign(identity), reason)
+
+
+def test_purpose_outside_the_credential_gets_nothing(trusted: Trusted) -> None:
+    identity = detective(trusted.kit)
+    assert hits_via_broker(trusted, identity, IMMIGRATION) == "UNAUTHENTICATED"
+    assert_nothing_at_node(trusted, sign(identity, purpose="missing_person"), "purpose_not_allowed")
+
+
+def test_a_replayed_search_gets_nothing(trusted: Trusted) -> None:
+    signed = sign(detective(trusted.kit))
+    assert node_answer(trusted, "kcso", signed).hits
+    assert_nothing_at_node(trusted, signed, "replayed_nonce")
+
+
+def test_a_stale_proof_gets_nothing(trusted: Trusted) -> None:
+    signed = sign(detective(trusted.kit), now=NOW - dt.timedelta(minutes=10))
+    assert_nothing_at_node(trusted, signed, "stale_timestamp")
+
+
+def _tamper_payload(token: str, change: Callable[[dict[str, object]], None]) -> str:
+    header, payload, signature = token.split(".")
+    document = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    change(document)
+    encoded = base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+    return ".".join((header, encoded, signature))
+
+
+def test_a_tampering_broker_is_refused_by_every_node(trusted: Trusted) -> None:
+    """What a compromised broker might do to a signed search on its way to the nodes."""
+    warrant = trusted.kit.warrant(
+        "W-1", DEMO_SUBJECT.surname, DEMO_SUBJECT.given_name, DEMO_SUBJECT.dob,
+        ["location"], TODAY + dt.timedelta(days=30),
+    )  # fmt: skip
+    fed = trusted.kit.identity("fbi-seattle", "sa-2231", ["criminal_investigation"])
+    honest = sign(fed, warrants=(warrant,))
+
+    def purpose(d: dict[str, object]) -> None:
+        d["purpose"] = "missing_person"
+
+    def name(d: dict[str, object]) -> None:
+        d["query"] = {**d["query"], "surname": "NGUYEN"}  # type: ignore[dict-item]
+
+    tampered = {
+        "purpose changed": common_pb2.SignedSearch(
+            credential=honest.credential, proof=_tamper_payload(honest.proof, purpose),
+            warrants=honest.warrants,
+        ),
+        "name changed": common_pb2.SignedSearch(
+            credential=honest.credential, proof=_tamper_payload(honest.proof, name),
+            warrants=honest.warrants,
+        ),
+        "warrant dropped": common_pb2.SignedSearch(
+            credential=honest.credential, proof=honest.proof
+        ),
+    }  # fmt: skip
+    reasons = {
+        "purpose changed": "proof_signature",
+        "name changed": "proof_signature",
+        "warrant dropped": "warrant_mismatch",
+    }
+    for label, signed in tampered.items():
+        for node_id in ("kcso", "spd", "pcso"):
+            before = refused(trusted, node_id, reasons[label])
+            assert list(node_answer(trusted, node_id, signed).hits) == [], (label, node_id)
+            assert refused(trusted, node_id, reasons[label]) == before + 1, (label, node_id)
+    # A changed plain copy beside an intact signature is refused too.
+    assert_nothing_at_node(
+        trusted,
+        sign(fed, warrants=(warrant,)),
+        "unsigned_fields_mismatch",
+        query=common_pb2.PersonQuery(surname="NGUYEN", given_name="LINH", dob="2005-09-12"),
+    )
+    # And the untouched search is answered, warrant and all.
+    answer = node_answer(trusted, "kcso", honest)
+    assert any(f.name == "address" and not f.mask for h in answer.hits for f in h.fields)
+
+
+def test_warrants_must_be_genuine_and_for_this_person(trusted: Trusted) -> None:
+    fed = trusted.kit.identity("fbi-seattle", "sa-2231", ["criminal_investigation"])
+    expires = TODAY + dt.timedelta(days=30)
+    genuine = trusted.kit.warrant(
+        "W-2",
+        DEMO_SUBJECT.surname,
+        DEMO_SUBJECT.given_name,
+        DEMO_SUBJECT.dob,
+        ["location"],
+        expires,
+    )
+    forged = trusted.kit.warrant(
+        "W-3", DEMO_SUBJECT.surname, DEMO_SUBJECT.given_name, DEMO_SUBJECT.dob, ["location"],
+        expires, court_key=generate_key(),
+    )  # fmt: skip
+    other_person = trusted.kit.warrant("W-4", "NGUYEN", "LINH", "2005-09-12", ["location"], expires)
+
+    def address_masks(warrants: tuple[str, ...]) -> set[str]:
+        answer = node_answer(trusted, "kcso", sign(fed, warrants=warrants))
+        return {f.mask for h in answer.hits for f in h.fields if f.name == "address"}
+
+    assert address_masks((genuine,)) == {""}  # the warrant releases the whole address
+    assert_nothing_at_node(trusted, sign(fed, warrants=(forged,)), "warrant_signature")
+    assert address_masks((other_person,)) == {"city"}  # no more than without a warrant
+    # The immigration officer with another person's warrant learns nothing at the county.
+    ice = trusted.kit.identity("ice-ero-seattle", "ero-0917", ["civil_immigration"])
+    answer = node_answer(
+        trusted, "kcso", sign(ice, purpose="civil_immigration", warrants=(other_person,))
+    )
+    assert list(answer.hits) == []
+
+
+def test_revocation_takes_effect_on_the_very_next_search(trusted: Trusted) -> None:
+    import jwt
+
+    identity = detective(trusted.kit)
+    ice = trusted.kit.identity("ice-ero-seattle", "ero-0917", ["civil_immigration"])
+    assert hits_via_broker(trusted, identity) != "UNAUTHENTICATED"
+    assert node_answer(trusted, "pcso", sign(ice, purpose="civil_immigration")).hits
+    try:
+        trusted.kit.revoked_credentials.append(
+            jwt.decode(identity.credential, options={"verify_signature": False})["jti"]
+        )
+        trusted.kit.revoked_agency_types.append("civil_immigration")
+        trusted.kit.write()
+        assert_nothing_at_node(trusted, sign(identity), "revoked_credential")
+        assert hits_via_broker(trusted, identity) == "UNAUTHENTICATED"
+        before = refused(trusted, "pcso", "revoked_agency_type")
+        assert not node_answer(trusted, "pcso", sign(ice, purpose="civil_immigration")).hits
+        assert refused(trusted, "pcso", "revoked_agency_type") == before + 1
+        assert node_answer(trusted, "kcso", sign(detective(trusted.kit))).hits  # others unaffected
+    finally:
+        trusted.kit.revoked_credentials.clear()
+        trusted.kit.revoked_agency_types.clear()
+        trusted.kit.write()
+
+
+def test_stale_or_broken_trust_files_release_nothing(trusted: Trusted) -> None:
+    try:
+        trusted.kit.write(issued_at=NOW - dt.timedelta(days=3))
+        assert_nothing_at_node(trusted, sign(detective(trusted.kit)), "trust_unavailable")
+        trusted.kit.revocations_path.write_text("{not json")
+        assert_nothing_at_node(trusted, sign(detective(trusted.kit)), "trust_unavailable")
+    finally:
+        trusted.kit.write()
+    assert node_answer(trusted, "kcso", sign(detective(trusted.kit))).hits
+
+
+def test_unsigned_searches_get_nothing_from_a_trusting_node(trusted: Trusted) -> None:
+    plain = Requester("det-4711", "bellevue-pd", "local_law_enforcement", "criminal_investigation")
+    request = build_request(
+        plain,
+        surname=DEMO_SUBJECT.surname,
+        given_name=DEMO_SUBJECT.given_name,
+        dob=DEMO_SUBJECT.dob,
+    )
+    before = refused(trusted, "kcso", "unsigned")
+    channel, stub = node_stub(trusted.node("kcso"))
+    with channel:
+        answer = stub.Search(
+            node_pb2.NodeSearchRequest(
+                request_id="r1", requester=request.requester, query=request.query
+            ),
+            timeout=10,
+        )
+    assert list(answer.hits) == []
+    assert refused(trusted, "kcso", "unsigned") == before + 1
+    with (
+        SearchClient(trusted.federation.broker_address) as client,
+        pytest.raises(SearchError) as caught,
+    ):
+        client.search(plain, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob)
+    assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
