@@ -15,6 +15,7 @@ from fieldgate.cli.contract_cmds import contract
 from fieldgate.cli.demo_cmds import demo, sample
 from fieldgate.cli.search_cmd import search
 from fieldgate.cli.serve_cmds import broker, node
+from fieldgate.cli.trust_cmds import credential, keygen, trust, warrant
 from fieldgate.errors import FieldgateError
 
 
@@ -33,6 +34,10 @@ cli.add_command(broker)
 cli.add_command(contract)
 cli.add_command(demo)
 cli.add_command(sample)
+cli.add_command(keygen)
+cli.add_command(credential)
+cli.add_command(warrant)
+cli.add_command(trust)
 
 
 def main() -> None:

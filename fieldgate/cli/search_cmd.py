@@ -11,6 +11,8 @@ from rich.console import Console
 from fieldgate.client import Requester, SearchClient, SearchError, Warrant
 from fieldgate.names import split_full_name
 from fieldgate.render import result_group
+from fieldgate.trust.keys import load_private_key
+from fieldgate.trust.tokens import Identity
 from fieldgate.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
 
 WARRANT_KEYS = {
@@ -88,9 +90,32 @@ def parse_identifier(text: str) -> tuple[str, str]:
     metavar="KIND=VALUE",
     help="Exact identifier, e.g. state_id=WA12345678 (repeatable).",
 )
-@click.option("--subject", required=True, help="Your own identifier (badge or account).")
-@click.option("--agency", required=True, help="Your agency's identifier.")
-@click.option("--agency-type", required=True, type=click.Choice(sorted(AGENCY_TYPES)))
+@click.option(
+    "--credential",
+    "credential_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your credential (from your agency); signs the search.",
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your private key, the one your credential is bound to.",
+)
+@click.option(
+    "--warrant-token",
+    "warrant_tokens",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A court-signed warrant attestation to present (repeatable).",
+)
+@click.option("--subject", help="Your identifier (only without --credential: insecure nodes).")
+@click.option("--agency", help="Your agency (only without --credential).")
+@click.option(
+    "--agency-type",
+    type=click.Choice(sorted(AGENCY_TYPES)),
+    help="Your agency's type (only without --credential).",
+)
 @click.option("--purpose", required=True, type=click.Choice(sorted(PURPOSES)))
 @click.option("--case", "case_number", default="", help="Your case or incident number.")
 @click.option("--role", "roles", multiple=True, help="Your role (repeatable).")
@@ -111,9 +136,12 @@ def search(
     given_name: str,
     dob: str,
     identifiers: tuple[str, ...],
-    subject: str,
-    agency: str,
-    agency_type: str,
+    credential_path: Path | None,
+    key_path: Path | None,
+    warrant_tokens: tuple[Path, ...],
+    subject: str | None,
+    agency: str | None,
+    agency_type: str | None,
     purpose: str,
     case_number: str,
     roles: tuple[str, ...],
@@ -127,10 +155,27 @@ def search(
         if surname or given_name:
             raise click.UsageError("give either --name or --surname/--given, not both")
         surname, given_name = split_full_name(name)
+    identity: Identity | None = None
+    if credential_path is not None:
+        if key_path is None:
+            raise click.UsageError("--credential needs --key (the private key it is bound to)")
+        if subject or agency or agency_type or warrants:
+            raise click.UsageError(
+                "with --credential your claims come from it: drop --subject, --agency, "
+                "--agency-type and --warrant (use --warrant-token for signed warrants)"
+            )
+        identity = Identity(credential_path.read_text().strip(), load_private_key(key_path))
+    elif not (subject and agency and agency_type):
+        raise click.UsageError(
+            "give --credential and --key, or (for insecure development nodes) "
+            "--subject, --agency and --agency-type"
+        )
+    elif warrant_tokens:
+        raise click.UsageError("--warrant-token needs --credential")
     requester = Requester(
-        subject=subject,
-        agency=agency,
-        agency_type=agency_type,
+        subject=subject or "",
+        agency=agency or "",
+        agency_type=agency_type or "",
         purpose=purpose,
         case_number=case_number,
         roles=roles,
@@ -146,6 +191,8 @@ def search(
                 identifiers=[parse_identifier(i) for i in identifiers],
                 max_hits=max_hits,
                 deadline_seconds=deadline,
+                identity=identity,
+                warrant_tokens=[p.read_text().strip() for p in warrant_tokens],
             )
     except SearchError as exc:
         raise click.ClickException(f"search refused by {broker_address}: {exc.details}") from None
