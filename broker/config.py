@@ -7,6 +7,11 @@ Example::
     default_deadline_seconds = 3.0
     max_deadline_seconds = 10.0
 
+    [broker.tls]                      # mutual TLS to investigators and nodes
+    ca = "ca.pem"
+    cert = "broker.pem"
+    key = "broker.key"
+
     [broker.trust]                    # see fieldgate.trust.config
     bundle = "trust.json"
     revocations = "revocations.json"
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldgate.config import ConfigError, Section, read_toml
+from fieldgate.tls import TLSFiles, tls_files
 from fieldgate.trust.config import TrustConfig, trust_config
 
 
@@ -57,7 +63,18 @@ class BrokerConfig:
     trust: TrustConfig | None = None
     """Trust bundle to refuse unverifiable searches early; None only when ``insecure``."""
     insecure: bool = False
-    """Development only: forward unsigned searches."""
+    """Development only: allow unsigned searches and plaintext."""
+    tls: TLSFiles | None = None
+    """mTLS files, used to serve investigators and to call nodes; None only when ``insecure``."""
+
+
+def _tls(broker: Section) -> TLSFiles | None:
+    if not broker.has("tls"):
+        return None
+    section = broker.section("tls")
+    files = tls_files(section)
+    section.finish()
+    return files
 
 
 def broker_config_from_document(document: Mapping[str, Any], base: Path) -> BrokerConfig:
@@ -94,7 +111,14 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         max_deadline_seconds=max_deadline,
         trust=trust_config(broker.section("trust")) if broker.has("trust") else None,
         insecure=broker.boolean("insecure", False),
+        tls=_tls(broker),
     )
+    if config.tls is None and not config.insecure:
+        raise ConfigError(
+            "broker.tls",
+            "is required: investigators and nodes talk to the broker over mutual TLS "
+            "(set broker.insecure = true only for development)",
+        )
     if config.trust is None and not config.insecure:
         raise ConfigError(
             "broker.trust",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import grpc
 
 from broker.config import NodeEntry
+from fieldgate.tls import TLSFiles
 from fieldgate.v1 import broker_pb2, common_pb2, node_pb2, node_pb2_grpc
 
 # Reconnect quickly once a node comes back, rather than grpc's default backoff
@@ -34,9 +35,14 @@ _TIMED_OUT = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 class NodeClient:
     """A long-lived channel to one node."""
 
-    def __init__(self, entry: NodeEntry) -> None:
+    def __init__(self, entry: NodeEntry, tls: TLSFiles | None) -> None:
         self.entry = entry
-        self._channel = grpc.aio.insecure_channel(entry.address, options=CHANNEL_OPTIONS)
+        if tls is None:
+            self._channel = grpc.aio.insecure_channel(entry.address, options=CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.aio.secure_channel(
+                entry.address, tls.channel_credentials(), options=CHANNEL_OPTIONS
+            )
         self._stub = node_pb2_grpc.AgencyNodeStub(self._channel)
 
     async def search(
@@ -93,8 +99,8 @@ class NodeClient:
 class FanOut:
     """Calls every node of a federation concurrently."""
 
-    def __init__(self, nodes: Sequence[NodeEntry]) -> None:
-        self.clients = [NodeClient(entry) for entry in nodes]
+    def __init__(self, nodes: Sequence[NodeEntry], tls: TLSFiles | None = None) -> None:
+        self.clients = [NodeClient(entry, tls) for entry in nodes]
 
     async def search(
         self,

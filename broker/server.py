@@ -35,7 +35,7 @@ class RunningBroker:
 
 async def start_broker(config: BrokerConfig) -> RunningBroker:
     """Start the broker on ``config.listen`` and return it running."""
-    fanout = FanOut(config.nodes)
+    fanout = FanOut(config.nodes, config.tls)
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -49,7 +49,11 @@ async def start_broker(config: BrokerConfig) -> RunningBroker:
         verifier = build_verifier(config.trust)
     broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(config, fanout, verifier), server)
     host, _, _ = config.listen.rpartition(":")
-    port = server.add_insecure_port(config.listen)
+    if config.tls is None:
+        log.warning("BROKER SERVES PLAINTEXT: development only.")
+        port = server.add_insecure_port(config.listen)
+    else:
+        port = server.add_secure_port(config.listen, config.tls.server_credentials())
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")
     await server.start()

@@ -25,6 +25,7 @@ import grpc
 
 from fieldgate.errors import FieldgateError
 from fieldgate.results import SearchResult, search_result
+from fieldgate.tls import TLSFiles
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 
@@ -138,10 +139,13 @@ def build_request(
 
 
 class SearchClient:
-    """A blocking client of one broker."""
+    """A blocking client of one broker, over mutual TLS when ``tls`` is given."""
 
-    def __init__(self, address: str) -> None:
-        self._channel = grpc.insecure_channel(address)
+    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+        if tls is None:
+            self._channel = grpc.insecure_channel(address)
+        else:
+            self._channel = grpc.secure_channel(address, tls.channel_credentials())
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
 
     def search(
@@ -204,10 +208,13 @@ class SearchClient:
 
 
 class AsyncSearchClient:
-    """An asyncio client of one broker."""
+    """An asyncio client of one broker, over mutual TLS when ``tls`` is given."""
 
-    def __init__(self, address: str) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+        if tls is None:
+            self._channel = grpc.aio.insecure_channel(address)
+        else:
+            self._channel = grpc.aio.secure_channel(address, tls.channel_credentials())
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
 
     async def search(

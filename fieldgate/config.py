@@ -124,6 +124,17 @@ class Section:
             return False
         raise ConfigError(self._key(key), f"must be true or false, not {value!r}")
 
+    def string_list(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        """A non-empty list of non-empty strings."""
+        value = self._raw(key, default)
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise ConfigError(self._key(key), f"must be a non-empty list of strings, not {value!r}")
+        return tuple(v.strip() for v in value)
+
     def has(self, key: str) -> bool:
         """Whether ``key`` is present (absent optional tables stay absent)."""
         return key in self._table

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from broker.config import BrokerConfig, NodeEntry
 from broker.server import RunningBroker, start_broker
+from fieldgate.tls import DevPKI
 from fieldgate.trust.config import TrustConfig
 from node.catalog import default_catalog_path, load_catalog
 from node.config import NodeConfig
@@ -20,6 +21,9 @@ from node.disclosure_log import DisclosureLog, MemoryDisclosureLog
 from node.importer import import_file
 from node.server import RunningNode, start_node
 from node.store import RecordStore
+
+BROKER_NAME = "broker"
+"""Certificate name of the broker in a local federation."""
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The source tree (the package is installed editable)."""
@@ -74,10 +78,16 @@ class LocalFederation:
             await running.stop(grace)
 
 
-def node_config(spec: NodeSpec, workdir: Path, trust: TrustConfig | None = None) -> NodeConfig:
+def node_config(
+    spec: NodeSpec,
+    workdir: Path,
+    trust: TrustConfig | None = None,
+    pki: DevPKI | None = None,
+) -> NodeConfig:
     """The config a spec's node runs with; its database lives in ``workdir``.
 
-    Without ``trust`` the node runs insecure (claims taken as stated).
+    Without ``trust`` the node takes claims as stated; without ``pki`` it
+    serves plaintext. Either makes it an insecure (development) node.
     """
     return NodeConfig(
         node_id=spec.node_id,
@@ -90,7 +100,9 @@ def node_config(spec: NodeSpec, workdir: Path, trust: TrustConfig | None = None)
         contact_unit=spec.unit,
         contact_phone=spec.phone,
         trust=trust,
-        insecure=trust is None,
+        insecure=trust is None or pki is None,
+        tls=pki.files(spec.node_id) if pki else None,
+        allowed_clients=(BROKER_NAME,) if pki else (),
     )
 
 
@@ -113,6 +125,7 @@ async def start_federation(
     default_deadline_seconds: float = 3.0,
     disclosure_log: Callable[[str], DisclosureLog] | None = None,
     trust: TrustConfig | None = None,
+    pki: DevPKI | None = None,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -124,6 +137,8 @@ async def start_federation(
         disclosure_log: makes each node's disclosure log; default: in memory.
         trust: the trust bundle every node and the broker verify against;
             None runs them insecure (claims taken as stated).
+        pki: certificates for mutual TLS (the broker's is named ``broker``, each
+            node's after its id); None runs plaintext.
     """
     nodes: dict[str, RunningNode] = {}
     logs: dict[str, MemoryDisclosureLog] = {}
@@ -134,7 +149,8 @@ async def start_federation(
                 chosen: DisclosureLog = logs[spec.node_id]
             else:
                 chosen = disclosure_log(spec.node_id)
-            nodes[spec.node_id] = await start_node(node_config(spec, workdir, trust), chosen)
+            config = node_config(spec, workdir, trust, pki)
+            nodes[spec.node_id] = await start_node(config, chosen)
         entries = [NodeEntry(s.node_id, s.agency_name, nodes[s.node_id].address) for s in specs]
         broker = await start_broker(
             BrokerConfig(
@@ -143,7 +159,8 @@ async def start_federation(
                 default_deadline_seconds=default_deadline_seconds,
                 max_deadline_seconds=max(10.0, default_deadline_seconds),
                 trust=trust,
-                insecure=trust is None,
+                insecure=trust is None or pki is None,
+                tls=pki.files(BROKER_NAME) if pki else None,
             )
         )
     except BaseException:

@@ -12,9 +12,18 @@ Example::
     rego_library = "../rego/lib"      # optional
     max_hits = 25
 
+    [node.tls]                        # mutual TLS; see fieldgate.tls
+    ca = "ca.pem"
+    cert = "kcso.pem"
+    key = "kcso.key"
+    allowed_clients = ["broker"]      # certificate names that may call this node
+
     [node.trust]                      # see fieldgate.trust.config
     bundle = "trust.json"
     revocations = "revocations.json"
+
+    [node.audit]                      # optional; see node.audit.config
+    retention_days = 2555
 
     [node.contact]
     unit = "Records Unit"
@@ -33,7 +42,9 @@ from typing import Any
 
 from fieldgate.config import ConfigError, Section, read_toml
 from fieldgate.query import HARD_MAX_HITS
+from fieldgate.tls import TLSFiles, tls_files
 from fieldgate.trust.config import TrustConfig, trust_config
+from node.audit.config import AuditConfig, audit_config
 from node.catalog import default_catalog_path
 
 
@@ -64,7 +75,23 @@ class NodeConfig:
     trust: TrustConfig | None = None
     """Trust bundle and revocation list; None only when ``insecure``."""
     insecure: bool = False
-    """Development only: take requester claims as stated (no trust bundle)."""
+    """Development only: allow no trust bundle (claims taken as stated) and plaintext."""
+    tls: TLSFiles | None = None
+    """mTLS files; None only when ``insecure``."""
+    allowed_clients: tuple[str, ...] = ()
+    """Certificate common names allowed to call (the federation's brokers)."""
+    audit: AuditConfig | None = None
+    """The audit log (``[node.audit]``); None: :func:`node.audit.config.default_audit_config`."""
+
+
+def _tls_settings(node: Section) -> dict[str, Any]:
+    if not node.has("tls"):
+        return {}
+    section = node.section("tls")
+    files = tls_files(section)
+    allowed = section.string_list("allowed_clients")
+    section.finish()
+    return {"tls": files, "allowed_clients": allowed}
 
 
 def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeConfig:
@@ -89,7 +116,15 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         max_hits=min(node.integer("max_hits", 25, minimum=1), HARD_MAX_HITS),
         trust=trust_config(node.section("trust")) if node.has("trust") else None,
         insecure=node.boolean("insecure", False),
+        audit=audit_config(node.section("audit", required=False), node.path("database")),
+        **_tls_settings(node),
     )
+    if config.tls is None and not config.insecure:
+        raise ConfigError(
+            "node.tls",
+            "is required: brokers reach nodes over mutual TLS "
+            "(set node.insecure = true only for development)",
+        )
     if config.trust is None and not config.insecure:
         raise ConfigError(
             "node.trust",

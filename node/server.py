@@ -9,10 +9,13 @@ import grpc
 
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import common_pb2, node_pb2_grpc
+from node.audit.config import default_audit_config
+from node.audit.keys import ensure_key
+from node.audit.store import AuditStore
 from node.catalog import load_catalog
 from node.config import NodeConfig
 from node.contract import MissingContract, load_contract
-from node.disclosure_log import DisclosureLog, LoggingDisclosureLog
+from node.disclosure_log import DisclosureLog
 from node.service import AgencyNode
 from node.servicer import AgencyNodeServicer
 from node.store import RecordStore
@@ -33,19 +36,42 @@ class RunningNode:
     node: AgencyNode
     store: RecordStore
     gate: TrustGate
+    audit: AuditStore | None = None
+    """The node's own audit store, when it opened one (not a log passed in)."""
 
     async def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving (finishing in-flight searches within ``grace``) and close the store."""
         await self.server.stop(grace)
         self.node.contract.close()
         self.store.close()
+        if self.audit is not None:
+            self.audit.close()
+
+
+def open_audit_log(config: NodeConfig) -> AuditStore:
+    """Open the node's tamper-evident audit log, creating it and its key if new.
+
+    Raises:
+        node.errors.DisclosureLogError: the log cannot be opened or belongs to another key.
+        fieldgate.trust.keys.KeyFileError: the signing key cannot be used.
+    """
+    audit = config.audit or default_audit_config(config.database)
+    return AuditStore.open(
+        audit.database,
+        node_id=config.node_id,
+        key=ensure_key(audit.key),
+        checkpoint_every=audit.checkpoint_every,
+        checkpoint_seconds=audit.checkpoint_seconds,
+        busy_timeout_seconds=audit.busy_timeout_seconds,
+    )
 
 
 def build_node(config: NodeConfig, disclosure_log: DisclosureLog | None = None) -> AgencyNode:
     """Open the store, load catalog and contract, and assemble the node core.
 
     A contract that is missing or broken does not stop the node: it serves and
-    releases nothing, and says why in its log.
+    releases nothing, and says why in its log. Without ``disclosure_log`` the
+    node opens its own audit log (:func:`open_audit_log`).
     """
     catalog = load_catalog(config.catalog)
     contract = load_contract(config.contract, config.rego_library, catalog.classes())
@@ -68,7 +94,7 @@ def build_node(config: NodeConfig, disclosure_log: DisclosureLog | None = None) 
         store=RecordStore.open(config.database),
         catalog=catalog,
         contract=contract,
-        disclosure_log=disclosure_log or LoggingDisclosureLog(),
+        disclosure_log=disclosure_log or open_audit_log(config),
         max_hits=config.max_hits,
     )
 
@@ -77,7 +103,15 @@ async def start_node(
     config: NodeConfig, disclosure_log: DisclosureLog | None = None
 ) -> RunningNode:
     """Start a node's gRPC server on ``config.listen`` and return it running."""
-    node = build_node(config, disclosure_log)
+    audit = None if disclosure_log is not None else open_audit_log(config)
+    try:
+        node = build_node(config, disclosure_log or audit)
+    except BaseException:
+        if audit is not None:
+            audit.close()
+        raise
+    if audit is not None:
+        audit.start_timer()
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -93,10 +127,15 @@ async def start_node(
         gate = TrustGate(None)
     else:
         gate = TrustGate(build_verifier(config.trust))
-    node_pb2_grpc.add_AgencyNodeServicer_to_server(AgencyNodeServicer(node, gate), server)
+    servicer = AgencyNodeServicer(node, gate, allowed_clients=config.allowed_clients)
+    node_pb2_grpc.add_AgencyNodeServicer_to_server(servicer, server)
     host, _, _ = config.listen.rpartition(":")
-    port = server.add_insecure_port(config.listen)
+    if config.tls is None:
+        log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)
+        port = server.add_insecure_port(config.listen)
+    else:
+        port = server.add_secure_port(config.listen, config.tls.server_credentials())
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")
     await server.start()
-    return RunningNode(server, f"{host}:{port}", node, node.store, gate)
+    return RunningNode(server, f"{host}:{port}", node, node.store, gate, audit)

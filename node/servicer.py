@@ -15,6 +15,7 @@ import uuid
 import grpc
 
 from fieldgate.errors import InvalidRequestError
+from fieldgate.tls import peer_name
 from fieldgate.v1 import node_pb2, node_pb2_grpc
 from node.errors import DisclosureLogError
 from node.service import AgencyNode
@@ -28,15 +29,31 @@ MAX_REQUEST_ID_LENGTH = 64
 class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
     """Serves :class:`node.service.AgencyNode` over gRPC."""
 
-    def __init__(self, node: AgencyNode, gate: TrustGate) -> None:
+    def __init__(
+        self, node: AgencyNode, gate: TrustGate, *, allowed_clients: tuple[str, ...] = ()
+    ) -> None:
         self._node = node
         self._gate = gate
+        self._allowed = frozenset(allowed_clients)
+
+    async def _check_caller(self, context: grpc.aio.ServicerContext[object, object]) -> None:
+        """Only the federation's brokers, named by their TLS certificate, may call."""
+        if not self._allowed:
+            return
+        caller = peer_name(context.auth_context())
+        if caller not in self._allowed:
+            log.warning("call from %r refused: not an allowed client", caller or "(no certificate)")
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "this node answers only its federation's brokers",
+            )
 
     async def Search(
         self,
         request: node_pb2.NodeSearchRequest,
         context: grpc.aio.ServicerContext[node_pb2.NodeSearchRequest, node_pb2.NodeSearchResponse],
     ) -> node_pb2.NodeSearchResponse:
+        await self._check_caller(context)  # type: ignore[arg-type]
         request_id = request.request_id or uuid.uuid4().hex
         try:
             if len(request_id) > MAX_REQUEST_ID_LENGTH:
@@ -76,6 +93,7 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         request: node_pb2.DescribeRequest,
         context: grpc.aio.ServicerContext[node_pb2.DescribeRequest, node_pb2.NodeDescription],
     ) -> node_pb2.NodeDescription:
+        await self._check_caller(context)  # type: ignore[arg-type]
         return node_pb2.NodeDescription(
             node_id=self._node.node_id,
             agency_name=self._node.agency_name,

@@ -116,23 +116,38 @@ def test_bad_broker_config_names_the_key(tmp_path: Path, text: str, key: str) ->
     assert caught.value.key == key
 
 
-def test_a_node_without_a_trust_bundle_must_say_it_is_insecure(tmp_path: Path) -> None:
+TLS = '\n[node.tls]\nca = "ca.pem"\ncert = "n.pem"\nkey = "n.key"\nallowed_clients = ["broker"]\n'
+TRUST = '\n[node.trust]\nbundle = "trust.json"\nrevocations = "rev.json"\nclock_skew_seconds = 30\n'
+
+
+def test_a_secure_node_needs_tls_and_a_trust_bundle(tmp_path: Path) -> None:
+    bare = NODE.replace("insecure = true\n", "")
     with pytest.raises(ConfigError) as caught:
-        load_node_config(write(tmp_path, NODE.replace("insecure = true\n", "")), env={})
+        load_node_config(write(tmp_path, bare), env={})
+    assert caught.value.key == "node.tls"
+    with pytest.raises(ConfigError) as caught:
+        load_node_config(write(tmp_path, bare + TLS), env={})
     assert caught.value.key == "node.trust"
-    secured = (
-        NODE.replace("insecure = true\n", "")
-        + '\n[node.trust]\nbundle = "trust.json"\nrevocations = "rev.json"\n'
-        + "clock_skew_seconds = 30\n"
-    )
-    config = load_node_config(write(tmp_path, secured), env={})
+    config = load_node_config(write(tmp_path, bare + TLS + TRUST), env={})
     assert config.trust is not None
     assert config.trust.bundle == tmp_path / "trust.json"
     assert config.trust.clock_skew_seconds == 30
+    assert config.tls is not None
+    assert config.tls.cert == tmp_path / "n.pem"
+    assert config.allowed_clients == ("broker",)
     assert not config.insecure
-
-
-def test_broker_without_trust_must_say_it_is_insecure(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_broker_config(write(tmp_path, BROKER.replace("insecure = true\n", "")), env={})
+        load_node_config(write(tmp_path, bare + TLS.replace('["broker"]', "[]") + TRUST), env={})
+    assert caught.value.key == "node.tls.allowed_clients"
+
+
+def test_a_secure_broker_needs_tls_and_trust(tmp_path: Path) -> None:
+    bare = BROKER.replace("insecure = true\n", "")
+    with pytest.raises(ConfigError) as caught:
+        load_broker_config(write(tmp_path, bare), env={})
+    assert caught.value.key == "broker.tls"
+    tls = '[broker.tls]\nca = "ca.pem"\ncert = "b.pem"\nkey = "b.key"\n'
+    with_tls = bare.replace("[[nodes]]", tls + "\n[[nodes]]", 1)
+    with pytest.raises(ConfigError) as caught:
+        load_broker_config(write(tmp_path, with_tls), env={})
     assert caught.value.key == "broker.trust"

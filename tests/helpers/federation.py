@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from fieldgate.tls import TLSFiles
 from fieldgate.v1 import broker_pb2_grpc, node_pb2_grpc
 
 T = TypeVar("T")
@@ -37,13 +38,23 @@ class LoopThread:
         self.loop.close()
 
 
-def broker_stub(address: str) -> tuple[grpc.Channel, broker_pb2_grpc.BrokerStub]:
-    """A blocking channel and stub to a broker."""
-    channel = grpc.insecure_channel(address)
+def _channel(address: str, tls: TLSFiles | None) -> grpc.Channel:
+    if tls is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, tls.channel_credentials())
+
+
+def broker_stub(
+    address: str, tls: TLSFiles | None = None
+) -> tuple[grpc.Channel, broker_pb2_grpc.BrokerStub]:
+    """A blocking channel and stub to a broker (mTLS with ``tls``)."""
+    channel = _channel(address, tls)
     return channel, broker_pb2_grpc.BrokerStub(channel)
 
 
-def node_stub(address: str) -> tuple[grpc.Channel, node_pb2_grpc.AgencyNodeStub]:
-    """A blocking channel and stub to a node."""
-    channel = grpc.insecure_channel(address)
+def node_stub(
+    address: str, tls: TLSFiles | None = None
+) -> tuple[grpc.Channel, node_pb2_grpc.AgencyNodeStub]:
+    """A blocking channel and stub to a node (mTLS with ``tls``)."""
+    channel = _channel(address, tls)
     return channel, node_pb2_grpc.AgencyNodeStub(channel)

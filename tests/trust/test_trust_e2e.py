@@ -26,6 +26,7 @@ from fieldgate.local_federation import (
     start_federation,
 )
 from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.tls import DevPKI, TLSFiles
 from fieldgate.trust.devkit import DevTrust
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.tokens import Identity, sign_search
@@ -45,6 +46,7 @@ SUBJECT_QUERY = common_pb2.PersonQuery(
 class Trusted:
     federation: LocalFederation
     kit: DevTrust
+    pki: DevPKI
 
     def node(self, node_id: str) -> str:
         return self.federation.nodes[node_id].address
@@ -58,6 +60,9 @@ def trusted(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Itera
     kit.add_issuer("ice-ero-seattle", "civil_immigration")
     kit.add_issuer("fbi-seattle", "federal_law_enforcement")
     kit.write()
+    pki = DevPKI.create(
+        workdir / "pki", ["broker", "kcso", "spd", "pcso", "investigator", "intruder"]
+    )
     specs = []
     for agency in DEMO_AGENCIES:
         path = workdir / f"{agency.node_id}.jsonl"
@@ -67,8 +72,8 @@ def trusted(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Itera
         )
         import_records(spec, workdir)
         specs.append(spec)
-    federation = loop.run(start_federation(specs, workdir, trust=kit.config()))
-    yield Trusted(federation, kit)
+    federation = loop.run(start_federation(specs, workdir, trust=kit.config(), pki=pki))
+    yield Trusted(federation, kit, pki)
     loop.run(federation.stop())
 
 
@@ -89,7 +94,9 @@ def hits_via_broker(
     warrants: tuple[str, ...] = (),
 ) -> dict[str, int] | str:
     """Hits per agency, or the broker's refusal code."""
-    with SearchClient(trusted.federation.broker_address) as client:
+    with SearchClient(
+        trusted.federation.broker_address, trusted.pki.files("investigator")
+    ) as client:
         try:
             result = client.search(
                 requester,
@@ -107,7 +114,8 @@ def hits_via_broker(
 def node_answer(
     trusted: Trusted, node_id: str, signed: common_pb2.SignedSearch, **extra: object
 ) -> node_pb2.NodeSearchResponse:
-    channel, stub = node_stub(trusted.node(node_id))
+    # Straight to the node with the broker's own certificate: a compromised broker.
+    channel, stub = node_stub(trusted.node(node_id), trusted.pki.files("broker"))
     with channel:
         return stub.Search(
             node_pb2.NodeSearchRequest(request_id="r1", signed=signed, **extra),
@@ -344,7 +352,7 @@ def test_unsigned_searches_get_nothing_from_a_trusting_node(trusted: Trusted) ->
         dob=DEMO_SUBJECT.dob,
     )
     before = refused(trusted, "kcso", "unsigned")
-    channel, stub = node_stub(trusted.node("kcso"))
+    channel, stub = node_stub(trusted.node("kcso"), trusted.pki.files("broker"))
     with channel:
         answer = stub.Search(
             node_pb2.NodeSearchRequest(
@@ -355,8 +363,49 @@ def test_unsigned_searches_get_nothing_from_a_trusting_node(trusted: Trusted) ->
     assert list(answer.hits) == []
     assert refused(trusted, "kcso", "unsigned") == before + 1
     with (
-        SearchClient(trusted.federation.broker_address) as client,
+        SearchClient(
+            trusted.federation.broker_address, trusted.pki.files("investigator")
+        ) as client,
         pytest.raises(SearchError) as caught,
     ):
         client.search(plain, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob)
     assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_only_mutual_tls_from_the_federation_reaches_a_node(trusted: Trusted) -> None:
+    honest = sign(detective(trusted.kit))
+    request = node_pb2.NodeSearchRequest(request_id="r1", signed=honest)
+    address = trusted.node("kcso")
+    # Plaintext to a TLS node: no connection at all.
+    channel, stub = node_stub(address)
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.Search(request, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    # A certificate from the federation's CA that is not a broker's: refused by name.
+    channel, stub = node_stub(address, trusted.pki.files("intruder"))
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.Search(request, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # A certificate from another CA: the handshake fails.
+    other = DevPKI.create(trusted.pki.directory.parent / "other-ca", ["broker"]).files("broker")
+    channel, stub = node_stub(address, TLSFiles(trusted.pki.ca, other.cert, other.key))
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.Search(request, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    # The broker's certificate gets the honest answer.
+    assert node_answer(trusted, "kcso", honest).hits
+
+
+def test_plaintext_to_a_tls_broker_gets_nothing(trusted: Trusted) -> None:
+    with (
+        SearchClient(trusted.federation.broker_address) as client,
+        pytest.raises(SearchError) as caught,
+    ):
+        client.search(
+            CRIMINAL,
+            surname=DEMO_SUBJECT.surname,
+            dob=DEMO_SUBJECT.dob,
+            identity=detective(trusted.kit),
+            deadline_seconds=2,
+        )
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
