@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID
 
 from fieldgate.client import AsyncSearchClient, Requester, Warrant
 from fieldgate.local_federation import (
+    BROKER_NAME,
     LocalFederation,
     NodeSpec,
     import_records,
@@ -36,6 +37,9 @@ from fieldgate.local_federation import (
 from fieldgate.render import comparison_table
 from fieldgate.results import SearchResult
 from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.tls import DevPKI, TLSFiles
+from fieldgate.trust.devkit import DevTrust
+from fieldgate.trust.tokens import Identity
 
 CONTRACT_OF = {"kcso": "sanctuary_county", "spd": "pointer_only", "pcso": "permissive"}
 """Which shipped contract each demo agency runs."""
@@ -99,6 +103,39 @@ def demo_personas(today: dt.date) -> list[Persona]:
     ]
 
 
+@dataclass(frozen=True)
+class SignedPersona:
+    """A persona's credential, key and signed warrants, as a real client holds them."""
+
+    persona: Persona
+    identity: Identity
+    warrant_tokens: tuple[str, ...]
+
+
+def sign_personas(personas: list[Persona], kit: DevTrust) -> list[SignedPersona]:
+    """Give each persona's agency an issuer, and each persona a credential and warrants.
+
+    The credential allows exactly the persona's purpose; each warrant becomes a
+    court-signed attestation.
+    """
+    signed: list[SignedPersona] = []
+    for persona in personas:
+        r = persona.requester
+        if r.agency not in kit.issuers:
+            kit.add_issuer(r.agency, r.agency_type)
+        identity = kit.identity(r.agency, r.subject, [r.purpose], roles=r.roles)
+        tokens = tuple(
+            kit.warrant(
+                w.id, w.subject_surname, w.subject_given_name, w.subject_dob, w.covers,
+                dt.date.fromisoformat(w.expires), record_kinds=w.record_kinds,
+            )
+            for w in r.warrants
+        )  # fmt: skip
+        signed.append(SignedPersona(persona, identity, tokens))
+    kit.write()
+    return signed
+
+
 def prepare_nodes(
     workdir: Path, records_per_agency: int, seed: int, console: Console
 ) -> list[NodeSpec]:
@@ -137,16 +174,20 @@ def prepare_nodes(
     return specs
 
 
-async def run_searches(federation: LocalFederation, personas: list[Persona]) -> list[SearchResult]:
-    """Run the demo search once per persona through the broker."""
-    client = AsyncSearchClient(federation.broker_address)
+async def run_searches(
+    federation: LocalFederation, personas: list[SignedPersona], tls: TLSFiles
+) -> list[SearchResult]:
+    """Run the demo search once per persona through the broker, signed, over mTLS."""
+    client = AsyncSearchClient(federation.broker_address, tls)
     try:
         return [
             await client.search(
-                p.requester,
+                p.persona.requester,
                 surname=DEMO_SUBJECT.surname,
                 given_name=DEMO_SUBJECT.given_name,
                 dob=DEMO_SUBJECT.dob,
+                identity=p.identity,
+                warrant_tokens=p.warrant_tokens,
             )
             for p in personas
         ]
@@ -165,9 +206,18 @@ async def _run_federation(
     with tempfile.TemporaryDirectory(prefix="fieldgate-demo-") as tmp:
         workdir = Path(tmp)
         specs = prepare_nodes(workdir, records_per_agency, seed, console)
+        kit = DevTrust(workdir / "trust")
+        signed = sign_personas(personas, kit)
+        pki = DevPKI.create(
+            workdir / "pki", [BROKER_NAME, *(s.node_id for s in specs), "investigator"]
+        )
+        console.print(
+            "  Each requester holds a credential from their agency, bound to their own key,\n"
+            "  and signs every search; the court signed the warrant; every hop is mutual TLS."
+        )
         if interrupted.is_set():
             return None
-        federation = await start_federation(specs, workdir)
+        federation = await start_federation(specs, workdir, trust=kit.config(), pki=pki)
         try:
             console.print(
                 f"\nbroker on {federation.broker_address}; nodes on "
@@ -177,7 +227,9 @@ async def _run_federation(
                 f"\nSearching for [bold]{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}[/] "
                 f"born {DEMO_SUBJECT.dob} as three different requesters...\n"
             )
-            searches = asyncio.ensure_future(run_searches(federation, personas))
+            searches = asyncio.ensure_future(
+                run_searches(federation, signed, pki.files("investigator"))
+            )
             stop = asyncio.ensure_future(interrupted.wait())
             await asyncio.wait({searches, stop}, return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DETECTIVE_FLAGS = [
     "--subject", "det-4711", "--agency", "bellevue-pd",
     "--agency-type", "local_law_enforcement", "--purpose", "criminal_investigation",
-    "--case", "BPD-2026-018233",
+    "--case", "BPD-2026-018233", "--insecure",
 ]  # fmt: skip
 
 

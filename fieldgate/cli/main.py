@@ -15,7 +15,7 @@ from fieldgate.cli.contract_cmds import contract
 from fieldgate.cli.demo_cmds import demo, sample
 from fieldgate.cli.search_cmd import search
 from fieldgate.cli.serve_cmds import broker, node
-from fieldgate.cli.trust_cmds import credential, keygen, trust, warrant
+from fieldgate.cli.trust_cmds import credential, keygen, pki, trust, warrant
 from fieldgate.errors import FieldgateError
 
 
@@ -38,6 +38,7 @@ cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)
 cli.add_command(trust)
+cli.add_command(pki)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from fieldgate.client import Requester, SearchClient, SearchError, Warrant
 from fieldgate.names import split_full_name
 from fieldgate.render import result_group
+from fieldgate.tls import TLSFiles
 from fieldgate.trust.keys import load_private_key
 from fieldgate.trust.tokens import Identity
 from fieldgate.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
@@ -126,6 +127,27 @@ def parse_identifier(text: str) -> tuple[str, str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file describing a criminal judicial warrant (repeatable).",
 )
+@click.option(
+    "--tls-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FIELDGATE_TLS_CA",
+    help="CA certificate(s) of the federation.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FIELDGATE_TLS_CERT",
+    help="Your client certificate.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FIELDGATE_TLS_KEY",
+    help="Your client certificate's key.",
+)
+@click.option(
+    "--insecure", is_flag=True, help="Plaintext to a development broker (never for real data)."
+)
 @click.option("--deadline", type=float, default=0.0, help="Seconds to wait for agencies.")
 @click.option("--max-hits", type=click.IntRange(0, 100), default=0, help="Hits per agency.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -146,6 +168,10 @@ def search(
     case_number: str,
     roles: tuple[str, ...],
     warrants: tuple[Path, ...],
+    tls_ca: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    insecure: bool,
     deadline: float,
     max_hits: int,
     as_json: bool,
@@ -181,8 +207,23 @@ def search(
         roles=roles,
         warrants=tuple(load_warrant(p) for p in warrants),
     )
+    tls: TLSFiles | None = None
+    if tls_ca and tls_cert and tls_key:
+        tls = TLSFiles(tls_ca, tls_cert, tls_key)
+    elif tls_ca or tls_cert or tls_key:
+        raise click.UsageError("mutual TLS needs all of --tls-ca, --tls-cert and --tls-key")
+    elif insecure:
+        click.secho(
+            "WARNING: --insecure: plaintext to the broker; use only with development data.",
+            fg="red",
+            err=True,
+        )
+    else:
+        raise click.UsageError(
+            "give --tls-ca, --tls-cert and --tls-key (or --insecure for a development broker)"
+        )
     try:
-        with SearchClient(broker_address) as client:
+        with SearchClient(broker_address, tls) as client:
             result = client.search(
                 requester,
                 surname=surname,
