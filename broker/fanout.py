@@ -10,6 +10,7 @@ as each node sent them: it cannot add to what a node released.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 
@@ -30,6 +31,9 @@ CHANNEL_OPTIONS = [
 
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE}
 _TIMED_OUT = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+_INTERNAL = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS}
+
+log = logging.getLogger("fieldgate.broker")
 
 
 class NodeClient:
@@ -37,6 +41,7 @@ class NodeClient:
 
     def __init__(self, entry: NodeEntry, tls: TLSFiles | None) -> None:
         self.entry = entry
+        self.last_elapsed_seconds = 0.0
         if tls is None:
             self._channel = grpc.aio.insecure_channel(entry.address, options=CHANNEL_OPTIONS)
         else:
@@ -73,9 +78,16 @@ class NodeClient:
             elif code in _UNREACHABLE:
                 result.status = broker_pb2.NODE_STATUS_UNREACHABLE
                 result.detail = f"UNAVAILABLE: {exc.details() or 'node unreachable'}"
+            elif code in _INTERNAL:
+                # The node's internal error text is for its operator, not the requester.
+                result.status = broker_pb2.NODE_STATUS_ERROR
+                result.detail = (
+                    f"{code.name}: the agency's node failed; its operator has the details"
+                )
+                log.warning("node %s failed: %s %s", self.entry.node_id, code.name, exc.details())
             else:
                 result.status = broker_pb2.NODE_STATUS_ERROR
-                result.detail = f"{code.name}: {exc.details() or ''}"
+                result.detail = f"{code.name}: {(exc.details() or '')[:300]}"
         else:
             if answer.request_id != request_id or answer.node_id != self.entry.node_id:
                 # A node answering for someone else is misconfigured; its hits are
@@ -88,7 +100,9 @@ class NodeClient:
             else:
                 result.status = broker_pb2.NODE_STATUS_ANSWERED
                 result.hits.extend(answer.hits)
-        result.elapsed_seconds = round(time.monotonic() - started, 6)
+        # Kept for the broker's log only: per-node latency would tell a requester
+        # how long the contract worked on records it was then denied.
+        self.last_elapsed_seconds = round(time.monotonic() - started, 6)
         return result
 
     async def close(self) -> None:

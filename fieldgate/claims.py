@@ -15,7 +15,7 @@ from fieldgate.errors import InvalidRequestError
 from fieldgate.names import normalize_name
 from fieldgate.query import parse_date
 from fieldgate.v1 import common_pb2
-from fieldgate.vocabulary import AGENCY_TYPES, AUTHORITY_KINDS, PURPOSES
+from fieldgate.vocabulary import AGENCY_TYPES, AUTHORITY_KINDS, PURPOSES, RECORD_KINDS
 
 MAX_CLAIM_LENGTH = 128
 """Longest subject, agency, role, case number or authority id accepted."""
@@ -81,6 +81,28 @@ def _text(value: str, field: str, *, required: bool) -> str:
     return value
 
 
+def _name(value: str, field: str, *, required: bool) -> str:
+    """A name in normalised form; one that normalises to nothing is refused, not ignored.
+
+    An empty given name on a warrant means "any given name"; a name written in
+    letters the normaliser cannot read must not silently become that.
+    """
+    text = _text(value, field, required=required)
+    normalised = normalize_name(text)
+    if text and not normalised:
+        raise InvalidRequestError(field, "must be written in Latin letters")
+    return normalised
+
+
+def _record_kind(value: str, field: str) -> str:
+    if value not in RECORD_KINDS:
+        raise InvalidRequestError(
+            field,
+            f"unknown record kind {value[:40]!r}; use one of " + ", ".join(sorted(RECORD_KINDS)),
+        )
+    return value
+
+
 def _authority(message: common_pb2.LegalAuthority, where: str) -> LegalAuthority:
     if message.kind not in AUTHORITY_KINDS:
         raise InvalidRequestError(
@@ -90,29 +112,23 @@ def _authority(message: common_pb2.LegalAuthority, where: str) -> LegalAuthority
         )
     if len(message.covers) > MAX_COVERS or len(message.record_kinds) > MAX_COVERS:
         raise InvalidRequestError(where, f"covers at most {MAX_COVERS} fields and kinds")
-    surname = normalize_name(
-        _text(message.subject_surname, f"{where}.subject_surname", required=True)
-    )
-    if not surname:
-        raise InvalidRequestError(f"{where}.subject_surname", "must contain letters")
+    surname = _name(message.subject_surname, f"{where}.subject_surname", required=True)
     return LegalAuthority(
         kind=message.kind,
         id=_text(message.id, f"{where}.id", required=True),
         court=_text(message.court, f"{where}.court", required=True),
         subject_surname=surname,
-        subject_given_name=normalize_name(
-            _text(message.subject_given_name, f"{where}.subject_given_name", required=False)
+        subject_given_name=_name(
+            message.subject_given_name, f"{where}.subject_given_name", required=False
         ),
         subject_dob=parse_date(
             _text(message.subject_dob, f"{where}.subject_dob", required=True),
             f"{where}.subject_dob",
         ),
         covers=tuple(_text(c, f"{where}.covers", required=True) for c in message.covers),
-        record_kinds=tuple(
-            _text(k, f"{where}.record_kinds", required=True) for k in message.record_kinds
-        ),
+        record_kinds=tuple(_record_kind(k, f"{where}.record_kinds") for k in message.record_kinds),
         expires=parse_date(
-            _text(message.expires, f"{where}.expires", required=True)[:10], f"{where}.expires"
+            _text(message.expires, f"{where}.expires", required=True), f"{where}.expires"
         ),
     )
 

@@ -195,6 +195,21 @@ async def run_searches(
         await client.close()
 
 
+def audit_summary(workdir: Path, node_ids: list[str]) -> str:
+    """One line: how many audit entries the nodes wrote, and whether every log verifies."""
+    from node.audit.verify import verify_log
+
+    reports = [verify_log(workdir / f"{n}.audit.sqlite") for n in node_ids]
+    entries = sum(r.entries for r in reports)
+    if all(r.ok for r in reports):
+        return (
+            f"audit: {entries} entries written at {len(reports)} nodes before any answer left, "
+            "hash chains and signed checkpoints verified"
+        )
+    bad = ", ".join(r.node_id for r in reports if not r.ok)
+    return f"audit: {entries} entries written; VERIFICATION FAILED for {bad}"
+
+
 async def _run_federation(
     console: Console,
     personas: list[Persona],
@@ -217,7 +232,8 @@ async def _run_federation(
         )
         if interrupted.is_set():
             return None
-        federation = await start_federation(specs, workdir, trust=kit.config(), pki=pki)
+        federation = await start_federation(specs, workdir, trust=kit.config(), pki=pki, audit=True)
+        completed = False
         try:
             console.print(
                 f"\nbroker on {federation.broker_address}; nodes on "
@@ -237,9 +253,12 @@ async def _run_federation(
                 searches.cancel()
                 await asyncio.gather(searches, return_exceptions=True)
                 return None
+            completed = True
             return searches.result()
         finally:
             await federation.stop()
+            if completed:
+                console.print(audit_summary(workdir, [s.node_id for s in specs]))
 
 
 async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: int = 2026) -> None:

@@ -8,6 +8,7 @@ refused, so no query can sweep a node's whole table.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from fieldgate.errors import InvalidRequestError
@@ -31,6 +32,7 @@ HARD_MAX_HITS = 100
 """No node answer carries more hits than this."""
 
 _WILDCARDS = frozenset("*%?_")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,15 @@ class PersonQuery:
 
 def parse_date(value: str, field: str) -> dt.date:
     """Parse a ``YYYY-MM-DD`` date, raising :class:`InvalidRequestError` naming ``field``."""
+    # fromisoformat alone also takes week dates ("2020-W01-1") and compact forms.
+    if not _ISO_DATE.fullmatch(value):
+        raise InvalidRequestError(field, f"{value[:40]!r} is not in YYYY-MM-DD form")
     try:
-        parsed = dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidRequestError(
             field, f"{value[:40]!r} is not a valid date; use YYYY-MM-DD"
         ) from None
-    if len(value) != 10:
-        raise InvalidRequestError(field, f"{value[:40]!r} is not in YYYY-MM-DD form")
-    return parsed
 
 
 def _check_name(value: str, field: str) -> str:

@@ -55,7 +55,7 @@ def agency_table(agency: AgencyView) -> Table:
         (agency.agency_name, "bold"),
         "  ",
         (agency.status, style),
-        f"  {len(agency.hits)} hit(s)  {agency.elapsed_seconds * 1000:.0f} ms",
+        f"  {len(agency.hits)} hit(s)",
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
     table.add_column("record", no_wrap=True)
@@ -72,7 +72,8 @@ def agency_table(agency: AgencyView) -> Table:
             f"\n{hit.record_kind}\nscore {hit.score:.2f}\n",
             ("\n".join(hit.match_reasons), "dim"),
         )
-        contact = f"{hit.contact['unit']}\n{hit.contact['phone']}"
+        # Text, not markup: a unit name is the agency's data and may hold brackets.
+        contact = Text(f"{hit.contact['unit']}\n{hit.contact['phone']}")
         released = _fields_text(hit, masked=False)
         table.add_row(
             record,

@@ -2,7 +2,7 @@
 
 The JSON document (``SearchResult.to_json()``, printed by ``fieldgate search
 --json``) is a public interface; its shape is documented in the README and
-pinned by ``tests/test_results_json.py``. Fields are only ever added.
+pinned by ``tests/test_cli.py``. Fields are only ever added.
 """
 
 from __future__ import annotations

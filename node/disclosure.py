@@ -162,34 +162,26 @@ def to_value(value: FieldValue) -> struct_pb2.Value:
     return out
 
 
-_REASON_FIELDS = (
-    ("name matches alias", "aliases"),
-    ("surname", "surname"),
-    ("given", "given_name"),
-    ("date of birth", "dob"),
-)
+NAME_FIELDS = ("surname", "given_name", "aliases", "dob")
+"""Fields every name match is scored on (whichever the record holds)."""
 
 
-def reason_field(reason: str) -> str | None:
-    """The record field a match reason speaks about, or None if it cannot be told."""
-    for prefix, field in _REASON_FIELDS:
-        if reason.startswith(prefix):
-            return field
-    kind, _, rest = reason.partition(" ")
-    if rest == "exact" and kind in IDENTIFIER_KINDS:
-        return kind
-    return None
+def match_evidence(match: Match, record: Record, verdict: RecordVerdict) -> tuple[float, list[str]]:
+    """The score and reasons to send: all of them, or none.
 
-
-def visible_reasons(match: Match, verdict: RecordVerdict) -> list[str]:
-    """The match reasons that reveal nothing the contract withheld.
-
-    A reason about a field goes out only with that field released whole: "date
-    of birth with day and month transposed" would otherwise tell a requester
-    the held birth date that a pointer-only or masking contract keeps back.
+    A score of 0.955 says the held birth date is the query's with day and
+    month swapped; "surname exact" after an alias match names the alias. So
+    the evidence goes out only when every field it could come from that this
+    record holds is released whole; otherwise the hit carries no score (0)
+    and no reasons — a pointer says only whom to call.
     """
     whole = {f.name for f in verdict.fields if f.outcome == "released"}
-    return [r for r in match.reasons if reason_field(r) in whole]
+    # An identifier counts only when the match used it ("state_id exact").
+    used = {r.split(" ", 1)[0] for r in match.reasons} & IDENTIFIER_KINDS
+    sources = (*NAME_FIELDS, *sorted(used))
+    if all(name in whole for name in sources if name in record.fields):
+        return round(match.score, 4), list(match.reasons)
+    return 0.0, []
 
 
 def build_hit(
@@ -201,11 +193,12 @@ def build_hit(
     """Build the wire hit for a disclosed record: released fields and the pointer contact."""
     if not verdict.disclose:
         raise ValueError("build_hit called for a record that is not disclosed")
+    score, reasons = match_evidence(match, record, verdict)
     hit = common_pb2.Hit(
         record_id=record.record_id,
         record_kind=record.kind,
-        score=round(match.score, 4),
-        match_reasons=visible_reasons(match, verdict),
+        score=score,
+        match_reasons=reasons,
         contact=contact,
     )
     for field in verdict.released():

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,14 +38,26 @@ from node.store import RecordStore
 
 log = logging.getLogger("fieldgate.node")
 
-CANDIDATE_FACTOR = 4
-"""Candidates fetched per hit wanted: withheld records must not crowd out released ones."""
+MAX_CANDIDATES = 1000
+"""Matching records considered per search, before any contract is asked.
+
+The cut comes before the contract so that withheld records cannot crowd out
+released ones: the contract is asked about candidates in score order until
+enough are disclosed. Only a person with more than this many matching records
+could see the cut, and then the same for held and withheld records alike.
+"""
+
+POLICY_BUDGET_SECONDS = 1.0
+"""Contract time one search may spend; past it the remaining candidates are
+withheld, so a slow contract never turns an answer into a timeout (which would
+tell a held person from an absent one)."""
 
 
 @dataclass
 class NodeCounters:
     """Running counts an operator (and, later, Prometheus) reads."""
 
+    requests: int = 0
     searches: int = 0
     candidates: int = 0
     disclosed: int = 0
@@ -97,6 +110,7 @@ class AgencyNode:
         disclosure_log: DisclosureLog,
         max_hits: int,
         today: Callable[[], dt.date] = dt.date.today,
+        policy_budget_seconds: float = POLICY_BUDGET_SECONDS,
     ) -> None:
         self.node_id = node_id
         self.agency_name = agency_name
@@ -108,13 +122,16 @@ class AgencyNode:
         self._log = disclosure_log
         self._max_hits = max_hits
         self._today = today
-        # The store and the contract engine are used from worker threads one
-        # search at a time.
-        self._lock = threading.Lock()
+        self._budget = policy_budget_seconds
+        # The store is used from worker threads one search at a time; the
+        # counters are shared by all of them.
+        self._store_lock = threading.Lock()
+        self._counter_lock = threading.Lock()
 
-    def _contact_for(self, record: Record) -> common_pb2.PointerContact:
-        unit = record.fields.get("contact_unit")
-        phone = record.fields.get("contact_phone")
+    def _contact_for(self, record: Record, verdict: RecordVerdict) -> common_pb2.PointerContact:
+        """The record's own unit and phone only where the contract released them whole."""
+        whole = {f.name: f.value for f in verdict.fields if f.outcome == "released"}
+        unit, phone = whole.get("contact_unit"), whole.get("contact_phone")
         return common_pb2.PointerContact(
             agency=self.agency_name,
             unit=unit if isinstance(unit, str) else self.contact.unit,
@@ -158,24 +175,25 @@ class AgencyNode:
                 written; nothing may be released.
         """
         wanted = min(query.max_hits, self._max_hits)
-        with self._lock:
-            candidates = self.store.search(query, limit=wanted * CANDIDATE_FACTOR)
-            verdicts = [(c, self.decide(claims, c.record)) for c in candidates]
+        with self._store_lock:
+            candidates = self.store.search(query, limit=MAX_CANDIDATES)
+        deadline = time.monotonic() + self._budget
         outcomes: list[RecordOutcome] = []
         hits: list[common_pb2.Hit] = []
-        for candidate, verdict in verdicts:
+        for candidate in candidates:
+            if len(hits) >= wanted:
+                break
+            if time.monotonic() > deadline:
+                verdict = deny(candidate.record, self.catalog, "search's policy budget spent")
+            else:
+                verdict = self.decide(claims, candidate.record)
             self._count(verdict)
             outcomes.append(RecordOutcome(candidate.record.record_id, verdict))
-            if verdict.disclose and len(hits) < wanted:
-                hits.append(
-                    build_hit(
-                        candidate.record,
-                        candidate.match,
-                        verdict,
-                        self._contact_for(candidate.record),
-                    )
-                )
-        self.counters.searches += 1
+            if verdict.disclose:
+                contact = self._contact_for(candidate.record, verdict)
+                hits.append(build_hit(candidate.record, candidate.match, verdict, contact))
+        with self._counter_lock:
+            self.counters.searches += 1
         self._log.write(
             DisclosureEntry(
                 request_id=request_id,
@@ -190,21 +208,28 @@ class AgencyNode:
         )
         return hits
 
+    def count_request(self) -> None:
+        """Count one Search call as it arrives, before any check."""
+        with self._counter_lock:
+            self.counters.requests += 1
+
     def _count(self, verdict: RecordVerdict) -> None:
-        c = self.counters
-        c.candidates += 1
         if verdict.error:
-            c.policy_errors += 1
-            c.last_policy_error = verdict.error
             log.warning("contract failed to decide; record withheld: %s", verdict.error)
-        if verdict.disclose:
-            c.disclosed += 1
-        else:
-            c.withheld += 1
-        for f in verdict.fields:
-            if f.outcome == "released":
-                c.fields_released += 1
-            elif f.outcome == "masked":
-                c.fields_masked += 1
+        with self._counter_lock:
+            c = self.counters
+            c.candidates += 1
+            if verdict.error:
+                c.policy_errors += 1
+                c.last_policy_error = verdict.error
+            if verdict.disclose:
+                c.disclosed += 1
             else:
-                c.fields_withheld += 1
+                c.withheld += 1
+            for f in verdict.fields:
+                if f.outcome == "released":
+                    c.fields_released += 1
+                elif f.outcome == "masked":
+                    c.fields_masked += 1
+                else:
+                    c.fields_withheld += 1

@@ -54,6 +54,7 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         context: grpc.aio.ServicerContext[node_pb2.NodeSearchRequest, node_pb2.NodeSearchResponse],
     ) -> node_pb2.NodeSearchResponse:
         await self._check_caller(context)  # type: ignore[arg-type]
+        self._node.count_request()
         request_id = request.request_id or uuid.uuid4().hex
         try:
             if len(request_id) > MAX_REQUEST_ID_LENGTH:
@@ -80,6 +81,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 grpc.StatusCode.UNAVAILABLE,
                 "this node cannot record disclosures right now, so it answers nothing; "
                 "try again later or call the agency",
+            )
+        except Exception:
+            # Whatever went wrong, nothing is released and nothing internal is told.
+            log.exception("search %s failed; nothing released", request_id)
+            await context.abort(
+                grpc.StatusCode.INTERNAL, "the node failed to answer; its operator has the details"
             )
         return node_pb2.NodeSearchResponse(
             request_id=request_id,

@@ -55,7 +55,7 @@ def test_search_json_has_the_documented_shape(demo: DemoFederation) -> None:
     for hit in hits:
         assert set(hit) == HIT_KEYS
         assert set(hit["contact"]) == CONTACT_KEYS
-        assert 0 < hit["score"] <= 1
+        assert 0 <= hit["score"] <= 1
         for field in hit["fields"].values():
             assert set(field) == FIELD_KEYS
     kcso = next(a for a in document["agencies"] if a["node_id"] == "kcso")
@@ -66,6 +66,13 @@ def test_search_json_has_the_documented_shape(demo: DemoFederation) -> None:
         "mask": None,
     }
     assert booking["fields"]["address"]["mask"] == "city"
+    assert booking["score"] > 0.9
+    assert booking["match_reasons"]
+    # A pointer answer carries no match evidence: it could reveal the withheld birth date.
+    spd = next(a for a in document["agencies"] if a["node_id"] == "spd")
+    assert spd["hits"]
+    assert all(h["score"] == 0 and h["match_reasons"] == [] for h in spd["hits"])
+    assert all(a["elapsed_seconds"] == 0 for a in document["agencies"])
 
 
 def test_search_table_names_each_agency(demo: DemoFederation) -> None:

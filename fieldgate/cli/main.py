@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from fieldgate.cli.audit_cmds import audit, node_keygen, node_purge
 from fieldgate.cli.contract_cmds import contract
 from fieldgate.cli.demo_cmds import demo, sample
 from fieldgate.cli.search_cmd import search
@@ -34,6 +35,9 @@ cli.add_command(broker)
 cli.add_command(contract)
 cli.add_command(demo)
 cli.add_command(sample)
+cli.add_command(audit)
+node.add_command(node_keygen)
+node.add_command(node_purge)
 cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)
@@ -53,6 +57,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except FieldgateError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        # A file or directory given on the command line that cannot be used.
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error:{where}: {exc.strerror or exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -43,6 +43,12 @@ def load_warrant(path: Path) -> Warrant:
     unknown = sorted(set(document) - WARRANT_KEYS)
     if unknown:
         raise click.BadParameter(f"{path}: unknown key {unknown[0]!r}", param_hint="--warrant")
+    for key in ("covers", "record_kinds"):
+        value = document.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise click.BadParameter(
+                f"{path}: {key} must be a list of strings", param_hint="--warrant"
+            )
     try:
         return Warrant(
             id=str(document["id"]),
@@ -50,9 +56,9 @@ def load_warrant(path: Path) -> Warrant:
             subject_surname=str(document["subject_surname"]),
             subject_given_name=str(document.get("subject_given_name", "")),
             subject_dob=str(document["subject_dob"]),
-            covers=tuple(str(c) for c in document.get("covers", [])),
+            covers=tuple(document.get("covers", [])),
             expires=str(document["expires"]),
-            record_kinds=tuple(str(k) for k in document.get("record_kinds", [])),
+            record_kinds=tuple(document.get("record_kinds", [])),
         )
     except KeyError as exc:
         raise click.BadParameter(

@@ -91,6 +91,17 @@ def _header_type(token: str, expected: str, reason: str) -> None:
         raise VerificationError("malformed", f"{reason}: not a {expected} signed with {ALGORITHM}")
 
 
+def _unverified_claims(token: str, what: str) -> dict[str, Any]:
+    """Claims read only to pick the key that will verify them."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise VerificationError("malformed", f"{what}: {exc}") from None
+    if not isinstance(claims, dict):
+        raise VerificationError("malformed", f"{what}: claims are not an object")
+    return claims
+
+
 def _decode(
     token: str,
     key: Ed25519PublicKey,
@@ -167,7 +178,7 @@ class SearchVerifier:
             raise VerificationError("unsigned", "no credential or proof")
 
         _header_type(signed.credential, CREDENTIAL_TYPE, "credential")
-        unverified = jwt.decode(signed.credential, options={"verify_signature": False})
+        unverified = _unverified_claims(signed.credential, "credential")
         issuer = state.issuers.get(str(unverified.get("iss", "")))
         if issuer is None:
             raise VerificationError("unknown_issuer", f"issuer {unverified.get('iss')!r}")
@@ -236,7 +247,7 @@ class SearchVerifier:
 
     def _warrant(self, token: str, courts: dict[str, Any] | Any) -> common_pb2.LegalAuthority:
         _header_type(token, WARRANT_TYPE, "warrant")
-        unverified = jwt.decode(token, options={"verify_signature": False})
+        unverified = _unverified_claims(token, "warrant")
         court = courts.get(str(unverified.get("iss", "")))
         if court is None:
             raise VerificationError("unknown_court", f"court {unverified.get('iss')!r}")

@@ -119,7 +119,9 @@ class AgencyResult(_message.Message):
     detail: _builtins.str
     """For a non-answer, what went wrong (gRPC status code and message)."""
     elapsed_seconds: _builtins.float
-    """Time from fan-out to this node's answer or failure, in seconds."""
+    """Reserved, always 0: per-agency latency would let a requester tell how
+    long a contract worked on records it then withheld. The broker logs it.
+    """
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Hit]:
         """Hits exactly as the node disclosed them."""

@@ -112,7 +112,7 @@ class LegalAuthority(_message.Message):
     subject_dob: _builtins.str
     """Date of birth (YYYY-MM-DD) of the person the instrument covers."""
     expires: _builtins.str
-    """Expiry as an RFC 3339 date or timestamp; past expiry it covers nothing."""
+    """Last day it is valid, YYYY-MM-DD; after that it covers nothing."""
     @_builtins.property
     def covers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Fields or sensitivity classes the instrument covers; empty means none."""

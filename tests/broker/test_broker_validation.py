@@ -19,7 +19,7 @@ DETECTIVE = demo_personas(dt.date.today())[0].requester
 
 
 def searches_at_nodes(demo: DemoFederation) -> int:
-    return sum(n.node.counters.searches for n in demo.federation.nodes.values())
+    return sum(n.node.counters.requests for n in demo.federation.nodes.values())
 
 
 @pytest.mark.parametrize("case", sorted(BAD_QUERIES))

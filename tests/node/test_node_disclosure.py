@@ -150,31 +150,23 @@ def test_masks() -> None:
     assert apply_mask("nope", "string", "x") is None
 
 
-def test_match_reasons_only_speak_of_fields_released_whole() -> None:
+def test_match_evidence_goes_out_only_with_every_field_it_comes_from() -> None:
     from fieldgate.v1 import common_pb2
     from node.disclosure import build_hit
     from node.matching import Match
 
     match = Match(
-        0.93,
-        (
-            "name matches alias 'HERNANDEZ, MIKE'",
-            "surname exact",
-            "given name similarity 0.96 (Jaro-Winkler)",
-            "date of birth with day and month transposed",
-            "state_id exact",
-            "something new the node cannot place",
-        ),
+        0.955,
+        ("name matches alias 'HERNANDEZ, MIKE'", "surname exact", "date of birth transposed"),
     )
     contact = common_pb2.PointerContact(agency="A", unit="U", phone="P")
-    pointer = decide_fields({"disclose": True}, RECORD, CATALOG)
-    assert list(build_hit(RECORD, match, pointer, contact).match_reasons) == []
-    masked_dob = decide_fields(
-        {"disclose": True, "release": ["surname", "aliases"], "mask": {"dob": "year"}},
-        RECORD,
-        CATALOG,
-    )
-    assert list(build_hit(RECORD, match, masked_dob, contact).match_reasons) == [
-        "name matches alias 'HERNANDEZ, MIKE'",
-        "surname exact",
-    ]
+
+    def evidence(raw: dict[str, Any]) -> tuple[float, list[str]]:
+        hit = build_hit(RECORD, match, decide_fields(raw, RECORD, CATALOG), contact)
+        return hit.score, list(hit.match_reasons)
+
+    assert evidence({"disclose": True}) == (0.0, [])  # a pointer: no score, no reasons
+    names = ["surname", "given_name", "aliases"]
+    assert evidence({"disclose": True, "release": names, "mask": {"dob": "year"}}) == (0.0, [])
+    assert evidence({"disclose": True, "release": [*names[:2], "dob"]}) == (0.0, [])  # alias held
+    assert evidence({"disclose": True, "release": [*names, "dob"]}) == (0.955, list(match.reasons))
