@@ -66,6 +66,8 @@ class BrokerConfig:
     """Development only: allow unsigned searches and plaintext."""
     tls: TLSFiles | None = None
     """mTLS files, used to serve investigators and to call nodes; None only when ``insecure``."""
+    search_log: Path | None = None
+    """The broker's append-only log of searches (``broker.search_log``); None keeps none."""
 
 
 def _tls(broker: Section) -> TLSFiles | None:
@@ -112,6 +114,7 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         trust=trust_config(broker.section("trust")) if broker.has("trust") else None,
         insecure=broker.boolean("insecure", False),
         tls=_tls(broker),
+        search_log=broker.path("search_log", "broker-searches.sqlite"),
     )
     if config.tls is None and not config.insecure:
         raise ConfigError(

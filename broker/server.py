@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import grpc
 
+from broker.audit_log import BrokerSearchLog
 from broker.config import BrokerConfig
 from broker.fanout import FanOut
 from broker.servicer import BrokerServicer
+from fieldgate.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import broker_pb2_grpc
 
@@ -26,11 +28,14 @@ class RunningBroker:
     server: grpc.aio.Server
     address: str
     fanout: FanOut
+    search_log: BrokerSearchLog | None = None
 
     async def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving (finishing in-flight searches within ``grace``) and close channels."""
         await self.server.stop(grace)
         await self.fanout.close()
+        if self.search_log is not None:
+            self.search_log.close()
 
 
 async def start_broker(config: BrokerConfig) -> RunningBroker:
@@ -39,6 +44,8 @@ async def start_broker(config: BrokerConfig) -> RunningBroker:
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # A second process on the same port must fail, not share it silently.
+            ("grpc.so_reuseport", 0),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ]
     )
@@ -47,14 +54,13 @@ async def start_broker(config: BrokerConfig) -> RunningBroker:
         verifier = None
     else:
         verifier = build_verifier(config.trust)
-    broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(config, fanout, verifier), server)
+    search_log = BrokerSearchLog(config.search_log) if config.search_log else None
+    broker_pb2_grpc.add_BrokerServicer_to_server(
+        BrokerServicer(config, fanout, verifier, search_log), server
+    )
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("BROKER SERVES PLAINTEXT: development only.")
-        port = server.add_insecure_port(config.listen)
-    else:
-        port = server.add_secure_port(config.listen, config.tls.server_credentials())
-    if port == 0:
-        raise OSError(f"cannot listen on {config.listen}")
+    port = bind(server, config.listen, config.tls, "the broker")
     await server.start()
-    return RunningBroker(server, f"{host}:{port}", fanout)
+    return RunningBroker(server, f"{host}:{port}", fanout, search_log)

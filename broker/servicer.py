@@ -7,11 +7,13 @@ unchanged: it never rewrites who is asking, why, or for whom.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
 import grpc
 
+from broker.audit_log import BrokerLogError, BrokerSearchLog
 from broker.config import BrokerConfig
 from broker.fanout import FanOut
 from fieldgate.claims import validate_requester
@@ -27,9 +29,14 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
     """Serves searches across the federation in ``config``."""
 
     def __init__(
-        self, config: BrokerConfig, fanout: FanOut, verifier: SearchVerifier | None
+        self,
+        config: BrokerConfig,
+        fanout: FanOut,
+        verifier: SearchVerifier | None,
+        search_log: BrokerSearchLog | None = None,
     ) -> None:
         self._config = config
+        self._search_log = search_log
         self._fanout = fanout
         self._verifier = verifier
 
@@ -46,6 +53,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchResponse],
     ) -> broker_pb2.SearchResponse:
         requester, query = request.requester, request.query
+        credential_id = ""
         if self._verifier is not None:
             try:
                 verified = self._verifier.verify(
@@ -60,9 +68,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     f"search refused ({exc.reason}): {exc.detail}",
                 )
             requester, query = verified.requester, verified.query
+            credential_id = verified.credential_id
         try:
             validate_requester(requester)
-            validate_query(query)
+            validated_query = validate_query(query)
             deadline = self.deadline_for(request.deadline_seconds)
         except InvalidRequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
@@ -85,6 +94,20 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}:{len(r.hits)}" for r in results
             ),
         )
+        if self._search_log is not None:
+            try:
+                await asyncio.to_thread(
+                    self._search_log.write,
+                    request_id,
+                    requester,
+                    validated_query,
+                    results,
+                    credential_id,
+                )
+            except BrokerLogError as exc:
+                # The nodes logged their disclosures before answering; the
+                # broker's traffic log failing must be seen, not hidden.
+                log.error("broker search log unavailable for search %s: %s", request_id, exc)
         return broker_pb2.SearchResponse(request_id=request_id, results=results)
 
     async def ListNodes(

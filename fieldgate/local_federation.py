@@ -15,6 +15,7 @@ from broker.config import BrokerConfig, NodeEntry
 from broker.server import RunningBroker, start_broker
 from fieldgate.tls import DevPKI
 from fieldgate.trust.config import TrustConfig
+from node.audit.store import AuditStore
 from node.catalog import default_catalog_path, load_catalog
 from node.config import NodeConfig
 from node.disclosure_log import DisclosureLog, MemoryDisclosureLog
@@ -65,6 +66,13 @@ class LocalFederation:
     broker: RunningBroker
     nodes: dict[str, RunningNode]
     disclosure_logs: dict[str, MemoryDisclosureLog] = field(default_factory=dict)
+
+    def audit_store(self, node_id: str) -> AuditStore:
+        """The audit store of a node started with ``audit=True``."""
+        store = self.nodes[node_id].audit
+        if store is None:
+            raise LookupError(f"node {node_id} was started without its own audit store")
+        return store
 
     @property
     def broker_address(self) -> str:
@@ -126,6 +134,7 @@ async def start_federation(
     disclosure_log: Callable[[str], DisclosureLog] | None = None,
     trust: TrustConfig | None = None,
     pki: DevPKI | None = None,
+    audit: bool = False,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -135,6 +144,9 @@ async def start_federation(
         extra_nodes: more nodes the broker should ask (started elsewhere, or absent).
         default_deadline_seconds: the broker's default search deadline.
         disclosure_log: makes each node's disclosure log; default: in memory.
+        audit: give each node its real audit store (``<id>.audit.sqlite`` and its
+            key in ``workdir``) and the broker its search log, instead of
+            in-memory logs; ``disclosure_log`` is then ignored.
         trust: the trust bundle every node and the broker verify against;
             None runs them insecure (claims taken as stated).
         pki: certificates for mutual TLS (the broker's is named ``broker``, each
@@ -144,9 +156,12 @@ async def start_federation(
     logs: dict[str, MemoryDisclosureLog] = {}
     try:
         for spec in specs:
-            if disclosure_log is None:
+            chosen: DisclosureLog | None
+            if audit:
+                chosen = None  # the node opens its own audit store
+            elif disclosure_log is None:
                 logs[spec.node_id] = MemoryDisclosureLog()
-                chosen: DisclosureLog = logs[spec.node_id]
+                chosen = logs[spec.node_id]
             else:
                 chosen = disclosure_log(spec.node_id)
             config = node_config(spec, workdir, trust, pki)
@@ -161,6 +176,7 @@ async def start_federation(
                 trust=trust,
                 insecure=trust is None or pki is None,
                 tls=pki.files(BROKER_NAME) if pki else None,
+                search_log=workdir / "broker-searches.sqlite" if audit else None,
             )
         )
     except BaseException:

@@ -9,6 +9,14 @@ An agency's catalog is a TOML file (see ``node/catalogs/standard.toml``)::
     type = "date"               # string, date, integer, string_list or address
     description = "Date of birth"
 
+    [classes.immigration_status]
+    retention_days = 365        # optional: fields of this class are disposed of
+                                # this many days after the record's event date
+
+A class without ``retention_days`` is kept until the record is removed by
+other means. ``fieldgate node purge`` applies the retention periods (see
+:mod:`node.audit.retention`).
+
 A field missing from the catalog is never imported and never released, so the
 loader is strict: an unknown key, type or class is an error naming the key
 rather than something silently ignored.
@@ -19,7 +27,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -99,10 +107,13 @@ class FieldCatalog:
     Attributes:
         fields: field name → spec, in catalog file order (read-only).
         source: where it was loaded from, for messages.
+        retention_days: sensitivity class → retention period in days.
     """
 
     fields: Mapping[str, FieldSpec]
     source: str = "<catalog>"
+    retention_days: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Sensitivity class → days its fields are kept; classes not named are kept."""
 
     def classes(self) -> dict[str, str]:
         """Return field name → sensitivity class, the contract's ``data.catalog``."""
@@ -143,9 +154,11 @@ def parse_catalog(data: Mapping[str, object], *, source: str = "<catalog>") -> F
     Raises:
         CatalogError: naming ``source`` and the first wrong key.
     """
-    unknown = sorted(set(data) - {"version", "fields"})
+    unknown = sorted(set(data) - {"version", "fields", "classes"})
     if unknown:
-        raise CatalogError(source, unknown[0], "unknown key; a catalog has 'version' and 'fields'")
+        raise CatalogError(
+            source, unknown[0], "unknown key; a catalog has 'version', 'fields' and 'classes'"
+        )
     version = data.get("version")
     if version != CATALOG_VERSION or isinstance(version, bool):
         raise CatalogError(
@@ -157,7 +170,40 @@ def parse_catalog(data: Mapping[str, object], *, source: str = "<catalog>") -> F
     specs: dict[str, FieldSpec] = {}
     for name, table in fields.items():
         specs[name] = _parse_field(source, str(name), table)
-    return FieldCatalog(fields=MappingProxyType(specs), source=source)
+    retention = _parse_classes(source, data.get("classes", {}))
+    return FieldCatalog(
+        fields=MappingProxyType(specs), source=source, retention_days=MappingProxyType(retention)
+    )
+
+
+def _parse_classes(source: str, classes: object) -> dict[str, int]:
+    """Read ``[classes.<class>]`` tables: per-class settings (today ``retention_days``)."""
+    if not isinstance(classes, Mapping):
+        raise CatalogError(source, "classes", "must be a table of [classes.<class>] tables")
+    retention: dict[str, int] = {}
+    for name, table in classes.items():
+        key = f"classes.{name}"
+        if name not in SENSITIVITY_CLASSES:
+            raise CatalogError(
+                source,
+                key,
+                f"unknown class {name!r}; use one of {', '.join(sorted(SENSITIVITY_CLASSES))}",
+            )
+        if not isinstance(table, Mapping):
+            raise CatalogError(source, key, "must be a table, e.g. retention_days = 365")
+        unknown = sorted(set(table) - {"retention_days"})
+        if unknown:
+            raise CatalogError(source, f"{key}.{unknown[0]}", "unknown key; use retention_days")
+        if "retention_days" in table:
+            days = table["retention_days"]
+            if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+                raise CatalogError(
+                    source,
+                    f"{key}.retention_days",
+                    f"must be a whole number of days ≥ 1, not {days!r}",
+                )
+            retention[str(name)] = days
+    return retention
 
 
 def _parse_field(source: str, name: str, table: object) -> FieldSpec:

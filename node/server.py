@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from fieldgate.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import common_pb2, node_pb2_grpc
 from node.audit.config import default_audit_config
@@ -115,6 +116,8 @@ async def start_node(
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # A second process on the same port must fail, not share it silently.
+            ("grpc.so_reuseport", 0),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
@@ -132,10 +135,6 @@ async def start_node(
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)
-        port = server.add_insecure_port(config.listen)
-    else:
-        port = server.add_secure_port(config.listen, config.tls.server_credentials())
-    if port == 0:
-        raise OSError(f"cannot listen on {config.listen}")
+    port = bind(server, config.listen, config.tls, f"node {config.node_id}")
     await server.start()
     return RunningNode(server, f"{host}:{port}", node, node.store, gate, audit)

@@ -237,6 +237,34 @@ class RecordStore:
             [(kind, value, record.record_id) for kind, value in record.identifiers()],
         )
 
+    def dispose(self, replacements: Iterable[Record], deletions: Iterable[str]) -> None:
+        """Replace records by their blanked versions and delete others, in one transaction.
+
+        Used by retention (:mod:`node.audit.retention`): a replacement keeps its
+        record_id and gets its name and identifier index rows rebuilt.
+
+        Raises:
+            StoreError: a record to replace or delete is not in the store.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for record in replacements:
+                self._delete(record.record_id)
+                self._insert(record)
+            for record_id in deletions:
+                self._delete(record_id)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def _delete(self, record_id: str) -> None:
+        # names and identifiers go with it (ON DELETE CASCADE).
+        cursor = self._db.execute("DELETE FROM records WHERE record_id = ?", (record_id,))
+        if cursor.rowcount != 1:
+            raise StoreError(f"record_id {record_id!r} is not in the store")
+
     def get(self, record_id: str) -> Record | None:
         """Return the record with ``record_id``, or None."""
         row = self._db.execute(

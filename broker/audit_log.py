@@ -1,0 +1,140 @@
+"""The broker's own log of searches: who asked, for what, and which nodes it asked.
+
+The broker holds no records, so its log is about traffic, not disclosures
+(each node writes those itself, before answering). One row per search,
+written after the fan-out, in an append-only SQLite table (triggers refuse
+UPDATE and DELETE)::
+
+    searches(seq PK, time, request_id, subject, agency, agency_type, purpose,
+             case_number, credential_id, query_digest, nodes JSON)
+
+``nodes`` lists every node asked with its status and hit count. ``request_id``
+is the id each node's audit entry carries, so an auditor can join the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from fieldgate.errors import FieldgateError
+from fieldgate.query import PersonQuery
+from fieldgate.v1 import broker_pb2, common_pb2
+
+log = logging.getLogger("fieldgate.broker")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS searches (seq INTEGER PRIMARY KEY, time TEXT NOT NULL,"
+    " request_id TEXT NOT NULL, subject TEXT NOT NULL, agency TEXT NOT NULL,"
+    " agency_type TEXT NOT NULL, purpose TEXT NOT NULL, case_number TEXT NOT NULL,"
+    " credential_id TEXT NOT NULL, query_digest TEXT NOT NULL, nodes TEXT NOT NULL) STRICT",
+    "CREATE TRIGGER IF NOT EXISTS searches_append_only BEFORE UPDATE ON searches"
+    " BEGIN SELECT RAISE(ABORT, 'the broker search log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS searches_kept BEFORE DELETE ON searches"
+    " BEGIN SELECT RAISE(ABORT, 'the broker search log is append-only'); END",
+)
+
+
+class BrokerLogError(FieldgateError):
+    """The broker's search log cannot be opened or written."""
+
+
+def query_digest(query: PersonQuery) -> str:
+    """SHA-256 of the normalised query: the same digest the nodes log (node.service)."""
+    canonical = json.dumps(
+        {
+            "surname": query.surname,
+            "given_name": query.given_name,
+            "dob": query.dob.isoformat() if query.dob else "",
+            "identifiers": sorted(query.identifiers),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class BrokerSearchLog:
+    """An append-only SQLite log of the searches a broker fanned out."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (creating if new) the log at ``path``.
+
+        Raises:
+            BrokerLogError: the file cannot be used.
+        """
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 2000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+        except sqlite3.Error as exc:
+            raise BrokerLogError(f"{path}: cannot open the broker search log: {exc}") from exc
+
+    def write(
+        self,
+        request_id: str,
+        requester: common_pb2.Requester,
+        query: PersonQuery,
+        results: Sequence[broker_pb2.AgencyResult],
+        credential_id: str = "",
+    ) -> None:
+        """Append one search.
+
+        Raises:
+            BrokerLogError: the row could not be written.
+        """
+        nodes = [
+            {
+                "node_id": r.node_id,
+                "status": broker_pb2.NodeStatus.Name(r.status),
+                "hits": len(r.hits),
+            }
+            for r in results
+        ]
+        row = (
+            dt.datetime.now(dt.UTC).isoformat(),
+            request_id,
+            requester.subject,
+            requester.agency,
+            requester.agency_type,
+            requester.purpose,
+            requester.case_number,
+            credential_id,
+            query_digest(query),
+            json.dumps(nodes, sort_keys=True),
+        )
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO searches (time, request_id, subject, agency, agency_type,"
+                    " purpose, case_number, credential_id, query_digest, nodes)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.Error as exc:
+                raise BrokerLogError(f"{self.path}: cannot write: {exc}") from exc
+
+    def rows(self) -> list[dict[str, object]]:
+        """Every logged search, oldest first (for tools and tests)."""
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM searches ORDER BY seq")
+            names = [d[0] for d in cursor.description]
+            found = [dict(zip(names, row, strict=True)) for row in cursor]
+        for row in found:
+            row["nodes"] = json.loads(str(row["nodes"]))
+        return found
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,382 @@
+"""``fieldgate audit ...`` (verify, export checkpoints, reports) and the node's
+retention and key commands ``fieldgate node purge`` and ``fieldgate node keygen``.
+
+Every report prints a table by default, ``--json`` for machines and ``--csv
+FILE`` for spreadsheets. ``verify`` exits 0 when the log is intact and 1 when
+anything is wrong, naming the first entry concerned; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from node.audit.checkpoints import CheckpointExport, checkpoint_from_body, export_lines, read_export
+from node.audit.keys import create_key, load_verify_key, public_hex
+from node.audit.reports import (
+    Period,
+    Report,
+    accounts,
+    by_purpose,
+    denials,
+    record_ids_for_person,
+    subject_history,
+)
+from node.audit.retention import apply_plan, audit_cutoff, plan_purge
+from node.audit.schema import AuditReader
+from node.audit.verify import VerifyReport, verify_log
+
+_DB = click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's audit database (e.g. kcso.audit.sqlite).",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+_CSV = click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the rows to this CSV file.",
+)
+_SINCE = click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC) to include."
+)
+_UNTIL = click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC) to include."
+)
+
+
+def _period(since: dt.datetime | None, until: dt.datetime | None) -> Period:
+    return Period(since.date() if since else None, until.date() if until else None)
+
+
+@click.group()
+def audit() -> None:
+    """Verify a node's tamper-evident audit log, export its checkpoints, run reports."""
+
+
+# -- verify and export ---------------------------------------------------------
+
+
+def _print_verify(report: VerifyReport, console: Console) -> None:
+    state = "[green]intact[/]" if report.ok else "[bold red]NOT INTACT[/]"
+    console.print(f"{report.path}: audit log of node {report.node_id or '?'} is {state}")
+    console.print(
+        f"  entries {report.first_seq}–{report.last_seq} ({report.entries}), "
+        f"{report.checkpoints} signed checkpoints, last covering entry "
+        f"{report.last_checkpoint_seq}; key: {report.key_source}"
+    )
+    if report.exported_checked:
+        console.print(f"  {report.exported_checked} exported checkpoints checked")
+    if report.uncovered:
+        console.print(
+            f"  {report.uncovered} newest entries are not yet under a signed checkpoint "
+            "(protected by the chain only)"
+        )
+    first = report.first_entry_problem()
+    if first is not None:
+        console.print(f"  [bold red]first bad entry: {first.seq}[/] — {first.message}")
+    for problem in report.problems:
+        console.print(f"  [red]{problem.kind}[/]: {problem.message}", highlight=False)
+
+
+@audit.command("verify")
+@_DB
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's public key (PEM, or hex) as you know it; default: the one in the log.",
+)
+@click.option(
+    "--checkpoints",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint export kept by a third party (repeatable).",
+)
+@_JSON
+def verify_cmd(
+    db_path: Path, key_path: Path | None, checkpoint_files: tuple[Path, ...], as_json: bool
+) -> None:
+    """Check the hash chain and signed checkpoints; name the first entry tampered with."""
+    key = load_verify_key(key_path) if key_path else None
+    exports: list[CheckpointExport] = [read_export(p) for p in checkpoint_files]
+    report = verify_log(db_path, public_key=key, exports=exports)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_verify(report, Console(highlight=False))
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit.command("export-checkpoints")
+@_DB
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+def export_checkpoints_cmd(db_path: Path, out_path: Path | None) -> None:
+    """Write the log's signed checkpoints as JSON Lines, for a third party to keep."""
+    with AuditReader(db_path) as reader:
+        meta = reader.meta()
+        checkpoints = [
+            checkpoint_from_body(json.loads(row.body), row.signature)
+            for row in reader.checkpoints()
+        ]
+    text = "\n".join(export_lines(meta.get("node_id", ""), meta.get("public_key", ""), checkpoints))
+    if out_path is None:
+        click.echo(text)
+    else:
+        out_path.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {len(checkpoints)} checkpoints to {out_path}", err=True)
+
+
+# -- reports -----------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        return value[:19].replace("T", " ")  # an ISO time, to the second
+    return str(value)
+
+
+def _emit(report: Report, as_json: bool, csv_path: Path | None) -> None:
+    if csv_path is not None:
+        with csv_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(report.columns))
+            writer.writeheader()
+            writer.writerows(report.rows)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    table = Table(title=report.title, show_lines=False)
+    for column in report.columns:
+        table.add_column(column, overflow="fold")
+    for row in report.rows:
+        table.add_row(*(_cell(row.get(c, "")) for c in report.columns))
+    console = Console(highlight=False)
+    console.print(table)
+    for note in report.notes:
+        console.print(note)
+    console.print(f"{len(report.rows)} rows")
+    if csv_path is not None:
+        console.print(f"rows written to {csv_path}")
+
+
+@audit.group("report")
+def report_group() -> None:
+    """Auditor reports over one node's audit log."""
+
+
+@report_group.command("by-purpose")
+@_DB
+@_SINCE
+@_UNTIL
+@_JSON
+@_CSV
+def report_by_purpose(
+    db_path: Path,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+    csv_path: Path | None,
+) -> None:
+    """Searches, hits and fields released by class, per agency type and purpose."""
+    with AuditReader(db_path) as reader:
+        _emit(by_purpose(reader, _period(since, until)), as_json, csv_path)
+
+
+@report_group.command("subject")
+@_DB
+@click.option("--record-id", "record_ids", multiple=True, help="A record of the person.")
+@click.option("--name", help='The person\'s name, "SURNAME, GIVEN" (with --dob).')
+@click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth (with --name).")
+@click.option(
+    "--records-db",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's record database, to find the person's records by name and birth date.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0.0, 1.0),
+    help="Count every record matching at least this well (default: exact name and date).",
+)
+@_SINCE
+@_UNTIL
+@_JSON
+@_CSV
+def report_subject(
+    db_path: Path,
+    record_ids: tuple[str, ...],
+    name: str | None,
+    dob: dt.datetime | None,
+    records_db: Path | None,
+    min_score: float | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+    csv_path: Path | None,
+) -> None:
+    """Every disclosure of one person's data: when, to which agency, why, which fields."""
+    wanted = set(record_ids)
+    if name is not None or dob is not None:
+        if name is None or dob is None or records_db is None:
+            raise click.UsageError("--name needs --dob and --records-db")
+        surname, _, given = name.partition(",")
+        if not surname.strip():
+            raise click.UsageError('--name must be "SURNAME, GIVEN"')
+        wanted |= record_ids_for_person(
+            records_db, surname.strip(), given.strip(), dob.date(), min_score=min_score
+        )
+    elif not wanted:
+        raise click.UsageError("give --record-id, or --name with --dob and --records-db")
+    with AuditReader(db_path) as reader:
+        _emit(subject_history(reader, wanted, _period(since, until)), as_json, csv_path)
+
+
+@report_group.command("accounts")
+@_DB
+@_SINCE
+@_UNTIL
+@_JSON
+@_CSV
+def report_accounts(
+    db_path: Path,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+    csv_path: Path | None,
+) -> None:
+    """Every requester seen, first and last use; flags agency types the contract refuses."""
+    with AuditReader(db_path) as reader:
+        _emit(accounts(reader, _period(since, until)), as_json, csv_path)
+
+
+@report_group.command("denials")
+@_DB
+@_SINCE
+@_UNTIL
+@_JSON
+@_CSV
+def report_denials(
+    db_path: Path,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+    csv_path: Path | None,
+) -> None:
+    """Denied searches and policy errors, so a broken contract cannot fail silently."""
+    with AuditReader(db_path) as reader:
+        _emit(denials(reader, _period(since, until)), as_json, csv_path)
+
+
+# -- node keygen and purge ---------------------------------------------------------
+
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's config file.",
+)
+
+
+@click.command("keygen")
+@_CONFIG
+def node_keygen(config_path: Path) -> None:
+    """Make the node's audit signing key (refuses to replace an existing one)."""
+    from node.audit.config import default_audit_config
+    from node.config import load_node_config
+
+    config = load_node_config(config_path, os.environ)
+    audit_config = config.audit or default_audit_config(config.database)
+    key = create_key(audit_config.key)
+    click.echo(f"wrote {audit_config.key} (mode 0600)")
+    click.echo(f"public key: {public_hex(key.public_key())}")
+
+
+@click.command("purge")
+@_CONFIG
+@click.option("--dry-run", is_flag=True, help="Show what would be disposed of; change nothing.")
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Count ages as of this day (default: today, UTC).",
+)
+@_JSON
+def node_purge(config_path: Path, dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
+    """Apply retention: blank expired fields, delete emptied records, trim old audit entries."""
+    from node.audit.config import default_audit_config
+    from node.catalog import load_catalog
+    from node.config import load_node_config
+    from node.server import open_audit_log
+    from node.store import RecordStore
+
+    config = load_node_config(config_path, os.environ)
+    audit_config = config.audit or default_audit_config(config.database)
+    day = today.date() if today else dt.datetime.now(dt.UTC).date()
+    catalog = load_catalog(config.catalog)
+    cutoff = audit_cutoff(day, audit_config.retention_days)
+    with RecordStore.open(config.database) as store:
+        plan = plan_purge(store, catalog, day)
+        summary = plan.summary()
+        summary["audit_retention_days"] = audit_config.retention_days
+        summary["audit_cutoff"] = cutoff.isoformat()
+        summary["dry_run"] = dry_run
+        if dry_run:
+            summary["audit_entries_expired"] = _expired_entries(audit_config.database, cutoff)
+        else:
+            audit_store = open_audit_log(config)
+            try:
+                apply_plan(plan, store, audit_store)
+                summary["audit_entries_removed"] = audit_store.purge_before(cutoff).removed
+            finally:
+                audit_store.close()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    verb = "would" if dry_run else "did"
+    click.echo(
+        f"retention as of {summary['today']}: {summary['records_examined']} records examined, "
+        f"{summary['records_undated_kept']} undated (kept)"
+    )
+    click.echo(
+        f"{verb} blank fields of {summary['records_blanked']} records and delete "
+        f"{summary['records_deleted']} records"
+    )
+    for name, count in summary["fields_blanked_by_class"].items():
+        click.echo(f"  {name}: {count} fields")
+    removed = summary.get("audit_entries_removed", summary.get("audit_entries_expired", 0))
+    click.echo(
+        f"{verb} remove {removed} audit entries written before {cutoff.date()} "
+        f"(kept {audit_config.retention_days} days)"
+    )
+
+
+def _expired_entries(path: Path, cutoff: dt.datetime) -> int:
+    """How many of the oldest audit entries are past the cutoff (for --dry-run)."""
+    if not path.is_file():
+        return 0
+    with AuditReader(path) as reader:
+        limit = cutoff.isoformat()
+        count = 0
+        for row in reader.entries():
+            if row.time >= limit:
+                break
+            count += 1
+        return count

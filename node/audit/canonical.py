@@ -1,0 +1,66 @@
+"""Canonical JSON and the hash chain every audit entry is part of.
+
+An entry's canonical form is its JSON with sorted keys, no insignificant
+whitespace and UTF-8 text (``ensure_ascii=False``). Floats are refused: a
+number has one spelling only if it is an integer, and every time in an entry
+is an ISO 8601 string. The chain hash of entry *n* is::
+
+    hash_n = SHA-256( hash_{n-1} (64 hex characters, ASCII) || canonical_n )
+
+with ``hash_0`` = :data:`GENESIS` (64 zeros).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+GENESIS = "0" * 64
+"""The "previous hash" of the first entry of a log."""
+
+
+class NotCanonicalError(ValueError):
+    """A value that has no canonical JSON form (a float, a set, an object)."""
+
+
+def _check(value: object, where: str) -> None:
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        raise NotCanonicalError(f"{where}: floats are not allowed in audit entries")
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check(item, f"{where}[{index}]")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NotCanonicalError(f"{where}: object keys must be strings, not {key!r}")
+            _check(item, f"{where}.{key}")
+        return
+    raise NotCanonicalError(f"{where}: a {type(value).__name__} has no canonical JSON form")
+
+
+def canonical_json(document: Mapping[str, Any]) -> str:
+    """Return the canonical JSON text of ``document``.
+
+    Raises:
+        NotCanonicalError: the document holds a float or a non-JSON value.
+    """
+    _check(document, "$")
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(previous: str, canonical: str) -> str:
+    """Return the chain hash of an entry whose canonical text is ``canonical``."""
+    digest = hashlib.sha256()
+    digest.update(previous.encode("ascii"))
+    digest.update(canonical.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    """Return the SHA-256 hex digest of ``text`` (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,74 @@
+"""The ``[node.audit]`` table of a node's config.
+
+Example::
+
+    [node.audit]
+    database = "kcso.audit.sqlite"     # default: next to the node's database
+    key = "kcso.audit-key.pem"          # default: next to the node's database
+    checkpoint_every = 100              # sign a checkpoint every N entries...
+    checkpoint_seconds = 60             # ...or T seconds after the last, if entries wait
+    retention_days = 2555               # audit entries kept (at least 365, CJIS)
+    busy_timeout_seconds = 2            # longest wait for a locked database
+
+Every key is optional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fieldgate.config import Section
+
+MIN_RETENTION_DAYS = 365
+"""CJIS asks that audit records be kept at least a year."""
+
+DEFAULT_RETENTION_DAYS = 7 * 365
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where and how a node keeps its audit log."""
+
+    database: Path
+    """The audit SQLite file."""
+    key: Path
+    """The node's Ed25519 signing key (PEM, mode 0600); created at first start if missing."""
+    checkpoint_every: int = 100
+    """Sign a checkpoint every this many entries."""
+    checkpoint_seconds: float = 60.0
+    """...or this long after the last checkpoint when entries are waiting."""
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    """Audit entries older than this are removed by ``fieldgate node purge``."""
+    busy_timeout_seconds: float = 2.0
+    """Longest wait for a locked database before a search is refused."""
+
+
+def default_audit_config(node_database: Path) -> AuditConfig:
+    """The audit settings of a node whose config has no ``[node.audit]`` table."""
+    stem = node_database.with_suffix("")
+    return AuditConfig(
+        database=stem.with_name(stem.name + ".audit.sqlite"),
+        key=stem.with_name(stem.name + ".audit-key.pem"),
+    )
+
+
+def audit_config(section: Section, node_database: Path) -> AuditConfig:
+    """Read ``[node.audit]``.
+
+    Raises:
+        fieldgate.config.ConfigError: naming the bad key.
+    """
+    default = default_audit_config(node_database)
+    config = AuditConfig(
+        database=section.path("database", str(default.database)),
+        key=section.path("key", str(default.key)),
+        checkpoint_every=section.integer("checkpoint_every", 100, minimum=1),
+        checkpoint_seconds=section.number("checkpoint_seconds", 60.0, minimum=0.1),
+        retention_days=section.integer(
+            "retention_days", DEFAULT_RETENTION_DAYS, minimum=MIN_RETENTION_DAYS
+        ),
+        busy_timeout_seconds=section.number("busy_timeout_seconds", 2.0, minimum=0.01),
+    )
+    section.finish()
+    return config

@@ -1,0 +1,308 @@
+"""Auditor reports over a node's audit log.
+
+Each report is a :class:`Report`: a title, column names and rows of plain
+values, rendered by the CLI as a table, JSON or CSV. Reports read the log only
+(:class:`~node.audit.schema.AuditReader`); verify the log first to know the
+report stands on an intact record (``fieldgate audit verify``).
+
+- :func:`by_purpose`: per requester agency type and purpose, how many
+  searches, hits, denials and policy errors, and fields released per
+  sensitivity class;
+- :func:`subject_history`: every disclosure of one person's records;
+- :func:`accounts`: every requester seen, first and last use, and those whose
+  agency type the current contract refuses but who still search;
+- :func:`denials`: every denied search and every policy error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fieldgate.names import normalize_name
+from fieldgate.query import PersonQuery
+from node.audit.entries import SEARCH
+from node.audit.schema import AuditReader
+from node.store import RecordStore
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report's data."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "report": self.title,
+            "columns": list(self.columns),
+            "rows": self.rows,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed range of days (UTC); either end may be open."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def contains(self, time: str) -> bool:
+        """Whether an entry time (ISO 8601, UTC) falls in the period."""
+        day = dt.datetime.fromisoformat(time).astimezone(dt.UTC).date()
+        return (self.since is None or day >= self.since) and (
+            self.until is None or day <= self.until
+        )
+
+
+def _searches(reader: AuditReader, period: Period) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(entry time, search data) of every search entry in the period."""
+    for row in reader.entries(SEARCH):
+        if not period.contains(row.time):
+            continue
+        data = row.document().get("data")
+        if isinstance(data, dict):
+            yield row.time, data
+
+
+def _sent_fields(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(record id, field verdict) of every field that left the node in this search."""
+    for record in data.get("records", []):
+        if record.get("sent"):
+            for verdict in record.get("fields", []):
+                if verdict.get("outcome") in ("released", "masked"):
+                    yield record["record_id"], verdict
+
+
+def by_purpose(reader: AuditReader, period: Period = Period()) -> Report:
+    """Searches, hits and fields released per requester agency type and purpose."""
+    groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    classes: set[str] = set()
+    for _, data in _searches(reader, period):
+        requester = data.get("requester", {})
+        counts = groups[(requester.get("agency_type", ""), requester.get("purpose", ""))]
+        counts["searches"] += 1
+        counts[data.get("outcome", "")] += 1
+        counts["records_disclosed"] += len(data.get("disclosed", []))
+        for _, verdict in _sent_fields(data):
+            name = str(verdict.get("class") or "unclassified")
+            classes.add(name)
+            counts[f"class:{name}"] += 1
+            if verdict.get("outcome") == "masked":
+                counts["masked"] += 1
+    class_columns = tuple(f"released {c}" for c in sorted(classes))
+    rows = [
+        {
+            "agency_type": agency_type,
+            "purpose": purpose,
+            "searches": c["searches"],
+            "with hits": c["hit"],
+            "denied": c["denied"],
+            "no hit": c["no_hit"],
+            "policy errors": c["policy_error"],
+            "records disclosed": c["records_disclosed"],
+            **{f"released {name}": c[f"class:{name}"] for name in sorted(classes)},
+            "of which masked": c["masked"],
+        }
+        for (agency_type, purpose), c in sorted(groups.items())
+    ]
+    columns = (
+        "agency_type",
+        "purpose",
+        "searches",
+        "with hits",
+        "denied",
+        "no hit",
+        "policy errors",
+        "records disclosed",
+        *class_columns,
+        "of which masked",
+    )
+    return Report("searches by agency type and purpose", columns, rows)
+
+
+def subject_history(reader: AuditReader, record_ids: set[str], period: Period = Period()) -> Report:
+    """Every disclosure of any of ``record_ids``: when, to whom, why, which fields."""
+    rows: list[dict[str, Any]] = []
+    for time, data in _searches(reader, period):
+        requester = data.get("requester", {})
+        for record in data.get("records", []):
+            if not record.get("sent") or record.get("record_id") not in record_ids:
+                continue
+            fields = record.get("fields", [])
+            rows.append(
+                {
+                    "time": time,
+                    "request_id": data.get("request_id", ""),
+                    "record_id": record["record_id"],
+                    "agency": requester.get("agency", ""),
+                    "agency_type": requester.get("agency_type", ""),
+                    "subject": requester.get("subject", ""),
+                    "purpose": requester.get("purpose", ""),
+                    "case_number": requester.get("case_number", ""),
+                    "authority": ",".join(a.get("id", "") for a in requester.get("authority", [])),
+                    "released": ",".join(
+                        f["name"] for f in fields if f.get("outcome") == "released"
+                    ),
+                    "masked": ",".join(
+                        f"{f['name']}({f.get('mask', '')})"
+                        for f in fields
+                        if f.get("outcome") == "masked"
+                    ),
+                }
+            )
+    columns = (
+        "time",
+        "request_id",
+        "record_id",
+        "agency",
+        "agency_type",
+        "subject",
+        "purpose",
+        "case_number",
+        "authority",
+        "released",
+        "masked",
+    )
+    notes = (f"records: {', '.join(sorted(record_ids)) or '(none)'}",)
+    return Report("disclosures of one person's records", columns, rows, notes)
+
+
+def accounts(reader: AuditReader, period: Period = Period()) -> Report:
+    """Every requester seen; flags those whose agency type the current contract refuses.
+
+    "Refused by the current contract" means: under the contract version of the
+    newest search in the period, searches from that agency type matched
+    records but none was ever disclosed.
+    """
+    seen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    under_current: dict[str, Counter[str]] = defaultdict(Counter)
+    searches = list(_searches(reader, period))
+    current = searches[-1][1].get("contract_version", "") if searches else ""
+    for time, data in searches:
+        requester = data.get("requester", {})
+        key = (
+            requester.get("subject", ""),
+            requester.get("agency", ""),
+            requester.get("agency_type", ""),
+            requester.get("credential_id", ""),
+        )
+        account = seen.setdefault(
+            key, {"first use": time, "last use": time, "counts": Counter[str]()}
+        )
+        account["last use"] = time
+        account["counts"]["searches"] += 1
+        account["counts"][data.get("outcome", "")] += 1
+        if data.get("contract_version", "") == current:
+            counts = under_current[key[2]]
+            counts["matched"] += 1 if data.get("records") else 0
+            counts["hits"] += 1 if data.get("outcome") == "hit" else 0
+    refused = {t for t, c in under_current.items() if c["matched"] and not c["hits"]}
+    rows = [
+        {
+            "subject": subject,
+            "agency": agency,
+            "agency_type": agency_type,
+            "credential": credential,
+            "first use": account["first use"],
+            "last use": account["last use"],
+            "searches": account["counts"]["searches"],
+            "with hits": account["counts"]["hit"],
+            "denied": account["counts"]["denied"],
+            "policy errors": account["counts"]["policy_error"],
+            "flag": "agency type refused by current contract, still searching"
+            if agency_type in refused
+            else "",
+        }
+        for (subject, agency, agency_type, credential), account in sorted(seen.items())
+    ]
+    columns = (
+        "subject",
+        "agency",
+        "agency_type",
+        "credential",
+        "first use",
+        "last use",
+        "searches",
+        "with hits",
+        "denied",
+        "policy errors",
+        "flag",
+    )
+    notes = (f"current contract version: {current[:16] or '(none)'}",)
+    return Report("requester accounts", columns, rows, notes)
+
+
+def denials(reader: AuditReader, period: Period = Period()) -> Report:
+    """Every search that was denied (records matched, none disclosed) or hit a policy error."""
+    rows: list[dict[str, Any]] = []
+    for time, data in _searches(reader, period):
+        outcome = data.get("outcome")
+        if outcome not in ("denied", "policy_error"):
+            continue
+        requester = data.get("requester", {})
+        records = data.get("records", [])
+        errors = sorted({r.get("error", "") for r in records if r.get("error")})
+        rows.append(
+            {
+                "time": time,
+                "request_id": data.get("request_id", ""),
+                "outcome": outcome,
+                "subject": requester.get("subject", ""),
+                "agency": requester.get("agency", ""),
+                "agency_type": requester.get("agency_type", ""),
+                "purpose": requester.get("purpose", ""),
+                "records withheld": sum(1 for r in records if not r.get("sent")),
+                "contract": str(data.get("contract_version", ""))[:12] or "(none)",
+                "error": "; ".join(errors),
+            }
+        )
+    columns = (
+        "time",
+        "request_id",
+        "outcome",
+        "subject",
+        "agency",
+        "agency_type",
+        "purpose",
+        "records withheld",
+        "contract",
+        "error",
+    )
+    return Report("denials and policy errors", columns, rows)
+
+
+def record_ids_for_person(
+    records_db: Path, surname: str, given_name: str, dob: dt.date, *, min_score: float | None
+) -> set[str]:
+    """The records of the node's store that are this person.
+
+    Exact by default: a name of the record (primary or alias) has this
+    surname and first given name, and the record has this date of birth. With
+    ``min_score`` every candidate scoring at least that much counts (spelling
+    variants, transposed dates), to be reviewed by the auditor.
+    """
+    query = PersonQuery(normalize_name(surname), normalize_name(given_name), dob, (), 1000)
+    with RecordStore.open(records_db) as store:
+        candidates = store.search(query, limit=10_000)
+    if min_score is not None:
+        return {c.record.record_id for c in candidates if c.match.score >= min_score}
+    first = query.given_name.split(" ")[0] if query.given_name else ""
+    found: set[str] = set()
+    for candidate in candidates:
+        record = candidate.record
+        if record.dob() != dob:
+            continue
+        for name in record.names():
+            if name.surname == query.surname and name.given_name.split(" ")[0] == first:
+                found.add(record.record_id)
+    return found

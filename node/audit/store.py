@@ -1,0 +1,361 @@
+"""The append-only SQLite audit store: the node's :class:`~node.disclosure_log.DisclosureLog`.
+
+:meth:`AuditStore.write` returns only once the entry is committed to disk
+(WAL with ``synchronous = FULL``: the commit is fsynced); anything else
+(disk full, I/O error, the database locked for longer than
+``busy_timeout_seconds``) raises :class:`~node.errors.DisclosureLogError`, and
+the node releases nothing. Each append reads the head of the chain inside its
+own ``BEGIN IMMEDIATE`` transaction, so a second writer (``fieldgate node
+purge`` while the node serves) extends the same chain instead of forking it.
+
+Every ``checkpoint_every`` entries, or ``checkpoint_seconds`` after the last
+checkpoint when entries have been written since, the store signs a checkpoint
+in the same transaction as the entry; a background timer covers a quiet node,
+and :meth:`AuditStore.close` signs the head on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
+from node.audit.checkpoints import Checkpoint, checkpoint_from_body
+from node.audit.entries import AUDIT_PURGED, SEARCH, envelope, search_data
+from node.audit.keys import key_id, public_hex
+from node.audit.schema import SCHEMA_FORMAT, create_schema
+from node.disclosure_log import DisclosureEntry
+from node.errors import DisclosureLogError
+
+log = logging.getLogger("fieldgate.audit")
+
+Clock = Callable[[], dt.datetime]
+T = TypeVar("T")
+
+
+def utc_now() -> dt.datetime:
+    """The current time in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class AuditPurge:
+    """What a purge of old audit entries removed.
+
+    Attributes:
+        removed: how many entries were deleted.
+        cut_seq: the last entry removed (0 when nothing was).
+        purge_entry_seq: the ``audit_purged`` entry that records it (0 when nothing was).
+    """
+
+    removed: int
+    cut_seq: int
+    purge_entry_seq: int
+
+
+class AuditStore:
+    """A node's tamper-evident audit log in one SQLite file."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        path: Path,
+        node_id: str,
+        key: Ed25519PrivateKey,
+        *,
+        checkpoint_every: int,
+        checkpoint_seconds: float,
+        clock: Clock,
+    ) -> None:
+        """Wrap an open database; use :meth:`open` instead."""
+        self._db = db
+        self.path = path
+        self.node_id = node_id
+        self._key = key
+        self._key_id = key_id(key.public_key())
+        self._every = checkpoint_every
+        self._seconds = checkpoint_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._closed = False
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self.write_failures = 0
+        """Writes that failed (a metric an alert fires on)."""
+        self.last_failure = ""
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        node_id: str,
+        key: Ed25519PrivateKey,
+        checkpoint_every: int = 100,
+        checkpoint_seconds: float = 60.0,
+        busy_timeout_seconds: float = 2.0,
+        clock: Clock = utc_now,
+    ) -> AuditStore:
+        """Open (creating if new) the audit database at ``path`` for ``node_id``.
+
+        Raises:
+            DisclosureLogError: the file cannot be used, belongs to another
+                node, or was created with another signing key.
+        """
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise DisclosureLogError(f"{path}: cannot use WAL journaling (got {mode!r})")
+            db.execute("PRAGMA synchronous = FULL")
+            cls._ensure(db, path, node_id, public_hex(key.public_key()))
+        except sqlite3.Error as exc:
+            raise DisclosureLogError(f"{path}: cannot open the audit log: {exc}") from exc
+        return cls(
+            db,
+            path,
+            node_id,
+            key,
+            checkpoint_every=checkpoint_every,
+            checkpoint_seconds=checkpoint_seconds,
+            clock=clock,
+        )
+
+    @staticmethod
+    def _ensure(db: sqlite3.Connection, path: Path, node_id: str, public_key: str) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema")}
+            if not tables:
+                create_schema(db)
+                db.executemany(
+                    "INSERT INTO audit_meta (key, value) VALUES (?, ?)",
+                    [("format", SCHEMA_FORMAT), ("node_id", node_id), ("public_key", public_key)],
+                )
+            elif "audit_meta" not in tables:
+                raise DisclosureLogError(f"{path}: is an SQLite file but not an audit log")
+            meta = dict(db.execute("SELECT key, value FROM audit_meta").fetchall())
+            if meta.get("format") != SCHEMA_FORMAT:
+                raise DisclosureLogError(
+                    f"{path}: audit log format {meta.get('format')!r}; this build writes "
+                    f"{SCHEMA_FORMAT}"
+                )
+            if meta.get("node_id") != node_id:
+                raise DisclosureLogError(
+                    f"{path}: is the audit log of node {meta.get('node_id')!r}, not {node_id!r}"
+                )
+            if meta.get("public_key") != public_key:
+                raise DisclosureLogError(
+                    f"{path}: was signed with another key than the configured audit key; "
+                    "a node keeps its audit key for the life of its log"
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    # -- writing ---------------------------------------------------------
+
+    def write(self, entry: DisclosureEntry) -> None:
+        """Append a search entry durably (the :class:`DisclosureLog` interface).
+
+        Raises:
+            DisclosureLogError: the entry is not on disk; nothing may be released.
+        """
+        self.append(SEARCH, search_data(entry))
+
+    def append(self, kind: str, data: Any) -> int:
+        """Append one entry of ``kind`` and return its sequence number.
+
+        Raises:
+            DisclosureLogError: the entry could not be made durable.
+        """
+        return self._transaction(lambda: self._append(kind, data))
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign a checkpoint of the head now, unless the last one already covers it."""
+        return self._transaction(lambda: self._checkpoint(due_only=False))
+
+    def checkpoint_if_due(self) -> Checkpoint | None:
+        """Sign a checkpoint if entries are waiting and ``checkpoint_seconds`` have passed."""
+        return self._transaction(lambda: self._checkpoint(due_only=True))
+
+    def purge_before(self, cutoff: dt.datetime) -> AuditPurge:
+        """Remove the entries written before ``cutoff``, keeping the rest verifiable.
+
+        The oldest run of entries whose time is before ``cutoff`` is deleted;
+        an ``audit_purged`` entry recording the cut (its seq and chain hash) is
+        appended, and a checkpoint signed over it, in one transaction.
+        """
+        return self._transaction(lambda: self._purge(cutoff))
+
+    def _transaction(self, body: Callable[[], T]) -> T:
+        with self._lock:
+            if self._closed:
+                raise DisclosureLogError(f"{self.path}: the audit log is closed")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                result = body()
+                self._db.execute("COMMIT")
+                return result
+            except (sqlite3.Error, NotCanonicalError, ValueError) as exc:
+                self._rollback()
+                self.write_failures += 1
+                self.last_failure = str(exc)
+                log.error("audit log %s: write failed: %s", self.path, exc)
+                raise DisclosureLogError(f"{self.path}: cannot write the audit log: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("audit log %s: rollback failed", self.path)
+
+    def _head(self) -> tuple[int, str]:
+        row = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def _append(self, kind: str, data: Any) -> int:
+        last_seq, previous = self._head()
+        seq = last_seq + 1
+        now = self._clock()
+        document = envelope(seq, kind, self.node_id, now, data)
+        text = canonical_json(document)
+        self._db.execute(
+            "INSERT INTO entries (seq, time, kind, body, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, document["time"], kind, text, previous, chain_hash(previous, text)),
+        )
+        self._checkpoint(due_only=True)
+        return seq
+
+    def _last_checkpoint(self) -> Checkpoint | None:
+        row = self._db.execute(
+            "SELECT body, signature FROM checkpoints ORDER BY number DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return checkpoint_from_body(json.loads(row[0]), row[1])
+
+    def _checkpoint(self, *, due_only: bool) -> Checkpoint | None:
+        seq, head = self._head()
+        if seq == 0:
+            return None
+        last = self._last_checkpoint()
+        now = self._clock()
+        if last is not None:
+            waiting = seq - last.seq
+            if waiting <= 0:
+                return None
+            if due_only:
+                age = (now - dt.datetime.fromisoformat(last.time)).total_seconds()
+                if waiting < self._every and age < self._seconds:
+                    return None
+        elif last is None and due_only and seq < self._every:
+            # The first checkpoint of a log is due by count, or by the timer.
+            first = self._db.execute("SELECT time FROM entries ORDER BY seq LIMIT 1").fetchone()
+            age = (now - dt.datetime.fromisoformat(first[0])).total_seconds()
+            if age < self._seconds:
+                return None
+        checkpoint = Checkpoint(
+            number=(last.number if last else 0) + 1,
+            seq=seq,
+            head=head,
+            time=now.astimezone(dt.UTC).isoformat(),
+            previous=last.digest() if last else "",
+            node_id=self.node_id,
+            key_id=self._key_id,
+        ).signed(self._key)
+        self._db.execute(
+            "INSERT INTO checkpoints (number, seq, body, signature) VALUES (?, ?, ?, ?)",
+            (checkpoint.number, checkpoint.seq, checkpoint.body_text(), checkpoint.signature),
+        )
+        return checkpoint
+
+    def _purge(self, cutoff: dt.datetime) -> AuditPurge:
+        limit = cutoff.astimezone(dt.UTC).isoformat()
+        first = self._db.execute("SELECT min(seq) FROM entries").fetchone()[0]
+        # The cut is the end of the oldest run of entries older than the cutoff.
+        newer = self._db.execute(
+            "SELECT min(seq) FROM entries WHERE time >= ?", (limit,)
+        ).fetchone()[0]
+        last_seq, _ = self._head()
+        cut = (newer - 1) if newer is not None else last_seq
+        if first is None or cut < first:
+            return AuditPurge(0, 0, 0)
+        cut_hash = self._db.execute("SELECT hash FROM entries WHERE seq = ?", (cut,)).fetchone()[0]
+        purge_seq = self._append(
+            AUDIT_PURGED,
+            {
+                "cutoff": limit,
+                "first_removed": first,
+                "cut_seq": cut,
+                "cut_hash": cut_hash,
+                "removed": cut - first + 1,
+            },
+        )
+        self._db.execute(
+            "INSERT INTO audit_meta (key, value) VALUES ('purge_below', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(cut + 1),),
+        )
+        self._db.execute("DELETE FROM entries WHERE seq <= ?", (cut,))
+        self._checkpoint(due_only=False)
+        return AuditPurge(cut - first + 1, cut, purge_seq)
+
+    # -- life cycle --------------------------------------------------------
+
+    def start_timer(self) -> None:
+        """Sign due checkpoints from a background thread while the node is quiet."""
+        if self._timer is not None:
+            return
+        interval = max(0.05, self._seconds / 2)
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                # A failure is logged and counted; the next write or tick retries.
+                with contextlib.suppress(DisclosureLogError):
+                    self.checkpoint_if_due()
+
+        self._timer = threading.Thread(target=run, name="audit-checkpoints", daemon=True)
+        self._timer.start()
+
+    def close(self) -> None:
+        """Sign the head, fold the WAL into the database and close it."""
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join(timeout=5)
+        if self._closed:
+            return
+        # A failure is already logged; the chain still protects the tail.
+        with contextlib.suppress(DisclosureLogError):
+            self.checkpoint()
+        with self._lock:
+            self._closed = True
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                log.warning("audit log %s: WAL checkpoint failed: %s", self.path, exc)
+            self._db.close()
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
