@@ -1,0 +1,125 @@
+"""The harnesses: one parser each, and the only errors it may raise."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import tempfile
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from google.protobuf.message import DecodeError
+
+from fieldgate.claims import validate_requester
+from fieldgate.errors import InvalidRequestError
+from fieldgate.names import normalize_identifier, normalize_name, split_full_name
+from fieldgate.query import parse_date, validate_query
+from fieldgate.trust.bundle import TrustStore
+from fieldgate.trust.devkit import DevTrust
+from fieldgate.trust.verify import SearchVerifier, VerificationError
+from fieldgate.v1 import common_pb2, node_pb2
+from node.catalog import default_catalog_path, load_catalog, parse_catalog
+from node.errors import CatalogError, RecordImportError
+from node.importer import import_file
+from node.store import RecordStore
+
+CATALOG = load_catalog(default_catalog_path())
+
+
+def search_request(data: bytes) -> None:
+    """A node's request as raw bytes: decode, then validate claims and query."""
+    try:
+        request = node_pb2.NodeSearchRequest.FromString(data)
+    except DecodeError:
+        return
+    message = ""
+    try:
+        validate_requester(request.requester)
+        validate_query(request.query, today=dt.date(2026, 11, 21))
+    except InvalidRequestError as exc:
+        message = str(exc)
+    assert len(message) < 1000, "error messages must not echo the input"
+
+
+def names(data: bytes) -> None:
+    """Name and date normalisation never crash and are idempotent."""
+    text = data.decode("utf-8", "replace")
+    once = normalize_name(text)
+    assert normalize_name(once) == once
+    assert normalize_identifier(normalize_identifier(text)) == normalize_identifier(text)
+    surname, given = split_full_name(text)
+    assert isinstance(surname, str)
+    assert isinstance(given, str)
+    with contextlib.suppress(InvalidRequestError):
+        parse_date(text, "dob")
+
+
+def _import(data: bytes, suffix: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"records{suffix}"
+        source.write_bytes(data)
+        with RecordStore.open(Path(tmp) / "store.sqlite") as store:
+            try:
+                import_file(store, source, CATALOG)
+            except RecordImportError:
+                assert store.count() == 0, "a refused import must write nothing"
+
+
+def import_jsonl(data: bytes) -> None:
+    """Record import from JSON Lines: loads all or nothing, never crashes."""
+    _import(data, ".jsonl")
+
+
+def import_csv(data: bytes) -> None:
+    """Record import from CSV: loads all or nothing, never crashes."""
+    _import(data, ".csv")
+
+
+def catalog(data: bytes) -> None:
+    """A field catalog file: parses or names what is wrong."""
+    try:
+        document = tomllib.loads(data.decode("utf-8", "replace"))
+    except tomllib.TOMLDecodeError:
+        return
+    with contextlib.suppress(CatalogError):
+        parse_catalog(document, source="<fuzz>")
+
+
+_VERIFIER: SearchVerifier | None = None
+
+
+def _verifier() -> SearchVerifier:
+    global _VERIFIER  # one trust store for the whole run: keys are slow to make
+    if _VERIFIER is None:
+        directory = Path(tempfile.mkdtemp(prefix="fieldgate-fuzz-"))
+        kit = DevTrust(directory)
+        kit.add_issuer("bellevue-pd", "local_law_enforcement")
+        kit.write()
+        store = TrustStore(kit.bundle_path, kit.revocations_path, max_age=dt.timedelta(days=365))
+        _VERIFIER = SearchVerifier(store)
+    return _VERIFIER
+
+
+def signed_search(data: bytes) -> None:
+    """Credentials, proofs and warrants from raw bytes: verified or refused, never a crash."""
+    try:
+        signed = common_pb2.SignedSearch.FromString(data)
+    except DecodeError:
+        return
+    try:
+        _verifier().verify(signed)
+    except VerificationError:
+        return
+    raise AssertionError("random bytes verified as a signed search")
+
+
+HARNESSES: dict[str, Callable[[bytes], None]] = {
+    "search_request": search_request,
+    "names": names,
+    "import_jsonl": import_jsonl,
+    "import_csv": import_csv,
+    "catalog": catalog,
+    "signed_search": signed_search,
+}
+"""Harness name → check function."""

@@ -1,0 +1,75 @@
+"""Seed inputs per harness: ordinary, oversized, deeply nested and truncated."""
+
+from __future__ import annotations
+
+import json
+
+from fieldgate.v1 import common_pb2, node_pb2
+
+
+def _request() -> bytes:
+    return node_pb2.NodeSearchRequest(
+        request_id="r",
+        requester=common_pb2.Requester(
+            subject="s", agency="a", agency_type="local_law_enforcement",
+            purpose="criminal_investigation",
+            authority=[common_pb2.LegalAuthority(
+                kind="criminal_judicial_warrant", id="W", court="C", subject_surname="DOE",
+                subject_dob="1980-04-12", covers=["location"], expires="2030-01-01",
+            )],
+        ),
+        query=common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12"),
+    ).SerializeToString()  # fmt: skip
+
+
+def _record(**extra: object) -> dict[str, object]:
+    return {"record_id": "A-1", "record_kind": "booking", "surname": "DOE", **extra}
+
+
+def seeds() -> dict[str, list[bytes]]:
+    """Harness name → seed inputs."""
+    request = _request()
+    nested: object = "x"
+    for _ in range(200):
+        nested = [nested]
+    return {
+        "search_request": [
+            request,
+            request[: len(request) // 2],  # truncated
+            node_pb2.NodeSearchRequest(
+                query=common_pb2.PersonQuery(surname="A" * 100_000)
+            ).SerializeToString(),  # oversized
+            b"\x0a" * 64,  # lengths that promise more than there is
+        ],
+        "names": [
+            "O'Brien-Smith, José María".encode(),
+            "Джон".encode(),
+            b"\xff\xfe",
+            b"1980-02-30",
+            "\u202eevil".encode(),
+            b"2020-W01-1",
+        ],
+        "import_jsonl": [
+            (json.dumps(_record()) + "\n").encode(),
+            (json.dumps(_record(aliases=nested)) + "\n").encode(),  # deeply nested
+            (json.dumps(_record(dob="1980-13-01")) + "\n" + json.dumps(_record())).encode(),
+            b'{"record_id": "A-1", "record_kind": "boo',  # truncated
+        ],
+        "import_csv": [
+            b"record_id,record_kind,surname,aliases\nA-1,booking,DOE,DOE JOHN|DOE J\n",
+            b"record_id,record_kind\nA-1\n",
+            b'record_id,record_kind,address.city\nA-1,booking,"TACOMA',
+        ],
+        "catalog": [
+            b'version = 1\n[fields.surname]\nclass = "identity"\ntype = "string"\n',
+            b'version = 1\n[fields.x]\nclass = "nope"\ntype = "string"\n',
+            b"version = 1\n[fields]\n" + b"[fields.a]\n" * 3,
+        ],
+        "signed_search": [
+            common_pb2.SignedSearch(credential="a.b.c", proof="d.e.f").SerializeToString(),
+            common_pb2.SignedSearch(
+                credential="eyJhbGciOiJFZERTQSJ9.e30.AAAA", warrants=["x"] * 100
+            ).SerializeToString(),
+            b"\x12" + b"\xff" * 10,
+        ],
+    }
