@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_BENCH := $(VENV)/.installed-bench
 
-.PHONY: demo test lint typecheck unit contract-test proto clean
+.PHONY: demo test lint typecheck unit contract-test proto bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
+
+$(STAMP_BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@ $(STAMP_TEST) $(STAMP_RUN)
 
 ## Run the whole federation on loopback and show what each requester sees.
 demo: $(STAMP_RUN)
@@ -40,6 +45,11 @@ unit: $(STAMP_TEST)
 
 contract-test: $(STAMP_RUN)
 	$(BIN)/fieldgate contract test rego/
+
+## The benchmark suite (issue 7, ~25 min on 2 cores): writes BENCHMARKS.md and bench/plots/.
+## Not part of `make test`; CI runs only its smoke mode (tests/test_bench_smoke.py).
+bench: $(STAMP_BENCH)
+	$(BIN)/python -m bench
 
 ## Regenerate fieldgate/v1 from proto/ (commit the result).
 proto: $(STAMP_TEST)

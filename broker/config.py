@@ -16,6 +16,13 @@ Example::
     bundle = "trust.json"
     revocations = "revocations.json"
 
+    [broker.metrics]                  # optional; Prometheus text on http://host:port/metrics
+    listen = "127.0.0.1:9201"
+
+    [broker.maintenance]              # optional; plaintext gRPC health (and reflection)
+    listen = "127.0.0.1:9202"
+    reflection = false
+
     [[nodes]]
     id = "kcso"
     agency_name = "King County Sheriff's Office"
@@ -32,6 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from fieldgate.config import ConfigError, Section, read_toml
+from fieldgate.ops import (
+    MaintenanceConfig,
+    MetricsConfig,
+    maintenance_config,
+    metrics_config,
+    read_log_format,
+)
 from fieldgate.tls import TLSFiles, tls_files
 from fieldgate.trust.config import TrustConfig, trust_config
 
@@ -68,6 +82,12 @@ class BrokerConfig:
     """mTLS files, used to serve investigators and to call nodes; None only when ``insecure``."""
     search_log: Path | None = None
     """The broker's append-only log of searches (``broker.search_log``); None keeps none."""
+    metrics: MetricsConfig | None = None
+    """Prometheus endpoint (``[broker.metrics]``); None serves none."""
+    maintenance: MaintenanceConfig | None = None
+    """Health and reflection port (``[broker.maintenance]``); None opens none."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line); ``--log-format`` overrides it."""
 
 
 def _tls(broker: Section) -> TLSFiles | None:
@@ -115,6 +135,9 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         insecure=broker.boolean("insecure", False),
         tls=_tls(broker),
         search_log=broker.path("search_log", "broker-searches.sqlite"),
+        metrics=metrics_config(broker),
+        maintenance=maintenance_config(broker),
+        log_format=read_log_format(broker, "broker"),
     )
     if config.tls is None and not config.insecure:
         raise ConfigError(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import grpc
 
 from broker.config import NodeEntry
+from broker.metrics import BrokerMetrics
 from fieldgate.tls import TLSFiles
 from fieldgate.v1 import broker_pb2, common_pb2, node_pb2, node_pb2_grpc
 
@@ -39,9 +40,12 @@ log = logging.getLogger("fieldgate.broker")
 class NodeClient:
     """A long-lived channel to one node."""
 
-    def __init__(self, entry: NodeEntry, tls: TLSFiles | None) -> None:
+    def __init__(
+        self, entry: NodeEntry, tls: TLSFiles | None, metrics: BrokerMetrics | None = None
+    ) -> None:
         self.entry = entry
         self.last_elapsed_seconds = 0.0
+        self._metrics = metrics
         if tls is None:
             self._channel = grpc.aio.insecure_channel(entry.address, options=CHANNEL_OPTIONS)
         else:
@@ -102,7 +106,10 @@ class NodeClient:
                 result.hits.extend(answer.hits)
         # Kept for the broker's log only: per-node latency would tell a requester
         # how long the contract worked on records it was then denied.
-        self.last_elapsed_seconds = round(time.monotonic() - started, 6)
+        elapsed = time.monotonic() - started
+        self.last_elapsed_seconds = round(elapsed, 6)
+        if self._metrics is not None:
+            self._metrics.node_call(self.entry.node_id, result.status, elapsed)
         return result
 
     async def close(self) -> None:
@@ -113,8 +120,13 @@ class NodeClient:
 class FanOut:
     """Calls every node of a federation concurrently."""
 
-    def __init__(self, nodes: Sequence[NodeEntry], tls: TLSFiles | None = None) -> None:
-        self.clients = [NodeClient(entry, tls) for entry in nodes]
+    def __init__(
+        self,
+        nodes: Sequence[NodeEntry],
+        tls: TLSFiles | None = None,
+        metrics: BrokerMetrics | None = None,
+    ) -> None:
+        self.clients = [NodeClient(entry, tls, metrics) for entry in nodes]
 
     async def search(
         self,

@@ -10,12 +10,18 @@ import grpc
 from broker.audit_log import BrokerSearchLog
 from broker.config import BrokerConfig
 from broker.fanout import FanOut
+from broker.metrics import BrokerMetrics
 from broker.servicer import BrokerServicer
+from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops import MaintenanceServer
 from fieldgate.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import broker_pb2_grpc
 
 log = logging.getLogger("fieldgate.broker")
+
+SERVICE_NAME = "fieldgate.v1.Broker"
+"""The broker's gRPC service, as health checks and reflection name it."""
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """Largest request accepted; an answer merges many nodes so it may be larger."""
@@ -29,10 +35,36 @@ class RunningBroker:
     address: str
     fanout: FanOut
     search_log: BrokerSearchLog | None = None
+    metrics: BrokerMetrics | None = None
+    """The broker's metrics (its own registry), served when ``[broker.metrics]`` is set."""
+    metrics_endpoint: MetricsEndpoint | None = None
+    """The Prometheus endpoint, when ``[broker.metrics]`` asked for one."""
+    maintenance: MaintenanceServer | None = None
+    """The health (and reflection) server, when ``[broker.maintenance]`` asked for one."""
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound metrics port (real even when the config said 0), if serving metrics."""
+        return self.metrics_endpoint.port if self.metrics_endpoint else None
+
+    @property
+    def maintenance_port(self) -> int | None:
+        """The bound maintenance (health) port, if one is open."""
+        return self.maintenance.port if self.maintenance else None
 
     async def stop(self, grace: float | None = 1.0) -> None:
-        """Stop serving (finishing in-flight searches within ``grace``) and close channels."""
+        """Stop serving (finishing in-flight searches within ``grace``) and close channels.
+
+        Health turns NOT_SERVING first, so probes and load balancers stop
+        sending work while in-flight searches finish.
+        """
+        if self.maintenance is not None:
+            await self.maintenance.shutting_down()
         await self.server.stop(grace)
+        if self.maintenance is not None:
+            await self.maintenance.stop(0)
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
         await self.fanout.close()
         if self.search_log is not None:
             self.search_log.close()
@@ -40,14 +72,20 @@ class RunningBroker:
 
 async def start_broker(config: BrokerConfig) -> RunningBroker:
     """Start the broker on ``config.listen`` and return it running."""
-    fanout = FanOut(config.nodes, config.tls)
+    # This broker's own registry: never the process-wide default.
+    registry = new_registry()
+    metrics = BrokerMetrics(registry, [n.node_id for n in config.nodes])
+    fanout = FanOut(config.nodes, config.tls, metrics)
+    grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
+    grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"))
     server = grpc.aio.server(
+        interceptors=[grpc_metrics],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             # A second process on the same port must fail, not share it silently.
             ("grpc.so_reuseport", 0),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
-        ]
+        ],
     )
     if config.trust is None:
         log.warning("BROKER IS INSECURE: unsigned searches are forwarded. Development only.")
@@ -56,11 +94,31 @@ async def start_broker(config: BrokerConfig) -> RunningBroker:
         verifier = build_verifier(config.trust)
     search_log = BrokerSearchLog(config.search_log) if config.search_log else None
     broker_pb2_grpc.add_BrokerServicer_to_server(
-        BrokerServicer(config, fanout, verifier, search_log), server
+        BrokerServicer(config, fanout, verifier, search_log, metrics), server
     )
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("BROKER SERVES PLAINTEXT: development only.")
-    port = bind(server, config.listen, config.tls, "the broker")
-    await server.start()
-    return RunningBroker(server, f"{host}:{port}", fanout, search_log)
+    maintenance = None
+    try:
+        if config.maintenance is not None:
+            maintenance = await MaintenanceServer.start(config.maintenance, SERVICE_NAME, "broker")
+        port = bind(server, config.listen, config.tls, "the broker")
+        await server.start()
+        if maintenance is not None:
+            await maintenance.set_serving(True)
+        endpoint = None
+        if config.metrics is not None:
+            endpoint = MetricsEndpoint.start(config.metrics.listen, registry, "the broker")
+    except BaseException:
+        # Nothing half-started outlives a failed start (a taken port, say).
+        await server.stop(0)
+        if maintenance is not None:
+            await maintenance.stop(0)
+        await fanout.close()
+        if search_log is not None:
+            search_log.close()
+        raise
+    return RunningBroker(
+        server, f"{host}:{port}", fanout, search_log, metrics, endpoint, maintenance
+    )

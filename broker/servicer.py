@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 import grpc
@@ -16,8 +17,10 @@ import grpc
 from broker.audit_log import BrokerLogError, BrokerSearchLog
 from broker.config import BrokerConfig
 from broker.fanout import FanOut
+from broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
 from fieldgate.claims import validate_requester
 from fieldgate.errors import InvalidRequestError
+from fieldgate.logs import request_id_var
 from fieldgate.query import validate_query
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc
@@ -34,8 +37,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         fanout: FanOut,
         verifier: SearchVerifier | None,
         search_log: BrokerSearchLog | None = None,
+        metrics: BrokerMetrics | None = None,
     ) -> None:
         self._config = config
+        self._metrics = metrics
         self._search_log = search_log
         self._fanout = fanout
         self._verifier = verifier
@@ -52,6 +57,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request: broker_pb2.SearchRequest,
         context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchResponse],
     ) -> broker_pb2.SearchResponse:
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        # Every line logged for this search carries its id; each node logs the same id.
+        request_id_var.set(request_id)
         requester, query = request.requester, request.query
         credential_id = ""
         if self._verifier is not None:
@@ -63,6 +72,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 )
             except VerificationError as exc:
                 log.warning("search refused: %s", exc)
+                if self._metrics is not None:
+                    self._metrics.rejected_search(
+                        UNKNOWN_PURPOSE, exc.reason, time.perf_counter() - started
+                    )
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED,
                     f"search refused ({exc.reason}): {exc.detail}",
@@ -74,8 +87,14 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             validated_query = validate_query(query)
             deadline = self.deadline_for(request.deadline_seconds)
         except InvalidRequestError as exc:
+            if self._metrics is not None:
+                reason = (
+                    "invalid_deadline" if exc.field == "deadline_seconds" else "invalid_request"
+                )
+                self._metrics.rejected_search(
+                    requester.purpose, reason, time.perf_counter() - started
+                )
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        request_id = uuid.uuid4().hex
         # Forward what the client sent, untouched: nodes verify the signed search themselves.
         results = await self._fanout.search(
             request_id,
@@ -108,6 +127,8 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 # The nodes logged their disclosures before answering; the
                 # broker's traffic log failing must be seen, not hidden.
                 log.error("broker search log unavailable for search %s: %s", request_id, exc)
+        if self._metrics is not None:
+            self._metrics.search_done(requester.purpose, results, time.perf_counter() - started)
         return broker_pb2.SearchResponse(request_id=request_id, results=results)
 
     async def ListNodes(

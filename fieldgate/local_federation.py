@@ -8,11 +8,12 @@ broker serve``). Every server here is the real one, listening on 127.0.0.1.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from broker.config import BrokerConfig, NodeEntry
 from broker.server import RunningBroker, start_broker
+from fieldgate.ops import MaintenanceConfig, MetricsConfig
 from fieldgate.tls import DevPKI
 from fieldgate.trust.config import TrustConfig
 from node.audit.store import AuditStore
@@ -135,6 +136,7 @@ async def start_federation(
     trust: TrustConfig | None = None,
     pki: DevPKI | None = None,
     audit: bool = False,
+    ops: bool = False,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -151,7 +153,12 @@ async def start_federation(
             None runs them insecure (claims taken as stated).
         pki: certificates for mutual TLS (the broker's is named ``broker``, each
             node's after its id); None runs plaintext.
+        ops: give every node and the broker a metrics endpoint and a
+            maintenance port (health and reflection) on free loopback ports
+            (``RunningNode.metrics_port``, ``.maintenance_port``).
     """
+    metrics = MetricsConfig("127.0.0.1:0") if ops else None
+    maintenance = MaintenanceConfig("127.0.0.1:0", reflection=True) if ops else None
     nodes: dict[str, RunningNode] = {}
     logs: dict[str, MemoryDisclosureLog] = {}
     try:
@@ -165,6 +172,8 @@ async def start_federation(
             else:
                 chosen = disclosure_log(spec.node_id)
             config = node_config(spec, workdir, trust, pki)
+            if ops:
+                config = replace(config, metrics=metrics, maintenance=maintenance)
             nodes[spec.node_id] = await start_node(config, chosen)
         entries = [NodeEntry(s.node_id, s.agency_name, nodes[s.node_id].address) for s in specs]
         broker = await start_broker(
@@ -177,6 +186,8 @@ async def start_federation(
                 insecure=trust is None or pki is None,
                 tls=pki.files(BROKER_NAME) if pki else None,
                 search_log=workdir / "broker-searches.sqlite" if audit else None,
+                metrics=metrics,
+                maintenance=maintenance,
             )
         )
     except BaseException:

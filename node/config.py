@@ -25,9 +25,19 @@ Example::
     [node.audit]                      # optional; see node.audit.config
     retention_days = 2555
 
+    [node.policy]                     # optional; see node.policy_config
+    engine = "embedded"               # or "opa", with url and timeout_seconds
+
     [node.contact]
     unit = "Records Unit"
     phone = "206-555-0100"
+
+    [node.metrics]                    # optional; Prometheus text on http://host:port/metrics
+    listen = "127.0.0.1:9101"
+
+    [node.maintenance]                # optional; plaintext gRPC health (and reflection)
+    listen = "127.0.0.1:9102"
+    reflection = false
 
 Relative paths resolve against the config file's directory. Overrides come
 from ``FIELDGATE_NODE__<KEY>`` variables (see :mod:`fieldgate.config`).
@@ -36,16 +46,24 @@ from ``FIELDGATE_NODE__<KEY>`` variables (see :mod:`fieldgate.config`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fieldgate.config import ConfigError, Section, read_toml
+from fieldgate.ops import (
+    MaintenanceConfig,
+    MetricsConfig,
+    maintenance_config,
+    metrics_config,
+    read_log_format,
+)
 from fieldgate.query import HARD_MAX_HITS
 from fieldgate.tls import TLSFiles, tls_files
 from fieldgate.trust.config import TrustConfig, trust_config
 from node.audit.config import AuditConfig, audit_config
 from node.catalog import default_catalog_path
+from node.policy_config import PolicyConfig, policy_config
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,14 @@ class NodeConfig:
     """Certificate common names allowed to call (the federation's brokers)."""
     audit: AuditConfig | None = None
     """The audit log (``[node.audit]``); None: :func:`node.audit.config.default_audit_config`."""
+    metrics: MetricsConfig | None = None
+    """Prometheus endpoint (``[node.metrics]``); None serves none."""
+    maintenance: MaintenanceConfig | None = None
+    """Health and reflection port (``[node.maintenance]``); None opens none."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line); ``--log-format`` overrides it."""
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:
@@ -117,6 +143,10 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         trust=trust_config(node.section("trust")) if node.has("trust") else None,
         insecure=node.boolean("insecure", False),
         audit=audit_config(node.section("audit", required=False), node.path("database")),
+        metrics=metrics_config(node),
+        maintenance=maintenance_config(node),
+        log_format=read_log_format(node, "node"),
+        policy=policy_config(node.section("policy", required=False)),
         **_tls_settings(node),
     )
     if config.tls is None and not config.insecure:

@@ -26,6 +26,13 @@ import regorus
 from node.errors import ContractError
 
 _PACKAGE_LINE = re.compile(r"^package\s+([A-Za-z_][\w.]*)\s*$", re.MULTILINE)
+_RULE_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def contract_package(source: str) -> str | None:
+    """The package a contract's source declares (``fieldgate.contracts.x``), or None."""
+    match = _PACKAGE_LINE.search(source)
+    return match.group(1) if match else None
 
 
 class ContractEngine(Protocol):
@@ -189,11 +196,11 @@ class RegorusContract:
                         modules.append((path, path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
             raise ContractError(f"cannot read contract {contract_path}: {exc}") from exc
-        match = _PACKAGE_LINE.search(source)
-        if match is None:
+        package = contract_package(source)
+        if package is None:
             raise ContractError(f"{contract_path}: no package declaration")
         modules.append((contract_path, source))
-        self._package = match.group(1)
+        self._package = package
         self._query = f"data.{self._package}.decision"
         self._timeout = timeout
         digest = hashlib.sha256()
@@ -219,6 +226,24 @@ class RegorusContract:
             return self._thread.evaluate(self._query, json.dumps(policy_input), self._timeout)
         except ContractError as exc:
             raise ContractError(f"{self._package}: {exc}") from exc
+
+    def evaluate_rule(self, rule: str, policy_input: Mapping[str, object]) -> object:
+        """Evaluate another rule of the contract's package for one input (authoring tools).
+
+        ``fieldgate contract render`` asks which annotated rules hold for a
+        requester; the node itself only ever asks for ``decision``.
+
+        Raises:
+            ContractError: ``rule`` is not a rule name, or the evaluation failed.
+        """
+        if not _RULE_NAME.fullmatch(rule):
+            raise ContractError(f"{rule!r} is not a rule name")
+        try:
+            return self._thread.evaluate(
+                f"data.{self._package}.{rule}", json.dumps(policy_input), self._timeout
+            )
+        except ContractError as exc:
+            raise ContractError(f"{self._package}.{rule}: {exc}") from exc
 
     def close(self) -> None:
         """Stop the engine's thread."""

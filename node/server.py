@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import grpc
 
+from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops import MaintenanceServer
 from fieldgate.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import common_pb2, node_pb2_grpc
@@ -15,14 +17,20 @@ from node.audit.keys import ensure_key
 from node.audit.store import AuditStore
 from node.catalog import load_catalog
 from node.config import NodeConfig
-from node.contract import MissingContract, load_contract
+from node.contract import MissingContract
 from node.disclosure_log import DisclosureLog
+from node.health import NodeHealth
+from node.metrics import NodeMetrics
+from node.policy_config import load_policy_engine
 from node.service import AgencyNode
 from node.servicer import AgencyNodeServicer
 from node.store import RecordStore
 from node.trust_gate import TrustGate
 
 log = logging.getLogger("fieldgate.node")
+
+SERVICE_NAME = "fieldgate.v1.AgencyNode"
+"""The node's gRPC service, as health checks and reflection name it."""
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """Largest request or answer accepted; bigger requests fail with RESOURCE_EXHAUSTED."""
@@ -39,10 +47,34 @@ class RunningNode:
     gate: TrustGate
     audit: AuditStore | None = None
     """The node's own audit store, when it opened one (not a log passed in)."""
+    metrics_endpoint: MetricsEndpoint | None = None
+    """The Prometheus endpoint, when ``[node.metrics]`` asked for one."""
+    maintenance: MaintenanceServer | None = None
+    """The health (and reflection) server, when ``[node.maintenance]`` asked for one."""
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound metrics port (real even when the config said 0), if serving metrics."""
+        return self.metrics_endpoint.port if self.metrics_endpoint else None
+
+    @property
+    def maintenance_port(self) -> int | None:
+        """The bound maintenance (health) port, if one is open."""
+        return self.maintenance.port if self.maintenance else None
 
     async def stop(self, grace: float | None = 1.0) -> None:
-        """Stop serving (finishing in-flight searches within ``grace``) and close the store."""
+        """Stop serving (finishing in-flight searches within ``grace``) and close the store.
+
+        Health turns NOT_SERVING first, so probes and load balancers stop
+        sending work while in-flight searches finish.
+        """
+        if self.maintenance is not None:
+            await self.maintenance.shutting_down()
         await self.server.stop(grace)
+        if self.maintenance is not None:
+            await self.maintenance.stop(0)
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
         self.node.contract.close()
         self.store.close()
         if self.audit is not None:
@@ -67,7 +99,11 @@ def open_audit_log(config: NodeConfig) -> AuditStore:
     )
 
 
-def build_node(config: NodeConfig, disclosure_log: DisclosureLog | None = None) -> AgencyNode:
+def build_node(
+    config: NodeConfig,
+    disclosure_log: DisclosureLog | None = None,
+    metrics: NodeMetrics | None = None,
+) -> AgencyNode:
     """Open the store, load catalog and contract, and assemble the node core.
 
     A contract that is missing or broken does not stop the node: it serves and
@@ -75,7 +111,9 @@ def build_node(config: NodeConfig, disclosure_log: DisclosureLog | None = None) 
     node opens its own audit log (:func:`open_audit_log`).
     """
     catalog = load_catalog(config.catalog)
-    contract = load_contract(config.contract, config.rego_library, catalog.classes())
+    contract = load_policy_engine(
+        config.policy, config.contract, config.rego_library, catalog.classes()
+    )
     if isinstance(contract, MissingContract):
         log.error(
             "node %s has no usable contract and releases nothing: %s",
@@ -97,6 +135,7 @@ def build_node(config: NodeConfig, disclosure_log: DisclosureLog | None = None) 
         contract=contract,
         disclosure_log=disclosure_log or open_audit_log(config),
         max_hits=config.max_hits,
+        metrics=metrics,
     )
 
 
@@ -105,21 +144,27 @@ async def start_node(
 ) -> RunningNode:
     """Start a node's gRPC server on ``config.listen`` and return it running."""
     audit = None if disclosure_log is not None else open_audit_log(config)
+    # This node's own registry: several nodes in one process must not share series.
+    registry = new_registry()
+    metrics = NodeMetrics(registry)
     try:
-        node = build_node(config, disclosure_log or audit)
+        node = build_node(config, disclosure_log or audit, metrics)
     except BaseException:
         if audit is not None:
             audit.close()
         raise
     if audit is not None:
         audit.start_timer()
+    grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
+    grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
     server = grpc.aio.server(
+        interceptors=[grpc_metrics],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             # A second process on the same port must fail, not share it silently.
             ("grpc.so_reuseport", 0),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ]
+        ],
     )
     if config.trust is None:
         log.warning(
@@ -127,14 +172,41 @@ async def start_node(
             "Development only.",
             config.node_id,
         )
-        gate = TrustGate(None)
+        gate = TrustGate(None, metrics)
     else:
-        gate = TrustGate(build_verifier(config.trust))
-    servicer = AgencyNodeServicer(node, gate, allowed_clients=config.allowed_clients)
-    node_pb2_grpc.add_AgencyNodeServicer_to_server(servicer, server)
+        gate = TrustGate(build_verifier(config.trust), metrics)
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)
-    port = bind(server, config.listen, config.tls, f"node {config.node_id}")
-    await server.start()
-    return RunningNode(server, f"{host}:{port}", node, node.store, gate, audit)
+    maintenance = None
+    try:
+        if config.maintenance is not None:
+            maintenance = await MaintenanceServer.start(
+                config.maintenance, SERVICE_NAME, f"node {config.node_id}"
+            )
+        health = NodeHealth(node, maintenance)
+        servicer = AgencyNodeServicer(
+            node, gate, allowed_clients=config.allowed_clients, health=health
+        )
+        node_pb2_grpc.add_AgencyNodeServicer_to_server(servicer, server)
+        port = bind(server, config.listen, config.tls, f"node {config.node_id}")
+        await server.start()
+        await health.refresh()
+        endpoint = None
+        if config.metrics is not None:
+            endpoint = MetricsEndpoint.start(
+                config.metrics.listen, registry, f"node {config.node_id}"
+            )
+    except BaseException:
+        # Nothing half-started outlives a failed start (a taken port, say).
+        await server.stop(0)
+        if maintenance is not None:
+            await maintenance.stop(0)
+        node.contract.close()
+        node.store.close()
+        if audit is not None:
+            audit.close()
+        raise
+    return RunningNode(
+        server, f"{host}:{port}", node, node.store, gate, audit, endpoint, maintenance
+    )

@@ -24,19 +24,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
+
 from fieldgate.claims import RequesterClaims
 from fieldgate.query import PersonQuery
 from fieldgate.v1 import common_pb2
-from node.authority import authority_input
 from node.catalog import FieldCatalog
-from node.contract import ContractEngine
-from node.disclosure import RecordVerdict, build_hit, decide_fields, deny, withhold
+from node.contract import ContractEngine, MissingContract
+from node.disclosure import RecordVerdict, build_hit, deny
 from node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
-from node.errors import ContractError
+from node.metrics import NodeMetrics
+from node.policy import decide_record, requester_input
 from node.records import Record
 from node.store import RecordStore
 
 log = logging.getLogger("fieldgate.node")
+
+__all__ = ["AgencyNode", "NodeCounters", "query_digest", "requester_input"]
 
 MAX_CANDIDATES = 1000
 """Matching records considered per search, before any contract is asked.
@@ -69,18 +73,6 @@ class NodeCounters:
     last_policy_error: str = field(default="")
 
 
-def requester_input(claims: RequesterClaims) -> dict[str, object]:
-    """``input.requester`` as contracts see it."""
-    return {
-        "subject": claims.subject,
-        "agency": claims.agency,
-        "agency_type": claims.agency_type,
-        "roles": list(claims.roles),
-        "purpose": claims.purpose,
-        "case_number": claims.case_number,
-    }
-
-
 def query_digest(query: PersonQuery) -> str:
     """SHA-256 of the normalised query, so logs can correlate without holding names."""
     canonical = json.dumps(
@@ -111,6 +103,7 @@ class AgencyNode:
         max_hits: int,
         today: Callable[[], dt.date] = dt.date.today,
         policy_budget_seconds: float = POLICY_BUDGET_SECONDS,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.node_id = node_id
         self.agency_name = agency_name
@@ -127,6 +120,21 @@ class AgencyNode:
         # counters are shared by all of them.
         self._store_lock = threading.Lock()
         self._counter_lock = threading.Lock()
+        self.audit_ok = True
+        """False after an audit write failed, until one succeeds (health reports it)."""
+        self.metrics = metrics if metrics is not None else NodeMetrics(CollectorRegistry())
+        self.metrics.set_contract(contract)
+        self.metrics.track_records(self.record_count)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the node can answer: a usable contract and a writable audit log."""
+        return not isinstance(self.contract, MissingContract) and self.audit_ok
+
+    def record_count(self) -> int:
+        """How many records the store holds."""
+        with self._store_lock:
+            return self.store.count()
 
     def _contact_for(self, record: Record, verdict: RecordVerdict) -> common_pb2.PointerContact:
         """The record's own unit and phone only where the contract released them whole."""
@@ -144,26 +152,13 @@ class AgencyNode:
         Sealed, juvenile and expunged records are withheld here, before any
         contract is asked: no contract, however written, can release them.
         """
-        if record.sealed or record.juvenile or record.expunged:
-            return withhold(record, self.catalog, "sealed, juvenile or expunged record")
-        policy_input = {
-            "requester": requester_input(claims),
-            "authority": authority_input(claims.authority, record, self._today()),
-            "record": {
-                "id": record.record_id,
-                "kind": record.kind,
-                "agency": self.node_id,
-                "sealed": record.sealed,
-                "juvenile": record.juvenile,
-                "expunged": record.expunged,
-                "fields": list(record.fields),
-            },
-        }
-        try:
-            raw = self.contract.evaluate(policy_input)
-        except ContractError as exc:
-            return deny(record, self.catalog, str(exc))
-        return decide_fields(raw, record, self.catalog)
+        started = time.perf_counter()
+        verdict = decide_record(
+            self.contract, claims, record, self.catalog, node_id=self.node_id, today=self._today()
+        )
+        if not (record.sealed or record.juvenile or record.expunged):  # the contract was asked
+            self.metrics.policy_evaluated(time.perf_counter() - started)
+        return verdict
 
     def search(
         self, request_id: str, claims: RequesterClaims, query: PersonQuery
@@ -194,7 +189,12 @@ class AgencyNode:
                 hits.append(build_hit(candidate.record, candidate.match, verdict, contact))
         with self._counter_lock:
             self.counters.searches += 1
-        self._log.write(
+        self.metrics.query(
+            claims.agency_type,
+            claims.purpose,
+            denied=any(not outcome.verdict.disclose for outcome in outcomes),
+        )
+        self._write_audit(
             DisclosureEntry(
                 request_id=request_id,
                 node_id=self.node_id,
@@ -208,12 +208,25 @@ class AgencyNode:
         )
         return hits
 
+    def _write_audit(self, entry: DisclosureEntry) -> None:
+        """Write ``entry`` durably, timing it and noting whether the log works."""
+        started = time.perf_counter()
+        try:
+            self._log.write(entry)
+        except Exception:
+            self.audit_ok = False
+            self.metrics.audit_written(time.perf_counter() - started, ok=False)
+            raise
+        self.audit_ok = True
+        self.metrics.audit_written(time.perf_counter() - started, ok=True)
+
     def count_request(self) -> None:
         """Count one Search call as it arrives, before any check."""
         with self._counter_lock:
             self.counters.requests += 1
 
     def _count(self, verdict: RecordVerdict) -> None:
+        self.metrics.verdict(verdict)
         if verdict.error:
             log.warning("contract failed to decide; record withheld: %s", verdict.error)
         with self._counter_lock:

@@ -15,9 +15,11 @@ import uuid
 import grpc
 
 from fieldgate.errors import InvalidRequestError
+from fieldgate.logs import request_id_var
 from fieldgate.tls import peer_name
 from fieldgate.v1 import node_pb2, node_pb2_grpc
 from node.errors import DisclosureLogError
+from node.health import NodeHealth
 from node.service import AgencyNode
 from node.trust_gate import TrustGate
 
@@ -30,11 +32,17 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
     """Serves :class:`node.service.AgencyNode` over gRPC."""
 
     def __init__(
-        self, node: AgencyNode, gate: TrustGate, *, allowed_clients: tuple[str, ...] = ()
+        self,
+        node: AgencyNode,
+        gate: TrustGate,
+        *,
+        allowed_clients: tuple[str, ...] = (),
+        health: NodeHealth | None = None,
     ) -> None:
         self._node = node
         self._gate = gate
         self._allowed = frozenset(allowed_clients)
+        self._health = health
 
     async def _check_caller(self, context: grpc.aio.ServicerContext[object, object]) -> None:
         """Only the federation's brokers, named by their TLS certificate, may call."""
@@ -56,6 +64,8 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         await self._check_caller(context)  # type: ignore[arg-type]
         self._node.count_request()
         request_id = request.request_id or uuid.uuid4().hex
+        # Every line logged for this search (here and in the worker thread) carries its id.
+        request_id_var.set(request_id[:MAX_REQUEST_ID_LENGTH])
         try:
             if len(request_id) > MAX_REQUEST_ID_LENGTH:
                 raise InvalidRequestError(
@@ -88,6 +98,10 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
             await context.abort(
                 grpc.StatusCode.INTERNAL, "the node failed to answer; its operator has the details"
             )
+        finally:
+            if self._health is not None:
+                await self._health.refresh()
+        log.info("node %s answered with %d hits", self._node.node_id, len(hits))
         return node_pb2.NodeSearchResponse(
             request_id=request_id,
             node_id=self._node.node_id,

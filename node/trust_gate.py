@@ -18,6 +18,7 @@ from fieldgate.claims import RequesterClaims, validate_requester
 from fieldgate.query import PersonQuery, validate_query
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import node_pb2
+from node.metrics import NodeMetrics
 
 log = logging.getLogger("fieldgate.node")
 
@@ -33,10 +34,12 @@ class Admitted:
 class TrustGate:
     """Turns a wire request into claims and a query the node may act on."""
 
-    def __init__(self, verifier: SearchVerifier | None) -> None:
+    def __init__(self, verifier: SearchVerifier | None, metrics: NodeMetrics | None = None) -> None:
         self.verifier = verifier
         self.refused: Counter[str] = Counter()
         """Verification failures by reason (a bounded set: see ``REASONS``)."""
+        self.metrics = metrics
+        """Where failures are also counted for Prometheus, if anywhere."""
 
     def admit(self, request: node_pb2.NodeSearchRequest) -> Admitted | None:
         """Verified claims and query, or None when the request must get a not-found answer.
@@ -67,4 +70,6 @@ class TrustGate:
 
     def _refuse(self, request_id: str, exc: VerificationError) -> None:
         self.refused[exc.reason] += 1
+        if self.metrics is not None:
+            self.metrics.verification_failed(exc.reason)
         log.warning("search %s refused, answered as not found: %s", request_id, exc)

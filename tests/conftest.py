@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,3 +87,39 @@ def write_contract(directory: Path, name: str, text: str) -> Path:
     path = directory / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+REQUIRE_PROMETHEUS = "FIELDGATE_REQUIRE_PROMETHEUS"
+"""Set to 1 by CI (.ci/run): a missing promtool or prometheus fails instead of skipping."""
+
+REQUIRE_KUBECTL = "FIELDGATE_REQUIRE_KUBECTL"
+"""Set to 1 by CI (.ci/run): a missing kubectl (for ``kubectl kustomize``) fails instead."""
+
+
+def _require_binary(name: str, variable: str, how: str) -> str:
+    """The path of ``name``; skip the test with a reason, or fail when ``variable`` is 1."""
+    found = shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed ({how})"
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{message}, and {variable}=1 says these tests must run")
+    pytest.skip(f"{message}; set {variable}=1 to make this a failure, as CI does")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Debian's promtool (package ``prometheus``, installed by .ci/run)."""
+    return _require_binary("promtool", REQUIRE_PROMETHEUS, "Debian package prometheus")
+
+
+@pytest.fixture(scope="session")
+def prometheus_binary() -> str:
+    """Debian's Prometheus server binary (package ``prometheus``, installed by .ci/run)."""
+    return _require_binary("prometheus", REQUIRE_PROMETHEUS, "Debian package prometheus")
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> str:
+    """kubectl, for ``kubectl kustomize`` (rendering the overlays, offline)."""
+    return _require_binary("kubectl", REQUIRE_KUBECTL, "it renders the kustomize overlays")

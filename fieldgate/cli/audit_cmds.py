@@ -149,7 +149,9 @@ def export_checkpoints_cmd(db_path: Path, out_path: Path | None) -> None:
 # -- reports -----------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, separator: str = "\n") -> str:
+    if isinstance(value, dict):
+        return separator.join(f"{k} {v}" for k, v in value.items())
     if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
         return value[:19].replace("T", " ")  # an ISO time, to the second
     return str(value)
@@ -160,7 +162,10 @@ def _emit(report: Report, as_json: bool, csv_path: Path | None) -> None:
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(report.columns))
             writer.writeheader()
-            writer.writerows(report.rows)
+            writer.writerows(
+                {k: _cell(v, "; ") if isinstance(v, dict) else v for k, v in row.items()}
+                for row in report.rows
+            )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -169,7 +174,7 @@ def _emit(report: Report, as_json: bool, csv_path: Path | None) -> None:
         table.add_column(column, overflow="fold")
     for row in report.rows:
         table.add_row(*(_cell(row.get(c, "")) for c in report.columns))
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     console.print(table)
     for note in report.notes:
         console.print(note)

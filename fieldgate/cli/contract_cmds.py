@@ -1,15 +1,43 @@
-"""``fieldgate contract test``: run every ``test_`` rule of the contracts."""
+"""``fieldgate contract``: test, check, explain, diff, render and cross-check contracts.
+
+The work is done in :mod:`fieldgate.contracts` (and :mod:`fieldgate.regotest`);
+these commands read files, call it and print tables or ``--json``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from fieldgate.contracts.check import check_contract
+from fieldgate.contracts.conformance import compare_decisions, compare_tests
+from fieldgate.contracts.diff import diff_contracts
+from fieldgate.contracts.explain import explain
+from fieldgate.contracts.inputs import (
+    load_persona,
+    load_personas,
+    load_record,
+    load_records,
+    load_warrant,
+    with_warrants,
+)
+from fieldgate.contracts.render import render_contract, render_text
+from fieldgate.contracts.session import DEFAULT_NODE_ID, ContractSession, find_library
 from fieldgate.regotest import FileCoverage, SuiteReport, run_all
+from node.catalog import FieldCatalog, default_catalog_path, load_catalog
+from node.contract import ContractEngine
+from node.contract_opa import load_opa_contract
+from node.errors import ContractError
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 
@@ -92,4 +120,451 @@ def contract_test(root: Path, coverage: bool, as_json: bool) -> None:
             f"{sum(r.outcome == 'skipped' for r in results)} skipped"
         )
     if failed or not results:
+        raise SystemExit(1)
+
+
+# --- Shared options -----------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "dim"}
+OUTCOME_OF_FIELD = {"released": "green", "masked": "yellow", "withheld": "dim"}
+DIRECTION_STYLE = {"wider": "red", "narrower": "green", "changed": "yellow"}
+
+
+def _catalog_and_lib(command: F) -> F:
+    """``--catalog``, ``--lib`` and ``--node-id``, shared by the commands that load a contract."""
+    command = click.option(
+        "--node-id",
+        default=DEFAULT_NODE_ID,
+        show_default=True,
+        help="The node id contracts see as input.record.agency.",
+    )(command)
+    command = click.option(
+        "--lib",
+        "library",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Shared Rego library (default: the lib/ found above the contract).",
+    )(command)
+    return click.option(
+        "--catalog",
+        "catalog_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The node's field catalog (default: the standard catalog).",
+    )(command)
+
+
+def _today_option(command: F) -> F:
+    return click.option(
+        "--today",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="Judge warrants as on this date (default: today).",
+    )(command)
+
+
+def _catalog(path: Path | None) -> FieldCatalog:
+    return load_catalog(path or default_catalog_path())
+
+
+@contextmanager
+def _session(
+    contract: Path,
+    library: Path | None,
+    catalog: FieldCatalog,
+    node_id: str,
+    today: dt.datetime | None = None,
+) -> Iterator[ContractSession]:
+    lib = library if library is not None else find_library(contract)
+    with ContractSession(
+        contract, lib, catalog, node_id=node_id, today=today.date() if today else None
+    ) as session:
+        yield session
+
+
+def _console() -> Console:
+    """A console as wide as the terminal, or 160 columns when writing to a file or pipe."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _echo_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2, default=sorted, ensure_ascii=False))
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return escape(text if len(text) <= 60 else text[:57] + "...")
+
+
+# --- check --------------------------------------------------------------------
+
+
+@contract.command("check")
+@click.option(
+    "--contract",
+    "contract_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The contract's .rego file.",
+)
+@_catalog_and_lib
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def contract_check(
+    contract_path: Path,
+    catalog_path: Path | None,
+    library: Path | None,
+    node_id: str,
+    as_json: bool,
+) -> None:
+    """Check a contract against the node's field catalog.
+
+    Names every catalog field that no rule releases or masks for any requester,
+    purpose or warrant (withheld by default), and every name the contract uses
+    that the catalog lacks (a typo that silently withholds). Exits 1 when
+    anything is an error (a typo, a name the catalog lacks in a decision, a
+    mask that never fits, an evaluation that fails).
+    """
+    with _session(contract_path, library, _catalog(catalog_path), node_id) as session:
+        report = check_contract(session)
+    if as_json:
+        _echo_json(report.to_json())
+    else:
+        console = _console()
+        table = Table("severity", "kind", "name", "line", "finding", title=str(contract_path))
+        for f in report.findings:
+            style = SEVERITY_STYLE[f.severity]
+            table.add_row(
+                f"[{style}]{f.severity}[/]",
+                f.kind,
+                escape(f.name),
+                str(f.line or ""),
+                escape(f.message),
+            )
+        console.print(table)
+        errors = sum(f.severity == "error" for f in report.findings)
+        warnings = sum(f.severity == "warning" for f in report.findings)
+        verdict = "[green]ok[/]" if report.ok else "[red]FAILED[/]"
+        console.print(
+            f"{verdict}: {errors} errors, {warnings} warnings over {report.cells} "
+            f"requester x purpose x warrant x record kind decisions ({report.catalog})",
+            highlight=False,
+        )
+    if not report.ok:
+        raise SystemExit(1)
+
+
+# --- explain ------------------------------------------------------------------
+
+
+@contract.command("explain")
+@click.option(
+    "--contract",
+    "contract_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The contract's .rego file.",
+)
+@click.option(
+    "--as",
+    "persona_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Persona JSON: the requester's claims (see rego/personas/).",
+)
+@click.option(
+    "--record",
+    "record_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Record JSON, as `fieldgate node import` reads it (see rego/examples/).",
+)
+@click.option(
+    "--warrant",
+    "warrant_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A warrant JSON (LegalAuthority wire shape) the persona also presents; repeatable.",
+)
+@_catalog_and_lib
+@_today_option
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def contract_explain(
+    contract_path: Path,
+    persona_path: Path,
+    record_path: Path,
+    warrant_paths: tuple[Path, ...],
+    catalog_path: Path | None,
+    library: Path | None,
+    node_id: str,
+    today: dt.datetime | None,
+    as_json: bool,
+) -> None:
+    """Show, field by field, what the record releases to the persona, and why.
+
+    Computed by the node's own code: the same policy input, the same engine,
+    the same enforcement of the decision (default deny, catalog-only fields,
+    masks that fit, sealed/juvenile/expunged never).
+    """
+    catalog = _catalog(catalog_path)
+    persona = with_warrants(load_persona(persona_path), [load_warrant(p) for p in warrant_paths])
+    record = load_record(record_path, catalog)
+    with _session(contract_path, library, catalog, node_id, today) as session:
+        result = explain(session, persona, record)
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    console = _console()
+    claims = persona.claims
+    console.print(
+        f"[bold]{escape(persona.name)}[/] ({claims.agency_type}, {claims.purpose}) asks about "
+        f"[bold]{escape(record.record_id)}[/] ({record.kind}) under {result.contract} "
+        f"[dim]{result.contract_version[:12]}[/]",
+        highlight=False,
+    )
+    for warrant_id, applies in result.warrants:
+        how = "applies to this record" if applies else "does NOT apply to this record"
+        console.print(f"  warrant {escape(warrant_id)}: {how}", highlight=False)
+    if result.error:
+        console.print(f"[red]the contract failed to decide: {escape(result.error)}[/]")
+    elif not result.disclose:
+        console.print(
+            "[red]record not disclosed[/]: the requester's answer looks as if "
+            "the agency held no such record"
+        )
+    table = Table()
+    for column in ("field", "class", "outcome"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("value sent", max_width=40)
+    table.add_column("reason", min_width=30)
+    for f in result.fields:
+        style = OUTCOME_OF_FIELD[f.outcome]
+        outcome = f"masked ({f.mask})" if f.outcome == "masked" else f.outcome
+        table.add_row(
+            f.name, f.sensitivity, f"[{style}]{outcome}[/]", _show(f.value), escape(f.reason)
+        )
+    console.print(table)
+
+
+# --- diff ---------------------------------------------------------------------
+
+
+@contract.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--records",
+    "records_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sample records: JSON Lines, a JSON file, or a directory of *.json.",
+)
+@click.option(
+    "--personas",
+    "personas_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory of persona JSON files.",
+)
+@click.option(
+    "--accept-widening",
+    is_flag=True,
+    help="Exit 0 even when release widens for a civil immigration persona.",
+)
+@_catalog_and_lib
+@_today_option
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def contract_diff(
+    old: Path,
+    new: Path,
+    records_path: Path,
+    personas_dir: Path,
+    accept_widening: bool,
+    catalog_path: Path | None,
+    library: Path | None,
+    node_id: str,
+    today: dt.datetime | None,
+    as_json: bool,
+) -> None:
+    """Show what NEW releases that OLD did not, and the reverse, per persona and class.
+
+    Any widening for a persona whose agency type or purpose is civil
+    immigration is flagged and makes the command exit 1, unless
+    --accept-widening is given.
+    """
+    catalog = _catalog(catalog_path)
+    personas = load_personas(personas_dir)
+    records = load_records(records_path, catalog)
+    with (
+        _session(old, library, catalog, node_id, today) as before,
+        _session(new, library, catalog, node_id, today) as after,
+    ):
+        report = diff_contracts(before, after, personas, records)
+    if as_json:
+        _echo_json({**report.to_json(), "accepted": accept_widening})
+    else:
+        _print_diff(report.personas, len(records))
+    if report.flagged:
+        if not as_json:
+            how = "accepted (--accept-widening)" if accept_widening else "refused"
+            Console(stderr=True).print(
+                f"[bold red]release widens for a civil immigration persona: {how}[/]"
+            )
+        if not accept_widening:
+            raise SystemExit(1)
+
+
+def _print_diff(personas: Any, records: int) -> None:
+    console = _console()
+    for p in personas:
+        claims = p.persona.claims
+        head = f"[bold]{escape(p.persona.name)}[/] ({claims.agency_type}, {claims.purpose})"
+        if p.flagged:
+            head += "  [bold red]WIDENS RELEASE IN A CIVIL IMMIGRATION CONTEXT[/]"
+        if not p.changes:
+            console.print(f"{head}: no change over {records} records", highlight=False)
+            continue
+        console.print(head, highlight=False)
+        table = Table("class", "change", "field", "old", "new", "records")
+        for cls, directions in p.by_class().items():
+            for direction, rows in directions.items():
+                style = DIRECTION_STYLE[direction]
+                for field, before, after, count in rows:
+                    table.add_row(cls, f"[{style}]{direction}[/]", field, before, after, str(count))
+        console.print(table)
+
+
+# --- render -------------------------------------------------------------------
+
+
+@contract.command("render")
+@click.option(
+    "--contract",
+    "contract_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The contract's .rego file.",
+)
+@_catalog_and_lib
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def contract_render(
+    contract_path: Path,
+    catalog_path: Path | None,
+    library: Path | None,
+    node_id: str,
+    as_json: bool,
+) -> None:
+    """Summarise a contract in plain language, per requester kind and purpose.
+
+    Computed from the contract's decisions over every requester kind, purpose,
+    warrant and record kind, with the ordinance or agreement clauses named in
+    `# clause:` comments, and a summary hash.
+    """
+    with _session(contract_path, library, _catalog(catalog_path), node_id) as session:
+        rendering = render_contract(session)
+    if as_json:
+        _echo_json(rendering.to_json())
+    else:
+        click.echo(render_text(rendering))
+
+
+# --- conformance --------------------------------------------------------------
+
+
+@contract.command("conformance")
+@click.argument(
+    "root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("rego")
+)
+@click.option(
+    "--personas",
+    "personas_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Persona JSON files (default: ROOT/personas).",
+)
+@click.option(
+    "--records",
+    "records_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Example records (default: ROOT/examples).",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's field catalog (default: the standard catalog).",
+)
+@click.option("--matrix", is_flag=True, help="Also compare every cell of the decision matrix.")
+@click.option("--no-tests", is_flag=True, help="Do not compare the contract tests.")
+@click.option(
+    "--opa-url",
+    help="Also ask this OPA server (with the same contracts loaded) every question.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def contract_conformance(
+    root: Path,
+    personas_dir: Path | None,
+    records_path: Path | None,
+    catalog_path: Path | None,
+    matrix: bool,
+    no_tests: bool,
+    opa_url: str | None,
+    as_json: bool,
+) -> None:
+    """Ask regorus and regopy (and OPA) about every persona x record; fail on any difference.
+
+    Every contract.rego under ROOT (default: rego/) is asked, with ROOT/lib as
+    its library; the contract tests under ROOT run on both engines too.
+    """
+    catalog = _catalog(catalog_path)
+    personas = load_personas(personas_dir or root / "personas")
+    records = load_records(records_path or root / "examples", catalog)
+    contracts = sorted(p for p in root.rglob("contract.rego") if p.is_file())
+    library = root / "lib" if (root / "lib").is_dir() else None
+    engines = ["regorus", "regopy", *(["opa"] if opa_url else [])]
+    decisions, disagreements = 0, []
+    for path in contracts:
+        with _session(path, library, catalog, DEFAULT_NODE_ID) as session:
+            others: dict[str, ContractEngine] = {}
+            if opa_url:
+                others["opa"] = load_opa_contract(path, opa_url)
+            try:
+                count, found = compare_decisions(
+                    session, personas, records, matrix=matrix, others=others
+                )
+            except ContractError as exc:
+                raise click.ClickException(f"{path}: {exc}") from exc
+            finally:
+                for engine in others.values():
+                    engine.close()
+        decisions += count
+        disagreements.extend(found)
+    tests = 0
+    if not no_tests:
+        tests, found = compare_tests(root)
+        disagreements.extend(found)
+    if as_json:
+        _echo_json(
+            {
+                "engines": engines,
+                "contracts": [str(p) for p in contracts],
+                "decisions": decisions,
+                "tests": tests,
+                "ok": not disagreements,
+                "disagreements": [d.__dict__ for d in disagreements],
+            }
+        )
+    else:
+        console = _console()
+        for d in disagreements:
+            console.print(
+                f"[red]DISAGREE[/] {escape(d.contract)} {escape(d.case)} ({d.what}, {d.engine})\n"
+                f"  regorus: {escape(d.regorus)}\n  {d.engine}: {escape(d.other)}",
+                highlight=False,
+            )
+        console.print(
+            f"{len(contracts)} contracts, {decisions} decisions and {tests} test rules on "
+            f"{', '.join(engines)}: {len(disagreements)} disagreements",
+            highlight=False,
+        )
+    if disagreements:
         raise SystemExit(1)

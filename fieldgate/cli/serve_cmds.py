@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import click
@@ -13,11 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from broker.config import load_broker_config
-from broker.server import start_broker
+from broker.server import RunningBroker, start_broker
+from fieldgate.logs import LOG_FORMATS, configure_logging
 from node.catalog import default_catalog_path, load_catalog
 from node.config import load_node_config
 from node.importer import import_file
-from node.server import start_node
+from node.server import RunningNode, start_node
 from node.store import RecordStore
 
 GRACE_SECONDS = 5.0
@@ -25,11 +27,19 @@ GRACE_SECONDS = 5.0
 
 
 async def serve_until_signal(
-    start: Callable[[], Awaitable[tuple[str, Callable[[float], Awaitable[None]]]]], what: str
+    start: Callable[[], Awaitable[tuple[str, Callable[[float], Awaitable[None]]]]],
+    what: str,
+    notes: Callable[[], Iterable[str]] | None = None,
 ) -> None:
-    """Start a server, print where it listens, and stop it gracefully on SIGINT/SIGTERM."""
+    """Start a server, print where it listens, and stop it gracefully on SIGINT/SIGTERM.
+
+    The first line printed is always ``<what> listening on <address> ...``;
+    ``notes`` adds lines after it (the metrics and health ports).
+    """
     address, stop = await start()
     click.echo(f"{what} listening on {address} (Ctrl-C to stop)")
+    for note in notes() if notes else ():
+        click.echo(f"{what} {note}")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -39,6 +49,31 @@ async def serve_until_signal(
     finally:
         click.echo(f"{what} stopping (grace {GRACE_SECONDS:.0f} s)")
         await stop(GRACE_SECONDS)
+
+
+LOG_FORMAT_OPTION = click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="Log lines as text or one JSON object per line (default: the config's log_format, "
+    "else text). JSON logs every search at INFO with its request id.",
+)
+
+
+def setup_logging(log_format: str) -> None:
+    """Log to stderr in ``log_format``; JSON output includes INFO (one line per search)."""
+    level = logging.getLogger().getEffectiveLevel()
+    configure_logging(log_format, min(level, logging.INFO) if log_format == "json" else level)
+
+
+def ops_notes(running: RunningNode | RunningBroker) -> list[str]:
+    """Where the metrics and health endpoints of a started server listen, if anywhere."""
+    notes = []
+    if running.metrics_endpoint is not None:
+        notes.append(f"metrics on http://{running.metrics_endpoint.address}/metrics")
+    if running.maintenance is not None:
+        notes.append(f"health on {running.maintenance.address} (gRPC, plaintext)")
+    return notes
 
 
 @click.group()
@@ -53,15 +88,19 @@ def node() -> None:
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-def node_serve(config_path: Path) -> None:
+@LOG_FORMAT_OPTION
+def node_serve(config_path: Path, log_format: str | None) -> None:
     """Serve one agency's records under its contract."""
     config = load_node_config(config_path, os.environ)
+    setup_logging(log_format or config.log_format)
+    started: list[RunningNode] = []
 
     async def start() -> tuple[str, Callable[[float], Awaitable[None]]]:
         running = await start_node(config)
+        started.append(running)
         return running.address, running.stop
 
-    asyncio.run(serve_until_signal(start, f"node {config.node_id}"))
+    asyncio.run(serve_until_signal(start, f"node {config.node_id}", lambda: ops_notes(started[0])))
 
 
 @node.command("import")
@@ -122,12 +161,20 @@ def broker() -> None:
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-def broker_serve(config_path: Path) -> None:
+@LOG_FORMAT_OPTION
+def broker_serve(config_path: Path, log_format: str | None) -> None:
     """Serve searches across the nodes listed in the config."""
     config = load_broker_config(config_path, os.environ)
+    setup_logging(log_format or config.log_format)
+    started: list[RunningBroker] = []
 
     async def start() -> tuple[str, Callable[[float], Awaitable[None]]]:
         running = await start_broker(config)
+        started.append(running)
         return running.address, running.stop
 
-    asyncio.run(serve_until_signal(start, f"broker ({len(config.nodes)} nodes)"))
+    asyncio.run(
+        serve_until_signal(
+            start, f"broker ({len(config.nodes)} nodes)", lambda: ops_notes(started[0])
+        )
+    )

@@ -17,6 +17,7 @@ were shown before, and that two parties were shown the same log.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from node.audit.canonical import canonical_json, sha256_text
 from node.errors import NodeError
 
 CHECKPOINT_FORMAT = "fieldgate.audit.checkpoint/v1"
+_SIGNATURE = re.compile(r"[0-9a-f]{128}")
 EXPORT_FORMAT = "fieldgate.audit.checkpoints/v1"
 
 
@@ -87,7 +89,9 @@ class Checkpoint:
         return Checkpoint(**{**self.__dict__, "signature": signature})
 
     def signature_valid(self, key: Ed25519PublicKey) -> bool:
-        """Whether the signature is the node's over this body."""
+        """Whether the signature is the node's over this body (as 128 lower-case hex digits)."""
+        if not _SIGNATURE.fullmatch(self.signature):
+            return False
         try:
             key.verify(bytes.fromhex(self.signature), self.body_text().encode("utf-8"))
         except (InvalidSignature, ValueError):

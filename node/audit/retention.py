@@ -8,7 +8,9 @@ records are re-imported or migrated. A record with neither is kept and
 counted as undated.
 
 When ``today - event date > retention_days`` for a class, every field of that
-class is blanked. A record is deleted when nothing but its pointer contact
+class is blanked — except the event date itself while fields of classes that
+still have a retention period remain (they age by it); it goes with the last
+of them. A record is deleted when nothing but its pointer contact
 (``agency_contact`` fields) is left, or when what is left could no longer be
 found by any search (no name, alias or identifier). What is disposed of is
 written to the audit log (``records_purged`` entries, field names only)
@@ -129,9 +131,14 @@ def plan_record(record: Record, catalog: FieldCatalog, today: dt.date) -> Dispos
         return None
     classes = {name: spec.sensitivity for name, spec in catalog.fields.items()}
     blanked = tuple(n for n in record.fields if classes.get(n) in expired)
+    kept = {n: v for n, v in record.fields.items() if n not in blanked}
+    anchor = next(n for n in EVENT_DATE_FIELDS if n in record.fields)
+    if anchor in blanked and any(classes.get(n) in catalog.retention_days for n in kept):
+        # The event date stays while fields that still age by it remain.
+        blanked = tuple(n for n in blanked if n != anchor)
+        kept[anchor] = record.fields[anchor]
     if not blanked:
         return None
-    kept = {n: v for n, v in record.fields.items() if n not in blanked}
     blanked_classes = tuple(classes[n] for n in blanked)
 
     def disposal(delete: bool, reason: str = "", remaining: Record | None = None) -> Disposal:

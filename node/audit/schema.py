@@ -63,8 +63,15 @@ class EntryRow:
     prev_hash: str
     hash: str
 
+    def well_formed(self) -> bool:
+        """Whether every column has its type (a damaged file can yield NULLs or numbers)."""
+        texts = (self.time, self.kind, self.body, self.prev_hash, self.hash)
+        return isinstance(self.seq, int) and all(isinstance(t, str) for t in texts)
+
     def document(self) -> dict[str, Any]:
         """The parsed body; {} when it is not a JSON object."""
+        if not isinstance(self.body, str):
+            return {}
         try:
             parsed = json.loads(self.body)
         except (json.JSONDecodeError, RecursionError):

@@ -18,114 +18,24 @@ were removed too, by checkpoints someone else holds (``--checkpoints``).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
-from node.audit.checkpoints import Checkpoint, CheckpointExport, checkpoint_from_body
+from node.audit.checkpoint_checks import check_forks, verify_checkpoints, verify_export
+from node.audit.checkpoints import CheckpointExport
 from node.audit.entries import AUDIT_PURGED, ENTRY_FORMAT, ENTRY_KINDS
+from node.audit.findings import Problem, VerifyReport
 from node.audit.keys import KeyFileError, public_from_hex, public_hex
 from node.audit.schema import SCHEMA_FORMAT, AuditReader, AuditReadError, schema_differences
 
-MAX_PROBLEMS = 100
+__all__ = ["Problem", "VerifyReport", "verify_log"]
+
 _WINDOW = 4096  # recent entry hashes remembered to tell an insertion from a reordering
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a log.
-
-    Attributes:
-        kind: ``altered``, ``removed``, ``inserted``, ``reordered``, ``truncated``,
-            ``rewritten``, ``checkpoint_forged``, ``checkpoint_altered``,
-            ``checkpoint_rolled_back``, ``checkpoint_missing``, ``export_mismatch``,
-            ``fork``, ``key``, ``schema``, ``meta`` or ``unreadable``.
-        message: what is wrong, in words.
-        seq: the first entry concerned, when the problem is about entries.
-        checkpoint: the checkpoint number concerned, when about a checkpoint.
-        through: when the problem is only known to lie in a range of entries
-            (a rewrite caught by a checkpoint), the last entry of that range;
-            ``seq`` is then the first.
-    """
-
-    kind: str
-    message: str
-    seq: int | None = None
-    checkpoint: int | None = None
-    through: int | None = None
-
-
-@dataclass
-class VerifyReport:
-    """The result of verifying one log."""
-
-    path: str
-    node_id: str = ""
-    key_source: str = ""
-    entries: int = 0
-    first_seq: int = 0
-    last_seq: int = 0
-    checkpoints: int = 0
-    last_checkpoint_seq: int = 0
-    exported_checked: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is wrong."""
-        return not self.problems
-
-    @property
-    def uncovered(self) -> int:
-        """Entries after the last checkpoint, protected by the chain alone."""
-        return max(0, self.last_seq - self.last_checkpoint_seq)
-
-    def first_entry_problem(self) -> Problem | None:
-        """The problem about the earliest entry, if any problem is about entries.
-
-        A range (a rewrite caught by a checkpoint) that holds a problem located
-        exactly is a consequence of it and gives way to it.
-        """
-        exact = [p for p in self.problems if p.seq is not None and p.through is None]
-        ranges = [
-            p
-            for p in self.problems
-            if p.seq is not None
-            and p.through is not None
-            and not any(p.seq <= (e.seq or 0) <= p.through for e in exact)
-        ]
-        located = exact + ranges
-        return min(located, key=lambda p: p.seq or 0) if located else None
-
-    def add(self, problem: Problem) -> None:
-        """Record a problem (at most :data:`MAX_PROBLEMS`)."""
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(problem)
-
-    def to_dict(self) -> dict[str, object]:
-        """The report as JSON-ready data."""
-        first = self.first_entry_problem()
-        return {
-            "path": self.path,
-            "ok": self.ok,
-            "node_id": self.node_id,
-            "key_source": self.key_source,
-            "entries": self.entries,
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-            "checkpoints": self.checkpoints,
-            "last_checkpoint_seq": self.last_checkpoint_seq,
-            "uncovered_entries": self.uncovered,
-            "exported_checkpoints_checked": self.exported_checked,
-            "first_bad_entry": first.seq if first else None,
-            "problems": [p.__dict__ for p in self.problems],
-        }
 
 
 def verify_log(
@@ -153,6 +63,9 @@ def verify_log(
             _verify(reader, report, public_key, exports)
     except (AuditReadError, sqlite3.Error, UnicodeDecodeError) as exc:
         report.add(Problem("unreadable", f"the audit database cannot be read: {exc}"))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Content no intact log can have (a damaged value of the wrong type).
+        report.add(Problem("unreadable", f"the audit database holds malformed values: {exc}"))
     return report
 
 
@@ -176,7 +89,7 @@ def _choose_key(
     else:
         report.key_source = "the log itself (pin it with --key to rule out a replaced key)"
         try:
-            return public_from_hex(logged)
+            chosen = public_from_hex(logged)
         except KeyFileError as exc:
             report.add(Problem("meta", f"the log's public key is unusable: {exc}"))
             return None
@@ -193,6 +106,9 @@ def _verify(
 ) -> None:
     for difference in schema_differences(reader.db):
         report.add(Problem("schema", f"the database schema was changed: {difference}"))
+    damage = [str(r[0]) for r in reader.db.execute("PRAGMA integrity_check(5)")]
+    if damage != ["ok"]:
+        report.add(Problem("unreadable", "the database file is damaged: " + "; ".join(damage)))
     meta = reader.meta()
     report.node_id = meta.get("node_id", "")
     if meta.get("format") != SCHEMA_FORMAT:
@@ -200,10 +116,10 @@ def _verify(
     key = _choose_key(meta, report, public_key, exports)
     anchors = _purge_anchors(reader)
     _walk_entries(reader, report, anchors)
-    ours = _verify_checkpoints(reader, report, key, anchors)
+    ours = verify_checkpoints(reader, report, key, anchors)
     for export in exports:
-        _verify_export(reader, report, key, export, ours)
-    _check_forks(report, exports)
+        verify_export(reader, report, key, export, ours)
+    check_forks(report, exports)
 
 
 def _purge_anchors(reader: AuditReader) -> dict[int, str]:
@@ -225,6 +141,9 @@ def _walk_entries(reader: AuditReader, report: VerifyReport, anchors: dict[int, 
     recent: OrderedDict[str, int] = OrderedDict()
     for row in reader.entries():
         report.entries += 1
+        if not row.well_formed():
+            report.add(Problem("altered", f"entry {row.seq}: a column was damaged", seq=row.seq))
+            continue
         report.last_seq = row.seq
         if expected == 0:
             report.first_seq = row.seq
@@ -327,207 +246,3 @@ def _misplaced(reader: AuditReader, seq: int, holds: int) -> Problem:
         "ones renumbered",
         seq=seq,
     )
-
-
-def _load_checkpoint(body: str, signature: str) -> Checkpoint | None:
-    try:
-        checkpoint = checkpoint_from_body(json.loads(body), signature)
-    except (json.JSONDecodeError, ValueError, RecursionError):
-        return None
-    return checkpoint if checkpoint.body_text() == body else None
-
-
-def _check_head(
-    reader: AuditReader,
-    report: VerifyReport,
-    anchors: dict[int, str],
-    checkpoint: Checkpoint,
-    since: int,
-    who: str,
-) -> bool:
-    """Whether ``checkpoint``'s head matches the log; reports the problem if not."""
-    if report.entries == 0 or checkpoint.seq > report.last_seq:
-        report.add(
-            Problem(
-                "truncated",
-                f"{who} covers entries up to {checkpoint.seq} but the log ends at "
-                f"{report.last_seq}: the log was truncated or rolled back",
-                seq=report.last_seq + 1,
-                checkpoint=checkpoint.number,
-            )
-        )
-        return False
-    if checkpoint.seq < report.first_seq:
-        anchor = anchors.get(checkpoint.seq)
-        if anchor is not None and anchor != checkpoint.head:
-            report.add(
-                Problem(
-                    "rewritten",
-                    f"{who} disagrees with the purge record of entry {checkpoint.seq}",
-                    seq=report.first_seq,
-                    checkpoint=checkpoint.number,
-                )
-            )
-            return False
-        return True  # purged by retention; the purge record anchors what remains
-    row = reader.entry(checkpoint.seq)
-    if row is None:
-        return True  # reported as removed by the walk
-    if row.hash != checkpoint.head:
-        first = max(since + 1, report.first_seq)
-        report.add(
-            Problem(
-                "rewritten",
-                f"{who} does not match entry {checkpoint.seq}: entries {first}–"
-                f"{checkpoint.seq} were rewritten after it was signed",
-                seq=first,
-                checkpoint=checkpoint.number,
-                through=checkpoint.seq,
-            )
-        )
-        return False
-    return True
-
-
-def _verify_checkpoints(
-    reader: AuditReader,
-    report: VerifyReport,
-    key: Ed25519PublicKey | None,
-    anchors: dict[int, str],
-) -> dict[int, Checkpoint]:
-    ours: dict[int, Checkpoint] = {}
-    previous: Checkpoint | None = None
-    matched = 0
-    for row in reader.checkpoints():
-        report.checkpoints += 1
-        checkpoint = _load_checkpoint(row.body, row.signature)
-        where = f"checkpoint {row.number}"
-        if checkpoint is None:
-            report.add(Problem("checkpoint_altered", f"{where} altered", checkpoint=row.number))
-            continue
-        if key is not None and not checkpoint.signature_valid(key):
-            report.add(
-                Problem(
-                    "checkpoint_forged",
-                    f"{where}: the signature does not verify: forged or altered",
-                    checkpoint=row.number,
-                )
-            )
-            continue
-        if checkpoint.number != row.number or checkpoint.seq != row.seq:
-            report.add(
-                Problem(
-                    "checkpoint_rolled_back",
-                    f"{where} holds checkpoint {checkpoint.number} (entry {checkpoint.seq}):"
-                    " an older checkpoint was put in its place",
-                    checkpoint=row.number,
-                )
-            )
-            continue
-        if checkpoint.node_id != report.node_id:
-            report.add(
-                Problem(
-                    "meta", f"{where} is for node {checkpoint.node_id!r}", checkpoint=row.number
-                )
-            )
-        if previous is None and checkpoint.number != 1:
-            report.add(Problem("checkpoint_missing", f"checkpoints before {where} are missing"))
-        if previous is not None:
-            if checkpoint.number != previous.number + 1:
-                report.add(
-                    Problem(
-                        "checkpoint_missing",
-                        f"checkpoints {previous.number + 1}–{checkpoint.number - 1} are missing",
-                        checkpoint=previous.number + 1,
-                    )
-                )
-            elif checkpoint.previous != previous.digest() or checkpoint.seq <= previous.seq:
-                report.add(
-                    Problem(
-                        "checkpoint_rolled_back",
-                        f"{where} does not follow checkpoint {previous.number}: replaced or "
-                        "rolled back",
-                        checkpoint=row.number,
-                    )
-                )
-        if _check_head(reader, report, anchors, checkpoint, matched, where):
-            matched = checkpoint.seq
-        ours[checkpoint.number] = checkpoint
-        previous = checkpoint
-        report.last_checkpoint_seq = max(report.last_checkpoint_seq, checkpoint.seq)
-    return ours
-
-
-def _verify_export(
-    reader: AuditReader,
-    report: VerifyReport,
-    key: Ed25519PublicKey | None,
-    export: CheckpointExport,
-    ours: dict[int, Checkpoint],
-) -> None:
-    if export.node_id != report.node_id:
-        report.add(
-            Problem(
-                "export_mismatch",
-                f"{export.source} is for node {export.node_id!r}, not {report.node_id!r}",
-            )
-        )
-        return
-    if key is not None and export.public_key != public_hex(key):
-        report.add(Problem("key", f"{export.source} names another signing key"))
-    latest = max(ours) if ours else 0
-    matched = 0
-    for checkpoint in export.checkpoints:
-        report.exported_checked += 1
-        where = f"exported checkpoint {checkpoint.number} ({export.source})"
-        if key is not None and not checkpoint.signature_valid(key):
-            report.add(
-                Problem(
-                    "checkpoint_forged",
-                    f"{where}: the signature does not verify",
-                    checkpoint=checkpoint.number,
-                )
-            )
-            continue
-        mine = ours.get(checkpoint.number)
-        if mine is None and checkpoint.number > latest:
-            report.add(
-                Problem(
-                    "truncated",
-                    f"{where} is not in the log, whose last checkpoint is {latest}: the log was "
-                    "rolled back or truncated",
-                    seq=min(checkpoint.seq, report.last_seq + 1),
-                    checkpoint=checkpoint.number,
-                )
-            )
-            continue
-        if mine is not None and mine.body_text() != checkpoint.body_text():
-            report.add(
-                Problem(
-                    "export_mismatch",
-                    f"{where} differs from checkpoint {checkpoint.number} in the log: the log "
-                    "was rewritten, or shown differently to different parties",
-                    seq=min(checkpoint.seq, mine.seq),
-                    checkpoint=checkpoint.number,
-                )
-            )
-            continue
-        if _check_head(reader, report, {}, checkpoint, matched, where):
-            matched = checkpoint.seq
-
-
-def _check_forks(report: VerifyReport, exports: Sequence[CheckpointExport]) -> None:
-    seen: dict[int, tuple[str, str]] = {}
-    for export in exports:
-        for checkpoint in export.checkpoints:
-            body = checkpoint.body_text()
-            earlier = seen.setdefault(checkpoint.number, (body, export.source))
-            if earlier[0] != body:
-                report.add(
-                    Problem(
-                        "fork",
-                        f"checkpoint {checkpoint.number} differs between {earlier[1]} and "
-                        f"{export.source}: the node showed different logs to different parties",
-                        checkpoint=checkpoint.number,
-                    )
-                )

@@ -33,7 +33,7 @@ def make_log(
     every: int = 10,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> tuple[Path, Ed25519PrivateKey]:
-    """A closed audit log of ``entries`` search entries ``req-0001``..., checkpointed every ``every``."""
+    """A closed log of ``entries`` search entries ``req-0001``..., a checkpoint every ``every``."""
     key = ensure_key(directory / "audit-key.pem")
     path = directory / "audit.sqlite"
     store = AuditStore.open(

@@ -401,9 +401,7 @@ def test_any_single_byte_change_that_changes_the_log_is_detected(
         assert dump(path) == said, f"undetected change at byte {offset}"
 
 
-def test_most_byte_flips_in_entry_pages_are_detected(
-    pristine: Pristine, tmp_path: Path
-) -> None:
+def test_most_byte_flips_in_entry_pages_are_detected(pristine: Pristine, tmp_path: Path) -> None:
     """A deterministic sweep: every byte of every entry body flipped is detected."""
     original = pristine.data
     start = original.index(b'{"data":')

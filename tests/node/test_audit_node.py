@@ -41,7 +41,9 @@ DETECTIVE = PERSONAS["Detective"]
 SUBJECT_QUERY = common_pb2.PersonQuery(
     surname=DEMO_SUBJECT.surname, given_name=DEMO_SUBJECT.given_name, dob=DEMO_SUBJECT.dob
 )
-NOBODY_QUERY = common_pb2.PersonQuery(surname="QUIZZLEWICK", given_name="ZEBEDIAH", dob="1950-01-01")
+NOBODY_QUERY = common_pb2.PersonQuery(
+    surname="QUIZZLEWICK", given_name="ZEBEDIAH", dob="1950-01-01"
+)
 CONFLICTING = """package fieldgate.contracts.conflicting
 import rego.v1
 decision := {"disclose": true, "release": {"surname"}, "mask": {}} if true
@@ -125,10 +127,12 @@ def test_every_query_path_writes_one_entry_before_answering(
             fed.nodes["kcso" if outcome != "policy_error" else "broken"].node.contract.version
         )
         assert len(data["query_digest"]) == 64
-    assert not answers["denied"].hits and not answers["no_hit"].hits
+    assert not answers["denied"].hits
+    assert not answers["no_hit"].hits
     assert not answers["policy_error"].hits
     assert expected["no_hit"]["records"] == []
-    assert expected["denied"]["records"] and not expected["denied"]["disclosed"]
+    assert expected["denied"]["records"]
+    assert not expected["denied"]["disclosed"]
     errors = {r["error"] for r in expected["policy_error"]["records"]}
     assert any("conflict" in e for e in errors)
     # The requester is logged in full, the warrant-less detective included.
@@ -255,7 +259,8 @@ def test_a_locked_audit_log_refuses_every_search_and_releases_nothing(
                 codes.append((caught.value.code(), caught.value.details()))
             assert codes[0] == codes[1]
             assert codes[0][0] == grpc.StatusCode.UNAVAILABLE
-            assert running.audit is not None and running.audit.write_failures == 2
+            assert running.audit is not None
+            assert running.audit.write_failures == 2
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()

@@ -6,6 +6,9 @@
 # everything the record holds, whole. Only citizenship and country of birth
 # are withheld. Corrections and prosecution learn nothing. Sealed, juvenile and
 # expunged records are never disclosed.
+#
+# The "# clause:" comments name the clause of the (sample) regional exchange
+# agreement each rule carries out; `fieldgate contract render` lists them.
 package fieldgate.contracts.permissive
 
 import rego.v1
@@ -16,14 +19,21 @@ default decision := {"disclose": false, "release": set(), "mask": {}}
 
 decision := {"disclose": true, "release": release, "mask": {}, "reasons": reasons} if {
 	sharing.record_unrestricted
-	sharing.is_sworn
+	sworn_member
 }
+
+# clause: Sample regional exchange agreement §5.1 — every sworn member receives all legally sharable information
+sworn_member if sharing.is_sworn
+
+# clause: Sample regional exchange agreement §5.3 — citizenship and country of birth are not legally sharable
+never_shared_classes := {"immigration_status"}
 
 # Every field the record holds, except immigration status. A field missing
 # from the catalog has no class and is not released.
 release := {f |
 	some f in input.record.fields
-	data.catalog[f] != "immigration_status"
+	cls := data.catalog[f]
+	not cls in never_shared_classes
 }
 
 reasons := {f: "released whole to every sworn officer" | some f in release}

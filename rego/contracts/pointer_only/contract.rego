@@ -4,6 +4,9 @@
 #
 # Everyone else learns nothing, not even that the record exists. Sealed,
 # juvenile and expunged records are never disclosed.
+#
+# The "# clause:" comment names the clause of the (sample) pointer-index
+# agreement the rule carries out; `fieldgate contract render` lists it.
 package fieldgate.contracts.pointer_only
 
 import rego.v1
@@ -14,6 +17,11 @@ default decision := {"disclose": false, "release": set(), "mask": {}}
 
 decision := {"disclose": true, "release": set(), "mask": {}} if {
 	sharing.record_unrestricted
+	criminal_investigator
+}
+
+# clause: Sample pointer-index agreement §1 — criminal investigators learn that a record is held and whom to call, nothing else
+criminal_investigator if {
 	sharing.is_criminal_law_enforcement
 	input.requester.purpose in investigative_purposes
 

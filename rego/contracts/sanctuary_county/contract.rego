@@ -15,6 +15,10 @@
 #   * Citizenship and country of birth are never shared, warrant or not.
 #   * Sealed, juvenile and expunged records are never disclosed.
 #   * Everyone else (corrections, prosecution, background checks) learns nothing.
+#
+# The "# clause:" comments name the clause of the county's ordinance each rule
+# carries out (the ordinance here is a sample); `fieldgate contract render`
+# lists them beside the plain-language summary.
 package fieldgate.contracts.sanctuary_county
 
 import rego.v1
@@ -26,6 +30,10 @@ default decision := {"disclose": false, "release": set(), "mask": {}}
 decision := {"disclose": true, "release": release, "mask": mask, "reasons": reasons} if {
 	sharing.record_unrestricted
 	may_know_record_exists
+
+	# Implied by may_know_record_exists; stated so that the ordinance's bar is
+	# a rule of its own that no later edit of the doors above can get round.
+	not withheld_from_immigration_enforcement
 }
 
 # --- Who may learn that the record exists -----------------------------------
@@ -36,6 +44,7 @@ may_know_record_exists if immigration_enforcement_with_warrant
 
 investigative_purposes := {"criminal_investigation", "missing_person"}
 
+# clause: Sample sanctuary ordinance §2(a) — criminal investigators (local, state and federal law enforcement, for a criminal investigation or a missing person) may receive identity, physical description, criminal history and whom to call
 criminal_investigator if {
 	sharing.is_criminal_law_enforcement
 	input.requester.purpose in investigative_purposes
@@ -48,10 +57,17 @@ criminal_investigator if {
 # A judge's criminal warrant is the one thing the county honours in an
 # immigration context. Corrections and prosecution are not sworn officers
 # and get nothing here either.
+# clause: Sample sanctuary ordinance §3(b) — a criminal judicial warrant that names the person opens exactly what it covers, and whom to call
 immigration_enforcement_with_warrant if {
 	sharing.immigration_context
 	sharing.is_sworn
 	sharing.has_applicable_warrant
+}
+
+# clause: Sample sanctuary ordinance §3(a) — no personal information to civil immigration enforcement without a criminal judicial warrant
+withheld_from_immigration_enforcement if {
+	sharing.immigration_context
+	not sharing.has_applicable_warrant
 }
 
 # --- What they learn --------------------------------------------------------
@@ -81,6 +97,7 @@ release_candidates contains f if {
 	some f in data.fieldgate.lib.sharing.present_fields_of_classes({"agency_contact"})
 }
 
+# clause: Sample sanctuary ordinance §2(b) — addresses go out as city and state, telephone numbers as their last four digits
 mask_candidates[f] := how if {
 	criminal_investigator
 	some f, how in investigator_masks
@@ -94,7 +111,13 @@ mask_candidates[f] := how if {
 # Citizenship and country of birth (class immigration_status) are never
 # shared. This filter comes last so that nothing above -- not even a warrant
 # that names them -- can override it.
-shareable(f) if data.catalog[f] != "immigration_status"
+# clause: Sample sanctuary ordinance §4 — citizenship and country of birth are never shared, warrant or not
+never_shared_classes := {"immigration_status"}
+
+shareable(f) if {
+	cls := data.catalog[f]
+	not cls in never_shared_classes
+}
 
 release := {f | some f in release_candidates; shareable(f)}
 

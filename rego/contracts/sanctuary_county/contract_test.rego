@@ -260,3 +260,20 @@ test_every_released_or_masked_field_has_a_reason if {
 	d.reasons.contact_unit == "whom to call about this record"
 	d.reasons.address == "masked (city) for criminal investigators"
 }
+
+# --- The ordinance's rules, asked on their own (fieldgate contract render) ---
+
+test_immigration_bar_holds_without_warrant_only if {
+	officer := fx.civil_immigration_officer
+	detective := fx.detective
+	sanctuary_county.withheld_from_immigration_enforcement with input.requester as officer
+		with input.authority as []
+	not sanctuary_county.withheld_from_immigration_enforcement with input.requester as officer
+		with input.authority as [warrant(["location"])]
+	not sanctuary_county.withheld_from_immigration_enforcement with input.requester as detective
+		with input.authority as []
+}
+
+test_immigration_status_is_the_class_never_shared if {
+	sanctuary_county.never_shared_classes == {"immigration_status"}
+}

@@ -1,0 +1,159 @@
+"""What the scenarios share: paths, the requester, wire requests, configs, memory readings."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from broker.config import BrokerConfig, NodeEntry
+from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
+from node.catalog import default_catalog_path
+from node.config import NodeConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The source tree (bench/ is not installed; it runs from the checkout)."""
+
+REGO_LIBRARY = REPO_ROOT / "rego" / "lib"
+SANCTUARY_CONTRACT = REPO_ROOT / "rego" / "contracts" / "sanctuary_county" / "contract.rego"
+RELEASE_ALL_CONTRACT = Path(__file__).resolve().parent / "contracts" / "release_all.rego"
+
+SEED = 7
+"""Seed of every synthetic data set (``fieldgate.synthetic``)."""
+
+DETECTIVE = common_pb2.Requester(
+    subject="det-4711",
+    agency="bellevue-pd",
+    agency_type="local_law_enforcement",
+    roles=["detective"],
+    purpose="criminal_investigation",
+    case_number="BPD-2026-018233",
+)
+"""The requester of every benchmark search: a local detective on a criminal case."""
+
+SEARCH_DEADLINE_SECONDS = 30.0
+"""Deadline asked of the broker: long enough that no node times out under load."""
+
+ECHO_PAYLOAD = bytes(range(200))
+"""The echo baseline's request (and answer): 200 bytes, as in the issue's reference figures."""
+
+
+def person_query(
+    surname: str, given_name: str = "", dob: str = "", max_hits: int = 0
+) -> common_pb2.PersonQuery:
+    """A wire person query."""
+    return common_pb2.PersonQuery(
+        surname=surname, given_name=given_name, dob=dob, max_hits=max_hits
+    )
+
+
+def broker_request(query: common_pb2.PersonQuery) -> broker_pb2.SearchRequest:
+    """The detective's search as the broker receives it."""
+    return broker_pb2.SearchRequest(
+        requester=DETECTIVE, query=query, deadline_seconds=SEARCH_DEADLINE_SECONDS
+    )
+
+
+def node_request(query: common_pb2.PersonQuery, request_id: str) -> node_pb2.NodeSearchRequest:
+    """The detective's search as a node receives it from the broker."""
+    return node_pb2.NodeSearchRequest(request_id=request_id, requester=DETECTIVE, query=query)
+
+
+def _with_supported(cls: type[Any], kwargs: dict[str, Any], optional: dict[str, Any]) -> Any:
+    """``cls(**kwargs)`` plus those of ``optional`` the dataclass knows.
+
+    The benchmarks run nodes and broker in development mode (no trust bundle);
+    the flag that says so is added only where the config class has it, so the
+    suite keeps working while the config classes grow.
+    """
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs.update({k: v for k, v in optional.items() if k in known})
+    return cls(**kwargs)
+
+
+def node_config(
+    node_id: str, agency_name: str, database: Path, contract: Path | None
+) -> NodeConfig:
+    """An insecure (development) node config on a free loopback port."""
+    config: NodeConfig = _with_supported(
+        NodeConfig,
+        {
+            "node_id": node_id,
+            "agency_name": agency_name,
+            "listen": "127.0.0.1:0",
+            "database": database,
+            "catalog": default_catalog_path(),
+            "contract": contract,
+            "rego_library": REGO_LIBRARY,
+            "contact_unit": "Records Unit",
+            "contact_phone": "555-0100",
+        },
+        {"insecure": True},
+    )
+    return config
+
+
+def broker_config(nodes: list[NodeEntry]) -> BrokerConfig:
+    """An insecure (development) broker config over ``nodes`` on a free loopback port."""
+    config: BrokerConfig = _with_supported(
+        BrokerConfig,
+        {
+            "listen": "127.0.0.1:0",
+            "nodes": tuple(nodes),
+            "default_deadline_seconds": 3.0,
+            "max_deadline_seconds": SEARCH_DEADLINE_SECONDS,
+        },
+        {"insecure": True},
+    )
+    return config
+
+
+@dataclasses.dataclass(frozen=True)
+class Memory:
+    """Memory of one process, in bytes (``None`` where the kernel does not say)."""
+
+    rss: int
+    pss: int | None
+    uss: int | None
+
+
+def _kib_fields(path: Path, names: tuple[str, ...]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return found
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in names:
+            parts = rest.split()
+            if parts and parts[0].isdigit():
+                found[key] = int(parts[0]) * 1024
+    return found
+
+
+def process_memory(pid: int) -> Memory | None:
+    """RSS, PSS and USS of process ``pid`` from ``/proc`` (Linux); None elsewhere."""
+    proc = Path("/proc") / str(pid)
+    status = _kib_fields(proc / "status", ("VmRSS",))
+    if "VmRSS" not in status:
+        return None
+    rollup = _kib_fields(
+        proc / "smaps_rollup", ("Pss", "Private_Clean", "Private_Dirty", "Private_Hugetlb")
+    )
+    pss = rollup.get("Pss")
+    uss = None
+    if "Private_Clean" in rollup and "Private_Dirty" in rollup:
+        uss = rollup["Private_Clean"] + rollup["Private_Dirty"]
+    return Memory(status["VmRSS"], pss, uss)
+
+
+def own_memory() -> Memory | None:
+    """This process's memory."""
+    return process_memory(os.getpid())
+
+
+def mib(value: float | None) -> str:
+    """Bytes as MiB for tables."""
+    return "n/a" if value is None else f"{value / 2**20:,.0f} MiB"

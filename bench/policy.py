@@ -1,0 +1,240 @@
+"""Scenario 5: the per-hit policy path against one bare engine evaluation of the same rule.
+
+The records are the hits of the contract scenario's common-name search
+(unrestricted records of several kinds, as a detective's search finds them).
+For each the node's input document is built exactly as
+``node.service.AgencyNode.decide`` builds it. Then, one hit at a time:
+
+- **bare**: a ``regorus.Engine`` on this thread with the same modules and data,
+  ``set_input_json`` + ``eval_rule`` of ``data.<contract>.decision`` -- the
+  engine's own cost, the limit;
+- **contract**: ``node.contract.RegorusContract.evaluate`` (input to JSON,
+  hand-off to the engine's thread and back);
+- **decide**: ``AgencyNode.decide`` (input built, contract, the node's checks of
+  the decision: the whole per-hit policy path);
+- **decide + hit**: plus ``build_hit``, the wire hit (what a disclosed record costs).
+
+Hits per second per core divide hits by the process CPU time (every thread).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regorus
+
+from bench.common import (
+    DETECTIVE,
+    REGO_LIBRARY,
+    RELEASE_ALL_CONTRACT,
+    SANCTUARY_CONTRACT,
+    person_query,
+)
+from bench.contract_cost import common_name, local_node
+from bench.data import copy_store
+from fieldgate.claims import RequesterClaims, validate_requester
+from fieldgate.query import validate_query
+from node.authority import authority_input
+from node.disclosure import build_hit
+from node.records import Record
+from node.service import AgencyNode, requester_input
+from node.store import Candidate
+
+SANCTUARY_PACKAGE = "data.fieldgate.contracts.sanctuary_county"
+RELEASE_ALL_PACKAGE = "data.bench.contracts.release_all"
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """How many per-hit evaluations each series makes."""
+
+    hits: int
+
+
+@dataclass
+class PathCost:
+    """One series: microseconds per hit (wall and CPU) and hits per CPU-second."""
+
+    name: str
+    what: str
+    hits: int
+    wall_us: float
+    cpu_us: float
+
+    @property
+    def hits_per_core_second(self) -> float:
+        """Hits per second of one core's time."""
+        return 1e6 / self.cpu_us if self.cpu_us > 0 else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "what": self.what,
+            "hits": self.hits,
+            "wall_us_per_hit": self.wall_us,
+            "cpu_us_per_hit": self.cpu_us,
+            "hits_per_core_second": self.hits_per_core_second,
+        }
+
+
+@dataclass
+class PolicyResult:
+    """Every series, and the bare cost of the sanctuary contract's rules."""
+
+    records: int
+    paths: list[PathCost]
+    rules: list[PathCost]
+
+    def path(self, name: str) -> PathCost:
+        """The series called ``name``."""
+        return next(p for p in self.paths if p.name == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "records": self.records,
+            "paths": [p.as_dict() for p in self.paths],
+            "rules": [r.as_dict() for r in self.rules],
+        }
+
+
+def policy_input(node: AgencyNode, claims: RequesterClaims, record: Record) -> dict[str, object]:
+    """The input document ``AgencyNode.decide`` gives the contract for ``record``."""
+    return {
+        "requester": requester_input(claims),
+        "authority": authority_input(claims.authority, record, dt.date.today()),
+        "record": {
+            "id": record.record_id,
+            "kind": record.kind,
+            "agency": node.node_id,
+            "sealed": record.sealed,
+            "juvenile": record.juvenile,
+            "expunged": record.expunged,
+            "fields": list(record.fields),
+        },
+    }
+
+
+def bare_engine(contract: Path, classes: dict[str, str]) -> regorus.Engine:
+    """An engine with the modules and data ``RegorusContract`` loads, on this thread."""
+    engine = regorus.Engine()
+    for path in sorted(REGO_LIBRARY.rglob("*.rego")):
+        if not path.name.endswith("_test.rego"):
+            engine.add_policy(str(path), path.read_text(encoding="utf-8"))
+    engine.add_policy(str(contract), contract.read_text(encoding="utf-8"))
+    engine.add_data_json(json.dumps({"catalog": classes}))
+    return engine
+
+
+def _per_hit(
+    name: str, what: str, count: int, items: int, step: Callable[[int], object]
+) -> PathCost:
+    for i in range(min(count, 50)):  # warm up
+        step(i % items)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(count):
+        step(i % items)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return PathCost(name, what, count, wall / count * 1e6, cpu / count * 1e6)
+
+
+def _hit_candidates(node: AgencyNode, store: Path) -> list[Candidate]:
+    surname, given = common_name(store)
+    query = validate_query(person_query(surname, given))
+    found = node.store.search(query, limit=100)
+    unrestricted = [
+        c for c in found if not (c.record.sealed or c.record.juvenile or c.record.expunged)
+    ]
+    return unrestricted[:25]
+
+
+def run_policy(
+    settings: PolicySettings, store: Path, workdir: Path, log: Callable[[str], None]
+) -> PolicyResult:
+    """Time every series on the hits of the common-name search."""
+    node = local_node(
+        copy_store(store, workdir / "policy" / "kcso.sqlite"), SANCTUARY_CONTRACT, "kcso"
+    )
+    try:
+        claims = validate_requester(DETECTIVE)
+        candidates = _hit_candidates(node, store)
+        records = [c.record for c in candidates]
+        inputs = [policy_input(node, claims, r) for r in records]
+        inputs_json = [json.dumps(i) for i in inputs]
+        classes = node.catalog.classes()
+        engine = bare_engine(SANCTUARY_CONTRACT, classes)
+        decision = f"{SANCTUARY_PACKAGE}.decision"
+        # The engine, the node's wrapper and the bare engine agree on every record.
+        for i, record in enumerate(records):
+            engine.set_input_json(inputs_json[i])
+            if engine.eval_rule(decision) != node.contract.evaluate(inputs[i]):
+                raise RuntimeError(f"bare engine and node disagree on {record.record_id}")
+            if not node.decide(claims, record).disclose:
+                raise RuntimeError(f"{record.record_id} is not disclosed to the detective")
+        n, k = settings.hits, len(records)
+
+        def bare(i: int) -> object:
+            engine.set_input_json(inputs_json[i])
+            return engine.eval_rule(decision)
+
+        def hit(i: int) -> object:
+            verdict = node.decide(claims, records[i])
+            return build_hit(records[i], candidates[i].match, verdict, node.contact)
+
+        paths = [
+            _per_hit(
+                "bare", "one bare regorus evaluation (set_input_json + eval_rule)", n, k, bare
+            ),
+            _per_hit(
+                "contract",
+                "RegorusContract.evaluate (JSON, engine thread, back)",
+                n,
+                k,
+                lambda i: node.contract.evaluate(inputs[i]),
+            ),
+            _per_hit(
+                "decide",
+                "AgencyNode.decide: the whole per-hit policy path",
+                n,
+                k,
+                lambda i: node.decide(claims, records[i]),
+            ),
+            _per_hit("decide+hit", "AgencyNode.decide + build_hit (a disclosed hit)", n, k, hit),
+        ]
+        rules = []
+        for rule in ("may_know_record_exists", "mask", "release", "reasons", "decision"):
+            query = f"{SANCTUARY_PACKAGE}.{rule}"
+
+            def one(i: int, query: str = query) -> object:
+                engine.set_input_json(inputs_json[i])
+                return engine.eval_rule(query)
+
+            rules.append(_per_hit(f"sanctuary {rule}", f"bare eval_rule({query})", n // 2, k, one))
+        release_all = bare_engine(RELEASE_ALL_CONTRACT, classes)
+
+        def trivial(i: int) -> object:
+            release_all.set_input_json(inputs_json[i])
+            return release_all.eval_rule(f"{RELEASE_ALL_PACKAGE}.decision")
+
+        rules.append(
+            _per_hit(
+                "release-all decision",
+                "bare eval of the release-everything contract",
+                n // 2,
+                k,
+                trivial,
+            )
+        )
+    finally:
+        node.contract.close()
+        node.store.close()
+    for p in paths:
+        log(f"policy {p.name}: {p.wall_us:.0f} µs/hit, {p.hits_per_core_second:,.0f} hits/s/core")
+    return PolicyResult(len(records), paths, rules)

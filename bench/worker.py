@@ -1,0 +1,117 @@
+"""A benchmark server process: ``python -m bench.worker SPEC.json``.
+
+The spec says what to serve:
+
+- ``{"kind": "nodes", "nodes": [{"node_id", "agency_name", "database",
+  "contract"}, ...], "echo": true}`` starts every node (the real
+  ``node.server.start_node``) and, with ``echo``, one bare echo server per node
+  on the same event loop, so the echo baseline runs in exactly the processes
+  the nodes run in;
+- ``{"kind": "broker", "nodes": [{"node_id", "agency_name", "address"}, ...]}``
+  starts the real broker (``broker.server.start_broker``) over those nodes.
+
+When everything listens, the worker prints one JSON line on stdout (addresses,
+pid, its memory before the echo servers started) and serves until its stdin
+closes, which happens when the benchmark ends or dies: no worker outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench.common import broker_config, node_config, own_memory
+from bench.echo import start_echo_server
+from broker.config import NodeEntry
+from broker.server import RunningBroker, start_broker
+from node.server import RunningNode, start_node
+
+
+def _stdin_closed(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    """A future that completes when stdin reaches end of file."""
+    done: asyncio.Future[None] = loop.create_future()
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+
+        def finish() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        loop.call_soon_threadsafe(finish)
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+    return done
+
+
+async def _serve_nodes(spec: dict[str, Any]) -> None:
+    nodes: list[RunningNode] = []
+    echoes: list[grpc.aio.Server] = []
+    ready = _stdin_closed(asyncio.get_running_loop())
+    try:
+        for item in spec["nodes"]:
+            contract = Path(item["contract"]) if item.get("contract") else None
+            config = node_config(
+                item["node_id"], item["agency_name"], Path(item["database"]), contract
+            )
+            nodes.append(await start_node(config))
+        memory = own_memory()
+        echo_addresses: list[str] = []
+        if spec.get("echo"):
+            for _ in nodes:
+                server, address = await start_echo_server()
+                echoes.append(server)
+                echo_addresses.append(address)
+        print(
+            json.dumps(
+                {
+                    "nodes": [{"node_id": n.node.node_id, "address": n.address} for n in nodes],
+                    "echo": echo_addresses,
+                    "rss_before_echo": memory.rss if memory else None,
+                }
+            ),
+            flush=True,
+        )
+        await ready
+    finally:
+        for server in echoes:
+            await server.stop(0)
+        for running in nodes:
+            await running.stop(0)
+
+
+async def _serve_broker(spec: dict[str, Any]) -> None:
+    entries = [NodeEntry(n["node_id"], n["agency_name"], n["address"]) for n in spec["nodes"]]
+    ready = _stdin_closed(asyncio.get_running_loop())
+    broker: RunningBroker = await start_broker(broker_config(entries))
+    try:
+        print(json.dumps({"address": broker.address}), flush=True)
+        await ready
+    finally:
+        await broker.stop(0)
+
+
+def main(argv: list[str]) -> int:
+    """Serve what the spec file ``argv[0]`` asks for."""
+    # Nodes and broker run in development mode and would warn once each.
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    spec: dict[str, Any] = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    if spec["kind"] == "nodes":
+        asyncio.run(_serve_nodes(spec))
+    elif spec["kind"] == "broker":
+        asyncio.run(_serve_broker(spec))
+    else:
+        print(f"unknown worker kind {spec['kind']!r}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,133 @@
+"""The broker's Prometheus metrics (``fieldgate_broker_*``); listed in docs/metrics.md.
+
+Labels are bounded: purposes from the vocabulary, node ids only from the
+broker's own config (one series per configured node), fixed outcome, status
+and reason sets. Buckets follow measured latencies: on loopback a whole
+search over three nodes takes 10–50 ms and one node call a few to 40 ms; the
+default deadline is 3 s and no search may run past 10 s.
+
+Per-node latency is for operators only: the metrics port is not reachable by
+requesters (see docs/metrics.md), who are never told how long an agency
+worked on their search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from fieldgate.metrics import bounded
+from fieldgate.trust.verify import REASONS
+from fieldgate.v1 import broker_pb2
+from fieldgate.vocabulary import PURPOSES
+
+SEARCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+"""Seconds of one whole search or one node call (loopback p50 ≈ 20 ms; deadline 3–10 s)."""
+
+NODES_ANSWERING_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
+"""Nodes that answered one search: a handful in a region, hundreds in a large federation."""
+
+SEARCH_OUTCOMES = ("complete", "partial", "no_answer", "rejected")
+"""``complete``: every node answered; ``partial``: some did; ``no_answer``: none did;
+``rejected``: refused before any node was asked (see ``fieldgate_broker_rejected_total``)."""
+
+NODE_STATUSES = ("answered", "deadline", "unreachable", "error")
+"""How one node call ended."""
+
+REJECT_REASONS = (*REASONS, "invalid_request", "invalid_deadline")
+"""Why the broker refused a search: a verification reason, or a malformed request."""
+
+UNKNOWN_PURPOSE = "unknown"
+"""Purpose label of a search refused before its purpose could be trusted."""
+
+_STATUS_OF: dict[int, str] = {
+    broker_pb2.NODE_STATUS_ANSWERED: "answered",
+    broker_pb2.NODE_STATUS_TIMED_OUT: "deadline",
+    broker_pb2.NODE_STATUS_UNREACHABLE: "unreachable",
+}
+
+
+class BrokerMetrics:
+    """The ``fieldgate_broker_*`` metrics of one broker."""
+
+    def __init__(self, registry: CollectorRegistry, node_ids: Sequence[str]) -> None:
+        """Register every metric in ``registry``, with a series per node in ``node_ids``."""
+        self.registry = registry
+        self._nodes = frozenset(node_ids)
+        self.searches = Counter(
+            "fieldgate_broker_searches",
+            "Searches by purpose and outcome (complete, partial, no_answer, rejected).",
+            ["purpose", "outcome"],
+            registry=registry,
+        )
+        self.search_seconds = Histogram(
+            "fieldgate_broker_search_seconds",
+            "End-to-end time of one search, from arrival to answer (rejected ones included).",
+            buckets=SEARCH_BUCKETS,
+            registry=registry,
+        )
+        self.node_call_seconds = Histogram(
+            "fieldgate_broker_node_call_seconds",
+            "Time of one call to one node, whatever its outcome.",
+            ["node"],
+            buckets=SEARCH_BUCKETS,
+            registry=registry,
+        )
+        self.node_calls = Counter(
+            "fieldgate_broker_node_calls",
+            "Calls to each node by how they ended (answered, deadline, unreachable, error).",
+            ["node", "status"],
+            registry=registry,
+        )
+        self.nodes_answering = Histogram(
+            "fieldgate_broker_nodes_answering",
+            "How many nodes answered one search (fanned-out searches only).",
+            buckets=NODES_ANSWERING_BUCKETS,
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "fieldgate_broker_rejected",
+            "Searches refused before fan-out, by reason (verification reasons, invalid_request, "
+            "invalid_deadline).",
+            ["reason"],
+            registry=registry,
+        )
+        for purpose in PURPOSES:
+            for outcome in SEARCH_OUTCOMES:
+                self.searches.labels(purpose, outcome)
+        self.searches.labels(UNKNOWN_PURPOSE, "rejected")
+        for node in self._nodes:
+            self.node_call_seconds.labels(node)
+            for status in NODE_STATUSES:
+                self.node_calls.labels(node, status)
+        for reason in REJECT_REASONS:
+            self.rejected.labels(reason)
+
+    def node_call(self, node_id: str, status: int, seconds: float) -> None:
+        """Observe one node call that ended with ``status`` (a ``NodeStatus``)."""
+        node = bounded(node_id, self._nodes)
+        self.node_call_seconds.labels(node).observe(seconds)
+        self.node_calls.labels(node, _STATUS_OF.get(status, "error")).inc()
+
+    def search_done(
+        self, purpose: str, results: Sequence[broker_pb2.AgencyResult], seconds: float
+    ) -> None:
+        """Count one fanned-out search and how many nodes answered it."""
+        answered = sum(1 for r in results if r.status == broker_pb2.NODE_STATUS_ANSWERED)
+        if results and answered == len(results):
+            outcome = "complete"
+        elif answered:
+            outcome = "partial"
+        else:
+            outcome = "no_answer"
+        self.searches.labels(bounded(purpose, PURPOSES), outcome).inc()
+        self.nodes_answering.observe(answered)
+        self.search_seconds.observe(seconds)
+
+    def rejected_search(self, purpose: str, reason: str, seconds: float) -> None:
+        """Count one search refused before fan-out."""
+        label = purpose if purpose in PURPOSES else UNKNOWN_PURPOSE
+        self.searches.labels(label, "rejected").inc()
+        self.rejected.labels(bounded(reason, REJECT_REASONS)).inc()
+        self.search_seconds.observe(seconds)

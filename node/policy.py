@@ -1,0 +1,121 @@
+"""One record's policy input and the node's verdict on it: the single path every decision takes.
+
+:class:`node.service.AgencyNode` decides every search hit through
+:func:`decide_record`, and so do the authoring tools (``fieldgate contract
+explain``, ``check``, ``diff``, ``render``, ``conformance``): what a tool says
+a persona would see is computed by the very code that decides what leaves the
+node, never by a copy of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from fieldgate.claims import RequesterClaims
+from node.authority import authority_input
+from node.catalog import FieldCatalog
+from node.contract import ContractEngine
+from node.disclosure import RecordVerdict, decide_fields, deny, withhold
+from node.errors import ContractError
+from node.records import Record
+
+RESTRICTED_REASON = "sealed, juvenile or expunged record"
+"""Why a sealed, juvenile or expunged record is withheld, before any contract is asked."""
+
+
+def requester_input(claims: RequesterClaims) -> dict[str, object]:
+    """``input.requester`` as contracts see it."""
+    return {
+        "subject": claims.subject,
+        "agency": claims.agency,
+        "agency_type": claims.agency_type,
+        "roles": list(claims.roles),
+        "purpose": claims.purpose,
+        "case_number": claims.case_number,
+    }
+
+
+def record_input(record: Record, node_id: str) -> dict[str, object]:
+    """``input.record``: the record's kind, flags and field names, never its values."""
+    return {
+        "id": record.record_id,
+        "kind": record.kind,
+        "agency": node_id,
+        "sealed": record.sealed,
+        "juvenile": record.juvenile,
+        "expunged": record.expunged,
+        "fields": list(record.fields),
+    }
+
+
+def build_policy_input(
+    claims: RequesterClaims, record: Record, *, node_id: str, today: dt.date
+) -> dict[str, object]:
+    """The whole ``input`` document for one record (see docs/contracts.md).
+
+    Args:
+        claims: the verified requester claims.
+        record: the matching record.
+        node_id: the node's id, sent as ``input.record.agency``.
+        today: the date warrants are judged on (``applies_to_record``).
+    """
+    return {
+        "requester": requester_input(claims),
+        "authority": authority_input(claims.authority, record, today),
+        "record": record_input(record, node_id),
+    }
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """One record's trip through the policy: what the contract was asked and said, and the verdict.
+
+    Attributes:
+        policy_input: the ``input`` document; None when the record was withheld
+            before the contract was asked (sealed, juvenile, expunged).
+        raw: the contract's raw decision; None when it was not asked, failed
+            or returned undefined.
+        verdict: what the node does with the record (:func:`node.disclosure.decide_fields`).
+    """
+
+    policy_input: dict[str, object] | None
+    raw: object
+    verdict: RecordVerdict
+
+
+def evaluate_record(
+    contract: ContractEngine,
+    claims: RequesterClaims,
+    record: Record,
+    catalog: FieldCatalog,
+    *,
+    node_id: str,
+    today: dt.date,
+) -> PolicyDecision:
+    """Ask the contract about one record; any failure withholds everything.
+
+    Sealed, juvenile and expunged records are withheld here, before any
+    contract is asked: no contract, however written, can release them.
+    """
+    if record.sealed or record.juvenile or record.expunged:
+        return PolicyDecision(None, None, withhold(record, catalog, RESTRICTED_REASON))
+    policy_input = build_policy_input(claims, record, node_id=node_id, today=today)
+    try:
+        raw = contract.evaluate(policy_input)
+    except ContractError as exc:
+        return PolicyDecision(policy_input, None, deny(record, catalog, str(exc)))
+    return PolicyDecision(policy_input, raw, decide_fields(raw, record, catalog))
+
+
+def decide_record(
+    contract: ContractEngine,
+    claims: RequesterClaims,
+    record: Record,
+    catalog: FieldCatalog,
+    *,
+    node_id: str,
+    today: dt.date,
+) -> RecordVerdict:
+    """The node's verdict on one record (:func:`evaluate_record` without the details)."""
+    return evaluate_record(contract, claims, record, catalog, node_id=node_id, today=today).verdict

@@ -1,0 +1,292 @@
+"""``fieldgate audit ...``, ``node purge`` and ``node keygen`` as an operator runs them."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fieldgate.client import SearchClient
+from fieldgate.demo import CONTRACT_OF, demo_personas
+from fieldgate.local_federation import (
+    NodeSpec,
+    import_records,
+    shipped_contract,
+    start_federation,
+)
+from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from node.audit.schema import AuditReader
+from tests.helpers.audit import copy_log, make_log
+from tests.helpers.federation import LoopThread
+
+FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FIELDGATE, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], words: str) -> None:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert words in result.stderr
+
+
+@dataclass
+class Audited:
+    """A federation's logs after three requesters searched for the planted person."""
+
+    workdir: Path
+    request_ids: list[str]
+
+    def db(self, node_id: str = "kcso") -> str:
+        return str(self.workdir / f"{node_id}.audit.sqlite")
+
+
+@pytest.fixture(scope="module")
+def audited(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Audited:
+    workdir = tmp_path_factory.mktemp("audited")
+    specs = []
+    for agency in DEMO_AGENCIES:
+        path = workdir / f"{agency.node_id}.jsonl"
+        write_jsonl(generate_agency_records(agency, count=60, seed=4), path)
+        spec = NodeSpec(
+            agency.node_id, agency.name, shipped_contract(CONTRACT_OF[agency.node_id]), path
+        )
+        import_records(spec, workdir)
+        specs.append(spec)
+    federation = loop.run(start_federation(specs, workdir, audit=True))
+    request_ids = []
+    try:
+        with SearchClient(federation.broker_address) as client:
+            for persona in demo_personas(dt.date.today()):
+                result = client.search(
+                    persona.requester,
+                    surname=DEMO_SUBJECT.surname,
+                    given_name=DEMO_SUBJECT.given_name,
+                    dob=DEMO_SUBJECT.dob,
+                )
+                request_ids.append(result.request_id)
+    finally:
+        loop.run(federation.stop())
+    return Audited(workdir, request_ids)
+
+
+def test_verify_says_intact_and_exits_zero(audited: Audited) -> None:
+    result = run("audit", "verify", "--db", audited.db())
+    assert result.returncode == 0, result.stderr
+    assert "is intact" in result.stdout
+    document = json.loads(run("audit", "verify", "--db", audited.db(), "--json").stdout)
+    assert document["ok"] is True
+    assert document["entries"] == 3
+    assert document["uncovered_entries"] == 0
+
+
+def test_verify_names_the_first_bad_entry_and_exits_one(tmp_path: Path) -> None:
+    path, _ = make_log(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[data.index(b"req-0007") + 7] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = run("audit", "verify", "--db", str(path))
+    assert result.returncode == 1
+    assert "NOT INTACT" in result.stdout
+    assert "first bad entry: 7" in result.stdout
+    document = json.loads(run("audit", "verify", "--db", str(path), "--json").stdout)
+    assert document["first_bad_entry"] == 7
+
+
+def test_exported_checkpoints_catch_a_rolled_back_log(tmp_path: Path) -> None:
+    path, key = make_log(tmp_path, entries=30)
+    older = copy_log(path, tmp_path / "older.sqlite")
+    # A newer log of the same node: the witness keeps its checkpoints.
+    newer_dir = tmp_path / "newer"
+    newer_dir.mkdir()
+    (newer_dir / "audit-key.pem").write_bytes((tmp_path / "audit-key.pem").read_bytes())
+    (newer_dir / "audit-key.pem").chmod(0o600)
+    newer, _ = make_log(newer_dir, entries=40)
+    held = tmp_path / "witness.jsonl"
+    exported = run("audit", "export-checkpoints", "--db", str(newer), "--out", str(held))
+    assert exported.returncode == 0, exported.stderr
+    lines = held.read_text().splitlines()
+    assert json.loads(lines[0])["format"] == "fieldgate.audit.checkpoints/v1"
+    assert len(lines) == 1 + 4
+    public = tmp_path / "node.pub"
+    public.write_text(json.loads(lines[0])["public_key"])
+    fine = run(
+        "audit", "verify", "--db", str(newer), "--key", str(public), "--checkpoints", str(held)
+    )
+    assert fine.returncode == 0, fine.stdout
+    rolled = run(
+        "audit", "verify", "--db", str(older), "--key", str(public), "--checkpoints", str(held)
+    )
+    assert rolled.returncode == 1
+    assert "truncated" in rolled.stdout
+    del key
+
+
+def test_report_by_purpose_counts_what_each_agency_type_got(
+    audited: Audited, tmp_path: Path
+) -> None:
+    out = tmp_path / "by-purpose.csv"
+    result = run("audit", "report", "by-purpose", "--db", audited.db(), "--json", "--csv", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = {(r["agency_type"], r["purpose"]): r for r in json.loads(result.stdout)["rows"]}
+    immigration = rows[("civil_immigration", "civil_immigration")]
+    assert (immigration["searches"], immigration["with hits"], immigration["denied"]) == (1, 0, 1)
+    assert immigration["records disclosed"] == 0
+    detective = rows[("local_law_enforcement", "criminal_investigation")]
+    assert detective["with hits"] == 1
+    assert detective["fields released by class"]["identity"] > 0
+    assert "immigration_status" not in detective["fields released by class"]
+    assert detective["of which masked"] > 0  # address as city, phone as last 4
+    with out.open() as handle:
+        assert len(list(csv.DictReader(handle))) == 3
+    table = run("audit", "report", "by-purpose", "--db", audited.db(), "--since", "2000-01-01")
+    assert "searches by agency type and purpose" in table.stdout
+    assert "civil_immigration" in table.stdout
+    future = run("audit", "report", "by-purpose", "--db", audited.db(), "--since", "2999-01-01")
+    assert "0 rows" in future.stdout
+
+
+def test_report_subject_by_record_id_and_by_name(audited: Audited) -> None:
+    planted = [r.record_id for r in DEMO_SUBJECT.records_at("kcso")]
+    by_id = json.loads(
+        run(
+            "audit", "report", "subject", "--db", audited.db(), "--json",
+            *[a for r in planted for a in ("--record-id", r)],
+        ).stdout
+    )  # fmt: skip
+    assert by_id["rows"]
+    assert {r["agency"] for r in by_id["rows"]} == {"bellevue-pd", "fbi-seattle"}
+    by_name = json.loads(
+        run(
+            "audit", "report", "subject", "--db", audited.db(), "--json",
+            "--name", f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}",
+            "--dob", DEMO_SUBJECT.dob, "--records-db", str(audited.workdir / "kcso.sqlite"),
+        ).stdout
+    )  # fmt: skip
+    assert by_name["rows"]
+    assert {r["record_id"] for r in by_name["rows"]} <= set(planted)
+
+
+def test_report_accounts_flags_the_refused_agency_type(audited: Audited) -> None:
+    rows = json.loads(run("audit", "report", "accounts", "--db", audited.db(), "--json").stdout)[
+        "rows"
+    ]
+    flags = {r["agency_type"]: r["flag"] for r in rows}
+    assert flags["civil_immigration"]
+    assert not flags["local_law_enforcement"]
+    assert {r["subject"] for r in rows} == {"det-4711", "ero-0917", "sa-2231"}
+
+
+def test_report_denials_lists_the_denied_search(audited: Audited) -> None:
+    rows = json.loads(run("audit", "report", "denials", "--db", audited.db(), "--json").stdout)[
+        "rows"
+    ]
+    assert [(r["agency_type"], r["outcome"]) for r in rows] == [("civil_immigration", "denied")]
+    assert rows[0]["request_id"] == audited.request_ids[1]
+
+
+def test_mistakes_get_messages_not_tracebacks(tmp_path: Path, audited: Audited) -> None:
+    assert_clean_failure(
+        run("audit", "verify", "--db", str(tmp_path / "nope.sqlite")), "no such audit database"
+    )
+    not_a_log = tmp_path / "x.sqlite"
+    not_a_log.write_text("hello")
+    assert_clean_failure(run("audit", "report", "denials", "--db", str(not_a_log)), "error")
+    assert_clean_failure(run("audit", "report", "subject", "--db", audited.db()), "--record-id")
+    assert_clean_failure(
+        run("audit", "report", "subject", "--db", audited.db(), "--name", "DOE, JANE"),
+        "--records-db",
+    )
+    bad_export = tmp_path / "bad.jsonl"
+    bad_export.write_text("{}\n")
+    assert_clean_failure(
+        run("audit", "verify", "--db", audited.db(), "--checkpoints", str(bad_export)), "line 1"
+    )
+
+
+def _node_config(directory: Path, catalog: Path, retention_days: int = 365) -> Path:
+    path = directory / "node.toml"
+    path.write_text(
+        "\n".join(
+            [
+                "[node]",
+                'id = "kcso"',
+                'agency_name = "King County"',
+                'database = "node.sqlite"',
+                f'catalog = "{catalog}"',
+                "insecure = true",
+                "[node.audit]",
+                f"retention_days = {retention_days}",
+                "[node.contact]",
+                'unit = "Records"',
+                'phone = "206-555-0100"',
+            ]
+        )
+    )
+    return path
+
+
+def test_node_purge_dry_run_then_real(tmp_path: Path) -> None:
+    from tests.node.test_audit_retention import write_catalog, write_records
+
+    catalog = write_catalog(tmp_path)
+    imported = run("node", "import", "--db", str(tmp_path / "node.sqlite"), "--catalog",
+                   str(catalog), str(write_records(tmp_path)))  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    config = _node_config(tmp_path, catalog)
+    dry = run("node", "purge", "--config", str(config), "--dry-run", "--today", "2026-06-01",
+              "--json")  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert (plan["records_blanked"], plan["records_deleted"]) == (1, 1)
+    assert plan["fields_blanked_by_class"] == {
+        "contact": 1, "identity": 3, "immigration_status": 2, "location": 1
+    }  # fmt: skip
+    assert not (tmp_path / "node.audit.sqlite").exists()  # a dry run writes nothing
+    done = run("node", "purge", "--config", str(config), "--today", "2026-06-01")
+    assert done.returncode == 0, done.stderr
+    assert "did blank fields of 1 records and delete 1 records" in done.stdout
+    again = json.loads(
+        run("node", "purge", "--config", str(config), "--today", "2026-06-01", "--json").stdout
+    )
+    assert (again["records_blanked"], again["records_deleted"]) == (0, 0)
+    verified = run("audit", "verify", "--db", str(tmp_path / "node.audit.sqlite"))
+    assert verified.returncode == 0, verified.stdout
+    with AuditReader(tmp_path / "node.audit.sqlite") as reader:
+        assert [r.kind for r in reader.entries()] == ["records_purged"]
+    # Years later the audit entries themselves expire; the chain still verifies.
+    later = json.loads(
+        run("node", "purge", "--config", str(config), "--today", "2030-01-01", "--json").stdout
+    )
+    # 2030: OLD-BOOKING loses its custody fields (but keeps the booking date its
+    # identity fields still age by), NEW-BOOKING its citizenship. Every audit entry
+    # predates the 2029 cutoff: the earlier one and the one this run wrote.
+    assert later["records_blanked"] == 2
+    assert later["fields_blanked_by_class"] == {"custody_status": 1, "immigration_status": 1}
+    assert later["audit_entries_removed"] == 2
+    assert run("audit", "verify", "--db", str(tmp_path / "node.audit.sqlite")).returncode == 0
+
+
+def test_audit_retention_below_a_year_is_refused(tmp_path: Path) -> None:
+    config = _node_config(tmp_path, tmp_path / "c.toml", retention_days=30)
+    assert_clean_failure(run("node", "purge", "--config", str(config)), "node.audit.retention_days")
+
+
+def test_node_keygen_makes_an_owner_only_key_once(tmp_path: Path) -> None:
+    config = _node_config(tmp_path, tmp_path / "c.toml")
+    made = run("node", "keygen", "--config", str(config))
+    assert made.returncode == 0, made.stderr
+    key = tmp_path / "node.audit-key.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert "public key:" in made.stdout
+    assert_clean_failure(run("node", "keygen", "--config", str(config)), "already exists")
