@@ -56,9 +56,10 @@ class LegalAuthority:
 class RequesterClaims:
     """Validated claims of one requester for one search.
 
-    ``credential_id`` and ``issuer`` are set when the claims come from a
-    verified signed search (see :mod:`fieldgate.trust.verify`), empty when a
-    development node took them as stated.
+    ``credential_id``, ``issuer`` and ``allowed_purposes`` (all the purposes
+    the credential allows) are set when the claims come from a verified signed
+    search (see :mod:`fieldgate.trust.verify`), empty when a development node
+    took them as stated.
     """
 
     subject: str
@@ -70,6 +71,7 @@ class RequesterClaims:
     authority: tuple[LegalAuthority, ...]
     credential_id: str = ""
     issuer: str = ""
+    allowed_purposes: tuple[str, ...] = ()
 
 
 def _text(value: str, field: str, *, required: bool) -> str:

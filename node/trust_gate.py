@@ -65,6 +65,7 @@ class TrustGate:
             validate_requester(verified.requester),
             credential_id=verified.credential_id,
             issuer=verified.issuer,
+            allowed_purposes=verified.allowed_purposes,
         )
         return Admitted(claims, validate_query(verified.query))
 

@@ -23,10 +23,12 @@ from rich.table import Table
 from node.audit.checkpoints import CheckpointExport, checkpoint_from_body, export_lines, read_export
 from node.audit.keys import create_key, load_verify_key, public_hex
 from node.audit.reports import (
+    STALE_CREDENTIAL_DAYS,
     Period,
     Report,
     accounts,
     by_purpose,
+    credentials,
     denials,
     record_ids_for_person,
     subject_history,
@@ -270,6 +272,27 @@ def report_accounts(
     """Every requester seen, first and last use; flags agency types the contract refuses."""
     with AuditReader(db_path) as reader:
         _emit(accounts(reader, _period(since, until)), as_json, csv_path)
+
+
+@report_group.command("credentials")
+@_DB
+@_JSON
+@_CSV
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Review date (default: today).")
+@click.option(
+    "--stale-days",
+    type=click.IntRange(1, 3650),
+    default=STALE_CREDENTIAL_DAYS,
+    show_default=True,
+    help="Flag credentials unused this long.",
+)
+def report_credentials(
+    db_path: Path, as_json: bool, csv_path: Path | None, today: dt.datetime | None, stale_days: int
+) -> None:  # fmt: skip
+    """The monthly credential review: every credential seen; flags long-unused ones."""
+    day = today.date() if today else dt.date.today()
+    with AuditReader(db_path) as reader:
+        _emit(credentials(reader, day, stale_days), as_json, csv_path)
 
 
 @report_group.command("denials")

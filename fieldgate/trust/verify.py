@@ -80,6 +80,7 @@ class VerifiedSearch:
     query: common_pb2.PersonQuery
     credential_id: str
     issuer: str
+    allowed_purposes: tuple[str, ...] = ()
 
 
 def _header_type(token: str, expected: str, reason: str) -> None:
@@ -243,7 +244,13 @@ class SearchVerifier:
         # Last, after every signature: junk cannot fill the nonce memory.
         if not self.replay.first_use(credential["jti"], str(proof.get("nonce", ""))):
             raise VerificationError("replayed_nonce", "proof already used (or replay cache full)")
-        return VerifiedSearch(requester, query, str(credential["jti"]), issuer.id)
+        return VerifiedSearch(
+            requester,
+            query,
+            str(credential["jti"]),
+            issuer.id,
+            tuple(str(p) for p in purposes),
+        )
 
     def _warrant(self, token: str, courts: dict[str, Any] | Any) -> common_pb2.LegalAuthority:
         _header_type(token, WARRANT_TYPE, "warrant")

@@ -243,6 +243,54 @@ def accounts(reader: AuditReader, period: Period = Period()) -> Report:
     return Report("requester accounts", columns, rows, notes)
 
 
+STALE_CREDENTIAL_DAYS = 90
+"""CJIS asks that accounts unused this long be disabled."""
+
+
+def credentials(
+    reader: AuditReader, today: dt.date, stale_days: int = STALE_CREDENTIAL_DAYS
+) -> Report:
+    """The monthly credential review: every credential seen, and those unused for ``stale_days``.
+
+    A credential lives hours, but an investigator's agency keeps issuing new
+    ones; the review is per credential id with the subject it names, so an
+    account that has gone quiet (or never should have searched) stands out.
+    """
+    seen: dict[str, dict[str, Any]] = {}
+    for time, data in _searches(reader, Period()):
+        requester = data.get("requester", {})
+        credential = requester.get("credential_id", "")
+        if not credential:
+            continue
+        row = seen.setdefault(
+            credential,
+            {
+                "credential": credential,
+                "subject": requester.get("subject", ""),
+                "agency": requester.get("agency", ""),
+                "agency_type": requester.get("agency_type", ""),
+                "issuer": requester.get("issuer", ""),
+                "purposes": ", ".join(requester.get("allowed_purposes", [])),
+                "first use": time,
+                "last use": time,
+                "searches": 0,
+            },
+        )
+        row["last use"] = time
+        row["searches"] += 1
+    cutoff = today - dt.timedelta(days=stale_days)
+    for row in seen.values():
+        last = dt.date.fromisoformat(row["last use"][:10])
+        row["flag"] = f"unused for {stale_days}+ days: disable" if last < cutoff else ""
+    columns = (
+        "credential", "subject", "agency", "agency_type", "issuer", "purposes",
+        "first use", "last use", "searches", "flag",
+    )  # fmt: skip
+    notes = (f"review date {today.isoformat()}; stale after {stale_days} days without use",)
+    rows = sorted(seen.values(), key=lambda r: (r["agency"], r["subject"], r["first use"]))
+    return Report("credential review", columns, rows, notes)
+
+
 def denials(reader: AuditReader, period: Period = Period()) -> Report:
     """Every search that was denied (records matched, none disclosed) or hit a policy error."""
     rows: list[dict[str, Any]] = []
