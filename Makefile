@@ -7,8 +7,11 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_BENCH := $(VENV)/.installed-bench
+STAMP_FUZZ := $(VENV)/.installed-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES := search_request names import_jsonl import_csv catalog signed_search
 
-.PHONY: demo test lint typecheck unit contract-test proto bench clean
+.PHONY: demo test lint typecheck unit contract-test proto bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +53,20 @@ contract-test: $(STAMP_RUN)
 ## Not part of `make test`; CI runs only its smoke mode (tests/test_bench_smoke.py).
 bench: $(STAMP_BENCH)
 	$(BIN)/python -m bench
+
+$(STAMP_FUZZ): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
+	touch $@ $(STAMP_TEST) $(STAMP_RUN)
+
+## Fuzz every parser of outside input for FUZZ_SECONDS each (libFuzzer's counts in fuzz-report.txt).
+## A crash lands as crash-*: move it to fuzz/crashes/HARNESS/ and the suite replays it.
+fuzz: $(STAMP_FUZZ)
+	@rm -f fuzz-report.txt
+	@for h in $(FUZZ_HARNESSES); do \
+	  echo "== $$h ($(FUZZ_SECONDS) s)" | tee -a fuzz-report.txt; \
+	  $(BIN)/python -m fuzz $$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 \
+	    | grep -E "^(Done|stat::number_of_executed_units|==[0-9]+== ERROR)|crash-" | tee -a fuzz-report.txt; \
+	done
 
 ## Regenerate fieldgate/v1 from proto/ (commit the result).
 proto: $(STAMP_TEST)
