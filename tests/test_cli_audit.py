@@ -290,3 +290,32 @@ def test_node_keygen_makes_an_owner_only_key_once(tmp_path: Path) -> None:
     assert key.stat().st_mode & 0o777 == 0o600
     assert "public key:" in made.stdout
     assert_clean_failure(run("node", "keygen", "--config", str(config)), "already exists")
+
+
+def test_node_purge_every_runs_now_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    from tests.node.test_audit_retention import write_catalog, write_records
+
+    catalog = write_catalog(tmp_path)
+    imported = run("node", "import", "--db", str(tmp_path / "node.sqlite"), "--catalog",
+                   str(catalog), str(write_records(tmp_path)))  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    config = _node_config(tmp_path, catalog)
+    process = subprocess.Popen(
+        [FIELDGATE, "node", "purge", "--config", str(config), "--every", "24", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:  # the first run happens at once
+        lines.append(line)
+        if line.rstrip() == "}":
+            break
+    summary = json.loads("".join(lines))
+    assert summary["records_examined"] >= 1
+    assert summary["dry_run"] is False
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)  # not after 24 hours
+    assert process.returncode == 0, err
+    assert run("audit", "verify", "--db", str(tmp_path / "node.audit.sqlite")).returncode == 0

@@ -12,7 +12,9 @@ import csv
 import datetime as dt
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -347,8 +349,36 @@ def node_keygen(config_path: Path) -> None:
     help="Count ages as of this day (default: today, UTC).",
 )
 @_JSON
-def node_purge(config_path: Path, dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
+@click.option(
+    "--every",
+    "every_hours",
+    type=click.FloatRange(0.01, 24 * 31),
+    help="Keep running: purge now and then every this many hours (a scheduled run; "
+    "beside a live node it shares the node's database and audit chain).",
+)
+def node_purge(
+    config_path: Path,
+    dry_run: bool,
+    today: dt.datetime | None,
+    as_json: bool,
+    every_hours: float | None,
+) -> None:
     """Apply retention: blank expired fields, delete emptied records, trim old audit entries."""
+    if every_hours is None:
+        _purge_once(config_path, dry_run, today, as_json)
+        return
+    if today is not None:
+        raise click.UsageError("--every counts ages from each run's own day; drop --today")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        _purge_once(config_path, dry_run, None, as_json)
+        # Waiting on the event, not sleeping: SIGTERM ends the loop at once.
+        stop.wait(every_hours * 3600)
+
+
+def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
     from node.audit.config import default_audit_config
     from node.catalog import load_catalog
     from node.config import load_node_config
