@@ -26,6 +26,7 @@ caller serialises access, e.g. with an ``asyncio.Lock`` held around each call.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -35,7 +36,7 @@ from types import TracebackType
 
 from fieldgate.query import PersonQuery
 from node.errors import DuplicateRecordError, StoreError
-from node.matching import Match, phonetic_keys, score_candidate, transposed_dob
+from node.matching import CandidateName, Match, phonetic_keys, score_candidate, transposed_dob
 from node.records import FieldValue, Record
 
 SCHEMA_VERSION = 1
@@ -74,6 +75,10 @@ CREATE INDEX identifiers_record ON identifiers (record_id);
 """
 
 _CHUNK = 500  # bound on SQL parameters per statement
+_BODIES_SQL = (
+    "SELECT record_id, kind, sealed, juvenile, expunged, body FROM records"
+    " WHERE record_id IN ({marks})"
+)
 
 
 @dataclass(frozen=True)
@@ -296,17 +301,58 @@ class RecordStore:
         whether they may be disclosed is the caller's (and contract's) decision.
         Ties are broken by record_id so answers are repeatable.
         """
-        sql, params = _candidate_sql(query)
-        if not sql or limit <= 0:
+        union, params = _candidate_union(query)
+        if not union or limit <= 0:
             return []
-        found: list[Candidate] = []
-        for row in self._db.execute(sql, params):
-            record = _record(row)
-            match = score_candidate(query, record.names(), record.dob(), record.identifiers())
+        # Score from the small, indexed name rows; decode record bodies only
+        # for the few that make the cut (bodies are most of the cost).
+        names: dict[str, list[CandidateName]] = {}
+        dobs: dict[str, str | None] = {}
+        for record_id, is_alias, surname, given, dob in self._db.execute(
+            f"WITH candidates (record_id) AS ({union})"
+            " SELECT candidates.record_id, is_alias, surname, given_name, dob"
+            " FROM candidates LEFT JOIN names ON names.record_id = candidates.record_id"
+            " ORDER BY candidates.record_id, names.rowid",
+            params,
+        ):
+            held = names.setdefault(record_id, [])
+            if surname is not None:
+                held.append(CandidateName(surname, given, bool(is_alias)))
+                dobs[record_id] = dob
+        identifiers: dict[str, list[tuple[str, str]]] = {}
+        if query.identifiers:
+            for record_id, kind, value in self._db.execute(
+                f"WITH candidates (record_id) AS ({union})"
+                " SELECT identifiers.record_id, kind, value FROM candidates"
+                " JOIN identifiers ON identifiers.record_id = candidates.record_id",
+                params,
+            ):
+                identifiers.setdefault(record_id, []).append((kind, value))
+        scored: list[tuple[float, str, Match]] = []
+        for record_id, held_names in names.items():
+            dob_text = dobs.get(record_id)
+            match = score_candidate(
+                query,
+                held_names,
+                dt.date.fromisoformat(dob_text) if dob_text else None,
+                identifiers.get(record_id, ()),
+            )
             if match is not None:
-                found.append(Candidate(record, match))
-        found.sort(key=lambda c: (-c.match.score, c.record.record_id))
-        return found[:limit]
+                scored.append((-match.score, record_id, match))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        best = scored[:limit]
+        bodies = self._records([record_id for _, record_id, _ in best])
+        return [Candidate(bodies[record_id], match) for _, record_id, match in best]
+
+    def _records(self, record_ids: list[str]) -> dict[str, Record]:
+        """The records with these ids, decoded."""
+        found: dict[str, Record] = {}
+        for start in range(0, len(record_ids), _CHUNK):
+            chunk = record_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(_BODIES_SQL.format(marks=marks), chunk):
+                found[row[0]] = _record(row)
+        return found
 
     def explain_search(self, query: PersonQuery) -> list[str]:
         """Return SQLite's query plan for the candidate lookup of ``query``.
@@ -317,7 +363,12 @@ class RecordStore:
         sql, params = _candidate_sql(query)
         if not sql:
             return []
-        return [str(row[3]) for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        statements = [(sql, params), (_BODIES_SQL.format(marks="?"), ["-"])]
+        return [
+            str(row[3])
+            for statement, values in statements
+            for row in self._db.execute(f"EXPLAIN QUERY PLAN {statement}", values)
+        ]
 
     def iter_records(self) -> Iterator[Record]:
         """Yield every record in record_id order (for exports and checks, not searches)."""
@@ -330,8 +381,8 @@ class RecordStore:
         )
 
 
-def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
-    """Build the candidate lookup for ``query``: a union of index lookups.
+def _candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
+    """The candidate record ids for ``query``: a union of index lookups.
 
     Returns ("", []) when the query gives nothing to look up.
     """
@@ -359,11 +410,18 @@ def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
         params += [kind, value]
     if not parts:
         return "", []
-    union = " UNION ".join(parts)
+    return " UNION ".join(parts), params
+
+
+def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
+    """The whole candidate lookup (ids joined to records), as ``explain_search`` shows it."""
+    union, params = _candidate_union(query)
+    if not union:
+        return "", []
     sql = (
         f"WITH candidates (record_id) AS ({union})"
-        " SELECT records.record_id, kind, sealed, juvenile, expunged, body"
-        " FROM candidates JOIN records ON records.record_id = candidates.record_id"
+        " SELECT candidates.record_id, is_alias, surname, given_name, dob"
+        " FROM candidates LEFT JOIN names ON names.record_id = candidates.record_id"
     )
     return sql, params
 
