@@ -49,7 +49,7 @@ unit: $(STAMP_TEST)
 contract-test: $(STAMP_RUN)
 	$(BIN)/fieldgate contract test rego/
 
-## The benchmark suite (issue 7, ~25 min on 2 cores): writes BENCHMARKS.md and bench/plots/.
+## The benchmark suite (issue 7, ~10-15 min on 2 cores): writes BENCHMARKS.md and bench/plots/.
 ## Not part of `make test`; CI runs only its smoke mode (tests/test_bench_smoke.py).
 bench: $(STAMP_BENCH)
 	$(BIN)/python -m bench

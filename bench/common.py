@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from broker.config import BrokerConfig, NodeEntry
+from broker.limits import LimitsConfig
 from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
 from node.catalog import default_catalog_path
 from node.config import NodeConfig
@@ -94,6 +95,26 @@ def node_config(
     return config
 
 
+def generous_limits() -> LimitsConfig:
+    """The broker's abuse limits, switched on but never reached by the benchmark.
+
+    One detective sends thousands of searches a minute here; the limiter still runs
+    on every search (its cost is measured), it just never refuses one.
+    """
+    high: dict[str, Any] = {
+        "requester_rate": 1e9,
+        "requester_burst": 10**9,
+        "agency_rate": 1e9,
+        "agency_burst": 10**9,
+        "requester_concurrency": 100_000,
+        "global_concurrency": 100_000,
+        "sweep_max_distinct": 10**9,
+    }
+    defaults = LimitsConfig()
+    known = {f.name for f in dataclasses.fields(defaults)}
+    return dataclasses.replace(defaults, **{k: v for k, v in high.items() if k in known})
+
+
 def broker_config(nodes: list[NodeEntry]) -> BrokerConfig:
     """An insecure (development) broker config over ``nodes`` on a free loopback port."""
     config: BrokerConfig = _with_supported(
@@ -104,7 +125,7 @@ def broker_config(nodes: list[NodeEntry]) -> BrokerConfig:
             "default_deadline_seconds": 3.0,
             "max_deadline_seconds": SEARCH_DEADLINE_SECONDS,
         },
-        {"insecure": True},
+        {"insecure": True, "limits": generous_limits()},
     )
     return config
 

@@ -100,8 +100,8 @@ def write_plots(
         plt.close(fig)
         written["fanout_ratio"] = path
     if policy is not None:
-        items = [(p.name, p.wall_us) for p in policy.paths] + [
-            (r.name, r.wall_us) for r in policy.rules
+        items = [(p.name, p.cpu_us) for p in policy.paths] + [
+            (r.name, r.cpu_us) for r in policy.rules
         ]
         fig, ax = plt.subplots(figsize=(8, 4.5))
         labels = [name for name, _ in items]
@@ -112,7 +112,7 @@ def write_plots(
         ax.bar_label(bars, fmt="%.0f µs", fontsize=8)
         ax.axvline(50, color="tab:green", linestyle=":", label="20,000 hits/s/core = 50 µs")
         ax.invert_yaxis()
-        ax.set_xlabel("µs per hit (wall)")
+        ax.set_xlabel("µs of CPU per hit (all threads)")
         ax.set_title("Per-hit policy cost: node path (red) and bare rules (gray)")
         ax.legend(fontsize=8)
         fig.tight_layout()

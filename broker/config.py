@@ -19,6 +19,16 @@ Example::
     [broker.metrics]                  # optional; Prometheus text on http://host:port/metrics
     listen = "127.0.0.1:9201"
 
+    [broker.limits]                   # optional; abuse limits (see broker.limits)
+    requester_rate = 10.0             # searches/s per requester, after a burst of
+    requester_burst = 200
+    agency_rate = 100.0
+    agency_burst = 2000
+    requester_concurrency = 16
+    global_concurrency = 512
+    sweep_window_seconds = 3600       # distinct persons per requester in this window,
+    sweep_max_distinct = 2000         # at most this many
+
     [broker.maintenance]              # optional; plaintext gRPC health (and reflection)
     listen = "127.0.0.1:9202"
     reflection = false
@@ -34,10 +44,11 @@ Overrides for ``[broker]`` keys come from ``FIELDGATE_BROKER__<KEY>``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from broker.limits import LimitsConfig, limits_config
 from fieldgate.config import ConfigError, Section, read_toml
 from fieldgate.ops import (
     MaintenanceConfig,
@@ -88,6 +99,8 @@ class BrokerConfig:
     """Health and reflection port (``[broker.maintenance]``); None opens none."""
     log_format: str = "text"
     """``text`` or ``json`` (one object per line); ``--log-format`` overrides it."""
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    """Rate limits, concurrency caps and the sweep detector (``[broker.limits]``)."""
 
 
 def _tls(broker: Section) -> TLSFiles | None:
@@ -138,6 +151,7 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         metrics=metrics_config(broker),
         maintenance=maintenance_config(broker),
         log_format=read_log_format(broker, "broker"),
+        limits=limits_config(broker.section("limits")) if broker.has("limits") else LimitsConfig(),
     )
     if config.tls is None and not config.insecure:
         raise ConfigError(

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from broker.limits import LIMIT_REASONS
 from fieldgate.metrics import bounded
 from fieldgate.trust.verify import REASONS
 from fieldgate.v1 import broker_pb2
@@ -35,8 +36,9 @@ SEARCH_OUTCOMES = ("complete", "partial", "no_answer", "rejected")
 NODE_STATUSES = ("answered", "deadline", "unreachable", "error")
 """How one node call ended."""
 
-REJECT_REASONS = (*REASONS, "invalid_request", "invalid_deadline")
-"""Why the broker refused a search: a verification reason, or a malformed request."""
+REJECT_REASONS = (*REASONS, "invalid_request", "invalid_deadline", *LIMIT_REASONS)
+"""Why the broker refused a search: a verification reason, a malformed request, or a limit
+(``rate_limited_requester``, ``rate_limited_agency``, ``concurrency``, ``sweep``)."""
 
 UNKNOWN_PURPOSE = "unknown"
 """Purpose label of a search refused before its purpose could be trusted."""
@@ -89,8 +91,14 @@ class BrokerMetrics:
         self.rejected = Counter(
             "fieldgate_broker_rejected",
             "Searches refused before fan-out, by reason (verification reasons, invalid_request, "
-            "invalid_deadline).",
+            "invalid_deadline, and the limits: rate_limited_requester, rate_limited_agency, "
+            "concurrency, sweep).",
             ["reason"],
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "fieldgate_broker_searches_in_flight",
+            "Searches being fanned out now (bounded by the broker's global concurrency cap).",
             registry=registry,
         )
         for purpose in PURPOSES:

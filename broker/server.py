@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -10,6 +12,7 @@ import grpc
 from broker.audit_log import BrokerSearchLog
 from broker.config import BrokerConfig
 from broker.fanout import FanOut
+from broker.limits import Limits
 from broker.metrics import BrokerMetrics
 from broker.servicer import BrokerServicer
 from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
@@ -41,6 +44,8 @@ class RunningBroker:
     """The Prometheus endpoint, when ``[broker.metrics]`` asked for one."""
     maintenance: MaintenanceServer | None = None
     """The health (and reflection) server, when ``[broker.maintenance]`` asked for one."""
+    limits: Limits | None = None
+    """The broker's abuse limits (``[broker.limits]``)."""
 
     @property
     def metrics_port(self) -> int | None:
@@ -70,8 +75,14 @@ class RunningBroker:
             self.search_log.close()
 
 
-async def start_broker(config: BrokerConfig) -> RunningBroker:
-    """Start the broker on ``config.listen`` and return it running."""
+async def start_broker(
+    config: BrokerConfig, *, clock: Callable[[], float] = time.monotonic
+) -> RunningBroker:
+    """Start the broker on ``config.listen`` and return it running.
+
+    ``clock`` (monotonic seconds) drives the limits' token buckets and sweep window.
+    """
+    limits = Limits(config.limits, clock)
     # This broker's own registry: never the process-wide default.
     registry = new_registry()
     metrics = BrokerMetrics(registry, [n.node_id for n in config.nodes])
@@ -94,7 +105,7 @@ async def start_broker(config: BrokerConfig) -> RunningBroker:
         verifier = build_verifier(config.trust)
     search_log = BrokerSearchLog(config.search_log) if config.search_log else None
     broker_pb2_grpc.add_BrokerServicer_to_server(
-        BrokerServicer(config, fanout, verifier, search_log, metrics), server
+        BrokerServicer(config, fanout, verifier, search_log, metrics, limits), server
     )
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
@@ -120,5 +131,5 @@ async def start_broker(config: BrokerConfig) -> RunningBroker:
             search_log.close()
         raise
     return RunningBroker(
-        server, f"{host}:{port}", fanout, search_log, metrics, endpoint, maintenance
+        server, f"{host}:{port}", fanout, search_log, metrics, endpoint, maintenance, limits
     )

@@ -14,9 +14,10 @@ import uuid
 
 import grpc
 
-from broker.audit_log import BrokerLogError, BrokerSearchLog
+from broker.audit_log import BrokerLogError, BrokerSearchLog, query_digest
 from broker.config import BrokerConfig
 from broker.fanout import FanOut
+from broker.limits import LimitExceeded, Limits
 from broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
 from fieldgate.claims import validate_requester
 from fieldgate.errors import InvalidRequestError
@@ -38,8 +39,12 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         verifier: SearchVerifier | None,
         search_log: BrokerSearchLog | None = None,
         metrics: BrokerMetrics | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._config = config
+        self._limits = limits if limits is not None else Limits(config.limits)
+        if metrics is not None:
+            metrics.in_flight.set_function(lambda: self._limits.in_flight)
         self._metrics = metrics
         self._search_log = search_log
         self._fanout = fanout
@@ -95,14 +100,29 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     requester.purpose, reason, time.perf_counter() - started
                 )
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        # Forward what the client sent, untouched: nodes verify the signed search themselves.
-        results = await self._fanout.search(
-            request_id,
-            request.requester,
-            request.query,
-            request.signed if request.HasField("signed") else None,
-            deadline,
-        )
+        # Limits apply to the verified requester, before any agency is asked;
+        # over one the search is refused at once, never queued.
+        who = Limits.requester_key(requester.agency, requester.subject, credential_id)
+        try:
+            self._limits.admit(who, requester.agency, query_digest(validated_query))
+            with self._limits.running(who):
+                # Forward what the client sent, untouched: nodes verify the signed search.
+                results = await self._fanout.search(
+                    request_id,
+                    request.requester,
+                    request.query,
+                    request.signed if request.HasField("signed") else None,
+                    deadline,
+                )
+        except LimitExceeded as exc:
+            log.warning("search refused (%s): %s", exc.reason, exc.message)
+            if self._metrics is not None:
+                self._metrics.rejected_search(
+                    requester.purpose, exc.reason, time.perf_counter() - started
+                )
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({exc.reason}): {exc.message}"
+            )
         log.info(
             "search %s by %s/%s for %s: %s",
             request_id,

@@ -144,6 +144,11 @@ class Section:
         value = Path(self.string(key, default)).expanduser()
         return value if value.is_absolute() else (self._base / value).resolve()
 
+    def path_list(self, key: str, default: Any = ...) -> tuple[Path, ...]:
+        """A non-empty list of paths, each relative to the config file's directory."""
+        paths = (Path(v).expanduser() for v in self.string_list(key, default))
+        return tuple(p if p.is_absolute() else (self._base / p).resolve() for p in paths)
+
     def optional_path(self, key: str) -> Path | None:
         """A path, or None when the key is absent."""
         return self.path(key) if key in self._table else None

@@ -7,11 +7,13 @@ broker serve``). Every server here is the real one, listening on 127.0.0.1.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from broker.config import BrokerConfig, NodeEntry
+from broker.limits import LimitsConfig
 from broker.server import RunningBroker, start_broker
 from fieldgate.ops import MaintenanceConfig, MetricsConfig
 from fieldgate.tls import DevPKI
@@ -137,6 +139,8 @@ async def start_federation(
     pki: DevPKI | None = None,
     audit: bool = False,
     ops: bool = False,
+    limits: LimitsConfig | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -156,6 +160,9 @@ async def start_federation(
         ops: give every node and the broker a metrics endpoint and a
             maintenance port (health and reflection) on free loopback ports
             (``RunningNode.metrics_port``, ``.maintenance_port``).
+        limits: the broker's abuse limits; None keeps the (generous) defaults,
+            ``LimitsConfig(enabled=False)`` turns them off.
+        clock: the monotonic clock of the broker's limits (tests inject one).
     """
     metrics = MetricsConfig("127.0.0.1:0") if ops else None
     maintenance = MaintenanceConfig("127.0.0.1:0", reflection=True) if ops else None
@@ -188,7 +195,9 @@ async def start_federation(
                 search_log=workdir / "broker-searches.sqlite" if audit else None,
                 metrics=metrics,
                 maintenance=maintenance,
-            )
+                limits=limits if limits is not None else LimitsConfig(),
+            ),
+            clock=clock,
         )
     except BaseException:
         # Interrupted (Ctrl-C cancels the task) or failed half-way: stop what

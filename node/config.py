@@ -27,6 +27,9 @@ Example::
 
     [node.policy]                     # optional; see node.policy_config
     engine = "embedded"               # or "opa", with url and timeout_seconds
+    # bundle = "x.bundle.tar.gz"      # a signed bundle instead of `contract`, with
+    # bundle_keys = ["policy.pub.pem"] #   its trusted keys; see node.bundle
+    # decision_log = "decisions.jsonl" # OPA-shaped decision log; see node.decision_log
 
     [node.contact]
     unit = "Records Unit"
@@ -149,6 +152,10 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         policy=policy_config(node.section("policy", required=False)),
         **_tls_settings(node),
     )
+    if config.contract is not None and config.policy.bundle is not None:
+        raise ConfigError(
+            "node.policy.bundle", "and node.contract are alternatives: set one of them"
+        )
     if config.tls is None and not config.insecure:
         raise ConfigError(
             "node.tls",

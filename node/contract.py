@@ -175,6 +175,8 @@ class RegorusContract:
         catalog_classes: Mapping[str, str],
         *,
         timeout: float = EVALUATION_TIMEOUT_SECONDS,
+        version: str = "",
+        data: Mapping[str, object] | None = None,
     ) -> None:
         """Load the contract, the shared library and the catalog.
 
@@ -183,6 +185,9 @@ class RegorusContract:
             library: directory of shared ``.rego`` modules (tests excluded), or None.
             catalog_classes: field name → sensitivity class, loaded as ``data.catalog``.
             timeout: seconds one evaluation may take before it counts as failed.
+            version: the version to report (a signed bundle's revision); by
+                default the SHA-256 of the loaded sources.
+            data: further base documents (a bundle's ``data.json``); ``catalog`` stays the node's.
 
         Raises:
             ContractError: a file is missing or does not parse.
@@ -206,11 +211,11 @@ class RegorusContract:
         digest = hashlib.sha256()
         for path, text in modules:
             digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
-        self._version = digest.hexdigest()
+        self._version = version or digest.hexdigest()
         self._thread = _EngineThread(
             f"contract-{self._package}",
             tuple(modules),
-            json.dumps({"catalog": dict(catalog_classes)}),
+            json.dumps({**(data or {}), "catalog": dict(catalog_classes)}),
         )
 
     @property

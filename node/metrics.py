@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from fieldgate.metrics import bounded
 from fieldgate.trust.verify import REASONS
 from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES
+from node.bundle import REJECT_REASONS
 from node.catalog import SENSITIVITY_CLASSES
 from node.contract import ContractEngine
 from node.disclosure import RecordVerdict
@@ -147,6 +148,15 @@ class NodeMetrics:
             "Records in the node's store.",
             registry=registry,
         )
+        self.bundle_rejections = Counter(
+            "fieldgate_node_bundle_rejected",
+            "Contract bundles refused (the last good contract stays active), by reason: "
+            "unreadable, signature, hash, compile, tests.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in REJECT_REASONS:
+            self.bundle_rejections.labels(reason)
         for agency_type in AGENCY_TYPES:
             for purpose in PURPOSES:
                 self.queries.labels(agency_type, purpose)
@@ -180,6 +190,10 @@ class NodeMetrics:
             self.contract_info.remove(*self._contract)
         self._contract = labels
         self.contract_info.labels(*self._contract).set(1)
+
+    def bundle_rejected(self, reason: str) -> None:
+        """Count one contract bundle refused."""
+        self.bundle_rejections.labels(bounded(reason, REJECT_REASONS)).inc()
 
     def query(self, agency_type: str, purpose: str, *, denied: bool) -> None:
         """Count one verified search (``denied``: the contract withheld a matching record)."""

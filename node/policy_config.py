@@ -7,6 +7,11 @@ Example::
     url = "http://127.0.0.1:8181"     # the OPA sidecar; required for "opa"
     timeout_seconds = 1.0             # one evaluation, in all; default 2
 
+    [node.policy]                     # or: a signed bundle instead of node.contract
+    bundle = "sanctuary.bundle.tar.gz"        # see node.bundle; reloaded when it changes
+    bundle_keys = ["policy-key.pub.pem"]      # Ed25519 public keys trusted to sign it
+    decision_log = "decisions.jsonl"          # optional: OPA-shaped decision log lines
+
 With ``engine = "embedded"`` (or no ``[node.policy]`` at all) the node runs the
 contract in process (:class:`node.contract.RegorusContract`). With ``"opa"`` it
 asks an OPA server (:class:`node.contract_opa.OpaContract`) that has the same
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fieldgate.config import ConfigError, Section
+from fieldgate.trust.keys import KeyFileError, load_public_key
 from node.contract import (
     EVALUATION_TIMEOUT_SECONDS,
     ContractEngine,
@@ -44,6 +50,12 @@ class PolicyConfig:
     """The OPA server's base URL (``opa`` only)."""
     timeout_seconds: float = EVALUATION_TIMEOUT_SECONDS
     """Longest one evaluation may take before the record is withheld."""
+    bundle: Path | None = None
+    """A signed contract bundle (embedded engine only), used instead of ``node.contract``."""
+    bundle_keys: tuple[Path, ...] = ()
+    """Public keys (PEM) trusted to sign bundles; required with ``bundle``."""
+    decision_log: Path | None = None
+    """Where to append OPA decision-log lines (:mod:`node.decision_log`), if anywhere."""
 
 
 def policy_config(section: Section) -> PolicyConfig:
@@ -64,8 +76,22 @@ def policy_config(section: Section) -> PolicyConfig:
         except ContractError as exc:
             raise ConfigError("node.policy.url", str(exc)) from exc
     timeout = section.number("timeout_seconds", EVALUATION_TIMEOUT_SECONDS, minimum=0.001)
+    bundle = section.optional_path("bundle")
+    keys: tuple[Path, ...] = ()
+    if bundle is not None:
+        if engine != "embedded":
+            raise ConfigError("node.policy.bundle", 'is for engine = "embedded" only')
+        keys = section.path_list("bundle_keys")
+        for key in keys:
+            try:
+                load_public_key(key)
+            except KeyFileError as exc:
+                raise ConfigError("node.policy.bundle_keys", str(exc)) from exc
+    elif section.has("bundle_keys"):
+        raise ConfigError("node.policy.bundle_keys", "needs node.policy.bundle")
+    decision_log = section.optional_path("decision_log")
     section.finish()
-    return PolicyConfig(engine, url, timeout)
+    return PolicyConfig(engine, url, timeout, bundle, keys, decision_log)
 
 
 def load_policy_engine(

@@ -11,13 +11,16 @@ from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
 from fieldgate.ops import MaintenanceServer
 from fieldgate.serving import bind
 from fieldgate.trust.config import build_verifier
+from fieldgate.trust.keys import load_public_key
 from fieldgate.v1 import common_pb2, node_pb2_grpc
 from node.audit.config import default_audit_config
 from node.audit.keys import ensure_key
 from node.audit.store import AuditStore
+from node.bundle import BundleWatcher
 from node.catalog import load_catalog
 from node.config import NodeConfig
 from node.contract import MissingContract
+from node.decision_log import DecisionLog
 from node.disclosure_log import DisclosureLog
 from node.health import NodeHealth
 from node.metrics import NodeMetrics
@@ -111,9 +114,21 @@ def build_node(
     node opens its own audit log (:func:`open_audit_log`).
     """
     catalog = load_catalog(config.catalog)
-    contract = load_policy_engine(
-        config.policy, config.contract, config.rego_library, catalog.classes()
-    )
+    metrics = metrics if metrics is not None else NodeMetrics(new_registry())
+    watcher = None
+    if config.policy.bundle is not None:
+        watcher = BundleWatcher(
+            config.policy.bundle,
+            [load_public_key(path) for path in config.policy.bundle_keys],
+            catalog.classes(),
+            timeout=config.policy.timeout_seconds,
+            on_reject=metrics.bundle_rejected,
+        )
+        contract = watcher.initial()
+    else:
+        contract = load_policy_engine(
+            config.policy, config.contract, config.rego_library, catalog.classes()
+        )
     if isinstance(contract, MissingContract):
         log.error(
             "node %s has no usable contract and releases nothing: %s",
@@ -136,6 +151,16 @@ def build_node(
         disclosure_log=disclosure_log or open_audit_log(config),
         max_hits=config.max_hits,
         metrics=metrics,
+        bundle=watcher,
+        decision_log=(
+            DecisionLog(
+                config.policy.decision_log,
+                config.node_id,
+                bundle_name=config.policy.bundle.name if config.policy.bundle else "",
+            )
+            if config.policy.decision_log is not None
+            else None
+        ),
     )
 
 

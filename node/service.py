@@ -29,12 +29,14 @@ from prometheus_client import CollectorRegistry
 from fieldgate.claims import RequesterClaims
 from fieldgate.query import PersonQuery
 from fieldgate.v1 import common_pb2
+from node.bundle import BundleWatcher
 from node.catalog import FieldCatalog
 from node.contract import ContractEngine, MissingContract
+from node.decision_log import DecisionLog
 from node.disclosure import RecordVerdict, build_hit, deny
 from node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
 from node.metrics import NodeMetrics
-from node.policy import decide_record, requester_input
+from node.policy import PolicyDecision, evaluate_record, requester_input
 from node.records import Record
 from node.store import RecordStore
 
@@ -104,6 +106,8 @@ class AgencyNode:
         today: Callable[[], dt.date] = dt.date.today,
         policy_budget_seconds: float = POLICY_BUDGET_SECONDS,
         metrics: NodeMetrics | None = None,
+        bundle: BundleWatcher | None = None,
+        decision_log: DecisionLog | None = None,
     ) -> None:
         self.node_id = node_id
         self.agency_name = agency_name
@@ -124,6 +128,14 @@ class AgencyNode:
         """False after an audit write failed, until one succeeds (health reports it)."""
         self.metrics = metrics if metrics is not None else NodeMetrics(CollectorRegistry())
         self.metrics.set_contract(contract)
+        self.bundle = bundle
+        """The signed bundle the contract comes from, re-checked on each search; or None."""
+        self.decision_log = decision_log
+        # Hot reload: a search holds the engine it started with; an engine swapped
+        # out is closed when its last search finishes.
+        self._contract_lock = threading.Lock()
+        self._users: dict[int, int] = {}
+        self._retired: list[ContractEngine] = []
         self.metrics.track_records(self.record_count)
 
     @property
@@ -146,19 +158,66 @@ class AgencyNode:
             phone=phone if isinstance(phone, str) else self.contact.phone,
         )
 
-    def decide(self, claims: RequesterClaims, record: Record) -> RecordVerdict:
+    def refresh_contract(self) -> bool:
+        """Activate a new signed bundle if its file changed and it is good; True if one was.
+
+        A refused bundle leaves the active contract in place (see
+        :class:`node.bundle.BundleWatcher`).
+        """
+        if self.bundle is None:
+            return False
+        engine = self.bundle.poll()
+        if engine is None:
+            return False
+        with self._contract_lock:
+            old, self.contract = self.contract, engine
+            close_now = self._users.get(id(old), 0) == 0
+            if not close_now:
+                self._retired.append(old)
+        self.metrics.set_contract(engine)
+        if close_now:
+            old.close()
+        return True
+
+    def _acquire(self) -> ContractEngine:
+        with self._contract_lock:
+            contract = self.contract
+            self._users[id(contract)] = self._users.get(id(contract), 0) + 1
+            return contract
+
+    def _release(self, contract: ContractEngine) -> None:
+        with self._contract_lock:
+            left = self._users[id(contract)] - 1
+            if left:
+                self._users[id(contract)] = left
+                return
+            del self._users[id(contract)]
+            if contract not in self._retired:
+                return
+            self._retired.remove(contract)
+        contract.close()
+
+    def decide(
+        self, claims: RequesterClaims, record: Record, contract: ContractEngine | None = None
+    ) -> RecordVerdict:
         """Ask the contract about one record; any failure withholds everything.
 
         Sealed, juvenile and expunged records are withheld here, before any
         contract is asked: no contract, however written, can release them.
         """
-        started = time.perf_counter()
-        verdict = decide_record(
-            self.contract, claims, record, self.catalog, node_id=self.node_id, today=self._today()
+        return self._evaluate(claims, record, contract or self.contract)[0].verdict
+
+    def _evaluate(
+        self, claims: RequesterClaims, record: Record, contract: ContractEngine
+    ) -> tuple[PolicyDecision, int]:
+        started = time.perf_counter_ns()
+        decision = evaluate_record(
+            contract, claims, record, self.catalog, node_id=self.node_id, today=self._today()
         )
-        if not (record.sealed or record.juvenile or record.expunged):  # the contract was asked
-            self.metrics.policy_evaluated(time.perf_counter() - started)
-        return verdict
+        elapsed = time.perf_counter_ns() - started
+        if decision.policy_input is not None:  # the contract was asked
+            self.metrics.policy_evaluated(elapsed / 1e9)
+        return decision, elapsed
 
     def search(
         self, request_id: str, claims: RequesterClaims, query: PersonQuery
@@ -169,7 +228,22 @@ class AgencyNode:
             node.errors.DisclosureLogError: the disclosure entry could not be
                 written; nothing may be released.
         """
+        self.refresh_contract()
+        contract = self._acquire()
+        try:
+            return self._search(request_id, claims, query, contract)
+        finally:
+            self._release(contract)
+
+    def _search(
+        self,
+        request_id: str,
+        claims: RequesterClaims,
+        query: PersonQuery,
+        contract: ContractEngine,
+    ) -> list[common_pb2.Hit]:
         wanted = min(query.max_hits, self._max_hits)
+        decisions: list[tuple[PolicyDecision, int]] = []
         with self._store_lock:
             candidates = self.store.search(query, limit=MAX_CANDIDATES)
         deadline = time.monotonic() + self._budget
@@ -181,7 +255,8 @@ class AgencyNode:
             if time.monotonic() > deadline:
                 verdict = deny(candidate.record, self.catalog, "search's policy budget spent")
             else:
-                verdict = self.decide(claims, candidate.record)
+                decisions.append(self._evaluate(claims, candidate.record, contract))
+                verdict = decisions[-1][0].verdict
             self._count(verdict)
             outcomes.append(RecordOutcome(candidate.record.record_id, verdict))
             if verdict.disclose:
@@ -201,11 +276,14 @@ class AgencyNode:
                 time=dt.datetime.now(dt.UTC),
                 requester=claims,
                 query_digest=query_digest(query),
-                contract_version=self.contract.version,
+                contract_version=contract.version,
                 records=tuple(outcomes),
                 disclosed_record_ids=tuple(h.record_id for h in hits),
             )
         )
+        if self.decision_log is not None:
+            for decision, eval_ns in decisions:
+                self.decision_log.write(decision, contract, eval_ns=eval_ns)
         return hits
 
     def _write_audit(self, entry: DisclosureEntry) -> None:

@@ -319,3 +319,37 @@ def test_node_purge_every_runs_now_and_stops_on_sigterm(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=20)  # not after 24 hours
     assert process.returncode == 0, err
     assert run("audit", "verify", "--db", str(tmp_path / "node.audit.sqlite")).returncode == 0
+
+
+def test_contract_explain_shows_a_past_entry_record_by_record(audited: Audited) -> None:
+    with AuditReader(Path(audited.db())) as reader:
+        rows = [(row.seq, row.document()["data"]) for row in reader.entries("search")]
+    seq, data = next((s, d) for s, d in rows if d["disclosed"])
+    records_db = str(audited.workdir / "kcso.sqlite")
+    result = run(
+        "contract", "explain", "--audit-db", audited.db(), "--entry", str(seq),
+        "--records-db", records_db, "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["request_id"] == data["request_id"]
+    assert shown["contract_version"] == data["contract_version"]
+    assert [r["record_id"] for r in shown["records"]] == [r["record_id"] for r in data["records"]]
+    for record, logged in zip(shown["records"], data["records"], strict=True):
+        assert record["sent"] == logged["sent"]
+        assert record["held"] is True
+        assert record["kind"]
+        assert [(f["name"], f["outcome"], f["reason"]) for f in record["fields"]] == [
+            (f["name"], f["outcome"], f["reason"]) for f in logged["fields"]
+        ]
+    outcomes = {f["outcome"] for r in shown["records"] for f in r["fields"]}
+    assert "released" in outcomes
+    text = run("contract", "explain", "--audit-db", audited.db(), "--entry", str(seq))
+    assert text.returncode == 0, text.stderr
+    assert data["records"][0]["record_id"] in text.stdout
+    assert data["records"][0]["fields"][0]["reason"] in text.stdout
+    missing = run("contract", "explain", "--audit-db", audited.db(), "--entry", "999")
+    assert missing.returncode == 1
+    assert "no entry 999" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert run("contract", "explain", "--audit-db", audited.db()).returncode == 2

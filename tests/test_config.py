@@ -151,3 +151,27 @@ def test_a_secure_broker_needs_tls_and_trust(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_broker_config(write(tmp_path, with_tls), env={})
     assert caught.value.key == "broker.trust"
+
+
+def test_node_policy_bundle_settings(tmp_path: Path) -> None:
+    from fieldgate.trust.keys import generate_key, save_public_key
+
+    save_public_key(generate_key().public_key(), tmp_path / "policy.pub.pem")
+    bundled = NODE.replace('contract = "contract.rego"\n', "") + (
+        '\n[node.policy]\nbundle = "s.bundle.tar.gz"\nbundle_keys = ["policy.pub.pem"]\n'
+        'decision_log = "decisions.jsonl"\n'
+    )
+    config = load_node_config(write(tmp_path, bundled), env={})
+    assert config.contract is None
+    assert config.policy.bundle == tmp_path / "s.bundle.tar.gz"
+    assert config.policy.bundle_keys == (tmp_path / "policy.pub.pem",)
+    assert config.policy.decision_log == tmp_path / "decisions.jsonl"
+    both = NODE + '\n[node.policy]\nbundle = "b.tar.gz"\nbundle_keys = ["policy.pub.pem"]\n'
+    with pytest.raises(ConfigError, match="alternatives"):
+        load_node_config(write(tmp_path, both), env={})
+    no_keys = bundled.replace('bundle_keys = ["policy.pub.pem"]\n', "")
+    with pytest.raises(ConfigError, match="bundle_keys"):
+        load_node_config(write(tmp_path, no_keys), env={})
+    bad_key = bundled.replace("policy.pub.pem", "missing.pem")
+    with pytest.raises(ConfigError, match="bundle_keys"):
+        load_node_config(write(tmp_path, bad_key), env={})

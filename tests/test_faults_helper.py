@@ -279,3 +279,26 @@ def test_blackhole_listener_accepts_and_never_answers() -> None:
             await _connect(address)
 
     asyncio.run(main())
+
+
+def test_drip_forwards_one_byte_at_a_time_in_order() -> None:
+    interval = 0.02
+
+    async def scenario(proxy: FaultProxy, echo: EchoServer) -> None:
+        reader, writer = await _connect(await proxy.start())
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await _send(writer, b"abcdefghij")
+        # The echo server sees the bytes trickle in: never the whole chunk at once.
+        first = await asyncio.wait_for(reader.read(65536), TIMEOUT)
+        assert len(first) < 10
+        got = first + await asyncio.wait_for(reader.readexactly(10 - len(first)), TIMEOUT)
+        assert got == b"abcdefghij"
+        assert loop.time() - started >= 9 * interval  # at least one interval per byte
+        # Switched back to pass, the rest goes at once.
+        proxy.mode = "pass"
+        await _send(writer, b"xyz")
+        assert await asyncio.wait_for(reader.readexactly(3), TIMEOUT) == b"xyz"
+        await _close(writer)
+
+    _run(scenario, mode="drip", drip_interval=interval)

@@ -19,10 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fieldgate.cli.bundle_cmds import bundle
 from fieldgate.contracts.check import check_contract
 from fieldgate.contracts.conformance import compare_decisions, compare_tests
 from fieldgate.contracts.diff import diff_contracts
 from fieldgate.contracts.explain import explain
+from fieldgate.contracts.explain_audit import EntryNotExplainable, explain_entry
 from fieldgate.contracts.inputs import (
     load_persona,
     load_personas,
@@ -34,10 +36,12 @@ from fieldgate.contracts.inputs import (
 from fieldgate.contracts.render import render_contract, render_text
 from fieldgate.contracts.session import DEFAULT_NODE_ID, ContractSession, find_library
 from fieldgate.regotest import FileCoverage, SuiteReport, run_all
+from node.audit.schema import AuditReader, AuditReadError
 from node.catalog import FieldCatalog, default_catalog_path, load_catalog
 from node.contract import ContractEngine
 from node.contract_opa import load_opa_contract
 from node.errors import ContractError
+from node.store import RecordStore
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 
@@ -261,23 +265,32 @@ def contract_check(
 @click.option(
     "--contract",
     "contract_path",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The contract's .rego file.",
 )
 @click.option(
     "--as",
     "persona_path",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Persona JSON: the requester's claims (see rego/personas/).",
 )
 @click.option(
     "--record",
     "record_path",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Record JSON, as `fieldgate node import` reads it (see rego/examples/).",
+)
+@click.option(
+    "--audit-db",
+    "audit_db",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Instead: explain a past search from this node's audit log (operators only).",
+)
+@click.option("--entry", "entry_seq", type=int, help="The audit entry (seq) to explain.")
+@click.option(
+    "--records-db",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's record store, to name each record's kind and flags.",
 )
 @click.option(
     "--warrant",
@@ -290,9 +303,12 @@ def contract_check(
 @_today_option
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 def contract_explain(
-    contract_path: Path,
-    persona_path: Path,
-    record_path: Path,
+    contract_path: Path | None,
+    persona_path: Path | None,
+    record_path: Path | None,
+    audit_db: Path | None,
+    entry_seq: int | None,
+    records_db: Path | None,
     warrant_paths: tuple[Path, ...],
     catalog_path: Path | None,
     library: Path | None,
@@ -305,7 +321,17 @@ def contract_explain(
     Computed by the node's own code: the same policy input, the same engine,
     the same enforcement of the decision (default deny, catalog-only fields,
     masks that fit, sealed/juvenile/expunged never).
+
+    With --audit-db and --entry, explains a past search instead: per record of
+    that entry, released / masked / withheld and the reason recorded then.
     """
+    if audit_db is not None:
+        if entry_seq is None:
+            raise click.UsageError("--audit-db needs --entry")
+        _explain_entry(audit_db, entry_seq, records_db, as_json)
+        return
+    if contract_path is None or persona_path is None or record_path is None:
+        raise click.UsageError("give --contract, --as and --record (or --audit-db and --entry)")
     catalog = _catalog(catalog_path)
     persona = with_warrants(load_persona(persona_path), [load_warrant(p) for p in warrant_paths])
     record = load_record(record_path, catalog)
@@ -344,6 +370,49 @@ def contract_explain(
             f.name, f.sensitivity, f"[{style}]{outcome}[/]", _show(f.value), escape(f.reason)
         )
     console.print(table)
+
+
+def _explain_entry(audit_db: Path, seq: int, records_db: Path | None, as_json: bool) -> None:
+    try:
+        with AuditReader(audit_db) as reader:
+            if records_db is None:
+                result = explain_entry(reader, seq)
+            else:
+                with RecordStore.open(records_db) as store:
+                    result = explain_entry(reader, seq, store)
+    except (AuditReadError, EntryNotExplainable) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    console = _console()
+    who = result.requester
+    console.print(
+        f"[bold]entry {result.seq}[/] {result.time} request {escape(result.request_id)}: "
+        f"{escape(str(who.get('subject', '')))} of {escape(str(who.get('agency', '')))} "
+        f"({who.get('agency_type', '')}, {who.get('purpose', '')}) — {result.outcome} "
+        f"under contract [dim]{result.contract_version[:12]}[/]",
+        highlight=False,
+    )
+    for record in result.records:
+        state = "[green]sent[/]" if record.sent else "[red]not sent[/]"
+        about = f" {record.kind}" if record.kind else ""
+        if record.flags:
+            about += f" ({', '.join(record.flags)})"
+        if record.held is False:
+            about += " (no longer held)"
+        console.print(f"record [bold]{escape(record.record_id)}[/]{about}: {state}")
+        if record.error:
+            console.print(f"  [red]the contract failed to decide: {escape(record.error)}[/]")
+        table = Table()
+        for column in ("field", "class", "outcome"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("reason", min_width=30)
+        for f in record.fields:
+            style = OUTCOME_OF_FIELD.get(f["outcome"], "")
+            outcome = f"masked ({f['mask']})" if f["outcome"] == "masked" else f["outcome"]
+            table.add_row(f["name"], f["class"], f"[{style}]{outcome}[/]", escape(f["reason"]))
+        console.print(table)
 
 
 # --- diff ---------------------------------------------------------------------
@@ -568,3 +637,6 @@ def contract_conformance(
         )
     if disagreements:
         raise SystemExit(1)
+
+
+contract.add_command(bundle)

@@ -125,6 +125,57 @@ def test_hung_and_slow_nodes_are_marked_and_the_rest_answer(
         loop.run(stop())
 
 
+def test_a_slow_drip_node_is_marked_within_the_deadline(
+    loop: LoopThread, kcso_spec: tuple[NodeSpec, Path]
+) -> None:
+    """A link that moves one byte at a time never holds the search past its deadline."""
+    spec, workdir = kcso_spec
+    drip_spec = NodeSpec("drip", "Drip County", spec.contract, spec.records)
+    import_records(drip_spec, workdir)
+
+    async def start() -> tuple[LocalFederation, FaultProxy]:
+        backend = await start_federation([spec, drip_spec], workdir)
+        await backend.broker.stop()
+        proxy = FaultProxy(backend.nodes["drip"].address, drip_interval=0.02)
+        drip_address = await proxy.start()
+        federation = await start_federation(
+            [],
+            workdir,
+            extra_nodes=[
+                NodeEntry("kcso", "King County", backend.nodes["kcso"].address),
+                NodeEntry("drip", "Drip County", drip_address),
+            ],
+        )
+        federation.nodes.update(backend.nodes)
+        return federation, proxy
+
+    federation, proxy = loop.run(start())
+    try:
+        healthy, _ = search(federation.broker_address)
+        assert statuses(healthy) == {"kcso": "answered", "drip": "answered"}
+        # Mid-conversation: the established connection starts to drip.
+        proxy.mode = "drip"
+        result, elapsed = search(federation.broker_address)
+        assert statuses(result) == {"kcso": "answered", "drip": "timed_out"}
+        assert elapsed < DEADLINE + MARGIN
+        assert result.agencies[0].hits == healthy.agencies[0].hits
+        assert proxy.forwarded > 0, "bytes did move, one at a time"
+        # A fresh connection through the drip (its HTTP/2 handshake dripping) too.
+        proxy.reset_connections()
+        result, elapsed = search(federation.broker_address)
+        assert statuses(result)["kcso"] == "answered"
+        assert statuses(result)["drip"] in {"timed_out", "unreachable"}
+        assert elapsed < DEADLINE + MARGIN
+        assert result.agencies[0].hits == healthy.agencies[0].hits
+    finally:
+
+        async def stop() -> None:
+            await federation.stop()
+            await proxy.stop()
+
+        loop.run(stop())
+
+
 def start_node_process(config: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [FIELDGATE, "node", "serve", "--config", str(config)],

@@ -6,6 +6,8 @@ forwards bytes both ways; its :attr:`~FaultProxy.mode` can be switched at any ti
 - ``"pass"``: forward every chunk as soon as it is read.
 - ``"delay"``: forward every chunk :attr:`~FaultProxy.delay` seconds after it was read
   (order kept; the delay does not accumulate across chunks).
+- ``"drip"``: forward one byte at a time, :attr:`~FaultProxy.drip_interval` seconds apart
+  (a slow-drip link: the connection stays alive, the bytes barely move).
 - ``"blackhole"``: keep accepting and reading, never forward anything nor answer. A
   connection accepted in this mode never opens an upstream connection.
 - ``"reset"``: reset (TCP RST) every open connection at once and every new one on accept.
@@ -30,7 +32,7 @@ import struct
 from collections.abc import AsyncIterator, Callable
 from typing import Literal, get_args
 
-Mode = Literal["pass", "delay", "blackhole", "reset"]
+Mode = Literal["pass", "delay", "drip", "blackhole", "reset"]
 """What the proxy does with the bytes it reads."""
 
 _CHUNK = 65536
@@ -77,15 +79,19 @@ class FaultProxy:
     Attributes:
         target: ``"host:port"`` of the server connections are forwarded to.
         delay: seconds each chunk is held in ``"delay"`` mode.
+        drip_interval: seconds between two bytes in ``"drip"`` mode.
         accepted: connections accepted so far.
         forwarded: bytes forwarded so far (both directions).
         dropped: bytes read and dropped so far (blackholed).
     """
 
-    def __init__(self, target: str, *, mode: Mode = "pass", delay: float = 0.5) -> None:
+    def __init__(
+        self, target: str, *, mode: Mode = "pass", delay: float = 0.5, drip_interval: float = 0.01
+    ) -> None:
         """Prepare a proxy to ``target``; nothing listens until :meth:`start`."""
         self.target = target
         self.delay = delay
+        self.drip_interval = drip_interval
         self.accepted = 0
         self.forwarded = 0
         self.dropped = 0
@@ -205,6 +211,19 @@ class FaultProxy:
             link.tasks.append(asyncio.create_task(self._send(link, queue, sink)))
         return True
 
+    async def _drip(self, chunk: bytes, sink: asyncio.StreamWriter) -> None:
+        """Forward ``chunk`` a byte at a time (the rest at once if the mode changes meanwhile)."""
+        for index in range(len(chunk)):
+            if self._mode != "drip":
+                sink.write(chunk[index:])
+                await sink.drain()
+                self._count(forwarded=len(chunk) - index)
+                return
+            sink.write(chunk[index : index + 1])
+            await sink.drain()
+            self._count(forwarded=1)
+            await asyncio.sleep(self.drip_interval)
+
     async def _sink(self, reader: asyncio.StreamReader) -> None:
         with contextlib.suppress(OSError):
             while chunk := await reader.read(_CHUNK):
@@ -239,6 +258,9 @@ class FaultProxy:
                 due, chunk = item
                 if (wait := due - loop.time()) > 0:
                     await asyncio.sleep(wait)
+                if self._mode == "drip":
+                    await self._drip(chunk, sink)
+                    continue
                 sink.write(chunk)
                 await sink.drain()
                 self._count(forwarded=len(chunk))

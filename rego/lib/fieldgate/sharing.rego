@@ -73,6 +73,32 @@ present_fields_of_classes(classes) := {f |
 	data.catalog[f] in classes
 }
 
+# --- Releasing, masking and withholding a class -----------------------------
+
+# Release a whole class: the fields this record holds of class `cls`.
+release_class(cls) := {f |
+	some f in input.record.fields
+	data.catalog[f] == cls
+}
+
+# Mask a whole class: {field: mask} for every field this record holds of class
+# `cls`, for a decision's "mask" object (e.g. masks_for_class("contact", "last4")).
+# (`m := mask`, not `{f: mask | ...}`: regopy 1.5.2 leaves an argument used
+# directly as a comprehension value undefined.)
+masks_for_class(cls, mask) := {f: m |
+	some f in input.record.fields
+	data.catalog[f] == cls
+	m := mask
+}
+
+# Withhold a class from a set of fields: `fields` without any field of class `cls`
+# (a field the catalog does not know is dropped too).
+without_class(fields, cls) := {f |
+	some f in fields
+	data.catalog[f]
+	data.catalog[f] != cls
+}
+
 # --- Warrants ---------------------------------------------------------------
 
 # Criminal judicial warrants that, according to the node, apply to this record

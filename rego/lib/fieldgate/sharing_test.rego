@@ -293,6 +293,36 @@ test_present_fields_of_classes_only_present_fields if {
 	got == {"surname", "dob"}
 }
 
+test_release_class_only_present_fields_of_the_class if {
+	cat := catalog
+	got := data.fieldgate.lib.sharing.release_class("identity")
+		with input.record as booking_with_fields(["surname", "dob", "citizenship", "address"])
+		with data.catalog as cat
+	got == {"surname", "dob"}
+}
+
+test_masks_for_class_maps_each_present_field_of_the_class if {
+	cat := catalog
+	got := data.fieldgate.lib.sharing.masks_for_class("immigration_status", "withheld")
+		with input.record as booking_with_fields(["surname", "citizenship", "country_of_birth"])
+		with data.catalog as cat
+	got == {"citizenship": "withheld", "country_of_birth": "withheld"}
+}
+
+test_masks_for_class_of_an_absent_class_is_empty if {
+	cat := catalog
+	got := data.fieldgate.lib.sharing.masks_for_class("immigration_status", "withheld")
+		with input.record as booking_with_fields(["surname", "dob"])
+		with data.catalog as cat
+	got == {}
+}
+
+test_without_class_drops_the_class_and_unknown_fields if {
+	cat := catalog
+	got := data.fieldgate.lib.sharing.without_class({"surname", "citizenship", "nickname"}, "immigration_status") with data.catalog as cat
+	got == {"surname"}
+}
+
 test_present_fields_of_classes_accepts_an_array if {
 	cat := catalog
 	got := data.fieldgate.lib.sharing.present_fields_of_classes(["identity", "immigration_status"])
