@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 
 from fieldgate.config import ConfigError, Section
 
-LIMIT_REASONS = ("rate_limited_requester", "rate_limited_agency", "concurrency", "sweep")
+LIMIT_REASONS = (
+    "rate_limited_requester",
+    "rate_limited_agency",
+    "concurrency",
+    "sweep",
+    "polling",
+)
 """Why a search was refused by a limit (``fieldgate_broker_rejected_total{reason}``)."""
 
 PRUNE_EVERY = 1024
@@ -57,6 +63,9 @@ class LimitsConfig:
     """The sliding window in which distinct persons are counted per requester."""
     sweep_max_distinct: int = 2000
     """Distinct queries one requester may make within the window."""
+    poll_max_repeats: int = 60
+    """Times one requester may repeat the same query within the window: polling one
+    person (a release date, say) is the bulk-flow pattern the Los Angeles jail fed."""
 
 
 def limits_config(section: Section) -> LimitsConfig:
@@ -76,6 +85,7 @@ def limits_config(section: Section) -> LimitsConfig:
             "sweep_window_seconds", d.sweep_window_seconds, minimum=1.0
         ),
         sweep_max_distinct=section.integer("sweep_max_distinct", d.sweep_max_distinct, minimum=1),
+        poll_max_repeats=section.integer("poll_max_repeats", d.poll_max_repeats, minimum=1),
     )
     if config.requester_concurrency > config.global_concurrency:
         raise ConfigError(
@@ -107,6 +117,7 @@ class _Bucket:
 @dataclass
 class _Window:
     seen: collections.OrderedDict[str, float] = field(default_factory=collections.OrderedDict)
+    repeats: dict[str, collections.deque[float]] = field(default_factory=dict)
 
     def expire(self, now: float, window: float) -> None:
         while self.seen:
@@ -114,6 +125,10 @@ class _Window:
             if now - last < window:
                 break
             del self.seen[digest]
+            self.repeats.pop(digest, None)
+        for times in self.repeats.values():
+            while times and now - times[0] >= window:
+                times.popleft()
 
 
 class Limits:
@@ -176,10 +191,20 @@ class Limits:
                     f"bulk searching is refused — a new person can be searched in "
                     f"{_seconds(wait)}; call the agency if this is legitimate work",
                 )
+            times = window.repeats.setdefault(digest, collections.deque())
+            if len(times) >= c.poll_max_repeats:
+                wait = c.sweep_window_seconds - (now - times[0])
+                raise LimitExceeded(
+                    "polling",
+                    f"{requester} repeated the same search {len(times)} times in the last "
+                    f"{_seconds(c.sweep_window_seconds)} (the limit is {c.poll_max_repeats}); "
+                    f"polling one person is refused — retry in {_seconds(wait)}",
+                )
             mine.tokens -= 1
             theirs.tokens -= 1
             window.seen[digest] = now
             window.seen.move_to_end(digest)
+            times.append(now)
 
     @contextmanager
     def running(self, requester: str) -> Iterator[None]:

@@ -170,6 +170,26 @@ def test_sweeping_many_persons_is_refused_and_counted(
         assert rejected(federation, "sweep") == 2
 
 
+def test_polling_one_person_is_refused_and_counted(
+    loop: LoopThread, spec: tuple[NodeSpec, Path]
+) -> None:
+    """The Los Angeles pattern: asking about the same person over and over (release dates)."""
+    clock = FakeClock()
+    with federation_with(
+        loop, spec, clock, poll_max_repeats=3, sweep_window_seconds=60.0
+    ) as federation:
+        for _ in range(3):
+            assert answered(search(federation, DETECTIVE))
+            clock.advance(5)
+        error = refused(federation, DETECTIVE)
+        assert "repeated the same search 3 times" in error.details()
+        assert rejected(federation, "polling") == 1
+        assert answered(search(federation, DETECTIVE, "BRAVO")), "other persons still answered"
+        assert answered(search(federation, COLLEAGUE)), "other requesters unaffected"
+        clock.advance(60)  # the first repeats leave the window
+        assert answered(search(federation, DETECTIVE))
+
+
 def test_concurrency_caps_refuse_at_once_and_free_their_slots(
     loop: LoopThread, spec: tuple[NodeSpec, Path]
 ) -> None:
