@@ -201,17 +201,19 @@ def _show(value: object) -> str:
     return escape(text if len(text) <= 60 else text[:57] + "...")
 
 
-# --- check --------------------------------------------------------------------
-
-
-@contract.command("check")
-@click.option(
+_CONTRACT = click.option(
     "--contract",
     "contract_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The contract's .rego file.",
 )
+
+# --- check --------------------------------------------------------------------
+
+
+@contract.command("check")
+@_CONTRACT
 @_catalog_and_lib
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def contract_check(
@@ -507,13 +509,7 @@ def _print_diff(personas: Any, records: int) -> None:
 
 
 @contract.command("render")
-@click.option(
-    "--contract",
-    "contract_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The contract's .rego file.",
-)
+@_CONTRACT
 @_catalog_and_lib
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def contract_render(
