@@ -211,3 +211,31 @@ def test_a_taken_port_is_a_message_not_a_traceback(demo: DemoFederation, tmp_pat
     assert done.returncode == 2
     assert "cannot listen on" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+SLOW = """package fieldgate.contracts.slow
+import rego.v1
+# Tenths of a second or more per record in regorus, whatever the machine.
+decision := {"disclose": true, "release": {"surname"}} if {
+    count([x | some x in numbers.range(1, 3000000)]) > 0
+}
+"""
+
+
+def test_a_contract_too_slow_to_decide_releases_nothing(tmp_path: Path) -> None:
+    """An evaluation past its time limit is a failure to decide: nothing is released."""
+    from node.catalog import default_catalog_path, load_catalog
+    from node.contract import RegorusContract
+    from node.errors import ContractError
+
+    contract = RegorusContract(
+        write_contract(tmp_path, "slow.rego", SLOW),
+        None,
+        load_catalog(default_catalog_path()).classes(),
+        timeout=0.01,
+    )
+    try:
+        with pytest.raises(ContractError, match="took longer than"):
+            contract.evaluate({"record": {"fields": ["surname"]}})
+    finally:
+        contract.close()
