@@ -109,6 +109,7 @@ def generous_limits() -> LimitsConfig:
         "requester_concurrency": 100_000,
         "global_concurrency": 100_000,
         "sweep_max_distinct": 10**9,
+        "poll_max_repeats": 10**9,
     }
     defaults = LimitsConfig()
     known = {f.name for f in dataclasses.fields(defaults)}
