@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
 from node.audit.checkpoint_checks import check_forks, verify_checkpoints, verify_export
-from node.audit.checkpoints import CheckpointExport
+from node.audit.checkpoints import Checkpoint, CheckpointExport
 from node.audit.entries import AUDIT_PURGED, ENTRY_FORMAT, ENTRY_KINDS
 from node.audit.findings import Problem, VerifyReport
 from node.audit.keys import KeyFileError, public_from_hex, public_hex
@@ -114,24 +114,51 @@ def _verify(
     if meta.get("format") != SCHEMA_FORMAT:
         report.add(Problem("meta", f"unknown log format {meta.get('format')!r}"))
     key = _choose_key(meta, report, public_key, exports)
-    anchors = _purge_anchors(reader)
+    anchors, purge_entries = _purge_anchors(reader)
     _walk_entries(reader, report, anchors)
     ours = verify_checkpoints(reader, report, key, anchors)
+    _check_purge_is_signed(report, purge_entries, ours)
     for export in exports:
         verify_export(reader, report, key, export, ours)
     check_forks(report, exports)
 
 
-def _purge_anchors(reader: AuditReader) -> dict[int, str]:
-    """cut seq → chain hash of that entry, from every ``audit_purged`` entry."""
+def _purge_anchors(reader: AuditReader) -> tuple[dict[int, str], dict[int, int]]:
+    """From every ``audit_purged`` entry: cut seq → chain hash, and cut seq → the entry's seq."""
     anchors: dict[int, str] = {}
+    entries: dict[int, int] = {}
     for row in reader.entries(AUDIT_PURGED):
         data = row.document().get("data")
         if isinstance(data, dict):
             cut, cut_hash = data.get("cut_seq"), data.get("cut_hash")
             if isinstance(cut, int) and isinstance(cut_hash, str):
                 anchors[cut] = cut_hash
-    return anchors
+                entries[cut] = row.seq
+    return anchors, entries
+
+
+def _check_purge_is_signed(
+    report: VerifyReport, purge_entries: dict[int, int], ours: dict[int, Checkpoint]
+) -> None:
+    """A purge record vouches for missing entries only once a signed checkpoint covers it.
+
+    A real purge signs a checkpoint over its own record in the same
+    transaction; a purge record appended by someone without the key (to
+    explain away deleted entries) has none.
+    """
+    cut = report.first_seq - 1
+    if report.entries == 0 or cut < 1 or cut not in purge_entries:
+        return  # no cut, or one the walk already reported as unexplained
+    purge_seq = purge_entries[cut]
+    if max((c.seq for c in ours.values()), default=0) < purge_seq:
+        report.add(
+            Problem(
+                "removed",
+                f"entries 1–{cut} are missing: the purge record that claims them (entry "
+                f"{purge_seq}) is not covered by any signed checkpoint",
+                seq=1,
+            )
+        )
 
 
 def _walk_entries(reader: AuditReader, report: VerifyReport, anchors: dict[int, str]) -> None:
