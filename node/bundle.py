@@ -326,10 +326,15 @@ class BundleWatcher:
             engine = self._load(self._stat())
         return engine if engine is not None else MissingContract(self.last_error)
 
-    def poll(self) -> ContractEngine | None:
+    def poll(
+        self, activate: Callable[[ContractEngine], None] | None = None
+    ) -> ContractEngine | None:
         """A newly activated engine when the file changed and the new bundle is good, else None.
 
-        Concurrent callers do not wait: while one loads, the others keep the active contract.
+        ``activate`` is called with the new engine before the watcher lets go of
+        its lock, so two reloads can never swap their engines in the wrong
+        order (an older bundle replacing a newer one). Concurrent callers do
+        not wait: while one loads, the others keep the active contract.
         """
         if not self._lock.acquire(blocking=False):
             return None
@@ -337,7 +342,10 @@ class BundleWatcher:
             stat = self._stat()
             if stat is None or stat == self._seen:
                 return None
-            return self._load(stat)
+            engine = self._load(stat)
+            if engine is not None and activate is not None:
+                activate(engine)
+            return engine
         finally:
             self._lock.release()
 
@@ -348,7 +356,12 @@ class BundleWatcher:
                 data = self.path.read_bytes()
             except OSError as exc:
                 raise BundleError("unreadable", f"cannot read: {exc.strerror}") from None
-            engine = load_bundle(data, self._keys, self._classes, timeout=self._timeout)
+            try:
+                engine = load_bundle(data, self._keys, self._classes, timeout=self._timeout)
+            except BundleError:
+                raise
+            except Exception as exc:  # anything unforeseen refuses the bundle, never the node
+                raise BundleError("unreadable", f"could not be loaded: {exc}") from exc
         except BundleError as exc:
             self.last_error = f"bundle {self.path} refused ({exc.reason}): {exc}"
             log.error("%s; the last good contract stays active", self.last_error)

@@ -166,9 +166,10 @@ class AgencyNode:
         """
         if self.bundle is None:
             return False
-        engine = self.bundle.poll()
-        if engine is None:
-            return False
+        return self.bundle.poll(self._activate) is not None
+
+    def _activate(self, engine: ContractEngine) -> None:
+        """Swap in ``engine``; the old one closes once no search still uses it."""
         with self._contract_lock:
             old, self.contract = self.contract, engine
             close_now = self._users.get(id(old), 0) == 0
@@ -177,7 +178,6 @@ class AgencyNode:
         self.metrics.set_contract(engine)
         if close_now:
             old.close()
-        return True
 
     def _acquire(self) -> ContractEngine:
         with self._contract_lock:

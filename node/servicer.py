@@ -100,7 +100,11 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
             )
         finally:
             if self._health is not None:
-                await self._health.refresh()
+                try:
+                    await self._health.refresh()
+                except Exception:
+                    # Health is for probes: its failure must not replace the answer.
+                    log.exception("health status could not be refreshed")
         log.info("node %s answered with %d hits", self._node.node_id, len(hits))
         return node_pb2.NodeSearchResponse(
             request_id=request_id,

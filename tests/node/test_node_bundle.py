@@ -14,6 +14,7 @@ import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -333,8 +334,10 @@ class _NextEngine(BundleWatcher):
     def __init__(self, engine: _FakeEngine) -> None:  # no file: hands out one engine
         self.engine: _FakeEngine | None = engine
 
-    def poll(self) -> _FakeEngine | None:  # type: ignore[override]
+    def poll(self, activate: Any = None) -> _FakeEngine | None:  # type: ignore[override]
         engine, self.engine = self.engine, None
+        if engine is not None and activate is not None:
+            activate(engine)
         return engine
 
 
