@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from broker.config import NodeEntry
+from broker.limits import LimitsConfig
 from fieldgate.client import SearchClient
 from fieldgate.demo import demo_personas
 from fieldgate.local_federation import (
@@ -222,7 +223,13 @@ def test_a_node_killed_mid_run_is_marked_and_recovers_without_broker_restart(
     config_path = node_config_file
     process, address = start_node_process(config_path)
     federation = loop.run(
-        start_federation([spec], workdir, extra_nodes=[NodeEntry("pcso", "Pierce County", address)])
+        start_federation(
+            [spec],
+            workdir,
+            extra_nodes=[NodeEntry("pcso", "Pierce County", address)],
+            # The recovery loop below repeats one search; this test is about faults.
+            limits=LimitsConfig(enabled=False),
+        )
     )
     restarted: subprocess.Popen[str] | None = None
     try:
