@@ -10,7 +10,9 @@ like OPA's decision log events so existing OPA tooling can read them::
      "timestamp": "2026-11-21T05:36:00.123456Z", "metrics": {"timer_rego_query_eval_ns": 81234}}
 
 The requester's subject, case number and every warrant id are erased from
-``input`` (and listed in ``erased``, as OPA's decision-log masking does). The
+``input``, and the result keeps only ``disclose``, ``release`` and ``mask`` (a
+contract's free-text ``reasons`` may quote what was erased); every erased path
+is listed in ``erased``, as OPA's decision-log masking does. The
 audit log, not this file, is the record of what left the node: a failed write
 here is logged and the answer goes out.
 """
@@ -92,10 +94,29 @@ def decision_event(
     if decision.verdict.error:
         event["error"] = {"code": "eval_error", "message": decision.verdict.error}
     else:
-        event["result"] = _plain(decision.raw)
+        result, dropped = _decision_only(decision.raw)
+        event["result"] = result
+        erased = [*erased, *dropped]
     if erased:
         event["erased"] = erased
     return event
+
+
+_DECISION_KEYS = ("disclose", "release", "mask")
+
+
+def _decision_only(raw: object) -> tuple[Any, list[str]]:
+    """The decision's own keys; anything else (``reasons``) is the contract's free text.
+
+    A reason may quote the input it was built from (a warrant id, a case
+    number), which would undo the erasure above, so only the keys the node
+    acts on are kept.
+    """
+    if not isinstance(raw, Mapping):
+        return _plain(raw), []
+    kept = {k: _plain(raw[k]) for k in _DECISION_KEYS if k in raw}
+    dropped = sorted(f"/result/{k}" for k in raw if k not in _DECISION_KEYS)
+    return kept, dropped
 
 
 class DecisionLog:

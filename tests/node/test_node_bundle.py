@@ -288,6 +288,7 @@ def test_decision_log_has_opa_shape_and_no_requester_secrets(bundle_node: Bundle
         assert event["timestamp"].endswith("Z")
         dt.datetime.fromisoformat(event["timestamp"])
         assert event["result"]["disclose"] is True
+        assert set(event["result"]) <= {"disclose", "release", "mask"}
         requester = event["input"]["requester"]
         assert "subject" not in requester
         assert "case_number" not in requester
@@ -363,3 +364,14 @@ def test_a_swapped_out_engine_closes_only_after_its_last_search(tmp_path: Path) 
         assert old.closed
         assert not node.refresh_contract()  # nothing new
         assert not new.closed
+
+
+def test_decision_log_drops_free_text_that_could_quote_erased_input() -> None:
+    from node.decision_log import _decision_only
+
+    result, dropped = _decision_only(
+        {"disclose": True, "release": {"surname"}, "mask": {}, "reasons": {"x": "warrant W-9"}}
+    )
+    assert "W-9" not in json.dumps(result)
+    assert dropped == ["/result/reasons"]
+    assert result["disclose"] is True
