@@ -56,7 +56,7 @@ FORMAT = 1
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 """Largest bundle (uncompressed content) a node reads."""
 
-REJECT_REASONS = ("unreadable", "signature", "hash", "compile", "tests")
+REJECT_REASONS = ("unreadable", "signature", "hash", "compile", "tests", "rollback")
 """Why a bundle is refused (the ``reason`` label of ``fieldgate_node_bundle_rejected_total``)."""
 
 _MEMBER = re.compile(r"^(?:contract/[\w.-]+\.(?:rego|json)|lib/(?:[\w.-]+/)*[\w.-]+\.rego)$")
@@ -79,6 +79,8 @@ class Bundle:
     contract: str
     """The contract module's name inside the bundle, e.g. ``contract/contract.rego``."""
     files: Mapping[str, bytes]
+    signed_at: int = 0
+    """When the bundle was signed (the signature's ``iat``, seconds since the epoch)."""
 
 
 def _sha256(data: bytes) -> str:
@@ -222,7 +224,28 @@ def verify_bundle(data: bytes, keys: Sequence[Ed25519PublicKey]) -> Bundle:
     contract = manifest.get("contract")
     if contract not in members:
         raise BundleError("unreadable", "the manifest names no contract in the bundle")
-    return Bundle(str(manifest["revision"]), str(manifest.get("package", "")), contract, members)
+    signed_at = claims.get("iat", 0)
+    return Bundle(
+        str(manifest["revision"]),
+        str(manifest.get("package", "")),
+        contract,
+        members,
+        signed_at if isinstance(signed_at, int) else 0,
+    )
+
+
+def refuse_rollback(bundle: Bundle, not_signed_before: int) -> None:
+    """Refuse a bundle signed before the newest one already activated (a rollback).
+
+    Raises:
+        BundleError: with reason ``rollback``.
+    """
+    if bundle.signed_at < not_signed_before:
+        raise BundleError(
+            "rollback",
+            f"signed at {bundle.signed_at}, before the bundle already activated "
+            f"({not_signed_before}): an older bundle cannot replace a newer one",
+        )
 
 
 def load_bundle(
@@ -231,13 +254,34 @@ def load_bundle(
     catalog_classes: Mapping[str, str],
     *,
     timeout: float = EVALUATION_TIMEOUT_SECONDS,
+    not_signed_before: int = 0,
 ) -> RegorusContract:
     """Verify, compile and test a bundle; return its engine, reporting the bundle's revision.
+
+    Args:
+        not_signed_before: refuse a bundle signed before this time (seconds since
+            the epoch): an older, validly signed bundle put back in place of a
+            newer one is a rollback, not an update.
 
     Raises:
         BundleError: the bundle must not be activated (:data:`REJECT_REASONS`).
     """
     bundle = verify_bundle(data, keys)
+    refuse_rollback(bundle, not_signed_before)
+    return activate_bundle(bundle, catalog_classes, timeout=timeout)
+
+
+def activate_bundle(
+    bundle: Bundle,
+    catalog_classes: Mapping[str, str],
+    *,
+    timeout: float = EVALUATION_TIMEOUT_SECONDS,
+) -> RegorusContract:
+    """Compile and test an already verified bundle; return its engine.
+
+    Raises:
+        BundleError: it does not compile or its own tests fail.
+    """
     with tempfile.TemporaryDirectory(prefix="fieldgate-bundle-") as tmp:
         root = Path(tmp)
         for name, content in bundle.files.items():
@@ -310,6 +354,8 @@ class BundleWatcher:
         self._timeout = timeout
         self._on_reject = on_reject
         self._seen: tuple[int, int, int] | None = None
+        # The newest signing time activated in this process: older bundles are rollbacks.
+        self._high_water = 0
         self._lock = threading.Lock()
         self.last_error = ""
 
@@ -357,7 +403,9 @@ class BundleWatcher:
             except OSError as exc:
                 raise BundleError("unreadable", f"cannot read: {exc.strerror}") from None
             try:
-                engine = load_bundle(data, self._keys, self._classes, timeout=self._timeout)
+                bundle = verify_bundle(data, self._keys)
+                refuse_rollback(bundle, self._high_water)
+                engine = activate_bundle(bundle, self._classes, timeout=self._timeout)
             except BundleError:
                 raise
             except Exception as exc:  # anything unforeseen refuses the bundle, never the node
@@ -368,5 +416,6 @@ class BundleWatcher:
             if self._on_reject is not None:
                 self._on_reject(exc.reason)
             return None
+        self._high_water = max(self._high_water, bundle.signed_at)
         log.info("bundle %s activated: %s revision %s", self.path, engine.name, engine.version)
         return engine

@@ -193,6 +193,16 @@ def test_bad_bundles_are_refused_and_a_good_one_activates_without_restart(
     assert _version(bundle_node, "good") == _revision(bundles["permissive"])
     assert bundle_node.running.node.contract.version == _revision(bundles["permissive"])
 
+    # An older, validly signed bundle put back in place is a rollback: refused.
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    older = pack_bundle(_files("pointer_only"), revision="older", key=KEY, now=yesterday)
+    before = _rejected(bundle_node, "rollback")
+    _install(older, bundle_node.bundle)
+    answer = search(bundle_node, "rollback")
+    assert all(h.fields for h in answer.hits)
+    assert _version(bundle_node, "rollback") == _revision(bundles["permissive"])
+    assert _rejected(bundle_node, "rollback") == before + 1
+
 
 def test_bundle_verification_names_what_is_wrong(bundles: dict[str, Path]) -> None:
     good = bundles["permissive"].read_bytes()
