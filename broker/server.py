@@ -16,7 +16,7 @@ from broker.limits import Limits
 from broker.metrics import BrokerMetrics
 from broker.servicer import BrokerServicer
 from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
-from fieldgate.ops import MaintenanceServer
+from fieldgate.ops import MaintenanceServer, drain_and_stop
 from fieldgate.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import broker_pb2_grpc
@@ -63,13 +63,7 @@ class RunningBroker:
         Health turns NOT_SERVING first, so probes and load balancers stop
         sending work while in-flight searches finish.
         """
-        if self.maintenance is not None:
-            await self.maintenance.shutting_down()
-        await self.server.stop(grace)
-        if self.maintenance is not None:
-            await self.maintenance.stop(0)
-        if self.metrics_endpoint is not None:
-            self.metrics_endpoint.stop()
+        await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
         await self.fanout.close()
         if self.search_log is not None:
             self.search_log.close()

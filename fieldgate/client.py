@@ -138,6 +138,19 @@ def build_request(
     return broker_pb2.SearchRequest(signed=signed, deadline_seconds=deadline_seconds)
 
 
+BROKER_MAX_DEADLINE_SECONDS = 10.0
+"""The broker's default cap on a search's deadline (``max_deadline_seconds``)."""
+
+
+def call_timeout(request: broker_pb2.SearchRequest) -> float:
+    """How long the client waits for the broker: the search's deadline and a margin.
+
+    The broker answers by the deadline with every agency's status, so the
+    margin only covers the broker's own work and the network.
+    """
+    return (request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS) + 5.0
+
+
 class SearchClient:
     """A blocking client of one broker, over mutual TLS when ``tls`` is given."""
 
@@ -188,9 +201,8 @@ class SearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
         )
-        timeout = (request.deadline_seconds or 10.0) + 5.0
         try:
-            return search_result(self._stub.Search(request, timeout=timeout))
+            return search_result(self._stub.Search(request, timeout=call_timeout(request)))
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
 
@@ -242,9 +254,8 @@ class AsyncSearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
         )
-        timeout = (request.deadline_seconds or 10.0) + 5.0
         try:
-            return search_result(await self._stub.Search(request, timeout=timeout))
+            return search_result(await self._stub.Search(request, timeout=call_timeout(request)))
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
 

@@ -32,6 +32,7 @@ from grpc_reflection.v1alpha import reflection
 
 from fieldgate.config import ConfigError, Section
 from fieldgate.logs import LOG_FORMATS
+from fieldgate.metrics import MetricsEndpoint
 from fieldgate.serving import bind
 
 LIVENESS_SERVICE = "fieldgate.liveness"
@@ -151,3 +152,24 @@ class MaintenanceServer:
     async def shutting_down(self) -> None:
         """Report NOT_SERVING everywhere and ignore later changes; keeps answering probes."""
         await self.health.enter_graceful_shutdown()
+
+
+async def drain_and_stop(
+    server: grpc.aio.Server,
+    grace: float | None,
+    maintenance: MaintenanceServer | None,
+    metrics_endpoint: MetricsEndpoint | None,
+) -> None:
+    """Stop a node's or broker's servers in the one safe order.
+
+    Health turns NOT_SERVING first, so probes and load balancers stop sending
+    work; in-flight calls then finish within ``grace``; only after that do the
+    maintenance and metrics endpoints close.
+    """
+    if maintenance is not None:
+        await maintenance.shutting_down()
+    await server.stop(grace)
+    if maintenance is not None:
+        await maintenance.stop(0)
+    if metrics_endpoint is not None:
+        metrics_endpoint.stop()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import grpc
 
 from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
-from fieldgate.ops import MaintenanceServer
+from fieldgate.ops import MaintenanceServer, drain_and_stop
 from fieldgate.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.trust.keys import load_public_key
@@ -71,13 +71,7 @@ class RunningNode:
         Health turns NOT_SERVING first, so probes and load balancers stop
         sending work while in-flight searches finish.
         """
-        if self.maintenance is not None:
-            await self.maintenance.shutting_down()
-        await self.server.stop(grace)
-        if self.maintenance is not None:
-            await self.maintenance.stop(0)
-        if self.metrics_endpoint is not None:
-            self.metrics_endpoint.stop()
+        await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
         self.node.contract.close()
         self.store.close()
         if self.audit is not None:
