@@ -10,6 +10,11 @@ UPDATE and DELETE)::
 
 ``nodes`` lists every node asked with its status and hit count. ``request_id``
 is the id each node's audit entry carries, so an auditor can join the two.
+An agency hedged to a replica (``broker.straggler``) also lists ``asked``, the
+addresses asked, primary first, and ``answered_by``: each of them may hold an
+audit entry for the search, though the requester saw one answer. A search the
+requester cancelled is logged too, its unfinished nodes with status
+``NODE_STATUS_UNSPECIFIED``: they were asked, and may have logged it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fieldgate.errors import FieldgateError
@@ -87,20 +92,28 @@ class BrokerSearchLog:
         query: PersonQuery,
         results: Sequence[broker_pb2.AgencyResult],
         credential_id: str = "",
+        hedged: Mapping[str, tuple[Sequence[str], str]] | None = None,
     ) -> None:
         """Append one search.
+
+        ``hedged`` maps the node id of each agency whose replicas were asked to
+        the addresses asked (primary first) and the one that answered ("" if none).
 
         Raises:
             BrokerLogError: the row could not be written.
         """
-        nodes = [
-            {
+        nodes: list[dict[str, object]] = []
+        for r in results:
+            node: dict[str, object] = {
                 "node_id": r.node_id,
                 "status": broker_pb2.NodeStatus.Name(r.status),
                 "hits": len(r.hits),
             }
-            for r in results
-        ]
+            if hedged and r.node_id in hedged:
+                asked, answered_by = hedged[r.node_id]
+                node["asked"] = list(asked)
+                node["answered_by"] = answered_by
+            nodes.append(node)
         row = (
             dt.datetime.now(dt.UTC).isoformat(),
             request_id,

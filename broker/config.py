@@ -6,6 +6,7 @@ Example::
     listen = "127.0.0.1:50051"
     default_deadline_seconds = 3.0
     max_deadline_seconds = 10.0
+    node_deadline_ms = 2000           # optional; each node call's own deadline (straggler cut-off)
 
     [broker.tls]                      # mutual TLS to investigators and nodes
     ca = "ca.pem"
@@ -37,6 +38,8 @@ Example::
     id = "kcso"
     agency_name = "King County Sheriff's Office"
     address = "127.0.0.1:50061"
+    replicas = ["127.0.0.1:50071"]    # optional; the same agency's standby nodes
+    hedge_after_ms = 300              # ask the next replica if no answer by then
 
 Overrides for ``[broker]`` keys come from ``FIELDGATE_BROKER__<KEY>``.
 """
@@ -44,7 +47,7 @@ Overrides for ``[broker]`` keys come from ``FIELDGATE_BROKER__<KEY>``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,9 @@ from fieldgate.ops import (
 from fieldgate.tls import TLSFiles, tls_files
 from fieldgate.trust.config import TrustConfig, trust_config
 
+DEFAULT_HEDGE_AFTER_MS = 250
+"""Hedging delay of a node with replicas whose entry names none."""
+
 
 @dataclass(frozen=True)
 class NodeEntry:
@@ -71,6 +77,10 @@ class NodeEntry:
     """Display name of the agency."""
     address: str
     """``host:port`` of the node's gRPC service."""
+    replicas: tuple[str, ...] = ()
+    """``host:port`` of the same agency's replica nodes, asked in turn when this one lags."""
+    hedge_after_ms: int = DEFAULT_HEDGE_AFTER_MS
+    """Milliseconds without a good answer before the next replica is asked the same search."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,10 @@ class BrokerConfig:
     """Deadline of a search whose request names none."""
     max_deadline_seconds: float = 10.0
     """Longest deadline a request may ask for."""
+    node_deadline_ms: int | None = None
+    """Deadline of each call to a node (and to each replica), capped by what is left of the
+    search's deadline; None gives every call the whole search deadline. Below the default
+    search deadline, so one straggler cannot hold a search for all of it."""
     trust: TrustConfig | None = None
     """Trust bundle to refuse unverifiable searches early; None only when ``insecure``."""
     insecure: bool = False
@@ -112,6 +126,30 @@ def _tls(broker: Section) -> TLSFiles | None:
     return files
 
 
+def _node_entry(entry: Section, index: int) -> NodeEntry:
+    node = NodeEntry(
+        node_id=entry.string("id"),
+        agency_name=entry.string("agency_name"),
+        address=entry.address("address"),
+    )
+    if entry.has("replicas"):
+        replicas = entry.string_list("replicas")
+        for replica in replicas:
+            host, sep, port = replica.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(
+                    f"nodes[{index}].replicas", f"must list host:port, not {replica!r}"
+                )
+        if node.address in replicas or len(set(replicas)) != len(replicas):
+            raise ConfigError(f"nodes[{index}].replicas", "must not repeat an address")
+        hedge = entry.integer("hedge_after_ms", DEFAULT_HEDGE_AFTER_MS, minimum=1)
+        node = replace(node, replicas=replicas, hedge_after_ms=hedge)
+    elif entry.has("hedge_after_ms"):
+        raise ConfigError(f"nodes[{index}].hedge_after_ms", "needs replicas to hedge to")
+    entry.finish()
+    return node
+
+
 def broker_config_from_document(document: Mapping[str, Any], base: Path) -> BrokerConfig:
     """Build and validate a :class:`BrokerConfig` from a parsed document.
 
@@ -123,12 +161,7 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
     nodes: list[NodeEntry] = []
     seen: set[str] = set()
     for entry in root.sections("nodes"):
-        node = NodeEntry(
-            node_id=entry.string("id"),
-            agency_name=entry.string("agency_name"),
-            address=entry.address("address"),
-        )
-        entry.finish()
+        node = _node_entry(entry, len(nodes))
         if node.node_id in seen:
             raise ConfigError(f"nodes[{len(nodes)}].id", f"duplicate node id {node.node_id!r}")
         seen.add(node.node_id)
@@ -139,11 +172,30 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         raise ConfigError(
             "broker.default_deadline_seconds", "must not exceed broker.max_deadline_seconds"
         )
+    node_deadline: int | None = None
+    straggler_limit = f"the search deadline (default_deadline_seconds = {default_deadline:g} s)"
+    if broker.has("node_deadline_ms"):
+        node_deadline = broker.integer("node_deadline_ms", minimum=1)
+        if node_deadline >= default_deadline * 1000:
+            raise ConfigError(
+                "broker.node_deadline_ms",
+                f"must be below {straggler_limit}, not {node_deadline} ms",
+            )
+        straggler_limit = f"broker.node_deadline_ms ({node_deadline} ms)"
+    limit_ms = node_deadline if node_deadline is not None else default_deadline * 1000
+    for i, node in enumerate(nodes):
+        # A hedge sent after the node call's own deadline could never win.
+        if node.replicas and node.hedge_after_ms >= limit_ms:
+            raise ConfigError(
+                f"nodes[{i}].hedge_after_ms",
+                f"must be below {straggler_limit}, not {node.hedge_after_ms} ms",
+            )
     config = BrokerConfig(
         listen=broker.address("listen", "127.0.0.1:0"),
         nodes=tuple(nodes),
         default_deadline_seconds=default_deadline,
         max_deadline_seconds=max_deadline,
+        node_deadline_ms=node_deadline,
         trust=trust_config(broker.section("trust")) if broker.has("trust") else None,
         insecure=broker.boolean("insecure", False),
         tls=_tls(broker),

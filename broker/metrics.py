@@ -29,9 +29,10 @@ SEARCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 
 NODES_ANSWERING_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 """Nodes that answered one search: a handful in a region, hundreds in a large federation."""
 
-SEARCH_OUTCOMES = ("complete", "partial", "no_answer", "rejected")
+SEARCH_OUTCOMES = ("complete", "partial", "no_answer", "rejected", "cancelled")
 """``complete``: every node answered; ``partial``: some did; ``no_answer``: none did;
-``rejected``: refused before any node was asked (see ``fieldgate_broker_rejected_total``)."""
+``rejected``: refused before any node was asked (see ``fieldgate_broker_rejected_total``);
+``cancelled``: the requester went away (cancelled the call) before every node had ended."""
 
 NODE_STATUSES = ("answered", "deadline", "unreachable", "error")
 """How one node call ended."""
@@ -101,6 +102,18 @@ class BrokerMetrics:
             "Searches being fanned out now (bounded by the broker's global concurrency cap).",
             registry=registry,
         )
+        self.hedges_sent = Counter(
+            "fieldgate_broker_hedges_sent",
+            "Calls to a replica of a node that lagged past hedge_after_ms or failed.",
+            ["node"],
+            registry=registry,
+        )
+        self.hedges_won = Counter(
+            "fieldgate_broker_hedges_won",
+            "Agency answers that came from a replica rather than the node itself.",
+            ["node"],
+            registry=registry,
+        )
         for purpose in PURPOSES:
             for outcome in SEARCH_OUTCOMES:
                 self.searches.labels(purpose, outcome)
@@ -109,6 +122,8 @@ class BrokerMetrics:
             self.node_call_seconds.labels(node)
             for status in NODE_STATUSES:
                 self.node_calls.labels(node, status)
+            self.hedges_sent.labels(node)
+            self.hedges_won.labels(node)
         for reason in REJECT_REASONS:
             self.rejected.labels(reason)
 
@@ -117,6 +132,18 @@ class BrokerMetrics:
         node = bounded(node_id, self._nodes)
         self.node_call_seconds.labels(node).observe(seconds)
         self.node_calls.labels(node, _STATUS_OF.get(status, "error")).inc()
+
+    def hedge_sent(self, node_id: str) -> None:
+        """Count one call to a replica of ``node_id``."""
+        self.hedges_sent.labels(bounded(node_id, self._nodes)).inc()
+
+    def hedge_won(self, node_id: str) -> None:
+        """Count one answer for ``node_id`` taken from a replica."""
+        self.hedges_won.labels(bounded(node_id, self._nodes)).inc()
+
+    def search_cancelled(self, purpose: str) -> None:
+        """Count one search whose requester went away before every node had ended."""
+        self.searches.labels(bounded(purpose, PURPOSES), "cancelled").inc()
 
     def search_done(
         self, purpose: str, results: Sequence[broker_pb2.AgencyResult], seconds: float

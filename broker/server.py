@@ -80,7 +80,7 @@ async def start_broker(
     # This broker's own registry: never the process-wide default.
     registry = new_registry()
     metrics = BrokerMetrics(registry, [n.node_id for n in config.nodes])
-    fanout = FanOut(config.nodes, config.tls, metrics)
+    fanout = FanOut(config.nodes, config.tls, metrics, config.node_deadline_ms)
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"))
     server = grpc.aio.server(

@@ -3,6 +3,11 @@
 The broker checks queries and claims with the same rules as the nodes so junk
 is refused before any agency is asked, then forwards the requester's messages
 unchanged: it never rewrites who is asking, why, or for whom.
+
+``Search`` answers once every agency has ended; ``SearchStream`` sends each
+agency's result as it ends. Both pass the same admission (verification,
+validation, limits) and the same run (concurrency slot, fan-out, broker log,
+metrics); the stream only watches the results go by.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import grpc
 
@@ -19,14 +27,28 @@ from broker.config import BrokerConfig
 from broker.fanout import FanOut
 from broker.limits import LimitExceeded, Limits
 from broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
+from broker.straggler import AgencyOutcome
 from fieldgate.claims import validate_requester
 from fieldgate.errors import InvalidRequestError
 from fieldgate.logs import request_id_var
-from fieldgate.query import validate_query
+from fieldgate.query import PersonQuery, validate_query
 from fieldgate.trust.verify import SearchVerifier, VerificationError
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    """A search that passed verification, validation and the rate limits."""
+
+    request_id: str
+    requester: common_pb2.Requester
+    query: PersonQuery
+    credential_id: str
+    deadline: float
+    who: str
+    started: float
 
 
 class BrokerServicer(broker_pb2_grpc.BrokerServicer):
@@ -62,6 +84,70 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request: broker_pb2.SearchRequest,
         context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchResponse],
     ) -> broker_pb2.SearchResponse:
+        search = await self._admit(request, context)
+        try:
+            results = await self._run(search, request)
+        except LimitExceeded as exc:
+            await self._refuse(context, search, exc)
+        return broker_pb2.SearchResponse(request_id=search.request_id, results=results)
+
+    async def SearchStream(
+        self,
+        request: broker_pb2.SearchRequest,
+        context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchEvent],
+    ) -> AsyncIterator[broker_pb2.SearchEvent]:
+        search = await self._admit(request, context)
+        events: asyncio.Queue[broker_pb2.SearchEvent | None] = asyncio.Queue()
+        agencies = [
+            broker_pb2.RegisteredNode(
+                node_id=a.entry.node_id, agency_name=a.entry.agency_name, address=a.entry.address
+            )
+            for a in self._fanout.agencies
+        ]
+
+        def started() -> None:
+            events.put_nowait(
+                broker_pb2.SearchEvent(
+                    started=broker_pb2.SearchStarted(
+                        request_id=search.request_id, agencies=agencies
+                    )
+                )
+            )
+
+        def ended(result: broker_pb2.AgencyResult) -> None:
+            events.put_nowait(broker_pb2.SearchEvent(agency=result))
+
+        # The search runs as its own task so each agency's event can leave while
+        # the others are still being asked; the queue ends with None.
+        run = asyncio.create_task(self._run(search, request, started, ended))
+        run.add_done_callback(lambda _: events.put_nowait(None))
+        try:
+            while (event := await events.get()) is not None:
+                yield event
+            results = run.result()
+        except LimitExceeded as exc:
+            # Only ever raised before the first event (see _run).
+            await self._refuse(context, search, exc)
+        finally:
+            if not run.done():
+                # The requester went away (Ctrl-C): stop asking; _run logs what was asked.
+                run.cancel()
+                await asyncio.wait({run})
+        answered = sum(r.status == broker_pb2.NODE_STATUS_ANSWERED for r in results)
+        yield broker_pb2.SearchEvent(
+            summary=broker_pb2.SearchSummary(
+                request_id=search.request_id,
+                agencies=len(results),
+                answered=answered,
+                failed=len(results) - answered,
+                hits=sum(len(r.hits) for r in results),
+            )
+        )
+
+    async def _admit(
+        self, request: broker_pb2.SearchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> _Admitted:
+        """Verify, validate and rate-limit a search, or refuse it (the call ends)."""
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
         # Every line logged for this search carries its id; each node logs the same id.
@@ -100,56 +186,133 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     requester.purpose, reason, time.perf_counter() - started
                 )
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        search = _Admitted(
+            request_id=request_id,
+            requester=requester,
+            query=validated_query,
+            credential_id=credential_id,
+            deadline=deadline,
+            who=Limits.requester_key(requester.agency, requester.subject, credential_id),
+            started=started,
+        )
         # Limits apply to the verified requester, before any agency is asked;
         # over one the search is refused at once, never queued.
-        who = Limits.requester_key(requester.agency, requester.subject, credential_id)
         try:
-            self._limits.admit(who, requester.agency, query_digest(validated_query))
-            with self._limits.running(who):
+            self._limits.admit(search.who, requester.agency, query_digest(validated_query))
+        except LimitExceeded as exc:
+            await self._refuse(context, search, exc)
+        return search
+
+    async def _refuse(
+        self, context: grpc.aio.ServicerContext[Any, Any], search: _Admitted, exc: LimitExceeded
+    ) -> NoReturn:
+        log.warning("search refused (%s): %s", exc.reason, exc.message)
+        if self._metrics is not None:
+            self._metrics.rejected_search(
+                search.requester.purpose, exc.reason, time.perf_counter() - search.started
+            )
+        await context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({exc.reason}): {exc.message}"
+        )
+
+    async def _run(
+        self,
+        search: _Admitted,
+        request: broker_pb2.SearchRequest,
+        on_start: Callable[[], None] | None = None,
+        on_result: Callable[[broker_pb2.AgencyResult], None] | None = None,
+    ) -> list[broker_pb2.AgencyResult]:
+        """Fan an admitted search out, log it and count it; every result in configured order.
+
+        ``on_start`` is called once the search holds its concurrency slot, just
+        before the agencies are asked; ``on_result`` with each agency's result
+        as it ends.
+
+        Raises:
+            LimitExceeded: no concurrency slot is free (before ``on_start``).
+        """
+        ended: dict[str, AgencyOutcome] = {}
+
+        def record(outcome: AgencyOutcome) -> None:
+            ended[outcome.result.node_id] = outcome
+            if on_result is not None:
+                on_result(outcome.result)
+
+        with self._limits.running(search.who):
+            if on_start is not None:
+                on_start()
+            try:
                 # Forward what the client sent, untouched: nodes verify the signed search.
-                results = await self._fanout.search(
-                    request_id,
+                outcomes = await self._fanout.search(
+                    search.request_id,
                     request.requester,
                     request.query,
                     request.signed if request.HasField("signed") else None,
-                    deadline,
+                    search.deadline,
+                    record,
                 )
-        except LimitExceeded as exc:
-            log.warning("search refused (%s): %s", exc.reason, exc.message)
-            if self._metrics is not None:
-                self._metrics.rejected_search(
-                    requester.purpose, exc.reason, time.perf_counter() - started
-                )
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({exc.reason}): {exc.message}"
-            )
+            except asyncio.CancelledError:
+                # Every agency was asked and may have logged the search: so does the broker.
+                asked = [
+                    ended.get(a.entry.node_id)
+                    or AgencyOutcome(
+                        broker_pb2.AgencyResult(
+                            node_id=a.entry.node_id,
+                            agency_name=a.entry.agency_name,
+                            detail="the requester cancelled the search before this agency ended",
+                        ),
+                        (a.entry.address,),
+                        "",
+                    )
+                    for a in self._fanout.agencies
+                ]
+                await asyncio.shield(self._finish(search, asked, cancelled=True))
+                raise
+        await self._finish(search, outcomes)
+        return [o.result for o in outcomes]
+
+    async def _finish(
+        self, search: _Admitted, outcomes: list[AgencyOutcome], *, cancelled: bool = False
+    ) -> None:
+        """Log a fanned-out search (log line and broker search log) and count it."""
+        results = [o.result for o in outcomes]
+        requester = search.requester
         log.info(
-            "search %s by %s/%s for %s: %s",
-            request_id,
+            "search %s by %s/%s for %s%s: %s",
+            search.request_id,
             requester.agency,
             requester.subject,
             requester.purpose,
+            " (cancelled by the requester)" if cancelled else "",
             ", ".join(
                 f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}:{len(r.hits)}" for r in results
             ),
         )
         if self._search_log is not None:
+            hedged = {
+                o.result.node_id: (o.asked, o.answered_by) for o in outcomes if len(o.asked) > 1
+            }
             try:
                 await asyncio.to_thread(
                     self._search_log.write,
-                    request_id,
+                    search.request_id,
                     requester,
-                    validated_query,
+                    search.query,
                     results,
-                    credential_id,
+                    search.credential_id,
+                    hedged,
                 )
             except BrokerLogError as exc:
                 # The nodes logged their disclosures before answering; the
                 # broker's traffic log failing must be seen, not hidden.
-                log.error("broker search log unavailable for search %s: %s", request_id, exc)
+                log.error("broker search log unavailable for search %s: %s", search.request_id, exc)
         if self._metrics is not None:
-            self._metrics.search_done(requester.purpose, results, time.perf_counter() - started)
-        return broker_pb2.SearchResponse(request_id=request_id, results=results)
+            if cancelled:
+                self._metrics.search_cancelled(requester.purpose)
+            else:
+                self._metrics.search_done(
+                    requester.purpose, results, time.perf_counter() - search.started
+                )
 
     async def ListNodes(
         self,

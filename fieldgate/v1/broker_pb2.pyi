@@ -171,6 +171,112 @@ class SearchResponse(_message.Message):
 Global___SearchResponse: _TypeAlias = SearchResponse  # noqa: Y015
 
 @_typing.final
+class SearchEvent(_message.Message):
+    """One step of a streamed search (`SearchStream`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STARTED_FIELD_NUMBER: _builtins.int
+    AGENCY_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def started(self) -> Global___SearchStarted:
+        """First event: the search was admitted and every agency has been asked."""
+
+    @_builtins.property
+    def agency(self) -> Global___AgencyResult:
+        """One agency's part, as soon as it ended (answered or failed)."""
+
+    @_builtins.property
+    def summary(self) -> Global___SearchSummary:
+        """Last event: every agency has ended."""
+
+    def __init__(
+        self,
+        *,
+        started: Global___SearchStarted | None = ...,
+        agency: Global___AgencyResult | None = ...,
+        summary: Global___SearchSummary | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "event", b"event", "started", b"started", "summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "event", b"event", "started", b"started", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["started", "agency", "summary"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___SearchEvent: _TypeAlias = SearchEvent  # noqa: Y015
+
+@_typing.final
+class SearchStarted(_message.Message):
+    """The agencies a streamed search waits for."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    AGENCIES_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Identifier of this search, sent to every node; quote it to operators."""
+    @_builtins.property
+    def agencies(self) -> _containers.RepeatedCompositeFieldContainer[Global___RegisteredNode]:
+        """Every node asked, in the broker's configured order (the order Search
+        reports them in).
+        """
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        agencies: _abc.Iterable[Global___RegisteredNode] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchStarted: _TypeAlias = SearchStarted  # noqa: Y015
+
+@_typing.final
+class SearchSummary(_message.Message):
+    """Totals of a streamed search, sent once every agency has ended."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    AGENCIES_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    HITS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Identifier of this search (as in `started`)."""
+    agencies: _builtins.int
+    """Agencies asked."""
+    answered: _builtins.int
+    """Agencies that answered (with or without hits)."""
+    failed: _builtins.int
+    """Agencies that did not answer (timed out, unreachable or error)."""
+    hits: _builtins.int
+    """Hits disclosed, over every agency."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        agencies: _builtins.int = ...,
+        answered: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        hits: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "answered", b"answered", "failed", b"failed", "hits", b"hits", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchSummary: _TypeAlias = SearchSummary  # noqa: Y015
+
+@_typing.final
 class ListNodesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -39,6 +39,11 @@ class BrokerStub:
                 request_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
                 response_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.SearchStream = channel.unary_stream(
+                '/fieldgate.v1.Broker/SearchStream',
+                request_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
+                response_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchEvent.FromString,
+                _registered_method=True)
         self.ListNodes = channel.unary_unary(
                 '/fieldgate.v1.Broker/ListNodes',
                 request_serializer=fieldgate_dot_v1_dot_broker__pb2.ListNodesRequest.SerializeToString,
@@ -52,6 +57,17 @@ class BrokerServicer:
     def Search(self, request, context):
         """Search every registered agency for one person. Bad queries fail with
         INVALID_ARGUMENT before any node is asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchStream(self, request, context):
+        """The same search, answered agency by agency as each one answers: first a
+        `started` event, then one `agency` event per registered node (in the
+        order they finish), then a `summary`. Refusals fail the call with the
+        same status codes as Search, before any event is sent. The agencies'
+        results are exactly those Search would return.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -71,6 +87,11 @@ def add_BrokerServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.FromString,
                     response_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchResponse.SerializeToString,
+            ),
+            'SearchStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.SearchStream,
+                    request_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.FromString,
+                    response_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchEvent.SerializeToString,
             ),
             'ListNodes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNodes,
@@ -105,6 +126,33 @@ class Broker:
             '/fieldgate.v1.Broker/Search',
             fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
             fieldgate_dot_v1_dot_broker__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fieldgate.v1.Broker/SearchStream',
+            fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
+            fieldgate_dot_v1_dot_broker__pb2.SearchEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,13 @@ class BrokerStub:
     """Search every registered agency for one person. Bad queries fail with
     INVALID_ARGUMENT before any node is asked.
     """
+    SearchStream: _grpc.UnaryStreamMultiCallable[_broker_pb2.SearchRequest, _broker_pb2.SearchEvent]
+    """The same search, answered agency by agency as each one answers: first a
+    `started` event, then one `agency` event per registered node (in the
+    order they finish), then a `summary`. Refusals fail the call with the
+    same status codes as Search, before any event is sent. The agencies'
+    results are exactly those Search would return.
+    """
     ListNodes: _grpc.UnaryUnaryMultiCallable[_broker_pb2.ListNodesRequest, _broker_pb2.ListNodesResponse]
     """The agencies this broker asks."""
 
@@ -47,6 +54,13 @@ class BrokerAsyncStub(BrokerStub):
     Search: _aio.UnaryUnaryMultiCallable[_broker_pb2.SearchRequest, _broker_pb2.SearchResponse]  # type: ignore[assignment]
     """Search every registered agency for one person. Bad queries fail with
     INVALID_ARGUMENT before any node is asked.
+    """
+    SearchStream: _aio.UnaryStreamMultiCallable[_broker_pb2.SearchRequest, _broker_pb2.SearchEvent]  # type: ignore[assignment]
+    """The same search, answered agency by agency as each one answers: first a
+    `started` event, then one `agency` event per registered node (in the
+    order they finish), then a `summary`. Refusals fail the call with the
+    same status codes as Search, before any event is sent. The agencies'
+    results are exactly those Search would return.
     """
     ListNodes: _aio.UnaryUnaryMultiCallable[_broker_pb2.ListNodesRequest, _broker_pb2.ListNodesResponse]  # type: ignore[assignment]
     """The agencies this broker asks."""
@@ -60,6 +74,19 @@ class BrokerServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_broker_pb2.SearchResponse, _abc.Awaitable[_broker_pb2.SearchResponse]]:
         """Search every registered agency for one person. Bad queries fail with
         INVALID_ARGUMENT before any node is asked.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchStream(
+        self,
+        request: _broker_pb2.SearchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_broker_pb2.SearchEvent], _abc.AsyncIterator[_broker_pb2.SearchEvent]]:
+        """The same search, answered agency by agency as each one answers: first a
+        `started` event, then one `agency` event per registered node (in the
+        order they finish), then a `summary`. Refusals fail the call with the
+        same status codes as Search, before any event is sent. The agencies'
+        results are exactly those Search would return.
         """
 
     @_abc_1.abstractmethod
