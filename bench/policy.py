@@ -8,11 +8,14 @@ For each the node's input document is built exactly as
 - **bare**: a ``regorus.Engine`` on this thread with the same modules and data,
   ``set_input_json`` + ``eval_rule`` of ``data.<contract>.decision`` -- the
   engine's own cost, the limit;
-- **contract**: ``node.contract.RegorusContract.evaluate`` (input to JSON,
-  hand-off to the engine's thread and back);
+- **contract**: ``node.contract.RegorusContract.evaluate`` with its decision
+  cache emptied first (input to JSON, hand-off to the engine's thread and back);
 - **decide**: ``AgencyNode.decide`` (input built, contract, the node's checks of
-  the decision: the whole per-hit policy path);
-- **decide + hit**: plus ``build_hit``, the wire hit (what a disclosed record costs).
+  the decision: the whole per-hit policy path) as in a requester's *first*
+  search: the cache is emptied before each pass over the hits, so the engine is
+  asked once per distinct input document among them (``node.decision_cache``);
+- **decide, repeated**: the same with the cache kept (the requester searched before);
+- **decide + hit**: first-search ``decide`` plus ``build_hit``, the wire hit.
 
 Hits per second per core divide hits by the process CPU time (every thread).
 """
@@ -40,10 +43,11 @@ from bench.contract_cost import common_name, local_node
 from bench.data import copy_store
 from fieldgate.claims import RequesterClaims, validate_requester
 from fieldgate.query import validate_query
-from node.authority import authority_input
-from node.disclosure import build_hit
+from node.decision_cache import DecisionCache
+from node.disclosure import RecordVerdict, build_hit
+from node.policy import build_policy_input
 from node.records import Record
-from node.service import AgencyNode, requester_input
+from node.service import AgencyNode
 from node.store import Candidate
 
 SANCTUARY_PACKAGE = "data.fieldgate.contracts.sanctuary_county"
@@ -107,19 +111,7 @@ class PolicyResult:
 
 def policy_input(node: AgencyNode, claims: RequesterClaims, record: Record) -> dict[str, object]:
     """The input document ``AgencyNode.decide`` gives the contract for ``record``."""
-    return {
-        "requester": requester_input(claims),
-        "authority": authority_input(claims.authority, record, dt.date.today()),
-        "record": {
-            "id": record.record_id,
-            "kind": record.kind,
-            "agency": node.node_id,
-            "sealed": record.sealed,
-            "juvenile": record.juvenile,
-            "expunged": record.expunged,
-            "fields": list(record.fields),
-        },
-    }
+    return build_policy_input(claims, record, node_id=node.node_id, today=dt.date.today())
 
 
 def bare_engine(contract: Path, classes: dict[str, str]) -> regorus.Engine:
@@ -179,13 +171,27 @@ def run_policy(
             if not node.decide(claims, record).disclose:
                 raise RuntimeError(f"{record.record_id} is not disclosed to the detective")
         n, k = settings.hits, len(records)
+        cache = getattr(node.contract, "cache", None)
+        if not isinstance(cache, DecisionCache):
+            raise RuntimeError("the node's contract runs without a decision cache")
+        distinct = len({json.dumps(i, sort_keys=True) for i in inputs})
 
         def bare(i: int) -> object:
             engine.set_input_json(inputs_json[i])
             return engine.eval_rule(decision)
 
-        def hit(i: int) -> object:
-            verdict = node.decide(claims, records[i])
+        def uncached(i: int) -> object:
+            cache.clear()
+            return node.contract.evaluate(inputs[i])
+
+        def first_search(i: int) -> object:
+            if i == 0:  # each pass over the hits is one new search: nothing remembered
+                cache.clear()
+            return node.decide(claims, records[i])
+
+        def first_search_hit(i: int) -> object:
+            verdict = first_search(i)
+            assert isinstance(verdict, RecordVerdict)
             return build_hit(records[i], candidates[i].match, verdict, node.contact)
 
         paths = [
@@ -194,19 +200,33 @@ def run_policy(
             ),
             _per_hit(
                 "contract",
-                "RegorusContract.evaluate (JSON, engine thread, back)",
+                "RegorusContract.evaluate, nothing remembered (JSON, engine thread, back)",
                 n,
                 k,
-                lambda i: node.contract.evaluate(inputs[i]),
+                uncached,
             ),
             _per_hit(
                 "decide",
-                "AgencyNode.decide: the whole per-hit policy path",
+                "AgencyNode.decide, the whole per-hit policy path, in a requester's first "
+                f"search: the {k} hits ask the engine once per distinct input ({distinct})",
+                n,
+                k,
+                first_search,
+            ),
+            _per_hit(
+                "decide, repeated",
+                "AgencyNode.decide when the same requester's inputs were decided before",
                 n,
                 k,
                 lambda i: node.decide(claims, records[i]),
             ),
-            _per_hit("decide+hit", "AgencyNode.decide + build_hit (a disclosed hit)", n, k, hit),
+            _per_hit(
+                "decide+hit",
+                "AgencyNode.decide (first search) + build_hit (a disclosed hit)",
+                n,
+                k,
+                first_search_hit,
+            ),
         ]
         rules = []
         for rule in ("may_know_record_exists", "mask", "release", "reasons", "decision"):

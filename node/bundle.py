@@ -45,6 +45,7 @@ from node.contract import (
     RegorusContract,
     contract_package,
 )
+from node.decision_cache import DEFAULT_DECISION_CACHE_SIZE
 from node.errors import ContractError
 
 log = logging.getLogger("fieldgate.node")
@@ -303,6 +304,7 @@ def activate_bundle(
                 timeout=timeout,
                 version=bundle.revision,
                 data=extra,
+                cache_size=DEFAULT_DECISION_CACHE_SIZE,
             )
         except ContractError as exc:
             raise BundleError("compile", str(exc).replace(f"{root}/", "")) from None

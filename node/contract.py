@@ -23,6 +23,7 @@ from typing import Protocol
 
 import regorus
 
+from node.decision_cache import DecisionCache, deterministic_sources, freeze
 from node.errors import ContractError
 
 _PACKAGE_LINE = re.compile(r"^package\s+([A-Za-z_][\w.]*)\s*$", re.MULTILINE)
@@ -177,6 +178,7 @@ class RegorusContract:
         timeout: float = EVALUATION_TIMEOUT_SECONDS,
         version: str = "",
         data: Mapping[str, object] | None = None,
+        cache_size: int = 0,
     ) -> None:
         """Load the contract, the shared library and the catalog.
 
@@ -188,6 +190,11 @@ class RegorusContract:
             version: the version to report (a signed bundle's revision); by
                 default the SHA-256 of the loaded sources.
             data: further base documents (a bundle's ``data.json``); ``catalog`` stays the node's.
+            cache_size: decisions to remember per distinct input (see
+                :mod:`node.decision_cache`); 0, the default, asks the engine every
+                time and returns its raw, mutable result (what the authoring
+                tools want). A contract that calls a builtin whose answer can
+                change between calls (``time.now_ns``, ``rand.*``, ...) is never cached.
 
         Raises:
             ContractError: a file is missing or does not parse.
@@ -217,6 +224,9 @@ class RegorusContract:
             tuple(modules),
             json.dumps({**(data or {}), "catalog": dict(catalog_classes)}),
         )
+        cacheable = cache_size > 0 and deterministic_sources(text for _, text in modules)
+        self.cache: DecisionCache | None = DecisionCache(cache_size) if cacheable else None
+        """Decisions by input, when caching is on and the contract is deterministic."""
 
     @property
     def version(self) -> str:
@@ -227,8 +237,20 @@ class RegorusContract:
         return self._package
 
     def evaluate(self, policy_input: Mapping[str, object]) -> object:
+        if self.cache is None:
+            return self._ask(json.dumps(policy_input))
+        # Canonical JSON: the same document always makes the same key.
+        input_json = json.dumps(policy_input, sort_keys=True, separators=(",", ":"))
+        found, decision = self.cache.get(input_json)
+        if found:
+            return decision
+        decision = freeze(self._ask(input_json))
+        self.cache.put(input_json, decision)
+        return decision
+
+    def _ask(self, input_json: str) -> object:
         try:
-            return self._thread.evaluate(self._query, json.dumps(policy_input), self._timeout)
+            return self._thread.evaluate(self._query, input_json, self._timeout)
         except ContractError as exc:
             raise ContractError(f"{self._package}: {exc}") from exc
 

@@ -37,15 +37,20 @@ def requester_input(claims: RequesterClaims) -> dict[str, object]:
 
 
 def record_input(record: Record, node_id: str) -> dict[str, object]:
-    """``input.record``: the record's kind, flags and field names, never its values."""
+    """``input.record``: the record's kind, flags and field names, never its values nor its id.
+
+    A contract decides about kinds of records, never about one record by name:
+    without the id, records that hold the same fields get the same document,
+    which lets the node ask the engine once for all of them
+    (:mod:`node.decision_cache`). Field names are sorted for the same reason.
+    """
     return {
-        "id": record.record_id,
         "kind": record.kind,
         "agency": node_id,
         "sealed": record.sealed,
         "juvenile": record.juvenile,
         "expunged": record.expunged,
-        "fields": list(record.fields),
+        "fields": sorted(record.fields),
     }
 
 

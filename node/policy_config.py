@@ -34,6 +34,7 @@ from node.contract import (
     RegorusContract,
 )
 from node.contract_opa import load_opa_contract, parse_opa_url
+from node.decision_cache import DEFAULT_DECISION_CACHE_SIZE
 from node.errors import ContractError
 
 ENGINES = ("embedded", "opa")
@@ -110,7 +111,11 @@ def load_policy_engine(
         if policy.engine == "opa":
             return load_opa_contract(contract_path, policy.url, timeout=policy.timeout_seconds)
         return RegorusContract(
-            contract_path, library, catalog_classes, timeout=policy.timeout_seconds
+            contract_path,
+            library,
+            catalog_classes,
+            timeout=policy.timeout_seconds,
+            cache_size=DEFAULT_DECISION_CACHE_SIZE,
         )
     except ContractError as exc:
         return MissingContract(str(exc))
