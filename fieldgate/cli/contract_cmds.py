@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -20,9 +16,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from fieldgate.cli.bundle_cmds import bundle
+from fieldgate.cli.contract_diff_cmd import contract_diff
+from fieldgate.cli.contract_options import (
+    catalog_and_lib,
+    contract_session,
+    echo_json,
+    load_catalog_or_default,
+    today_option,
+    wide_console,
+)
 from fieldgate.contracts.check import check_contract
 from fieldgate.contracts.conformance import compare_decisions, compare_tests
-from fieldgate.contracts.diff import diff_contracts
 from fieldgate.contracts.explain import explain
 from fieldgate.contracts.explain_audit import EntryNotExplainable, explain_entry
 from fieldgate.contracts.inputs import (
@@ -34,10 +38,9 @@ from fieldgate.contracts.inputs import (
     with_warrants,
 )
 from fieldgate.contracts.render import render_contract, render_text
-from fieldgate.contracts.session import DEFAULT_NODE_ID, ContractSession, find_library
+from fieldgate.contracts.session import DEFAULT_NODE_ID
 from fieldgate.regotest import FileCoverage, SuiteReport, run_all
 from node.audit.schema import AuditReader, AuditReadError
-from node.catalog import FieldCatalog, default_catalog_path, load_catalog
 from node.contract import ContractEngine
 from node.contract_opa import load_opa_contract
 from node.errors import ContractError
@@ -129,69 +132,8 @@ def contract_test(root: Path, coverage: bool, as_json: bool) -> None:
 
 # --- Shared options -----------------------------------------------------------
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "dim"}
 OUTCOME_OF_FIELD = {"released": "green", "masked": "yellow", "withheld": "dim"}
-DIRECTION_STYLE = {"wider": "red", "narrower": "green", "changed": "yellow"}
-
-
-def _catalog_and_lib(command: F) -> F:
-    """``--catalog``, ``--lib`` and ``--node-id``, shared by the commands that load a contract."""
-    command = click.option(
-        "--node-id",
-        default=DEFAULT_NODE_ID,
-        show_default=True,
-        help="The node id contracts see as input.record.agency.",
-    )(command)
-    command = click.option(
-        "--lib",
-        "library",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        help="Shared Rego library (default: the lib/ found above the contract).",
-    )(command)
-    return click.option(
-        "--catalog",
-        "catalog_path",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="The node's field catalog (default: the standard catalog).",
-    )(command)
-
-
-def _today_option(command: F) -> F:
-    return click.option(
-        "--today",
-        type=click.DateTime(formats=["%Y-%m-%d"]),
-        help="Judge warrants as on this date (default: today).",
-    )(command)
-
-
-def _catalog(path: Path | None) -> FieldCatalog:
-    return load_catalog(path or default_catalog_path())
-
-
-@contextmanager
-def _session(
-    contract: Path,
-    library: Path | None,
-    catalog: FieldCatalog,
-    node_id: str,
-    today: dt.datetime | None = None,
-) -> Iterator[ContractSession]:
-    lib = library if library is not None else find_library(contract)
-    with ContractSession(
-        contract, lib, catalog, node_id=node_id, today=today.date() if today else None
-    ) as session:
-        yield session
-
-
-def _console() -> Console:
-    """A console as wide as the terminal, or 160 columns when writing to a file or pipe."""
-    return Console() if sys.stdout.isatty() else Console(width=160)
-
-
-def _echo_json(document: object) -> None:
-    click.echo(json.dumps(document, indent=2, default=sorted, ensure_ascii=False))
 
 
 def _show(value: object) -> str:
@@ -214,7 +156,7 @@ _CONTRACT = click.option(
 
 @contract.command("check")
 @_CONTRACT
-@_catalog_and_lib
+@catalog_and_lib
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def contract_check(
     contract_path: Path,
@@ -231,12 +173,13 @@ def contract_check(
     anything is an error (a typo, a name the catalog lacks in a decision, a
     mask that never fits, an evaluation that fails).
     """
-    with _session(contract_path, library, _catalog(catalog_path), node_id) as session:
+    catalog = load_catalog_or_default(catalog_path)
+    with contract_session(contract_path, library, catalog, node_id) as session:
         report = check_contract(session)
     if as_json:
-        _echo_json(report.to_json())
+        echo_json(report.to_json())
     else:
-        console = _console()
+        console = wide_console()
         table = Table("severity", "kind", "name", "line", "finding", title=str(contract_path))
         for f in report.findings:
             style = SEVERITY_STYLE[f.severity]
@@ -301,8 +244,8 @@ def contract_check(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A warrant JSON (LegalAuthority wire shape) the persona also presents; repeatable.",
 )
-@_catalog_and_lib
-@_today_option
+@catalog_and_lib
+@today_option
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 def contract_explain(
     contract_path: Path | None,
@@ -334,15 +277,15 @@ def contract_explain(
         return
     if contract_path is None or persona_path is None or record_path is None:
         raise click.UsageError("give --contract, --as and --record (or --audit-db and --entry)")
-    catalog = _catalog(catalog_path)
+    catalog = load_catalog_or_default(catalog_path)
     persona = with_warrants(load_persona(persona_path), [load_warrant(p) for p in warrant_paths])
     record = load_record(record_path, catalog)
-    with _session(contract_path, library, catalog, node_id, today) as session:
+    with contract_session(contract_path, library, catalog, node_id, today) as session:
         result = explain(session, persona, record)
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
         return
-    console = _console()
+    console = wide_console()
     claims = persona.claims
     console.print(
         f"[bold]{escape(persona.name)}[/] ({claims.agency_type}, {claims.purpose}) asks about "
@@ -385,9 +328,9 @@ def _explain_entry(audit_db: Path, seq: int, records_db: Path | None, as_json: b
     except (AuditReadError, EntryNotExplainable) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
         return
-    console = _console()
+    console = wide_console()
     who = result.requester
     console.print(
         f"[bold]entry {result.seq}[/] {result.time} request {escape(result.request_id)}: "
@@ -417,100 +360,12 @@ def _explain_entry(audit_db: Path, seq: int, records_db: Path | None, as_json: b
         console.print(table)
 
 
-# --- diff ---------------------------------------------------------------------
-
-
-@contract.command("diff")
-@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--records",
-    "records_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Sample records: JSON Lines, a JSON file, or a directory of *.json.",
-)
-@click.option(
-    "--personas",
-    "personas_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Directory of persona JSON files.",
-)
-@click.option(
-    "--accept-widening",
-    is_flag=True,
-    help="Exit 0 even when release widens for a civil immigration persona.",
-)
-@_catalog_and_lib
-@_today_option
-@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
-def contract_diff(
-    old: Path,
-    new: Path,
-    records_path: Path,
-    personas_dir: Path,
-    accept_widening: bool,
-    catalog_path: Path | None,
-    library: Path | None,
-    node_id: str,
-    today: dt.datetime | None,
-    as_json: bool,
-) -> None:
-    """Show what NEW releases that OLD did not, and the reverse, per persona and class.
-
-    Any widening for a persona whose agency type or purpose is civil
-    immigration is flagged and makes the command exit 1, unless
-    --accept-widening is given.
-    """
-    catalog = _catalog(catalog_path)
-    personas = load_personas(personas_dir)
-    records = load_records(records_path, catalog)
-    with (
-        _session(old, library, catalog, node_id, today) as before,
-        _session(new, library, catalog, node_id, today) as after,
-    ):
-        report = diff_contracts(before, after, personas, records)
-    if as_json:
-        _echo_json({**report.to_json(), "accepted": accept_widening})
-    else:
-        _print_diff(report.personas, len(records))
-    if report.flagged:
-        if not as_json:
-            how = "accepted (--accept-widening)" if accept_widening else "refused"
-            Console(stderr=True).print(
-                f"[bold red]release widens for a civil immigration persona: {how}[/]"
-            )
-        if not accept_widening:
-            raise SystemExit(1)
-
-
-def _print_diff(personas: Any, records: int) -> None:
-    console = _console()
-    for p in personas:
-        claims = p.persona.claims
-        head = f"[bold]{escape(p.persona.name)}[/] ({claims.agency_type}, {claims.purpose})"
-        if p.flagged:
-            head += "  [bold red]WIDENS RELEASE IN A CIVIL IMMIGRATION CONTEXT[/]"
-        if not p.changes:
-            console.print(f"{head}: no change over {records} records", highlight=False)
-            continue
-        console.print(head, highlight=False)
-        table = Table("class", "change", "field", "old", "new", "records")
-        for cls, directions in p.by_class().items():
-            for direction, rows in directions.items():
-                style = DIRECTION_STYLE[direction]
-                for field, before, after, count in rows:
-                    table.add_row(cls, f"[{style}]{direction}[/]", field, before, after, str(count))
-        console.print(table)
-
-
 # --- render -------------------------------------------------------------------
 
 
 @contract.command("render")
 @_CONTRACT
-@_catalog_and_lib
+@catalog_and_lib
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def contract_render(
     contract_path: Path,
@@ -525,10 +380,11 @@ def contract_render(
     warrant and record kind, with the ordinance or agreement clauses named in
     `# clause:` comments, and a summary hash.
     """
-    with _session(contract_path, library, _catalog(catalog_path), node_id) as session:
+    catalog = load_catalog_or_default(catalog_path)
+    with contract_session(contract_path, library, catalog, node_id) as session:
         rendering = render_contract(session)
     if as_json:
-        _echo_json(rendering.to_json())
+        echo_json(rendering.to_json())
     else:
         click.echo(render_text(rendering))
 
@@ -580,7 +436,7 @@ def contract_conformance(
     Every contract.rego under ROOT (default: rego/) is asked, with ROOT/lib as
     its library; the contract tests under ROOT run on both engines too.
     """
-    catalog = _catalog(catalog_path)
+    catalog = load_catalog_or_default(catalog_path)
     personas = load_personas(personas_dir or root / "personas")
     records = load_records(records_path or root / "examples", catalog)
     contracts = sorted(p for p in root.rglob("contract.rego") if p.is_file())
@@ -588,7 +444,7 @@ def contract_conformance(
     engines = ["regorus", "regopy", *(["opa"] if opa_url else [])]
     decisions, disagreements = 0, []
     for path in contracts:
-        with _session(path, library, catalog, DEFAULT_NODE_ID) as session:
+        with contract_session(path, library, catalog, DEFAULT_NODE_ID) as session:
             others: dict[str, ContractEngine] = {}
             if opa_url:
                 others["opa"] = load_opa_contract(path, opa_url)
@@ -608,7 +464,7 @@ def contract_conformance(
         tests, found = compare_tests(root)
         disagreements.extend(found)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "engines": engines,
                 "contracts": [str(p) for p in contracts],
@@ -619,7 +475,7 @@ def contract_conformance(
             }
         )
     else:
-        console = _console()
+        console = wide_console()
         for d in disagreements:
             console.print(
                 f"[red]DISAGREE[/] {escape(d.contract)} {escape(d.case)} ({d.what}, {d.engine})\n"
@@ -635,4 +491,5 @@ def contract_conformance(
         raise SystemExit(1)
 
 
+contract.add_command(contract_diff)
 contract.add_command(bundle)

@@ -37,7 +37,8 @@ def _label(field: FieldVerdict) -> str:
     return f"masked:{field.mask}" if field.outcome == "masked" else field.outcome
 
 
-def _rank(label: str) -> tuple[int, int]:
+def outcome_rank(label: str) -> tuple[int, int]:
+    """How much an outcome label (``released``, ``masked:city``, ``withheld``) reveals."""
     outcome, _, mask = label.partition(":")
     return _LEVEL.get(outcome, 0), _MASK_REVEALS.get(mask, 1) if mask else 0
 
@@ -135,7 +136,7 @@ def compare_verdicts(
     def add(field: str, sensitivity: str, before: str, after: str) -> None:
         if before == after:
             return
-        a, b = _rank(before), _rank(after)
+        a, b = outcome_rank(before), outcome_rank(after)
         direction: Direction = "wider" if b > a else "narrower" if b < a else "changed"
         changes.append(
             Change(
