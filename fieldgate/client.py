@@ -13,11 +13,17 @@ Example::
         print(agency.agency_name, agency.status, len(agency.hits))
 
 Bad input comes back as :class:`SearchError` with the broker's message.
+
+``search_stream`` (on both clients) yields each agency's part as it ends and
+then the whole result (see :mod:`fieldgate.stream`)::
+
+    for update in client.search_stream(me, surname="Doe", dob="1980-04-12"):
+        print(update.progress)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -25,6 +31,7 @@ import grpc
 
 from fieldgate.errors import FieldgateError
 from fieldgate.results import SearchResult, search_result
+from fieldgate.stream import SearchUpdate, StreamAssembler, StreamProtocolError
 from fieldgate.tls import TLSFiles
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
@@ -206,6 +213,57 @@ class SearchClient:
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
 
+    def search_stream(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
+    ) -> Iterator[SearchUpdate]:
+        """Search the federation, yielding each agency's part as soon as it ends.
+
+        Takes the arguments of :meth:`search`. Yields a
+        :class:`~fieldgate.stream.SearchStarted` naming every agency asked, one
+        :class:`~fieldgate.stream.AgencyEnded` per agency in the order they end,
+        then a :class:`~fieldgate.stream.SearchFinished` whose ``result`` is what
+        :meth:`search` returns. Leaving the loop early (or Ctrl-C) cancels the
+        search at the broker.
+
+        Raises:
+            SearchError: the broker refused the search, could not be reached,
+                or broke the stream's order.
+        """
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
+        )
+        call = self._stub.SearchStream(request, timeout=call_timeout(request))
+        assembler = StreamAssembler()
+        try:
+            for event in call:
+                yield assembler.add(event)
+            assembler.finish()
+        except grpc.RpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        except StreamProtocolError as exc:
+            raise SearchError(exc.code, str(exc)) from None
+        finally:
+            # Ends the call at the broker if the caller stopped early; a no-op once done.
+            call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
+
     def close(self) -> None:
         """Close the connection."""
         self._channel.close()
@@ -258,6 +316,44 @@ class AsyncSearchClient:
             return search_result(await self._stub.Search(request, timeout=call_timeout(request)))
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
+
+    async def search_stream(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
+    ) -> AsyncIterator[SearchUpdate]:
+        """As :meth:`SearchClient.search_stream`; cancelling the task cancels the search."""
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
+        )
+        call = self._stub.SearchStream(request, timeout=call_timeout(request))
+        assembler = StreamAssembler()
+        try:
+            async for event in call:
+                yield assembler.add(event)
+            assembler.finish()
+        except grpc.aio.AioRpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        except StreamProtocolError as exc:
+            raise SearchError(exc.code, str(exc)) from None
+        finally:
+            call.cancel()
 
     async def close(self) -> None:
         """Close the connection."""

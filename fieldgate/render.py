@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fieldgate.results import AgencyView, HitView, SearchResult
+from fieldgate.stream import Progress
 
 STATUS_STYLE = {
     "answered": "green",
@@ -82,6 +83,23 @@ def agency_table(agency: AgencyView) -> Table:
             contact,
         )
     return table
+
+
+def progress_text(progress: Progress, waiting_for: Sequence[str] = ()) -> Text:
+    """The live line of a streamed search: answered / pending / failed, and whom it waits for."""
+    text = Text.assemble(
+        ("answered ", "bold"),
+        (str(progress.answered), "green"),
+        (" / pending ", "bold"),
+        (str(progress.pending), "yellow"),
+        (" / failed ", "bold"),
+        (str(progress.failed), "red" if progress.failed else "dim"),
+    )
+    if waiting_for:
+        shown = ", ".join(waiting_for[:3])
+        more = f" and {len(waiting_for) - 3} more" if len(waiting_for) > 3 else ""
+        text.append(f"  waiting for {shown}{more}", style="dim")
+    return text
 
 
 def result_group(result: SearchResult) -> Group:

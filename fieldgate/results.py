@@ -81,35 +81,33 @@ class SearchResult:
                 "failed": sum(a.status != "answered" for a in self.agencies),
                 "hits": sum(len(a.hits) for a in self.agencies),
             },
-            "agencies": [
-                {
-                    "node_id": a.node_id,
-                    "agency_name": a.agency_name,
-                    "status": a.status,
-                    "detail": a.detail,
-                    "elapsed_seconds": a.elapsed_seconds,
-                    "hits": [
-                        {
-                            "record_id": h.record_id,
-                            "record_kind": h.record_kind,
-                            "score": h.score,
-                            "match_reasons": list(h.match_reasons),
-                            "contact": dict(h.contact),
-                            "fields": {
-                                name: {
-                                    "value": v.value,
-                                    "sensitivity": v.sensitivity,
-                                    "mask": v.mask,
-                                }
-                                for name, v in h.fields.items()
-                            },
-                        }
-                        for h in a.hits
-                    ],
-                }
-                for a in self.agencies
-            ],
+            "agencies": [agency_json(a) for a in self.agencies],
         }
+
+
+def agency_json(agency: AgencyView) -> dict[str, Any]:
+    """One agency's object, as in the ``agencies`` list of the documented JSON document."""
+    return {
+        "node_id": agency.node_id,
+        "agency_name": agency.agency_name,
+        "status": agency.status,
+        "detail": agency.detail,
+        "elapsed_seconds": agency.elapsed_seconds,
+        "hits": [
+            {
+                "record_id": h.record_id,
+                "record_kind": h.record_kind,
+                "score": h.score,
+                "match_reasons": list(h.match_reasons),
+                "contact": dict(h.contact),
+                "fields": {
+                    name: {"value": v.value, "sensitivity": v.sensitivity, "mask": v.mask}
+                    for name, v in h.fields.items()
+                },
+            }
+            for h in agency.hits
+        ],
+    }
 
 
 def _value(field: common_pb2.ReleasedField) -> Any:
@@ -138,19 +136,21 @@ def hit_view(hit: common_pb2.Hit) -> HitView:
     )
 
 
+def agency_view(result: broker_pb2.AgencyResult) -> AgencyView:
+    """Convert one agency's wire result."""
+    return AgencyView(
+        node_id=result.node_id,
+        agency_name=result.agency_name,
+        status=STATUS_NAMES.get(result.status, "error"),
+        detail=result.detail,
+        elapsed_seconds=result.elapsed_seconds,
+        hits=tuple(hit_view(h) for h in result.hits),
+    )
+
+
 def search_result(response: broker_pb2.SearchResponse) -> SearchResult:
     """Convert the broker's wire answer."""
     return SearchResult(
         request_id=response.request_id,
-        agencies=tuple(
-            AgencyView(
-                node_id=r.node_id,
-                agency_name=r.agency_name,
-                status=STATUS_NAMES.get(r.status, "error"),
-                detail=r.detail,
-                elapsed_seconds=r.elapsed_seconds,
-                hits=tuple(hit_view(h) for h in r.hits),
-            )
-            for r in response.results
-        ),
+        agencies=tuple(agency_view(r) for r in response.results),
     )
