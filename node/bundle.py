@@ -38,6 +38,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fieldgate.regotest import discover, run_suite
+from node.bundle_state import BundleStateError, HighWater, load_high_water, save_high_water
 from node.contract import (
     EVALUATION_TIMEOUT_SECONDS,
     ContractEngine,
@@ -349,17 +350,70 @@ class BundleWatcher:
         *,
         timeout: float = EVALUATION_TIMEOUT_SECONDS,
         on_reject: Callable[[str], None] | None = None,
+        state: Path | None = None,
     ) -> None:
+        """Watch ``path``.
+
+        Args:
+            path: the bundle file.
+            keys: public keys trusted to sign bundles.
+            catalog_classes: the node's catalog (field → class), as ``data.catalog``.
+            timeout: longest one evaluation may take.
+            on_reject: called with the reason of every refused bundle (a metric).
+            state: the file that keeps the rollback high-water mark across
+                restarts (:mod:`node.bundle_state`); None keeps it in memory only.
+        """
         self.path = path
         self._keys = tuple(keys)
         self._classes = dict(catalog_classes)
         self._timeout = timeout
         self._on_reject = on_reject
         self._seen: tuple[int, int, int] | None = None
-        # The newest signing time activated in this process: older bundles are rollbacks.
+        # The newest signing time activated (recorded in ``state`` across restarts):
+        # older bundles are rollbacks.
         self._high_water = 0
+        self._state = state
+        self._state_error = ""
+        self._active = False
+        if state is not None:
+            self._recall(state)
         self._lock = threading.Lock()
         self.last_error = ""
+
+    def _recall(self, state: Path) -> None:
+        try:
+            mark = load_high_water(state)
+        except BundleStateError as exc:
+            self._state_error = (
+                f"{exc}; every bundle is refused until it is repaired, or removed by an "
+                "operator who means to allow a roll back (fieldgate node bundle-state --reset)"
+            )
+            return
+        if mark is None:
+            log.warning(
+                "no bundle rollback state at %s: any validly signed bundle is accepted "
+                "(the node's first start with a bundle, or an operator removed it to roll back)",
+                state,
+            )
+            return
+        self._high_water = mark.signed_at
+        log.info(
+            "bundle rollback state %s: no bundle signed before %s (revision %s) is accepted",
+            state,
+            mark.signed_at,
+            mark.revision[:12],
+        )
+
+    def _record(self, bundle: Bundle) -> None:
+        """Keep the new high-water mark on disk; a failure is logged, the bundle stays active."""
+        if self._state is None or bundle.signed_at < self._high_water:
+            return
+        try:
+            save_high_water(
+                self._state, HighWater(bundle.signed_at, bundle.revision, str(self.path))
+            )
+        except BundleStateError as exc:
+            log.error("%s: a restarted node could accept an older bundle", exc)
 
     def _stat(self) -> tuple[int, int, int] | None:
         try:
@@ -404,6 +458,8 @@ class BundleWatcher:
                 data = self.path.read_bytes()
             except OSError as exc:
                 raise BundleError("unreadable", f"cannot read: {exc.strerror}") from None
+            if self._state_error:
+                raise BundleError("unreadable", self._state_error)
             try:
                 bundle = verify_bundle(data, self._keys)
                 refuse_rollback(bundle, self._high_water)
@@ -414,10 +470,15 @@ class BundleWatcher:
                 raise BundleError("unreadable", f"could not be loaded: {exc}") from exc
         except BundleError as exc:
             self.last_error = f"bundle {self.path} refused ({exc.reason}): {exc}"
-            log.error("%s; the last good contract stays active", self.last_error)
+            if self._active:
+                log.error("%s; the last good contract stays active", self.last_error)
+            else:
+                log.error("%s; the node has no contract and releases nothing", self.last_error)
             if self._on_reject is not None:
                 self._on_reject(exc.reason)
             return None
+        self._record(bundle)
         self._high_water = max(self._high_water, bundle.signed_at)
+        self._active = True
         log.info("bundle %s activated: %s revision %s", self.path, engine.name, engine.version)
         return engine

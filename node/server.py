@@ -17,6 +17,7 @@ from node.audit.config import default_audit_config
 from node.audit.keys import ensure_key
 from node.audit.store import AuditStore
 from node.bundle import BundleWatcher
+from node.bundle_state import state_path
 from node.catalog import load_catalog
 from node.config import NodeConfig
 from node.contract import MissingContract
@@ -117,6 +118,7 @@ def build_node(
             catalog.classes(),
             timeout=config.policy.timeout_seconds,
             on_reject=metrics.bundle_rejected,
+            state=state_path(config.database),
         )
         contract = watcher.initial()
     else:

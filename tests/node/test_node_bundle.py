@@ -10,6 +10,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import logging
 import os
 import tarfile
 from collections.abc import Iterator
@@ -27,7 +28,10 @@ from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_rec
 from fieldgate.trust.keys import generate_key, save_private_key, save_public_key
 from fieldgate.v1 import common_pb2, node_pb2
 from node.bundle import BundleError, BundleWatcher, load_bundle, pack_bundle, verify_bundle
+from node.bundle_state import HighWater, load_high_water, save_high_water, state_path
 from node.catalog import default_catalog_path, load_catalog
+from node.config import NodeConfig
+from node.contract import MissingContract
 from node.decision_log import redact_input
 from node.disclosure_log import MemoryDisclosureLog
 from node.policy_config import PolicyConfig
@@ -385,3 +389,117 @@ def test_decision_log_drops_free_text_that_could_quote_erased_input() -> None:
     assert "W-9" not in json.dumps(result)
     assert dropped == ["/result/reasons"]
     assert result["disclose"] is True
+
+
+# --- the rollback high-water mark across restarts ----------------------------
+
+
+def _bundle_config(tmp_path: Path, bundle: Path) -> NodeConfig:
+    records = tmp_path / "records.jsonl"
+    write_jsonl(generate_agency_records(DEMO_AGENCIES[0], count=50, seed=3), records)
+    spec = NodeSpec("kcso", "kcso", None, records)
+    import_records(spec, tmp_path)
+    save_public_key(KEY.public_key(), tmp_path / "policy.pub.pem")
+    return dataclasses.replace(
+        node_config(spec, tmp_path),
+        rego_library=None,
+        policy=PolicyConfig(bundle=bundle, bundle_keys=(tmp_path / "policy.pub.pem",)),
+    )
+
+
+def _restart(loop: LoopThread, config: NodeConfig) -> RunningNode:
+    return loop.run(start_node(config, MemoryDisclosureLog()))
+
+
+def test_a_restarted_node_still_refuses_an_older_bundle(
+    loop: LoopThread, tmp_path: Path, bundles: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    bundle = tmp_path / "active.bundle.tar.gz"
+    _install(bundles["permissive"].read_bytes(), bundle)
+    config = _bundle_config(tmp_path, bundle)
+    state = state_path(config.database)
+    assert not state.exists()
+    newest = verify_bundle(bundle.read_bytes(), [KEY.public_key()])
+
+    first = _restart(loop, config)
+    try:
+        assert first.node.contract.version == newest.revision
+    finally:
+        loop.run(first.stop())
+    recorded = json.loads(state.read_text())
+    assert (recorded["signed_at"], recorded["revision"]) == (newest.signed_at, newest.revision)
+
+    # While the node is down, an older, validly signed bundle is put in place.
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    _install(pack_bundle(_files("pointer_only"), revision="older", key=KEY, now=yesterday), bundle)
+    with caplog.at_level(logging.ERROR, logger="fieldgate.node"):
+        second = _restart(loop, config)
+    try:
+        assert isinstance(second.node.contract, MissingContract)
+        assert not second.node.ready
+        rejected = second.node.metrics.registry.get_sample_value(
+            "fieldgate_node_bundle_rejected_total", {"reason": "rollback"}
+        )
+        assert rejected == 1
+        assert "refused (rollback)" in caplog.text
+        assert "an older bundle cannot replace a newer one" in caplog.text
+        answer = search(BundleNode(second, bundle, MemoryDisclosureLog(), tmp_path / "d"), "r")
+        assert not answer.hits  # no contract: nothing is released
+    finally:
+        loop.run(second.stop())
+    assert json.loads(state.read_text()) == recorded  # a refusal moves nothing
+
+    # A deliberate roll back: the operator resets the mark, the older bundle activates.
+    toml = tmp_path / "kcso.toml"
+    toml.write_text(
+        f'[node]\nid = "kcso"\nagency_name = "kcso"\ndatabase = "{config.database}"\n'
+        'insecure = true\n[node.contact]\nunit = "Records"\nphone = "555-0100"\n'
+    )
+    shown = CliRunner().invoke(cli, ["node", "bundle-state", "--config", str(toml), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["mark"]["revision"] == newest.revision
+    reset = CliRunner().invoke(cli, ["node", "bundle-state", "--config", str(toml), "--reset"])
+    assert reset.exit_code == 0, reset.output
+    assert f"it held revision {newest.revision}" in reset.output
+    assert not state.exists()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fieldgate.node"):
+        third = _restart(loop, config)
+    try:
+        assert third.node.contract.version == "older"
+        assert f"no bundle rollback state at {state}" in caplog.text
+    finally:
+        loop.run(third.stop())
+    assert json.loads(state.read_text())["revision"] == "older"
+
+
+def test_an_unreadable_rollback_state_refuses_every_bundle(
+    tmp_path: Path, bundles: dict[str, Path]
+) -> None:
+    state = tmp_path / "kcso.sqlite.bundle-state.json"
+    state.write_text("{not json")
+    reasons: list[str] = []
+    watcher = BundleWatcher(
+        bundles["permissive"], [KEY.public_key()], CATALOG.classes(), on_reject=reasons.append,
+        state=state,
+    )  # fmt: skip
+    engine = watcher.initial()
+    assert isinstance(engine, MissingContract)
+    assert reasons == ["unreadable"]
+    assert f"{state}: malformed bundle rollback state" in engine.reason
+    assert "--reset" in engine.reason
+    assert state.read_text() == "{not json"  # left for the operator to look at
+    # Repaired (here: a mark older than the bundle), the bundle activates and raises the mark.
+    save_high_water(state, HighWater(1, "ancient"))
+    repaired = BundleWatcher(
+        bundles["permissive"], [KEY.public_key()], CATALOG.classes(), state=state
+    )
+    active = repaired.initial()
+    try:
+        assert active.version == _revision(bundles["permissive"])
+    finally:
+        active.close()
+    mark = load_high_water(state)
+    assert mark is not None
+    assert mark.revision == _revision(bundles["permissive"])
+    assert mark.signed_at > 1
