@@ -10,10 +10,10 @@ under OLD and NEW through the node's own path
 search. Per requester — and per agency type and purpose — the report lists
 the fields (by sensitivity class) the requester would **lose** or **gain**
 under NEW compared with OLD, on how many queries and records, and whether the
-requester actually
-**used** that access: for a loss, received the field in the audited answer at
-a level NEW would no longer give (whole where NEW masks, anything where NEW
-withholds); for a gain or a change of mask, received it at all.
+requester actually **used** that access: for a loss, received the field in
+the audited answer at a level NEW would no longer give (whole where NEW masks,
+anything where NEW withholds); for a gain or a change of mask, received it at
+all.
 
 What the replay cannot know, it says:
 
