@@ -1,16 +1,26 @@
-"""``fieldgate search``: one search through a broker, as a table or JSON."""
+"""``fieldgate search``: one search through a broker, as a table or JSON.
+
+With ``--stream`` each agency is shown as soon as it ends, under a live
+"answered / pending / failed" line (or, with ``--json``, one JSON object per
+line); Ctrl-C cancels the search at the broker and exits with status 130.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import click
 from rich.console import Console
+from rich.live import Live
 
 from fieldgate.client import Requester, SearchClient, SearchError, Warrant
 from fieldgate.names import split_full_name
-from fieldgate.render import result_group
+from fieldgate.render import agency_table, progress_text, result_group
+from fieldgate.results import SearchResult
+from fieldgate.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
 from fieldgate.tls import TLSFiles
 from fieldgate.trust.keys import load_private_key
 from fieldgate.trust.tokens import Identity
@@ -26,6 +36,19 @@ WARRANT_KEYS = {
     "expires",
     "record_kinds",
 }
+
+
+class _Query(TypedDict):
+    """What is searched for, as both search methods of the client take it."""
+
+    surname: str
+    given_name: str
+    dob: str
+    identifiers: list[tuple[str, str]]
+    max_hits: int
+    deadline_seconds: float
+    identity: Identity | None
+    warrant_tokens: list[str]
 
 
 def load_warrant(path: Path) -> Warrant:
@@ -157,6 +180,11 @@ def parse_identifier(text: str) -> tuple[str, str]:
 @click.option("--deadline", type=float, default=0.0, help="Seconds to wait for agencies.")
 @click.option("--max-hits", type=click.IntRange(0, 100), default=0, help="Hits per agency.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="Show each agency as it answers, with live progress (with --json: JSON lines).",
+)
 def search(
     broker_address: str,
     name: str | None,
@@ -181,6 +209,7 @@ def search(
     deadline: float,
     max_hits: int,
     as_json: bool,
+    stream: bool,
 ) -> None:
     """Search every agency for a person; each agency's contract decides what you see."""
     if name:
@@ -228,19 +257,22 @@ def search(
         raise click.UsageError(
             "give --tls-ca, --tls-cert and --tls-key (or --insecure for a development broker)"
         )
+    query: _Query = {
+        "surname": surname,
+        "given_name": given_name,
+        "dob": dob,
+        "identifiers": [parse_identifier(i) for i in identifiers],
+        "max_hits": max_hits,
+        "deadline_seconds": deadline,
+        "identity": identity,
+        "warrant_tokens": [p.read_text().strip() for p in warrant_tokens],
+    }
     try:
         with SearchClient(broker_address, tls) as client:
-            result = client.search(
-                requester,
-                surname=surname,
-                given_name=given_name,
-                dob=dob,
-                identifiers=[parse_identifier(i) for i in identifiers],
-                max_hits=max_hits,
-                deadline_seconds=deadline,
-                identity=identity,
-                warrant_tokens=[p.read_text().strip() for p in warrant_tokens],
-            )
+            if stream:
+                _show_stream(client.search_stream(requester, **query), as_json)
+                return
+            result = client.search(requester, **query)
     except SearchError as exc:
         raise click.ClickException(f"search refused by {broker_address}: {exc.details}") from None
     if as_json:
@@ -248,8 +280,45 @@ def search(
         return
     console = Console()
     console.print(result_group(result))
+    console.print(_summary_line(result))
+
+
+def _summary_line(result: SearchResult) -> str:
     summary = result.to_json()["summary"]
-    console.print(
+    return (
         f"request {result.request_id}: {summary['answered']}/{summary['agencies']} agencies "
         f"answered, {summary['hits']} record(s) disclosed"
     )
+
+
+def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> None:
+    """Show a streamed search as it goes; Ctrl-C cancels it (the iterator cancels the call)."""
+    request_id = ""
+    try:
+        if as_json:
+            for update in updates:
+                if isinstance(update, SearchStarted):
+                    request_id = update.request_id
+                click.echo(json.dumps(update.to_json(), ensure_ascii=False))
+            return
+        console = Console()
+        waiting: dict[str, str] = {}
+        finished: SearchResult | None = None
+        with Live("asking the agencies…", console=console, auto_refresh=False) as live:
+            for update in updates:
+                if isinstance(update, SearchStarted):
+                    request_id = update.request_id
+                    waiting = {a.node_id: a.agency_name for a in update.agencies}
+                elif isinstance(update, AgencyEnded):
+                    waiting.pop(update.agency.node_id, None)
+                    # Printed above the live line, so it stays once the search is over.
+                    live.console.print(agency_table(update.agency))
+                live.update(progress_text(update.progress, list(waiting.values())), refresh=True)
+                if isinstance(update, SearchFinished):
+                    finished = update.result
+        if finished is not None:
+            console.print(_summary_line(finished))
+    except KeyboardInterrupt:
+        which = f" (request {request_id})" if request_id else ""
+        click.echo(f"search cancelled{which}", err=True)
+        raise SystemExit(130) from None

@@ -5,31 +5,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
-from broker.config import BrokerConfig, NodeEntry
 from broker.limits import LimitsConfig
-from broker.server import RunningBroker, start_broker
 from fieldgate.client import AsyncSearchClient, SearchClient, SearchError
 from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
-    LocalFederation,
-    NodeSpec,
-    import_records,
-    shipped_contract,
-    start_federation,
-)
-from fieldgate.ops import MetricsConfig
+from fieldgate.local_federation import NodeSpec
 from fieldgate.results import SearchResult
 from fieldgate.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.synthetic import DEMO_SUBJECT
 from tests.conftest import DemoFederation
-from tests.helpers.faults import FaultProxy
+from tests.helpers.brokers import import_two_agencies, proxied_broker, stop_all, wait_until
 from tests.helpers.federation import LoopThread
 
 DETECTIVE = demo_personas(dt.date.today())[0].requester
@@ -94,64 +85,7 @@ def test_a_refused_stream_fails_like_search_before_any_event(demo: DemoFederatio
 
 @pytest.fixture(scope="module")
 def two_agencies(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[NodeSpec], Path]:
-    workdir = tmp_path_factory.mktemp("stream")
-    specs = []
-    for agency in DEMO_AGENCIES[:2]:
-        records = workdir / f"{agency.node_id}.jsonl"
-        write_jsonl(generate_agency_records(agency, count=80, seed=9), records)
-        spec = NodeSpec(agency.node_id, agency.name, shipped_contract("permissive"), records)
-        import_records(spec, workdir)
-        specs.append(spec)
-    return specs, workdir
-
-
-async def proxied_broker(
-    specs: list[NodeSpec], workdir: Path, limits: LimitsConfig
-) -> tuple[LocalFederation, FaultProxy, RunningBroker]:
-    """Both agencies' nodes, the second behind a fault proxy, and a broker with a search log."""
-    nodes = await start_federation(specs, workdir, limits=LimitsConfig(enabled=False))
-    await nodes.broker.stop()
-    proxy = FaultProxy(nodes.nodes[specs[1].node_id].address)
-    address = await proxy.start()
-    first = nodes.nodes[specs[0].node_id].address
-    broker = await start_broker(
-        BrokerConfig(
-            listen="127.0.0.1:0",
-            nodes=(
-                NodeEntry(specs[0].node_id, specs[0].agency_name, first),
-                NodeEntry(specs[1].node_id, specs[1].agency_name, address),
-            ),
-            insecure=True,
-            search_log=workdir / f"broker-{time.monotonic_ns()}.sqlite",
-            metrics=MetricsConfig("127.0.0.1:0"),
-            limits=limits,
-        )
-    )
-    return nodes, proxy, broker
-
-
-def stop_all(loop: LoopThread, nodes: LocalFederation, proxy: FaultProxy, broker: Any) -> None:
-    async def stop() -> None:
-        await broker.stop()
-        await proxy.stop()
-        for running in nodes.nodes.values():
-            await running.stop(0)
-
-    loop.run(stop())
-
-
-def wait_until(loop: LoopThread, predicate: Callable[[], bool], seconds: float = 5.0) -> None:
-    """Wait for state the broker reaches on its own task, after the client has gone.
-
-    Nothing outside the broker can await that task, so its observable state is
-    polled (on the broker's own loop) until it holds, within a bound.
-    """
-
-    async def poll() -> None:
-        while not predicate():  # noqa: ASYNC110 - the broker offers no event to wait on
-            await asyncio.sleep(0.01)
-
-    loop.run(asyncio.wait_for(poll(), seconds))
+    return import_two_agencies(tmp_path_factory.mktemp("stream"))
 
 
 def test_each_agency_is_sent_as_soon_as_it_ends(
