@@ -44,11 +44,13 @@ query's), never a record's field values, so showing them leaks no field.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import jellyfish
+from nicknames import NickNamer
 from rapidfuzz.distance import OSA, Hamming, JaroWinkler
 
 from fieldgate.query import PersonQuery
@@ -65,6 +67,15 @@ UNKNOWN_CREDIT = 0.4
 
 DOB_CONFLICT_CREDIT = -0.5
 """Credit for a date of birth that agrees in no way the near-miss rules know."""
+
+NEAR_MISS_DOB_CREDIT = 0.7
+"""Lowest credit of a date of birth typed close to the query's (see :func:`near_miss_dobs`)."""
+
+NICKNAME_CREDIT = 0.8
+"""Credit for a given name that is a known nickname of the other (BOB for ROBERT)."""
+
+SWAPPED_FACTOR = 0.9
+"""Share of its name evidence a name recorded with surname and given name swapped keeps."""
 
 _JW_FLOOR = 0.70  # below this Jaro-Winkler similarity names are unrelated
 _JW_KNEE = 0.85  # at and above it the similarity is the credit itself
@@ -97,6 +108,7 @@ class Match:
     reasons: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=8192)
 def phonetic_keys(surname: str) -> tuple[str, str]:
     """Return the (NYSIIS, metaphone) keys of a normalised surname.
 
@@ -113,6 +125,34 @@ def transposed_dob(dob: dt.date) -> dt.date | None:
     if dob.day > 12 or dob.day == dob.month:
         return None
     return dob.replace(month=dob.day, day=dob.month)
+
+
+@functools.lru_cache(maxsize=1024)
+def near_miss_dobs(dob: dt.date) -> tuple[dt.date, ...]:
+    """Return every date of birth credited at least :data:`NEAR_MISS_DOB_CREDIT` against ``dob``.
+
+    That is ``dob`` itself (first), its day/month transposition, and every valid
+    date one digit different from it or with two adjacent digits swapped, as
+    ``YYYY-MM-DD`` text: a few dozen dates, some in other years (1980 -> 1908,
+    1990, 1981). A held date outside this set scores at most 0.4 (same year).
+    """
+    text = dob.isoformat()
+    found: dict[dt.date, None] = {dob: None}
+    if (swapped := transposed_dob(dob)) is not None:
+        found[swapped] = None
+    digits = [i for i, char in enumerate(text) if char.isdigit()]
+    variants = [text[:i] + d + text[i + 1 :] for i in digits for d in "0123456789"]
+    variants += [
+        text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+        for i in digits
+        if i + 1 in digits and text[i] != text[i + 1]
+    ]
+    for variant in variants:
+        try:
+            found.setdefault(dt.date.fromisoformat(variant), None)
+        except ValueError:
+            continue
+    return tuple(found)
 
 
 def score_candidate(
@@ -143,8 +183,12 @@ def score_candidate(
     if not query.surname or not names:
         return None
     weight = SURNAME_WEIGHT + (GIVEN_WEIGHT if query.given_name else 0.0)
-    # The best of the record's names; on a tie the primary name (listed first) wins.
-    total, reasons = max((_name_credit(query, name) for name in names), key=lambda c: c[0])
+    # The best of the record's names, each also read swapped; on a tie the
+    # primary name (listed first) wins, and a name as written beats it swapped.
+    total, reasons = max(
+        (credit for name in names for credit in _name_credits(query, name)),
+        key=lambda c: c[0],
+    )
     if query.dob is not None:
         weight += DOB_WEIGHT
         credit, reason = _dob_credit(query.dob, dob)
@@ -154,6 +198,17 @@ def score_candidate(
     if score < threshold:
         return None
     return Match(score, reasons)
+
+
+def _name_credits(
+    query: PersonQuery, name: CandidateName
+) -> Iterator[tuple[float, tuple[str, ...]]]:
+    """Yield the weighted name evidence of ``name`` as written, then read swapped."""
+    yield _name_credit(query, name)
+    if query.given_name and name.given_name and name.surname:
+        swapped = CandidateName(name.given_name, name.surname, name.alias)
+        total, reasons = _name_credit(query, swapped)
+        yield SWAPPED_FACTOR * total, ("surname and given name recorded swapped", *reasons)
 
 
 def _name_credit(query: PersonQuery, name: CandidateName) -> tuple[float, tuple[str, ...]]:
@@ -224,11 +279,30 @@ def _given_credit(wanted: str, held: str) -> tuple[float, str]:
     if shared:
         # Someone known by a second given name (JOHN PAUL recorded as PAUL).
         options.append((0.8, f"given names share '{min(shared)}'"))
+    if _is_nickname_pair(first_wanted, first_held):
+        options.append((NICKNAME_CREDIT, "given name is a known nickname pair"))
     similarity = JaroWinkler.similarity(first_wanted, first_held)
     options.append(
         (_jw_credit(similarity), f"given name similarity {similarity:.2f} (Jaro-Winkler)")
     )
     return max(options, key=lambda option: option[0])
+
+
+@functools.cache
+def _nicknames() -> dict[str, frozenset[str]]:
+    """Each name's known nicknames and formal names, upper case (loaded on first use)."""
+    namer = NickNamer()
+    related: dict[str, set[str]] = {}
+    for formal, nicks in namer.nickname_lookup.items():
+        for nick in nicks:
+            related.setdefault(formal.upper(), set()).add(nick.upper())
+            related.setdefault(nick.upper(), set()).add(formal.upper())
+    return {name: frozenset(others) for name, others in related.items()}
+
+
+def _is_nickname_pair(wanted: str, held: str) -> bool:
+    """True when one given name is a known nickname of the other (ROBERT and BOB)."""
+    return held in _nicknames().get(wanted, frozenset())
 
 
 def _dob_credit(wanted: dt.date, held: dt.date | None) -> tuple[float, str]:
@@ -240,9 +314,9 @@ def _dob_credit(wanted: dt.date, held: dt.date | None) -> tuple[float, str]:
         return 0.85, "date of birth with day and month transposed"
     wanted_text, held_text = wanted.isoformat(), held.isoformat()
     if Hamming.distance(wanted_text, held_text) == 1:
-        return 0.7, "date of birth one digit different"
+        return NEAR_MISS_DOB_CREDIT, "date of birth one digit different"
     if OSA.distance(wanted_text, held_text) == 1:
-        return 0.7, "date of birth with two adjacent digits swapped"
+        return NEAR_MISS_DOB_CREDIT, "date of birth with two adjacent digits swapped"
     if wanted.year == held.year:
         return 0.4, "date of birth in the same year"
     return DOB_CONFLICT_CREDIT, "date of birth differs"

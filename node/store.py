@@ -7,16 +7,21 @@ Schema (version :data:`SCHEMA_VERSION`)::
           surname_nysiis, surname_metaphone, dob)     one row per name and alias
     identifiers(kind, value, record_id)               state_id, fbi_number, ...
 
+    names indexed by (surname_nysiis, dob), (surname_metaphone, dob),
+    (surname, given_name, dob), (dob) and (record_id)
+
+Version 2 replaced version 1's single-column phonetic indexes by the
+composite ones; :meth:`RecordStore.open` upgrades a version 1 store in place,
+in one transaction (about a minute per million records, logged).
+
 ``body`` holds the record's fields exactly as validated, so a record read back
 equals the record stored. ``names`` and ``identifiers`` are derived from it at
 insert time and exist only to find candidates.
 
-A search never scans a table: candidates are the records whose surname shares
-a phonetic key with the query's, whose date of birth is the query's (or its
-day/month transposition), or that hold one of the query's identifiers, each an
-index lookup. Only those are scored (:mod:`node.matching`). A name variant
-that shares no phonetic key is therefore found only through the date of birth;
-that is the price of never reading the whole table.
+A search never scans a table: candidates are found by index lookups
+(:mod:`node.candidates` says which, and what that gives up) and only those
+are scored (:mod:`node.matching`), from the ``names`` rows; record bodies
+are decoded only for the best ``limit``.
 
 Threads: a store may be handed between threads (the connection is opened with
 ``check_same_thread=False`` so an asyncio server can call it through
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,12 +41,15 @@ from pathlib import Path
 from types import TracebackType
 
 from fieldgate.query import PersonQuery
+from node.candidates import INDEXES, RETIRED_INDEXES, candidate_union
 from node.errors import DuplicateRecordError, StoreError
-from node.matching import CandidateName, Match, phonetic_keys, score_candidate, transposed_dob
+from node.matching import CandidateName, Match, phonetic_keys, score_candidate
 from node.records import FieldValue, Record
 
-SCHEMA_VERSION = 1
-"""The schema this build creates and reads."""
+SCHEMA_VERSION = 2
+"""The schema this build creates and reads (and upgrades version 1 stores to)."""
+
+log = logging.getLogger("fieldgate.node")
 
 _SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -61,10 +70,6 @@ CREATE TABLE names (
     surname_metaphone TEXT NOT NULL,
     dob TEXT
 ) STRICT;
-CREATE INDEX names_nysiis ON names (surname_nysiis);
-CREATE INDEX names_metaphone ON names (surname_metaphone);
-CREATE INDEX names_dob ON names (dob);
-CREATE INDEX names_record ON names (record_id);
 CREATE TABLE identifiers (
     kind TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -144,14 +149,19 @@ class RecordStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                for statement in INDEXES:
+                    db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif "schema_version" not in tables:
                 raise StoreError(f"{path}: is an SQLite file but not a Fieldgate record store")
             else:
-                row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-                if row[0] != SCHEMA_VERSION:
+                version = db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+                if version == 1:
+                    _upgrade_from_1(db, path)
+                elif version != SCHEMA_VERSION:
                     raise StoreError(
-                        f"{path}: has schema version {row[0]}; this build reads {SCHEMA_VERSION}"
+                        f"{path}: has schema version {version}; this build reads {SCHEMA_VERSION}"
+                        " (and upgrades version 1)"
                     )
             db.execute("COMMIT")
         except BaseException:
@@ -301,7 +311,7 @@ class RecordStore:
         whether they may be disclosed is the caller's (and contract's) decision.
         Ties are broken by record_id so answers are repeatable.
         """
-        union, params = _candidate_union(query)
+        union, params = candidate_union(query)
         if not union or limit <= 0:
             return []
         # Score from the small, indexed name rows; decode record bodies only
@@ -381,41 +391,30 @@ class RecordStore:
         )
 
 
-def _candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
-    """The candidate record ids for ``query``: a union of index lookups.
+def _upgrade_from_1(db: sqlite3.Connection, path: Path) -> None:
+    """Version 1 -> 2: build the composite name indexes, drop the ones they replace.
 
-    Returns ("", []) when the query gives nothing to look up.
+    Runs inside the caller's transaction, so a crash or a full disk leaves the
+    store at version 1, whole.
     """
-    parts: list[str] = []
-    params: list[str] = []
-    if query.surname:
-        nysiis, metaphone = phonetic_keys(query.surname)
-        if nysiis:
-            parts.append("SELECT record_id FROM names WHERE surname_nysiis = ?")
-            params.append(nysiis)
-        if metaphone:
-            parts.append("SELECT record_id FROM names WHERE surname_metaphone = ?")
-            params.append(metaphone)
-        if query.dob is not None:
-            # Same date of birth, whatever the name: finds spelling variants
-            # that share no phonetic key. A query with a surname only, so
-            # every candidate still has to score on its name.
-            dobs = [query.dob.isoformat()]
-            if (swapped := transposed_dob(query.dob)) is not None:
-                dobs.append(swapped.isoformat())
-            parts += ["SELECT record_id FROM names WHERE dob = ?"] * len(dobs)
-            params += dobs
-    for kind, value in query.identifiers:
-        parts.append("SELECT record_id FROM identifiers WHERE kind = ? AND value = ?")
-        params += [kind, value]
-    if not parts:
-        return "", []
-    return " UNION ".join(parts), params
+    rows = int(db.execute("SELECT count(*) FROM names").fetchone()[0])
+    log.info(
+        "record store %s: upgrading schema 1 -> 2, indexing %d name rows "
+        "(seconds per million)",
+        path,
+        rows,
+    )
+    for statement in INDEXES:
+        db.execute(statement)
+    for name in RETIRED_INDEXES:
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+    log.info("record store %s: now at schema version %d", path, SCHEMA_VERSION)
 
 
 def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
     """The whole candidate lookup (ids joined to records), as ``explain_search`` shows it."""
-    union, params = _candidate_union(query)
+    union, params = candidate_union(query)
     if not union:
         return "", []
     sql = (
