@@ -16,12 +16,15 @@ audit write), which isolates the store, the contract and the disclosure.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import grpc
 
 from bench.common import (
     DETECTIVE,
@@ -65,11 +68,18 @@ class ContractCase:
     grpc_release_all: Summary
     local_sanctuary: Summary
     local_release_all: Summary
+    grpc_sanctuary_repeated: Summary
+    grpc_release_all_repeated: Summary
 
     @property
     def grpc_ratio(self) -> float:
         """Sanctuary p50 / release-everything p50 through gRPC."""
         return self.grpc_sanctuary.p50 / self.grpc_release_all.p50
+
+    @property
+    def grpc_repeated_ratio(self) -> float:
+        """The same when the requester asked the same before (the node's decision cache is warm)."""
+        return self.grpc_sanctuary_repeated.p50 / self.grpc_release_all_repeated.p50
 
     @property
     def local_ratio(self) -> float:
@@ -87,7 +97,10 @@ class ContractCase:
             "grpc_release_all": self.grpc_release_all.as_dict(),
             "local_sanctuary": self.local_sanctuary.as_dict(),
             "local_release_all": self.local_release_all.as_dict(),
+            "grpc_sanctuary_repeated": self.grpc_sanctuary_repeated.as_dict(),
+            "grpc_release_all_repeated": self.grpc_release_all_repeated.as_dict(),
             "grpc_ratio": self.grpc_ratio,
+            "grpc_repeated_ratio": self.grpc_repeated_ratio,
             "local_ratio": self.local_ratio,
         }
 
@@ -145,11 +158,17 @@ def local_node(store: Path, contract: Path, node_id: str) -> AgencyNode:
     return build_node(config, MemoryDisclosureLog())
 
 
+_LOCAL_CASES = itertools.count()
+
+
 def _time_local(node: AgencyNode, query: common_pb2.PersonQuery, rounds: int) -> list[float]:
-    claims = validate_requester(DETECTIVE)
     parsed = validate_query(query)
     out: list[float] = []
     for i in range(rounds):
+        requester = common_pb2.Requester()
+        requester.CopyFrom(DETECTIVE)
+        requester.case_number = f"BPD-LOCAL-{next(_LOCAL_CASES):06d}"  # a first search
+        claims = validate_requester(requester)
         started = time.perf_counter()
         node.search(f"local-{i}", claims, parsed)
         out.append(time.perf_counter() - started)
@@ -199,14 +218,12 @@ async def run_contract(
                 for k, call in calls.items()
             }
             ids = {k: [h.record_id for h in a.hits] for k, a in answers.items()}
-            samples: dict[str, list[float]] = {k: [] for k in calls}
-            order = list(calls)
-            for r in range(settings.grpc_rounds + 10):
-                for k in order if r % 2 == 0 else reversed(order):
-                    started = time.perf_counter()
-                    await calls[k](payload, timeout=60)
-                    if r >= 10:
-                        samples[k].append(time.perf_counter() - started)
+            rounds = settings.grpc_rounds + 10
+            # First searches: every round under a case number never seen, so the
+            # node's decision cache cannot answer and the engine decides each hit.
+            fresh = [first_search(query, f"bench-contract-{r}", r) for r in range(rounds)]
+            samples = await _interleaved(calls, fresh)
+            repeated = await _interleaved(calls, [payload] * rounds)
             local = await asyncio.to_thread(_local_pair, store, workdir, query, settings)
             case = ContractCase(
                 label=label,
@@ -217,6 +234,8 @@ async def run_contract(
                 grpc_release_all=summarize(samples["kcso-release-all"]),
                 local_sanctuary=summarize(local[0]),
                 local_release_all=summarize(local[1]),
+                grpc_sanctuary_repeated=summarize(repeated["kcso-sanctuary"]),
+                grpc_release_all_repeated=summarize(repeated["kcso-release-all"]),
             )
             log(
                 f"contract, {label}: {case.hits} hits, gRPC p50 "
@@ -229,6 +248,28 @@ async def run_contract(
         await asyncio.gather(*(c.close(None) for c in channels.values()))
         stop_all([worker])
     return ContractResult(settings.records, store, cases)
+
+
+def first_search(query: common_pb2.PersonQuery, request_id: str, case: int) -> bytes:
+    """The detective's search under a case number of its own: a first search for the node."""
+    request = node_request(query, request_id)
+    request.requester.case_number = f"BPD-2026-{case:06d}"
+    return request.SerializeToString()
+
+
+async def _interleaved(
+    calls: Mapping[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]], payloads: list[bytes]
+) -> dict[str, list[float]]:
+    """Send each payload to every node in turn (alternating the order); times after 10 rounds."""
+    samples: dict[str, list[float]] = {k: [] for k in calls}
+    order = list(calls)
+    for r, payload in enumerate(payloads):
+        for k in order if r % 2 == 0 else reversed(order):
+            started = time.perf_counter()
+            await calls[k](payload, timeout=60)
+            if r >= 10:
+                samples[k].append(time.perf_counter() - started)
+    return samples
 
 
 def _local_pair(

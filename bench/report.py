@@ -503,6 +503,8 @@ def _contract_section(contract: ContractResult) -> list[str]:
                 _f(c.grpc_release_all.p50),
                 _f(c.grpc_sanctuary.p50),
                 f"×{c.grpc_ratio:.2f}",
+                f"×{c.grpc_repeated_ratio:.2f} ({_f(c.grpc_sanctuary_repeated.p50)} vs "
+                f"{_f(c.grpc_release_all_repeated.p50)})",
                 _f(c.local_release_all.p50),
                 _f(c.local_sanctuary.p50),
                 f"×{c.local_ratio:.2f}",
@@ -520,7 +522,11 @@ def _contract_section(contract: ContractResult) -> list[str]:
         "under both (checked: same record ids in the same order). *gRPC*: client → node, "
         "interleaved, the real node with its audit log. *In process*: `AgencyNode.search` "
         "with an in-memory disclosure log: store + contract + disclosure, no transport and "
-        "no audit write.",
+        "no audit write. Every search but those of the *repeated* column is a **first "
+        "search**: it carries a case number never seen before, so the node's decision cache "
+        "(`node/decision_cache.py`) cannot answer and the engine decides every hit; the "
+        "target is judged on those. *Repeated*: the same search again, decided from the "
+        "cache (the release-everything node caches too).",
         "",
         _table(
             [
@@ -529,6 +535,7 @@ def _contract_section(contract: ContractResult) -> list[str]:
                 "gRPC release-all p50 ms",
                 "gRPC sanctuary p50 ms",
                 "ratio",
+                "repeated: ratio (ms vs ms)",
                 "in-process release-all ms",
                 "in-process sanctuary ms",
                 "ratio",
