@@ -100,13 +100,15 @@ def test_contract_throughput_policy_and_search_figures(smoke: tuple[dict[str, An
         assert case["hits"] > 0
         assert _positive(case["grpc_ratio"])
         assert _positive(case["local_ratio"])
+        assert _positive(case["grpc_repeated_ratio"])
     throughput = scenarios["throughput"]
     assert throughput["nodes"] == 10
     assert throughput["clients"] == 32
     assert _positive(throughput["echo_per_s"])
     assert _positive(throughput["broker_per_s"])
     policy = scenarios["policy"]
-    assert [p["name"] for p in policy["paths"]] == ["bare", "contract", "decide", "decide+hit"]
+    names = [p["name"] for p in policy["paths"]]
+    assert names == ["bare", "contract", "decide", "decide, repeated", "decide+hit"]
     assert all(_positive(p["hits_per_core_second"]) for p in policy["paths"])
     search = scenarios["person_search"]
     assert search["records"] >= 10_000
