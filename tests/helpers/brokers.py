@@ -25,6 +25,8 @@ from fieldgate.local_federation import (
 )
 from fieldgate.ops import MetricsConfig
 from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.tls import TLSFiles
+from fieldgate.trust.config import TrustConfig
 from tests.helpers.faults import FaultProxy
 from tests.helpers.federation import LoopThread
 
@@ -50,20 +52,42 @@ async def proxied_broker(
     proxy = FaultProxy(nodes.nodes[specs[1].node_id].address)
     address = await proxy.start()
     first = nodes.nodes[specs[0].node_id].address
-    broker = await start_broker(
-        BrokerConfig(
-            listen="127.0.0.1:0",
-            nodes=(
-                NodeEntry(specs[0].node_id, specs[0].agency_name, first),
-                NodeEntry(specs[1].node_id, specs[1].agency_name, address),
-            ),
-            insecure=True,
-            search_log=workdir / f"broker-{time.monotonic_ns()}.sqlite",
-            metrics=MetricsConfig("127.0.0.1:0"),
-            limits=limits,
-        )
+    broker = await start_test_broker(
+        (
+            NodeEntry(specs[0].node_id, specs[0].agency_name, first),
+            NodeEntry(specs[1].node_id, specs[1].agency_name, address),
+        ),
+        workdir,
+        limits=limits,
     )
     return nodes, proxy, broker
+
+
+async def start_test_broker(
+    nodes: tuple[NodeEntry, ...],
+    workdir: Path,
+    *,
+    node_deadline_ms: int | None = None,
+    default_deadline_seconds: float = 3.0,
+    trust: TrustConfig | None = None,
+    tls: TLSFiles | None = None,
+    limits: LimitsConfig | None = None,
+) -> RunningBroker:
+    """A broker over ``nodes`` with its own search log (in ``workdir``) and metrics."""
+    return await start_broker(
+        BrokerConfig(
+            listen="127.0.0.1:0",
+            nodes=nodes,
+            default_deadline_seconds=default_deadline_seconds,
+            node_deadline_ms=node_deadline_ms,
+            trust=trust,
+            tls=tls,
+            insecure=trust is None or tls is None,
+            search_log=workdir / f"broker-{time.monotonic_ns()}.sqlite",
+            metrics=MetricsConfig("127.0.0.1:0"),
+            limits=limits if limits is not None else LimitsConfig(enabled=False),
+        )
+    )
 
 
 def stop_all(loop: LoopThread, nodes: LocalFederation, proxy: FaultProxy, broker: Any) -> None:
