@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -183,32 +183,102 @@ def score_candidate(
     if not query.surname or not names:
         return None
     weight = SURNAME_WEIGHT + (GIVEN_WEIGHT if query.given_name else 0.0)
+    # Numbers first, reasons only for a match: most candidates score below
+    # the threshold, and building their reasons would cost more than scoring.
     # The best of the record's names, each also read swapped; on a tie the
     # primary name (listed first) wins, and a name as written beats it swapped.
-    total, reasons = max(
-        (credit for name in names for credit in _name_credits(query, name)),
-        key=lambda c: c[0],
-    )
+    best, best_name, best_swapped = -1.0, names[0], False
+    for name in names:
+        for swapped in (False, True) if _can_swap(query, name) else (False,):
+            value = _name_value(query, _swap(name) if swapped else name)
+            if swapped:
+                value *= SWAPPED_FACTOR
+            if value > best:
+                best, best_name, best_swapped = value, name, swapped
+    total = best
+    dob_credit = 0.0
     if query.dob is not None:
         weight += DOB_WEIGHT
-        credit, reason = _dob_credit(query.dob, dob)
-        total += DOB_WEIGHT * credit
-        reasons = (*reasons, reason)
+        dob_credit = _dob_value(query.dob, dob)
+        total += DOB_WEIGHT * dob_credit
     score = round(min(1.0, max(0.0, total / weight)), 4)
     if score < threshold:
         return None
+    if best_swapped:
+        name_reasons = _name_credit(query, _swap(best_name))[1]
+        name_reasons = ("surname and given name recorded swapped", *name_reasons)
+    else:
+        name_reasons = _name_credit(query, best_name)[1]
+    reasons = name_reasons
+    if query.dob is not None:
+        reasons = (*reasons, _dob_credit(query.dob, dob)[1])
     return Match(score, reasons)
 
 
-def _name_credits(
-    query: PersonQuery, name: CandidateName
-) -> Iterator[tuple[float, tuple[str, ...]]]:
-    """Yield the weighted name evidence of ``name`` as written, then read swapped."""
-    yield _name_credit(query, name)
-    if query.given_name and name.given_name and name.surname:
-        swapped = CandidateName(name.given_name, name.surname, name.alias)
-        total, reasons = _name_credit(query, swapped)
-        yield SWAPPED_FACTOR * total, ("surname and given name recorded swapped", *reasons)
+def _can_swap(query: PersonQuery, name: CandidateName) -> bool:
+    """Whether ``name`` is also read swapped (both parts there, and a given name asked for)."""
+    return bool(query.given_name and name.given_name and name.surname)
+
+
+def _swap(name: CandidateName) -> CandidateName:
+    return CandidateName(name.given_name, name.surname, name.alias)
+
+
+def _name_value(query: PersonQuery, name: CandidateName) -> float:
+    """The weighted name evidence of :func:`_name_credit`, as a number only (no reasons)."""
+    total = SURNAME_WEIGHT * _surname_value(query.surname, name.surname)
+    if query.given_name:
+        total += GIVEN_WEIGHT * _given_value(query.given_name, name.given_name)
+    return total
+
+
+def _surname_value(wanted: str, held: str) -> float:
+    """The credit of :func:`_surname_credit`, without its reasons."""
+    wanted_joined, held_joined = wanted.replace(" ", ""), held.replace(" ", "")
+    if not held_joined:
+        return 0.0
+    if wanted_joined == held_joined:
+        return 1.0
+    credit = 0.0
+    w_nysiis, w_meta = phonetic_keys(wanted)
+    h_nysiis, h_meta = phonetic_keys(held)
+    if w_nysiis == h_nysiis and w_meta == h_meta:
+        credit = 0.95
+    elif w_nysiis == h_nysiis or w_meta == h_meta:
+        credit = 0.9
+    wanted_words, held_words = wanted.split(), held.split()
+    if (len(wanted_words) > 1 or len(held_words) > 1) and set(wanted_words) & set(held_words):
+        credit = max(credit, 0.85)
+    return max(credit, _jw_credit(JaroWinkler.similarity(wanted_joined, held_joined)))
+
+
+def _given_value(wanted: str, held: str) -> float:
+    """The credit of :func:`_given_credit`, without its reason."""
+    wanted_words, held_words = wanted.split(), held.split()
+    if not held_words:
+        return UNKNOWN_CREDIT
+    first_wanted, first_held = wanted_words[0], held_words[0]
+    if first_wanted == first_held:
+        return 1.0
+    if len(first_wanted) == 1 or len(first_held) == 1:
+        return 0.7 if first_wanted[0] == first_held[0] else 0.0
+    credit = 0.0
+    if {w for w in wanted_words if len(w) > 1} & set(held_words):
+        credit = 0.8
+    if _is_nickname_pair(first_wanted, first_held):
+        credit = max(credit, NICKNAME_CREDIT)
+    return max(credit, _jw_credit(JaroWinkler.similarity(first_wanted, first_held)))
+
+
+def _dob_value(wanted: dt.date, held: dt.date | None) -> float:
+    """The credit of :func:`_dob_credit`, without its reason."""
+    if held is None:
+        return UNKNOWN_CREDIT
+    if wanted == held:
+        return 1.0
+    if held in near_miss_dobs(wanted):
+        return 0.85 if transposed_dob(wanted) == held else NEAR_MISS_DOB_CREDIT
+    return 0.4 if wanted.year == held.year else DOB_CONFLICT_CREDIT
 
 
 def _name_credit(query: PersonQuery, name: CandidateName) -> tuple[float, tuple[str, ...]]:

@@ -11,9 +11,17 @@ from hypothesis import strategies as st
 from fieldgate.names import normalize_identifier, normalize_name
 from fieldgate.query import PersonQuery
 from node.matching import (
+    DOB_WEIGHT,
+    GIVEN_WEIGHT,
     MATCH_THRESHOLD,
+    NEAR_MISS_DOB_CREDIT,
+    SURNAME_WEIGHT,
+    SWAPPED_FACTOR,
     CandidateName,
     Match,
+    _dob_credit,
+    _name_credit,
+    near_miss_dobs,
     phonetic_keys,
     score_candidate,
     transposed_dob,
@@ -241,3 +249,125 @@ def test_score_is_bounded_and_exact_dob_never_scores_lower(
 def test_normalisation_is_idempotent(text: str) -> None:
     assert normalize_name(normalize_name(text)) == normalize_name(text)
     assert normalize_identifier(normalize_identifier(text)) == normalize_identifier(text)
+
+
+# --- swapped names, nicknames, near-miss dates --------------------------------
+
+
+def test_a_name_recorded_swapped_matches_with_a_close_date_or_none() -> None:
+    held = names(("JOSHUA", "WALKER"))
+    exact = score_candidate(query("Walker", "Joshua", "1996-02-04"), held, dt.date(1996, 2, 4))
+    assert exact is not None
+    assert exact.score == 0.93
+    assert exact.reasons == (
+        "surname and given name recorded swapped",
+        "surname exact",
+        "given name exact",
+        "date of birth exact",
+    )
+    no_dob = score_candidate(query("Walker", "Joshua"), held, None)
+    assert no_dob is not None
+    assert no_dob.score == 0.9
+    transposed = score_candidate(query("Walker", "Joshua", "1996-02-04"), held, dt.date(1996, 4, 2))
+    assert transposed is not None
+    # Only in the same year: too little left for a swapped name.
+    same_year = dt.date(1996, 9, 30)
+    assert score_candidate(query("Walker", "Joshua", "1996-02-04"), held, same_year) is None
+    # Without a given name in the query there is nothing to swap.
+    assert score_candidate(query("Walker", "", "1996-02-04"), held, dt.date(1996, 2, 4)) is None
+
+
+def test_a_name_as_written_beats_the_same_name_swapped() -> None:
+    # SMITH, SMITH reads the same both ways: the reasons say so without "swapped".
+    match = score_candidate(query("Smith", "Smith"), names(("SMITH", "SMITH")), None)
+    assert match is not None
+    assert match.reasons == ("surname exact", "given name exact")
+
+
+@pytest.mark.parametrize(
+    ("wanted", "held"),
+    [("ROBERT", "BOB"), ("BOB", "ROBERT"), ("EDUARDO", "EDDIE"), ("JOHN", "JACK")],
+)
+def test_known_nicknames_count_as_given_name_evidence(wanted: str, held: str) -> None:
+    match = score_candidate(query("Walker", wanted, "1980-04-12"), names(("WALKER", held)), DOB)
+    assert match is not None
+    assert match.score == 0.95
+    assert "given name is a known nickname pair" in match.reasons
+    # A nickname is weaker than the name itself: no match on a date only in the same year.
+    assert (
+        score_candidate(
+            query("Walker", wanted, "1980-04-12"), names(("WALKER", held)), dt.date(1980, 9, 30)
+        )
+        is None
+    )
+
+
+def test_unrelated_given_names_are_not_nicknames() -> None:
+    assert (
+        score_candidate(query("Walker", "Robert", "1980-04-12"), names(("WALKER", "JACK")), DOB)
+        is None
+    )
+
+
+def test_near_miss_dates_include_other_years() -> None:
+    near = near_miss_dobs(dt.date(1980, 4, 12))
+    assert near[0] == dt.date(1980, 4, 12)
+    assert dt.date(1980, 12, 4) in near  # transposed
+    assert dt.date(1908, 4, 12) in near  # adjacent digits swapped
+    assert dt.date(1981, 4, 12) in near  # one digit different
+    assert dt.date(1980, 4, 13) in near
+    assert dt.date(1980, 6, 30) not in near  # only the same year
+    assert len(set(near)) == len(near)
+
+
+def _mutations(dob: dt.date) -> st.SearchStrategy[dt.date]:
+    return st.sampled_from(near_miss_dobs(dob))
+
+
+@given(wanted=DATES, data=st.data())
+def test_near_miss_dates_are_exactly_the_dates_credited_as_near_misses(
+    wanted: dt.date, data: st.DataObject
+) -> None:
+    near = set(near_miss_dobs(wanted))
+    # A held date close to the query's (most interesting) or anywhere.
+    held = data.draw(st.one_of(_mutations(wanted), DATES, st.dates()))
+    credit, _ = _dob_credit(wanted, held)
+    assert (held in near) == (credit >= NEAR_MISS_DOB_CREDIT)
+    for close in near:
+        assert _dob_credit(wanted, close)[0] >= NEAR_MISS_DOB_CREDIT
+
+
+WORDS = st.sampled_from(
+    ["SMITH", "SMYTH", "SCHMIDT", "JOHN", "JON", "JACK", "BOB", "ROBERT", "J", "DE LA CRUZ",
+     "DELACRUZ", "CRUZ", "GARCIA LOPEZ", "GARCIA", "MIGUEL", "MIGEL", "JOHN PAUL", ""]
+)  # fmt: skip
+
+
+@given(
+    wanted=st.tuples(WORDS.filter(bool), WORDS),
+    held=st.lists(st.tuples(WORDS, WORDS, st.booleans()), min_size=1, max_size=3),
+    wanted_dob=st.one_of(st.none(), st.just(DOB)),
+    held_dob=st.one_of(st.none(), _mutations(DOB), DATES),
+)
+def test_the_score_is_the_best_reading_of_the_reasoned_credits(
+    wanted: tuple[str, str],
+    held: list[tuple[str, str, bool]],
+    wanted_dob: dt.date | None,
+    held_dob: dt.date | None,
+) -> None:
+    """score_candidate scores numbers first; its score equals the reasoned credits' best."""
+    wanted_query = query(*wanted, wanted_dob.isoformat() if wanted_dob else None)
+    held_names = [CandidateName(s, g, alias) for s, g, alias in held]
+    readings = []
+    for name in held_names:
+        readings.append(_name_credit(wanted_query, name)[0])
+        if wanted_query.given_name and name.given_name and name.surname:
+            swapped = CandidateName(name.given_name, name.surname, name.alias)
+            readings.append(SWAPPED_FACTOR * _name_credit(wanted_query, swapped)[0])
+    total, weight = max(readings), SURNAME_WEIGHT + (GIVEN_WEIGHT if wanted[1] else 0.0)
+    if wanted_dob is not None:
+        total += DOB_WEIGHT * _dob_credit(wanted_dob, held_dob)[0]
+        weight += DOB_WEIGHT
+    match = score_candidate(wanted_query, held_names, held_dob, threshold=0.0)
+    assert match is not None
+    assert match.score == round(min(1.0, max(0.0, total / weight)), 4)

@@ -12,10 +12,11 @@ import pytest
 
 from fieldgate.names import normalize_name
 from fieldgate.query import PersonQuery
+from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, generate_labelled_variants
 from node.catalog import default_catalog_path, load_catalog
 from node.errors import DuplicateRecordError, StoreError
 from node.records import Record, validate_record
-from node.store import SCHEMA_VERSION, RecordStore
+from node.store import SCHEMA_VERSION, Candidate, RecordStore
 
 CATALOG = load_catalog(default_catalog_path())
 
@@ -203,3 +204,182 @@ def test_store_can_be_used_from_another_thread(store: RecordStore) -> None:
     worker.start()
     worker.join()
     assert results == [len(PEOPLE)]
+
+
+# --- candidate lookup (node.candidates) -------------------------------------------------
+
+
+def ids(found: list[Candidate]) -> list[str]:
+    return [c.record.record_id for c in found]
+
+
+@pytest.fixture
+def variants(tmp_path: Path) -> Iterator[RecordStore]:
+    """One person, WALKER, JOSHUA 1996-02-04, written down the ways clerks do."""
+    people = [
+        record("W-EXACT", surname="Walker", given_name="Joshua", dob="1996-02-04"),
+        record("W-SWAPPED", surname="Joshua", given_name="Walker", dob="1996-02-04"),
+        record("W-TRANSPOSED", surname="Walker", given_name="Joshua", dob="1996-04-02"),
+        record("W-DIGIT", surname="Walker", given_name="Joshua", dob="1996-02-05"),
+        record("W-OTHER-YEAR", surname="Walker", given_name="Joshua", dob="1969-02-04"),
+        record("W-SAME-YEAR", surname="Walker", given_name="Joshua", dob="1996-09-30"),
+        record("W-NO-DOB", surname="Walker", given_name="Joshua"),
+        # WLAKER shares no phonetic key with WALKER: found through the date of birth.
+        record("W-NO-KEY", surname="Wlaker", given_name="Joshua", dob="1996-02-04"),
+        record("W-NICKNAME", surname="Walker", given_name="Josh", dob="1996-02-04"),
+        # Someone else, known by a nickname Jaro-Winkler cannot see (ROBERT).
+        record("R-NICKNAME", surname="Walker", given_name="Bob", dob="1996-02-04"),
+        record(
+            "W-ALIAS",
+            surname="Smith",
+            given_name="Jo",
+            dob="1996-02-04",
+            aliases=["WALKER, JOSHUA"],
+        ),
+        # Not him: a different date, a different given name, a swapped name a year off.
+        record("X-DOB", surname="Walker", given_name="Joshua", dob="1971-07-19"),
+        record("X-GIVEN", surname="Walker", given_name="Tyrone", dob="1996-02-04"),
+        record("X-SWAPPED-YEAR", surname="Joshua", given_name="Walker", dob="1996-09-30"),
+    ]
+    with RecordStore.open(tmp_path / "variants.sqlite") as opened:
+        opened.insert_many(people)
+        yield opened
+
+
+def test_dob_query_finds_every_way_the_person_was_written(variants: RecordStore) -> None:
+    found = variants.search(query("Walker", "Joshua", "1996-02-04"), 25)
+    assert sorted(ids(found)) == sorted(
+        [
+            "W-EXACT",
+            "W-SWAPPED",
+            "W-TRANSPOSED",
+            "W-DIGIT",
+            "W-OTHER-YEAR",
+            "W-SAME-YEAR",
+            "W-NO-DOB",
+            "W-NO-KEY",
+            "W-NICKNAME",
+            "W-ALIAS",
+        ]
+    )
+    # Exact name and date, as the primary name or an alias: 1.0, ties by record_id.
+    assert ids(found)[:2] == ["W-ALIAS", "W-EXACT"]
+    assert found[1].match.score == 1.0
+    reasons = {c.record.record_id: c.match.reasons for c in found}
+    assert reasons["W-SWAPPED"][0] == "surname and given name recorded swapped"
+    assert "date of birth with day and month transposed" in reasons["W-TRANSPOSED"]
+    assert "date of birth one digit different" in reasons["W-DIGIT"]
+    assert "date of birth with two adjacent digits swapped" in reasons["W-OTHER-YEAR"]
+    assert "date of birth in the same year" in reasons["W-SAME-YEAR"]
+    assert "no date of birth on record" in reasons["W-NO-DOB"]
+    robert = variants.search(query("Walker", "Robert", "1996-02-04"), 25)
+    assert ids(robert) == ["R-NICKNAME"]
+    assert "given name is a known nickname pair" in robert[0].match.reasons
+    assert reasons["W-ALIAS"][0] == "name matches alias 'WALKER, JOSHUA'"
+
+
+def test_query_held_swapped_is_found_from_either_side(variants: RecordStore) -> None:
+    # The analysis' misses: WARSAME, ABDULLAHI held as ABDULLAHI, WARSAME.
+    found = variants.search(query("Joshua", "Walker", "1996-02-04"), 25)
+    assert ids(found)[0] == "W-SWAPPED"
+    exact = next(c for c in found if c.record.record_id == "W-EXACT")
+    assert exact.match.score == 0.93
+    assert exact.match.reasons[0] == "surname and given name recorded swapped"
+
+
+def test_query_without_dob_takes_the_phonetic_path(variants: RecordStore) -> None:
+    found = ids(variants.search(query("Walker", "Joshua"), 25))
+    # Every WALKER, JOSHUA whatever the date, the swapped names and the nickname;
+    # WLAKER shares no key and there is no date to find it by.
+    assert "W-NO-KEY" not in found
+    assert {"W-EXACT", "W-SWAPPED", "X-DOB", "X-SWAPPED-YEAR", "W-NICKNAME", "W-ALIAS"} <= set(
+        found
+    )
+    assert "X-GIVEN" not in found
+
+
+def test_candidate_lookup_reads_few_rows(variants: RecordStore) -> None:
+    # The plan probes the composite (key, dob) indexes, never the surname key alone.
+    plan = variants.explain_search(query("Walker", "Joshua", "1996-02-04"))
+    assert any("names_nysiis_dob (surname_nysiis=? AND dob=?)" in line for line in plan), plan
+    assert any("names_metaphone_dob (surname_metaphone=? AND dob=?)" in line for line in plan), plan
+    assert any("names_dob_given (dob=? AND given_name>? AND given_name<?)" in line for line in plan)
+
+
+def _downgrade_to_version_1(path: Path) -> None:
+    """Give a store the version 1 schema: single-column phonetic and date indexes."""
+    db = sqlite3.connect(path)
+    with db:
+        for name in (
+            "names_nysiis_dob",
+            "names_metaphone_dob",
+            "names_name_dob",
+            "names_dob_given",
+        ):
+            db.execute(f"DROP INDEX {name}")
+        db.execute("CREATE INDEX names_nysiis ON names (surname_nysiis)")
+        db.execute("CREATE INDEX names_metaphone ON names (surname_metaphone)")
+        db.execute("CREATE INDEX names_dob ON names (dob)")
+        db.execute("UPDATE schema_version SET version = 1")
+    db.close()
+
+
+def _indexes(path: Path) -> set[str]:
+    db = sqlite3.connect(path)
+    try:
+        return {
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'names'"
+            )
+        }
+    finally:
+        db.close()
+
+
+def test_a_version_1_store_is_upgraded_on_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "old.sqlite"
+    with RecordStore.open(path) as store:
+        store.insert_many(PEOPLE)
+    fresh = _indexes(path)
+    _downgrade_to_version_1(path)
+    assert "names_nysiis" in _indexes(path)
+    with caplog.at_level("INFO", logger="fieldgate.node"):
+        store = RecordStore.open(path)
+    with store:
+        assert any("upgrading schema 1 -> 2" in message for message in caplog.messages)
+        assert [store.get(r.record_id) for r in PEOPLE] == PEOPLE
+        found = store.search(query("Hernandez", "Miguel", "1980-04-12"), 10)
+        assert ids(found) == ["R1", "R5"]
+    assert _indexes(path) == fresh
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    finally:
+        db.close()
+    # Opening again does nothing more.
+    caplog.clear()
+    with caplog.at_level("INFO", logger="fieldgate.node"), RecordStore.open(path):
+        pass
+    assert not caplog.messages
+
+
+def test_labelled_variants_are_found_in_the_top_25(tmp_path: Path) -> None:
+    count, seed = 2_000, 7
+    with RecordStore.open(tmp_path / "labelled.sqlite") as store:
+        for agency in DEMO_AGENCIES:
+            store.insert_many(
+                validate_record(r, CATALOG)
+                for r in generate_agency_records(agency, count=count, seed=seed)
+            )
+        expected = found = 0
+        for item in generate_labelled_variants(DEMO_AGENCIES, count=count, seed=seed):
+            wanted = query(item.surname, item.given_name, item.dob)
+            top = set(ids(store.search(wanted, 25)))
+            truth = {record_id for _, record_id in item.expected}
+            expected += len(truth)
+            found += len(truth & top)
+    assert expected > 300
+    assert found / expected >= 0.98, (found, expected)
