@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from fieldgate.metrics import bounded
 from fieldgate.trust.verify import REASONS
@@ -30,6 +32,7 @@ from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES
 from node.bundle import REJECT_REASONS
 from node.catalog import SENSITIVITY_CLASSES
 from node.contract import ContractEngine
+from node.decision_cache import DecisionCache
 from node.disclosure import RecordVerdict
 
 POLICY_BUCKETS = (
@@ -70,6 +73,40 @@ HIT_OUTCOMES = ("found", "disclosed", "withheld")
 FIELD_OUTCOMES = ("released", "masked", "withheld")
 UNCLASSIFIED = "unclassified"
 """Sensitivity label of a field the catalog does not (or no longer) classifies."""
+
+
+class _DecisionCacheLookups(Collector):
+    """``fieldgate_node_decision_cache_lookups_total{result}``, read from the active contract.
+
+    Each loaded contract has its own cache; the counts of contracts swapped out
+    are carried over, so the series only grows.
+    """
+
+    def __init__(self) -> None:
+        self.carried = (0, 0)
+        self.cache: DecisionCache | None = None
+
+    def swap(self, cache: DecisionCache | None) -> None:
+        if self.cache is not None:
+            self.carried = (
+                self.carried[0] + self.cache.hits,
+                self.carried[1] + self.cache.misses,
+            )
+        self.cache = cache
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        hits, misses = self.carried
+        if self.cache is not None:
+            hits, misses = hits + self.cache.hits, misses + self.cache.misses
+        family = CounterMetricFamily(
+            "fieldgate_node_decision_cache_lookups",
+            "Contract decisions looked up in the node's decision cache, by result: hit "
+            "(the same input was decided before) or miss (the engine was asked).",
+            labels=["result"],
+        )
+        family.add_metric(["hit"], hits)
+        family.add_metric(["miss"], misses)
+        yield family
 
 
 class NodeMetrics:
@@ -171,6 +208,8 @@ class NodeMetrics:
         for reason in REASONS:
             self.verification_failures.labels(reason)
         self._contract: tuple[str, str] | None = None
+        self._cache_lookups = _DecisionCacheLookups()
+        registry.register(self._cache_lookups)
         self._field_series: dict[tuple[str, str], Any] = {}
 
     def track_records(self, count: Callable[[], int]) -> None:
@@ -186,6 +225,9 @@ class NodeMetrics:
 
     def set_contract(self, contract: ContractEngine) -> None:
         """Make ``contract`` the one ``fieldgate_node_contract_info`` names."""
+        cache = getattr(contract, "cache", None)
+        if cache is not self._cache_lookups.cache:
+            self._cache_lookups.swap(cache if isinstance(cache, DecisionCache) else None)
         labels = (contract.name, contract.version)
         if labels == self._contract:
             return

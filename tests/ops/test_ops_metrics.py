@@ -214,6 +214,30 @@ def test_a_search_moves_the_broker_and_every_node(ops: OpsFederation) -> None:
     )
 
 
+def test_a_repeated_search_is_decided_from_the_decision_cache(ops: OpsFederation) -> None:
+    first = scrape_all(ops)
+    answered(ops.search(ops.detective()))
+    between = scrape_all(ops)
+    answered(ops.search(ops.detective()))
+    after = scrape_all(ops)
+    asked_anywhere = 0.0
+    for node_id in NODE_IDS:
+        lookups = "fieldgate_node_decision_cache_lookups_total"
+        evaluations = "fieldgate_node_policy_evaluation_seconds_count"
+        once = delta(first[node_id], between[node_id], evaluations)
+        # Every evaluation is one lookup: a hit or a miss.
+        assert once == delta(first[node_id], between[node_id], lookups, result="hit") + delta(
+            first[node_id], between[node_id], lookups, result="miss"
+        )
+        # The same requester asking the same again: no new question for the engine.
+        again = delta(between[node_id], after[node_id], evaluations)
+        assert again == once
+        assert delta(between[node_id], after[node_id], lookups, result="hit") == again
+        assert delta(between[node_id], after[node_id], lookups, result="miss") == 0
+        asked_anywhere += again
+    assert asked_anywhere > 0  # the subject is held somewhere, so contracts were asked
+
+
 def test_refusals_are_counted_by_reason_where_they_happen(ops: OpsFederation) -> None:
     before = scrape_all(ops)
     # An expired credential: the broker refuses it early.
