@@ -21,11 +21,14 @@ first N echo servers (200-byte payload), (b) the same search sent directly to
 the first N nodes at once (what the broker does, without the broker), and (c)
 the search through the broker. (c) − (b) is the broker's own cost; (b) − (a)
 is the nodes' work, which on one 2-core machine adds up over all N nodes.
+Every search carries a case number never used before (:class:`FreshSearches`),
+so no node answers from its decision cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -55,7 +58,7 @@ from bench.echo import (
 from bench.procs import Worker, start_worker, stop_all, wait_ready
 from bench.stats import Summary, slope, summarize
 from fieldgate.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import broker_pb2, node_pb2
+from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
 
 HOLDER_EVERY = 10
 """Every tenth node holds the person searched for."""
@@ -307,6 +310,33 @@ def start_fleet(
     return workers, nodes, echoes
 
 
+class FreshSearches:
+    """The detective's search, each time under a case number never used before.
+
+    Every search is a first search for the nodes, so none is answered from a
+    node's decision cache (``node/decision_cache.py``); making one costs a few
+    microseconds of the timed call.
+    """
+
+    def __init__(self, query: common_pb2.PersonQuery) -> None:
+        self._broker = broker_request(query)
+        self._node = node_request(query, "bench-direct")
+        self._cases = itertools.count()
+
+    def _case(self) -> str:
+        return f"BPD-FANOUT-{next(self._cases):08d}"
+
+    def broker(self) -> bytes:
+        """A broker SearchRequest, serialised."""
+        self._broker.requester.case_number = self._case()
+        return self._broker.SerializeToString()
+
+    def node(self) -> bytes:
+        """A NodeSearchRequest as the broker would send it, serialised."""
+        self._node.requester.case_number = self._case()
+        return self._node.SerializeToString()
+
+
 async def run_fanout(
     settings: FanoutSettings, workdir: Path, log: Callable[[str], None]
 ) -> FanoutResult:
@@ -318,21 +348,18 @@ async def run_fanout(
     log(f"fleet ready in {result.startup_seconds:.1f} s")
     client = _Client()
     query = _query()
-    broker_bytes = broker_request(query).SerializeToString()
-    node_bytes = node_request(query, "bench-direct").SerializeToString()
+    searches = FreshSearches(query)
     try:
         for n in sorted(settings.node_counts):
             broker = start_worker({"kind": "broker", "nodes": nodes[:n]}, workdir, f"broker-{n}")
             wait_ready([broker], timeout=60)
             try:
                 result.points.append(
-                    await _measure_point(
-                        n, settings, client, nodes, echoes, broker, broker_bytes, node_bytes, log
-                    )
+                    await _measure_point(n, settings, client, nodes, echoes, broker, searches, log)
                 )
                 if n == settings.throughput_nodes:
                     result.throughput = await _measure_throughput(
-                        n, settings, client, nodes, echoes, broker, broker_bytes, node_bytes, log
+                        n, settings, client, nodes, echoes, broker, searches, log
                     )
                 if n == max(settings.node_counts):
                     result.memory = FleetMemory(
@@ -357,8 +384,7 @@ async def _measure_point(
     nodes: Sequence[dict[str, str]],
     echoes: Sequence[str],
     broker: Worker,
-    broker_bytes: bytes,
-    node_bytes: bytes,
+    searches: FreshSearches,
     log: Callable[[str], None],
 ) -> FanoutPoint:
     echo_calls = [client.call(a, ECHO_METHOD) for a in echoes[:n]]
@@ -370,10 +396,11 @@ async def _measure_point(
         return list(await asyncio.gather(*(c(ECHO_PAYLOAD, timeout=timeout) for c in echo_calls)))
 
     async def direct() -> list[bytes]:
+        node_bytes = searches.node()
         return list(await asyncio.gather(*(c(node_bytes, timeout=timeout) for c in node_calls)))
 
     async def through_broker() -> bytes:
-        return await broker_call(broker_bytes, timeout=timeout)
+        return await broker_call(searches.broker(), timeout=timeout)
 
     series = {"echo": echo, "direct": direct, "broker": through_broker}
     await _rounds(series, settings.warmup_rounds)
@@ -413,8 +440,7 @@ async def _measure_throughput(
     nodes: Sequence[dict[str, str]],
     echoes: Sequence[str],
     broker: Worker,
-    broker_bytes: bytes,
-    node_bytes: bytes,
+    searches: FreshSearches,
     log: Callable[[str], None],
 ) -> Throughput:
     echo_calls = [client.call(a, ECHO_METHOD) for a in echoes[:n]]
@@ -426,10 +452,11 @@ async def _measure_throughput(
         await asyncio.gather(*(c(ECHO_PAYLOAD, timeout=timeout) for c in echo_calls))
 
     async def direct() -> None:
+        node_bytes = searches.node()
         await asyncio.gather(*(c(node_bytes, timeout=timeout) for c in node_calls))
 
     async def through_broker() -> None:
-        await broker_call(broker_bytes, timeout=timeout)
+        await broker_call(searches.broker(), timeout=timeout)
 
     clients, seconds = settings.throughput_clients, settings.throughput_seconds
     rates: dict[str, tuple[float, list[float]]] = {}
