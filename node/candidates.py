@@ -19,18 +19,18 @@ So with a date of birth a record is a candidate when one of its names
    ``(surname_metaphone, dob)``;
 2. is the query's surname and first given name exactly, with a date of birth
    in the same year or none: a range on ``(surname, given_name, dob)``;
-3. has the query's date of birth or its transposition and the query's first
-   given name (``names_dob_given``), whatever the surname: the net for
-   surname misspellings that share no phonetic key (EBANS for EVANS,
-   STEWATR for STEWART). A query without a given name takes every name on
-   those dates.
+3. has the query's date of birth or its transposition and a given name with
+   the same initial as the query's, or none (``names_dob_given``), whatever
+   the surname: the net for surname misspellings that share no phonetic key
+   (EBANS for EVANS, STEWATR for STEWART). A query without a given name takes
+   every name on those dates.
 
 Reading tens of index entries instead of every record with the surname's
 keys (thousands at a million records). What is given up, against scoring
 every record, is a record with two independent errors: a surname variant
-sharing no key *and* a date of birth one digit off or a given name not
-exactly the query's; a misspelt name *and* a date of birth that is only in
-the same year.
+sharing no key *and* a date of birth one digit off or a given name with
+another initial (CATHERINE for KATHERINE, BOB for ROBERT); a misspelt name
+*and* a date of birth that is only in the same year.
 
 Without a date of birth, candidates are every record with a name whose
 surname shares a phonetic key with the query's surname or given name (the
@@ -82,11 +82,13 @@ def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
                 year = f"{query.dob.year:04d}"
                 parts.append(_SAME_NAME_SQL)
                 params += [query.surname, first, first + _AFTER, f"{year}-01-01", f"{year}-12-31"]
-                sql += " AND given_name >= ? AND given_name <= ?"
-                params += [*close, first, first + _AFTER]
-            else:
+                parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
+                params += [*close, first[0], first[0] + "\uffff"]
+                parts.append(f"{sql} AND given_name = ''")
                 params += close
-            parts.append(sql)
+            else:
+                parts.append(sql)
+                params += close
     for kind, value in query.identifiers:
         parts.append("SELECT record_id FROM identifiers WHERE kind = ? AND value = ?")
         params += [kind, value]

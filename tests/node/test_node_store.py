@@ -6,15 +6,24 @@ import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fieldgate.names import normalize_name
 from fieldgate.query import PersonQuery
 from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, generate_labelled_variants
 from node.catalog import default_catalog_path, load_catalog
 from node.errors import DuplicateRecordError, StoreError
+from node.matching import (
+    near_miss_dobs,
+    phonetic_keys,
+    score_candidate,
+    transposed_dob,
+)
 from node.records import Record, validate_record
 from node.store import SCHEMA_VERSION, Candidate, RecordStore
 
@@ -383,3 +392,94 @@ def test_labelled_variants_are_found_in_the_top_25(tmp_path: Path) -> None:
             found += len(truth & top)
     assert expected > 300
     assert found / expected >= 0.98, (found, expected)
+
+
+# Every combination of these, so that near misses of every kind are in the store.
+UNIVERSE_SURNAMES = ["WALKER", "WALKR", "WLAKER", "WALKERS", "JOSHUA", "JOSH", "SMITH", "SMYTH"]
+UNIVERSE_GIVEN = ["JOSHUA", "JOSH", "WALKER", "J", "JOSHUA PAUL", "ROBERT", "BOB", ""]
+UNIVERSE_DOBS = [
+    None,
+    *near_miss_dobs(dt.date(1996, 2, 4))[:6],
+    dt.date(1969, 2, 4),  # adjacent digits swapped, another year
+    dt.date(1996, 9, 30),  # same year only
+    dt.date(1971, 7, 19),  # unrelated
+]
+
+
+@dataclass
+class Universe:
+    store: RecordStore
+    records: list[Record]
+
+    def __repr__(self) -> str:  # hypothesis prints the arguments of a failing example
+        return f"Universe({len(self.records)} records)"
+
+
+@pytest.fixture(scope="module")
+def universe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Universe]:
+    records = []
+    for s, surname in enumerate(UNIVERSE_SURNAMES):
+        for g, given_text in enumerate(UNIVERSE_GIVEN):
+            for d, dob in enumerate(UNIVERSE_DOBS):
+                fields: dict[str, object] = {"surname": surname}
+                if given_text:
+                    fields["given_name"] = given_text
+                if dob is not None:
+                    fields["dob"] = dob.isoformat()
+                if (s + g + d) % 7 == 0:
+                    fields["aliases"] = [f"{UNIVERSE_SURNAMES[-1 - s]}, {UNIVERSE_GIVEN[-1 - g]}"]
+                records.append(record(f"U-{s}-{g}-{d}", **fields))
+    path = tmp_path_factory.mktemp("universe") / "universe.sqlite"
+    with RecordStore.open(path) as store:
+        store.insert_many(records)
+        yield Universe(store, records)
+
+
+def _reachable(wanted: PersonQuery, held: Record) -> bool:
+    """node.candidates' documented rule, restated independently of its SQL."""
+    first = wanted.given_name.split()[0] if wanted.given_name else ""
+    keys = [phonetic_keys(wanted.surname)] + ([phonetic_keys(first)] if first else [])
+    dob = held.dob()
+    for name in held.names():
+        held_first = name.given_name.split()[0] if name.given_name else ""
+        nysiis, metaphone = phonetic_keys(name.surname)
+        sounds_alike = any(nysiis == n or metaphone == m for n, m in keys)
+        if wanted.dob is None:
+            if sounds_alike:
+                return True
+            continue
+        if sounds_alike and dob is not None and dob in near_miss_dobs(wanted.dob):
+            return True
+        same_year = dob is None or dob.year == wanted.dob.year
+        if first and name.surname == wanted.surname and held_first == first and same_year:
+            return True
+        exact_date = dob is not None and dob in (wanted.dob, transposed_dob(wanted.dob))
+        if exact_date and (not first or not held_first or held_first[0] == first[0]):
+            return True
+    return False
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    surname=st.sampled_from(UNIVERSE_SURNAMES),
+    given_name=st.sampled_from(UNIVERSE_GIVEN),
+    dob=st.sampled_from(UNIVERSE_DOBS),
+)
+def test_indexed_search_finds_what_a_full_scan_ranks_above_the_threshold(
+    universe: Universe, surname: str, given_name: str, dob: dt.date | None
+) -> None:
+    store, records = universe.store, universe.records
+    wanted = query(surname, given_name, dob.isoformat() if dob else None)
+    full_scan = {}
+    for held in records:
+        match = score_candidate(wanted, held.names(), held.dob())
+        if match is not None:
+            full_scan[held.record_id] = match
+    found = {c.record.record_id: c.match for c in store.search(wanted, len(records))}
+    # Never anything the scorer would not report, with the same score and reasons...
+    assert all(full_scan[record_id] == match for record_id, match in found.items())
+    # ...and every match the candidate rule reaches.
+    reached = {r.record_id for r in records if r.record_id in full_scan and _reachable(wanted, r)}
+    assert reached <= found.keys()
