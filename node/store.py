@@ -399,8 +399,7 @@ def _upgrade_from_1(db: sqlite3.Connection, path: Path) -> None:
     """
     rows = int(db.execute("SELECT count(*) FROM names").fetchone()[0])
     log.info(
-        "record store %s: upgrading schema 1 -> 2, indexing %d name rows "
-        "(seconds per million)",
+        "record store %s: upgrading schema 1 -> 2, indexing %d name rows (seconds per million)",
         path,
         rows,
     )
