@@ -82,7 +82,7 @@ async def start_broker(
     metrics = BrokerMetrics(registry, [n.node_id for n in config.nodes])
     fanout = FanOut(config.nodes, config.tls, metrics, config.node_deadline_ms)
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
-    grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"))
+    grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"), streams=("SearchStream",))
     server = grpc.aio.server(
         interceptors=[grpc_metrics],
         options=[

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -117,6 +117,7 @@ class MetricsEndpoint:
 
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]
 
 
 def _split_method(full: str) -> tuple[str, str]:
@@ -128,8 +129,10 @@ def _split_method(full: str) -> tuple[str, str]:
 class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Conventional ``grpc_server_*`` metrics for an asyncio gRPC server.
 
-    Unary-unary methods (all Fieldgate has) are timed and counted; other
-    kinds are passed through uncounted. The status code is the one the
+    Unary and server-streaming methods (all Fieldgate has) are timed and
+    counted (``grpc_type`` ``unary`` or ``server_stream``; a stream is timed
+    from the request to its last message); client-streaming kinds pass
+    through uncounted. The status code is the one the
     handler set (``context.abort`` / ``set_code``), ``OK`` on a normal return,
     ``UNKNOWN`` on an unexpected exception and ``CANCELLED`` when the call was
     cancelled.
@@ -138,7 +141,7 @@ class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, registry: CollectorRegistry, services: Collection[str]) -> None:
         """Count calls to ``services`` (full names, ``fieldgate.v1.Broker``) in ``registry``."""
         self._services = frozenset(services)
-        self._wrapped: dict[str, tuple[Behavior, grpc.RpcMethodHandler[Any, Any]]] = {}
+        self._wrapped: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = {}
         labels = ["grpc_type", "grpc_service", "grpc_method"]
         self.started = Counter(
             "grpc_server_started",
@@ -160,12 +163,18 @@ class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             registry=registry,
         )
 
-    def prepare(self, service: str, methods: Collection[str]) -> None:
-        """Create the series of ``methods`` at zero so rates exist before the first call."""
-        for method in methods:
-            self.started.labels("unary", service, method)
-            self.handling.labels("unary", service, method)
-            self.handled.labels("unary", service, method, grpc.StatusCode.OK.name)
+    def prepare(
+        self, service: str, methods: Collection[str], streams: Collection[str] = ()
+    ) -> None:
+        """Create the series of ``methods`` (unary) and ``streams`` (server-streaming) at zero.
+
+        So that rates exist before the first call.
+        """
+        for kind, names in (("unary", methods), ("server_stream", streams)):
+            for method in names:
+                self.started.labels(kind, service, method)
+                self.handling.labels(kind, service, method)
+                self.handled.labels(kind, service, method, grpc.StatusCode.OK.name)
 
     async def intercept_service(
         self,
@@ -175,10 +184,13 @@ class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
-        # None: no such method (grpc answers UNIMPLEMENTED); streams pass through uncounted.
-        if handler is None or handler.unary_unary is None:
+        # None: no such method (grpc answers UNIMPLEMENTED). Client-streaming
+        # kinds (Fieldgate has none) pass through uncounted.
+        if handler is None:
             return handler
-        behavior = cast(Behavior, handler.unary_unary)
+        behavior = handler.unary_unary or handler.unary_stream
+        if behavior is None:
+            return handler
         # The wrapped handler and its label children are made once per method:
         # looking labels up on every call was a sixth of a busy node's time.
         cached = self._wrapped.get(handler_call_details.method)
@@ -187,15 +199,39 @@ class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         service, method = _split_method(handler_call_details.method)
         if service not in self._services:
             return handler
-        started = self.started.labels("unary", service, method)
-        handling = self.handling.labels("unary", service, method)
+        if handler.unary_unary is not None:
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                self._timed_unary(cast(Behavior, behavior), service, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        else:
+            wrapped = grpc.unary_stream_rpc_method_handler(
+                self._timed_stream(cast(StreamBehavior, behavior), service, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        self._wrapped[handler_call_details.method] = (behavior, wrapped)
+        return wrapped
+
+    def _series(
+        self, kind: str, service: str, method: str
+    ) -> tuple[Any, Any, Callable[[grpc.StatusCode], None]]:
+        """The started and handling children of one method, and a counter of its endings."""
+        started = self.started.labels(kind, service, method)
+        handling = self.handling.labels(kind, service, method)
         handled: dict[grpc.StatusCode, Any] = {}
 
         def count_handled(code: grpc.StatusCode) -> None:
             child = handled.get(code)
             if child is None:
-                child = handled[code] = self.handled.labels("unary", service, method, code.name)
+                child = handled[code] = self.handled.labels(kind, service, method, code.name)
             child.inc()
+
+        return started, handling, count_handled
+
+    def _timed_unary(self, behavior: Behavior, service: str, method: str) -> Behavior:
+        started, handling, count_handled = self._series("unary", service, method)
 
         async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started.inc()
@@ -213,13 +249,33 @@ class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 handling.observe(time.perf_counter() - begun)
                 count_handled(code)
 
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            timed,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[handler_call_details.method] = (behavior, wrapped)
-        return wrapped
+        return timed
+
+    def _timed_stream(self, behavior: StreamBehavior, service: str, method: str) -> StreamBehavior:
+        started, handling, count_handled = self._series("server_stream", service, method)
+
+        async def timed(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            started.inc()
+            begun = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                async for message in behavior(request, context):
+                    yield message
+            except GeneratorExit:  # the client went away mid-stream
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except BaseException as exc:
+                code = _code_of(context, exc)
+                raise
+            else:
+                code = _code_of(context, None)
+            finally:
+                handling.observe(time.perf_counter() - begun)
+                count_handled(code)
+
+        return timed
 
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}

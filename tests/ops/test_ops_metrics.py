@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.client import SearchError
+from fieldgate.client import SearchClient, SearchError
 from fieldgate.results import HitView, SearchResult
 from fieldgate.synthetic import DEMO_SUBJECT
 from fieldgate.trust.verify import REASONS
@@ -24,6 +24,7 @@ from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES
 from node.catalog import SENSITIVITY_CLASSES
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.ops import (
+    CRIMINAL,
     IMMIGRATION,
     OpsFederation,
     Samples,
@@ -212,6 +213,27 @@ def test_a_search_moves_the_broker_and_every_node(ops: OpsFederation) -> None:
         )
         == 1
     )
+
+
+def test_a_streamed_search_is_counted_as_a_server_stream(ops: OpsFederation) -> None:
+    before = scrape_all(ops)["broker"]
+    with SearchClient(ops.federation.broker_address, ops.pki.files("investigator")) as client:
+        updates = list(
+            client.search_stream(
+                CRIMINAL,
+                surname=DEMO_SUBJECT.surname,
+                given_name=DEMO_SUBJECT.given_name,
+                dob=DEMO_SUBJECT.dob,
+                identity=ops.detective(),
+            )
+        )
+    assert updates
+    after = scrape_all(ops)["broker"]
+    labels = {"grpc_type": "server_stream", "grpc_service": "fieldgate.v1.Broker"}
+    method = {**labels, "grpc_method": "SearchStream"}
+    assert delta(before, after, "grpc_server_started_total", **method) == 1
+    assert delta(before, after, "grpc_server_handled_total", **method, grpc_code="OK") == 1
+    assert delta(before, after, "grpc_server_handling_seconds_count", **method) == 1
 
 
 def test_a_repeated_search_is_decided_from_the_decision_cache(ops: OpsFederation) -> None:
