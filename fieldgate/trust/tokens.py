@@ -184,7 +184,9 @@ def sign_search(
         "case_number": case_number,
         "query": query_payload(query),
         "warrants": [digest(w) for w in warrants],
-        "iat": int((now or dt.datetime.now(dt.UTC)).timestamp()),
+        # Milliseconds: a node refuses proofs timed before it started (its nonce
+        # memory begins then), and whole seconds would refuse a second's searches.
+        "iat": round((now or dt.datetime.now(dt.UTC)).timestamp(), 3),
         "nonce": secrets.token_hex(16),
     }
     return common_pb2.SignedSearch(

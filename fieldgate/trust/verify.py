@@ -152,6 +152,13 @@ class SearchVerifier:
         self.skew = skew_seconds
         self.replay = replay or ReplayCache(window=2 * skew_seconds)
         self._clock = clock
+        # The nonce memory starts empty here: a proof signed before now may
+        # have been used with an earlier process (a node restarted within the
+        # skew window), so it is refused. Proof times carry milliseconds; a
+        # client whose clock runs behind this one is refused for that long
+        # after a start (fail closed), never longer than the skew.
+        self.remembers_since = clock().timestamp()
+        """Proofs timed before this (epoch seconds) are refused: the nonce memory began then."""
 
     def verify(
         self,
@@ -218,6 +225,12 @@ class SearchVerifier:
         iat = proof["iat"]
         if not isinstance(iat, int | float) or abs(now.timestamp() - iat) > self.skew:
             raise VerificationError("stale_timestamp", f"proof time {iat} is not within skew")
+        if iat < self.remembers_since:
+            raise VerificationError(
+                "stale_timestamp",
+                f"proof time {iat} is before this node began remembering nonces "
+                f"({self.remembers_since}): it may have been used before a restart",
+            )
         purposes = credential.get("purposes", [])
         if not isinstance(purposes, list) or proof.get("purpose") not in purposes:
             raise VerificationError(

@@ -436,3 +436,48 @@ def test_a_node_killed_mid_query_again_and_again_loses_no_answered_search_and_no
         f" {len(answered):,} answers received, {len(entries) - 1:,} audit entries"
         f" (every answer among them), chain verified"
     )
+
+
+def test_a_search_captured_before_a_restart_is_not_answered_after_it(
+    secure_node: SecureNode,
+) -> None:
+    """The nonce memory is lost with the process; proofs older than the new one are refused."""
+    identity = secure_node.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+    query = common_pb2.PersonQuery(
+        surname=DEMO_SUBJECT.surname, given_name=DEMO_SUBJECT.given_name, dob=DEMO_SUBJECT.dob
+    )
+
+    def signed() -> common_pb2.SignedSearch:
+        return sign_search(
+            credential=identity.credential,
+            holder_key=identity.key,
+            query=query,
+            purpose="criminal_investigation",
+            case_number="KC-2026-1",
+        )
+
+    def ask(address: str, request_id: str, search: common_pb2.SignedSearch) -> int:
+        channel, stub = node_stub(address, secure_node.pki.files("broker"))
+        with channel:
+            answer = stub.Search(
+                node_pb2.NodeSearchRequest(request_id=request_id, signed=search), timeout=10
+            )
+        return len(answer.hits)
+
+    process, address = start_node_process(secure_node)
+    try:
+        captured = signed()
+        first = ask(address, "first", captured)
+        replayed = ask(address, "replayed", captured)
+    finally:
+        kill(process)
+    process, address = start_node_process(secure_node)
+    try:
+        after_restart = ask(address, "after-restart", captured)
+        fresh = ask(address, "fresh", signed())
+    finally:
+        kill(process)
+    assert first > 0  # the subject is held and released to a detective
+    assert replayed == 0  # the same proof twice: the node's nonce memory refuses it
+    assert after_restart == 0  # a new process has no memory of it, so its age refuses it
+    assert fresh == first  # a search signed after the restart is answered as before
