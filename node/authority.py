@@ -6,12 +6,17 @@ applies only when it is unexpired, covers the record's kind and names the
 record's person exactly: surname (or an alias's surname), first given name
 when the instrument gives one, and date of birth. Matching legal authority
 fuzzily would let a warrant for one person unlock another's records.
+
+The ids of the instruments that apply to a record are written into the
+search's audit entry (``warrants_applied``), so a replay of the log
+(``fieldgate contract diff --audit``) can tell the contract exactly what it
+was told, without the log ever naming the person an instrument covers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from fieldgate.claims import LegalAuthority
 from node.records import Record
@@ -33,10 +38,29 @@ def applies_to_record(authority: LegalAuthority, record: Record, today: dt.date)
     )
 
 
-def authority_input(
+def applied_ids(
     authorities: Iterable[LegalAuthority], record: Record, today: dt.date
+) -> tuple[str, ...]:
+    """The ids of the instruments that apply to ``record``, in the order presented."""
+    return tuple(a.id for a in authorities if applies_to_record(a, record, today))
+
+
+def authority_input(
+    authorities: Iterable[LegalAuthority],
+    record: Record,
+    today: dt.date,
+    applied: Collection[str] | None = None,
 ) -> list[dict[str, object]]:
-    """Build ``input.authority`` for one record."""
+    """Build ``input.authority`` for one record.
+
+    Args:
+        authorities: the requester's verified instruments.
+        record: the record the contract is asked about.
+        today: the date instruments are judged on.
+        applied: the ids of the instruments that apply, when already judged
+            (a replay of an audit entry that logged them); None judges each
+            here with :func:`applies_to_record`.
+    """
     return [
         {
             "kind": a.kind,
@@ -44,7 +68,9 @@ def authority_input(
             "court": a.court,
             "covers": list(a.covers),
             "record_kinds": list(a.record_kinds),
-            "applies_to_record": applies_to_record(a, record, today),
+            "applies_to_record": (
+                applies_to_record(a, record, today) if applied is None else a.id in applied
+            ),
         }
         for a in authorities
     ]

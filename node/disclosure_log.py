@@ -23,10 +23,19 @@ from node.disclosure import RecordVerdict
 
 @dataclass(frozen=True)
 class RecordOutcome:
-    """The verdict on one matching record of one search."""
+    """The verdict on one matching record of one search.
+
+    Attributes:
+        record_id: the record.
+        verdict: what the node did with it.
+        warrants_applied: the ids of the requester's warrants that applied to
+            this record (unexpired, naming its person, covering its kind), as
+            the node judged them; never whom they name.
+    """
 
     record_id: str
     verdict: RecordVerdict
+    warrants_applied: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class DisclosureEntry:
                     "record_id": r.record_id,
                     "disclose": r.verdict.disclose,
                     "error": r.verdict.error,
+                    "warrants_applied": list(r.warrants_applied),
                     "released": [f.name for f in r.verdict.fields if f.outcome == "released"],
                     "masked": [f.name for f in r.verdict.fields if f.outcome == "masked"],
                     "withheld": [f.name for f in r.verdict.fields if f.outcome == "withheld"],

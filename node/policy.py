@@ -10,10 +10,11 @@ node, never by a copy of it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from fieldgate.claims import RequesterClaims
-from node.authority import authority_input
+from node.authority import applied_ids, authority_input
 from node.catalog import FieldCatalog
 from node.contract import ContractEngine
 from node.disclosure import RecordVerdict, decide_fields, deny, withhold
@@ -55,7 +56,12 @@ def record_input(record: Record, node_id: str) -> dict[str, object]:
 
 
 def build_policy_input(
-    claims: RequesterClaims, record: Record, *, node_id: str, today: dt.date
+    claims: RequesterClaims,
+    record: Record,
+    *,
+    node_id: str,
+    today: dt.date,
+    warrants_applied: Collection[str] | None = None,
 ) -> dict[str, object]:
     """The whole ``input`` document for one record (see docs/contracts.md).
 
@@ -64,12 +70,25 @@ def build_policy_input(
         record: the matching record.
         node_id: the node's id, sent as ``input.record.agency``.
         today: the date warrants are judged on (``applies_to_record``).
+        warrants_applied: the ids of the warrants that apply to ``record``
+            when already known (replaying an audit entry that logged them);
+            None, as on the node, judges each warrant here.
     """
     return {
         "requester": requester_input(claims),
-        "authority": authority_input(claims.authority, record, today),
+        "authority": authority_input(claims.authority, record, today, warrants_applied),
         "record": record_input(record, node_id),
     }
+
+
+def _applied_in(policy_input: dict[str, object]) -> tuple[str, ...]:
+    """The ids of the warrants ``policy_input`` tells the contract apply to its record."""
+    authority = policy_input.get("authority")
+    if not isinstance(authority, list):
+        return ()
+    return tuple(
+        str(a["id"]) for a in authority if isinstance(a, dict) and a.get("applies_to_record")
+    )
 
 
 @dataclass(frozen=True)
@@ -82,11 +101,16 @@ class PolicyDecision:
         raw: the contract's raw decision; None when it was not asked, failed
             or returned undefined.
         verdict: what the node does with the record (:func:`node.disclosure.decide_fields`).
+        warrants_applied: the ids of the requester's warrants that apply to
+            the record (``applies_to_record``), as the contract was told; for
+            a record withheld before the contract was asked, judged the same
+            way. The audit entry logs them per record.
     """
 
     policy_input: dict[str, object] | None
     raw: object
     verdict: RecordVerdict
+    warrants_applied: tuple[str, ...]
 
 
 def evaluate_record(
@@ -97,20 +121,33 @@ def evaluate_record(
     *,
     node_id: str,
     today: dt.date,
+    applied: Collection[str] | None = None,
 ) -> PolicyDecision:
     """Ask the contract about one record; any failure withholds everything.
 
     Sealed, juvenile and expunged records are withheld here, before any
     contract is asked: no contract, however written, can release them.
+
+    Args:
+        applied: the ids of the warrants that apply to ``record`` when already
+            known (see :func:`build_policy_input`); None judges them.
     """
     if record.sealed or record.juvenile or record.expunged:
-        return PolicyDecision(None, None, withhold(record, catalog, RESTRICTED_REASON))
-    policy_input = build_policy_input(claims, record, node_id=node_id, today=today)
+        ids = (
+            applied_ids(claims.authority, record, today)
+            if applied is None
+            else tuple(a.id for a in claims.authority if a.id in applied)
+        )
+        return PolicyDecision(None, None, withhold(record, catalog, RESTRICTED_REASON), ids)
+    policy_input = build_policy_input(
+        claims, record, node_id=node_id, today=today, warrants_applied=applied
+    )
+    ids = _applied_in(policy_input)
     try:
         raw = contract.evaluate(policy_input)
     except ContractError as exc:
-        return PolicyDecision(policy_input, None, deny(record, catalog, str(exc)))
-    return PolicyDecision(policy_input, raw, decide_fields(raw, record, catalog))
+        return PolicyDecision(policy_input, None, deny(record, catalog, str(exc)), ids)
+    return PolicyDecision(policy_input, raw, decide_fields(raw, record, catalog), ids)
 
 
 def decide_record(

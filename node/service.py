@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 from fieldgate.claims import RequesterClaims
 from fieldgate.query import PersonQuery
 from fieldgate.v1 import common_pb2
+from node.authority import applied_ids
 from node.bundle import BundleWatcher
 from node.catalog import FieldCatalog
 from node.contract import ContractEngine, MissingContract
@@ -254,11 +255,15 @@ class AgencyNode:
                 break
             if time.monotonic() > deadline:
                 verdict = deny(candidate.record, self.catalog, "search's policy budget spent")
+                # Not asked, but judged as the contract would have been told: a
+                # replay of the entry decides this record without a guess.
+                applied = applied_ids(claims.authority, candidate.record, self._today())
             else:
                 decisions.append(self._evaluate(claims, candidate.record, contract))
                 verdict = decisions[-1][0].verdict
+                applied = decisions[-1][0].warrants_applied
             self._count(verdict)
-            outcomes.append(RecordOutcome(candidate.record.record_id, verdict))
+            outcomes.append(RecordOutcome(candidate.record.record_id, verdict, applied))
             if verdict.disclose:
                 contact = self._contact_for(candidate.record, verdict)
                 hits.append(build_hit(candidate.record, candidate.match, verdict, contact))

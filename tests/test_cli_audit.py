@@ -166,6 +166,11 @@ def test_report_subject_by_record_id_and_by_name(audited: Audited) -> None:
     )  # fmt: skip
     assert by_id["rows"]
     assert {r["agency"] for r in by_id["rows"]} == {"bellevue-pd", "fbi-seattle"}
+    # The warrant that unlocked a disclosure is named; the detective had none.
+    assert {(r["subject"], r["warrants_applied"]) for r in by_id["rows"]} == {
+        ("det-4711", ""),
+        ("sa-2231", "2:26-mj-00417"),
+    }
     by_name = json.loads(
         run(
             "audit", "report", "subject", "--db", audited.db(), "--json",

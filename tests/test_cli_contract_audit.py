@@ -32,9 +32,10 @@ from node.audit.keys import ensure_key
 from node.audit.schema import AuditReader
 from node.audit.store import AuditStore
 from node.catalog import default_catalog_path, load_catalog
+from node.disclosure_log import DisclosureLog
 from node.server import build_node
 from node.store import RecordStore
-from tests.helpers.audit import StepClock, tamper
+from tests.helpers.audit import PreWarrantsAuditLog, StepClock, tamper
 from tests.helpers.oracle import Expected, expected
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
@@ -94,7 +95,7 @@ class AuditedNode:
 
 
 def _search_as_node(
-    workdir: Path, spec: NodeSpec, audit: AuditStore, personas: list[Requester], tag: str
+    workdir: Path, spec: NodeSpec, audit: DisclosureLog, personas: list[Requester], tag: str
 ) -> None:
     """Every persona searches the planted person once, on a real node core running ``spec``."""
     node = build_node(node_config(spec, workdir), audit)
@@ -324,7 +325,11 @@ def test_the_table_names_requesters_changes_and_use(audited: AuditedNode) -> Non
     assert "released → withheld" in out
     assert "by agency type and purpose" in out
     assert "sa-2231" in out
-    assert "with warrants (assume-named)" in out
+    assert (
+        "2 queries with warrants; whether they applied: 4 records as logged, 0 guessed "
+        "(assume-named)" in out
+    )
+    assert "replayed with a guess" not in out
 
 
 def test_a_log_that_fails_verification_is_refused(audited: AuditedNode, tmp_path: Path) -> None:
@@ -372,3 +377,132 @@ def test_mistakes_get_messages_not_tracebacks(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert words in done.stderr
+
+
+NAMESAKE = "KCSO-B-990002"
+"""A booking of another HERNANDEZ, MIGUEL, born 3 July 1986: the subject's search matches it."""
+
+
+@dataclasses.dataclass
+class WarrantLogs:
+    """One record store; the same searches audited by today's node and in the older format."""
+
+    workdir: Path
+    current: Path
+    legacy: Path
+
+    def diff(self, audit: Path, *extra: str) -> Any:
+        done = run(
+            "contract", "diff", SANCTUARY, PERMISSIVE, "--audit", str(audit),
+            "--records-db", str(self.workdir / "kcso.sqlite"), "--json", "--accept-widening",
+            *extra,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def warrant_logs(tmp_path_factory: pytest.TempPathFactory) -> WarrantLogs:
+    """The federal agent (warrant naming the subject) and the detective search, under sanctuary.
+
+    The same node searches twice: once into a log written as the node writes
+    it now, once into one whose entries lack ``warrants_applied`` (the real
+    audit store, the key removed before the entry is chained).
+    """
+    workdir = tmp_path_factory.mktemp("replay-warrants")
+    agency = DEMO_AGENCIES[0]
+    records = generate_agency_records(agency, count=80, seed=5)
+    (booking,) = [r for r in records if r["record_id"] == "KCSO-B-004417"]
+    namesake = {**booking, "record_id": NAMESAKE, "booking_number": "K26990002"}
+    namesake["dob"] = "1986-07-03"
+    write_jsonl([*records, namesake], workdir / "kcso.jsonl")
+    spec = NodeSpec("kcso", agency.name, Path(SANCTUARY), workdir / "kcso.jsonl")
+    import_records(spec, workdir)
+    personas = [
+        p.requester
+        for p in demo_personas(dt.date.today())
+        if p.requester.subject in ("sa-2231", "det-4711")
+    ]
+    logs = WarrantLogs(workdir, workdir / "current.sqlite", workdir / "legacy.sqlite")
+    for path in (logs.current, logs.legacy):
+        audit = AuditStore.open(
+            path,
+            node_id="kcso",
+            key=ensure_key(workdir / "audit-key.pem"),
+            clock=StepClock(JANUARY),
+        )
+        try:
+            log = audit if path == logs.current else PreWarrantsAuditLog(audit)
+            _search_as_node(workdir, spec, log, personas, path.stem)
+        finally:
+            audit.close()
+    return logs
+
+
+def _applied(path: Path) -> dict[str, list[str] | None]:
+    """record id → warrants_applied logged in the agent's search (None when absent)."""
+    with AuditReader(path) as reader:
+        (data,) = [
+            row.document()["data"]
+            for row in reader.entries("search")
+            if row.document()["data"]["requester"]["subject"] == "sa-2231"
+        ]
+    return {r["record_id"]: r.get("warrants_applied") for r in data["records"]}
+
+
+def _without_mode(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != "warrants"}
+
+
+def test_a_new_log_replays_the_warrants_as_logged_whatever_the_guess(
+    warrant_logs: WarrantLogs,
+) -> None:
+    warrant = "2:26-mj-00417"
+    subject = {r.record_id for r in DEMO_SUBJECT.records_at("kcso")}
+    applied = _applied(warrant_logs.current)
+    assert subject | {NAMESAKE} <= set(applied)
+    assert {rid: ids for rid, ids in applied.items() if ids} == {rid: [warrant] for rid in subject}
+    named = warrant_logs.diff(warrant_logs.current, "--warrants", "assume-named")
+    never = warrant_logs.diff(warrant_logs.current, "--warrants", "never")
+    assert named["warrants"] == "assume-named"
+    assert never["warrants"] == "never"
+    assert _without_mode(named) == _without_mode(never)
+    agent = _rows(named, "sa-2231")
+    assert agent["records"] == len(applied)
+    assert agent["warrant_applicability"] == {"logged": len(applied), "guessed": 0}
+    assert _rows(named, "det-4711")["warrant_applicability"]["guessed"] == 0
+    assert named["warrant_applicability"] == {"logged": named["records"], "guessed": 0}
+    # The node ran OLD (sanctuary): with what the contract was told, the replay is exact.
+    assert named["old_reproduces_audit"]["differ"] == 0
+    assert named["old_reproduces_audit"]["agree"] == named["records"]
+
+
+def test_an_old_log_without_the_key_verifies_and_replays_with_the_guess(
+    warrant_logs: WarrantLogs,
+) -> None:
+    applied = _applied(warrant_logs.legacy)
+    assert applied
+    assert set(applied.values()) == {None}
+    verified = run("audit", "verify", "--db", str(warrant_logs.legacy))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    named = warrant_logs.diff(warrant_logs.legacy, "--warrants", "assume-named")
+    never = warrant_logs.diff(warrant_logs.legacy, "--warrants", "never")
+    for document in (named, never):
+        agent = _rows(document, "sa-2231")
+        assert agent["warrant_applicability"] == {"logged": 0, "guessed": len(applied)}
+        # The detective presented no warrant: nothing to guess.
+        assert _rows(document, "det-4711")["warrant_applicability"] == {"logged": 0, "guessed": 0}
+    # Each guess is wrong somewhere: assume-named gives the namesake the
+    # subject's warrant, never takes it from the subject's two records.
+    assert named["old_reproduces_audit"]["differ"] == 1
+    assert never["old_reproduces_audit"]["differ"] == 2
+    assert _without_mode(named) != _without_mode(never)
+    current = warrant_logs.diff(warrant_logs.current, "--warrants", "never")
+    assert _rows(current, "sa-2231")["gained"] != _rows(never, "sa-2231")["gained"]
+    table = run(
+        "contract", "diff", SANCTUARY, PERMISSIVE, "--audit", str(warrant_logs.legacy),
+        "--records-db", str(warrant_logs.workdir / "kcso.sqlite"), "--accept-widening",
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert f"whether they applied: 0 records as logged, {len(applied)} guessed" in table.stdout
+    assert f"{len(applied)} records replayed with a guess" in table.stdout

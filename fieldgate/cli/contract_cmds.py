@@ -346,6 +346,8 @@ def _explain_entry(audit_db: Path, seq: int, records_db: Path | None, as_json: b
             about += f" ({', '.join(record.flags)})"
         if record.held is False:
             about += " (no longer held)"
+        if record.warrants_applied:
+            about += f" (warrants applied: {escape(', '.join(record.warrants_applied))})"
         console.print(f"record [bold]{escape(record.record_id)}[/]{about}: {state}")
         if record.error:
             console.print(f"  [red]the contract failed to decide: {escape(record.error)}[/]")

@@ -61,8 +61,9 @@ def _audit_replay_options(command: F) -> F:
                 type=click.Choice(WARRANT_MODES),
                 default="assume-named",
                 show_default=True,
-                help="With --audit: the log never names whom a warrant covers; assume it "
-                "named each matched record's person, or that no warrant applied.",
+                help="With --audit, for entries that predate logging which warrants "
+                "applied to each record: assume a warrant named each matched record's "
+                "person, or that no warrant applied. Newer entries replay as logged.",
             ),
             click.option(
                 "--audit-key",

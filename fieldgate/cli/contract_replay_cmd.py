@@ -172,15 +172,18 @@ def print_report(report: AuditDiffReport, console: Console) -> None:
         )
         if impact.not_replayable:
             head += f", [yellow]{impact.not_replayable} not replayable[/]"
-        if impact.warrant_queries:
-            head += f", {len(impact.warrant_queries)} with warrants ({report.warrants})"
         if who in flagged:
             head += "  [bold red]GAINS ACCESS IN A CIVIL IMMIGRATION CONTEXT[/]"
-        if not impact.tallies:
-            console.print(f"{head}: no change", highlight=False)
-            continue
-        console.print(head, highlight=False)
-        console.print(_impact_table(impact, ""))
+        console.print(head if impact.tallies else f"{head}: no change", highlight=False)
+        if impact.warrant_queries:
+            console.print(
+                f"  {len(impact.warrant_queries)} queries with warrants; whether they applied: "
+                f"{impact.warrants_logged} records as logged, {impact.warrants_guessed} "
+                f"guessed ({report.warrants})",
+                highlight=False,
+            )
+        if impact.tallies:
+            console.print(_impact_table(impact, ""))
     summary = Table(
         "agency type",
         "purpose",
@@ -216,6 +219,13 @@ def print_report(report: AuditDiffReport, console: Console) -> None:
         f"{report.old_agrees} of {report.old_agrees + report.old_differs} audited decisions",
         highlight=False,
     )
+    if report.warrants_guessed:
+        console.print(
+            f"[yellow]{report.warrants_guessed} records replayed with a guess[/] "
+            f"(--warrants {report.warrants}): their entries predate logging which warrants "
+            f"applied; {report.warrants_logged} records replayed as logged",
+            highlight=False,
+        )
     for u in report.unreplayable:
         console.print(
             f"  not replayable: entry {u.seq} (request {escape(u.request_id)}) "

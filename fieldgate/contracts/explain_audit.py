@@ -39,6 +39,9 @@ class RecordExplanation:
     """sealed / juvenile / expunged, from the record store."""
     held: bool | None = None
     """Whether the store still holds the record (None without a store)."""
+    warrants_applied: tuple[str, ...] | None = None
+    """Ids of the requester's warrants that applied to the record; None when the
+    entry predates their logging."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class EntryExplanation:
                     "kind": r.kind,
                     "flags": list(r.flags),
                     "held": r.held,
+                    "warrants_applied": (
+                        None if r.warrants_applied is None else list(r.warrants_applied)
+                    ),
                     "fields": list(r.fields),
                 }
                 for r in self.records
@@ -109,6 +115,7 @@ def explain_entry(
                     )
                     if on
                 )
+        applied = record.get("warrants_applied")
         records.append(
             RecordExplanation(
                 record_id=str(record.get("record_id", "")),
@@ -124,6 +131,9 @@ def explain_entry(
                         "reason": str(f.get("reason", "")),
                     }
                     for f in record.get("fields", [])
+                ),
+                warrants_applied=(
+                    tuple(str(i) for i in applied) if isinstance(applied, list) else None
                 ),
                 **extra,
             )

@@ -21,12 +21,15 @@ What the replay cannot know, it says:
   counted and listed, never silently skipped;
 - a record that lost fields since the search (retention blanks fields) is
   replayed as it is now and counted as **changed since**;
-- the log never names the person a warrant covers (by design), so whether a
-  warrant applied to a record cannot be re-checked. By default the replay
-  assumes each warrant named the person of every record its query matched
-  (``assume-named``: expiry and record kinds are still checked, as on the
-  day); ``never`` assumes no warrant applied. Queries with warrants are
-  counted per requester;
+- the log never names the person a warrant covers (by design); instead each
+  matching record's entry lists the ids of the warrants that applied to it
+  (``warrants_applied``), and the contracts are told exactly that. Entries
+  written before that key was logged cannot be re-checked: by default the
+  replay assumes each warrant named the person of every record its query
+  matched (``assume-named``: expiry and record kinds are still checked, as on
+  the day); ``never`` assumes no warrant applied. Queries with warrants are
+  counted per requester, and so are the records replayed with logged and
+  with guessed warrant applicability;
 - how far the replay of OLD reproduces what was audited is counted: when the
   node ran OLD at the time, a difference points at a changed record or the
   warrant assumption.
@@ -154,6 +157,11 @@ class Impact:
     not_replayable: int = 0
     changed_since: int = 0
     warrant_queries: set[int] = field(default_factory=set)
+    warrants_logged: int = 0
+    """Records replayed with the warrant applicability their entry logged."""
+    warrants_guessed: int = 0
+    """Records replayed with warrants presented but their applicability not
+    logged (an older entry): guessed by the ``--warrants`` mode."""
     requesters: set[AuditedRequester] = field(default_factory=set)
     tallies: dict[TallyKey, FieldTally] = field(default_factory=dict)
 
@@ -177,6 +185,10 @@ class Impact:
             "not_replayable": self.not_replayable,
             "changed_since": self.changed_since,
             "queries_with_warrants": len(self.warrant_queries),
+            "warrant_applicability": {
+                "logged": self.warrants_logged,
+                "guessed": self.warrants_guessed,
+            },
             **{
                 change: {
                     cls: [
@@ -230,6 +242,8 @@ class AuditDiffReport:
     queries: int = 0
     records: int = 0
     changed_since: int = 0
+    warrants_logged: int = 0
+    warrants_guessed: int = 0
     old_agrees: int = 0
     old_differs: int = 0
     audited_versions: Counter[str] = field(default_factory=Counter)
@@ -269,6 +283,10 @@ class AuditDiffReport:
             "queries": self.queries,
             "records": self.records,
             "changed_since": self.changed_since,
+            "warrant_applicability": {
+                "logged": self.warrants_logged,
+                "guessed": self.warrants_guessed,
+            },
             "not_replayable": {
                 "records": len(self.unreplayable),
                 "queries": len({u.seq for u in self.unreplayable}),
@@ -319,7 +337,9 @@ def claims_for_record(
 
     The log keeps each warrant's kind, id, court, coverage and expiry but not
     whom it names: with ``assume-named`` it is rebuilt as naming ``record``'s
-    person, with ``never`` as naming nobody.
+    person, with ``never`` as naming nobody. (When the entry logged which
+    warrants applied, the replay passes those ids to the contract instead and
+    the mode does not matter.)
 
     Raises:
         ValueError: the logged requester is malformed.
@@ -431,9 +451,13 @@ class _Replay:
             record = self.store.get(audited.record_id)
             reason = NOT_HELD if record is None else ""
             claims = None
+            applied = audited.warrants_applied
             if record is not None:
+                # Logged applicability is exact: the warrants name nobody and the
+                # contract is told which applied, as the node told it.
+                mode: WarrantMode = "never" if applied is not None else report.warrants
                 try:
-                    claims = claims_for_record(entry.requester, record, report.warrants)
+                    claims = claims_for_record(entry.requester, record, mode)
                 except (KeyError, TypeError, ValueError) as exc:
                     reason = f"{BAD_REQUESTER}: {exc}"
             if record is None or claims is None:
@@ -443,6 +467,12 @@ class _Replay:
                 for impact in impacts:
                     impact.not_replayable += 1
                 continue
+            logged, guessed = applied is not None, applied is None and bool(claims.authority)
+            report.warrants_logged += logged
+            report.warrants_guessed += guessed
+            for impact in impacts:
+                impact.warrants_logged += logged
+                impact.warrants_guessed += guessed
             self.record(entry.seq, who, impacts, audited, record, claims, today)
 
     def record(
@@ -458,7 +488,13 @@ class _Replay:
         report = self.report
         old, new = (
             evaluate_record(
-                s.engine, claims, record, s.catalog, node_id=report.node_id, today=today
+                s.engine,
+                claims,
+                record,
+                s.catalog,
+                node_id=report.node_id,
+                today=today,
+                applied=audited.warrants_applied,
             ).verdict
             for s in (self.old, self.new)
         )
@@ -512,7 +548,8 @@ def replay_audit(
         chain: the verification report of ``reader``'s log.
         since: first day (UTC) of searches to replay; None replays them all.
         node_id: ``input.record.agency``; default the node id the log names.
-        warrants: how warrants are replayed (:data:`WARRANT_MODES`).
+        warrants: how warrants are replayed where the entry did not log which
+            applied (:data:`WARRANT_MODES`).
         progress: called with (entries done, entries in all) after each entry.
     """
     report = AuditDiffReport(

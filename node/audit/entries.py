@@ -15,8 +15,10 @@ Kinds:
 
 A search entry names who asked (every claim, and the id of each legal
 instrument, never the warrant's subject), the query digest, the contract
-version, the outcome, and per matching record the record id and every field's
-outcome with its class and reason. Values never appear in it.
+version, the outcome, and per matching record the record id, the ids of the
+warrants that applied to it (``warrants_applied``; absent from entries written
+before it was logged) and every field's outcome with its class and reason.
+Values never appear in it.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def search_data(entry: DisclosureEntry) -> dict[str, Any]:
                 "sent": r.record_id in sent,
                 "disclose": r.verdict.disclose,
                 "error": r.verdict.error,
+                "warrants_applied": list(r.warrants_applied),
                 "fields": [
                     {
                         "name": f.name,

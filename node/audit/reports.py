@@ -131,6 +131,14 @@ def by_purpose(reader: AuditReader, period: Period = Period()) -> Report:
     return Report("searches by agency type and purpose", columns, rows)
 
 
+def _applied(record: dict[str, Any]) -> str:
+    """The ids of the warrants that applied to a logged record; "?" for an older entry."""
+    applied = record.get("warrants_applied")
+    if not isinstance(applied, list):
+        return "?"
+    return ",".join(str(a) for a in applied)
+
+
 def subject_history(reader: AuditReader, record_ids: set[str], period: Period = Period()) -> Report:
     """Every disclosure of any of ``record_ids``: when, to whom, why, which fields."""
     rows: list[dict[str, Any]] = []
@@ -151,6 +159,7 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
                     "purpose": requester.get("purpose", ""),
                     "case_number": requester.get("case_number", ""),
                     "authority": ",".join(a.get("id", "") for a in requester.get("authority", [])),
+                    "warrants_applied": _applied(record),
                     "released": ",".join(
                         f["name"] for f in fields if f.get("outcome") == "released"
                     ),
@@ -171,6 +180,7 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
         "purpose",
         "case_number",
         "authority",
+        "warrants_applied",
         "released",
         "masked",
     )

@@ -11,9 +11,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from node.audit.canonical import canonical_json, chain_hash
+from node.audit.entries import SEARCH, search_data
 from node.audit.keys import ensure_key
 from node.audit.schema import SCHEMA_STATEMENTS
 from node.audit.store import AuditStore
+from node.disclosure_log import DisclosureEntry
 
 
 class StepClock:
@@ -48,6 +50,24 @@ def make_log(
         store.append("search", {"request_id": f"req-{number:04d}", "outcome": "no_hit"})
     store.close()
     return path, key
+
+
+class PreWarrantsAuditLog:
+    """The real audit store, writing search entries as builds did before ``warrants_applied``.
+
+    The entry is the node's own (:func:`node.audit.entries.search_data`) with
+    the key removed from every record before it is chained and signed, so the
+    log verifies like any other.
+    """
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+
+    def write(self, entry: DisclosureEntry) -> None:
+        data = search_data(entry)
+        for record in data["records"]:
+            del record["warrants_applied"]  # KeyError if the node stops logging it
+        self.store.append(SEARCH, data)
 
 
 def tamper(path: Path, *statements: str | tuple[str, tuple[object, ...]]) -> None:
