@@ -10,7 +10,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-NAMES = ("search_request", "names", "import_jsonl", "import_csv", "catalog", "signed_search")
+NAMES = (
+    "search_request",
+    "names",
+    "import_jsonl",
+    "import_csv",
+    "catalog",
+    "signed_search",
+    "contract_bundle",
+)
+"""Every harness of fuzz/harnesses.py (named here: nothing is imported before instrumenting)."""
 
 
 def main() -> None:

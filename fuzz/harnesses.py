@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import DecodeError
 
 from fieldgate.claims import validate_requester
@@ -19,6 +20,7 @@ from fieldgate.trust.bundle import TrustStore
 from fieldgate.trust.devkit import DevTrust
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import common_pb2, node_pb2
+from node.bundle import BundleError, verify_bundle
 from node.catalog import default_catalog_path, load_catalog, parse_catalog
 from node.errors import CatalogError, RecordImportError
 from node.importer import import_file
@@ -114,6 +116,18 @@ def signed_search(data: bytes) -> None:
     raise AssertionError("random bytes verified as a signed search")
 
 
+_BUNDLE_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+"""A fixed policy key: the seeds are bundles it signed (fuzz/seeds.py)."""
+
+
+def contract_bundle(data: bytes) -> None:
+    """A signed contract bundle's bytes: verified, or refused with a reason, never a crash."""
+    with contextlib.suppress(BundleError):
+        bundle = verify_bundle(data, [_BUNDLE_KEY.public_key()])
+        # Only the seed itself (or a change the signature does not cover) gets here.
+        assert bundle.contract in bundle.files
+
+
 HARNESSES: dict[str, Callable[[bytes], None]] = {
     "search_request": search_request,
     "names": names,
@@ -121,5 +135,6 @@ HARNESSES: dict[str, Callable[[bytes], None]] = {
     "import_csv": import_csv,
     "catalog": catalog,
     "signed_search": signed_search,
+    "contract_bundle": contract_bundle,
 }
 """Harness name → check function."""

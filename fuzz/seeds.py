@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
+import io
 import json
+import tarfile
 
 from fieldgate.v1 import common_pb2, node_pb2
+from node.bundle import pack_bundle
 
 
 def _request() -> bytes:
@@ -24,6 +29,25 @@ def _request() -> bytes:
 
 def _record(**extra: object) -> dict[str, object]:
     return {"record_id": "A-1", "record_kind": "booking", "surname": "DOE", **extra}
+
+
+def _bundles() -> list[bytes]:
+    """A real signed bundle, cut short, with a member too many, and a gzip of nothing."""
+    from fuzz.harnesses import _BUNDLE_KEY
+
+    files = {
+        "contract/contract.rego": b"package fieldgate.contracts.f\nimport rego.v1\n"
+        b'decision := {"disclose": false, "release": set(), "mask": {}}\n',
+        "contract/data.json": b'{"x": [[[[1]]]]}',
+    }
+    signed_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    good = pack_bundle(files, revision="r1", key=_BUNDLE_KEY, now=signed_at)
+    extra = io.BytesIO()
+    with tarfile.open(fileobj=extra, mode="w:gz") as tar:
+        for i in range(50):
+            info = tarfile.TarInfo(f"lib/m{i}.rego")
+            tar.addfile(info, io.BytesIO(b""))
+    return [good, good[: len(good) // 2], extra.getvalue(), gzip.compress(b"")]
 
 
 def seeds() -> dict[str, list[bytes]]:
@@ -72,4 +96,5 @@ def seeds() -> dict[str, list[bytes]]:
             ).SerializeToString(),
             b"\x12" + b"\xff" * 10,
         ],
+        "contract_bundle": _bundles(),
     }

@@ -24,3 +24,12 @@ def test_every_harness_has_seeds() -> None:
 @pytest.mark.parametrize(("name", "label", "data"), CASES, ids=[f"{n}-{i}" for n, i, _ in CASES])
 def test_fuzz_input_is_handled(name: str, label: object, data: bytes) -> None:
     HARNESSES[name](data)
+
+
+def test_every_harness_can_be_run_and_is_run_by_make_fuzz() -> None:
+    from fuzz.__main__ import NAMES
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    (line,) = [x for x in makefile.splitlines() if x.startswith("FUZZ_HARNESSES :=")]
+    assert set(NAMES) == set(HARNESSES) == set(seeds())
+    assert line.split(":=")[1].split() == list(NAMES)
