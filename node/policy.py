@@ -81,16 +81,6 @@ def build_policy_input(
     }
 
 
-def _applied_in(policy_input: dict[str, object]) -> tuple[str, ...]:
-    """The ids of the warrants ``policy_input`` tells the contract apply to its record."""
-    authority = policy_input.get("authority")
-    if not isinstance(authority, list):
-        return ()
-    return tuple(
-        str(a["id"]) for a in authority if isinstance(a, dict) and a.get("applies_to_record")
-    )
-
-
 @dataclass(frozen=True)
 class PolicyDecision:
     """One record's trip through the policy: what the contract was asked and said, and the verdict.
@@ -132,17 +122,17 @@ def evaluate_record(
         applied: the ids of the warrants that apply to ``record`` when already
             known (see :func:`build_policy_input`); None judges them.
     """
+    # The same judgement authority_input gives the contract, for the audit entry.
+    ids = (
+        applied_ids(claims.authority, record, today)
+        if applied is None
+        else tuple(a.id for a in claims.authority if a.id in applied)
+    )
     if record.sealed or record.juvenile or record.expunged:
-        ids = (
-            applied_ids(claims.authority, record, today)
-            if applied is None
-            else tuple(a.id for a in claims.authority if a.id in applied)
-        )
         return PolicyDecision(None, None, withhold(record, catalog, RESTRICTED_REASON), ids)
     policy_input = build_policy_input(
         claims, record, node_id=node_id, today=today, warrants_applied=applied
     )
-    ids = _applied_in(policy_input)
     try:
         raw = contract.evaluate(policy_input)
     except ContractError as exc:
