@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,40 @@ def broker_request(query: common_pb2.PersonQuery) -> broker_pb2.SearchRequest:
 def node_request(query: common_pb2.PersonQuery, request_id: str) -> node_pb2.NodeSearchRequest:
     """The detective's search as a node receives it from the broker."""
     return node_pb2.NodeSearchRequest(request_id=request_id, requester=DETECTIVE, query=query)
+
+
+_FRESH_CASES = itertools.count()
+
+
+def fresh_case_number() -> str:
+    """A case number no search of this process used before.
+
+    A search under it is a first search for every node: none of its decisions
+    can come from a node's decision cache (``node/decision_cache.py``). One
+    counter for the whole process, so no two scenarios or queries share one.
+    """
+    return f"BPD-FRESH-{next(_FRESH_CASES):08d}"
+
+
+class FreshSearches:
+    """The detective's search for one query, serialised each time under a fresh case number.
+
+    Making one costs a few microseconds of the timed call.
+    """
+
+    def __init__(self, query: common_pb2.PersonQuery, request_id: str) -> None:
+        self._broker = broker_request(query)
+        self._node = node_request(query, request_id)
+
+    def broker(self) -> bytes:
+        """A broker SearchRequest, serialised."""
+        self._broker.requester.case_number = fresh_case_number()
+        return self._broker.SerializeToString()
+
+    def node(self) -> bytes:
+        """A NodeSearchRequest as the broker would send it, serialised."""
+        self._node.requester.case_number = fresh_case_number()
+        return self._node.SerializeToString()
 
 
 def _with_supported(cls: type[Any], kwargs: dict[str, Any], optional: dict[str, Any]) -> Any:

@@ -16,7 +16,6 @@ audit write), which isolates the store, the contract and the disclosure.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +29,8 @@ from bench.common import (
     DETECTIVE,
     RELEASE_ALL_CONTRACT,
     SANCTUARY_CONTRACT,
+    FreshSearches,
+    fresh_case_number,
     node_config,
     node_request,
     person_query,
@@ -158,16 +159,13 @@ def local_node(store: Path, contract: Path, node_id: str) -> AgencyNode:
     return build_node(config, MemoryDisclosureLog())
 
 
-_LOCAL_CASES = itertools.count()
-
-
 def _time_local(node: AgencyNode, query: common_pb2.PersonQuery, rounds: int) -> list[float]:
     parsed = validate_query(query)
     out: list[float] = []
     for i in range(rounds):
         requester = common_pb2.Requester()
         requester.CopyFrom(DETECTIVE)
-        requester.case_number = f"BPD-LOCAL-{next(_LOCAL_CASES):06d}"  # a first search
+        requester.case_number = fresh_case_number()  # a first search
         claims = validate_requester(requester)
         started = time.perf_counter()
         node.search(f"local-{i}", claims, parsed)
@@ -221,7 +219,8 @@ async def run_contract(
             rounds = settings.grpc_rounds + 10
             # First searches: every round under a case number never seen, so the
             # node's decision cache cannot answer and the engine decides each hit.
-            fresh = [first_search(query, f"bench-contract-{r}", r) for r in range(rounds)]
+            searches = FreshSearches(query, "bench-contract")
+            fresh = [searches.node() for _ in range(rounds)]
             samples = await _interleaved(calls, fresh)
             repeated = await _interleaved(calls, [payload] * rounds)
             local = await asyncio.to_thread(_local_pair, store, workdir, query, settings)
@@ -248,13 +247,6 @@ async def run_contract(
         await asyncio.gather(*(c.close(None) for c in channels.values()))
         stop_all([worker])
     return ContractResult(settings.records, store, cases)
-
-
-def first_search(query: common_pb2.PersonQuery, request_id: str, case: int) -> bytes:
-    """The detective's search under a case number of its own: a first search for the node."""
-    request = node_request(query, request_id)
-    request.requester.case_number = f"BPD-2026-{case:06d}"
-    return request.SerializeToString()
 
 
 async def _interleaved(

@@ -21,14 +21,13 @@ first N echo servers (200-byte payload), (b) the same search sent directly to
 the first N nodes at once (what the broker does, without the broker), and (c)
 the search through the broker. (c) − (b) is the broker's own cost; (b) − (a)
 is the nodes' work, which on one 2-core machine adds up over all N nodes.
-Every search carries a case number never used before (:class:`FreshSearches`),
+Every search carries a case number never used before (:class:`bench.common.FreshSearches`),
 so no node answers from its decision cache.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,9 +40,8 @@ import grpc
 from bench.common import (
     ECHO_PAYLOAD,
     SANCTUARY_CONTRACT,
+    FreshSearches,
     Memory,
-    broker_request,
-    node_request,
     person_query,
 )
 from bench.data import copy_store, fleet_templates
@@ -58,7 +56,7 @@ from bench.echo import (
 from bench.procs import Worker, start_worker, stop_all, wait_ready
 from bench.stats import Summary, slope, summarize
 from fieldgate.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
+from fieldgate.v1 import broker_pb2, node_pb2
 
 HOLDER_EVERY = 10
 """Every tenth node holds the person searched for."""
@@ -310,33 +308,6 @@ def start_fleet(
     return workers, nodes, echoes
 
 
-class FreshSearches:
-    """The detective's search, each time under a case number never used before.
-
-    Every search is a first search for the nodes, so none is answered from a
-    node's decision cache (``node/decision_cache.py``); making one costs a few
-    microseconds of the timed call.
-    """
-
-    def __init__(self, query: common_pb2.PersonQuery) -> None:
-        self._broker = broker_request(query)
-        self._node = node_request(query, "bench-direct")
-        self._cases = itertools.count()
-
-    def _case(self) -> str:
-        return f"BPD-FANOUT-{next(self._cases):08d}"
-
-    def broker(self) -> bytes:
-        """A broker SearchRequest, serialised."""
-        self._broker.requester.case_number = self._case()
-        return self._broker.SerializeToString()
-
-    def node(self) -> bytes:
-        """A NodeSearchRequest as the broker would send it, serialised."""
-        self._node.requester.case_number = self._case()
-        return self._node.SerializeToString()
-
-
 async def run_fanout(
     settings: FanoutSettings, workdir: Path, log: Callable[[str], None]
 ) -> FanoutResult:
@@ -348,7 +319,7 @@ async def run_fanout(
     log(f"fleet ready in {result.startup_seconds:.1f} s")
     client = _Client()
     query = _query()
-    searches = FreshSearches(query)
+    searches = FreshSearches(query, "bench-direct")
     try:
         for n in sorted(settings.node_counts):
             broker = start_worker({"kind": "broker", "nodes": nodes[:n]}, workdir, f"broker-{n}")
