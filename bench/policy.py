@@ -12,8 +12,13 @@ For each the node's input document is built exactly as
   cache emptied first (input to JSON, hand-off to the engine's thread and back);
 - **decide**: ``AgencyNode.decide`` (input built, contract, the node's checks of
   the decision: the whole per-hit policy path) as in a requester's *first*
-  search: the cache is emptied before each pass over the hits, so the engine is
-  asked once per distinct input document among them (``node.decision_cache``);
+  search: the cache is emptied before each pass over the hits, and the
+  contract (field-local, ``node.field_locality``) is told, per record kind,
+  the fields the search's records hold, as ``AgencyNode.search`` tells it, so
+  the engine is asked once per distinct input document among them
+  (``node.decision_cache``);
+- **decide, record by record**: the same, each record asked about with its
+  own fields (what the node does for a contract that is not field-local);
 - **decide, repeated**: the same with the cache kept (the requester searched before);
 - **decide + hit**: first-search ``decide`` plus ``build_hit``, the wire hit.
 
@@ -45,6 +50,7 @@ from fieldgate.claims import RequesterClaims, validate_requester
 from fieldgate.query import validate_query
 from node.decision_cache import DecisionCache
 from node.disclosure import RecordVerdict, build_hit
+from node.field_locality import told_fields_by_kind
 from node.policy import build_policy_input
 from node.records import Record
 from node.service import AgencyNode
@@ -174,7 +180,19 @@ def run_policy(
         cache = getattr(node.contract, "cache", None)
         if not isinstance(cache, DecisionCache):
             raise RuntimeError("the node's contract runs without a decision cache")
-        distinct = len({json.dumps(i, sort_keys=True) for i in inputs})
+        told = told_fields_by_kind(records) if node.contract.field_local else {}
+        asked = [
+            build_policy_input(
+                claims,
+                r,
+                node_id=node.node_id,
+                today=dt.date.today(),
+                fields=told.get(r.kind),
+            )
+            for r in records
+        ]
+        distinct = len({json.dumps(i, sort_keys=True) for i in asked})
+        exact = len({json.dumps(i, sort_keys=True) for i in inputs})
 
         def bare(i: int) -> object:
             engine.set_input_json(inputs_json[i])
@@ -186,6 +204,11 @@ def run_policy(
 
         def first_search(i: int) -> object:
             if i == 0:  # each pass over the hits is one new search: nothing remembered
+                cache.clear()
+            return node.decide(claims, records[i], told_fields=told.get(records[i].kind))
+
+        def record_by_record(i: int) -> object:
+            if i == 0:
                 cache.clear()
             return node.decide(claims, records[i])
 
@@ -208,17 +231,25 @@ def run_policy(
             _per_hit(
                 "decide",
                 "AgencyNode.decide, the whole per-hit policy path, in a requester's first "
-                f"search: the {k} hits ask the engine once per distinct input ({distinct})",
+                f"search: the {k} hits ask the engine once per distinct input ({distinct}: "
+                "field-local, told per kind the fields the search's records hold)",
                 n,
                 k,
                 first_search,
+            ),
+            _per_hit(
+                "decide, record by record",
+                f"the same, each record told its own fields (not field-local): {exact} distinct",
+                n,
+                k,
+                record_by_record,
             ),
             _per_hit(
                 "decide, repeated",
                 "AgencyNode.decide when the same requester's inputs were decided before",
                 n,
                 k,
-                lambda i: node.decide(claims, records[i]),
+                lambda i: node.decide(claims, records[i], told_fields=told.get(records[i].kind)),
             ),
             _per_hit(
                 "decide+hit",

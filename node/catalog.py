@@ -28,6 +28,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
@@ -118,6 +119,11 @@ class FieldCatalog:
     def classes(self) -> dict[str, str]:
         """Return field name → sensitivity class, the contract's ``data.catalog``."""
         return {name: spec.sensitivity for name, spec in self.fields.items()}
+
+    @cached_property
+    def field_names(self) -> tuple[str, ...]:
+        """Every field name, sorted: what a field-local contract is told a record holds."""
+        return tuple(sorted(self.fields))
 
     def __contains__(self, name: object) -> bool:
         return name in self.fields

@@ -39,6 +39,13 @@ def contract_package(source: str) -> str | None:
 class ContractEngine(Protocol):
     """What the node needs from a policy back end."""
 
+    field_local: bool
+    """Whether the node may ask once per kind of record (:mod:`node.field_locality`).
+
+    False until :func:`node.field_locality.adopt_field_locality` has checked
+    the contract's declaration; back ends that cannot be checked stay False.
+    """
+
     @property
     def version(self) -> str:
         """SHA-256 (hex) of the loaded contract sources; empty when none is loaded."""
@@ -67,6 +74,7 @@ class MissingContract:
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+        self.field_local = False
 
     @property
     def version(self) -> str:
@@ -219,11 +227,12 @@ class RegorusContract:
         for path, text in modules:
             digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
         self._version = version or digest.hexdigest()
-        self._thread = _EngineThread(
-            f"contract-{self._package}",
-            tuple(modules),
-            json.dumps({**(data or {}), "catalog": dict(catalog_classes)}),
-        )
+        data_json = json.dumps({**(data or {}), "catalog": dict(catalog_classes)}, sort_keys=True)
+        digest.update(data_json.encode())
+        self.sources_digest = digest.hexdigest()
+        """SHA-256 of the modules *and* the data: what every decision is a function of."""
+        self.field_local = False
+        self._thread = _EngineThread(f"contract-{self._package}", tuple(modules), data_json)
         cacheable = cache_size > 0 and deterministic_sources(text for _, text in modules)
         self.cache: DecisionCache | None = DecisionCache(cache_size) if cacheable else None
         """Decisions by input, when caching is on and the contract is deterministic."""

@@ -95,6 +95,9 @@ class OpaContract:
         self._pool = ThreadPoolExecutor(_MAX_WORKERS, thread_name_prefix=f"opa-{package}")
         self._lock = threading.Lock()
         self._closed = False
+        # The server's policy can change under the node at any time, so a check
+        # made at load would prove nothing: every record is asked about on its own.
+        self.field_local = False
 
     @property
     def version(self) -> str:

@@ -159,6 +159,12 @@ class NodeMetrics:
             ["name", "version"],
             registry=registry,
         )
+        self.contract_field_local = Gauge(
+            "fieldgate_node_contract_field_local",
+            "1 when the contract in force declared itself field-local and passed the node's "
+            "check, so the engine is asked once per kind of record rather than per record.",
+            registry=registry,
+        )
         self.verification_failures = Counter(
             "fieldgate_node_verification_failures",
             "Searches refused (answered as not found) because verification failed, by reason.",
@@ -228,6 +234,7 @@ class NodeMetrics:
         cache = getattr(contract, "cache", None)
         if cache is not self._cache_lookups.cache:
             self._cache_lookups.swap(cache if isinstance(cache, DecisionCache) else None)
+        self.contract_field_local.set(1 if contract.field_local else 0)
         labels = (contract.name, contract.version)
         if labels == self._contract:
             return

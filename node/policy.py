@@ -10,7 +10,7 @@ node, never by a copy of it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from fieldgate.claims import RequesterClaims
@@ -37,13 +37,20 @@ def requester_input(claims: RequesterClaims) -> dict[str, object]:
     }
 
 
-def record_input(record: Record, node_id: str) -> dict[str, object]:
+def record_input(
+    record: Record, node_id: str, fields: Sequence[str] | None = None
+) -> dict[str, object]:
     """``input.record``: the record's kind, flags and field names, never its values nor its id.
 
     A contract decides about kinds of records, never about one record by name:
     without the id, records that hold the same fields get the same document,
     which lets the node ask the engine once for all of them
     (:mod:`node.decision_cache`). Field names are sorted for the same reason.
+
+    Args:
+        fields: the field names to tell the contract instead of the record's
+            own (the catalog's whole list, for a field-local contract:
+            :mod:`node.field_locality`); sorted by the caller.
     """
     return {
         "kind": record.kind,
@@ -51,7 +58,7 @@ def record_input(record: Record, node_id: str) -> dict[str, object]:
         "sealed": record.sealed,
         "juvenile": record.juvenile,
         "expunged": record.expunged,
-        "fields": sorted(record.fields),
+        "fields": sorted(record.fields) if fields is None else list(fields),
     }
 
 
@@ -62,6 +69,7 @@ def build_policy_input(
     node_id: str,
     today: dt.date,
     warrants_applied: Collection[str] | None = None,
+    fields: Sequence[str] | None = None,
 ) -> dict[str, object]:
     """The whole ``input`` document for one record (see docs/contracts.md).
 
@@ -73,11 +81,12 @@ def build_policy_input(
         warrants_applied: the ids of the warrants that apply to ``record``
             when already known (replaying an audit entry that logged them);
             None, as on the node, judges each warrant here.
+        fields: see :func:`record_input`.
     """
     return {
         "requester": requester_input(claims),
         "authority": authority_input(claims.authority, record, today, warrants_applied),
-        "record": record_input(record, node_id),
+        "record": record_input(record, node_id, fields),
     }
 
 
@@ -112,6 +121,7 @@ def evaluate_record(
     node_id: str,
     today: dt.date,
     applied: Collection[str] | None = None,
+    told_fields: Sequence[str] | None = None,
 ) -> PolicyDecision:
     """Ask the contract about one record; any failure withholds everything.
 
@@ -121,6 +131,12 @@ def evaluate_record(
     Args:
         applied: the ids of the warrants that apply to ``record`` when already
             known (see :func:`build_policy_input`); None judges them.
+        told_fields: the field names to tell the contract instead of the
+            record's own: sorted, and a superset of them. Only for a contract
+            found field-local (:mod:`node.field_locality`), which decides each
+            of the record's fields the same whatever else it is told the record
+            holds; the verdict covers the record's own fields only. None tells
+            the contract the record's own fields.
     """
     # The same judgement authority_input gives the contract, for the audit entry.
     ids = (
@@ -131,7 +147,12 @@ def evaluate_record(
     if record.sealed or record.juvenile or record.expunged:
         return PolicyDecision(None, None, withhold(record, catalog, RESTRICTED_REASON), ids)
     policy_input = build_policy_input(
-        claims, record, node_id=node_id, today=today, warrants_applied=applied
+        claims,
+        record,
+        node_id=node_id,
+        today=today,
+        warrants_applied=applied,
+        fields=told_fields,
     )
     try:
         raw = contract.evaluate(policy_input)

@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -36,6 +36,7 @@ from node.contract import ContractEngine, MissingContract
 from node.decision_log import DecisionLog
 from node.disclosure import RecordVerdict, build_hit, deny
 from node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
+from node.field_locality import adopt_field_locality, told_fields_by_kind
 from node.metrics import NodeMetrics
 from node.policy import PolicyDecision, evaluate_record, requester_input
 from node.records import Record
@@ -128,6 +129,7 @@ class AgencyNode:
         self.audit_ok = True
         """False after an audit write failed, until one succeeds (health reports it)."""
         self.metrics = metrics if metrics is not None else NodeMetrics(CollectorRegistry())
+        adopt_field_locality(contract, catalog)
         self.metrics.set_contract(contract)
         self.bundle = bundle
         """The signed bundle the contract comes from, re-checked on each search; or None."""
@@ -171,6 +173,7 @@ class AgencyNode:
 
     def _activate(self, engine: ContractEngine) -> None:
         """Swap in ``engine``; the old one closes once no search still uses it."""
+        adopt_field_locality(engine, self.catalog)
         with self._contract_lock:
             old, self.contract = self.contract, engine
             close_now = self._users.get(id(old), 0) == 0
@@ -199,21 +202,37 @@ class AgencyNode:
         contract.close()
 
     def decide(
-        self, claims: RequesterClaims, record: Record, contract: ContractEngine | None = None
+        self,
+        claims: RequesterClaims,
+        record: Record,
+        contract: ContractEngine | None = None,
+        told_fields: Sequence[str] | None = None,
     ) -> RecordVerdict:
         """Ask the contract about one record; any failure withholds everything.
 
         Sealed, juvenile and expunged records are withheld here, before any
         contract is asked: no contract, however written, can release them.
+        ``told_fields``: see :func:`node.policy.evaluate_record` (a search
+        passes :func:`node.field_locality.told_fields_by_kind` of its records).
         """
-        return self._evaluate(claims, record, contract or self.contract)[0].verdict
+        return self._evaluate(claims, record, contract or self.contract, told_fields)[0].verdict
 
     def _evaluate(
-        self, claims: RequesterClaims, record: Record, contract: ContractEngine
+        self,
+        claims: RequesterClaims,
+        record: Record,
+        contract: ContractEngine,
+        told_fields: Sequence[str] | None,
     ) -> tuple[PolicyDecision, int]:
         started = time.perf_counter_ns()
         decision = evaluate_record(
-            contract, claims, record, self.catalog, node_id=self.node_id, today=self._today()
+            contract,
+            claims,
+            record,
+            self.catalog,
+            node_id=self.node_id,
+            today=self._today(),
+            told_fields=told_fields,
         )
         elapsed = time.perf_counter_ns() - started
         if decision.policy_input is not None:  # the contract was asked
@@ -248,6 +267,9 @@ class AgencyNode:
         with self._store_lock:
             candidates = self.store.search(query, limit=MAX_CANDIDATES)
         deadline = time.monotonic() + self._budget
+        # A field-local contract is asked once per kind of record in this search
+        # rather than once per record (node/field_locality.py).
+        told = told_fields_by_kind(c.record for c in candidates) if contract.field_local else {}
         outcomes: list[RecordOutcome] = []
         hits: list[common_pb2.Hit] = []
         for candidate in candidates:
@@ -259,7 +281,11 @@ class AgencyNode:
                 # replay of the entry decides this record without a guess.
                 applied = applied_ids(claims.authority, candidate.record, self._today())
             else:
-                decisions.append(self._evaluate(claims, candidate.record, contract))
+                decisions.append(
+                    self._evaluate(
+                        claims, candidate.record, contract, told.get(candidate.record.kind)
+                    )
+                )
                 verdict = decisions[-1][0].verdict
                 applied = decisions[-1][0].warrants_applied
             self._count(verdict)

@@ -13,8 +13,12 @@ Two questions, answered two ways:
   (:mod:`fieldgate.contracts.source`). A literal one or two letters away from a
   catalog field, a class, a mask or a vocabulary word is a typo.
 
+A third question: **does the contract keep its field-local promise?**
+(:func:`locality_findings`, :mod:`node.field_locality`).
+
 Errors (typos, names the catalog lacks in a decision, masks that never fit,
-evaluations that fail) make the command exit non-zero; warnings do not.
+evaluations that fail, a refuted ``field_local`` declaration) make the command
+exit non-zero; warnings do not.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ from fieldgate.vocabulary import (
     RECORD_KINDS,
 )
 from node.catalog import ADDRESS_KEYS, SENSITIVITY_CLASSES, default_catalog_path, load_catalog
+from node.field_locality import (
+    AUTHOR_CHECK_CASES,
+    FIELD_LOCAL_RULE,
+    declares_field_local,
+    find_counterexample,
+)
 from node.masking import MASKS
 
 Severity = Literal["error", "warning", "info"]
@@ -89,7 +99,8 @@ class Finding:
     Attributes:
         severity: ``error`` (exit non-zero), ``warning`` or ``info``.
         kind: ``typo``, ``not_in_catalog``, ``unknown_name``, ``never_released``,
-            ``warrant_only``, ``bad_mask`` or ``evaluation_error``.
+            ``warrant_only``, ``bad_mask``, ``evaluation_error``, ``not_field_local``
+            or ``could_be_field_local``.
         name: the field, class or literal concerned.
         message: what it means, in words.
         line: 1-based source line for findings read from the source, else 0.
@@ -256,13 +267,44 @@ def matrix_findings(cells: list[Cell], session: ContractSession) -> list[Finding
     return findings
 
 
+def locality_findings(session: ContractSession, cases: int = AUTHOR_CHECK_CASES) -> list[Finding]:
+    """Whether the contract keeps (or could make) the field-local promise.
+
+    A contract that declares ``field_local := true`` and is refuted on a
+    sampled record is an error: the node would refuse the declaration and ask
+    about every record on its own (slower, never less safe). One that does not
+    declare it and passes gets a hint, since declaring it makes searches with
+    many hits several times cheaper (:mod:`node.field_locality`).
+    """
+    declared = declares_field_local(session.engine)
+    found = find_counterexample(session.engine, session.catalog, count=cases)
+    if declared and found is not None:
+        return [Finding("error", "not_field_local", found.field, found.describe())]
+    if not declared and found is None:
+        return [
+            Finding(
+                "info",
+                "could_be_field_local",
+                FIELD_LOCAL_RULE,
+                f"{cases} sampled records are decided the same with the catalog's whole field "
+                "list: declaring `field_local := true` lets the node ask once per kind of "
+                "record instead of once per record (docs/contracts.md, field-local contracts)",
+            )
+        ]
+    return []
+
+
 def check_contract(session: ContractSession) -> CheckReport:
     """Check the session's contract against its catalog (see the module docstring)."""
     cells = decision_matrix(session)
     fields = frozenset(session.catalog.fields)
     classes = frozenset(spec.sensitivity for spec in session.catalog.fields.values())
     source = session.path.read_text(encoding="utf-8")
-    findings = [*scan_source(source, fields, classes), *matrix_findings(cells, session)]
+    findings = [
+        *scan_source(source, fields, classes),
+        *matrix_findings(cells, session),
+        *locality_findings(session),
+    ]
     order = {"error": 0, "warning": 1, "info": 2}
     findings.sort(key=lambda f: (order[f.severity], f.kind, f.line, f.name))
     return CheckReport(str(session.path), session.catalog.source, len(cells), tuple(findings))

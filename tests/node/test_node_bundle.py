@@ -337,6 +337,7 @@ class _FakeEngine:
         self.version = version
         self.name = "fieldgate.contracts.fake"
         self.closed = False
+        self.field_local = False
 
     def evaluate(self, policy_input: object) -> object:
         return None

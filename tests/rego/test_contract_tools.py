@@ -108,6 +108,30 @@ def test_shipped_contracts_pass_check(name: str) -> None:
         assert never == set(CATALOG.fields)
 
 
+def test_check_refutes_a_broken_field_local_promise(tmp_path: Path) -> None:
+    """The investigators' address mask only when the record also holds a phone number."""
+    path = broken_copy(
+        tmp_path,
+        "\tf in input.record.fields\n",
+        '\tf in input.record.fields\n\t"phone" in input.record.fields\n',
+    )
+    with session_for(path) as session:
+        report = check_contract(session)
+    assert not report.ok
+    [broken] = [f for f in report.findings if f.kind == "not_field_local"]
+    assert broken.severity == "error"
+    assert broken.name == "address"
+    assert "depends on which other fields the record holds" in broken.message
+
+
+def test_check_suggests_the_promise_to_a_contract_that_keeps_it(tmp_path: Path) -> None:
+    path = broken_copy(tmp_path, "field_local := true\n", "")
+    with session_for(path) as session:
+        report = check_contract(session)
+    assert report.ok
+    assert [f.severity for f in report.findings if f.kind == "could_be_field_local"] == ["info"]
+
+
 def test_check_names_fields_only_a_warrant_opens(sanctuary: ContractSession) -> None:
     report = check_contract(sanctuary)
     warrant_only = {f.name for f in report.findings if f.kind == "warrant_only"}
