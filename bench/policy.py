@@ -268,6 +268,22 @@ def run_policy(
                 return engine.eval_rule(query)
 
             rules.append(_per_hit(f"sanctuary {rule}", f"bare eval_rule({query})", n // 2, k, one))
+        asked_json = [json.dumps(i) for i in asked]
+
+        def told_per_kind(i: int) -> object:
+            engine.set_input_json(asked_json[i])
+            return engine.eval_rule(decision)
+
+        rules.append(
+            _per_hit(
+                "sanctuary decision, told per kind",
+                f"bare eval_rule({decision}) with the fields of the search's records of the "
+                "hit's kind (what a field-local node asks)",
+                n // 2,
+                k,
+                told_per_kind,
+            )
+        )
         release_all = bare_engine(RELEASE_ALL_CONTRACT, classes)
 
         def trivial(i: int) -> object:

@@ -108,7 +108,14 @@ def test_contract_throughput_policy_and_search_figures(smoke: tuple[dict[str, An
     assert _positive(throughput["broker_per_s"])
     policy = scenarios["policy"]
     names = [p["name"] for p in policy["paths"]]
-    assert names == ["bare", "contract", "decide", "decide, repeated", "decide+hit"]
+    assert names == [
+        "bare",
+        "contract",
+        "decide",
+        "decide, record by record",
+        "decide, repeated",
+        "decide+hit",
+    ]
     assert all(_positive(p["hits_per_core_second"]) for p in policy["paths"])
     search = scenarios["person_search"]
     assert search["records"] >= 10_000
