@@ -4,18 +4,20 @@ A contract is *field-local* when its verdict on each field depends only on
 whether the record holds that field -- never on which *other* fields it holds
 -- and whether it discloses the record at all does not depend on its fields.
 All three shipped contracts are: they release classes of fields, mask some,
-and hold some back, field by field. For such a contract the node asks the
-engine once with ``input.record.fields`` set to the catalog's whole field list
-and keeps, for each record, the verdicts of the fields it holds
-(:func:`node.disclosure.decide_fields` only ever looks at a record's own
-fields). Together with the decision cache that turns the 25 evaluations of a
-common-name search into one per distinct (requester, warrant applicability,
-record kind): the engine is the dominant cost of a disclosed hit (BENCHMARKS.md,
-"Policy evaluation").
+and hold some back, field by field. For such a contract any superset of a
+record's fields gives that record's verdicts, so the node tells it, for each
+record kind in a search, every field the search's records of that kind hold
+(:func:`told_fields_by_kind`) and keeps, for each record, the verdicts of the
+fields it holds (:func:`node.disclosure.decide_fields` only ever looks at a
+record's own fields). Together with the decision cache that turns the 23
+evaluations of a 25-hit common-name search into one per distinct (requester,
+warrant applicability, record kind), 4: the engine is the dominant cost of a
+disclosed hit (BENCHMARKS.md, "Policy evaluation").
 
 The node takes this shortcut only when the contract *declares* it
 (``field_local := true`` in its package) **and** a check finds no record on
-which the two ways of asking disagree (:func:`find_counterexample`): every
+which the two ways of asking -- the record's own fields, the catalog's whole
+list (the largest superset) -- disagree (:func:`find_counterexample`): every
 disagreement the check can find is one where the shortcut would release or
 mask differently from asking about the record itself. A declaration the check
 refutes is refused with an error in the node's log naming the field, and the

@@ -49,8 +49,8 @@ def record_input(
 
     Args:
         fields: the field names to tell the contract instead of the record's
-            own (the catalog's whole list, for a field-local contract:
-            :mod:`node.field_locality`); sorted by the caller.
+            own, sorted by the caller: a superset of them, for a field-local
+            contract (:mod:`node.field_locality`).
     """
     return {
         "kind": record.kind,
