@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,9 +115,21 @@ class PolicyResult:
         }
 
 
-def policy_input(node: AgencyNode, claims: RequesterClaims, record: Record) -> dict[str, object]:
+def policy_input(
+    node: AgencyNode,
+    claims: RequesterClaims,
+    record: Record,
+    told_fields: Sequence[str] | None = None,
+) -> dict[str, object]:
     """The input document ``AgencyNode.decide`` gives the contract for ``record``."""
-    return build_policy_input(claims, record, node_id=node.node_id, today=dt.date.today())
+    return build_policy_input(
+        claims, record, node_id=node.node_id, today=dt.date.today(), fields=told_fields
+    )
+
+
+def _distinct(documents: list[dict[str, object]]) -> int:
+    """How many different input documents (so engine evaluations) ``documents`` hold."""
+    return len({json.dumps(d, sort_keys=True) for d in documents})
 
 
 def bare_engine(contract: Path, classes: dict[str, str]) -> regorus.Engine:
@@ -181,18 +193,8 @@ def run_policy(
         if not isinstance(cache, DecisionCache):
             raise RuntimeError("the node's contract runs without a decision cache")
         told = told_fields_by_kind(records) if node.contract.field_local else {}
-        asked = [
-            build_policy_input(
-                claims,
-                r,
-                node_id=node.node_id,
-                today=dt.date.today(),
-                fields=told.get(r.kind),
-            )
-            for r in records
-        ]
-        distinct = len({json.dumps(i, sort_keys=True) for i in asked})
-        exact = len({json.dumps(i, sort_keys=True) for i in inputs})
+        asked = [policy_input(node, claims, r, told.get(r.kind)) for r in records]
+        distinct, exact = _distinct(asked), _distinct(inputs)
 
         def bare(i: int) -> object:
             engine.set_input_json(inputs_json[i])

@@ -190,11 +190,14 @@ def find_counterexample(
         )
         if exact == local:
             continue
-        differing = next(
-            (a.name for a, b in zip(exact.fields, local.fields, strict=True) if a != b), ""
+        # "" names the disclosure itself; else the first field whose verdict differs.
+        differing = (
+            ""
+            if exact.disclose != local.disclose
+            else next(
+                (a.name for a, b in zip(exact.fields, local.fields, strict=True) if a != b), ""
+            )
         )
-        if exact.disclose != local.disclose:
-            differing = ""
         return Counterexample(
             claims.agency_type,
             claims.purpose,
