@@ -20,7 +20,7 @@ import hashlib
 import threading
 import urllib.parse
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,11 @@ class OpaContract:
         # The server's policy can change under the node at any time, so a check
         # made at load would prove nothing: every record is asked about on its own.
         self.field_local = False
+
+    @property
+    def executor(self) -> Executor | None:
+        """Any worker thread: the server is asked over HTTP from wherever the search runs."""
+        return None
 
     @property
     def version(self) -> str:

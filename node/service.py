@@ -15,7 +15,10 @@ the agency does not hold.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -254,6 +257,31 @@ class AgencyNode:
             return self._search(request_id, claims, query, contract)
         finally:
             self._release(contract)
+
+    async def search_async(
+        self, request_id: str, claims: RequesterClaims, query: PersonQuery
+    ) -> list[common_pb2.Hit]:
+        """:meth:`search` off the event loop, on the thread where it costs least.
+
+        A contract with an engine thread of its own (the embedded engine) runs
+        the whole search there, so each evaluation is a direct call instead of
+        a hand-off between threads, and the node's searches queue on one
+        thread rather than on the process's shared pool. Other contracts run
+        it on a worker thread. Either way the caller's context (the request id
+        its log lines carry) goes with it.
+        """
+        call = functools.partial(
+            contextvars.copy_context().run, self.search, request_id, claims, query
+        )
+        executor = self.contract.executor
+        if executor is not None:
+            try:
+                queued = executor.submit(call)
+            except RuntimeError:
+                pass  # swapped out by a bundle reload and closed just now: any thread will do
+            else:
+                return await asyncio.wrap_future(queued)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
 
     def _search(
         self,

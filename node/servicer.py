@@ -8,7 +8,6 @@ about whether a record exists).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
@@ -82,9 +81,7 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 agency_name=self._node.agency_name,
             )
         try:
-            hits = await asyncio.to_thread(
-                self._node.search, request_id, admitted.claims, admitted.query
-            )
+            hits = await self._node.search_async(request_id, admitted.claims, admitted.query)
         except DisclosureLogError as exc:
             log.error("disclosure log unavailable; search %s refused: %s", request_id, exc)
             await context.abort(

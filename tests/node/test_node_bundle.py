@@ -338,6 +338,7 @@ class _FakeEngine:
         self.name = "fieldgate.contracts.fake"
         self.closed = False
         self.field_local = False
+        self.executor = None
 
     def evaluate(self, policy_input: object) -> object:
         return None
