@@ -17,6 +17,9 @@ For each the node's input document is built exactly as
   the fields the search's records hold, as ``AgencyNode.search`` tells it, so
   the engine is asked once per distinct input document among them
   (``node.decision_cache``);
+- **decide, handed off**: the same from another thread, each evaluation handed
+  to the engine's thread and back (the node's path before it ran whole searches
+  on that thread; the other *decide* series run there, as the node does);
 - **decide, record by record**: the same, each record asked about with its
   own fields (what the node does for a contract that is not field-local);
 - **decide, repeated**: the same with the cache kept (the requester searched before);
@@ -31,6 +34,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,15 +148,25 @@ def bare_engine(contract: Path, classes: dict[str, str]) -> regorus.Engine:
 
 
 def _per_hit(
-    name: str, what: str, count: int, items: int, step: Callable[[int], object]
+    name: str,
+    what: str,
+    count: int,
+    items: int,
+    step: Callable[[int], object],
+    on: Executor | None = None,
 ) -> PathCost:
-    for i in range(min(count, 50)):  # warm up
-        step(i % items)
-    wall, cpu = time.perf_counter(), time.process_time()
-    for i in range(count):
-        step(i % items)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return PathCost(name, what, count, wall / count * 1e6, cpu / count * 1e6)
+    """Time ``count`` steps; on ``on``'s thread when given (where the node runs searches)."""
+
+    def timed() -> PathCost:
+        for i in range(min(count, 50)):  # warm up
+            step(i % items)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for i in range(count):
+            step(i % items)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return PathCost(name, what, count, wall / count * 1e6, cpu / count * 1e6)
+
+    return timed() if on is None else on.submit(timed).result()
 
 
 def _hit_candidates(node: AgencyNode, store: Path) -> list[Candidate]:
@@ -195,6 +209,9 @@ def run_policy(
         told = told_fields_by_kind(records) if node.contract.field_local else {}
         asked = [policy_input(node, claims, r, told.get(r.kind)) for r in records]
         distinct, exact = _distinct(asked), _distinct(inputs)
+        engine_thread = node.contract.executor
+        if engine_thread is None:
+            raise RuntimeError("the node's contract has no engine thread")
 
         def bare(i: int) -> object:
             engine.set_input_json(inputs_json[i])
@@ -234,7 +251,17 @@ def run_policy(
                 "decide",
                 "AgencyNode.decide, the whole per-hit policy path, in a requester's first "
                 f"search: the {k} hits ask the engine once per distinct input ({distinct}: "
-                "field-local, told per kind the fields the search's records hold)",
+                "field-local, told per kind the fields the search's records hold), on the "
+                "engine's thread as a node's search runs",
+                n,
+                k,
+                first_search,
+                on=engine_thread,
+            ),
+            _per_hit(
+                "decide, handed off",
+                "the same from another thread: each evaluation handed to the engine's thread "
+                "and back (how the node searched before it ran searches there)",
                 n,
                 k,
                 first_search,
@@ -245,6 +272,7 @@ def run_policy(
                 n,
                 k,
                 record_by_record,
+                on=engine_thread,
             ),
             _per_hit(
                 "decide, repeated",
@@ -252,6 +280,7 @@ def run_policy(
                 n,
                 k,
                 lambda i: node.decide(claims, records[i], told_fields=told.get(records[i].kind)),
+                on=engine_thread,
             ),
             _per_hit(
                 "decide+hit",
@@ -259,6 +288,7 @@ def run_policy(
                 n,
                 k,
                 first_search_hit,
+                on=engine_thread,
             ),
         ]
         rules = []

@@ -112,6 +112,7 @@ def test_contract_throughput_policy_and_search_figures(smoke: tuple[dict[str, An
         "bare",
         "contract",
         "decide",
+        "decide, handed off",
         "decide, record by record",
         "decide, repeated",
         "decide+hit",
