@@ -9,9 +9,8 @@ the demo subject (2 hits) and the store's most common name without a date of
 birth (many hits, capped at the node's 25).
 
 Each is timed through gRPC (client → node, interleaved) and in process
-(``AgencyNode.search`` on the engine's thread, as the node runs it, with an
-in-memory disclosure log: no transport, no audit write), which isolates the
-store, the contract and the disclosure.
+(``AgencyNode.search`` with an in-memory disclosure log: no transport, no
+audit write), which isolates the store, the contract and the disclosure.
 """
 
 from __future__ import annotations
@@ -162,7 +161,6 @@ def local_node(store: Path, contract: Path, node_id: str) -> AgencyNode:
 
 def _time_local(node: AgencyNode, query: common_pb2.PersonQuery, rounds: int) -> list[float]:
     parsed = validate_query(query)
-    engine_thread = node.contract.executor
     out: list[float] = []
     for i in range(rounds):
         requester = common_pb2.Requester()
@@ -170,10 +168,7 @@ def _time_local(node: AgencyNode, query: common_pb2.PersonQuery, rounds: int) ->
         requester.case_number = fresh_case_number()  # a first search
         claims = validate_requester(requester)
         started = time.perf_counter()
-        if engine_thread is None:
-            node.search(f"local-{i}", claims, parsed)
-        else:  # where the node's server runs it
-            engine_thread.submit(node.search, f"local-{i}", claims, parsed).result()
+        node.search(f"local-{i}", claims, parsed)
         out.append(time.perf_counter() - started)
     return out
 

@@ -18,8 +18,9 @@ For each the node's input document is built exactly as
   the engine is asked once per distinct input document among them
   (``node.decision_cache``);
 - **decide, handed off**: the same from another thread, each evaluation handed
-  to the engine's thread and back (the node's path before it ran whole searches
-  on that thread; the other *decide* series run there, as the node does);
+  to the engine's thread and back (the node's path before it decided all of a
+  search's records there in one job; the other *decide* series run there, as
+  the node does);
 - **decide, record by record**: the same, each record asked about with its
   own fields (what the node does for a contract that is not field-local);
 - **decide, repeated**: the same with the cache kept (the requester searched before);
@@ -34,7 +35,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,9 +153,9 @@ def _per_hit(
     count: int,
     items: int,
     step: Callable[[int], object],
-    on: Executor | None = None,
+    run: Callable[[Callable[[], PathCost]], PathCost] | None = None,
 ) -> PathCost:
-    """Time ``count`` steps; on ``on``'s thread when given (where the node runs searches)."""
+    """Time ``count`` steps; through ``run`` when given (where the node decides a search)."""
 
     def timed() -> PathCost:
         for i in range(min(count, 50)):  # warm up
@@ -166,7 +166,7 @@ def _per_hit(
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         return PathCost(name, what, count, wall / count * 1e6, cpu / count * 1e6)
 
-    return timed() if on is None else on.submit(timed).result()
+    return timed() if run is None else run(timed)
 
 
 def _hit_candidates(node: AgencyNode, store: Path) -> list[Candidate]:
@@ -209,9 +209,6 @@ def run_policy(
         told = told_fields_by_kind(records) if node.contract.field_local else {}
         asked = [policy_input(node, claims, r, told.get(r.kind)) for r in records]
         distinct, exact = _distinct(asked), _distinct(inputs)
-        engine_thread = node.contract.executor
-        if engine_thread is None:
-            raise RuntimeError("the node's contract has no engine thread")
 
         def bare(i: int) -> object:
             engine.set_input_json(inputs_json[i])
@@ -252,16 +249,16 @@ def run_policy(
                 "AgencyNode.decide, the whole per-hit policy path, in a requester's first "
                 f"search: the {k} hits ask the engine once per distinct input ({distinct}: "
                 "field-local, told per kind the fields the search's records hold), on the "
-                "engine's thread as a node's search runs",
+                "engine's thread, where a node decides a search's records",
                 n,
                 k,
                 first_search,
-                on=engine_thread,
+                run=node.contract.run,
             ),
             _per_hit(
                 "decide, handed off",
                 "the same from another thread: each evaluation handed to the engine's thread "
-                "and back (how the node searched before it ran searches there)",
+                "and back (how the node decided before it decided a search there in one job)",
                 n,
                 k,
                 first_search,
@@ -272,7 +269,7 @@ def run_policy(
                 n,
                 k,
                 record_by_record,
-                on=engine_thread,
+                run=node.contract.run,
             ),
             _per_hit(
                 "decide, repeated",
@@ -280,7 +277,7 @@ def run_policy(
                 n,
                 k,
                 lambda i: node.decide(claims, records[i], told_fields=told.get(records[i].kind)),
-                on=engine_thread,
+                run=node.contract.run,
             ),
             _per_hit(
                 "decide+hit",
@@ -288,7 +285,7 @@ def run_policy(
                 n,
                 k,
                 first_search_hit,
-                on=engine_thread,
+                run=node.contract.run,
             ),
         ]
         rules = []

@@ -49,12 +49,12 @@ class ContractEngine(Protocol):
     the contract's declaration; back ends that cannot be checked stay False.
     """
 
-    @property
-    def executor(self) -> Executor | None:
-        """Where a search asking this contract runs cheapest, or None for any worker thread.
+    def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` where this contract's evaluations cost least, and return its result.
 
         The embedded engine answers its own thread directly and every other
-        thread through a hand-off, so a node runs whole searches there.
+        thread through a hand-off, so a node decides all of a search's
+        records in one ``run`` there; other back ends run ``work`` in place.
         """
         ...
 
@@ -88,9 +88,8 @@ class MissingContract:
         self.reason = reason
         self.field_local = False
 
-    @property
-    def executor(self) -> Executor | None:
-        return None
+    def run(self, work: Callable[[], T]) -> T:
+        return work()
 
     @property
     def version(self) -> str:
@@ -133,9 +132,9 @@ class _EngineThread(Executor):
     A regorus engine may only be used, and dropped, by the thread that made
     it. Evaluations asked from other threads are handed to this thread and
     their results handed back (≈ 90 µs per round trip on a 2-core machine).
-    The thread is also an :class:`~concurrent.futures.Executor`: a node runs
-    each whole search here (:meth:`node.service.AgencyNode.search_async`), so
-    the search's evaluations are direct calls with no hand-off at all.
+    The thread is also an :class:`~concurrent.futures.Executor`: a node decides
+    all of a search's records here in one job (:meth:`RegorusContract.run`), so
+    the search's evaluations are direct calls with no hand-off each.
     """
 
     def __init__(
@@ -359,6 +358,22 @@ class RegorusContract:
     def executor(self) -> Executor:
         """The engine's own thread: evaluations asked there need no hand-off."""
         return self._thread
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the engine's thread (in place if already there or closed).
+
+        Waits as long as ``work`` takes: each evaluation in it is still held
+        to the time limit (:meth:`_EngineThread.eval_here`), and the node's
+        search stops asking once its policy budget is spent.
+        """
+        if self._thread.on_thread:
+            return work()
+        try:
+            queued = self._thread.submit(work)
+        except RuntimeError:
+            # Closed by a bundle reload: each evaluation fails closed wherever it runs.
+            return work()
+        return queued.result()
 
     @property
     def version(self) -> str:

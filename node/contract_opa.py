@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import urllib.parse
-from collections.abc import Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
-from node.contract import EVALUATION_TIMEOUT_SECONDS, contract_package
+from node.contract import EVALUATION_TIMEOUT_SECONDS, T, contract_package
 from node.errors import ContractError
 
 DEFAULT_OPA_PORT = 8181
@@ -99,10 +99,9 @@ class OpaContract:
         # made at load would prove nothing: every record is asked about on its own.
         self.field_local = False
 
-    @property
-    def executor(self) -> Executor | None:
-        """Any worker thread: the server is asked over HTTP from wherever the search runs."""
-        return None
+    def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in place: the server is asked over HTTP from any thread."""
+        return work()
 
     @property
     def version(self) -> str:

@@ -15,10 +15,7 @@ the agency does not hold.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import datetime as dt
-import functools
 import hashlib
 import json
 import logging
@@ -43,7 +40,7 @@ from node.field_locality import adopt_field_locality, told_fields_by_kind
 from node.metrics import NodeMetrics
 from node.policy import PolicyDecision, evaluate_record, requester_input
 from node.records import Record
-from node.store import RecordStore
+from node.store import Candidate, RecordStore
 
 log = logging.getLogger("fieldgate.node")
 
@@ -92,6 +89,16 @@ def query_digest(query: PersonQuery) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class _Decided:
+    """What deciding one search's candidates produced."""
+
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+    hits: list[common_pb2.Hit] = field(default_factory=list)
+    decisions: list[tuple[PolicyDecision, int]] = field(default_factory=list)
+    """Each decision the contract was asked for, with its evaluation time (ns)."""
 
 
 class AgencyNode:
@@ -258,31 +265,6 @@ class AgencyNode:
         finally:
             self._release(contract)
 
-    async def search_async(
-        self, request_id: str, claims: RequesterClaims, query: PersonQuery
-    ) -> list[common_pb2.Hit]:
-        """:meth:`search` off the event loop, on the thread where it costs least.
-
-        A contract with an engine thread of its own (the embedded engine) runs
-        the whole search there, so each evaluation is a direct call instead of
-        a hand-off between threads, and the node's searches queue on one
-        thread rather than on the process's shared pool. Other contracts run
-        it on a worker thread. Either way the caller's context (the request id
-        its log lines carry) goes with it.
-        """
-        call = functools.partial(
-            contextvars.copy_context().run, self.search, request_id, claims, query
-        )
-        executor = self.contract.executor
-        if executor is not None:
-            try:
-                queued = executor.submit(call)
-            except RuntimeError:
-                pass  # swapped out by a bundle reload and closed just now: any thread will do
-            else:
-                return await asyncio.wrap_future(queued)
-        return await asyncio.get_running_loop().run_in_executor(None, call)
-
     def _search(
         self,
         request_id: str,
@@ -291,36 +273,16 @@ class AgencyNode:
         contract: ContractEngine,
     ) -> list[common_pb2.Hit]:
         wanted = min(query.max_hits, self._max_hits)
-        decisions: list[tuple[PolicyDecision, int]] = []
         with self._store_lock:
             candidates = self.store.search(query, limit=MAX_CANDIDATES)
-        deadline = time.monotonic() + self._budget
-        # A field-local contract is asked once per kind of record in this search
-        # rather than once per record (node/field_locality.py).
-        told = told_fields_by_kind(c.record for c in candidates) if contract.field_local else {}
-        outcomes: list[RecordOutcome] = []
-        hits: list[common_pb2.Hit] = []
-        for candidate in candidates:
-            if len(hits) >= wanted:
-                break
-            if time.monotonic() > deadline:
-                verdict = deny(candidate.record, self.catalog, "search's policy budget spent")
-                # Not asked, but judged as the contract would have been told: a
-                # replay of the entry decides this record without a guess.
-                applied = applied_ids(claims.authority, candidate.record, self._today())
-            else:
-                decisions.append(
-                    self._evaluate(
-                        claims, candidate.record, contract, told.get(candidate.record.kind)
-                    )
-                )
-                verdict = decisions[-1][0].verdict
-                applied = decisions[-1][0].warrants_applied
-            self._count(verdict)
-            outcomes.append(RecordOutcome(candidate.record.record_id, verdict, applied))
-            if verdict.disclose:
-                contact = self._contact_for(candidate.record, verdict)
-                hits.append(build_hit(candidate.record, candidate.match, verdict, contact))
+        # All of the search's records in one job where the contract's
+        # evaluations are direct calls (the embedded engine's own thread).
+        decided = (
+            contract.run(lambda: self._decide_all(claims, candidates, contract, wanted))
+            if candidates
+            else _Decided()
+        )
+        outcomes, hits, decisions = decided.outcomes, decided.hits, decided.decisions
         with self._counter_lock:
             self.counters.searches += 1
         self.metrics.query(
@@ -344,6 +306,40 @@ class AgencyNode:
             for decision, eval_ns in decisions:
                 self.decision_log.write(decision, contract, eval_ns=eval_ns)
         return hits
+
+    def _decide_all(
+        self,
+        claims: RequesterClaims,
+        candidates: Sequence[Candidate],
+        contract: ContractEngine,
+        wanted: int,
+    ) -> _Decided:
+        """Ask the contract about candidates, best first, until ``wanted`` are disclosed."""
+        decided = _Decided()
+        deadline = time.monotonic() + self._budget
+        # A field-local contract is asked once per kind of record in this search
+        # rather than once per record (node/field_locality.py).
+        told = told_fields_by_kind(c.record for c in candidates) if contract.field_local else {}
+        for candidate in candidates:
+            if len(decided.hits) >= wanted:
+                break
+            if time.monotonic() > deadline:
+                verdict = deny(candidate.record, self.catalog, "search's policy budget spent")
+                # Not asked, but judged as the contract would have been told: a
+                # replay of the entry decides this record without a guess.
+                applied = applied_ids(claims.authority, candidate.record, self._today())
+            else:
+                decision = self._evaluate(
+                    claims, candidate.record, contract, told.get(candidate.record.kind)
+                )
+                decided.decisions.append(decision)
+                verdict, applied = decision[0].verdict, decision[0].warrants_applied
+            self._count(verdict)
+            decided.outcomes.append(RecordOutcome(candidate.record.record_id, verdict, applied))
+            if verdict.disclose:
+                contact = self._contact_for(candidate.record, verdict)
+                decided.hits.append(build_hit(candidate.record, candidate.match, verdict, contact))
+        return decided
 
     def _write_audit(self, entry: DisclosureEntry) -> None:
         """Write ``entry`` durably, timing it and noting whether the log works."""

@@ -8,6 +8,7 @@ about whether a record exists).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -81,7 +82,9 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 agency_name=self._node.agency_name,
             )
         try:
-            hits = await self._node.search_async(request_id, admitted.claims, admitted.query)
+            hits = await asyncio.to_thread(
+                self._node.search, request_id, admitted.claims, admitted.query
+            )
         except DisclosureLogError as exc:
             log.error("disclosure log unavailable; search %s refused: %s", request_id, exc)
             await context.abort(

@@ -338,7 +338,9 @@ class _FakeEngine:
         self.name = "fieldgate.contracts.fake"
         self.closed = False
         self.field_local = False
-        self.executor = None
+
+    def run(self, work: Any) -> Any:
+        return work()
 
     def evaluate(self, policy_input: object) -> object:
         return None

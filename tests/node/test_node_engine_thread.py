@@ -1,15 +1,15 @@
-"""The contract engine's thread runs whole searches (node/contract.py ``_EngineThread``).
+"""A search's records are decided on the contract engine's thread (``RegorusContract.run``).
 
-A regorus engine answers only the thread that made it. A node therefore runs
-each search on that thread, where an evaluation is a direct call instead of a
-hand-off; these tests pin what that must keep: the time limit, fail-closed
-evaluation errors, a clean close from the thread itself, and a search that
-still answers when a bundle reload closed its engine under it.
+A regorus engine answers only the thread that made it. A node therefore
+decides all of a search's records in one job on that thread, where each
+evaluation is a direct call instead of a hand-off; these tests pin what that
+must keep: the time limit, fail-closed evaluation errors, a clean close from
+the thread itself, and a search that still answers when a bundle reload closed
+its engine under it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -88,6 +88,19 @@ def test_an_evaluation_asked_on_the_engine_thread_is_a_direct_call(tmp_path: Pat
         engine.close()
 
 
+def test_run_is_on_the_engine_thread_and_in_place_when_already_there(tmp_path: Path) -> None:
+    engine = contract(tmp_path, RELEASE_SURNAME)
+    name = "contract-fieldgate.contracts.surname_only"
+    try:
+        assert engine.run(lambda: threading.current_thread().name) == name
+        # Asked from its own thread, run must not queue behind itself.
+        nested = engine.run(lambda: engine.run(lambda: threading.current_thread().name))
+        assert nested == name
+    finally:
+        engine.close()
+    assert engine.run(lambda: threading.current_thread().name) == threading.current_thread().name
+
+
 def test_an_evaluation_past_its_limit_fails_on_the_engine_thread_too(tmp_path: Path) -> None:
     engine = contract(tmp_path, SLOW, timeout=0.01)
     try:
@@ -130,11 +143,11 @@ def test_a_search_whose_engine_was_closed_under_it_still_answers(tmp_path: Path)
     first, second = DETECTIVE.to_message(), DETECTIVE.to_message()
     second.case_number += "-2"  # a new input: no remembered decision can answer it
     try:
-        hits = asyncio.run(node.search_async("open", validate_requester(first), query))
+        hits = node.search("open", validate_requester(first), query)
         assert [h.record_id for h in hits] == ["R-1"]
         node.contract.close()  # as a reload does once the last search is done
-        hits = asyncio.run(node.search_async("closed", validate_requester(second), query))
-        assert hits == []  # answered on another thread, and released nothing
+        hits = node.search("closed", validate_requester(second), query)
+        assert hits == []  # decided on the caller's thread, and released nothing
         assert [len(e.disclosed_record_ids) for e in node._log.entries] == [1, 0]  # type: ignore[attr-defined]
     finally:
         node.store.close()
@@ -154,7 +167,7 @@ def federation(
     loop.run(running.stop())
 
 
-def test_a_served_search_runs_on_its_contract_engine_thread(
+def test_a_served_search_is_decided_on_its_contract_engine_thread(
     federation: LocalFederation, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel, stub = node_stub(federation.nodes["kcso"].address)
