@@ -8,6 +8,9 @@ the node releases nothing. Each append reads the head of the chain inside its
 own ``BEGIN IMMEDIATE`` transaction, so a second writer (``fieldgate node
 purge`` while the node serves) extends the same chain instead of forking it.
 
+Search entries written at the same moment share one transaction and one
+``fsync`` (:mod:`node.audit.group_commit`).
+
 Every ``checkpoint_every`` entries, or ``checkpoint_seconds`` after the last
 checkpoint when entries have been written since, the store signs a checkpoint
 in the same transaction as the entry; a background timer covers a quiet node,
@@ -22,7 +25,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
 from node.audit.checkpoints import Checkpoint, checkpoint_from_body
 from node.audit.entries import AUDIT_PURGED, SEARCH, envelope, search_data
+from node.audit.group_commit import GroupCommit
 from node.audit.keys import key_id, public_hex
 from node.audit.schema import SCHEMA_FORMAT, create_schema
 from node.disclosure_log import DisclosureEntry
@@ -92,6 +96,8 @@ class AuditStore:
         self._timer: threading.Thread | None = None
         self.write_failures = 0
         """Writes that failed (a metric an alert fires on)."""
+        self.group: GroupCommit[tuple[str, Any], int] = GroupCommit(self._append_batch)
+        """Search entries' group commit; its counters say how many shared a transaction."""
         self.last_failure = ""
 
     @classmethod
@@ -171,10 +177,28 @@ class AuditStore:
     def write(self, entry: DisclosureEntry) -> None:
         """Append a search entry durably (the :class:`DisclosureLog` interface).
 
+        Entries written at the same moment by several searches share one
+        transaction (:mod:`node.audit.group_commit`); each call still returns
+        only once its own entry is committed.
+
         Raises:
             DisclosureLogError: the entry is not on disk; nothing may be released.
         """
-        self.append(SEARCH, search_data(entry))
+        self.group.submit((SEARCH, search_data(entry)))
+
+    def _append_batch(self, batch: Sequence[tuple[str, Any]]) -> list[int]:
+        """Append ``batch`` in one transaction; a failure writes none of it."""
+        try:
+            return self._transaction(lambda: self._append_all(batch))
+        except DisclosureLogError:
+            # Counted per entry refused, as when each entry had its own transaction.
+            self.write_failures += len(batch) - 1
+            raise
+
+    def _append_all(self, batch: Sequence[tuple[str, Any]]) -> list[int]:
+        seqs = [self._insert(kind, data) for kind, data in batch]
+        self._checkpoint(due_only=True)
+        return seqs
 
     def append(self, kind: str, data: Any) -> int:
         """Append one entry of ``kind`` and return its sequence number.
@@ -232,6 +256,11 @@ class AuditStore:
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     def _append(self, kind: str, data: Any) -> int:
+        seq = self._insert(kind, data)
+        self._checkpoint(due_only=True)
+        return seq
+
+    def _insert(self, kind: str, data: Any) -> int:
         last_seq, previous = self._head()
         seq = last_seq + 1
         now = self._clock()
@@ -242,7 +271,6 @@ class AuditStore:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (seq, document["time"], kind, text, previous, chain_hash(previous, text)),
         )
-        self._checkpoint(due_only=True)
         return seq
 
     def _last_checkpoint(self) -> Checkpoint | None:
