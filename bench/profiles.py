@@ -1,4 +1,6 @@
-"""Profiles behind BENCHMARKS.md's analysis: ``python -m bench.profiles {node,search,policy}``.
+"""Profiles behind BENCHMARKS.md's analysis: ``python -m bench.profiles WHAT``.
+
+WHAT is one of ``node``, ``search``, ``policy``, ``audit`` (below).
 
 Each samples a real workload with py-spy (``pip install py-spy``; not a
 dependency of the project) and prints the hottest frames as Markdown tables:
@@ -15,6 +17,9 @@ frames instead.
   concurrent broker searches; samples node worker 0 and the broker.
 - ``search``: ``RecordStore.search`` on the cached labelled store (``--records``).
 - ``policy``: ``AgencyNode.decide`` on the hits of the common-name search.
+- ``audit``: no sampling; times ``AuditStore.write`` of a search entry with 1,
+  2, 4 and 8 threads writing at once (group commit: ``node.audit.group_commit``)
+  and prints CPU and wall time per entry and the mean entries per transaction.
 """
 
 from __future__ import annotations
@@ -233,10 +238,59 @@ def profile_policy(seconds: float, native: bool, workdir: Path) -> None:
         node.store.close()
 
 
+def measure_audit(workdir: Path, entries: int = 2000) -> None:
+    """Time audit writes of a no-hit search's entry by 1-8 concurrent writers."""
+    import datetime as dt
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from node.audit.store import AuditStore
+    from node.disclosure_log import DisclosureEntry
+
+    claims = validate_requester(DETECTIVE)
+    key = Ed25519PrivateKey.generate()
+    print("| writers | µs CPU per entry | µs wall per entry | entries/s | entries per commit |")
+    print("|---|---|---|---|---|")
+    for writers in (1, 2, 4, 8):
+        store = AuditStore.open(workdir / f"audit-{writers}.sqlite", node_id="kcso", key=key)
+        per_writer = entries // writers
+
+        def write(w: int, store: AuditStore = store, per_writer: int = per_writer) -> None:
+            for i in range(per_writer):
+                store.write(
+                    DisclosureEntry(
+                        request_id=f"w{w}-{i}",
+                        node_id="kcso",
+                        time=dt.datetime.now(dt.UTC),
+                        requester=claims,
+                        query_digest="0" * 64,
+                        contract_version="1" * 64,
+                        records=(),
+                        disclosed_record_ids=(),
+                    )
+                )
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        done = per_writer * writers
+        batch = store.group.items / max(1, store.group.batches)
+        store.close()
+        print(
+            f"| {writers} | {cpu / done * 1e6:.0f} | {wall / done * 1e6:.0f} | "
+            f"{done / wall:,.0f} | {batch:.2f} |"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one profile and print its tables."""
     parser = argparse.ArgumentParser(prog="python -m bench.profiles", description=__doc__)
-    parser.add_argument("what", choices=("node", "search", "policy"))
+    parser.add_argument("what", choices=("node", "search", "policy", "audit"))
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--records", type=int, default=1_000_000, help="for `search`")
     parser.add_argument("--native", action="store_true", help="include native (Rust, C) frames")
@@ -247,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
             profile_node(workdir, args.seconds, args.native)
         elif args.what == "search":
             profile_search(args.records, args.seconds, args.native, workdir)
+        elif args.what == "audit":
+            measure_audit(workdir)
         else:
             profile_policy(args.seconds, args.native, workdir)
     finally:
