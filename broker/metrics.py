@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from broker.limits import LIMIT_REASONS
-from fieldgate.metrics import bounded
+from fieldgate.metrics import OTHER, bounded
 from fieldgate.trust.verify import REASONS
 from fieldgate.v1 import broker_pb2
 from fieldgate.vocabulary import PURPOSES
@@ -118,20 +118,26 @@ class BrokerMetrics:
             for outcome in SEARCH_OUTCOMES:
                 self.searches.labels(purpose, outcome)
         self.searches.labels(UNKNOWN_PURPOSE, "rejected")
+        # Each node's series, looked up once: node_call runs for every node of every search.
+        self._node_series = {node: self._series_of(node) for node in self._nodes}
         for node in self._nodes:
-            self.node_call_seconds.labels(node)
-            for status in NODE_STATUSES:
-                self.node_calls.labels(node, status)
             self.hedges_sent.labels(node)
             self.hedges_won.labels(node)
         for reason in REJECT_REASONS:
             self.rejected.labels(reason)
 
+    def _series_of(self, node: str) -> tuple[Histogram, dict[str, Counter]]:
+        calls = {status: self.node_calls.labels(node, status) for status in NODE_STATUSES}
+        return self.node_call_seconds.labels(node), calls
+
     def node_call(self, node_id: str, status: int, seconds: float) -> None:
         """Observe one node call that ended with ``status`` (a ``NodeStatus``)."""
-        node = bounded(node_id, self._nodes)
-        self.node_call_seconds.labels(node).observe(seconds)
-        self.node_calls.labels(node, _STATUS_OF.get(status, "error")).inc()
+        series = self._node_series.get(node_id)
+        if series is None:  # not a configured node: one shared series, made when first needed
+            series = self._node_series.setdefault(OTHER, self._series_of(OTHER))
+        seconds_of, calls = series
+        seconds_of.observe(seconds)
+        calls[_STATUS_OF.get(status, "error")].inc()
 
     def hedge_sent(self, node_id: str) -> None:
         """Count one call to a replica of ``node_id``."""
