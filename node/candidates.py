@@ -41,6 +41,9 @@ Records holding one of the query's identifiers are always candidates.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+
 from fieldgate.query import PersonQuery
 from node.matching import near_miss_dobs, phonetic_keys, transposed_dob
 
@@ -70,7 +73,7 @@ def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
             _add_in(parts, params, "surname_nysiis", [n for n, _ in keys], None)
             _add_in(parts, params, "surname_metaphone", [m for _, m in keys], None)
         else:
-            dates = [d.isoformat() for d in near_miss_dobs(query.dob)]
+            dates = list(_near_miss_texts(query.dob))
             _add_in(parts, params, "surname_nysiis", [n for n, _ in keys], dates)
             _add_in(parts, params, "surname_metaphone", [m for _, m in keys], dates)
             close = [query.dob.isoformat()]
@@ -106,6 +109,12 @@ _SAME_NAME_SQL = (
 # followed by more ("JOHN", "JOHN PAUL"); normalised names hold no character
 # below the space.
 _AFTER = " \uffff"
+
+
+@functools.lru_cache(maxsize=1024)
+def _near_miss_texts(dob: dt.date) -> tuple[str, ...]:
+    """:func:`node.matching.near_miss_dobs` as the ``YYYY-MM-DD`` text the store holds."""
+    return tuple(d.isoformat() for d in near_miss_dobs(dob))
 
 
 def _name_keys(query: PersonQuery) -> list[tuple[str, str]]:

@@ -67,6 +67,22 @@ class AuditPurge:
     purge_entry_seq: int
 
 
+class _Tip:
+    """The head of the chain and the last checkpoint, read from the database when first needed.
+
+    Every append reads both, inside its transaction. Kept from one transaction
+    to the next while no other connection (``fieldgate node purge``, a second
+    process) has committed, it saves two or three reads per search.
+    """
+
+    __slots__ = ("checkpoint", "checkpoint_read", "head")
+
+    def __init__(self) -> None:
+        self.head: tuple[int, str] | None = None
+        self.checkpoint: Checkpoint | None = None
+        self.checkpoint_read = False
+
+
 class AuditStore:
     """A node's tamper-evident audit log in one SQLite file."""
 
@@ -94,6 +110,10 @@ class AuditStore:
         self._closed = False
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        # The chain's tip as this connection last committed it, trusted while
+        # SQLite's data_version says no other connection has written since.
+        self._committed, self._committed_version = _Tip(), -1
+        self._tip = _Tip()
         self.write_failures = 0
         """Writes that failed (a metric an alert fires on)."""
         self.group: GroupCommit[tuple[str, Any], int] = GroupCommit(self._append_batch)
@@ -231,8 +251,12 @@ class AuditStore:
                 raise DisclosureLogError(f"{self.path}: the audit log is closed")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+                version = self._db.execute("PRAGMA data_version").fetchone()[0]
+                self._tip = self._committed if version == self._committed_version else _Tip()
                 result = body()
                 self._db.execute("COMMIT")
+                # Our own commits leave data_version as it was; another connection's move it.
+                self._committed, self._committed_version = self._tip, version
                 return result
             except (sqlite3.Error, NotCanonicalError, ValueError) as exc:
                 self._rollback()
@@ -245,6 +269,7 @@ class AuditStore:
                 raise
 
     def _rollback(self) -> None:
+        self._committed, self._tip = _Tip(), _Tip()  # read the tip again next time
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -252,8 +277,12 @@ class AuditStore:
             log.exception("audit log %s: rollback failed", self.path)
 
     def _head(self) -> tuple[int, str]:
-        row = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        if self._tip.head is None:
+            row = self._db.execute(
+                "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            self._tip.head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        return self._tip.head
 
     def _append(self, kind: str, data: Any) -> int:
         seq = self._insert(kind, data)
@@ -266,20 +295,25 @@ class AuditStore:
         now = self._clock()
         document = envelope(seq, kind, self.node_id, now, data)
         text = canonical_json(document)
+        digest = chain_hash(previous, text)
         self._db.execute(
             "INSERT INTO entries (seq, time, kind, body, prev_hash, hash)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (seq, document["time"], kind, text, previous, chain_hash(previous, text)),
+            (seq, document["time"], kind, text, previous, digest),
         )
+        self._tip.head = (seq, digest)
         return seq
 
     def _last_checkpoint(self) -> Checkpoint | None:
-        row = self._db.execute(
-            "SELECT body, signature FROM checkpoints ORDER BY number DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return checkpoint_from_body(json.loads(row[0]), row[1])
+        if not self._tip.checkpoint_read:
+            row = self._db.execute(
+                "SELECT body, signature FROM checkpoints ORDER BY number DESC LIMIT 1"
+            ).fetchone()
+            self._tip.checkpoint = (
+                None if row is None else checkpoint_from_body(json.loads(row[0]), row[1])
+            )
+            self._tip.checkpoint_read = True
+        return self._tip.checkpoint
 
     def _checkpoint(self, *, due_only: bool) -> Checkpoint | None:
         seq, head = self._head()
@@ -314,6 +348,7 @@ class AuditStore:
             "INSERT INTO checkpoints (number, seq, body, signature) VALUES (?, ?, ?, ?)",
             (checkpoint.number, checkpoint.seq, checkpoint.body_text(), checkpoint.signature),
         )
+        self._tip.checkpoint, self._tip.checkpoint_read = checkpoint, True
         return checkpoint
 
     def _purge(self, cutoff: dt.datetime) -> AuditPurge:
