@@ -50,20 +50,25 @@ def _plainly_canonical(value: object) -> bool:
     """True if ``value`` is built only of exact JSON types (no float), keys all strings.
 
     The fast walk every entry takes: no path is spelt out unless something is
-    wrong. It may say False for a value :func:`_check` accepts (a subclass),
-    never True for one it refuses.
+    wrong, and scalars are checked in place rather than by a call each (an
+    entry with two records' field verdicts holds about 300 values). It may say
+    False for a value :func:`_check` accepts (a subclass), never True for one
+    it refuses.
     """
     kind = type(value)
-    if kind in _PLAIN:
-        return True
     if kind is dict:
         for key, item in value.items():  # type: ignore[attr-defined]
-            if type(key) is not str or not _plainly_canonical(item):
+            if type(key) is not str:
+                return False
+            if type(item) not in _PLAIN and not _plainly_canonical(item):
                 return False
         return True
     if kind is list or kind is tuple:
-        return all(_plainly_canonical(item) for item in value)  # type: ignore[attr-defined]
-    return False
+        for item in value:  # type: ignore[attr-defined]
+            if type(item) not in _PLAIN and not _plainly_canonical(item):
+                return False
+        return True
+    return kind in _PLAIN
 
 
 def canonical_json(document: Mapping[str, Any]) -> str:
