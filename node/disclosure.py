@@ -143,9 +143,12 @@ def decide_fields(raw: object, record: Record, catalog: FieldCatalog) -> RecordV
     return RecordVerdict(True, tuple(verdicts))
 
 
-def to_value(value: FieldValue) -> struct_pb2.Value:
-    """Convert a stored field value into a protobuf ``Value``."""
-    out = struct_pb2.Value()
+def fill_value(out: struct_pb2.Value, value: FieldValue) -> None:
+    """Write a stored field value into the protobuf ``Value`` ``out``, in place.
+
+    In place because building a message per value and copying it into its
+    parent costs a copy per level, for every released field of every hit.
+    """
     if isinstance(value, bool):
         out.bool_value = value
     elif isinstance(value, int | float):
@@ -153,13 +156,17 @@ def to_value(value: FieldValue) -> struct_pb2.Value:
     elif isinstance(value, str):
         out.string_value = value
     elif isinstance(value, list):
-        out.list_value.values.extend(to_value(v) for v in value)
+        out.list_value.SetInParent()  # an empty list is still a list
+        items = out.list_value.values
+        for item in value:
+            fill_value(items.add(), item)
     elif isinstance(value, Mapping):
+        out.struct_value.SetInParent()
+        fields = out.struct_value.fields
         for key, item in value.items():
-            out.struct_value.fields[str(key)].CopyFrom(to_value(item))
+            fill_value(fields[str(key)], item)
     else:
         raise TypeError(f"cannot send a {type(value).__name__} value")
-    return out
 
 
 NAME_FIELDS = ("surname", "given_name", "aliases", "dob")
@@ -203,12 +210,7 @@ def build_hit(
     )
     for field in verdict.released():
         assert field.value is not None  # released and masked verdicts carry their value
-        hit.fields.append(
-            common_pb2.ReleasedField(
-                name=field.name,
-                sensitivity=field.sensitivity,
-                value=to_value(field.value),
-                mask=field.mask,
-            )
-        )
+        # Filled in place: building each message and appending it copies it twice.
+        sent = hit.fields.add(name=field.name, sensitivity=field.sensitivity, mask=field.mask)
+        fill_value(sent.value, field.value)
     return hit

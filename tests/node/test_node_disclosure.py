@@ -170,3 +170,39 @@ def test_match_evidence_goes_out_only_with_every_field_it_comes_from() -> None:
     assert evidence({"disclose": True, "release": names, "mask": {"dob": "year"}}) == (0.0, [])
     assert evidence({"disclose": True, "release": [*names[:2], "dob"]}) == (0.0, [])  # alias held
     assert evidence({"disclose": True, "release": [*names, "dob"]}) == (0.955, list(match.reasons))
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(
+        st.booleans(),
+        st.integers(min_value=-(2**52), max_value=2**52),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=8),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def _as_sent(value: Any) -> Any:
+    """What a JSON value reads back as from a protobuf Value (numbers are doubles)."""
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list):
+        return [_as_sent(v) for v in value]
+    return {k: _as_sent(v) for k, v in value.items()}
+
+
+@given(JSON_VALUES)
+def test_a_field_value_reads_back_from_the_wire_as_it_was_held(value: Any) -> None:
+    from google.protobuf import json_format, struct_pb2
+
+    from node.disclosure import fill_value
+
+    out = struct_pb2.Value()
+    fill_value(out, value)
+    assert json_format.MessageToDict(out) == _as_sent(value)
