@@ -158,6 +158,19 @@ def validate_requester(message: common_pb2.Requester) -> RequesterClaims:
         raise InvalidRequestError(
             "requester.authority", f"at most {MAX_AUTHORITIES} instruments are accepted"
         )
+    authority = tuple(
+        _authority(a, f"requester.authority[{i}]") for i, a in enumerate(message.authority)
+    )
+    first_of: dict[str, int] = {}
+    for i, instrument in enumerate(authority):
+        # Audit entries name the instruments that applied by id: two with one id
+        # would leave an auditor unable to tell which was relied on.
+        earlier = first_of.setdefault(instrument.id, i)
+        if earlier != i:
+            raise InvalidRequestError(
+                f"requester.authority[{i}].id",
+                f"repeats the id of requester.authority[{earlier}]; each instrument needs its own",
+            )
     return RequesterClaims(
         subject=_text(message.subject, "requester.subject", required=True),
         agency=_text(message.agency, "requester.agency", required=True),
@@ -165,7 +178,5 @@ def validate_requester(message: common_pb2.Requester) -> RequesterClaims:
         roles=tuple(_text(r, "requester.roles", required=True) for r in message.roles),
         purpose=message.purpose,
         case_number=_text(message.case_number, "requester.case_number", required=False),
-        authority=tuple(
-            _authority(a, f"requester.authority[{i}]") for i, a in enumerate(message.authority)
-        ),
+        authority=authority,
     )

@@ -138,12 +138,16 @@ def evaluate_record(
             holds; the verdict covers the record's own fields only. None tells
             the contract the record's own fields.
     """
-    # The same judgement authority_input gives the contract, for the audit entry.
+    # One judgement of the warrants serves the contract's input and the audit
+    # entry. Told by id, so only when the ids tell the instruments apart (the
+    # wire refuses repeats; authoring tools may combine personas freely).
     ids = (
         applied_ids(claims.authority, record, today)
         if applied is None
         else tuple(a.id for a in claims.authority if a.id in applied)
     )
+    if applied is None and len({a.id for a in claims.authority}) == len(claims.authority):
+        applied = ids
     if record.sealed or record.juvenile or record.expunged:
         return PolicyDecision(None, None, withhold(record, catalog, RESTRICTED_REASON), ids)
     policy_input = build_policy_input(

@@ -102,7 +102,7 @@ class LegalAuthority(_message.Message):
     kind: _builtins.str
     """Kind of instrument; `criminal_judicial_warrant` is the one contracts know."""
     id: _builtins.str
-    """The instrument's own identifier (warrant number)."""
+    """The instrument's own identifier (warrant number); no two of a requester's may share one."""
     court: _builtins.str
     """The court that issued it."""
     subject_surname: _builtins.str

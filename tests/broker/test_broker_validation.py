@@ -72,3 +72,21 @@ def test_list_nodes(demo: DemoFederation) -> None:
         nodes = stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10).nodes
     assert [n.node_id for n in nodes] == ["kcso", "spd", "pcso"]
     assert all(n.address.startswith("127.0.0.1:") for n in nodes)
+
+
+def test_two_instruments_with_one_id_are_refused(demo: DemoFederation) -> None:
+    # The audit entry names the warrants that applied by id; a repeated id would
+    # leave an auditor unable to tell which instrument was relied on.
+    officer = demo_personas(dt.date.today())[2].requester
+    request = build_request(officer, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob)
+    assert len(request.requester.authority) == 1
+    twin = request.requester.authority.add()
+    twin.CopyFrom(request.requester.authority[0])
+    twin.covers[:] = ["citizenship"]
+    before = searches_at_nodes(demo)
+    channel, stub = broker_stub(demo.broker_address)
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        stub.Search(request, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details().startswith("requester.authority[1].id: repeats the id of")
+    assert searches_at_nodes(demo) == before

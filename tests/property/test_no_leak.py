@@ -79,7 +79,7 @@ def searches(draw: st.DrawFn) -> tuple[Requester, dict[str, Any]]:
         agency_type=draw(st.sampled_from(sorted(AGENCY_TYPES))),
         purpose=draw(st.sampled_from(sorted(PURPOSES))),
         case_number="C-1",
-        warrants=tuple(draw(st.lists(warrants(target), max_size=2))),
+        warrants=tuple(draw(st.lists(warrants(target), max_size=2, unique_by=lambda w: w.id))),
     )
     return requester, target
 
