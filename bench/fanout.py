@@ -203,7 +203,7 @@ class FanoutResult:
         }
 
 
-def _query() -> Any:
+def fanout_query() -> Any:
     return person_query(DEMO_SUBJECT.surname, DEMO_SUBJECT.given_name, DEMO_SUBJECT.dob)
 
 
@@ -318,7 +318,7 @@ async def run_fanout(
     result.startup_seconds = time.monotonic() - started
     log(f"fleet ready in {result.startup_seconds:.1f} s")
     client = _Client()
-    query = _query()
+    query = fanout_query()
     searches = FreshSearches(query, "bench-direct")
     try:
         for n in sorted(settings.node_counts):

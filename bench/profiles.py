@@ -1,6 +1,6 @@
 """Profiles behind BENCHMARKS.md's analysis: ``python -m bench.profiles WHAT``.
 
-WHAT is one of ``node``, ``search``, ``policy``, ``audit`` (below).
+WHAT is one of ``node``, ``search``, ``policy``, ``calls``, ``audit`` (below).
 
 Each samples a real workload with py-spy (``pip install py-spy``; not a
 dependency of the project) and prints the hottest frames as Markdown tables:
@@ -17,6 +17,9 @@ frames instead.
   concurrent broker searches; samples node worker 0 and the broker.
 - ``search``: ``RecordStore.search`` on the cached labelled store (``--records``).
 - ``policy``: ``AgencyNode.decide`` on the hits of the common-name search.
+- ``calls``: no sampling; CPU per sequential call, on one event loop, of a
+  bare echo server and of a real node that holds nobody searched for (the
+  fan-out's common case), and of ``AgencyNode.search`` alone on that node.
 - ``audit``: no sampling; times ``AuditStore.write`` of a search entry with 1,
   2, 4 and 8 threads writing at once (group commit: ``node.audit.group_commit``)
   and prints CPU and wall time per entry and the mean entries per transaction.
@@ -34,6 +37,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from bench.common import DETECTIVE, SANCTUARY_CONTRACT, broker_request, person_query
@@ -238,6 +242,60 @@ def profile_policy(seconds: float, native: bool, workdir: Path) -> None:
         node.store.close()
 
 
+async def _measure_calls(workdir: Path, calls: int) -> None:
+    from bench.common import node_config
+    from bench.data import fleet_templates
+    from bench.echo import ECHO_METHOD, NODE_SEARCH_METHOD, start_echo_server
+    from bench.fanout import fanout_query
+    from fieldgate.v1 import common_pb2, node_pb2
+    from node.server import start_node
+
+    _, other = fleet_templates(workdir / "templates", 1000)
+    running = await start_node(node_config("n000", "Agency 000", other, SANCTUARY_CONTRACT))
+    echo, echo_address = await start_echo_server()
+    node_channel, echo_channel = open_channel(running.address), open_channel(echo_address)
+    try:
+        ask_node = raw_call(node_channel, NODE_SEARCH_METHOD)
+        ask_echo = raw_call(echo_channel, ECHO_METHOD)
+        requests: list[bytes] = []
+        for i in range(calls + 200):
+            requester = common_pb2.Requester()
+            requester.CopyFrom(DETECTIVE)
+            requester.case_number = f"calls-{i}"  # a first search each time
+            message = node_pb2.NodeSearchRequest(
+                request_id=f"calls-{i}", requester=requester, query=fanout_query()
+            )
+            requests.append(message.SerializeToString())
+        payload = b"x" * 200
+        for request in requests[:200]:  # warm up
+            await ask_node(request)
+            await ask_echo(payload)
+        cpu = time.process_time()
+        for _ in range(calls):
+            await ask_echo(payload)
+        echo_us = (time.process_time() - cpu) / calls * 1e6
+        cpu = time.process_time()
+        for request in requests[200:]:
+            await ask_node(request)
+        node_us = (time.process_time() - cpu) / calls * 1e6
+        claims = validate_requester(DETECTIVE)
+        query = validate_query(fanout_query())
+        cpu = time.process_time()
+        for i in range(calls):
+            running.node.search(f"direct-{i}", replace(claims, case_number=f"d-{i}"), query)
+        search_us = (time.process_time() - cpu) / calls * 1e6
+    finally:
+        await node_channel.close(None)
+        await echo_channel.close(None)
+        await echo.stop(0)
+        await running.stop(0)
+    print("| call | µs CPU per call (client and server, one process) |")
+    print("|---|---|")
+    print(f"| echo (200 bytes) | {echo_us:.0f} |")
+    print(f"| node Search, nothing held (gRPC, servicer, search, audit write) | {node_us:.0f} |")
+    print(f"| AgencyNode.search alone on that node | {search_us:.0f} |")
+
+
 def measure_audit(workdir: Path, entries: int = 2000) -> None:
     """Time audit writes of a no-hit search's entry by 1-8 concurrent writers."""
     import datetime as dt
@@ -290,7 +348,7 @@ def measure_audit(workdir: Path, entries: int = 2000) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one profile and print its tables."""
     parser = argparse.ArgumentParser(prog="python -m bench.profiles", description=__doc__)
-    parser.add_argument("what", choices=("node", "search", "policy", "audit"))
+    parser.add_argument("what", choices=("node", "search", "policy", "calls", "audit"))
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--records", type=int, default=1_000_000, help="for `search`")
     parser.add_argument("--native", action="store_true", help="include native (Rust, C) frames")
@@ -303,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             profile_search(args.records, args.seconds, args.native, workdir)
         elif args.what == "audit":
             measure_audit(workdir)
+        elif args.what == "calls":
+            asyncio.run(_measure_calls(workdir, 1500))
         else:
             profile_policy(args.seconds, args.native, workdir)
     finally:
