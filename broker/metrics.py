@@ -134,7 +134,9 @@ class BrokerMetrics:
         """Observe one node call that ended with ``status`` (a ``NodeStatus``)."""
         series = self._node_series.get(node_id)
         if series is None:  # not a configured node: one shared series, made when first needed
-            series = self._node_series.setdefault(OTHER, self._series_of(OTHER))
+            series = self._node_series.get(OTHER)
+            if series is None:
+                series = self._node_series[OTHER] = self._series_of(OTHER)
         seconds_of, calls = series
         seconds_of.observe(seconds)
         calls[_STATUS_OF.get(status, "error")].inc()

@@ -11,6 +11,7 @@ releases nothing.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import json
@@ -125,6 +126,11 @@ def _first_line(exc: BaseException) -> str:
 EVALUATION_TIMEOUT_SECONDS = 2.0
 """An evaluation that takes longer than this fails, and the record is withheld."""
 
+RUN_TIMEOUT_SECONDS = 30.0
+"""The longest a caller waits for the engine's thread to finish one job (a
+search's decisions): its policy budget is spent long before, so only a stuck
+engine reaches it, and the search then fails with nothing released."""
+
 
 class _EngineThread(Executor):
     """One thread that owns a regorus engine for the engine's whole life.
@@ -167,15 +173,24 @@ class _EngineThread(Executor):
                 job.run()
         finally:
             self._engine = None  # dropped here, on its own thread
-        # Closed. Jobs queued before the close still run (a search takes whichever
-        # contract is current when it starts); nothing can be queued after it.
+            self._refuse_the_rest()
+
+    def _refuse_the_rest(self) -> None:
+        """Close for good and fail whatever is still queued (nobody is left to run it).
+
+        After a close the queue is already empty (nothing is queued behind the
+        stop); this matters when the thread ends any other way, so that no
+        caller waits for ever.
+        """
+        with self._closing:
+            self._closed = True
         while True:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 return
-            if job is not None:
-                job.run()
+            if job is not None and job.future.set_running_or_notify_cancel():
+                job.future.set_exception(ContractError("the contract's engine has stopped"))
 
     def _load(
         self, modules: tuple[tuple[Path, str], ...], data_json: str, ready: Future[None]
@@ -280,9 +295,14 @@ class _Job:
         try:
             result = self.call()
         except BaseException as exc:
-            if not _is_engine_failure(exc):
+            # Settled before anything else: whoever waits must not wait for ever,
+            # even when the exception then ends the thread (the waiter is told
+            # the engine stopped; the exit itself is this thread's to raise).
+            if _is_engine_failure(exc):
+                self.future.set_exception(exc)
+            else:
+                self.future.set_exception(ContractError(f"the contract's engine stopped: {exc!r}"))
                 raise
-            self.future.set_exception(exc)
         else:
             self.future.set_result(result)
 
@@ -362,18 +382,30 @@ class RegorusContract:
     def run(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the engine's thread (in place if already there or closed).
 
-        Waits as long as ``work`` takes: each evaluation in it is still held
-        to the time limit (:meth:`_EngineThread.eval_here`), and the node's
-        search stops asking once its policy budget is spent.
+        Each evaluation in ``work`` is held to the time limit
+        (:meth:`_EngineThread.eval_here`), and a node's search stops asking
+        once its policy budget is spent; past :data:`RUN_TIMEOUT_SECONDS`
+        the caller stops waiting all the same. The caller's context (the
+        request id its log lines carry) goes with ``work``.
+
+        Raises:
+            ContractError: the engine did not finish ``work`` in time.
         """
         if self._thread.on_thread:
             return work()
+        in_context = functools.partial(contextvars.copy_context().run, work)
         try:
-            queued = self._thread.submit(work)
+            queued = self._thread.submit(in_context)
         except RuntimeError:
             # Closed by a bundle reload: each evaluation fails closed wherever it runs.
             return work()
-        return queued.result()
+        try:
+            return queued.result(RUN_TIMEOUT_SECONDS)
+        except TimeoutError:
+            queued.cancel()
+            raise ContractError(
+                f"{self._package}: the engine did not answer in {RUN_TIMEOUT_SECONDS:.0f} s"
+            ) from None
 
     @property
     def version(self) -> str:

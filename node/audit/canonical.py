@@ -71,14 +71,23 @@ def _plainly_canonical(value: object) -> bool:
     return kind in _PLAIN
 
 
+def check_canonical(value: object, where: str = "$") -> None:
+    """Check that ``value`` has a canonical JSON form.
+
+    Raises:
+        NotCanonicalError: naming where the float or non-JSON value is.
+    """
+    if not _plainly_canonical(value):
+        _check(value, where)  # raises, naming where, unless the value is only unusual
+
+
 def canonical_json(document: Mapping[str, Any]) -> str:
     """Return the canonical JSON text of ``document``.
 
     Raises:
         NotCanonicalError: the document holds a float or a non-JSON value.
     """
-    if not _plainly_canonical(document):
-        _check(document, "$")  # raises, naming where, unless the value is only unusual
+    check_canonical(document)
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

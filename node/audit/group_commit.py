@@ -86,11 +86,29 @@ class GroupCommit(Generic[Item, Result]):
             lead = not self._leading
             self._leading = True
         if not lead:
-            slot.ready.wait()
+            try:
+                slot.ready.wait()
+            except BaseException:
+                self._abandon(slot)
+                raise
             if not slot.lead:
                 return self._outcome(slot)
         self._lead()
         return self._outcome(slot)
+
+    def _abandon(self, slot: _Slot[Item, Result]) -> None:
+        """A waiting writer leaves (interrupted): drop its entry, pass on a lead it was given."""
+        with self._lock:
+            if slot in self._queued:
+                self._queued.remove(slot)
+            if not slot.lead:
+                return  # still queued (now removed) or already in a batch
+            slot.lead = False
+            if self._queued:
+                self._queued[0].lead = True
+                self._queued[0].ready.set()
+            else:
+                self._leading = False
 
     def _lead(self) -> None:
         # The leader's own slot is first in the queue: nobody else takes from it
@@ -100,9 +118,15 @@ class GroupCommit(Generic[Item, Result]):
             del self._queued[: self._max_batch]
         try:
             results = self._commit([s.item for s in batch])
-        except BaseException as exc:
+        except Exception as exc:
             for s in batch:
                 s.error = exc
+        except BaseException as exc:
+            # An interrupt or exit: the other writers are told their entry failed;
+            # the leader's own thread gets the interrupt itself, below.
+            for s in batch:
+                s.error = DisclosureLogError(f"the audit write was interrupted: {exc!r}")
+            raise
         else:
             for s, result in zip(batch, results, strict=True):
                 s.result = result

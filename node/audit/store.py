@@ -32,7 +32,13 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
+from node.audit.canonical import (
+    GENESIS,
+    NotCanonicalError,
+    canonical_json,
+    chain_hash,
+    check_canonical,
+)
 from node.audit.checkpoints import Checkpoint, checkpoint_from_body
 from node.audit.entries import AUDIT_PURGED, SEARCH, envelope, search_data
 from node.audit.group_commit import GroupCommit
@@ -114,6 +120,7 @@ class AuditStore:
         # SQLite's data_version says no other connection has written since.
         self._committed, self._committed_version = _Tip(), -1
         self._tip = _Tip()
+        self._failures_lock = threading.Lock()  # failures are also counted outside _lock
         self.write_failures = 0
         """Writes that failed (a metric an alert fires on)."""
         self.group: GroupCommit[tuple[str, Any], int] = GroupCommit(self._append_batch)
@@ -204,21 +211,20 @@ class AuditStore:
         Raises:
             DisclosureLogError: the entry is not on disk; nothing may be released.
         """
-        self.group.submit((SEARCH, search_data(entry)))
+        data = search_data(entry)
+        try:
+            # Refused before it can join a batch: one bad entry must not fail the others.
+            check_canonical(data)
+        except NotCanonicalError as exc:
+            self._failed(exc, 1)
+            raise DisclosureLogError(f"{self.path}: cannot write the audit log: {exc}") from exc
+        self.group.submit((SEARCH, data))
 
     def _append_batch(self, batch: Sequence[tuple[str, Any]]) -> list[int]:
         """Append ``batch`` in one transaction; a failure writes none of it."""
-        try:
-            return self._transaction(lambda: self._append_all(batch))
-        except DisclosureLogError:
-            # Counted per entry refused, as when each entry had its own transaction.
-            self.write_failures += len(batch) - 1
-            raise
-
-    def _append_all(self, batch: Sequence[tuple[str, Any]]) -> list[int]:
-        seqs = [self._insert(kind, data) for kind, data in batch]
-        self._checkpoint(due_only=True)
-        return seqs
+        return self._transaction(
+            lambda: [self._append(kind, data) for kind, data in batch], entries=len(batch)
+        )
 
     def append(self, kind: str, data: Any) -> int:
         """Append one entry of ``kind`` and return its sequence number.
@@ -245,7 +251,8 @@ class AuditStore:
         """
         return self._transaction(lambda: self._purge(cutoff))
 
-    def _transaction(self, body: Callable[[], T]) -> T:
+    def _transaction(self, body: Callable[[], T], *, entries: int = 1) -> T:
+        """Run ``body`` in one write transaction; a failure counts ``entries`` failed writes."""
         with self._lock:
             if self._closed:
                 raise DisclosureLogError(f"{self.path}: the audit log is closed")
@@ -260,13 +267,18 @@ class AuditStore:
                 return result
             except (sqlite3.Error, NotCanonicalError, ValueError) as exc:
                 self._rollback()
-                self.write_failures += 1
-                self.last_failure = str(exc)
-                log.error("audit log %s: write failed: %s", self.path, exc)
+                self._failed(exc, entries)
                 raise DisclosureLogError(f"{self.path}: cannot write the audit log: {exc}") from exc
             except BaseException:
                 self._rollback()
                 raise
+
+    def _failed(self, exc: Exception, entries: int) -> None:
+        """Count ``entries`` refused writes and log why."""
+        with self._failures_lock:
+            self.write_failures += entries
+            self.last_failure = str(exc)
+        log.error("audit log %s: write failed: %s", self.path, exc)
 
     def _rollback(self) -> None:
         self._committed, self._tip = _Tip(), _Tip()  # read the tip again next time

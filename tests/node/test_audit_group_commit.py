@@ -8,6 +8,7 @@ nothing is held back to fill a batch, and the chain stays whole.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -22,7 +23,8 @@ from fieldgate.claims import RequesterClaims
 from node.audit.schema import AuditReader
 from node.audit.store import AuditStore
 from node.audit.verify import verify_log
-from node.disclosure_log import DisclosureEntry
+from node.disclosure import FieldVerdict, RecordVerdict
+from node.disclosure_log import DisclosureEntry, RecordOutcome
 from node.errors import DisclosureLogError
 
 KEY = Ed25519PrivateKey.generate()
@@ -173,3 +175,87 @@ def test_concurrent_writers_keep_one_whole_chain(tmp_path: Path, threads: int) -
     report = verify_log(path, public_key=KEY.public_key())
     assert report.ok, report.problems
     assert report.entries == threads * per_thread
+
+
+def test_a_second_writer_between_two_writes_is_seen(tmp_path: Path) -> None:
+    # The store remembers the chain's tip between transactions; another
+    # connection's commit (a purge run from the CLI while the node serves)
+    # must make it read the tip again, or the chain would fork.
+    path = tmp_path / "audit.sqlite"
+    with open_store(path) as serving, open_store(path) as other:
+        serving.write(entry("a-1"))
+        other.write(entry("b-1"))
+        serving.write(entry("a-2"))
+        other.purge_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))  # cuts nothing
+        other.checkpoint()
+        serving.write(entry("a-3"))
+    assert written_ids(path) == ["a-1", "b-1", "a-2", "a-3"]
+    report = verify_log(path, public_key=KEY.public_key())
+    assert report.ok, report.problems
+
+
+def test_a_batch_that_fails_halfway_leaves_the_chain_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    errors: list[BaseException] = []
+    with open_store(path) as store:
+        store.write(entry("before"))
+        outcomes: dict[str, BaseException | None] = {}
+
+        def submit_raw(name: str, data: dict[str, object]) -> threading.Thread:
+            def go() -> None:
+                try:
+                    store.group.submit(("search", data))
+                    outcomes[name] = None
+                except BaseException as exc:
+                    outcomes[name] = exc
+
+            thread = threading.Thread(target=go)
+            thread.start()
+            return thread
+
+        with store._lock:
+            first = writer(store, "first", errors)
+            until(lambda: store.group.leading and store.group.queued == 0, "a leader")
+            # Straight into the group (write() would refuse the float on its own):
+            # the second entry of the batch fails after the first was inserted.
+            good = submit_raw("good", {"request_id": "good"})
+            until(lambda: store.group.queued == 1, "the good entry queues")
+            bad = submit_raw("bad", {"request_id": "bad", "score": 0.5})
+            until(lambda: store.group.queued == 2, "the bad entry queues")
+        for thread in (first, good, bad):
+            thread.join(timeout=10)
+        assert errors == []
+        assert isinstance(outcomes["good"], DisclosureLogError)  # shared the failed batch
+        assert isinstance(outcomes["bad"], DisclosureLogError)
+        assert "floats are not allowed" in str(outcomes["bad"])
+        failures = store.write_failures
+        assert failures == 2  # one per entry refused
+        store.write(entry("after"))
+    assert written_ids(path) == ["before", "first", "after"]
+    report = verify_log(path, public_key=KEY.public_key())
+    assert report.ok, report.problems
+
+
+def test_an_entry_with_no_canonical_form_fails_alone(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    errors: list[BaseException] = []
+    verdict = RecordVerdict(
+        True,
+        (FieldVerdict("surname", "identity", "masked", 0.5, "DOE", "masked"),),  # type: ignore[arg-type]
+    )
+    bad = dataclasses.replace(
+        entry("bad"), records=(RecordOutcome("R-1", verdict, ()),), disclosed_record_ids=("R-1",)
+    )
+    with open_store(path) as store:
+        with store._lock:
+            first = writer(store, "first", errors)
+            until(lambda: store.group.leading and store.group.queued == 0, "a leader")
+            later = writer(store, "later", errors)
+            until(lambda: store.group.queued == 1, "a writer queues")
+            with pytest.raises(DisclosureLogError, match="floats are not allowed"):
+                store.write(bad)  # refused before it could join the queued batch
+        for thread in (first, later):
+            thread.join(timeout=10)
+        assert errors == []
+        assert store.write_failures == 1
+    assert written_ids(path) == ["first", "later"]

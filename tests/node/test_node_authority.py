@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from pathlib import Path
 
 from fieldgate.claims import LegalAuthority
 from node.authority import applies_to_record
@@ -58,3 +59,42 @@ def test_expired_or_other_kinds_do_not_apply() -> None:
     bookings_only = replace(WARRANT, record_kinds=("booking",))
     assert applies_to_record(bookings_only, record(), TODAY)
     assert not applies_to_record(bookings_only, record(record_kind="case_file"), TODAY)
+
+
+def test_two_instruments_sharing_an_id_are_each_judged_on_their_own(tmp_path: Path) -> None:
+    """The wire refuses repeated ids; tools that combine personas may still make them.
+
+    The node then judges each instrument itself instead of telling the
+    contract "applies" for every instrument carrying an id that applied.
+    """
+    from fieldgate.claims import RequesterClaims
+    from node.contract import RegorusContract
+    from node.policy import evaluate_record
+    from tests.conftest import write_contract
+
+    someone_else = replace(WARRANT, subject_surname="OTHER", covers=("citizenship",))
+    claims = RequesterClaims(
+        subject="d-1",
+        agency="Seattle PD",
+        agency_type="local_law_enforcement",
+        roles=("investigator",),
+        purpose="criminal_investigation",
+        case_number="C-1",
+        authority=(WARRANT, someone_else),
+    )
+    contract = RegorusContract(
+        write_contract(tmp_path, "c.rego", "package t\nimport rego.v1\ndecision := {}\n"),
+        None,
+        CATALOG.classes(),
+    )
+    try:
+        decision = evaluate_record(contract, claims, record(), CATALOG, node_id="kcso", today=TODAY)
+    finally:
+        contract.close()
+    assert decision.policy_input is not None
+    told = decision.policy_input["authority"]
+    assert isinstance(told, list)
+    assert [(a["id"], a["covers"], a["applies_to_record"]) for a in told] == [
+        ("W-1", ["location"], True),
+        ("W-1", ["citizenship"], False),
+    ]

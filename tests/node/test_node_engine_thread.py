@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -29,6 +30,7 @@ from fieldgate.local_federation import (
     node_config,
     start_federation,
 )
+from fieldgate.logs import request_context, request_id_var
 from fieldgate.query import validate_query
 from fieldgate.v1 import common_pb2, node_pb2
 from node.catalog import default_catalog_path, load_catalog
@@ -99,6 +101,30 @@ def test_run_is_on_the_engine_thread_and_in_place_when_already_there(tmp_path: P
     finally:
         engine.close()
     assert engine.run(lambda: threading.current_thread().name) == threading.current_thread().name
+
+
+def test_run_carries_the_callers_request_id(tmp_path: Path) -> None:
+    engine = contract(tmp_path, RELEASE_SURNAME)
+    try:
+        with request_context("req-42"):
+            assert engine.run(request_id_var.get) == "req-42"
+        assert engine.run(request_id_var.get) == ""
+    finally:
+        engine.close()
+
+
+# The exit is meant to end the engine's thread; pytest reports any exception that does.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_engine_thread_that_dies_leaves_nobody_waiting(tmp_path: Path) -> None:
+    engine = contract(tmp_path, RELEASE_SURNAME)
+    with pytest.raises(ContractError, match="engine stopped: SystemExit"):
+        engine.run(lambda: sys.exit(3))  # what a stray exit in a job would do
+    engine.executor.shutdown()  # returns: the thread is gone
+    with pytest.raises(RuntimeError, match="closed"):
+        engine.executor.submit(lambda: None)
+    # Later searches decide in place and fail closed: nothing is released.
+    with pytest.raises(ContractError, match="closed"):
+        engine.run(lambda: engine.evaluate({"record": {"fields": ["surname"]}}))
 
 
 def test_an_evaluation_past_its_limit_fails_on_the_engine_thread_too(tmp_path: Path) -> None:
