@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import grpc
 
 from fieldgate.tls import TLSFiles
-from fieldgate.v1 import broker_pb2_grpc, node_pb2_grpc
+from fieldgate.v1 import broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
 
 T = TypeVar("T")
 
@@ -58,3 +58,23 @@ def node_stub(
     """A blocking channel and stub to a node (mTLS with ``tls``)."""
     channel = _channel(address, tls)
     return channel, node_pb2_grpc.AgencyNodeStub(channel)
+
+
+JOHN_DOE = common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12", max_hits=5)
+"""The person the small hand-written test stores hold."""
+
+
+def search_node(
+    address: str,
+    requester: common_pb2.Requester,
+    query: common_pb2.PersonQuery = JOHN_DOE,
+    request_id: str = "test",
+) -> node_pb2.NodeSearchResponse:
+    """One Search call straight to a node (no broker), over plaintext."""
+    channel, stub = node_stub(address)
+    with channel:
+        answer: node_pb2.NodeSearchResponse = stub.Search(
+            node_pb2.NodeSearchRequest(request_id=request_id, requester=requester, query=query),
+            timeout=10,
+        )
+    return answer

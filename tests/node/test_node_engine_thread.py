@@ -32,14 +32,14 @@ from fieldgate.local_federation import (
 )
 from fieldgate.logs import request_context, request_id_var
 from fieldgate.query import validate_query
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v1 import common_pb2
 from node.catalog import default_catalog_path, load_catalog
 from node.contract import RegorusContract
 from node.disclosure_log import MemoryDisclosureLog
 from node.errors import ContractError
 from node.server import build_node
 from tests.conftest import write_contract
-from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.federation import LoopThread, search_node
 
 CATALOG = load_catalog(default_catalog_path())
 DETECTIVE = demo_personas(dt.date.today())[0].requester
@@ -196,18 +196,8 @@ def federation(
 def test_a_served_search_is_decided_on_its_contract_engine_thread(
     federation: LocalFederation, caplog: pytest.LogCaptureFixture
 ) -> None:
-    channel, stub = node_stub(federation.nodes["kcso"].address)
-    with channel, caplog.at_level(logging.WARNING, logger="fieldgate.node"):
-        answer = stub.Search(
-            node_pb2.NodeSearchRequest(
-                request_id="engine-thread",
-                requester=DETECTIVE.to_message(),
-                query=common_pb2.PersonQuery(
-                    surname="DOE", given_name="JOHN", dob="1980-04-12", max_hits=5
-                ),
-            ),
-            timeout=10,
-        )
+    with caplog.at_level(logging.WARNING, logger="fieldgate.node"):
+        answer = search_node(federation.nodes["kcso"].address, DETECTIVE.to_message())
     assert not answer.hits  # the contract cannot decide: nothing leaves
     failures = [r for r in caplog.records if "failed to decide" in r.getMessage()]
     assert failures, "the node logged the contract's failure"

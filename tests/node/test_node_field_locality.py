@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from fieldgate.claims import RequesterClaims, validate_requester
 from fieldgate.demo import demo_personas
 from fieldgate.local_federation import LocalFederation, NodeSpec, import_records, start_federation
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v1 import common_pb2
 from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
 from node.catalog import default_catalog_path, load_catalog
 from node.contract import RegorusContract
@@ -37,7 +37,7 @@ from node.policy import evaluate_record
 from node.records import Record, validate_record
 from node.sample_inputs import covering_warrant
 from tests.conftest import write_contract
-from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.federation import LoopThread, search_node
 
 CATALOG = load_catalog(default_catalog_path())
 REGO = Path(__file__).resolve().parents[2] / "rego"
@@ -178,18 +178,7 @@ def federation(
 
 
 def search(address: str) -> dict[str, set[str]]:
-    channel, stub = node_stub(address)
-    with channel:
-        answer = stub.Search(
-            node_pb2.NodeSearchRequest(
-                request_id="locality",
-                requester=DETECTIVE.to_message(),
-                query=common_pb2.PersonQuery(
-                    surname="DOE", given_name="JOHN", dob="1980-04-12", max_hits=5
-                ),
-            ),
-            timeout=10,
-        )
+    answer = search_node(address, DETECTIVE.to_message(), request_id="locality")
     return {hit.record_id: {f.name for f in hit.fields} for hit in answer.hits}
 
 
