@@ -297,11 +297,6 @@ class AuditStore:
         return self._tip.head
 
     def _append(self, kind: str, data: Any) -> int:
-        seq = self._insert(kind, data)
-        self._checkpoint(due_only=True)
-        return seq
-
-    def _insert(self, kind: str, data: Any) -> int:
         last_seq, previous = self._head()
         seq = last_seq + 1
         now = self._clock()
@@ -314,6 +309,7 @@ class AuditStore:
             (seq, document["time"], kind, text, previous, digest),
         )
         self._tip.head = (seq, digest)
+        self._checkpoint(due_only=True)
         return seq
 
     def _last_checkpoint(self) -> Checkpoint | None:
