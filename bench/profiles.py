@@ -1,6 +1,6 @@
 """Profiles behind BENCHMARKS.md's analysis: ``python -m bench.profiles WHAT``.
 
-WHAT is one of ``node``, ``search``, ``policy``, ``calls``, ``audit`` (below).
+WHAT is one of ``node``, ``search``, ``policy``, ``split``, ``calls``, ``audit`` (below).
 
 Each samples a real workload with py-spy (``pip install py-spy``; not a
 dependency of the project) and prints the hottest frames as Markdown tables:
@@ -17,6 +17,9 @@ frames instead.
   concurrent broker searches; samples node worker 0 and the broker.
 - ``search``: ``RecordStore.search`` on the cached labelled store (``--records``).
 - ``policy``: ``AgencyNode.decide`` on the hits of the common-name search.
+- ``split``: no sampling; the person search at ``--records`` split into its
+  steps (median per query of 120 labelled queries, best of 5): the whole
+  search, the candidate SQL (probes and name rows) and the Python scoring.
 - ``calls``: no sampling; CPU per sequential call, on one event loop, of a
   bare echo server and of a real node that holds nobody searched for (the
   fan-out's common case), and of ``AgencyNode.search`` alone on that node.
@@ -47,7 +50,7 @@ from bench.echo import BROKER_SEARCH_METHOD, open_channel, raw_call
 from bench.fanout import FanoutSettings, start_fleet
 from bench.procs import start_worker, stop_all, wait_ready
 from fieldgate.claims import validate_requester
-from fieldgate.query import validate_query
+from fieldgate.query import PersonQuery, validate_query
 from fieldgate.synthetic import DEMO_SUBJECT
 
 
@@ -242,6 +245,70 @@ def profile_policy(seconds: float, native: bool, workdir: Path) -> None:
         node.store.close()
 
 
+def measure_split(records: int) -> None:
+    """Time the person search's steps on the labelled store (see the module docstring)."""
+    import datetime as dt
+    import statistics
+
+    from bench.person_search import _query, _spread
+    from node.candidates import candidate_union
+    from node.matching import CandidateName, score_candidate
+    from node.store import RecordStore
+
+    labelled = labelled_store(records, CACHE_DIR)
+    queries = [_query(item) for item in _spread(labelled.queries, 120)]
+    store = RecordStore.open(labelled.path)
+
+    def name_rows(query: PersonQuery) -> list[tuple[str, int, str, str, str | None]]:
+        union, params = candidate_union(query)
+        return store._db.execute(
+            f"WITH candidates (record_id) AS ({union})"
+            " SELECT candidates.record_id, is_alias, surname, given_name, dob FROM candidates"
+            " LEFT JOIN names ON names.record_id = candidates.record_id"
+            " ORDER BY candidates.record_id, names.rowid",
+            params,
+        ).fetchall()
+
+    rows = {id(q): name_rows(q) for q in queries}
+
+    def score(query: PersonQuery) -> None:
+        names: dict[str, list[CandidateName]] = {}
+        dobs: dict[str, str | None] = {}
+        for record_id, alias, surname, given, dob in rows[id(query)]:
+            names.setdefault(record_id, []).append(CandidateName(surname, given, bool(alias)))
+            dobs[record_id] = dob
+        for record_id, held in names.items():
+            text = dobs.get(record_id)
+            score_candidate(query, held, dt.date.fromisoformat(text) if text else None, ())
+
+    def median_ms(step: Callable[[PersonQuery], object]) -> float:
+        best = []
+        for query in queries:
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                step(query)
+                times.append(time.perf_counter() - started)
+            best.append(min(times))
+        return statistics.median(best) * 1e3
+
+    try:
+        for query in queries:  # warm the page cache
+            store.search(query, 100)
+        print("| step | median ms per query |")
+        print("|---|---|")
+        print(
+            f"| RecordStore.search (limit 100) | {median_ms(lambda q: store.search(q, 100)):.3f} |"
+        )
+        print(f"| candidate SQL: probes + name rows | {median_ms(name_rows):.3f} |")
+        print(f"| scoring the name rows (Python) | {median_ms(score):.3f} |")
+        print(
+            f"| name rows per query (median) | {statistics.median(len(r) for r in rows.values())} |"
+        )
+    finally:
+        store.close()
+
+
 async def _measure_calls(workdir: Path, calls: int) -> None:
     from bench.common import node_config
     from bench.data import fleet_templates
@@ -348,9 +415,9 @@ def measure_audit(workdir: Path, entries: int = 2000) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one profile and print its tables."""
     parser = argparse.ArgumentParser(prog="python -m bench.profiles", description=__doc__)
-    parser.add_argument("what", choices=("node", "search", "policy", "calls", "audit"))
+    parser.add_argument("what", choices=("node", "search", "policy", "split", "calls", "audit"))
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--records", type=int, default=1_000_000, help="for `search`")
+    parser.add_argument("--records", type=int, default=1_000_000, help="for `search` and `split`")
     parser.add_argument("--native", action="store_true", help="include native (Rust, C) frames")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="fieldgate-profile-"))
@@ -361,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
             profile_search(args.records, args.seconds, args.native, workdir)
         elif args.what == "audit":
             measure_audit(workdir)
+        elif args.what == "split":
+            measure_split(args.records)
         elif args.what == "calls":
             asyncio.run(_measure_calls(workdir, 1500))
         else:
