@@ -316,19 +316,7 @@ class RecordStore:
             return []
         # Score from the small, indexed name rows; decode record bodies only
         # for the few that make the cut (bodies are most of the cost).
-        names: dict[str, list[CandidateName]] = {}
-        dobs: dict[str, str | None] = {}
-        for record_id, is_alias, surname, given, dob in self._db.execute(
-            f"WITH candidates (record_id) AS ({union})"
-            " SELECT candidates.record_id, is_alias, surname, given_name, dob"
-            " FROM candidates LEFT JOIN names ON names.record_id = candidates.record_id"
-            " ORDER BY candidates.record_id, names.rowid",
-            params,
-        ):
-            held = names.setdefault(record_id, [])
-            if surname is not None:
-                held.append(CandidateName(surname, given, bool(is_alias)))
-                dobs[record_id] = dob
+        names, dobs = self._candidate_names(union, params)
         identifiers: dict[str, list[tuple[str, str]]] = {}
         if query.identifiers:
             for record_id, kind, value in self._db.execute(
@@ -353,6 +341,34 @@ class RecordStore:
         best = scored[:limit]
         bodies = self._records([record_id for _, record_id, _ in best])
         return [Candidate(bodies[record_id], match) for _, record_id, match in best]
+
+    def candidate_names(
+        self, query: PersonQuery
+    ) -> tuple[dict[str, list[CandidateName]], dict[str, str | None]]:
+        """Each candidate record's names and date of birth (text), as :meth:`search` scores them.
+
+        For measuring the search step by step (``python -m bench.profiles split``).
+        """
+        union, params = candidate_union(query)
+        return self._candidate_names(union, params) if union else ({}, {})
+
+    def _candidate_names(
+        self, union: str, params: list[str]
+    ) -> tuple[dict[str, list[CandidateName]], dict[str, str | None]]:
+        names: dict[str, list[CandidateName]] = {}
+        dobs: dict[str, str | None] = {}
+        for record_id, is_alias, surname, given, dob in self._db.execute(
+            f"WITH candidates (record_id) AS ({union})"
+            " SELECT candidates.record_id, is_alias, surname, given_name, dob"
+            " FROM candidates LEFT JOIN names ON names.record_id = candidates.record_id"
+            " ORDER BY candidates.record_id, names.rowid",
+            params,
+        ):
+            held = names.setdefault(record_id, [])
+            if surname is not None:
+                held.append(CandidateName(surname, given, bool(is_alias)))
+                dobs[record_id] = dob
+        return names, dobs
 
     def _records(self, record_ids: list[str]) -> dict[str, Record]:
         """The records with these ids, decoded."""
