@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from broker.config import BrokerConfig, NodeEntry
-from broker.limits import LimitsConfig
+from fieldgate.broker.config import BrokerConfig, NodeEntry
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.node.config import NodeConfig
+from fieldgate.policy.catalog import default_catalog_path
 from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
-from node.catalog import default_catalog_path
-from node.config import NodeConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The source tree (bench/ is not installed; it runs from the checkout)."""

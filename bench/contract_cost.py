@@ -39,13 +39,13 @@ from bench.data import build_store, copy_store
 from bench.echo import NODE_SEARCH_METHOD, open_channel, raw_call
 from bench.procs import start_worker, stop_all, wait_ready
 from bench.stats import Summary, summarize
-from fieldgate.claims import validate_requester
-from fieldgate.query import validate_query
-from fieldgate.synthetic import DEMO_SUBJECT, KCSO
+from fieldgate.core.claims import validate_requester
+from fieldgate.core.query import validate_query
+from fieldgate.devkit.synthetic import DEMO_SUBJECT, KCSO
+from fieldgate.node.disclosure_log import MemoryDisclosureLog
+from fieldgate.node.search import AgencyNode
+from fieldgate.node.server import build_node
 from fieldgate.v1 import common_pb2, node_pb2
-from node.disclosure_log import MemoryDisclosureLog
-from node.server import build_node
-from node.service import AgencyNode
 
 
 @dataclass(frozen=True)

@@ -21,25 +21,26 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.common import REPO_ROOT, SEED
-from fieldgate.synthetic import DEMO_AGENCIES, KCSO, Agency, generate_agency_records
-from fieldgate.synthetic import generate_labelled_variants as _labelled
-from node.catalog import default_catalog_path, load_catalog
-from node.records import validate_record
-from node.store import SCHEMA_VERSION, RecordStore
+from fieldgate.devkit.synthetic import DEMO_AGENCIES, KCSO, Agency, generate_agency_records
+from fieldgate.devkit.synthetic import generate_labelled_variants as _labelled
+from fieldgate.node.store import SCHEMA_VERSION, RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.records import validate_record
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 """Cached stores (git-ignored by ``bench/.cache/.gitignore``)."""
 
 OTHER_AGENCY = dataclasses.replace(KCSO, node_id="bench-other", prefix="OTHR")
-"""An agency like KCSO that holds none of the planted people (``fieldgate.synthetic``)."""
+"""An agency like KCSO that holds none of the planted people (``fieldgate.devkit.synthetic``)."""
 
 _SOURCES = (
-    "fieldgate/synthetic.py",
-    "fieldgate/synthetic_names.py",
-    "fieldgate/names.py",
-    "node/records.py",
+    "fieldgate/devkit/synthetic.py",
+    "fieldgate/devkit/synthetic_names.py",
+    "fieldgate/core/names.py",
+    "fieldgate/policy/records.py",
     "node/store.py",
-    "node/matching.py",
+    "fieldgate/matching/matcher.py",
+    "fieldgate/matching/candidates.py",
 )
 
 

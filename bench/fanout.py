@@ -55,7 +55,7 @@ from bench.echo import (
 )
 from bench.procs import Worker, start_worker, stop_all, wait_ready
 from bench.stats import Summary, slope, summarize
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.v1 import broker_pb2, node_pb2
 
 HOLDER_EVERY = 10

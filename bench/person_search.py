@@ -32,16 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import node.store as node_store
+import fieldgate.node.store as node_store
 from bench.common import SANCTUARY_CONTRACT, Memory, node_request, person_query
 from bench.data import labelled_store, store_files_size
 from bench.echo import NODE_SEARCH_METHOD, open_channel, raw_call
 from bench.procs import start_worker, stop_all, wait_ready
 from bench.stats import Summary, percentile, summarize
-from fieldgate.query import PersonQuery, validate_query
+from fieldgate.core.query import PersonQuery, validate_query
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.records import Record
 from fieldgate.v1 import common_pb2
-from node.records import Record
-from node.store import RecordStore
 
 FUZZY_LIMIT = 100
 """Candidates the node asks its store for (25 hits × CANDIDATE_FACTOR 4)."""

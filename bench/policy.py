@@ -50,15 +50,15 @@ from bench.common import (
 )
 from bench.contract_cost import common_name, local_node
 from bench.data import copy_store
-from fieldgate.claims import RequesterClaims, validate_requester
-from fieldgate.query import validate_query
-from node.decision_cache import DecisionCache
-from node.disclosure import RecordVerdict, build_hit
-from node.field_locality import told_fields_by_kind
-from node.policy import build_policy_input
-from node.records import Record
-from node.service import AgencyNode
-from node.store import Candidate
+from fieldgate.core.claims import RequesterClaims, validate_requester
+from fieldgate.core.query import validate_query
+from fieldgate.node.search import AgencyNode
+from fieldgate.node.store import Candidate
+from fieldgate.policy.decision_cache import DecisionCache
+from fieldgate.policy.evaluate import build_policy_input
+from fieldgate.policy.field_locality import told_fields_by_kind
+from fieldgate.policy.records import Record
+from fieldgate.policy.verdict import RecordVerdict, build_hit
 
 SANCTUARY_PACKAGE = "data.fieldgate.contracts.sanctuary_county"
 RELEASE_ALL_PACKAGE = "data.bench.contracts.release_all"

@@ -49,9 +49,9 @@ from bench.data import CACHE_DIR, labelled_store
 from bench.echo import BROKER_SEARCH_METHOD, open_channel, raw_call
 from bench.fanout import FanoutSettings, start_fleet
 from bench.procs import start_worker, stop_all, wait_ready
-from fieldgate.claims import validate_requester
-from fieldgate.query import PersonQuery, validate_query
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.core.claims import validate_requester
+from fieldgate.core.query import PersonQuery, validate_query
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 
 
 def _py_spy() -> str:
@@ -198,7 +198,7 @@ def _spy_self(seconds: float, workdir: Path, native: bool, work: Callable[[], in
 
 def profile_search(records: int, seconds: float, native: bool, workdir: Path) -> None:
     """Sample RecordStore.search on the labelled store of ``records`` records."""
-    from node.store import RecordStore
+    from fieldgate.node.store import RecordStore
 
     labelled = labelled_store(records, CACHE_DIR)
     queries = [
@@ -251,8 +251,8 @@ def measure_split(records: int) -> None:
     import statistics
 
     from bench.person_search import _query, _spread
-    from node.matching import score_candidate
-    from node.store import RecordStore
+    from fieldgate.matching.matcher import score_candidate
+    from fieldgate.node.store import RecordStore
 
     labelled = labelled_store(records, CACHE_DIR)
     queries = [_query(item) for item in _spread(labelled.queries, 120)]
@@ -297,8 +297,8 @@ async def _measure_calls(workdir: Path, calls: int) -> None:
     from bench.data import fleet_templates
     from bench.echo import ECHO_METHOD, NODE_SEARCH_METHOD, start_echo_server
     from bench.fanout import fanout_query
+    from fieldgate.node.server import start_node
     from fieldgate.v1 import common_pb2, node_pb2
-    from node.server import start_node
 
     _, other = fleet_templates(workdir / "templates", 1000)
     running = await start_node(node_config("n000", "Agency 000", other, SANCTUARY_CONTRACT))
@@ -353,8 +353,8 @@ def measure_audit(workdir: Path, entries: int = 2000) -> None:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from node.audit.store import AuditStore
-    from node.disclosure_log import DisclosureEntry
+    from fieldgate.node.audit.store import AuditStore
+    from fieldgate.node.disclosure_log import DisclosureEntry
 
     claims = validate_requester(DETECTIVE)
     key = Ed25519PrivateKey.generate()

@@ -29,9 +29,9 @@ import grpc
 
 from bench.common import broker_config, node_config, own_memory
 from bench.echo import start_echo_server
-from broker.config import NodeEntry
-from broker.server import RunningBroker, start_broker
-from node.server import RunningNode, start_node
+from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.server import RunningBroker, start_broker
+from fieldgate.node.server import RunningNode, start_node
 
 
 def _stdin_closed(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:

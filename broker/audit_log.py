@@ -28,8 +28,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fieldgate.errors import FieldgateError
-from fieldgate.query import PersonQuery
+from fieldgate.core.errors import FieldgateError
+from fieldgate.core.query import PersonQuery
 from fieldgate.v1 import broker_pb2, common_pb2
 
 log = logging.getLogger("fieldgate.broker")

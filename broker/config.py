@@ -51,16 +51,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from broker.limits import LimitsConfig, limits_config
-from fieldgate.config import ConfigError, Section, read_toml
-from fieldgate.ops import (
+from fieldgate.broker.limits import LimitsConfig, limits_config
+from fieldgate.core.config import ConfigError, Section, read_toml
+from fieldgate.core.tls import TLSFiles, tls_files
+from fieldgate.ops.endpoints import (
     MaintenanceConfig,
     MetricsConfig,
     maintenance_config,
     metrics_config,
     read_log_format,
 )
-from fieldgate.tls import TLSFiles, tls_files
 from fieldgate.trust.config import TrustConfig, trust_config
 
 DEFAULT_HEDGE_AFTER_MS = 250

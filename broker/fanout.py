@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from broker.config import NodeEntry
-from broker.metrics import BrokerMetrics
-from broker.straggler import AgencyCaller, AgencyOutcome
-from fieldgate.tls import TLSFiles
+from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.metrics import BrokerMetrics
+from fieldgate.broker.straggler import AgencyCaller, AgencyOutcome
+from fieldgate.core.tls import TLSFiles
 from fieldgate.v1 import common_pb2, node_pb2
 
 OnOutcome = Callable[[AgencyOutcome], None]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from fieldgate.config import ConfigError, Section
+from fieldgate.core.config import ConfigError, Section
 
 LIMIT_REASONS = (
     "rate_limited_requester",

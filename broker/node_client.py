@@ -13,8 +13,8 @@ import logging
 
 import grpc
 
-from broker.config import NodeEntry
-from fieldgate.tls import TLSFiles
+from fieldgate.broker.config import NodeEntry
+from fieldgate.core.tls import TLSFiles
 from fieldgate.v1 import broker_pb2, node_pb2, node_pb2_grpc
 
 # Reconnect quickly once a node comes back, rather than grpc's default backoff

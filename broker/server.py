@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 import grpc
 
-from broker.audit_log import BrokerSearchLog
-from broker.config import BrokerConfig
-from broker.fanout import FanOut
-from broker.limits import Limits
-from broker.metrics import BrokerMetrics
-from broker.servicer import BrokerServicer
-from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
-from fieldgate.ops import MaintenanceServer, drain_and_stop
-from fieldgate.serving import bind
+from fieldgate.broker.audit_log import BrokerSearchLog
+from fieldgate.broker.config import BrokerConfig
+from fieldgate.broker.fanout import FanOut
+from fieldgate.broker.limits import Limits
+from fieldgate.broker.metrics import BrokerMetrics
+from fieldgate.broker.servicer import BrokerServicer
+from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
+from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import broker_pb2_grpc
 

@@ -22,16 +22,16 @@ from typing import Any, NoReturn
 
 import grpc
 
-from broker.audit_log import BrokerLogError, BrokerSearchLog, query_digest
-from broker.config import BrokerConfig
-from broker.fanout import FanOut
-from broker.limits import LimitExceeded, Limits
-from broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
-from broker.straggler import AgencyOutcome
-from fieldgate.claims import validate_requester
-from fieldgate.errors import InvalidRequestError
-from fieldgate.logs import request_id_var
-from fieldgate.query import PersonQuery, validate_query
+from fieldgate.broker.audit_log import BrokerLogError, BrokerSearchLog, query_digest
+from fieldgate.broker.config import BrokerConfig
+from fieldgate.broker.fanout import FanOut
+from fieldgate.broker.limits import LimitExceeded, Limits
+from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
+from fieldgate.broker.straggler import AgencyOutcome
+from fieldgate.core.claims import validate_requester
+from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.logs import request_id_var
+from fieldgate.core.query import PersonQuery, validate_query
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 

@@ -21,10 +21,10 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from broker.config import NodeEntry
-from broker.metrics import BrokerMetrics
-from broker.node_client import SEARCH_DEADLINE_DETAIL, NodeChannel, node_deadline_detail
-from fieldgate.tls import TLSFiles
+from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.metrics import BrokerMetrics
+from fieldgate.broker.node_client import SEARCH_DEADLINE_DETAIL, NodeChannel, node_deadline_detail
+from fieldgate.core.tls import TLSFiles
 from fieldgate.v1 import broker_pb2, node_pb2
 
 

@@ -12,19 +12,20 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import DecodeError
 
-from fieldgate.claims import validate_requester
-from fieldgate.errors import InvalidRequestError
-from fieldgate.names import normalize_identifier, normalize_name, split_full_name
-from fieldgate.query import parse_date, validate_query
-from fieldgate.trust.bundle import TrustStore
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.core.claims import validate_requester
+from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.names import normalize_identifier, normalize_name, split_full_name
+from fieldgate.core.query import parse_date, validate_query
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.node.errors import RecordImportError
+from fieldgate.node.importer import import_file
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog, parse_catalog
+from fieldgate.policy.contract_bundle import BundleError, verify_bundle
+from fieldgate.policy.errors import CatalogError
+from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import common_pb2, node_pb2
-from node.bundle import BundleError, verify_bundle
-from node.catalog import default_catalog_path, load_catalog, parse_catalog
-from node.errors import CatalogError, RecordImportError
-from node.importer import import_file
-from node.store import RecordStore
 
 CATALOG = load_catalog(default_catalog_path())
 

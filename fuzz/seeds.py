@@ -8,8 +8,8 @@ import io
 import json
 import tarfile
 
+from fieldgate.policy.contract_bundle import pack_bundle
 from fieldgate.v1 import common_pb2, node_pb2
-from node.bundle import pack_bundle
 
 
 def _request() -> bytes:

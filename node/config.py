@@ -53,20 +53,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldgate.config import ConfigError, Section, read_toml
-from fieldgate.ops import (
+from fieldgate.core.config import ConfigError, Section, read_toml
+from fieldgate.core.query import HARD_MAX_HITS
+from fieldgate.core.tls import TLSFiles, tls_files
+from fieldgate.node.audit.config import AuditConfig, audit_config
+from fieldgate.ops.endpoints import (
     MaintenanceConfig,
     MetricsConfig,
     maintenance_config,
     metrics_config,
     read_log_format,
 )
-from fieldgate.query import HARD_MAX_HITS
-from fieldgate.tls import TLSFiles, tls_files
+from fieldgate.policy.catalog import default_catalog_path
+from fieldgate.policy.config import PolicyConfig, policy_config
 from fieldgate.trust.config import TrustConfig, trust_config
-from node.audit.config import AuditConfig, audit_config
-from node.catalog import default_catalog_path
-from node.policy_config import PolicyConfig, policy_config
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from fieldgate.claims import RequesterClaims
-from node.disclosure import RecordVerdict
+from fieldgate.core.claims import RequesterClaims
+from fieldgate.policy.verdict import RecordVerdict
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,11 @@
 
 ::
 
-    FieldgateError                    (fieldgate.errors)
+    FieldgateError                    (fieldgate.core.errors)
     └── NodeError
-        ├── CatalogError              the field catalog file is wrong
-        ├── RecordError               one record does not fit the record model
         ├── RecordImportError         an import file was refused; nothing was written
         ├── StoreError                the record database cannot be used as asked
         │   └── DuplicateRecordError  a record_id is already in the store
-        ├── ContractError             the data-sharing contract cannot be loaded or run
         └── DisclosureLogError        a disclosure could not be logged durably
 
 Every error's message says what was wrong and where (file, key, line, field),
@@ -21,40 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from fieldgate.errors import FieldgateError
+from fieldgate.core.errors import FieldgateError
 
 
 class NodeError(FieldgateError):
     """Root of every error an agency node raises on purpose."""
-
-
-class CatalogError(NodeError):
-    """A field catalog that cannot be loaded.
-
-    Attributes:
-        path: the catalog file (or a label such as ``<catalog>`` for in-memory data).
-        key: dotted key that is wrong, e.g. ``fields.dob.type``; "" for the whole file.
-        reason: what is wrong with it.
-    """
-
-    def __init__(self, path: str | Path, key: str, reason: str) -> None:
-        where = f"{path}: {key}" if key else str(path)
-        super().__init__(f"{where}: {reason}")
-        self.path = str(path)
-        self.key = key
-        self.reason = reason
-
-
-class RecordError(NodeError):
-    """A record that does not fit the record model or the catalog.
-
-    Attributes:
-        reason: what is wrong, naming the field, e.g. ``dob: '1980-13-01' is not a valid date``.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class RecordImportError(NodeError):
@@ -104,10 +72,6 @@ class DuplicateRecordError(StoreError):
     def __init__(self, record_id: str) -> None:
         super().__init__(f"record_id {record_id!r} is already in the store")
         self.record_id = record_id
-
-
-class ContractError(NodeError):
-    """The agency's data-sharing contract could not be loaded or evaluated."""
 
 
 class DisclosureLogError(NodeError):

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 
-from fieldgate.ops import MaintenanceServer
-from node.contract import MissingContract
-from node.service import AgencyNode
+from fieldgate.node.search import AgencyNode
+from fieldgate.ops.endpoints import MaintenanceServer
+from fieldgate.policy.engine import MissingContract
 
 log = logging.getLogger("fieldgate.node")
 

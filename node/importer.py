@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from node.catalog import ADDRESS_KEYS, RESERVED_KEYS, FieldCatalog
-from node.errors import DuplicateRecordError, RecordError, RecordImportError
-from node.records import Record, validate_record
-from node.store import RecordStore
+from fieldgate.node.errors import DuplicateRecordError, RecordImportError
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import ADDRESS_KEYS, RESERVED_KEYS, FieldCatalog
+from fieldgate.policy.errors import RecordError
+from fieldgate.policy.records import Record, validate_record
 
 FORMATS: Mapping[str, str] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 """File suffix → format."""

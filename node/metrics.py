@@ -26,14 +26,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from fieldgate.metrics import bounded
+from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
+from fieldgate.ops.metrics import bounded
+from fieldgate.policy.catalog import SENSITIVITY_CLASSES
+from fieldgate.policy.contract_bundle import REJECT_REASONS
+from fieldgate.policy.decision_cache import DecisionCache
+from fieldgate.policy.engine import ContractEngine
+from fieldgate.policy.verdict import RecordVerdict
 from fieldgate.trust.verify import REASONS
-from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES
-from node.bundle import REJECT_REASONS
-from node.catalog import SENSITIVITY_CLASSES
-from node.contract import ContractEngine
-from node.decision_cache import DecisionCache
-from node.disclosure import RecordVerdict
 
 POLICY_BUCKETS = (
     0.0001,

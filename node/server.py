@@ -7,29 +7,29 @@ from dataclasses import dataclass
 
 import grpc
 
-from fieldgate.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
-from fieldgate.ops import MaintenanceServer, drain_and_stop
-from fieldgate.serving import bind
+from fieldgate.node.audit.config import default_audit_config
+from fieldgate.node.audit.keys import ensure_key
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.config import NodeConfig
+from fieldgate.node.disclosure_log import DisclosureLog
+from fieldgate.node.health import NodeHealth
+from fieldgate.node.metrics import NodeMetrics
+from fieldgate.node.search import AgencyNode
+from fieldgate.node.servicer import AgencyNodeServicer
+from fieldgate.node.store import RecordStore
+from fieldgate.node.trust_gate import TrustGate
+from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
+from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.serving import bind
+from fieldgate.policy.catalog import load_catalog
+from fieldgate.policy.config import load_policy_engine
+from fieldgate.policy.contract_bundle import BundleWatcher
+from fieldgate.policy.contract_bundle_state import state_path
+from fieldgate.policy.decision_log import DecisionLog
+from fieldgate.policy.engine import MissingContract
 from fieldgate.trust.config import build_verifier
 from fieldgate.trust.keys import load_public_key
 from fieldgate.v1 import common_pb2, node_pb2_grpc
-from node.audit.config import default_audit_config
-from node.audit.keys import ensure_key
-from node.audit.store import AuditStore
-from node.bundle import BundleWatcher
-from node.bundle_state import state_path
-from node.catalog import load_catalog
-from node.config import NodeConfig
-from node.contract import MissingContract
-from node.decision_log import DecisionLog
-from node.disclosure_log import DisclosureLog
-from node.health import NodeHealth
-from node.metrics import NodeMetrics
-from node.policy_config import load_policy_engine
-from node.service import AgencyNode
-from node.servicer import AgencyNodeServicer
-from node.store import RecordStore
-from node.trust_gate import TrustGate
 
 log = logging.getLogger("fieldgate.node")
 

@@ -14,14 +14,14 @@ import uuid
 
 import grpc
 
-from fieldgate.errors import InvalidRequestError
-from fieldgate.logs import request_id_var
-from fieldgate.tls import peer_name
+from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.logs import request_id_var
+from fieldgate.core.tls import peer_name
+from fieldgate.node.errors import DisclosureLogError
+from fieldgate.node.health import NodeHealth
+from fieldgate.node.search import AgencyNode
+from fieldgate.node.trust_gate import TrustGate
 from fieldgate.v1 import node_pb2, node_pb2_grpc
-from node.errors import DisclosureLogError
-from node.health import NodeHealth
-from node.service import AgencyNode
-from node.trust_gate import TrustGate
 
 log = logging.getLogger("fieldgate.node")
 

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from fieldgate.query import PersonQuery
-from node.candidates import INDEXES, RETIRED_INDEXES, candidate_union
-from node.errors import DuplicateRecordError, StoreError
-from node.matching import CandidateName, Match, phonetic_keys, score_candidate
-from node.records import FieldValue, Record
+from fieldgate.core.query import PersonQuery
+from fieldgate.matching.candidates import INDEXES, RETIRED_INDEXES, candidate_union
+from fieldgate.matching.matcher import CandidateName, Match, phonetic_keys, score_candidate
+from fieldgate.node.errors import DuplicateRecordError, StoreError
+from fieldgate.policy.records import FieldValue, Record
 
 SCHEMA_VERSION = 2
 """The schema this build creates and reads (and upgrades version 1 stores to)."""

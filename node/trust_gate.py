@@ -14,11 +14,11 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from fieldgate.claims import RequesterClaims, validate_requester
-from fieldgate.query import PersonQuery, validate_query
+from fieldgate.core.claims import RequesterClaims, validate_requester
+from fieldgate.core.query import PersonQuery, validate_query
+from fieldgate.node.metrics import NodeMetrics
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import node_pb2
-from node.metrics import NodeMetrics
 
 log = logging.getLogger("fieldgate.node")
 

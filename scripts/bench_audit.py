@@ -21,14 +21,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from fieldgate.claims import validate_requester
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import NodeSpec, import_records, node_config, shipped_contract
-from fieldgate.query import validate_query
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.core.claims import validate_requester
+from fieldgate.core.query import validate_query
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.disclosure_log import DisclosureLog, MemoryDisclosureLog
+from fieldgate.node.server import build_node, open_audit_log
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2
-from node.disclosure_log import DisclosureLog, MemoryDisclosureLog
-from node.server import build_node, open_audit_log
 
 
 def timed(log: DisclosureLog, config: object, query: common_pb2.PersonQuery, n: int) -> list[float]:

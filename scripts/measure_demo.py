@@ -17,10 +17,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fieldgate.client import AsyncSearchClient
-from fieldgate.demo import demo_personas, prepare_nodes
-from fieldgate.local_federation import start_federation
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.client.broker_client import AsyncSearchClient
+from fieldgate.devkit.demo import demo_personas, prepare_nodes
+from fieldgate.devkit.local_federation import start_federation
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 
 
 async def main(searches: int) -> None:

@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from broker.limits import LimitsConfig
-from fieldgate.demo import CONTRACT_OF
-from fieldgate.local_federation import (
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.policy.shipped import shipped_contract
 from tests.helpers.federation import LoopThread
 
 RECORDS_PER_AGENCY = 300

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from tests.conftest import DemoFederation
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")

@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.client import SearchClient
-from fieldgate.demo import CONTRACT_OF, demo_personas
-from fieldgate.local_federation import (
-    NodeSpec,
-    import_records,
-    shipped_contract,
-    start_federation,
+from fieldgate.client.broker_client import SearchClient
+from fieldgate.devkit.demo import CONTRACT_OF, demo_personas
+from fieldgate.devkit.local_federation import NodeSpec, import_records, start_federation
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
-from node.audit.schema import AuditReader
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.policy.shipped import shipped_contract
 from tests.helpers.audit import copy_log, make_log
 from tests.helpers.federation import LoopThread
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from fieldgate.contracts.inputs import load_persona, load_records
-from fieldgate.query import validate_query
+from fieldgate.authoring.inputs import load_persona, load_records
+from fieldgate.core.query import validate_query
+from fieldgate.node.config import node_config_from_document
+from fieldgate.node.disclosure_log import MemoryDisclosureLog
+from fieldgate.node.search import AgencyNode
+from fieldgate.node.server import build_node
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.v1 import common_pb2
-from node.catalog import default_catalog_path, load_catalog
-from node.config import node_config_from_document
-from node.disclosure_log import MemoryDisclosureLog
-from node.server import build_node
-from node.service import AgencyNode
-from node.store import RecordStore
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,20 +21,26 @@ from typing import Any
 
 import pytest
 
-from fieldgate.claims import validate_requester
-from fieldgate.client import Requester
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import NodeSpec, import_records, node_config, shipped_contract
-from fieldgate.query import validate_query
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.client.broker_client import Requester
+from fieldgate.core.claims import validate_requester
+from fieldgate.core.query import validate_query
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.audit.keys import ensure_key
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.disclosure_log import DisclosureLog
+from fieldgate.node.server import build_node
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2
-from node.audit.keys import ensure_key
-from node.audit.schema import AuditReader
-from node.audit.store import AuditStore
-from node.catalog import default_catalog_path, load_catalog
-from node.disclosure_log import DisclosureLog
-from node.server import build_node
-from node.store import RecordStore
 from tests.helpers.audit import PreWarrantsAuditLog, StepClock, tamper
 from tests.helpers.oracle import Expected, expected
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from broker.limits import LimitsConfig
-from fieldgate.local_federation import NodeSpec
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.devkit.local_federation import NodeSpec
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from tests.conftest import DemoFederation
 from tests.helpers.brokers import import_two_agencies, proxied_broker, stop_all, wait_until
 from tests.helpers.federation import LoopThread

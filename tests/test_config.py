@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import load_broker_config
-from fieldgate.config import ConfigError
-from node.config import load_node_config
+from fieldgate.broker.config import load_broker_config
+from fieldgate.core.config import ConfigError
+from fieldgate.node.config import load_node_config
 
 NODE = """
 [node]

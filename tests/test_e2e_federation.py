@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from fieldgate.client import Requester, SearchClient
-from fieldgate.demo import demo_personas
-from fieldgate.query import validate_query
-from fieldgate.results import SearchResult
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.client.results import SearchResult
+from fieldgate.core.query import validate_query
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.v1 import common_pb2
-from node.catalog import default_catalog_path, load_catalog
 from tests.conftest import DemoFederation
 from tests.helpers.oracle import expected
 

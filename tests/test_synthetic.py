@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldgate.names import normalize_name
-from fieldgate.synthetic import (
+from fieldgate.core.names import normalize_name
+from fieldgate.core.vocabulary import RECORD_KINDS
+from fieldgate.devkit.synthetic import (
     DEMO_AGENCIES,
     DEMO_SUBJECT,
     PLANTED_PEOPLE,
@@ -26,9 +27,9 @@ from fieldgate.synthetic import (
     generate_labelled_variants,
     write_jsonl,
 )
-from fieldgate.vocabulary import RECORD_KINDS
+from fieldgate.policy.shipped import standard_catalog_path
 
-CATALOG_PATH = Path(__file__).resolve().parents[1] / "node" / "catalogs" / "standard.toml"
+CATALOG_PATH = standard_catalog_path()
 CATALOG: dict[str, str] = {
     name: spec["type"]
     for name, spec in tomllib.loads(CATALOG_PATH.read_text(encoding="utf-8"))["fields"].items()

@@ -53,8 +53,8 @@ def test_every_proto_field_is_documented() -> None:
 
 def test_every_rpc_has_a_handler() -> None:
     """Each service method in the descriptors is implemented by our servicers."""
-    from broker.servicer import BrokerServicer
-    from node.servicer import AgencyNodeServicer
+    from fieldgate.broker.servicer import BrokerServicer
+    from fieldgate.node.servicer import AgencyNodeServicer
 
     pairs = [
         (

@@ -22,9 +22,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from node.audit.checkpoints import CheckpointExport, checkpoint_from_body, export_lines, read_export
-from node.audit.keys import create_key, load_verify_key, public_hex
-from node.audit.reports import (
+from fieldgate.node.audit.checkpoints import (
+    CheckpointExport,
+    checkpoint_from_body,
+    export_lines,
+    read_export,
+)
+from fieldgate.node.audit.keys import create_key, load_verify_key, public_hex
+from fieldgate.node.audit.reports import (
     STALE_CREDENTIAL_DAYS,
     Period,
     Report,
@@ -35,9 +40,9 @@ from node.audit.reports import (
     record_ids_for_person,
     subject_history,
 )
-from node.audit.retention import apply_plan, audit_cutoff, plan_purge
-from node.audit.schema import AuditReader
-from node.audit.verify import VerifyReport, verify_log
+from fieldgate.node.audit.retention import apply_plan, audit_cutoff, plan_purge
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.verify import VerifyReport, verify_log
 
 _DB = click.option(
     "--db",
@@ -330,8 +335,8 @@ _CONFIG = click.option(
 @_CONFIG
 def node_keygen(config_path: Path) -> None:
     """Make the node's audit signing key (refuses to replace an existing one)."""
-    from node.audit.config import default_audit_config
-    from node.config import load_node_config
+    from fieldgate.node.audit.config import default_audit_config
+    from fieldgate.node.config import load_node_config
 
     config = load_node_config(config_path, os.environ)
     audit_config = config.audit or default_audit_config(config.database)
@@ -379,11 +384,11 @@ def node_purge(
 
 
 def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
-    from node.audit.config import default_audit_config
-    from node.catalog import load_catalog
-    from node.config import load_node_config
-    from node.server import open_audit_log
-    from node.store import RecordStore
+    from fieldgate.node.audit.config import default_audit_config
+    from fieldgate.node.config import load_node_config
+    from fieldgate.node.server import open_audit_log
+    from fieldgate.node.store import RecordStore
+    from fieldgate.policy.catalog import load_catalog
 
     config = load_node_config(config_path, os.environ)
     audit_config = config.audit or default_audit_config(config.database)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from fieldgate.contracts.bundle import build_bundle, inspect_bundle
+from fieldgate.authoring.bundle_build import build_bundle, inspect_bundle
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.errors import ContractError
 from fieldgate.trust.keys import KeyFileError, load_private_key, load_public_key
-from node.catalog import default_catalog_path, load_catalog
-from node.errors import ContractError
 
 
 @click.group()

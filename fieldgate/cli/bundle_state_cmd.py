@@ -13,7 +13,12 @@ from pathlib import Path
 
 import click
 
-from node.bundle_state import BundleStateError, load_high_water, reset_high_water, state_path
+from fieldgate.policy.contract_bundle_state import (
+    BundleStateError,
+    load_high_water,
+    reset_high_water,
+    state_path,
+)
 
 
 @click.command("bundle-state")
@@ -36,7 +41,7 @@ def node_bundle_state(config_path: Path, reset: bool, as_json: bool) -> None:
     With --reset, remove that record: the node, on its next start, accepts any
     validly signed bundle and logs a warning that the record is gone.
     """
-    from node.config import load_node_config
+    from fieldgate.node.config import load_node_config
 
     config = load_node_config(config_path, os.environ)
     path = state_path(config.database)

@@ -15,6 +15,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fieldgate.authoring.check import check_contract
+from fieldgate.authoring.conformance import compare_decisions, compare_tests
+from fieldgate.authoring.explain import explain
+from fieldgate.authoring.explain_audit import EntryNotExplainable, explain_entry
+from fieldgate.authoring.inputs import (
+    load_persona,
+    load_personas,
+    load_record,
+    load_records,
+    load_warrant,
+    with_warrants,
+)
+from fieldgate.authoring.render import render_contract, render_text
+from fieldgate.authoring.session import DEFAULT_NODE_ID
 from fieldgate.cli.bundle_cmds import bundle
 from fieldgate.cli.contract_diff_cmd import contract_diff
 from fieldgate.cli.contract_options import (
@@ -25,26 +39,12 @@ from fieldgate.cli.contract_options import (
     today_option,
     wide_console,
 )
-from fieldgate.contracts.check import check_contract
-from fieldgate.contracts.conformance import compare_decisions, compare_tests
-from fieldgate.contracts.explain import explain
-from fieldgate.contracts.explain_audit import EntryNotExplainable, explain_entry
-from fieldgate.contracts.inputs import (
-    load_persona,
-    load_personas,
-    load_record,
-    load_records,
-    load_warrant,
-    with_warrants,
-)
-from fieldgate.contracts.render import render_contract, render_text
-from fieldgate.contracts.session import DEFAULT_NODE_ID
-from fieldgate.regotest import FileCoverage, SuiteReport, run_all
-from node.audit.schema import AuditReader, AuditReadError
-from node.contract import ContractEngine
-from node.contract_opa import load_opa_contract
-from node.errors import ContractError
-from node.store import RecordStore
+from fieldgate.node.audit.schema import AuditReader, AuditReadError
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.engine import ContractEngine
+from fieldgate.policy.engine_opa import load_opa_contract
+from fieldgate.policy.errors import ContractError
+from fieldgate.policy.rego_tests import FileCoverage, SuiteReport, run_all
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 

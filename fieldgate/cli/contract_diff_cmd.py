@@ -17,6 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fieldgate.authoring.diff import diff_contracts
+from fieldgate.authoring.impact_replay import WARRANT_MODES, WarrantMode
+from fieldgate.authoring.inputs import load_personas, load_records
+from fieldgate.authoring.session import DEFAULT_NODE_ID
 from fieldgate.cli.contract_options import (
     F,
     catalog_and_lib,
@@ -27,10 +31,6 @@ from fieldgate.cli.contract_options import (
     wide_console,
 )
 from fieldgate.cli.contract_replay_cmd import run_audit_diff
-from fieldgate.contracts.diff import diff_contracts
-from fieldgate.contracts.inputs import load_personas, load_records
-from fieldgate.contracts.replay import WARRANT_MODES, WarrantMode
-from fieldgate.contracts.session import DEFAULT_NODE_ID
 
 DIRECTION_STYLE = {"wider": "red", "narrower": "green", "changed": "yellow"}
 

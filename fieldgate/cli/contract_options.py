@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from fieldgate.contracts.session import DEFAULT_NODE_ID, ContractSession, find_library
-from node.catalog import FieldCatalog, default_catalog_path, load_catalog
+from fieldgate.authoring.session import DEFAULT_NODE_ID, ContractSession, find_library
+from fieldgate.policy.catalog import FieldCatalog, default_catalog_path, load_catalog
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fieldgate.contracts.replay import (
+from fieldgate.authoring.impact_replay import (
     AuditDiffReport,
     AuditReplayError,
     Impact,
@@ -29,11 +29,11 @@ from fieldgate.contracts.replay import (
     replay_audit,
     verified_chain,
 )
-from fieldgate.contracts.session import ContractSession, find_library
-from node.audit.keys import KeyFileError, load_verify_key
-from node.audit.schema import AuditReader, AuditReadError
-from node.catalog import FieldCatalog
-from node.store import RecordStore
+from fieldgate.authoring.session import ContractSession, find_library
+from fieldgate.node.audit.keys import KeyFileError, load_verify_key
+from fieldgate.node.audit.schema import AuditReader, AuditReadError
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import FieldCatalog
 
 CHANGE_STYLE = {"lost": "green", "gained": "red", "changed": "yellow"}
 """Gains are the colour of danger: they are what an ordinance forbids."""

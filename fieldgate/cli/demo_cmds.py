@@ -21,7 +21,7 @@ from rich.console import Console
 @click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the records.")
 def demo(records_per_agency: int, seed: int) -> None:
     """Run a broker and three agencies on loopback and show what three requesters see."""
-    from fieldgate.demo import run_demo
+    from fieldgate.devkit.demo import run_demo
 
     asyncio.run(run_demo(Console(), records_per_agency=records_per_agency, seed=seed))
 
@@ -46,7 +46,7 @@ def demo(records_per_agency: int, seed: int) -> None:
 )
 def sample(directory: Path, records_per_agency: int, seed: int, base_port: int) -> None:
     """Write the demo agencies' records and configs into DIRECTORY, to run them for real."""
-    from fieldgate.sample import write_sample
+    from fieldgate.devkit.sample import write_sample
 
     for path in write_sample(
         directory, records_per_agency=records_per_agency, seed=seed, base_port=base_port

@@ -18,7 +18,7 @@ from fieldgate.cli.demo_cmds import demo, sample
 from fieldgate.cli.search_cmd import search
 from fieldgate.cli.serve_cmds import broker, node
 from fieldgate.cli.trust_cmds import credential, keygen, pki, trust, warrant
-from fieldgate.errors import FieldgateError
+from fieldgate.core.errors import FieldgateError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

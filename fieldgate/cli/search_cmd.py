@@ -16,15 +16,15 @@ import click
 from rich.console import Console
 from rich.live import Live
 
-from fieldgate.client import Requester, SearchClient, SearchError, Warrant
-from fieldgate.names import split_full_name
-from fieldgate.render import agency_table, progress_text, result_group
-from fieldgate.results import SearchResult
-from fieldgate.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
-from fieldgate.tls import TLSFiles
+from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
+from fieldgate.client.render import agency_table, progress_text, result_group
+from fieldgate.client.results import SearchResult
+from fieldgate.client.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
+from fieldgate.core.names import split_full_name
+from fieldgate.core.tls import TLSFiles
+from fieldgate.core.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
 from fieldgate.trust.keys import load_private_key
 from fieldgate.trust.tokens import Identity
-from fieldgate.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
 
 WARRANT_KEYS = {
     "id",

@@ -13,14 +13,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from broker.config import load_broker_config
-from broker.server import RunningBroker, start_broker
-from fieldgate.logs import LOG_FORMATS, configure_logging
-from node.catalog import default_catalog_path, load_catalog
-from node.config import load_node_config
-from node.importer import import_file
-from node.server import RunningNode, start_node
-from node.store import RecordStore
+from fieldgate.broker.config import load_broker_config
+from fieldgate.broker.server import RunningBroker, start_broker
+from fieldgate.core.logs import LOG_FORMATS, configure_logging
+from fieldgate.node.config import load_node_config
+from fieldgate.node.importer import import_file
+from fieldgate.node.server import RunningNode, start_node
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
 
 GRACE_SECONDS = 5.0
 """How long in-flight searches may run on after SIGTERM or Ctrl-C."""

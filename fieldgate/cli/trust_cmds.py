@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import jwt
 
-from fieldgate.names import split_full_name
-from fieldgate.tls import DevPKI
-from fieldgate.trust.bundle import TrustUnavailable, parse_bundle
+from fieldgate.core.names import split_full_name
+from fieldgate.core.tls import DevPKI
+from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
 from fieldgate.trust.keys import (
     generate_key,
     load_private_key,
@@ -27,7 +27,7 @@ from fieldgate.trust.tokens import (
     issue_credential,
     issue_warrant,
 )
-from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
+from fieldgate.trust.trust_bundle import TrustUnavailable, parse_bundle
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -15,8 +15,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from fieldgate.config import Section
-from fieldgate.trust.bundle import TrustStore
+from fieldgate.core.config import Section
+from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.trust.verify import SearchVerifier
 
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
-from fieldgate.errors import FieldgateError
+from fieldgate.core.errors import FieldgateError
 
 
 class KeyFileError(FieldgateError):

@@ -16,10 +16,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from fieldgate.errors import FieldgateError
-from fieldgate.trust.bundle import TrustStore, TrustUnavailable
+from fieldgate.core.errors import FieldgateError
 from fieldgate.trust.keys import key_from_jwk
-from fieldgate.trust.replay import ReplayCache
+from fieldgate.trust.nonce_cache import ReplayCache
 from fieldgate.trust.tokens import (
     ALGORITHM,
     CREDENTIAL_TYPE,
@@ -29,6 +28,7 @@ from fieldgate.trust.tokens import (
     digest,
     query_from_payload,
 )
+from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
 from fieldgate.v1 import common_pb2
 
 REASONS = (

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from node.audit.checkpoints import Checkpoint, CheckpointExport, checkpoint_from_body
-from node.audit.findings import Problem, VerifyReport
-from node.audit.keys import public_hex
-from node.audit.schema import AuditReader
+from fieldgate.node.audit.checkpoints import Checkpoint, CheckpointExport, checkpoint_from_body
+from fieldgate.node.audit.findings import Problem, VerifyReport
+from fieldgate.node.audit.keys import public_hex
+from fieldgate.node.audit.schema import AuditReader
 
 
 def _load_checkpoint(body: str, signature: str) -> Checkpoint | None:

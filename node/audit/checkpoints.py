@@ -26,8 +26,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from node.audit.canonical import canonical_json, sha256_text
-from node.errors import NodeError
+from fieldgate.node.audit.canonical import canonical_json, sha256_text
+from fieldgate.node.errors import NodeError
 
 CHECKPOINT_FORMAT = "fieldgate.audit.checkpoint/v1"
 _SIGNATURE = re.compile(r"[0-9a-f]{128}")

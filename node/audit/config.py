@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fieldgate.config import Section
+from fieldgate.core.config import Section
 
 MIN_RETENTION_DAYS = 365
 """CJIS asks that audit records be kept at least a year."""

@@ -27,8 +27,8 @@ import dataclasses
 import datetime as dt
 from typing import Any, Literal
 
-from fieldgate.claims import RequesterClaims
-from node.disclosure_log import DisclosureEntry
+from fieldgate.core.claims import RequesterClaims
+from fieldgate.node.disclosure_log import DisclosureEntry
 
 ENTRY_FORMAT = 1
 """The envelope format this build writes and reads."""

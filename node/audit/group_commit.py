@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from node.errors import DisclosureLogError
+from fieldgate.node.errors import DisclosureLogError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")

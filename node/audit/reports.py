@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldgate.names import normalize_name
-from fieldgate.query import PersonQuery
-from node.audit.entries import SEARCH
-from node.audit.schema import AuditReader
-from node.store import RecordStore
+from fieldgate.core.names import normalize_name
+from fieldgate.core.query import PersonQuery
+from fieldgate.node.audit.entries import SEARCH
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.store import RecordStore
 
 
 @dataclass(frozen=True)

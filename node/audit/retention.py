@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.audit.entries import RECORDS_PURGED
-from node.audit.store import AuditStore
-from node.catalog import FieldCatalog
-from node.errors import RecordError
-from node.records import Record, validate_record
-from node.store import RecordStore
+from fieldgate.node.audit.entries import RECORDS_PURGED
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import FieldCatalog
+from fieldgate.policy.errors import RecordError
+from fieldgate.policy.records import Record, validate_record
 
 EVENT_DATE_FIELDS: tuple[str, ...] = ("booking_date", "incident_date")
 """The fields a record's age is counted from, in order of preference."""

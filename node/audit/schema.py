@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.errors import NodeError
+from fieldgate.node.errors import NodeError
 
 SCHEMA_FORMAT = "1"
 

@@ -32,20 +32,20 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.audit.canonical import (
+from fieldgate.node.audit.canonical import (
     GENESIS,
     NotCanonicalError,
     canonical_json,
     chain_hash,
     check_canonical,
 )
-from node.audit.checkpoints import Checkpoint, checkpoint_from_body
-from node.audit.entries import AUDIT_PURGED, SEARCH, envelope, search_data
-from node.audit.group_commit import GroupCommit
-from node.audit.keys import key_id, public_hex
-from node.audit.schema import SCHEMA_FORMAT, create_schema
-from node.disclosure_log import DisclosureEntry
-from node.errors import DisclosureLogError
+from fieldgate.node.audit.checkpoints import Checkpoint, checkpoint_from_body
+from fieldgate.node.audit.entries import AUDIT_PURGED, SEARCH, envelope, search_data
+from fieldgate.node.audit.group_commit import GroupCommit
+from fieldgate.node.audit.keys import key_id, public_hex
+from fieldgate.node.audit.schema import SCHEMA_FORMAT, create_schema
+from fieldgate.node.disclosure_log import DisclosureEntry
+from fieldgate.node.errors import DisclosureLogError
 
 log = logging.getLogger("fieldgate.audit")
 

@@ -25,13 +25,18 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
-from node.audit.checkpoint_checks import check_forks, verify_checkpoints, verify_export
-from node.audit.checkpoints import Checkpoint, CheckpointExport
-from node.audit.entries import AUDIT_PURGED, ENTRY_FORMAT, ENTRY_KINDS
-from node.audit.findings import Problem, VerifyReport
-from node.audit.keys import KeyFileError, public_from_hex, public_hex
-from node.audit.schema import SCHEMA_FORMAT, AuditReader, AuditReadError, schema_differences
+from fieldgate.node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
+from fieldgate.node.audit.checkpoint_checks import check_forks, verify_checkpoints, verify_export
+from fieldgate.node.audit.checkpoints import Checkpoint, CheckpointExport
+from fieldgate.node.audit.entries import AUDIT_PURGED, ENTRY_FORMAT, ENTRY_KINDS
+from fieldgate.node.audit.findings import Problem, VerifyReport
+from fieldgate.node.audit.keys import KeyFileError, public_from_hex, public_hex
+from fieldgate.node.audit.schema import (
+    SCHEMA_FORMAT,
+    AuditReader,
+    AuditReadError,
+    schema_differences,
+)
 
 __all__ = ["Problem", "VerifyReport", "verify_log"]
 

@@ -13,20 +13,25 @@ from pathlib import Path
 import grpc
 import pytest
 
-from broker.config import NodeEntry
-from broker.limits import LimitsConfig
-from fieldgate.client import SearchClient
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
+from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.client.broker_client import SearchClient
+from fieldgate.client.results import SearchResult
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
     node_config,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.results import SearchResult
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
 from tests.helpers.faults import FaultProxy, blackhole_listener
 from tests.helpers.federation import LoopThread
 

@@ -17,18 +17,23 @@ from typing import Any
 import grpc
 import pytest
 
-from broker.config import NodeEntry
-from broker.limits import LimitExceeded, Limits, LimitsConfig
-from fieldgate.client import Requester, build_request
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
+from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.limits import LimitExceeded, Limits, LimitsConfig
+from fieldgate.client.broker_client import Requester, build_request
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import broker_pb2
 from tests.helpers.faults import FaultProxy
 from tests.helpers.federation import LoopThread, broker_stub
@@ -285,8 +290,8 @@ def test_limits_off_and_state_bounded() -> None:
 
 
 def test_limits_are_read_from_broker_limits(tmp_path: Path) -> None:
-    from broker.config import broker_config_from_document
-    from fieldgate.config import ConfigError
+    from fieldgate.broker.config import broker_config_from_document
+    from fieldgate.core.config import ConfigError
 
     node = {"id": "kcso", "agency_name": "King County", "address": "127.0.0.1:50061"}
     base: dict[str, Any] = {"broker": {"insecure": True}, "nodes": [node]}

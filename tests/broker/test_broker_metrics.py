@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from broker.metrics import BrokerMetrics
+from fieldgate.broker.metrics import BrokerMetrics
 from fieldgate.v1 import broker_pb2
 
 

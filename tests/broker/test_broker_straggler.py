@@ -15,21 +15,26 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import NodeEntry
-from broker.server import RunningBroker
-from fieldgate.client import Requester, SearchClient
-from fieldgate.demo import CONTRACT_OF
-from fieldgate.local_federation import (
+from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.server import RunningBroker
+from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.client.results import SearchResult
+from fieldgate.core.tls import DevPKI
+from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.results import SearchResult
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
-from fieldgate.tls import DevPKI
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
 from tests.helpers.brokers import start_test_broker
 from tests.helpers.faults import FaultProxy
 from tests.helpers.federation import LoopThread

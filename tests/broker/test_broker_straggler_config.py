@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import BrokerConfig, load_broker_config
-from fieldgate.config import ConfigError
+from fieldgate.broker.config import BrokerConfig, load_broker_config
+from fieldgate.core.config import ConfigError
 
 BROKER = """
 [broker]

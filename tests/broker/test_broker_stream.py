@@ -12,13 +12,13 @@ from typing import Any
 import grpc
 import pytest
 
-from broker.limits import LimitsConfig
-from fieldgate.client import AsyncSearchClient, SearchClient, SearchError
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import NodeSpec
-from fieldgate.results import SearchResult
-from fieldgate.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.client.broker_client import AsyncSearchClient, SearchClient, SearchError
+from fieldgate.client.results import SearchResult
+from fieldgate.client.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import NodeSpec
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from tests.conftest import DemoFederation
 from tests.helpers.brokers import import_two_agencies, proxied_broker, stop_all, wait_until
 from tests.helpers.federation import LoopThread

@@ -7,9 +7,9 @@ import datetime as dt
 import grpc
 import pytest
 
-from fieldgate.client import build_request
-from fieldgate.demo import demo_personas
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.client.broker_client import build_request
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.v1 import broker_pb2
 from tests.conftest import DemoFederation
 from tests.helpers.federation import broker_stub

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.audit.canonical import canonical_json, chain_hash
-from node.audit.entries import SEARCH, search_data
-from node.audit.keys import ensure_key
-from node.audit.schema import SCHEMA_STATEMENTS
-from node.audit.store import AuditStore
-from node.disclosure_log import DisclosureEntry
+from fieldgate.node.audit.canonical import canonical_json, chain_hash
+from fieldgate.node.audit.entries import SEARCH, search_data
+from fieldgate.node.audit.keys import ensure_key
+from fieldgate.node.audit.schema import SCHEMA_STATEMENTS
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.disclosure_log import DisclosureEntry
 
 
 class StepClock:

@@ -13,19 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from broker.config import BrokerConfig, NodeEntry
-from broker.limits import LimitsConfig
-from broker.server import RunningBroker, start_broker
-from fieldgate.local_federation import (
+from fieldgate.broker.config import BrokerConfig, NodeEntry
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.broker.server import RunningBroker, start_broker
+from fieldgate.core.tls import TLSFiles
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.ops import MetricsConfig
-from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
-from fieldgate.tls import TLSFiles
+from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.ops.endpoints import MetricsConfig
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.config import TrustConfig
 from tests.helpers.faults import FaultProxy
 from tests.helpers.federation import LoopThread

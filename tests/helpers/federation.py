@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from fieldgate.tls import TLSFiles
+from fieldgate.core.tls import TLSFiles
 from fieldgate.v1 import broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
 
 T = TypeVar("T")

@@ -18,13 +18,14 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from fieldgate.client import Requester
-from fieldgate.local_federation import NodeSpec, import_records, shipped_contract
-from fieldgate.query import validate_query
+from fieldgate.client.broker_client import Requester
+from fieldgate.core.query import validate_query
+from fieldgate.core.vocabulary import RECORD_KINDS
+from fieldgate.devkit.local_federation import NodeSpec, import_records
+from fieldgate.node.server import RunningNode
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
-from fieldgate.vocabulary import RECORD_KINDS
-from node.catalog import default_catalog_path, load_catalog
-from node.server import RunningNode
 from tests.conftest import write_contract
 from tests.helpers.oracle import expected, masked_value
 

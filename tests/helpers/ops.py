@@ -15,19 +15,24 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from fieldgate.client import Requester, SearchClient, SearchError
-from fieldgate.demo import CONTRACT_OF
-from fieldgate.local_federation import (
+from fieldgate.client.broker_client import Requester, SearchClient, SearchError
+from fieldgate.client.results import SearchResult
+from fieldgate.core.tls import DevPKI
+from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.results import SearchResult
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
-from fieldgate.tls import DevPKI
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.tokens import Identity
 from tests.helpers.federation import LoopThread
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fieldgate.client import Requester
+from fieldgate.client.broker_client import Requester
 
 CRIMINAL_LE = {"local_law_enforcement", "state_law_enforcement", "federal_law_enforcement"}
 SWORN = CRIMINAL_LE | {"civil_immigration"}

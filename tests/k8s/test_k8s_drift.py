@@ -20,13 +20,13 @@ from typing import Any
 import click
 import pytest
 
-from broker.config import BrokerConfig, load_broker_config
-from broker.server import SERVICE_NAME as BROKER_SERVICE
+from fieldgate.broker.config import BrokerConfig, load_broker_config
+from fieldgate.broker.server import SERVICE_NAME as BROKER_SERVICE
 from fieldgate.cli.main import cli
-from fieldgate.ops import LIVENESS_SERVICE
-from node.catalog import default_catalog_path, load_catalog
-from node.config import NodeConfig, load_node_config
-from node.server import SERVICE_NAME as NODE_SERVICE
+from fieldgate.node.config import NodeConfig, load_node_config
+from fieldgate.node.server import SERVICE_NAME as NODE_SERVICE
+from fieldgate.ops.endpoints import LIVENESS_SERVICE
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from tests.helpers.k8s import (
     DOCKERFILE,
     KUSTOMIZATIONS,

@@ -27,19 +27,24 @@ from typing import Any
 import grpc
 import pytest
 
-from broker.limits import LimitsConfig
-from fieldgate.client import Requester, build_request
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.client.broker_client import Requester, build_request
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc
-from node.audit.schema import AuditReader
 from tests.helpers.federation import LoopThread
 
 SEARCHES = int(os.environ.get("FIELDGATE_LOAD_SEARCHES", "1000"))

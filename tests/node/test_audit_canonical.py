@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.audit.canonical import NotCanonicalError, _check, canonical_json
+from fieldgate.node.audit.canonical import NotCanonicalError, _check, canonical_json
 
 
 class Level(enum.IntEnum):

@@ -12,12 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.audit.checkpoints import checkpoint_from_body, export_lines, read_export
-from node.audit.keys import ensure_key, public_hex
-from node.audit.schema import AuditReader
-from node.audit.store import AuditStore
-from node.audit.verify import VerifyReport, verify_log
-from node.errors import DisclosureLogError
+from fieldgate.node.audit.checkpoints import checkpoint_from_body, export_lines, read_export
+from fieldgate.node.audit.keys import ensure_key, public_hex
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.audit.verify import VerifyReport, verify_log
+from fieldgate.node.errors import DisclosureLogError
 from tests.helpers.audit import StepClock, copy_log, dump, forge_entry, make_log, tamper
 
 
@@ -165,7 +165,7 @@ def test_a_rewrite_with_recomputed_hashes_is_caught_by_the_next_checkpoint(
     for row in rows[14:]:
         request = "req-EDITED" if row.seq == 15 else f"req-{row.seq:04d}"
         body = row.body.replace(f"req-{row.seq:04d}", request)
-        from node.audit.canonical import chain_hash
+        from fieldgate.node.audit.canonical import chain_hash
 
         digest = chain_hash(previous, body)
         statements.append(
@@ -348,7 +348,7 @@ def test_the_key_file_is_owner_only(tmp_path: Path) -> None:
     ensure_key(path)
     assert path.stat().st_mode & 0o777 == 0o600
     path.chmod(0o644)
-    from node.audit.keys import KeyFileError
+    from fieldgate.node.audit.keys import KeyFileError
 
     with pytest.raises(KeyFileError, match="chmod 600"):
         ensure_key(path)

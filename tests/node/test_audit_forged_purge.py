@@ -8,10 +8,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.audit.canonical import canonical_json, chain_hash
-from node.audit.entries import AUDIT_PURGED, envelope
-from node.audit.store import AuditStore
-from node.audit.verify import verify_log
+from fieldgate.node.audit.canonical import canonical_json, chain_hash
+from fieldgate.node.audit.entries import AUDIT_PURGED, envelope
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.audit.verify import verify_log
 
 
 def test_deleting_entries_behind_a_forged_purge_record_is_detected(tmp_path: Path) -> None:

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fieldgate.claims import RequesterClaims
-from node.audit.schema import AuditReader
-from node.audit.store import AuditStore
-from node.audit.verify import verify_log
-from node.disclosure import FieldVerdict, RecordVerdict
-from node.disclosure_log import DisclosureEntry, RecordOutcome
-from node.errors import DisclosureLogError
+from fieldgate.core.claims import RequesterClaims
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.audit.verify import verify_log
+from fieldgate.node.disclosure_log import DisclosureEntry, RecordOutcome
+from fieldgate.node.errors import DisclosureLogError
+from fieldgate.policy.verdict import FieldVerdict, RecordVerdict
 
 KEY = Ed25519PrivateKey.generate()
 CLAIMS = RequesterClaims(

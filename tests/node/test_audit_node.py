@@ -16,23 +16,28 @@ from typing import Any
 import grpc
 import pytest
 
-from fieldgate.client import Requester, SearchClient
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
+from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
     node_config,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.audit.config import AuditConfig
+from fieldgate.node.audit.reports import record_ids_for_person, subject_history
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.verify import verify_log
+from fieldgate.node.server import start_node
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
-from node.audit.config import AuditConfig
-from node.audit.reports import record_ids_for_person, subject_history
-from node.audit.schema import AuditReader
-from node.audit.verify import verify_log
-from node.server import start_node
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, node_stub
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from node.audit.keys import ensure_key
-from node.audit.retention import apply_plan, audit_cutoff, event_date, plan_purge
-from node.audit.schema import AuditReader
-from node.audit.store import AuditStore
-from node.audit.verify import verify_log
-from node.catalog import default_catalog_path, load_catalog, parse_catalog
-from node.errors import CatalogError
-from node.importer import import_file
-from node.store import RecordStore
+from fieldgate.node.audit.keys import ensure_key
+from fieldgate.node.audit.retention import apply_plan, audit_cutoff, event_date, plan_purge
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.audit.verify import verify_log
+from fieldgate.node.importer import import_file
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog, parse_catalog
+from fieldgate.policy.errors import CatalogError
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -132,7 +132,7 @@ def test_purge_removes_exactly_the_expired_classes_and_the_log_still_verifies(
         after = {r.record_id: r for r in store.iter_records()}
         audit.close()
         # Searches still find what is left, through rebuilt indexes.
-        from fieldgate.query import PersonQuery
+        from fieldgate.core.query import PersonQuery
 
         found = store.search(PersonQuery("DOE", "JANE", dt.date(1980, 2, 3), (), 10), limit=10)
         assert {c.record.record_id for c in found} == {"OLD-BOOKING", "NEW-BOOKING", "UNDATED"}
@@ -156,7 +156,7 @@ def test_purge_removes_exactly_the_expired_classes_and_the_log_still_verifies(
 
 def test_event_date_prefers_the_booking_date() -> None:
     catalog = load_catalog(default_catalog_path())
-    from node.records import validate_record
+    from fieldgate.policy.records import validate_record
 
     record = validate_record({**RECORDS[0], "incident_date": "2019-01-01"}, catalog)
     assert event_date(record) == dt.date(2020, 1, 1)

@@ -18,19 +18,24 @@ from typing import Any
 
 import pytest
 
-from fieldgate.client import Requester, Warrant
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
+from fieldgate.client.broker_client import Requester, Warrant
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.verify import verify_log
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
-from node.audit.schema import AuditReader
-from node.audit.verify import verify_log
 from tests.helpers.federation import LoopThread, node_stub
 
 TODAY = dt.date.today()

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.config import ConfigError
-from fieldgate.contracts.inputs import load_personas, load_records
-from node.catalog import default_catalog_path, load_catalog
-from node.config import node_config_from_document
-from node.contract import MissingContract, RegorusContract
-from node.contract_opa import OpaContract, load_opa_contract, parse_opa_url
-from node.errors import ContractError
-from node.policy import build_policy_input, decide_record
-from node.policy_config import PolicyConfig, load_policy_engine
+from fieldgate.authoring.inputs import load_personas, load_records
+from fieldgate.core.config import ConfigError
+from fieldgate.node.config import node_config_from_document
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.config import PolicyConfig, load_policy_engine
+from fieldgate.policy.engine import MissingContract, RegorusContract
+from fieldgate.policy.engine_opa import OpaContract, load_opa_contract, parse_opa_url
+from fieldgate.policy.errors import ContractError
+from fieldgate.policy.evaluate import build_policy_input, decide_record
 
 REPO = Path(__file__).resolve().parents[2]
 SANCTUARY = REPO / "rego/contracts/sanctuary_county/contract.rego"

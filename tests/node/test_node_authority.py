@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-from fieldgate.claims import LegalAuthority
-from node.authority import applies_to_record
-from node.catalog import default_catalog_path, load_catalog
-from node.records import Record, validate_record
+from fieldgate.core.claims import LegalAuthority
+from fieldgate.policy.authority import applies_to_record
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.records import Record, validate_record
 
 CATALOG = load_catalog(default_catalog_path())
 TODAY = dt.date(2026, 11, 21)
@@ -67,9 +67,9 @@ def test_two_instruments_sharing_an_id_are_each_judged_on_their_own(tmp_path: Pa
     The node then judges each instrument itself instead of telling the
     contract "applies" for every instrument carrying an id that applied.
     """
-    from fieldgate.claims import RequesterClaims
-    from node.contract import RegorusContract
-    from node.policy import evaluate_record
+    from fieldgate.core.claims import RequesterClaims
+    from fieldgate.policy.engine import RegorusContract
+    from fieldgate.policy.evaluate import evaluate_record
     from tests.conftest import write_contract
 
     someone_else = replace(WARRANT, subject_surname="OTHER", covers=("citizenship",))

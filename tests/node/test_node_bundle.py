@@ -20,24 +20,40 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from fieldgate.authoring.bundle_build import build_bundle, bundle_files
 from fieldgate.cli.main import cli
-from fieldgate.contracts.bundle import build_bundle, bundle_files
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import NodeSpec, import_records, node_config
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.config import NodeConfig
+from fieldgate.node.disclosure_log import MemoryDisclosureLog
+from fieldgate.node.search import AgencyNode
+from fieldgate.node.server import RunningNode, start_node
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.config import PolicyConfig
+from fieldgate.policy.contract_bundle import (
+    BundleError,
+    BundleWatcher,
+    load_bundle,
+    pack_bundle,
+    verify_bundle,
+)
+from fieldgate.policy.contract_bundle_state import (
+    HighWater,
+    load_high_water,
+    save_high_water,
+    state_path,
+)
+from fieldgate.policy.decision_log import redact_input
+from fieldgate.policy.engine import MissingContract
 from fieldgate.trust.keys import generate_key, save_private_key, save_public_key
 from fieldgate.v1 import common_pb2, node_pb2
-from node.bundle import BundleError, BundleWatcher, load_bundle, pack_bundle, verify_bundle
-from node.bundle_state import HighWater, load_high_water, save_high_water, state_path
-from node.catalog import default_catalog_path, load_catalog
-from node.config import NodeConfig
-from node.contract import MissingContract
-from node.decision_log import redact_input
-from node.disclosure_log import MemoryDisclosureLog
-from node.policy_config import PolicyConfig
-from node.server import RunningNode, start_node
-from node.service import AgencyNode
-from node.store import RecordStore
 from tests.helpers.federation import LoopThread, node_stub
 
 REGO = Path(__file__).resolve().parents[2] / "rego"
@@ -385,7 +401,7 @@ def test_a_swapped_out_engine_closes_only_after_its_last_search(tmp_path: Path) 
 
 
 def test_decision_log_drops_free_text_that_could_quote_erased_input() -> None:
-    from node.decision_log import _decision_only
+    from fieldgate.policy.decision_log import _decision_only
 
     result, dropped = _decision_only(
         {"disclose": True, "release": {"surname"}, "mask": {}, "reasons": {"x": "warrant W-9"}}

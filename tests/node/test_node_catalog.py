@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.vocabulary import IDENTIFIER_KINDS
-from node.catalog import (
+from fieldgate.core.vocabulary import IDENTIFIER_KINDS
+from fieldgate.policy.catalog import (
     FIELD_TYPES,
     SENSITIVITY_CLASSES,
     FieldSpec,
@@ -16,7 +16,7 @@ from node.catalog import (
     load_catalog,
     parse_catalog,
 )
-from node.errors import CatalogError, NodeError
+from fieldgate.policy.errors import CatalogError, PolicyError
 
 GOOD_FIELD = '[fields.surname]\nclass = "identity"\ntype = "string"\n'
 
@@ -57,7 +57,7 @@ def test_error_names_file_and_key(tmp_path: Path) -> None:
     assert str(caught.value).startswith(f"{path}: fields.dob.type: unknown type 'datetime'")
     assert caught.value.key == "fields.dob.type"
     assert caught.value.path == str(path)
-    assert isinstance(caught.value, NodeError)
+    assert isinstance(caught.value, PolicyError)
 
 
 @pytest.mark.parametrize(

@@ -16,21 +16,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldgate.claims import RequesterClaims, validate_requester
-from fieldgate.v1 import common_pb2
-from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
-from node.catalog import default_catalog_path, load_catalog
-from node.contract import RegorusContract
-from node.decision_cache import (
+from fieldgate.core.claims import RequesterClaims, validate_requester
+from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.config import PolicyConfig, load_policy_engine
+from fieldgate.policy.decision_cache import (
     DEFAULT_DECISION_CACHE_SIZE,
     DecisionCache,
     deterministic_sources,
     freeze,
 )
-from node.errors import ContractError
-from node.policy import build_policy_input, record_input
-from node.policy_config import PolicyConfig, load_policy_engine
-from node.records import Record, validate_record
+from fieldgate.policy.engine import RegorusContract
+from fieldgate.policy.errors import ContractError
+from fieldgate.policy.evaluate import build_policy_input, record_input
+from fieldgate.policy.records import Record, validate_record
+from fieldgate.v1 import common_pb2
 from tests.conftest import write_contract
 
 CATALOG = load_catalog(default_catalog_path())

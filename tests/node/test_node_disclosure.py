@@ -7,10 +7,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.catalog import default_catalog_path, load_catalog
-from node.disclosure import decide_fields
-from node.masking import MASKS, apply_mask
-from node.records import validate_record
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.masking import MASKS, apply_mask
+from fieldgate.policy.records import validate_record
+from fieldgate.policy.verdict import decide_fields
 
 CATALOG = load_catalog(default_catalog_path())
 RECORD = validate_record(
@@ -151,9 +151,9 @@ def test_masks() -> None:
 
 
 def test_match_evidence_goes_out_only_with_every_field_it_comes_from() -> None:
+    from fieldgate.matching.matcher import Match
+    from fieldgate.policy.verdict import build_hit
     from fieldgate.v1 import common_pb2
-    from node.disclosure import build_hit
-    from node.matching import Match
 
     match = Match(
         0.955,
@@ -201,7 +201,7 @@ def _as_sent(value: Any) -> Any:
 def test_a_field_value_reads_back_from_the_wire_as_it_was_held(value: Any) -> None:
     from google.protobuf import json_format, struct_pb2
 
-    from node.disclosure import fill_value
+    from fieldgate.policy.verdict import fill_value
 
     out = struct_pb2.Value()
     fill_value(out, value)

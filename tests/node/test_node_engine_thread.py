@@ -21,23 +21,23 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.claims import validate_requester
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
+from fieldgate.core.claims import validate_requester
+from fieldgate.core.logs import request_context, request_id_var
+from fieldgate.core.query import validate_query
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
     node_config,
     start_federation,
 )
-from fieldgate.logs import request_context, request_id_var
-from fieldgate.query import validate_query
+from fieldgate.node.disclosure_log import MemoryDisclosureLog
+from fieldgate.node.server import build_node
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.engine import RegorusContract
+from fieldgate.policy.errors import ContractError
 from fieldgate.v1 import common_pb2
-from node.catalog import default_catalog_path, load_catalog
-from node.contract import RegorusContract
-from node.disclosure_log import MemoryDisclosureLog
-from node.errors import ContractError
-from node.server import build_node
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
 

@@ -20,22 +20,27 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldgate.claims import RequesterClaims, validate_requester
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import LocalFederation, NodeSpec, import_records, start_federation
-from fieldgate.v1 import common_pb2
-from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
-from node.catalog import default_catalog_path, load_catalog
-from node.contract import RegorusContract
-from node.field_locality import (
+from fieldgate.core.claims import RequesterClaims, validate_requester
+from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    start_federation,
+)
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.engine import RegorusContract
+from fieldgate.policy.evaluate import evaluate_record
+from fieldgate.policy.field_locality import (
     adopt_field_locality,
     declares_field_local,
     find_counterexample,
     told_fields_by_kind,
 )
-from node.policy import evaluate_record
-from node.records import Record, validate_record
-from node.sample_inputs import covering_warrant
+from fieldgate.policy.records import Record, validate_record
+from fieldgate.policy.sample_inputs import covering_warrant
+from fieldgate.v1 import common_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
 

@@ -9,11 +9,21 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fieldgate.client import Requester
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import LocalFederation, NodeSpec, import_records, start_federation
-from fieldgate.query import validate_query
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.client.broker_client import Requester
+from fieldgate.core.query import validate_query
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    start_federation,
+)
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
 from fieldgate.v1 import common_pb2, node_pb2
 from tests.conftest import DemoFederation, write_contract
 from tests.helpers.federation import LoopThread, node_stub
@@ -167,7 +177,7 @@ def broken_federation(
 def test_broken_contracts_release_nothing_and_the_search_goes_on(
     broken_federation: LocalFederation,
 ) -> None:
-    from fieldgate.client import SearchClient
+    from fieldgate.client.broker_client import SearchClient
 
     with SearchClient(broken_federation.broker_address) as client:
         result = client.search(
@@ -199,7 +209,7 @@ def test_broken_contracts_release_nothing_and_the_search_goes_on(
 def test_sealed_records_never_leave_even_under_a_release_all_contract(
     broken_federation: LocalFederation,
 ) -> None:
-    from fieldgate.synthetic import SECOND_SUBJECT
+    from fieldgate.devkit.synthetic import SECOND_SUBJECT
 
     sealed = [r for r in SECOND_SUBJECT.records_at("kcso") if r.sealed]
     assert sealed, "the planted person has a sealed record at this agency"
@@ -237,7 +247,7 @@ class UnwritableLog:
         self.attempts = 0
 
     def write(self, entry: object) -> None:
-        from node.errors import DisclosureLogError
+        from fieldgate.node.errors import DisclosureLogError
 
         self.attempts += 1
         raise DisclosureLogError("disk full")

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldgate.names import normalize_name
-from fieldgate.query import PersonQuery
-from node.catalog import default_catalog_path, load_catalog
-from node.errors import RecordImportError
-from node.importer import import_file
-from node.records import Record, validate_record
-from node.store import RecordStore
+from fieldgate.core.names import normalize_name
+from fieldgate.core.query import PersonQuery
+from fieldgate.node.errors import RecordImportError
+from fieldgate.node.importer import import_file
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.records import Record, validate_record
 
 CATALOG = load_catalog(default_catalog_path())
 

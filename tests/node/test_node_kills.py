@@ -27,17 +27,23 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fieldgate.local_federation import NodeSpec, import_records, node_config, shipped_contract
-from fieldgate.query import validate_query
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
-from fieldgate.tls import DevPKI
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.core.query import validate_query
+from fieldgate.core.tls import DevPKI
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.verify import verify_log
+from fieldgate.node.search import query_digest
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import common_pb2, node_pb2
-from node.audit.schema import AuditReader
-from node.audit.verify import verify_log
-from node.service import query_digest
-from node.store import RecordStore
 from tests.helpers.federation import node_stub
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")

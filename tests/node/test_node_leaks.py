@@ -10,10 +10,15 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fieldgate.client import Requester
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import LocalFederation, NodeSpec, import_records, start_federation
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.client.broker_client import Requester
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    start_federation,
+)
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
 from tests.conftest import DemoFederation, write_contract
 from tests.helpers.federation import LoopThread, broker_stub, node_stub
@@ -101,7 +106,7 @@ def test_match_evidence_only_with_the_fields_it_comes_from(leaky: LocalFederatio
 
 def test_denied_and_absent_are_identical_at_the_broker(demo: DemoFederation) -> None:
     """The requester's view of a denial, through the broker, is the view of absence."""
-    from fieldgate.client import build_request
+    from fieldgate.client.broker_client import build_request
 
     def kcso_result(surname: str, given: str, dob: str) -> bytes:
         request = build_request(OFFICER, surname=surname, given_name=given, dob=dob)
@@ -224,9 +229,9 @@ decision := {"disclose": true, "release": {"surname"}} if {
 
 def test_a_contract_too_slow_to_decide_releases_nothing(tmp_path: Path) -> None:
     """An evaluation past its time limit is a failure to decide: nothing is released."""
-    from node.catalog import default_catalog_path, load_catalog
-    from node.contract import RegorusContract
-    from node.errors import ContractError
+    from fieldgate.policy.catalog import default_catalog_path, load_catalog
+    from fieldgate.policy.engine import RegorusContract
+    from fieldgate.policy.errors import ContractError
 
     contract = RegorusContract(
         write_contract(tmp_path, "slow.rego", SLOW),

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fieldgate.names import normalize_identifier, normalize_name
-from fieldgate.query import PersonQuery
-from node.matching import (
+from fieldgate.core.names import normalize_identifier, normalize_name
+from fieldgate.core.query import PersonQuery
+from fieldgate.matching.matcher import (
     DOB_WEIGHT,
     GIVEN_WEIGHT,
     MATCH_THRESHOLD,

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from node.catalog import FieldCatalog, default_catalog_path, load_catalog
-from node.errors import RecordError
-from node.matching import CandidateName
-from node.records import MAX_STRING_LENGTH, Record, validate_record
+from fieldgate.matching.matcher import CandidateName
+from fieldgate.policy.catalog import FieldCatalog, default_catalog_path, load_catalog
+from fieldgate.policy.errors import RecordError
+from fieldgate.policy.records import MAX_STRING_LENGTH, Record, validate_record
 
 CATALOG = load_catalog(default_catalog_path())
 

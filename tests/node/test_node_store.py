@@ -13,19 +13,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldgate.names import normalize_name
-from fieldgate.query import PersonQuery
-from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, generate_labelled_variants
-from node.catalog import default_catalog_path, load_catalog
-from node.errors import DuplicateRecordError, StoreError
-from node.matching import (
+from fieldgate.core.names import normalize_name
+from fieldgate.core.query import PersonQuery
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    generate_agency_records,
+    generate_labelled_variants,
+)
+from fieldgate.matching.matcher import (
     near_miss_dobs,
     phonetic_keys,
     score_candidate,
     transposed_dob,
 )
-from node.records import Record, validate_record
-from node.store import SCHEMA_VERSION, Candidate, RecordStore
+from fieldgate.node.errors import DuplicateRecordError, StoreError
+from fieldgate.node.store import SCHEMA_VERSION, Candidate, RecordStore
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.records import Record, validate_record
 
 CATALOG = load_catalog(default_catalog_path())
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import load_broker_config
-from fieldgate.config import ConfigError
-from fieldgate.ops import MaintenanceConfig, MetricsConfig
-from node.config import load_node_config
+from fieldgate.broker.config import load_broker_config
+from fieldgate.core.config import ConfigError
+from fieldgate.node.config import load_node_config
+from fieldgate.ops.endpoints import MaintenanceConfig, MetricsConfig
 
 NODE = """
 [node]

@@ -19,13 +19,14 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from fieldgate.local_federation import NodeSpec, import_records, node_config, shipped_contract
-from fieldgate.ops import LIVENESS_SERVICE, MaintenanceConfig, MetricsConfig
-from fieldgate.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
+from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.node.disclosure_log import DisclosureEntry, MemoryDisclosureLog
+from fieldgate.node.errors import DisclosureLogError
+from fieldgate.node.server import RunningNode, start_node
+from fieldgate.ops.endpoints import LIVENESS_SERVICE, MaintenanceConfig, MetricsConfig
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
-from node.disclosure_log import DisclosureEntry, MemoryDisclosureLog
-from node.errors import DisclosureLogError
-from node.server import RunningNode, start_node
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.ops import OpsFederation, health, parse, run_ops_federation, scrape, value
 

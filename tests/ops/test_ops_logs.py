@@ -20,12 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.client import SearchClient
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import REGO_ROOT, shipped_contract
-from fieldgate.logs import JsonFormatter, TextFormatter, request_context
-from fieldgate.results import SearchResult
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.client.broker_client import SearchClient
+from fieldgate.client.results import SearchResult
+from fieldgate.core.logs import JsonFormatter, TextFormatter, request_context
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import rego_root, shipped_contract
 from tests.helpers.federation import LoopThread
 from tests.helpers.ops import OpsFederation, health, parse, run_ops_federation, scrape, value
 
@@ -159,7 +164,7 @@ listen = "127.0.0.1:0"
 insecure = true
 database = "pcso.sqlite"
 contract = "{shipped_contract("permissive")}"
-rego_library = "{REGO_ROOT / "lib"}"
+rego_library = "{rego_root() / "lib"}"
 
 [node.contact]
 unit = "Records"

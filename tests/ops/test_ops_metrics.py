@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.client import SearchClient, SearchError
-from fieldgate.results import HitView, SearchResult
-from fieldgate.synthetic import DEMO_SUBJECT
+from fieldgate.client.broker_client import SearchClient, SearchError
+from fieldgate.client.results import HitView, SearchResult
+from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
+from fieldgate.policy.catalog import SENSITIVITY_CLASSES
 from fieldgate.trust.verify import REASONS
 from fieldgate.v1 import common_pb2, node_pb2
-from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES
-from node.catalog import SENSITIVITY_CLASSES
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.ops import (
     CRIMINAL,

@@ -22,12 +22,18 @@ import grpc
 import pytest
 
 from fieldgate.cli.serve_cmds import GRACE_SECONDS, serve_until_signal
-from fieldgate.local_federation import NodeSpec, import_records, node_config, shipped_contract
-from fieldgate.ops import MaintenanceConfig
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.node.disclosure_log import DisclosureEntry, MemoryDisclosureLog
+from fieldgate.node.server import RunningNode, start_node
+from fieldgate.ops.endpoints import MaintenanceConfig
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
-from node.disclosure_log import DisclosureEntry, MemoryDisclosureLog
-from node.server import RunningNode, start_node
 from tests.helpers.federation import node_stub
 from tests.helpers.ops import health
 

@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldgate.client import Requester, Warrant
-from fieldgate.local_federation import LocalFederation, start_federation
+from fieldgate.client.broker_client import Requester, Warrant
+from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
+from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.v1 import node_pb2
-from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.no_leak import (
     CATALOG,

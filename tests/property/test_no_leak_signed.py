@@ -35,9 +35,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fieldgate.client import Requester, Warrant
-from fieldgate.local_federation import LocalFederation, start_federation
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.client.broker_client import Requester, Warrant
+from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.tokens import (
     CredentialRequest,
@@ -48,7 +49,6 @@ from fieldgate.trust.tokens import (
     sign_search,
 )
 from fieldgate.v1 import common_pb2, node_pb2
-from fieldgate.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.no_leak import (
     CATALOG,

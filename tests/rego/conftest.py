@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate import regotest
+from fieldgate.policy import rego_tests as regotest
 
 REGO_ROOT = Path(
     os.environ.get("FIELDGATE_REGO_ROOT") or Path(__file__).resolve().parents[2] / "rego"

@@ -9,24 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.contracts import source
-from fieldgate.contracts.check import check_contract
-from fieldgate.contracts.conformance import canonical, compare_decisions, compare_tests
-from fieldgate.contracts.diff import compare_verdicts, diff_contracts
-from fieldgate.contracts.explain import explain
-from fieldgate.contracts.inputs import (
+from fieldgate.authoring import source
+from fieldgate.authoring.check import check_contract
+from fieldgate.authoring.conformance import canonical, compare_decisions, compare_tests
+from fieldgate.authoring.diff import compare_verdicts, diff_contracts
+from fieldgate.authoring.explain import explain
+from fieldgate.authoring.inputs import (
     InputFileError,
     load_persona,
     load_personas,
     load_records,
     persona_from_document,
 )
-from fieldgate.contracts.matrix import decision_matrix
-from fieldgate.contracts.render import render_contract
-from fieldgate.contracts.session import ContractSession
-from node.catalog import default_catalog_path, load_catalog
-from node.disclosure import decide_fields
-from node.errors import ContractError
+from fieldgate.authoring.matrix import decision_matrix
+from fieldgate.authoring.render import render_contract
+from fieldgate.authoring.session import ContractSession
+from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.errors import ContractError
+from fieldgate.policy.verdict import decide_fields
 
 REPO = Path(__file__).resolve().parents[2]
 LIB = REPO / "rego/lib"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import regorus
 
-from fieldgate import regotest
-from fieldgate.regotest import RegoSuite, RegoTestResult
+from fieldgate.policy import rego_tests as regotest
+from fieldgate.policy.rego_tests import RegoSuite, RegoTestResult
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = regotest.discover(REPO / "rego")
@@ -342,7 +342,7 @@ def contract_engine(contract: str) -> regorus.Engine:
     engine = regorus.Engine()
     for path in [REPO / "rego/lib/fieldgate/sharing.rego", REPO / f"rego/{contract}/contract.rego"]:
         engine.add_policy(str(path), path.read_text(encoding="utf-8"))
-    fields = tomllib.loads((REPO / "node/catalogs/standard.toml").read_text())["fields"]
+    fields = tomllib.loads((REPO / "fieldgate/policy/catalogs/standard.toml").read_text())["fields"]
     engine.add_data_json(json.dumps({"catalog": {k: v["class"] for k, v in fields.items()}}))
     return engine
 

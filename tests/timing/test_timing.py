@@ -27,15 +27,20 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.demo import demo_personas
-from fieldgate.local_federation import (
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 

@@ -11,11 +11,17 @@ from pathlib import Path
 import jwt
 import pytest
 
-from fieldgate.client import Requester, SearchClient
-from fieldgate.local_federation import NodeSpec, import_records, shipped_contract, start_federation
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
-from fieldgate.tls import DevPKI
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.core.tls import DevPKI
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import NodeSpec, import_records, start_federation
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
 from tests.helpers.federation import LoopThread
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")

@@ -16,18 +16,23 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from fieldgate.client import Requester, SearchClient, SearchError, build_request
-from fieldgate.demo import CONTRACT_OF
-from fieldgate.local_federation import (
+from fieldgate.client.broker_client import Requester, SearchClient, SearchError, build_request
+from fieldgate.core.tls import DevPKI, TLSFiles
+from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import (
     LocalFederation,
     NodeSpec,
     import_records,
-    shipped_contract,
     start_federation,
 )
-from fieldgate.synthetic import DEMO_AGENCIES, DEMO_SUBJECT, generate_agency_records, write_jsonl
-from fieldgate.tls import DevPKI, TLSFiles
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import common_pb2, node_pb2

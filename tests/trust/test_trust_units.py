@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldgate.trust.bundle import TrustStore, TrustUnavailable
-from fieldgate.trust.devkit import DevTrust
+from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.trust.keys import generate_key, public_jwk
-from fieldgate.trust.replay import ReplayCache
+from fieldgate.trust.nonce_cache import ReplayCache
 from fieldgate.trust.tokens import CREDENTIAL_TYPE, sign_search
+from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import common_pb2
 

@@ -1,0 +1,360 @@
+"""The investigator's client: build a search, send it to a broker, read the result.
+
+Example::
+
+    from fieldgate.client.broker_client import Requester, SearchClient
+
+    me = Requester(subject="det-4711", agency="seattle-pd",
+                   agency_type="local_law_enforcement",
+                   purpose="criminal_investigation", case_number="2026-001234")
+    with SearchClient("127.0.0.1:50051") as client:
+        result = client.search(me, surname="Doe", given_name="John", dob="1980-04-12")
+    for agency in result.agencies:
+        print(agency.agency_name, agency.status, len(agency.hits))
+
+Bad input comes back as :class:`SearchError` with the broker's message.
+
+``search_stream`` (on both clients) yields each agency's part as it ends and
+then the whole result (see :mod:`fieldgate.stream`)::
+
+    for update in client.search_stream(me, surname="Doe", dob="1980-04-12"):
+        print(update.progress)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import grpc
+
+from fieldgate.client.results import SearchResult, search_result
+from fieldgate.client.stream import SearchUpdate, StreamAssembler, StreamProtocolError
+from fieldgate.core.errors import FieldgateError
+from fieldgate.core.tls import TLSFiles
+from fieldgate.trust.tokens import Identity, sign_search
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
+
+
+class SearchError(FieldgateError):
+    """The broker refused or failed a search.
+
+    Attributes:
+        code: the gRPC status code.
+        details: the broker's message.
+    """
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Warrant:
+    """A criminal judicial warrant the requester presents."""
+
+    id: str
+    court: str
+    subject_surname: str
+    subject_given_name: str
+    subject_dob: str
+    covers: tuple[str, ...]
+    expires: str
+    record_kinds: tuple[str, ...] = ()
+
+    def to_message(self) -> common_pb2.LegalAuthority:
+        """The wire form."""
+        return common_pb2.LegalAuthority(
+            kind="criminal_judicial_warrant",
+            id=self.id,
+            court=self.court,
+            subject_surname=self.subject_surname,
+            subject_given_name=self.subject_given_name,
+            subject_dob=self.subject_dob,
+            covers=list(self.covers),
+            record_kinds=list(self.record_kinds),
+            expires=self.expires,
+        )
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who is searching and why."""
+
+    subject: str
+    agency: str
+    agency_type: str
+    purpose: str
+    case_number: str = ""
+    roles: tuple[str, ...] = ()
+    warrants: tuple[Warrant, ...] = field(default=())
+
+    def to_message(self) -> common_pb2.Requester:
+        """The wire form."""
+        return common_pb2.Requester(
+            subject=self.subject,
+            agency=self.agency,
+            agency_type=self.agency_type,
+            roles=list(self.roles),
+            purpose=self.purpose,
+            case_number=self.case_number,
+            authority=[w.to_message() for w in self.warrants],
+        )
+
+
+def build_request(
+    requester: Requester,
+    *,
+    surname: str = "",
+    given_name: str = "",
+    dob: str = "",
+    identifiers: Sequence[tuple[str, str]] = (),
+    max_hits: int = 0,
+    deadline_seconds: float = 0.0,
+    identity: Identity | None = None,
+    warrant_tokens: Sequence[str] = (),
+) -> broker_pb2.SearchRequest:
+    """Build the broker's wire request.
+
+    With an ``identity`` the search is signed: the claims come from its
+    credential (``requester`` then only gives the purpose and case number),
+    the proof covers this query and the ``warrant_tokens`` (signed warrant
+    attestations), and nothing else is sent in the clear.
+    """
+    query = common_pb2.PersonQuery(
+        surname=surname,
+        given_name=given_name,
+        dob=dob,
+        identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
+        max_hits=max_hits,
+    )
+    if identity is None:
+        return broker_pb2.SearchRequest(
+            requester=requester.to_message(), query=query, deadline_seconds=deadline_seconds
+        )
+    signed = sign_search(
+        credential=identity.credential,
+        holder_key=identity.key,
+        query=query,
+        purpose=requester.purpose,
+        case_number=requester.case_number,
+        warrants=warrant_tokens,
+    )
+    return broker_pb2.SearchRequest(signed=signed, deadline_seconds=deadline_seconds)
+
+
+BROKER_MAX_DEADLINE_SECONDS = 10.0
+"""The broker's default cap on a search's deadline (``max_deadline_seconds``)."""
+
+
+def call_timeout(request: broker_pb2.SearchRequest) -> float:
+    """How long the client waits for the broker: the search's deadline and a margin.
+
+    The broker answers by the deadline with every agency's status, so the
+    margin only covers the broker's own work and the network.
+    """
+    return (request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS) + 5.0
+
+
+class SearchClient:
+    """A blocking client of one broker, over mutual TLS when ``tls`` is given."""
+
+    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+        if tls is None:
+            self._channel = grpc.insecure_channel(address)
+        else:
+            self._channel = grpc.secure_channel(address, tls.channel_credentials())
+        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+
+    def search(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
+    ) -> SearchResult:
+        """Search the federation for one person.
+
+        Args:
+            requester: who is searching and why.
+            surname: surname as known.
+            given_name: given name as known.
+            dob: date of birth, YYYY-MM-DD.
+            identifiers: exact identifiers as (kind, value).
+            max_hits: most hits per agency (0: the nodes' default).
+            deadline_seconds: how long to wait for agencies (0: the broker's default).
+            identity: the investigator's credential and key; signs the search.
+            warrant_tokens: signed warrant attestations to present (with ``identity``).
+
+        Raises:
+            SearchError: the broker refused the search or could not be reached.
+        """
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
+        )
+        try:
+            return search_result(self._stub.Search(request, timeout=call_timeout(request)))
+        except grpc.RpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+
+    def search_stream(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
+    ) -> Iterator[SearchUpdate]:
+        """Search the federation, yielding each agency's part as soon as it ends.
+
+        Takes the arguments of :meth:`search`. Yields a
+        :class:`~fieldgate.stream.SearchStarted` naming every agency asked, one
+        :class:`~fieldgate.stream.AgencyEnded` per agency in the order they end,
+        then a :class:`~fieldgate.stream.SearchFinished` whose ``result`` is what
+        :meth:`search` returns. Leaving the loop early (or Ctrl-C) cancels the
+        search at the broker.
+
+        Raises:
+            SearchError: the broker refused the search, could not be reached,
+                or broke the stream's order.
+        """
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
+        )
+        call = self._stub.SearchStream(request, timeout=call_timeout(request))
+        assembler = StreamAssembler()
+        try:
+            for event in call:
+                yield assembler.add(event)
+            assembler.finish()
+        except grpc.RpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        except StreamProtocolError as exc:
+            raise SearchError(exc.code, str(exc)) from None
+        finally:
+            # Ends the call at the broker if the caller stopped early; a no-op once done.
+            call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._channel.close()
+
+    def __enter__(self) -> SearchClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncSearchClient:
+    """An asyncio client of one broker, over mutual TLS when ``tls`` is given."""
+
+    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+        if tls is None:
+            self._channel = grpc.aio.insecure_channel(address)
+        else:
+            self._channel = grpc.aio.secure_channel(address, tls.channel_credentials())
+        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+
+    async def search(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
+    ) -> SearchResult:
+        """As :meth:`SearchClient.search`."""
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
+        )
+        try:
+            return search_result(await self._stub.Search(request, timeout=call_timeout(request)))
+        except grpc.aio.AioRpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+
+    async def search_stream(
+        self,
+        requester: Requester,
+        *,
+        surname: str = "",
+        given_name: str = "",
+        dob: str = "",
+        identifiers: Sequence[tuple[str, str]] = (),
+        max_hits: int = 0,
+        deadline_seconds: float = 0.0,
+        identity: Identity | None = None,
+        warrant_tokens: Sequence[str] = (),
+    ) -> AsyncIterator[SearchUpdate]:
+        """As :meth:`SearchClient.search_stream`; cancelling the task cancels the search."""
+        request = build_request(
+            requester,
+            surname=surname,
+            given_name=given_name,
+            dob=dob,
+            identifiers=identifiers,
+            max_hits=max_hits,
+            deadline_seconds=deadline_seconds,
+            identity=identity,
+            warrant_tokens=warrant_tokens,
+        )
+        call = self._stub.SearchStream(request, timeout=call_timeout(request))
+        assembler = StreamAssembler()
+        try:
+            async for event in call:
+                yield assembler.add(event)
+            assembler.finish()
+        except grpc.aio.AioRpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        except StreamProtocolError as exc:
+            raise SearchError(exc.code, str(exc)) from None
+        finally:
+            call.cancel()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._channel.close(None)

@@ -1,0 +1,166 @@
+"""Rich tables for people reading search results (``fieldgate search``, the demo)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from fieldgate.client.results import AgencyView, HitView, SearchResult
+from fieldgate.client.stream import Progress
+
+STATUS_STYLE = {
+    "answered": "green",
+    "timed_out": "yellow",
+    "unreachable": "red",
+    "error": "red",
+}
+
+
+def format_value(value: Any) -> str:
+    """A released value as one short line (an address as it is written on a letter)."""
+    if isinstance(value, list):
+        return "; ".join(format_value(v) for v in value)
+    if isinstance(value, dict):
+        street = value.get("street", "")
+        place = " ".join(str(value[k]) for k in ("state", "postal_code") if value.get(k))
+        parts = [p for p in (street, value.get("city", ""), place) if p]
+        return ", ".join(str(p) for p in parts)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _fields_text(hit: HitView, *, masked: bool) -> Text:
+    text = Text()
+    for name, released in hit.fields.items():
+        if bool(released.mask) != masked:
+            continue
+        if text:
+            text.append("\n")
+        text.append(f"{name}: ", style="bold")
+        text.append(format_value(released.value))
+        if released.mask:
+            text.append(f" ({released.mask})", style="yellow")
+    return text
+
+
+def agency_table(agency: AgencyView) -> Table:
+    """One agency's status and hits."""
+    style = STATUS_STYLE.get(agency.status, "red")
+    title = Text.assemble(
+        (agency.agency_name, "bold"),
+        "  ",
+        (agency.status, style),
+        f"  {len(agency.hits)} hit(s)",
+    )
+    table = Table(title=title, title_justify="left", show_lines=True, expand=True)
+    table.add_column("record", no_wrap=True)
+    table.add_column("released")
+    table.add_column("masked")
+    table.add_column("call", no_wrap=False)
+    if agency.status != "answered":
+        table.add_row(Text(agency.detail, style=style), "", "", "")
+    elif not agency.hits:
+        table.add_row(Text("no records disclosed", style="dim"), "", "", "")
+    for hit in agency.hits:
+        record = Text.assemble(
+            (hit.record_id, "bold"),
+            f"\n{hit.record_kind}\nscore {hit.score:.2f}\n",
+            ("\n".join(hit.match_reasons), "dim"),
+        )
+        # Text, not markup: a unit name is the agency's data and may hold brackets.
+        contact = Text(f"{hit.contact['unit']}\n{hit.contact['phone']}")
+        released = _fields_text(hit, masked=False)
+        table.add_row(
+            record,
+            released if released else Text("pointer only", style="dim"),
+            _fields_text(hit, masked=True),
+            contact,
+        )
+    return table
+
+
+def progress_text(progress: Progress, waiting_for: Sequence[str] = ()) -> Text:
+    """The live line of a streamed search: answered / pending / failed, and whom it waits for."""
+    text = Text.assemble(
+        ("answered ", "bold"),
+        (str(progress.answered), "green"),
+        (" / pending ", "bold"),
+        (str(progress.pending), "yellow"),
+        (" / failed ", "bold"),
+        (str(progress.failed), "red" if progress.failed else "dim"),
+    )
+    if waiting_for:
+        shown = ", ".join(waiting_for[:3])
+        more = f" and {len(waiting_for) - 3} more" if len(waiting_for) > 3 else ""
+        text.append(f"  waiting for {shown}{more}", style="dim")
+    return text
+
+
+def result_group(result: SearchResult) -> Group:
+    """Every agency's table, in the broker's order."""
+    return Group(*(agency_table(a) for a in result.agencies))
+
+
+def comparison_table(
+    agency_name: str,
+    personas: Sequence[str],
+    results: Sequence[SearchResult],
+    title: str | None = None,
+) -> Table:
+    """What each persona saw from one agency, field by field, side by side."""
+    table = Table(title=Text(title or agency_name, style="bold"), title_justify="left", expand=True)
+    table.add_column("field", style="bold", no_wrap=True)
+    for persona in personas:
+        table.add_column(persona)
+    views = [next((a for a in r.agencies if a.agency_name == agency_name), None) for r in results]
+    counts: list[Text] = []
+    field_names: list[str] = []
+    for view in views:
+        if view is None or view.status != "answered":
+            counts.append(Text(view.status if view else "absent", style="red"))
+            continue
+        kinds = ", ".join(sorted({h.record_kind for h in view.hits}))
+        counts.append(
+            Text(
+                f"{len(view.hits)} record(s) {kinds}".strip(), style="green" if view.hits else "dim"
+            )
+        )
+        for hit in view.hits:
+            for name in hit.fields:
+                if name not in field_names:
+                    field_names.append(name)
+    table.add_row("records disclosed", *counts)
+    calls: list[Text] = []
+    for view in views:
+        contacts = sorted(
+            {f"{h.contact['unit']} {h.contact['phone']}" for h in view.hits} if view else set()
+        )
+        calls.append(Text("\n".join(contacts)) if contacts else Text("—", style="dim"))
+    table.add_row("whom to call", *calls)
+    for name in field_names:
+        cells: list[Text] = []
+        for view in views:
+            values = []
+            mask = ""
+            for hit in view.hits if view else ():
+                released = hit.fields.get(name)
+                if released is not None:
+                    formatted = format_value(released.value)
+                    if formatted not in values:
+                        values.append(formatted)
+                    mask = released.mask or mask
+            if not values:
+                cells.append(Text("—", style="dim"))
+            else:
+                cell = Text(" | ".join(values)[:80])
+                if mask:
+                    cell.append(f" ({mask})", style="yellow")
+                cells.append(cell)
+        table.add_row(name, *cells)
+    return table

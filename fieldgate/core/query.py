@@ -1,0 +1,128 @@
+"""Validation of person queries, applied by the broker and again by every node.
+
+A query must name someone: a surname of at least two letters with a given name
+or a date of birth, or an exact identifier. Wildcards and empty queries are
+refused, so no query can sweep a node's whole table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.names import normalize_identifier, normalize_name
+from fieldgate.core.vocabulary import IDENTIFIER_KINDS
+from fieldgate.v1 import common_pb2
+
+MAX_NAME_LENGTH = 100
+"""Longest surname or given name accepted, in characters."""
+
+MAX_IDENTIFIER_LENGTH = 64
+"""Longest identifier accepted, in characters."""
+
+MAX_IDENTIFIERS = 8
+"""Most identifiers in one query."""
+
+DEFAULT_MAX_HITS = 25
+"""Hits per agency when the query does not say."""
+
+HARD_MAX_HITS = 100
+"""No node answer carries more hits than this."""
+
+_WILDCARDS = frozenset("*%?_")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True)
+class PersonQuery:
+    """A validated person search.
+
+    Attributes:
+        surname: normalised surname (see :func:`fieldgate.names.normalize_name`), or "".
+        given_name: normalised given name(s), or "".
+        dob: date of birth, if given.
+        identifiers: (kind, normalised value) pairs.
+        max_hits: most hits wanted per agency.
+    """
+
+    surname: str
+    given_name: str
+    dob: dt.date | None
+    identifiers: tuple[tuple[str, str], ...]
+    max_hits: int
+
+
+def parse_date(value: str, field: str) -> dt.date:
+    """Parse a ``YYYY-MM-DD`` date, raising :class:`InvalidRequestError` naming ``field``."""
+    # fromisoformat alone also takes week dates ("2020-W01-1") and compact forms.
+    if not _ISO_DATE.fullmatch(value):
+        raise InvalidRequestError(field, f"{value[:40]!r} is not in YYYY-MM-DD form")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(
+            field, f"{value[:40]!r} is not a valid date; use YYYY-MM-DD"
+        ) from None
+
+
+def _check_name(value: str, field: str) -> str:
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidRequestError(
+            field, f"is {len(value)} characters long; at most {MAX_NAME_LENGTH} are accepted"
+        )
+    if any(c in _WILDCARDS for c in value):
+        raise InvalidRequestError(field, "wildcards (* % ? _) are not accepted; give the name")
+    return normalize_name(value)
+
+
+def validate_query(message: common_pb2.PersonQuery, *, today: dt.date | None = None) -> PersonQuery:
+    """Check a wire query and return its normalised form.
+
+    Raises:
+        InvalidRequestError: naming the first field that is wrong.
+    """
+    surname = _check_name(message.surname, "query.surname")
+    given = _check_name(message.given_name, "query.given_name")
+    dob: dt.date | None = None
+    if message.dob:
+        dob = parse_date(message.dob, "query.dob")
+        if dob > (today or dt.date.today()) or dob.year < 1900:
+            raise InvalidRequestError("query.dob", f"{message.dob} is not a plausible birth date")
+    if len(message.identifiers) > MAX_IDENTIFIERS:
+        raise InvalidRequestError("query.identifiers", f"at most {MAX_IDENTIFIERS} are accepted")
+    identifiers: list[tuple[str, str]] = []
+    for i, ident in enumerate(message.identifiers):
+        where = f"query.identifiers[{i}]"
+        if ident.kind not in IDENTIFIER_KINDS:
+            raise InvalidRequestError(
+                f"{where}.kind",
+                f"unknown identifier kind {ident.kind[:40]!r}; use one of "
+                + ", ".join(sorted(IDENTIFIER_KINDS)),
+            )
+        if len(ident.value) > MAX_IDENTIFIER_LENGTH or any(c in _WILDCARDS for c in ident.value):
+            raise InvalidRequestError(f"{where}.value", "must be a whole identifier, no wildcards")
+        value = normalize_identifier(ident.value)
+        if len(value) < 3:
+            raise InvalidRequestError(f"{where}.value", "must have at least 3 letters or digits")
+        identifiers.append((ident.kind, value))
+    if not identifiers:
+        if len(surname.replace(" ", "")) < 2:
+            raise InvalidRequestError(
+                "query",
+                "name a person: a surname of at least 2 letters with a given name or a date "
+                "of birth, or an exact identifier",
+            )
+        if not given and dob is None:
+            raise InvalidRequestError(
+                "query", "a surname alone is too broad; add a given name or a date of birth"
+            )
+    max_hits = message.max_hits or DEFAULT_MAX_HITS
+    return PersonQuery(
+        surname=surname,
+        given_name=given,
+        dob=dob,
+        identifiers=tuple(identifiers),
+        max_hits=min(max_hits, HARD_MAX_HITS),
+    )

@@ -1,0 +1,313 @@
+"""``fieldgate demo``: three agencies, three requesters, one search, side by side.
+
+The demo starts on loopback a broker and three agency nodes, each with its own
+SQLite database of synthetic records and its own contract:
+
+* King County Sheriff's Office — the **sanctuary county** contract;
+* Seattle Police Department — the **pointer-only** contract;
+* Pierce County Sheriff's Department — the **permissive** contract;
+
+then runs the same search for one person as a detective, a civil immigration
+officer and a federal criminal investigator holding a criminal judicial
+warrant, and prints what each one saw from each agency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID
+
+from fieldgate.client.broker_client import AsyncSearchClient, Requester, Warrant
+from fieldgate.client.render import comparison_table
+from fieldgate.client.results import SearchResult
+from fieldgate.core.tls import DevPKI, TLSFiles
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import (
+    BROKER_NAME,
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    start_federation,
+)
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.tokens import Identity
+
+CONTRACT_OF = {"kcso": "sanctuary_county", "spd": "pointer_only", "pcso": "permissive"}
+"""Which shipped contract each demo agency runs."""
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A requester the demo searches as."""
+
+    label: str
+    requester: Requester
+
+
+def demo_personas(today: dt.date) -> list[Persona]:
+    """The three requesters of the demo."""
+    warrant = Warrant(
+        id="2:26-mj-00417",
+        court="U.S. District Court, W.D. Washington",
+        subject_surname=DEMO_SUBJECT.surname,
+        subject_given_name=DEMO_SUBJECT.given_name,
+        subject_dob=DEMO_SUBJECT.dob,
+        # The warrant also names citizenship: the sanctuary contract still withholds it.
+        covers=("location", "custody_status", "biometric", "contact", "citizenship"),
+        expires=(today + dt.timedelta(days=30)).isoformat(),
+    )
+    return [
+        Persona(
+            "Detective\n(criminal investigation)",
+            Requester(
+                subject="det-4711",
+                agency="bellevue-pd",
+                agency_type="local_law_enforcement",
+                purpose="criminal_investigation",
+                case_number="BPD-2026-018233",
+                roles=("detective",),
+            ),
+        ),
+        Persona(
+            "Immigration officer\n(civil immigration)",
+            Requester(
+                subject="ero-0917",
+                agency="ice-ero-seattle",
+                agency_type="civil_immigration",
+                purpose="civil_immigration",
+                case_number="A-2026-55310",
+                roles=("deportation_officer",),
+            ),
+        ),
+        Persona(
+            "Federal investigator\n(criminal, with warrant)",
+            Requester(
+                subject="sa-2231",
+                agency="fbi-seattle",
+                agency_type="federal_law_enforcement",
+                purpose="criminal_investigation",
+                case_number="FBI-SE-2026-0042",
+                roles=("special_agent",),
+                warrants=(warrant,),
+            ),
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class SignedPersona:
+    """A persona's credential, key and signed warrants, as a real client holds them."""
+
+    persona: Persona
+    identity: Identity
+    warrant_tokens: tuple[str, ...]
+
+
+def sign_personas(personas: list[Persona], kit: DevTrust) -> list[SignedPersona]:
+    """Give each persona's agency an issuer, and each persona a credential and warrants.
+
+    The credential allows exactly the persona's purpose; each warrant becomes a
+    court-signed attestation.
+    """
+    signed: list[SignedPersona] = []
+    for persona in personas:
+        r = persona.requester
+        if r.agency not in kit.issuers:
+            kit.add_issuer(r.agency, r.agency_type)
+        identity = kit.identity(r.agency, r.subject, [r.purpose], roles=r.roles)
+        tokens = tuple(
+            kit.warrant(
+                w.id, w.subject_surname, w.subject_given_name, w.subject_dob, w.covers,
+                dt.date.fromisoformat(w.expires), record_kinds=w.record_kinds,
+            )
+            for w in r.warrants
+        )  # fmt: skip
+        signed.append(SignedPersona(persona, identity, tokens))
+    kit.write()
+    return signed
+
+
+def prepare_nodes(
+    workdir: Path, records_per_agency: int, seed: int, console: Console
+) -> list[NodeSpec]:
+    """Generate each agency's records, import them into its own database."""
+    specs: list[NodeSpec] = []
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        for agency in DEMO_AGENCIES:
+            records = generate_agency_records(agency, count=records_per_agency, seed=seed)
+            path = workdir / f"{agency.node_id}.jsonl"
+            write_jsonl(records, path)
+            spec = NodeSpec(
+                node_id=agency.node_id,
+                agency_name=agency.name,
+                contract=shipped_contract(CONTRACT_OF[agency.node_id]),
+                records=path,
+                unit=agency.unit,
+                phone=agency.phone,
+            )
+            task = progress.add_task(f"loading {agency.name}", total=path.stat().st_size)
+
+            def advance(done: int, total: int, task: TaskID = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            imported = import_records(spec, workdir, advance)
+            console.print(
+                f"  {agency.name}: {imported:,} records, contract "
+                f"[bold]{CONTRACT_OF[agency.node_id]}[/]"
+            )
+            specs.append(spec)
+    return specs
+
+
+async def run_searches(
+    federation: LocalFederation, personas: list[SignedPersona], tls: TLSFiles
+) -> list[SearchResult]:
+    """Run the demo search once per persona through the broker, signed, over mTLS."""
+    client = AsyncSearchClient(federation.broker_address, tls)
+    try:
+        return [
+            await client.search(
+                p.persona.requester,
+                surname=DEMO_SUBJECT.surname,
+                given_name=DEMO_SUBJECT.given_name,
+                dob=DEMO_SUBJECT.dob,
+                identity=p.identity,
+                warrant_tokens=p.warrant_tokens,
+            )
+            for p in personas
+        ]
+    finally:
+        await client.close()
+
+
+def audit_summary(workdir: Path, node_ids: list[str]) -> str:
+    """One line: how many audit entries the nodes wrote, and whether every log verifies."""
+    from fieldgate.node.audit.verify import verify_log
+
+    reports = [verify_log(workdir / f"{n}.audit.sqlite") for n in node_ids]
+    entries = sum(r.entries for r in reports)
+    if all(r.ok for r in reports):
+        return (
+            f"audit: {entries} entries written at {len(reports)} nodes before any answer left, "
+            "hash chains and signed checkpoints verified"
+        )
+    bad = ", ".join(r.node_id for r in reports if not r.ok)
+    return f"audit: {entries} entries written; VERIFICATION FAILED for {bad}"
+
+
+async def _run_federation(
+    console: Console,
+    personas: list[Persona],
+    records_per_agency: int,
+    seed: int,
+    interrupted: asyncio.Event,
+) -> list[SearchResult] | None:
+    """Load, start, search, stop; None if interrupted on the way."""
+    with tempfile.TemporaryDirectory(prefix="fieldgate-demo-") as tmp:
+        workdir = Path(tmp)
+        specs = prepare_nodes(workdir, records_per_agency, seed, console)
+        kit = DevTrust(workdir / "trust")
+        signed = sign_personas(personas, kit)
+        pki = DevPKI.create(
+            workdir / "pki", [BROKER_NAME, *(s.node_id for s in specs), "investigator"]
+        )
+        console.print(
+            "  Each requester holds a credential from their agency, bound to their own key,\n"
+            "  and signs every search; the court signed the warrant; every hop is mutual TLS."
+        )
+        if interrupted.is_set():
+            return None
+        federation = await start_federation(specs, workdir, trust=kit.config(), pki=pki, audit=True)
+        completed = False
+        try:
+            console.print(
+                f"\nbroker on {federation.broker_address}; nodes on "
+                + ", ".join(f"{n} {r.address}" for n, r in federation.nodes.items())
+            )
+            console.print(
+                f"\nSearching for [bold]{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}[/] "
+                f"born {DEMO_SUBJECT.dob} as three different requesters...\n"
+            )
+            searches = asyncio.ensure_future(
+                run_searches(federation, signed, pki.files("investigator"))
+            )
+            stop = asyncio.ensure_future(interrupted.wait())
+            await asyncio.wait({searches, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not searches.done():
+                searches.cancel()
+                await asyncio.gather(searches, return_exceptions=True)
+                return None
+            completed = True
+            return searches.result()
+        finally:
+            await federation.stop()
+            if completed:
+                console.print(audit_summary(workdir, [s.node_id for s in specs]))
+
+
+async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: int = 2026) -> None:
+    """The whole demo; every server is stopped on the way out, Ctrl-C included."""
+    console.print(
+        Panel.fit(
+            "Three agencies share records through Fieldgate. Each keeps its records in its "
+            "own database and decides, field by field, what each requester may see.\n\n"
+            "Requesters: a Bellevue PD detective on a criminal case; an ICE deportation "
+            "officer on a civil immigration case; an FBI special agent on a criminal case "
+            "holding a federal criminal judicial warrant that covers the subject's location, "
+            "custody, photo, contact and citizenship.",
+            title="Fieldgate demo",
+        )
+    )
+    personas = demo_personas(dt.date.today())
+    # Ctrl-C (or SIGTERM) only sets a flag: the demo then stops its servers
+    # itself, rather than having a cancellation land inside a server's start.
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupted.set)
+    try:
+        results = await _run_federation(console, personas, records_per_agency, seed, interrupted)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if results is None:
+        console.print("Interrupted: every server stopped, temporary databases removed.")
+        return
+    labels = [p.label for p in personas]
+    for agency in DEMO_AGENCIES:
+        title = f"{agency.name} — {CONTRACT_OF[agency.node_id]} contract"
+        console.print(comparison_table(agency.name, labels, results, title))
+    console.print(
+        Panel(
+            "— withheld (the requester cannot tell it exists)   (city)/(last4) masked\n"
+            "Sanctuary county: detectives get identity, description, criminal history; the "
+            "immigration officer gets nothing at all — the same answer as for a person the "
+            "county does not hold; the warrant unlocks only what it covers, and citizenship "
+            "never leaves.\n"
+            "Pointer-only city: criminal investigators learn only whom to call.\n"
+            "Permissive county: every sworn officer, immigration included, gets everything but "
+            "citizenship — the all-or-nothing exchange Fieldgate lets an agency leave behind.",
+            title="How to read this",
+        )
+    )

@@ -1,0 +1,143 @@
+"""Which records a search scores: the candidate lookup, as SQL on the store's indexes.
+
+Scoring (:mod:`node.matching`) is Python and costs microseconds per record,
+so a search must not score every record that merely sounds alike. With a
+date of birth in the query, the score itself bounds the candidates: an
+exact name whose date of birth conflicts scores 0.55, so a record can reach
+:data:`~node.matching.MATCH_THRESHOLD` only with a date of birth the matcher
+credits as a near miss (exact, day/month transposed, one digit different,
+two adjacent digits swapped: :func:`~node.matching.near_miss_dobs`, a few
+dozen dates), or, at credit 0.4, one in the same year or none on record,
+which needs a near-exact name (surname credit ≥ 0.96 *and* given-name
+credit ≥ 0.92; never with a swapped name or without a given name).
+
+So with a date of birth a record is a candidate when one of its names
+
+1. shares a phonetic key (NYSIIS or metaphone) with the query's surname, or
+   with the query's given name (a name recorded swapped), *and* has one of
+   the near-miss dates: point probes on ``(surname_nysiis, dob)`` and
+   ``(surname_metaphone, dob)``;
+2. is the query's surname and first given name exactly, with a date of birth
+   in the same year or none: a range on ``(surname, given_name, dob)``;
+3. has the query's date of birth or its transposition and a given name with
+   the same initial as the query's, or none (``names_dob_given``), whatever
+   the surname: the net for surname misspellings that share no phonetic key
+   (EBANS for EVANS, STEWATR for STEWART). A query without a given name takes
+   every name on those dates.
+
+Reading tens of index entries instead of every record with the surname's
+keys (thousands at a million records). What is given up, against scoring
+every record, is a record with two independent errors: a surname variant
+sharing no key *and* a date of birth one digit off or a given name with
+another initial (CATHERINE for KATHERINE, BOB for ROBERT); a misspelt name
+*and* a date of birth that is only in the same year.
+
+Without a date of birth, candidates are every record with a name whose
+surname shares a phonetic key with the query's surname or given name (the
+swapped reading), as before: correct, and slower on common names.
+
+Records holding one of the query's identifiers are always candidates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from fieldgate.core.query import PersonQuery
+from fieldgate.matching.matcher import near_miss_dobs, phonetic_keys, transposed_dob
+
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS names_nysiis_dob ON names (surname_nysiis, dob)",
+    "CREATE INDEX IF NOT EXISTS names_metaphone_dob ON names (surname_metaphone, dob)",
+    "CREATE INDEX IF NOT EXISTS names_name_dob ON names (surname, given_name, dob)",
+    "CREATE INDEX IF NOT EXISTS names_dob_given ON names (dob, given_name)",
+    "CREATE INDEX IF NOT EXISTS names_record ON names (record_id)",
+)
+"""The ``names`` indexes the lookups below rely on (schema version 2)."""
+
+RETIRED_INDEXES = ("names_nysiis", "names_metaphone", "names_dob")
+"""Version 1 indexes the composite ones above make redundant (their leading column)."""
+
+
+def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
+    """The candidate record ids for ``query``: a UNION of index lookups, and its parameters.
+
+    Returns ("", []) when the query gives nothing to look up.
+    """
+    parts: list[str] = []
+    params: list[str] = []
+    if query.surname:
+        keys = _name_keys(query)
+        if query.dob is None:
+            _add_in(parts, params, "surname_nysiis", [n for n, _ in keys], None)
+            _add_in(parts, params, "surname_metaphone", [m for _, m in keys], None)
+        else:
+            dates = list(_near_miss_texts(query.dob))
+            _add_in(parts, params, "surname_nysiis", [n for n, _ in keys], dates)
+            _add_in(parts, params, "surname_metaphone", [m for _, m in keys], dates)
+            close = [query.dob.isoformat()]
+            if (swapped := transposed_dob(query.dob)) is not None:
+                close.append(swapped.isoformat())
+            sql = f"SELECT record_id FROM names WHERE dob IN ({_marks(close)})"
+            if query.given_name:
+                first = query.given_name.split()[0]
+                year = f"{query.dob.year:04d}"
+                parts.append(_SAME_NAME_SQL)
+                params += [query.surname, first, first + _AFTER, f"{year}-01-01", f"{year}-12-31"]
+                parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
+                params += [*close, first[0], first[0] + "\uffff"]
+                parts.append(f"{sql} AND given_name = ''")
+                params += close
+            else:
+                parts.append(sql)
+                params += close
+    for kind, value in query.identifiers:
+        parts.append("SELECT record_id FROM identifiers WHERE kind = ? AND value = ?")
+        params += [kind, value]
+    if not parts:
+        return "", []
+    return " UNION ".join(parts), params
+
+
+_SAME_NAME_SQL = (
+    "SELECT record_id FROM names WHERE surname = ? AND given_name >= ? AND given_name <= ?"
+    " AND (dob BETWEEN ? AND ? OR dob IS NULL)"
+)
+
+# given_name BETWEEN first AND first + _AFTER: the first given word alone or
+# followed by more ("JOHN", "JOHN PAUL"); normalised names hold no character
+# below the space.
+_AFTER = " \uffff"
+
+
+@functools.lru_cache(maxsize=1024)
+def _near_miss_texts(dob: dt.date) -> tuple[str, ...]:
+    """:func:`node.matching.near_miss_dobs` as the ``YYYY-MM-DD`` text the store holds."""
+    return tuple(d.isoformat() for d in near_miss_dobs(dob))
+
+
+def _name_keys(query: PersonQuery) -> list[tuple[str, str]]:
+    """Phonetic keys to look surnames up by: the query's surname's, then its given name's."""
+    keys = [phonetic_keys(query.surname)]
+    if query.given_name:
+        keys.append(phonetic_keys(query.given_name.split()[0]))
+    return keys
+
+
+def _add_in(
+    parts: list[str], params: list[str], column: str, keys: list[str], dates: list[str] | None
+) -> None:
+    wanted = list(dict.fromkeys(k for k in keys if k))
+    if not wanted:
+        return
+    sql = f"SELECT record_id FROM names WHERE {column} IN ({_marks(wanted)})"
+    params += wanted
+    if dates is not None:
+        sql += f" AND dob IN ({_marks(dates)})"
+        params += dates
+    parts.append(sql)
+
+
+def _marks(values: list[str]) -> str:
+    return ",".join("?" * len(values))

@@ -1,0 +1,209 @@
+"""A node's (or broker's) trust bundle and revocation list, reloaded without restart.
+
+Both are JSON files the agency's operators maintain::
+
+    trust bundle                              revocation list
+    {"issued_at": "2026-11-21T04:00:00Z",     {"issued_at": "2026-11-21T04:00:00Z",
+     "issuers": [{"id": "bellevue-pd",          "credentials": ["<credential id>"],
+                  "agency": "bellevue-pd",      "issuers": ["<issuer id>"],
+                  "agency_type": "local_law_enforcement",
+                  "jwk": {...}}],               "agency_types": ["civil_immigration"]}
+     "courts": [{"id": "wawd", "name": "...", "jwk": {...}}]}
+
+An issuer vouches only for its own agency and agency type: a credential that
+names another is refused. :class:`TrustStore` re-reads a file as soon as it
+changes on disk, so a revocation takes effect on the very next search. A file
+that does not parse, or whose ``issued_at`` is older than the configured
+maximum age, makes the store unavailable: the node then releases nothing until
+it is fixed or refreshed — an outage costs availability, never a trust decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from fieldgate.core.errors import FieldgateError
+from fieldgate.core.vocabulary import AGENCY_TYPES
+from fieldgate.trust.keys import key_from_jwk
+
+
+class TrustUnavailable(FieldgateError):
+    """The trust bundle or revocation list is missing, broken or too old."""
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """An agency's credential issuer this party trusts."""
+
+    id: str
+    agency: str
+    agency_type: str
+    key: Ed25519PublicKey
+
+
+@dataclass(frozen=True)
+class Court:
+    """A court whose warrant attestations this party trusts."""
+
+    id: str
+    name: str
+    key: Ed25519PublicKey
+
+
+@dataclass(frozen=True)
+class TrustState:
+    """One consistent view of the bundle and the revocation list."""
+
+    issuers: Mapping[str, Issuer]
+    courts: Mapping[str, Court]
+    revoked_credentials: frozenset[str]
+    revoked_issuers: frozenset[str]
+    revoked_agency_types: frozenset[str]
+    bundle_issued_at: dt.datetime
+    revocations_issued_at: dt.datetime
+
+
+def _timestamp(value: object, where: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise TrustUnavailable(f"{where}: issued_at must be an RFC 3339 timestamp")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise TrustUnavailable(f"{where}: issued_at {value!r} is not a timestamp") from None
+    if parsed.tzinfo is None:
+        raise TrustUnavailable(f"{where}: issued_at needs a time zone")
+    return parsed
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TrustUnavailable(f"{path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TrustUnavailable(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise TrustUnavailable(f"{path}: must hold a JSON object")
+    return document
+
+
+def _strings(document: Mapping[str, object], key: str, where: Path) -> frozenset[str]:
+    value = document.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TrustUnavailable(f"{where}: {key} must be a list of strings")
+    return frozenset(value)
+
+
+def _entries(document: Mapping[str, object], key: str, where: Path) -> list[dict[str, object]]:
+    value = document.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise TrustUnavailable(f"{where}: {key} must be a list of objects")
+    return value
+
+
+def _key(entry: Mapping[str, object], where: str) -> Ed25519PublicKey:
+    try:
+        return key_from_jwk(entry.get("jwk"))
+    except ValueError as exc:
+        raise TrustUnavailable(f"{where}.jwk: {exc}") from None
+
+
+def parse_bundle(
+    bundle: Mapping[str, object], bundle_path: Path
+) -> tuple[dict[str, Issuer], dict[str, Court], dt.datetime]:
+    """Parse a trust bundle document."""
+    issuers: dict[str, Issuer] = {}
+    for i, entry in enumerate(_entries(bundle, "issuers", bundle_path)):
+        where = f"{bundle_path}: issuers[{i}]"
+        fields = {k: entry.get(k) for k in ("id", "agency", "agency_type")}
+        if not all(isinstance(v, str) and v for v in fields.values()):
+            raise TrustUnavailable(f"{where}: id, agency and agency_type are required strings")
+        if fields["agency_type"] not in AGENCY_TYPES:
+            raise TrustUnavailable(f"{where}: unknown agency_type {fields['agency_type']!r}")
+        issuer = Issuer(str(fields["id"]), str(fields["agency"]), str(fields["agency_type"]),
+                        _key(entry, where))  # fmt: skip
+        issuers[issuer.id] = issuer
+    courts: dict[str, Court] = {}
+    for i, entry in enumerate(_entries(bundle, "courts", bundle_path)):
+        where = f"{bundle_path}: courts[{i}]"
+        court_id, name = entry.get("id"), entry.get("name")
+        if not isinstance(court_id, str) or not court_id or not isinstance(name, str):
+            raise TrustUnavailable(f"{where}: id and name are required strings")
+        courts[court_id] = Court(court_id, name, _key(entry, where))
+    return issuers, courts, _timestamp(bundle.get("issued_at"), str(bundle_path))
+
+
+class TrustStore:
+    """Loads the bundle and revocation list, reloading whenever either file changes."""
+
+    def __init__(self, bundle_path: Path, revocations_path: Path, *, max_age: dt.timedelta) -> None:
+        """Watch ``bundle_path`` and ``revocations_path``; refuse state older than ``max_age``."""
+        self.bundle_path = bundle_path
+        self.revocations_path = revocations_path
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._stamp: tuple[object, ...] | None = None
+        self._state: TrustState | None = None
+        self._error = "not loaded yet"
+
+    def _file_stamp(self) -> tuple[object, ...]:
+        stamps: list[object] = []
+        for path in (self.bundle_path, self.revocations_path):
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                stamps.append(exc.strerror)
+            else:
+                stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(stamps)
+
+    def _load(self) -> TrustState:
+        bundle = _read(self.bundle_path)
+        revocations = _read(self.revocations_path)
+        issuers, courts, bundle_time = parse_bundle(bundle, self.bundle_path)
+        return TrustState(
+            issuers=issuers,
+            courts=courts,
+            revoked_credentials=_strings(revocations, "credentials", self.revocations_path),
+            revoked_issuers=_strings(revocations, "issuers", self.revocations_path),
+            revoked_agency_types=_strings(revocations, "agency_types", self.revocations_path),
+            bundle_issued_at=bundle_time,
+            revocations_issued_at=_timestamp(
+                revocations.get("issued_at"), str(self.revocations_path)
+            ),
+        )
+
+    def current(self, now: dt.datetime) -> TrustState:
+        """The state in force now.
+
+        Raises:
+            TrustUnavailable: a file is missing, broken, or older than the maximum age.
+        """
+        with self._lock:
+            stamp = self._file_stamp()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._state, self._error = self._load(), ""
+                except TrustUnavailable as exc:
+                    self._state, self._error = None, str(exc)
+            state, error = self._state, self._error
+        if state is None:
+            raise TrustUnavailable(error)
+        for label, issued in (
+            ("trust bundle", state.bundle_issued_at),
+            ("revocation list", state.revocations_issued_at),
+        ):
+            if now - issued > self.max_age:
+                raise TrustUnavailable(
+                    f"{label} issued {issued.isoformat()} is older than {self.max_age}; refresh it"
+                )
+        return state
