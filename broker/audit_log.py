@@ -28,7 +28,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fieldgate.core.errors import FieldgateError
+from fieldgate.broker.errors import BrokerError
 from fieldgate.core.query import PersonQuery
 from fieldgate.v1 import broker_pb2, common_pb2
 
@@ -46,7 +46,7 @@ _SCHEMA = (
 )
 
 
-class BrokerLogError(FieldgateError):
+class BrokerLogError(BrokerError):
     """The broker's search log cannot be opened or written."""
 
 

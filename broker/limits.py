@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+# Defined with the broker's other errors; still importable from here.
+from fieldgate.broker.errors import LimitExceeded as LimitExceeded
 from fieldgate.core.config import ConfigError, Section
 
 LIMIT_REASONS = (
@@ -93,15 +95,6 @@ def limits_config(section: Section) -> LimitsConfig:
         )
     section.finish()
     return config
-
-
-class LimitExceeded(Exception):
-    """A search over a limit; ``reason`` is one of :data:`LIMIT_REASONS`."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass

@@ -24,8 +24,9 @@ import grpc
 
 from fieldgate.broker.audit_log import BrokerLogError, BrokerSearchLog, query_digest
 from fieldgate.broker.config import BrokerConfig
+from fieldgate.broker.errors import LimitExceeded
 from fieldgate.broker.fanout import FanOut
-from fieldgate.broker.limits import LimitExceeded, Limits
+from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
 from fieldgate.broker.straggler import AgencyOutcome
 from fieldgate.core.claims import validate_requester

@@ -2,15 +2,21 @@
 
 ::
 
-    FieldgateError                    (fieldgate.core.errors)
-    └── NodeError
-        ├── RecordImportError         an import file was refused; nothing was written
-        ├── StoreError                the record database cannot be used as asked
-        │   └── DuplicateRecordError  a record_id is already in the store
-        └── DisclosureLogError        a disclosure could not be logged durably
+    FieldgateError                          (fieldgate.core.errors)
+    └── NodeError                           root of the node's errors
+        ├── RecordImportError               an import file was refused; nothing was written
+        ├── StoreError                      the record database cannot be used as asked
+        │   └── DuplicateRecordError        a record_id is already in the store
+        ├── DisclosureLogError              a disclosure could not be logged durably
+        ├── AuditReadError (audit.schema)   an audit database that cannot be opened or read
+        ├── CheckpointFileError (audit.checkpoints)  an exported checkpoint file is unreadable
+        └── NotCanonicalError (audit.canonical)      a value with no canonical JSON form
 
 Every error's message says what was wrong and where (file, key, line, field),
-in words an operator can act on; the details are also attributes.
+in words an operator can act on; the details are also attributes. How each
+leaves the node as a gRPC status is decided in one place,
+:mod:`fieldgate.node.status`. ``NotCanonicalError`` is also a ``ValueError``,
+as it was first: log readers catch ``ValueError`` for every malformed value.
 """
 
 from __future__ import annotations

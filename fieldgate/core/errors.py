@@ -2,11 +2,15 @@
 
 ::
 
-    FieldgateError
-    └── InvalidRequestError      bad query or claims (gRPC INVALID_ARGUMENT)
+    FieldgateError                      root of every error Fieldgate raises on purpose
+    ├── InvalidRequestError             bad query or claims (gRPC INVALID_ARGUMENT)
+    ├── ConfigError         (config)    a configuration file or override that cannot be used
+    └── TLSError            (tls)       TLS files that cannot be used
 
-Each error carries what was wrong as attributes (``field``), and a message a
-person can act on.
+Each error carries what was wrong as attributes (``field``, ``key``), and a
+message a person can act on. Every package above this one draws its own
+errors, rooted here, in its ``errors.py``; ``tests/architecture`` checks the
+drawings against the code.
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 ::
 
-    FieldgateError                      (fieldgate.core.errors)
-    └── PolicyError
-        ├── CatalogError                the field catalog file is wrong
-        ├── RecordError                 one record does not fit the record model
-        └── ContractError               the data-sharing contract cannot be loaded or run
-            └── BundleError             a signed contract bundle is refused (contract_bundle)
-        └── BundleStateError            the bundle state file is unusable (contract_bundle_state)
+    FieldgateError                                  (fieldgate.core.errors)
+    └── PolicyError                                 root of the decision path's errors
+        ├── CatalogError                            the field catalog file is wrong
+        ├── RecordError                             one record does not fit the record model
+        ├── ContractError                           the contract cannot be loaded or run
+        │   └── BundleError (contract_bundle)       a signed contract bundle is refused
+        └── BundleStateError (contract_bundle_state)  the bundle state file is unusable
 
 Every error's message says what was wrong and where (file, key, line, field),
 in words an operator can act on; the details are also attributes.

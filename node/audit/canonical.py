@@ -17,12 +17,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from fieldgate.node.errors import NodeError
+
 GENESIS = "0" * 64
 """The "previous hash" of the first entry of a log."""
 
 
-class NotCanonicalError(ValueError):
-    """A value that has no canonical JSON form (a float, a set, an object)."""
+class NotCanonicalError(NodeError, ValueError):
+    """A value that has no canonical JSON form (a float, a set, an object).
+
+    Also a ``ValueError``, as it was first: callers that read a log catch
+    ``ValueError`` for every malformed value, this one included.
+    """
 
 
 def _check(value: object, where: str) -> None:

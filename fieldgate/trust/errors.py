@@ -1,0 +1,13 @@
+"""Errors of the trust layer (keys, trust bundles, verification).
+
+::
+
+    FieldgateError                          (fieldgate.core.errors)
+    ├── KeyFileError (keys)                 a key file that cannot be used
+    ├── TrustUnavailable (trust_bundle)     the trust bundle or revocation list is unusable
+    └── VerificationError (verify)          a signed search that does not verify (``reason``)
+
+Each class lives beside the code that raises it; this drawing is the map.
+``VerificationError.reason`` is one of a fixed set of stable codes that nodes
+count and brokers report, so it is never reworded.
+"""
