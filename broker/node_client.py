@@ -14,6 +14,7 @@ import logging
 import grpc
 
 from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.status import NODE_INTERNAL, NODE_TIMED_OUT, NODE_UNREACHABLE
 from fieldgate.core.tls import TLSFiles
 from fieldgate.v1 import broker_pb2, node_pb2, node_pb2_grpc
 
@@ -25,10 +26,6 @@ CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2000),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
 ]
-
-_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE}
-_TIMED_OUT = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
-_INTERNAL = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS}
 
 SEARCH_DEADLINE_DETAIL = "no answer before the search deadline"
 """Detail of a node that was still silent when the search's deadline came."""
@@ -77,13 +74,13 @@ class NodeChannel:
             )
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
-            if code in _TIMED_OUT:
+            if code in NODE_TIMED_OUT:
                 result.status = broker_pb2.NODE_STATUS_TIMED_OUT
                 result.detail = timeout_detail
-            elif code in _UNREACHABLE:
+            elif code in NODE_UNREACHABLE:
                 result.status = broker_pb2.NODE_STATUS_UNREACHABLE
                 result.detail = f"UNAVAILABLE: {exc.details() or 'node unreachable'}"
-            elif code in _INTERNAL:
+            elif code in NODE_INTERNAL:
                 # The node's internal error text is for its operator, not the requester.
                 result.status = broker_pb2.NODE_STATUS_ERROR
                 result.detail = (

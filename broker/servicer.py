@@ -28,6 +28,7 @@ from fieldgate.broker.errors import LimitExceeded
 from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
+from fieldgate.broker.status import abort
 from fieldgate.broker.straggler import AgencyOutcome
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
@@ -168,10 +169,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     self._metrics.rejected_search(
                         UNKNOWN_PURPOSE, exc.reason, time.perf_counter() - started
                     )
-                await context.abort(
-                    grpc.StatusCode.UNAUTHENTICATED,
-                    f"search refused ({exc.reason}): {exc.detail}",
-                )
+                await abort(context, exc)
             requester, query = verified.requester, verified.query
             credential_id = verified.credential_id
         try:
@@ -186,7 +184,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 self._metrics.rejected_search(
                     requester.purpose, reason, time.perf_counter() - started
                 )
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await abort(context, exc)
         search = _Admitted(
             request_id=request_id,
             requester=requester,
@@ -212,9 +210,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             self._metrics.rejected_search(
                 search.requester.purpose, exc.reason, time.perf_counter() - search.started
             )
-        await context.abort(
-            grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({exc.reason}): {exc.message}"
-        )
+        await abort(context, exc)
 
     async def _run(
         self,

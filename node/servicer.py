@@ -1,9 +1,10 @@
 """The node's gRPC face: validate, run the search off the event loop, map errors.
 
-Every error leaves as a gRPC status with a message a person can act on:
-bad queries and claims as INVALID_ARGUMENT, a disclosure log that cannot be
-written as UNAVAILABLE (raised for every search alike, so it says nothing
-about whether a record exists).
+Every error leaves as a gRPC status with a message a person can act on,
+chosen in one place, :mod:`fieldgate.node.status`: bad queries and claims as
+INVALID_ARGUMENT, a disclosure log that cannot be written as UNAVAILABLE
+(raised for every search alike, so it says nothing about whether a record
+exists).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fieldgate.core.tls import peer_name
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.search import AgencyNode
+from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.v1 import node_pb2, node_pb2_grpc
 
@@ -51,10 +53,7 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         caller = peer_name(context.auth_context())
         if caller not in self._allowed:
             log.warning("call from %r refused: not an allowed client", caller or "(no certificate)")
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                "this node answers only its federation's brokers",
-            )
+            await abort(context, CALLER_NOT_ALLOWED)
 
     async def Search(
         self,
@@ -73,7 +72,7 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 )
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await abort(context, status_for(exc))
         if admitted is None:
             # Unverifiable: exactly the answer for a person this agency does not hold.
             return node_pb2.NodeSearchResponse(
@@ -87,17 +86,11 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
             )
         except DisclosureLogError as exc:
             log.error("disclosure log unavailable; search %s refused: %s", request_id, exc)
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE,
-                "this node cannot record disclosures right now, so it answers nothing; "
-                "try again later or call the agency",
-            )
-        except Exception:
+            await abort(context, status_for(exc))
+        except Exception as exc:
             # Whatever went wrong, nothing is released and nothing internal is told.
             log.exception("search %s failed; nothing released", request_id)
-            await context.abort(
-                grpc.StatusCode.INTERNAL, "the node failed to answer; its operator has the details"
-            )
+            await abort(context, status_for(exc))
         finally:
             if self._health is not None:
                 try:

@@ -1,0 +1,71 @@
+"""How the broker's refusals leave it as gRPC statuses, and how a node's status reads.
+
+======================================  ==================  =====================================
+Refusal                                 gRPC status         Message
+======================================  ==================  =====================================
+:class:`VerificationError`              UNAUTHENTICATED     ``search refused (reason): detail``
+:class:`InvalidRequestError`            INVALID_ARGUMENT    the field and what is wrong with it
+:class:`LimitExceeded`                  RESOURCE_EXHAUSTED  ``search refused (reason): message``
+======================================  ==================  =====================================
+
+The ``reason`` in a refusal's message is a stable code (the verifier's
+reasons, :data:`fieldgate.broker.limits.LIMIT_REASONS`): clients and
+dashboards match on it. A node's failure never ends the search: the other way
+round, the status a node's call ended with is read into the agency's outcome
+(unreachable, timed out, error) with the sets below. No other module of the
+broker names a status code (``tests/architecture/test_status_mapping.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn, assert_never
+
+import grpc
+
+from fieldgate.broker.errors import LimitExceeded
+from fieldgate.core.errors import InvalidRequestError
+from fieldgate.trust.verify import VerificationError
+
+Refused = VerificationError | InvalidRequestError | LimitExceeded
+"""The errors a search is refused with at the broker."""
+
+NODE_UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
+"""A node's statuses that mean it could not be reached."""
+NODE_TIMED_OUT = frozenset({grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
+"""A node's statuses that mean it did not answer in time."""
+NODE_INTERNAL = frozenset(
+    {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS}
+)
+"""A node's statuses that mean it failed inside (its message is not passed on)."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """A gRPC status a call ends with."""
+
+    code: grpc.StatusCode
+    """The status code."""
+    message: str
+    """The details, in words the caller can act on."""
+
+
+def status_for(error: Refused) -> Status:
+    """The status a search refused with ``error`` ends with."""
+    if isinstance(error, VerificationError):
+        return Status(
+            grpc.StatusCode.UNAUTHENTICATED, f"search refused ({error.reason}): {error.detail}"
+        )
+    if isinstance(error, InvalidRequestError):
+        return Status(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+    if isinstance(error, LimitExceeded):
+        return Status(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({error.reason}): {error.message}"
+        )
+    assert_never(error)
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], error: Refused) -> NoReturn:
+    """End the call refusing the search with ``error`` (raises, as ``context.abort`` does)."""
+    status = status_for(error)
+    await context.abort(status.code, status.message)
