@@ -20,7 +20,6 @@ requester cancelled is logged too, its unfinished nodes with status
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import sqlite3
@@ -29,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fieldgate.broker.errors import BrokerError
-from fieldgate.core.query import PersonQuery
+from fieldgate.core.query import PersonQuery, query_digest
 from fieldgate.v1 import broker_pb2, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
@@ -48,20 +47,6 @@ _SCHEMA = (
 
 class BrokerLogError(BrokerError):
     """The broker's search log cannot be opened or written."""
-
-
-def query_digest(query: PersonQuery) -> str:
-    """SHA-256 of the normalised query: the same digest the nodes log (node.service)."""
-    canonical = json.dumps(
-        {
-            "surname": query.surname,
-            "given_name": query.given_name,
-            "dob": query.dob.isoformat() if query.dob else "",
-            "identifiers": sorted(query.identifiers),
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class BrokerSearchLog:

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import grpc
 
-from fieldgate.broker.audit_log import BrokerLogError, BrokerSearchLog, query_digest
+from fieldgate.broker.audit_log import BrokerLogError, BrokerSearchLog
 from fieldgate.broker.config import BrokerConfig
 from fieldgate.broker.errors import LimitExceeded
 from fieldgate.broker.fanout import FanOut
@@ -33,7 +33,7 @@ from fieldgate.broker.straggler import AgencyOutcome
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
-from fieldgate.core.query import PersonQuery, validate_query
+from fieldgate.core.query import PersonQuery, query_digest, validate_query
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 

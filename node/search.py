@@ -16,8 +16,6 @@ the agency does not hold.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -27,7 +25,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from fieldgate.core.claims import RequesterClaims
-from fieldgate.core.query import PersonQuery
+from fieldgate.core.query import PersonQuery, query_digest
 from fieldgate.node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.node.store import Candidate, RecordStore
@@ -75,20 +73,6 @@ class NodeCounters:
     fields_masked: int = 0
     fields_withheld: int = 0
     last_policy_error: str = field(default="")
-
-
-def query_digest(query: PersonQuery) -> str:
-    """SHA-256 of the normalised query, so logs can correlate without holding names."""
-    canonical = json.dumps(
-        {
-            "surname": query.surname,
-            "given_name": query.given_name,
-            "dob": query.dob.isoformat() if query.dob else "",
-            "identifiers": sorted(query.identifiers),
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass

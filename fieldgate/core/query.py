@@ -8,6 +8,8 @@ refused, so no query can sweep a node's whole table.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -52,6 +54,26 @@ class PersonQuery:
     dob: dt.date | None
     identifiers: tuple[tuple[str, str], ...]
     max_hits: int
+
+
+def query_digest(query: PersonQuery) -> str:
+    """SHA-256 (hex) of the normalised query, so logs can correlate without holding names.
+
+    The broker's search log and every node's disclosure log record this digest
+    for the same search, and auditors join the two logs on it: its bytes must
+    never change. ``max_hits`` is left out (it asks how much, not whom), and
+    identifiers are sorted, so the same person asked twice digests the same.
+    """
+    canonical = json.dumps(
+        {
+            "surname": query.surname,
+            "given_name": query.given_name,
+            "dob": query.dob.isoformat() if query.dob else "",
+            "identifiers": sorted(query.identifiers),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def parse_date(value: str, field: str) -> dt.date:
