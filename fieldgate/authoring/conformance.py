@@ -13,19 +13,16 @@ rego-cpp, a second implementation written independently), and compares
 It also runs every contract test suite on both engines and compares the
 outcome of every ``test_`` rule. Any difference is a disagreement and fails.
 
-regopy runs in a child process, as :mod:`fieldgate.regotest` runs it: rego-cpp
-1.5.2 can crash outright (a segmentation fault), and a crash must become a
-reported failure, not kill the tool. A third engine, an OPA server
+regopy runs in a child process (:mod:`fieldgate.policy.regopy_harness`, the
+harness the contract test runner uses too): rego-cpp 1.5.2 can crash outright
+(a segmentation fault), and a crash must become a reported failure, not kill
+the tool. A third engine, an OPA server
 (:class:`node.contract_opa.OpaContract`), joins the comparison when given.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,9 +36,8 @@ from fieldgate.policy.engine import ContractEngine
 from fieldgate.policy.errors import ContractError
 from fieldgate.policy.evaluate import build_policy_input
 from fieldgate.policy.records import Record
+from fieldgate.policy.regopy_harness import error_tree, new_interpreter, run_in_child
 from fieldgate.policy.verdict import RecordVerdict, decide_fields
-
-_MARKER = "\n--- conformance results ---\n"
 
 
 @dataclass(frozen=True)
@@ -132,71 +128,44 @@ def regopy_decisions(
             if not path.name.endswith("_test.rego"):
                 modules.append([str(path), path.read_text(encoding="utf-8")])
     modules.append([str(session.path), session.path.read_text(encoding="utf-8")])
-    request = {
+    payload = {
         "modules": modules,
         "data": json.dumps({"catalog": session.catalog.classes()}),
         "query": f"data.{session.package}.decision",
         "inputs": [json.dumps(i) for i in inputs],
     }
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    code = "import fieldgate.authoring.conformance as c; c._regopy_child()"
-    try:
-        child = subprocess.run(
-            [sys.executable, "-c", code],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        raise ContractError(f"regopy did not finish within {timeout:g} s") from None
-    if child.returncode != 0 or _MARKER not in child.stdout:
-        if child.returncode < 0:
-            why = f"was killed by {signal.Signals(-child.returncode).name}"
-        else:
-            why = f"exited with status {child.returncode}: {child.stderr.strip()[-500:]}"
-        raise ContractError(f"regopy (rego-cpp) {why}")
-    answer = json.loads(child.stdout.rsplit(_MARKER, 1)[1])
+    answer = run_in_child(_regopy_decisions_job, payload, timeout=timeout)
     if "error" in answer:
         raise ContractError(f"regopy: {answer['error']}")
     results: list[dict[str, object]] = answer["results"]
     return results
 
 
-def _regopy_child() -> None:
-    """The child process of :func:`regopy_decisions`: a JSON request in, decisions out."""
-    request = json.load(sys.stdin)
+def _regopy_decisions_job(payload: dict[str, Any]) -> dict[str, object]:
+    """Run in the regopy child (see :mod:`fieldgate.policy.regopy_harness`): the decisions."""
     try:
-        import regopy
+        interpreter = new_interpreter()
     except ImportError as error:
-        sys.stdout.write(_MARKER + json.dumps({"error": f"regopy is not installed ({error})"}))
-        return
-    interpreter = regopy.Interpreter()
-    interpreter.log_level = regopy.LogLevel.NONE
-    interpreter.strict_built_in_errors = True
+        return {"error": f"regopy is not installed ({error})"}
+    import regopy
+
     try:
-        for path, text in request["modules"]:
+        for path, text in payload["modules"]:
             interpreter.add_module(path, text)
-        interpreter.add_data_json(request["data"])
+        interpreter.add_data_json(payload["data"])
     except regopy.RegoError as error:
-        sys.stdout.write(_MARKER + json.dumps({"error": f"cannot load: {error}"}))
-        return
+        return {"error": f"cannot load: {error}"}
     results: list[dict[str, object]] = []
-    for input_json in request["inputs"]:
+    for input_json in payload["inputs"]:
         interpreter.set_input_term(input_json)
-        output = interpreter.query(request["query"])
+        output = interpreter.query(payload["query"])
         if not output.ok():
-            errors = output.node()
-            tree = "".join(errors.at(i).json() for i in range(len(errors)))
-            results.append({"error": tree[:500]})
+            results.append({"error": error_tree(output)[:500]})
         elif str(output) == "undefined":
             results.append({"value": None})
         else:
             results.append({"value": output[0].expressions[0]})
-    sys.stdout.write(_MARKER + json.dumps({"results": results}))
+    return {"results": results}
 
 
 def _questions(

@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import regorus
+
+from fieldgate.policy.errors import ContractError
+from fieldgate.policy.regopy_harness import error_tree, new_interpreter, run_in_child
 
 Outcome = Literal["passed", "failed", "skipped", "error"]
 
@@ -33,7 +33,6 @@ _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 # A rule head at the start of a line; `(?!\s*\()` leaves out functions.
 _TEST_RULE = re.compile(r"^((?:todo_)?test_\w*)\b(?!\s*\()", re.MULTILINE)
 _REGORUS_LOCATION = re.compile(r"-->\s*(.+?):(\d+):\d+")
-_MARKER = "\n--- regotest results ---\n"
 
 
 @dataclass(frozen=True)
@@ -244,62 +243,42 @@ def run_all(root: Path, *, coverage: bool = False) -> list[SuiteReport]:
 def cross_check_with_regopy(suite: RegoSuite, *, timeout: float = 300.0) -> list[RegoTestResult]:
     """Run the suite's test rules through regopy (rego-cpp) instead of regorus.
 
-    regopy runs in a child process: rego-cpp 1.5.2 can crash outright (a
-    segmentation fault, e.g. on ``with input as {...}`` over a rule that calls a
-    built-in), and a crash must become a reported error, not kill the caller.
-    Built-in errors are made strict, as they are in regorus.
+    regopy runs in a child process (:mod:`fieldgate.policy.regopy_harness`):
+    rego-cpp 1.5.2 can crash outright, and a crash must become a reported
+    error, not kill the caller. Built-in errors are made strict, as they are in
+    regorus.
 
     Returns:
         One result per test rule; or a single ``error`` result naming the file
         when a module does not load, or the suite directory when regopy
         crashed, timed out or is not installed.
     """
-    request = {
+    payload = {
         "modules": [str(p) for p in suite.modules],
         "cases": [[c.package, c.name, c.file, c.line] for c in collect_tests(suite)],
     }
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     try:
-        child = subprocess.run(
-            [sys.executable, "-c", "import fieldgate.policy.rego_tests as r; r._regopy_child()"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        return [_load_error(suite.directory, f"regopy did not finish within {timeout:g} s")]
-    if child.returncode != 0 or _MARKER not in child.stdout:
-        if child.returncode < 0:
-            why = f"was killed by {signal.Signals(-child.returncode).name}"
-        else:
-            why = f"exited with status {child.returncode}: {child.stderr.strip()[-500:]}"
-        return [_load_error(suite.directory, f"regopy (rego-cpp) {why}")]
-    return [RegoTestResult(*row) for row in json.loads(child.stdout.rsplit(_MARKER, 1)[1])]
+        rows = run_in_child(_regopy_tests_job, payload, timeout=timeout)
+    except ContractError as error:
+        return [_load_error(suite.directory, str(error))]
+    return [RegoTestResult(*row) for row in rows]
 
 
-def _regopy_child() -> None:
-    """The child process of ``cross_check_with_regopy``: a JSON request in, results out."""
-    request = json.load(sys.stdin)
-    modules = [Path(p) for p in request["modules"]]
-    cases = [RegoTestCase(*row) for row in request["cases"]]
+def _regopy_tests_job(payload: dict[str, Any]) -> list[list[Any]]:
+    """Run in the regopy child (see :mod:`fieldgate.policy.regopy_harness`): result rows."""
+    modules = [Path(p) for p in payload["modules"]]
+    cases = [RegoTestCase(*row) for row in payload["cases"]]
     try:
         results = _regopy_run(modules, cases)
     except ImportError as error:
         results = [_load_error(modules[0].parent, f"regopy is not installed ({error})")]
-    rows = [[r.package, r.name, r.file, r.line, r.outcome, r.message] for r in results]
-    sys.stdout.write(_MARKER + json.dumps(rows))
+    return [[r.package, r.name, r.file, r.line, r.outcome, r.message] for r in results]
 
 
 def _regopy_run(modules: list[Path], cases: list[RegoTestCase]) -> list[RegoTestResult]:
     import regopy
 
-    interpreter = regopy.Interpreter()
-    interpreter.log_level = regopy.LogLevel.NONE  # else it prints parse errors to stdout
-    interpreter.strict_built_in_errors = True  # else built-in errors come back undefined
+    interpreter = new_interpreter()
     for path in modules:
         try:
             interpreter.add_module(str(path), path.read_text(encoding="utf-8"))
@@ -309,10 +288,8 @@ def _regopy_run(modules: list[Path], cases: list[RegoTestCase]) -> list[RegoTest
 
     def evaluate(case: RegoTestCase) -> RegoTestResult:
         output = interpreter.query(f"data.{case.package}.{case.name}")
-        if not output.ok():  # the error tree is in the children of the node
-            errors = output.node()
-            tree = "".join(errors.at(i).json() for i in range(len(errors)))
-            return _result(case, "error", _regopy_message(tree)[0])
+        if not output.ok():
+            return _result(case, "error", _regopy_message(error_tree(output))[0])
         if str(output) == "undefined":  # then output[0].expressions is []
             return _judge(case, None)
         return _judge(case, output[0].expressions[0])
