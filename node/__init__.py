@@ -1,0 +1,23 @@
+"""An agency's node: it holds the agency's records and answers searches under its contract.
+
+Imported as ``fieldgate.node`` (this directory is linked into the package).
+Layer 6 (see README "Layout"), beside the broker and the client, which it
+never imports. The node enforces the contract, the limits and verification
+itself; whatever fails, it releases nothing.
+
+Modules:
+
+- :mod:`fieldgate.node.errors`: the node's error tree (the audit log's errors included).
+- :mod:`fieldgate.node.config`: a node's configuration, one TOML file with a ``[node]`` table.
+- :mod:`fieldgate.node.store`: the record store, one SQLite file searched by index only.
+- :mod:`fieldgate.node.importer`: bulk import from JSON Lines or CSV, all or nothing.
+- :mod:`fieldgate.node.trust_gate`: whom the node is talking to: verified (or stated) claims.
+- :mod:`fieldgate.node.search`: search the store, ask the contract, log, disclose.
+- :mod:`fieldgate.node.disclosure_log`: the audit seam every answer passes before it leaves.
+- :mod:`fieldgate.node.audit`: the tamper-evident audit log (a package of its own).
+- :mod:`fieldgate.node.servicer`: the gRPC face: validate, search off the event loop.
+- :mod:`fieldgate.node.status`: every gRPC status the node ends a call with, and why.
+- :mod:`fieldgate.node.health`: whether the node can answer, for probes and metrics.
+- :mod:`fieldgate.node.metrics`: the node's Prometheus metrics (``fieldgate_node_*``).
+- :mod:`fieldgate.node.server`: starting and stopping the node's gRPC server.
+"""

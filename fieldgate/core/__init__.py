@@ -1,1 +1,15 @@
-"""TODO"""
+"""The base every other package shares: errors, vocabulary, names, query, claims, config, TLS, logs.
+
+Layer 1 of the package (see README "Layout"): imports only :mod:`fieldgate.v1`.
+
+Modules:
+
+- :mod:`fieldgate.core.errors`: ``FieldgateError``, the root of every error, and the core's tree.
+- :mod:`fieldgate.core.vocabulary`: the fixed vocabularies requesters and contracts share.
+- :mod:`fieldgate.core.names`: normalisation of person names and identifiers.
+- :mod:`fieldgate.core.query`: validation of person queries, and ``query_digest``.
+- :mod:`fieldgate.core.claims`: validation of the requester's claims.
+- :mod:`fieldgate.core.config`: TOML configuration with environment overrides.
+- :mod:`fieldgate.core.tls`: mutual TLS for every hop: a development CA, certificates, credentials.
+- :mod:`fieldgate.core.logs`: server log output, human text or JSON lines, with request ids.
+"""

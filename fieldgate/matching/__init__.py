@@ -1,1 +1,11 @@
-"""TODO"""
+"""Person matching: which records a search considers and how well each fits.
+
+Layer 4 (see README "Layout"): imports :mod:`fieldgate.ops` and below. A wrong
+match is a disclosure, so matching is pure and tested on its own.
+
+Modules:
+
+- :mod:`fieldgate.matching.errors`: the (empty) error tree of matching.
+- :mod:`fieldgate.matching.candidates`: the candidate lookup, as SQL on the store's indexes.
+- :mod:`fieldgate.matching.matcher`: how well one record's person fits a query; no I/O.
+"""
