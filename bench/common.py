@@ -22,7 +22,7 @@ SANCTUARY_CONTRACT = REPO_ROOT / "rego" / "contracts" / "sanctuary_county" / "co
 RELEASE_ALL_CONTRACT = Path(__file__).resolve().parent / "contracts" / "release_all.rego"
 
 SEED = 7
-"""Seed of every synthetic data set (``fieldgate.synthetic``)."""
+"""Seed of every synthetic data set (``fieldgate.devkit.synthetic``)."""
 
 DETECTIVE = common_pb2.Requester(
     subject="det-4711",
@@ -69,7 +69,7 @@ def fresh_case_number() -> str:
     """A case number no search of this process used before.
 
     A search under it is a first search for every node: none of its decisions
-    can come from a node's decision cache (``node/decision_cache.py``). One
+    can come from a node's decision cache (``fieldgate/policy/decision_cache.py``). One
     counter for the whole process, so no two scenarios or queries share one.
     """
     return f"BPD-FRESH-{next(_FRESH_CASES):08d}"

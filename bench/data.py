@@ -1,8 +1,8 @@
 """Synthetic record stores for the benchmarks, built once and cached.
 
-Every store is made from :mod:`fieldgate.synthetic` (deterministic from
+Every store is made from :mod:`fieldgate.devkit.synthetic` (deterministic from
 :data:`bench.common.SEED`) and loaded through the node's own validation
-(``node.records.validate_record``) and store (``RecordStore.insert_many``), so
+(``fieldgate.policy.records.validate_record``) and store (``RecordStore.insert_many``), so
 it is byte for byte what ``fieldgate node import`` would build. Large stores
 are cached under ``bench/.cache`` keyed by a digest of the generator, the
 store and the matching code, so a change to any of them rebuilds them.

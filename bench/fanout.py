@@ -2,7 +2,7 @@
 
 Layout (one machine, everything on 127.0.0.1):
 
-- **nodes**: ``max(N)`` real agency nodes (``node.server.start_node``: SQLite
+- **nodes**: ``max(N)`` real agency nodes (``fieldgate.node.server.start_node``: SQLite
   store, sanctuary contract, disclosure log), spread round-robin over
   ``node_procs`` worker processes. Each node has its own copy of a small store;
   every tenth node holds the person searched for (two records), the others hold
@@ -11,7 +11,7 @@ Layout (one machine, everything on 127.0.0.1):
 - **echo**: one bare ``grpc.aio`` echo server per node, *in the same worker
   process and event loop* as its node: the baseline travels to exactly the
   processes the nodes run in.
-- **broker**: the real broker (``broker.server.start_broker``) in a process of
+- **broker**: the real broker (``fieldgate.broker.server.start_broker``) in a process of
   its own, over the first N nodes.
 - **client**: this process, one channel per server, raw bytes (nothing parsed
   in the timed loop).

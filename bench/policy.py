@@ -3,20 +3,20 @@
 The records are the hits of the contract scenario's common-name search
 (unrestricted records of several kinds, as a detective's search finds them).
 For each the node's input document is built exactly as
-``node.service.AgencyNode.decide`` builds it. Then, one hit at a time:
+``fieldgate.node.search.AgencyNode.decide`` builds it. Then, one hit at a time:
 
 - **bare**: a ``regorus.Engine`` on this thread with the same modules and data,
   ``set_input_json`` + ``eval_rule`` of ``data.<contract>.decision`` -- the
   engine's own cost, the limit;
-- **contract**: ``node.contract.RegorusContract.evaluate`` with its decision
+- **contract**: ``fieldgate.policy.engine.RegorusContract.evaluate`` with its decision
   cache emptied first (input to JSON, hand-off to the engine's thread and back);
 - **decide**: ``AgencyNode.decide`` (input built, contract, the node's checks of
   the decision: the whole per-hit policy path) as in a requester's *first*
   search: the cache is emptied before each pass over the hits, and the
-  contract (field-local, ``node.field_locality``) is told, per record kind,
+  contract (field-local, ``fieldgate.policy.field_locality``) is told, per record kind,
   the fields the search's records hold, as ``AgencyNode.search`` tells it, so
   the engine is asked once per distinct input document among them
-  (``node.decision_cache``);
+  (``fieldgate.policy.decision_cache``);
 - **decide, handed off**: the same from another thread, each evaluation handed
   to the engine's thread and back (the node's path before it decided all of a
   search's records there in one job; the other *decide* series run there, as

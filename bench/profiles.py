@@ -24,7 +24,7 @@ frames instead.
   bare echo server and of a real node that holds nobody searched for (the
   fan-out's common case), and of ``AgencyNode.search`` alone on that node.
 - ``audit``: no sampling; times ``AuditStore.write`` of a search entry with 1,
-  2, 4 and 8 threads writing at once (group commit: ``node.audit.group_commit``)
+  2, 4 and 8 threads writing at once (group commit: ``fieldgate.node.audit.group_commit``)
   and prints CPU and wall time per entry and the mean entries per transaction.
 """
 

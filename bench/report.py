@@ -98,15 +98,17 @@ def _fanout_section(fanout: FanoutResult, plots: dict[str, Path]) -> list[str]:
     out = [
         "## 1. Fan-out overhead",
         "",
-        f"**How.** {max(s.node_counts)} real nodes (`node.server.start_node`: SQLite store of "
-        f"{s.records_per_node:,} synthetic records each, the `sanctuary_county` contract, the "
-        f"node's default audit log) run in **{s.node_procs} worker processes** "
-        "(`python -m bench.worker`, started with `subprocess`), assigned round-robin. Every "
+        f"**How.** {max(s.node_counts)} real nodes (`fieldgate.node.server.start_node`: "
+        f"SQLite store of {s.records_per_node:,} synthetic records each, the "
+        "`sanctuary_county` contract, the node's default audit log) run in "
+        f"**{s.node_procs} worker processes** (`python -m bench.worker`, started with "
+        "`subprocess`), assigned round-robin. Every "
         f"{HOLDER_EVERY}th node holds the person searched for (two records it discloses to a "
         "detective); the rest hold people like them but not them. Beside each node, on the "
         "same event loop of the same process, runs a bare `grpc.aio` echo server: the baseline "
         "(200-byte payload) goes to exactly the processes the nodes run in. The broker "
-        "(`broker.server.start_broker`) runs in a process of its own over the first N nodes; "
+        "(`fieldgate.broker.server.start_broker`) runs in a process of its own over the first "
+        "N nodes; "
         "the client is the benchmark process (one channel per server, answers not parsed while "
         "timing; every search under a case number never used before, so no node answers from "
         "its decision cache). Per N the client times, in interleaved rounds: "
@@ -220,9 +222,9 @@ def _contract_section(contract: ContractResult) -> list[str]:
         "with an in-memory disclosure log: store + contract + disclosure, no transport and "
         "no audit write. Every search but those of the *repeated* column is a **first "
         "search**: it carries a case number never seen before, so the node's decision cache "
-        "(`node/decision_cache.py`) cannot answer and the engine decides every hit; the "
-        "target is judged on those. *Repeated*: the same search again, decided from the "
-        "cache (the release-everything node caches too).",
+        "(`fieldgate/policy/decision_cache.py`) cannot answer and the engine decides every "
+        "hit; the target is judged on those. *Repeated*: the same search again, decided from "
+        "the cache (the release-everything node caches too).",
         "",
         _table(
             [
@@ -250,7 +252,8 @@ def _person_section(person: PersonSearchResult) -> list[str]:
         f"**How.** One SQLite store with the three demo agencies' synthetic records "
         f"({person.records:,} records, {mib(person.store_bytes)} on disk), built through the "
         "node's own validation and store and cached under `bench/.cache`; the labelled queries "
-        f"of `fieldgate.synthetic.generate_labelled_variants` ({person.labelled_queries:,}: "
+        "of `fieldgate.devkit.synthetic.generate_labelled_variants` "
+        f"({person.labelled_queries:,}: "
         "every planted person and every person held by two or more agencies, by canonical "
         "name and date of birth, with every record that truly is them under whatever spelling, "
         "transposed date or alias). *Fuzzy*: `RecordStore.search(query, limit=100)`, the node's "

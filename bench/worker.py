@@ -4,11 +4,11 @@ The spec says what to serve:
 
 - ``{"kind": "nodes", "nodes": [{"node_id", "agency_name", "database",
   "contract"}, ...], "echo": true}`` starts every node (the real
-  ``node.server.start_node``) and, with ``echo``, one bare echo server per node
+  ``fieldgate.node.server.start_node``) and, with ``echo``, one bare echo server per node
   on the same event loop, so the echo baseline runs in exactly the processes
   the nodes run in;
 - ``{"kind": "broker", "nodes": [{"node_id", "agency_name", "address"}, ...]}``
-  starts the real broker (``broker.server.start_broker``) over those nodes.
+  starts the real broker (``fieldgate.broker.server.start_broker``) over those nodes.
 
 When everything listens, the worker prints one JSON line on stdout (addresses,
 pid, its memory before the echo servers started) and serves until its stdin

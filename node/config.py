@@ -12,7 +12,7 @@ Example::
     rego_library = "../rego/lib"      # optional
     max_hits = 25
 
-    [node.tls]                        # mutual TLS; see fieldgate.tls
+    [node.tls]                        # mutual TLS; see fieldgate.core.tls
     ca = "ca.pem"
     cert = "kcso.pem"
     key = "kcso.key"
@@ -22,14 +22,14 @@ Example::
     bundle = "trust.json"
     revocations = "revocations.json"
 
-    [node.audit]                      # optional; see node.audit.config
+    [node.audit]                      # optional; see fieldgate.node.audit.config
     retention_days = 2555
 
-    [node.policy]                     # optional; see node.policy_config
+    [node.policy]                     # optional; see fieldgate.policy.config
     engine = "embedded"               # or "opa", with url and timeout_seconds
     # bundle = "x.bundle.tar.gz"      # a signed bundle instead of `contract`, with
-    # bundle_keys = ["policy.pub.pem"] #   its trusted keys; see node.bundle
-    # decision_log = "decisions.jsonl" # OPA-shaped decision log; see node.decision_log
+    # bundle_keys = ["policy.pub.pem"] #   its trusted keys; see fieldgate.policy.contract_bundle
+    # decision_log = "decisions.jsonl" # OPA-shaped decision log; see fieldgate.policy.decision_log
 
     [node.contact]
     unit = "Records Unit"
@@ -43,7 +43,7 @@ Example::
     reflection = false
 
 Relative paths resolve against the config file's directory. Overrides come
-from ``FIELDGATE_NODE__<KEY>`` variables (see :mod:`fieldgate.config`).
+from ``FIELDGATE_NODE__<KEY>`` variables (see :mod:`fieldgate.core.config`).
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class NodeConfig:
     allowed_clients: tuple[str, ...] = ()
     """Certificate common names allowed to call (the federation's brokers)."""
     audit: AuditConfig | None = None
-    """The audit log (``[node.audit]``); None: :func:`node.audit.config.default_audit_config`."""
+    """The audit log (``[node.audit]``); None: see
+    :func:`fieldgate.node.audit.config.default_audit_config`."""
     metrics: MetricsConfig | None = None
     """Prometheus endpoint (``[node.metrics]``); None serves none."""
     maintenance: MaintenanceConfig | None = None
@@ -127,7 +128,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
     """Build and validate a :class:`NodeConfig` from a parsed document.
 
     Raises:
-        fieldgate.config.ConfigError: naming the bad key.
+        fieldgate.core.config.ConfigError: naming the bad key.
     """
     root = Section(document, "", base)
     node = root.section("node")

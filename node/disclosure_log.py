@@ -2,7 +2,7 @@
 
 :class:`DisclosureLog` is the interface the tamper-evident audit log (issue 4)
 will implement; ``write`` must return only once the entry is durable and raise
-:class:`~node.errors.DisclosureLogError` otherwise, in which case the node
+:class:`~fieldgate.node.errors.DisclosureLogError` otherwise, in which case the node
 releases nothing. Until then :class:`LoggingDisclosureLog` writes each entry as
 one JSON line to the ``fieldgate.disclosure`` logger, and
 :class:`MemoryDisclosureLog` keeps entries for tools and tests.
@@ -92,7 +92,7 @@ class DisclosureLog(Protocol):
     """Where disclosure entries go before an answer leaves the node."""
 
     def write(self, entry: DisclosureEntry) -> None:
-        """Record ``entry`` durably or raise :class:`~node.errors.DisclosureLogError`."""
+        """Record ``entry`` durably or raise :class:`~fieldgate.node.errors.DisclosureLogError`."""
         ...
 
 

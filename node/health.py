@@ -1,7 +1,7 @@
 """Whether a node can answer, told to its health service and its metrics.
 
 A node is *ready* while it has a usable contract and its audit log can be
-written (:attr:`node.service.AgencyNode.ready`). Without a contract it
+written (:attr:`fieldgate.node.search.AgencyNode.ready`). Without a contract it
 releases nothing; with an audit log it cannot write it refuses every search.
 Either way the standard gRPC health service on the maintenance port reports
 NOT_SERVING (so a Kubernetes readiness probe and the on-call see it) and

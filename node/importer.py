@@ -2,7 +2,7 @@
 
 Formats, chosen by the file's suffix:
 
-- ``.jsonl`` / ``.ndjson``: one JSON object per line (see :mod:`node.records`);
+- ``.jsonl`` / ``.ndjson``: one JSON object per line (see :mod:`fieldgate.policy.records`);
   blank lines are skipped.
 - ``.csv``: a header row naming the columns, then one record per row. Columns
   are the record keys and catalog fields; an address field ``F`` is spread over

@@ -1,7 +1,7 @@
 """A node's Prometheus metrics (``fieldgate_node_*``); every one is listed in docs/metrics.md.
 
 :class:`NodeMetrics` owns the metric objects of one node, registered in the
-registry it is given (one per node: see :mod:`fieldgate.metrics`). The node's
+registry it is given (one per node: see :mod:`fieldgate.ops.metrics`). The node's
 core, trust gate and servicer report to it through a handful of methods;
 nothing here sees a name, a record id or a subject, and every label comes
 from a bounded set (vocabularies, verification reasons, catalog sensitivity

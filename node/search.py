@@ -159,7 +159,7 @@ class AgencyNode:
         """Activate a new signed bundle if its file changed and it is good; True if one was.
 
         A refused bundle leaves the active contract in place (see
-        :class:`node.bundle.BundleWatcher`).
+        :class:`fieldgate.policy.contract_bundle.BundleWatcher`).
         """
         if self.bundle is None:
             return False
@@ -206,8 +206,8 @@ class AgencyNode:
 
         Sealed, juvenile and expunged records are withheld here, before any
         contract is asked: no contract, however written, can release them.
-        ``told_fields``: see :func:`node.policy.evaluate_record` (a search
-        passes :func:`node.field_locality.told_fields_by_kind` of its records).
+        ``told_fields``: see :func:`fieldgate.policy.evaluate.evaluate_record` (a search
+        passes :func:`fieldgate.policy.field_locality.told_fields_by_kind` of its records).
         """
         return self._evaluate(claims, record, contract or self.contract, told_fields)[0].verdict
 
@@ -302,7 +302,7 @@ class AgencyNode:
         decided = _Decided()
         deadline = time.monotonic() + self._budget
         # A field-local contract is asked once per kind of record in this search
-        # rather than once per record (node/field_locality.py).
+        # rather than once per record (fieldgate/policy/field_locality.py).
         told = told_fields_by_kind(c.record for c in candidates) if contract.field_local else {}
         for candidate in candidates:
             if len(decided.hits) >= wanted:

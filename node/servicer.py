@@ -31,7 +31,7 @@ MAX_REQUEST_ID_LENGTH = 64
 
 
 class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
-    """Serves :class:`node.service.AgencyNode` over gRPC."""
+    """Serves :class:`fieldgate.node.search.AgencyNode` over gRPC."""
 
     def __init__(
         self,

@@ -19,8 +19,8 @@ equals the record stored. ``names`` and ``identifiers`` are derived from it at
 insert time and exist only to find candidates.
 
 A search never scans a table: candidates are found by index lookups
-(:mod:`node.candidates` says which, and what that gives up) and only those
-are scored (:mod:`node.matching`), from the ``names`` rows; record bodies
+(:mod:`fieldgate.matching.candidates` says which, and what that gives up) and only those
+are scored (:mod:`fieldgate.matching.matcher`), from the ``names`` rows; record bodies
 are decoded only for the best ``limit``.
 
 Threads: a store may be handed between threads (the connection is opened with
@@ -255,7 +255,7 @@ class RecordStore:
     def dispose(self, replacements: Iterable[Record], deletions: Iterable[str]) -> None:
         """Replace records by their blanked versions and delete others, in one transaction.
 
-        Used by retention (:mod:`node.audit.retention`): a replacement keeps its
+        Used by retention (:mod:`fieldgate.node.audit.retention`): a replacement keeps its
         record_id and gets its name and identifier index rows rebuilt.
 
         Raises:

@@ -45,7 +45,7 @@ class TrustGate:
         """Verified claims and query, or None when the request must get a not-found answer.
 
         Raises:
-            fieldgate.errors.InvalidRequestError: the (verified) query or claims are malformed.
+            fieldgate.core.errors.InvalidRequestError: the (verified) query or claims are malformed.
         """
         if self.verifier is None:
             return Admitted(validate_requester(request.requester), validate_query(request.query))

@@ -1,6 +1,6 @@
 """``fieldgate contract bundle``: pack a contract and its library into a signed bundle.
 
-The bundle format and its verification live in :mod:`node.bundle` (the node
+The bundle format and its verification live in :mod:`fieldgate.policy.contract_bundle` (the node
 loads what this writes). The revision is the contract's ``render`` summary
 hash, so the revision an audit entry names is the summary an official read.
 """
@@ -73,7 +73,7 @@ def build_bundle(
 
     Raises:
         ContractError: the contract does not compile, or its tests fail
-            (a :class:`node.bundle.BundleError` names which).
+            (a :class:`fieldgate.policy.contract_bundle.BundleError` names which).
     """
     module = contract_module(contract_dir)
     with ContractSession(module, library, catalog) as session:

@@ -3,18 +3,18 @@
 Two questions, answered two ways:
 
 - **Which catalog fields can no rule release?** Asked of the contract itself,
-  over the whole decision matrix (:mod:`fieldgate.contracts.matrix`): a field
+  over the whole decision matrix (:mod:`fieldgate.authoring.matrix`): a field
   that is withheld in every cell is withheld by default, and the author should
   know. Fields that leave only under a warrant are listed too.
 - **Which names does the contract use that the catalog lacks?** A name the
   contract releases or masks that the catalog lacks shows up in the matrix's
   raw decisions; a misspelt name in a condition never does (it matches
   nothing), so the source's string literals are read as well
-  (:mod:`fieldgate.contracts.source`). A literal one or two letters away from a
+  (:mod:`fieldgate.authoring.source`). A literal one or two letters away from a
   catalog field, a class, a mask or a vocabulary word is a typo.
 
 A third question: **does the contract keep its field-local promise?**
-(:func:`locality_findings`, :mod:`node.field_locality`).
+(:func:`locality_findings`, :mod:`fieldgate.policy.field_locality`).
 
 Errors (typos, names the catalog lacks in a decision, masks that never fit,
 evaluations that fail, a refuted ``field_local`` declaration) make the command
@@ -279,7 +279,7 @@ def locality_findings(session: ContractSession, cases: int = AUTHOR_CHECK_CASES)
     sampled record is an error: the node would refuse the declaration and ask
     about every record on its own (slower, never less safe). One that does not
     declare it and passes gets a hint, since declaring it makes searches with
-    many hits several times cheaper (:mod:`node.field_locality`).
+    many hits several times cheaper (:mod:`fieldgate.policy.field_locality`).
     """
     declared = declares_field_local(session.engine)
     found = find_counterexample(session.engine, session.catalog, count=cases)

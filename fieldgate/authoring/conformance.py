@@ -7,7 +7,7 @@ rego-cpp, a second implementation written independently), and compares
 
 - the raw decisions, canonically (sets and arrays compared as sorted lists,
   since the node reads ``release`` as a set), and
-- the node's verdicts on them (:func:`node.disclosure.decide_fields`): what
+- the node's verdicts on them (:func:`fieldgate.policy.verdict.decide_fields`): what
   would leave, field by field, masks and values included.
 
 It also runs every contract test suite on both engines and compares the
@@ -17,7 +17,7 @@ regopy runs in a child process (:mod:`fieldgate.policy.regopy_harness`, the
 harness the contract test runner uses too): rego-cpp 1.5.2 can crash outright
 (a segmentation fault), and a crash must become a reported failure, not kill
 the tool. A third engine, an OPA server
-(:class:`node.contract_opa.OpaContract`), joins the comparison when given.
+(:class:`fieldgate.policy.engine_opa.OpaContract`), joins the comparison when given.
 """
 
 from __future__ import annotations

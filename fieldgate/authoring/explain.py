@@ -1,7 +1,7 @@
 """``fieldgate contract explain``: for one persona and one record, what leaves and why.
 
-The explanation is the node's own verdict (:func:`node.policy.evaluate_record`
-then :func:`node.disclosure.decide_fields`): released whole, masked (and by
+The explanation is the node's own verdict (:func:`fieldgate.policy.evaluate.evaluate_record`
+then :func:`fieldgate.policy.verdict.decide_fields`): released whole, masked (and by
 which mask, with the masked value) or withheld, per field the record holds.
 The reason is the contract's own (its ``reasons`` map) where it gave one, else
 the node's: "not released by the contract", "field not in catalog", "mask …

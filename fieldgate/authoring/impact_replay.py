@@ -1,12 +1,12 @@
 """``fieldgate contract diff OLD NEW --audit``: replay a node's audited searches, two contracts.
 
 Every ``search`` entry of the node's audit log since a date is read back
-(:func:`fieldgate.contracts.explain_audit.explain_entry`): who asked (subject,
+(:func:`fieldgate.authoring.explain_audit.explain_entry`): who asked (subject,
 agency, agency type, purpose, credential id, the warrants the node verified)
 and, per matching record, what the answer actually carried. Each matching
 record is looked up in the node's record store as it is now and decided again
 under OLD and NEW through the node's own path
-(:func:`node.policy.evaluate_record`), with warrants judged as on the day of the
+(:func:`fieldgate.policy.evaluate.evaluate_record`), with warrants judged as on the day of the
 search. Per requester — and per agency type and purpose — the report lists
 the fields (by sensitivity class) the requester would **lose** or **gain**
 under NEW compared with OLD, on how many queries and records, and whether the

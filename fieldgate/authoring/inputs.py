@@ -15,11 +15,11 @@ the wire (``fieldgate.v1.Requester``), plus two optional keys for people::
                        "record_kinds": [], "expires": "2099-12-31" } ]
     }
 
-The claims pass the node's own validation (:func:`fieldgate.claims.validate_requester`),
+The claims pass the node's own validation (:func:`fieldgate.core.claims.validate_requester`),
 so a persona with a misspelt purpose is refused here rather than silently
 matching no rule. A **record** is one raw record as ``fieldgate node import``
 reads it (``record_id``, ``record_kind``, flags and catalog fields), checked
-against the catalog by :func:`node.records.validate_record`.
+against the catalog by :func:`fieldgate.policy.records.validate_record`.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 ``fieldgate contract check`` and ``render`` do not read the contract's rules;
 they ask the contract. The matrix is every combination of agency type and
-purpose (:mod:`fieldgate.vocabulary`), each without legal authority and with a
+purpose (:mod:`fieldgate.core.vocabulary`), each without legal authority and with a
 criminal judicial warrant that applies to the record and covers every class
 and field of the catalog, about a record of every kind that holds every
 catalog field. Each cell is decided through the node's own path
-(:meth:`fieldgate.contracts.session.ContractSession.decide`).
+(:meth:`fieldgate.authoring.session.ContractSession.decide`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """``fieldgate contract render``: a contract in plain language, with its clauses and a hash.
 
-The summary is computed from the decision matrix (:mod:`fieldgate.contracts.matrix`),
+The summary is computed from the decision matrix (:mod:`fieldgate.authoring.matrix`),
 never by reading the rules: for every requester kind and purpose, without and
 with an applicable criminal judicial warrant, it says whether the requester
 learns the record exists and which sensitivity classes are released whole,
 masked (by which mask) or withheld. Rows that read alike are merged.
 
 Clauses come from ``# clause: ...`` comments above rules
-(:func:`fieldgate.contracts.source.clauses`); a clause is listed on a row when
+(:func:`fieldgate.authoring.source.clauses`); a clause is listed on a row when
 its rule holds (is defined and not false or empty) for that row's requesters —
 again asked of the contract, not read from it. A clause above a function
 cannot be asked alone and is listed as applying throughout.

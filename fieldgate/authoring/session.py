@@ -1,9 +1,9 @@
 """A contract loaded the way a node loads it, deciding records the way a node decides them.
 
 :class:`ContractSession` holds the node's own embedded engine
-(:class:`node.contract.RegorusContract`, the shared library and the catalog as
-``data.catalog``) and decides through :func:`node.policy.evaluate_record`. A
-contract that does not load is an error here (:class:`node.errors.ContractError`),
+(:class:`fieldgate.policy.engine.RegorusContract`, the shared library and the catalog as
+``data.catalog``) and decides through :func:`fieldgate.policy.evaluate.evaluate_record`. A
+contract that does not load is an error here (:class:`fieldgate.policy.errors.ContractError`),
 not a node that quietly releases nothing: the author has to know.
 """
 

@@ -15,7 +15,7 @@ Example::
 Bad input comes back as :class:`SearchError` with the broker's message.
 
 ``search_stream`` (on both clients) yields each agency's part as it ends and
-then the whole result (see :mod:`fieldgate.stream`)::
+then the whole result (see :mod:`fieldgate.client.stream`)::
 
     for update in client.search_stream(me, surname="Doe", dob="1980-04-12"):
         print(update.progress)
@@ -229,9 +229,9 @@ class SearchClient:
         """Search the federation, yielding each agency's part as soon as it ends.
 
         Takes the arguments of :meth:`search`. Yields a
-        :class:`~fieldgate.stream.SearchStarted` naming every agency asked, one
-        :class:`~fieldgate.stream.AgencyEnded` per agency in the order they end,
-        then a :class:`~fieldgate.stream.SearchFinished` whose ``result`` is what
+        :class:`~fieldgate.client.stream.SearchStarted` naming every agency asked, one
+        :class:`~fieldgate.client.stream.AgencyEnded` per agency in the order they end,
+        then a :class:`~fieldgate.client.stream.SearchFinished` whose ``result`` is what
         :meth:`search` returns. Leaving the loop early (or Ctrl-C) cancels the
         search at the broker.
 

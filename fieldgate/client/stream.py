@@ -4,7 +4,7 @@ The broker's ``SearchStream`` sends a ``started`` event naming every agency it
 asked, one ``agency`` event per agency as it ends, and a ``summary``.
 :class:`StreamAssembler` turns those wire events into :data:`SearchUpdate`
 values, checks the broker kept to that order, and assembles the final
-:class:`~fieldgate.results.SearchResult` in the broker's configured order —
+:class:`~fieldgate.client.results.SearchResult` in the broker's configured order —
 the same result the unary search returns.
 
 ``fieldgate search --json --stream`` prints each update's :meth:`to_json` as one
@@ -31,7 +31,7 @@ class StreamProtocolError(FieldgateError):
     """The broker's stream broke its documented order (a broker bug, never the search's)."""
 
     code = grpc.StatusCode.INTERNAL
-    """The gRPC code :class:`~fieldgate.client.SearchError` reports it with."""
+    """The gRPC code :class:`~fieldgate.client.broker_client.SearchError` reports it with."""
 
 
 @dataclass(frozen=True)

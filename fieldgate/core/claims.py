@@ -1,7 +1,9 @@
 """Validation of the requester's claims: who asks, for what, under which authority.
 
-Until signed credentials exist these are statements the requester makes; the
-node hands them to its contract after these checks. Every value that a
+A node with a trust bundle takes these claims only from a signed search it has
+verified (:mod:`fieldgate.trust.verify`, :mod:`fieldgate.node.trust_gate`); an
+``insecure`` development node takes them as stated. Either way they pass these
+checks before the node hands them to its contract. Every value that a
 contract compares against comes from a fixed vocabulary, so a typo is refused
 here instead of silently failing to match a rule.
 """
@@ -30,7 +32,7 @@ class LegalAuthority:
     """A legal instrument the requester presents (a criminal judicial warrant).
 
     Attributes:
-        kind: instrument kind from :data:`fieldgate.vocabulary.AUTHORITY_KINDS`.
+        kind: instrument kind from :data:`fieldgate.core.vocabulary.AUTHORITY_KINDS`.
         id: the instrument's number.
         court: issuing court.
         subject_surname: normalised surname of the person it covers.

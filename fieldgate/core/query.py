@@ -42,7 +42,7 @@ class PersonQuery:
     """A validated person search.
 
     Attributes:
-        surname: normalised surname (see :func:`fieldgate.names.normalize_name`), or "".
+        surname: normalised surname (see :func:`fieldgate.core.names.normalize_name`), or "".
         given_name: normalised given name(s), or "".
         dob: date of birth, if given.
         identifiers: (kind, normalised value) pairs.

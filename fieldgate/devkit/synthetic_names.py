@@ -1,4 +1,4 @@
-"""Word lists behind :mod:`fieldgate.synthetic`: names, places, charges, marks.
+"""Word lists behind :mod:`fieldgate.devkit.synthetic`: names, places, charges, marks.
 
 Everything here is invented or generic. Names are common surnames and given
 names grouped by origin so a synthetic person's surname, given name, race and

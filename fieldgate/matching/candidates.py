@@ -1,12 +1,12 @@
 """Which records a search scores: the candidate lookup, as SQL on the store's indexes.
 
-Scoring (:mod:`node.matching`) is Python and costs microseconds per record,
+Scoring (:mod:`fieldgate.matching.matcher`) is Python and costs microseconds per record,
 so a search must not score every record that merely sounds alike. With a
 date of birth in the query, the score itself bounds the candidates: an
 exact name whose date of birth conflicts scores 0.55, so a record can reach
-:data:`~node.matching.MATCH_THRESHOLD` only with a date of birth the matcher
+:data:`~fieldgate.matching.matcher.MATCH_THRESHOLD` only with a date of birth the matcher
 credits as a near miss (exact, day/month transposed, one digit different,
-two adjacent digits swapped: :func:`~node.matching.near_miss_dobs`, a few
+two adjacent digits swapped: :func:`~fieldgate.matching.matcher.near_miss_dobs`, a few
 dozen dates), or, at credit 0.4, one in the same year or none on record,
 which needs a near-exact name (surname credit ≥ 0.96 *and* given-name
 credit ≥ 0.92; never with a swapped name or without a given name).
@@ -113,7 +113,7 @@ _AFTER = " \uffff"
 
 @functools.lru_cache(maxsize=1024)
 def _near_miss_texts(dob: dt.date) -> tuple[str, ...]:
-    """:func:`node.matching.near_miss_dobs` as the ``YYYY-MM-DD`` text the store holds."""
+    """:func:`~fieldgate.matching.matcher.near_miss_dobs` as the ``YYYY-MM-DD`` text stored."""
     return tuple(d.isoformat() for d in near_miss_dobs(dob))
 
 

@@ -82,7 +82,7 @@ _JW_KNEE = 0.85  # at and above it the similarity is the credit itself
 
 
 class CandidateName(NamedTuple):
-    """One name a record's person is known by, normalised (see ``fieldgate.names``).
+    """One name a record's person is known by, normalised (see ``fieldgate.core.names``).
 
     Attributes:
         surname: normalised surname.

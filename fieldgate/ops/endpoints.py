@@ -4,7 +4,7 @@ Besides its mutually authenticated gRPC port, a process may open two more,
 each only when its config table is present:
 
 - ``[node.metrics]`` / ``[broker.metrics]`` ``listen = "host:port"``: HTTP,
-  ``GET /metrics`` in the Prometheus text format (:mod:`fieldgate.metrics`).
+  ``GET /metrics`` in the Prometheus text format (:mod:`fieldgate.ops.metrics`).
 - ``[node.maintenance]`` / ``[broker.maintenance]`` ``listen = "host:port"``,
   ``reflection = false``: plaintext gRPC serving the standard health service
   (``grpc.health.v1.Health``) and, when ``reflection = true``, server
@@ -118,7 +118,7 @@ class MaintenanceServer:
         """Start serving health (NOT_SERVING until :meth:`set_serving`) on ``config.listen``.
 
         Raises:
-            fieldgate.serving.ListenError: the address is taken or invalid.
+            fieldgate.ops.serving.ListenError: the address is taken or invalid.
         """
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         servicer = health_aio.HealthServicer()

@@ -15,7 +15,7 @@ An agency's catalog is a TOML file (see ``fieldgate/policy/catalogs/standard.tom
 
 A class without ``retention_days`` is kept until the record is removed by
 other means. ``fieldgate node purge`` applies the retention periods (see
-:mod:`node.audit.retention`).
+:mod:`fieldgate.node.audit.retention`).
 
 A field missing from the catalog is never imported and never released, so the
 loader is strict: an unknown key, type or class is an error naming the key
@@ -66,7 +66,7 @@ SENSITIVITY_CLASSES: frozenset[str] = frozenset(
 RESERVED_KEYS: frozenset[str] = frozenset(
     {"record_id", "record_kind", "sealed", "juvenile", "expunged"}
 )
-"""Record keys that are not catalog fields (see :mod:`node.records`)."""
+"""Record keys that are not catalog fields (see :mod:`fieldgate.policy.records`)."""
 
 # The node itself reads these fields (to match names, dates of birth and
 # identifiers), so when a catalog has them they must have the type the code expects.

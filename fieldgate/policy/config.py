@@ -8,15 +8,15 @@ Example::
     timeout_seconds = 1.0             # one evaluation, in all; default 2
 
     [node.policy]                     # or: a signed bundle instead of node.contract
-    bundle = "sanctuary.bundle.tar.gz"        # see node.bundle; reloaded when it changes
+    bundle = "sanctuary.bundle.tar.gz"        # see contract_bundle; reloaded when it changes
     bundle_keys = ["policy-key.pub.pem"]      # Ed25519 public keys trusted to sign it
     decision_log = "decisions.jsonl"          # optional: OPA-shaped decision log lines
 
 With ``engine = "embedded"`` (or no ``[node.policy]`` at all) the node runs the
-contract in process (:class:`node.contract.RegorusContract`). With ``"opa"`` it
-asks an OPA server (:class:`node.contract_opa.OpaContract`) that has the same
+contract in process (:class:`fieldgate.policy.engine.RegorusContract`). With ``"opa"`` it
+asks an OPA server (:class:`fieldgate.policy.engine_opa.OpaContract`) that has the same
 contract loaded. Either way, a contract that cannot be loaded leaves the node
-serving and releasing nothing (:class:`node.contract.MissingContract`).
+serving and releasing nothing (:class:`fieldgate.policy.engine.MissingContract`).
 """
 
 from __future__ import annotations
@@ -56,14 +56,14 @@ class PolicyConfig:
     bundle_keys: tuple[Path, ...] = ()
     """Public keys (PEM) trusted to sign bundles; required with ``bundle``."""
     decision_log: Path | None = None
-    """Where to append OPA decision-log lines (:mod:`node.decision_log`), if anywhere."""
+    """Where to append decision-log lines (:mod:`fieldgate.policy.decision_log`), if anywhere."""
 
 
 def policy_config(section: Section) -> PolicyConfig:
     """Read ``[node.policy]``.
 
     Raises:
-        fieldgate.config.ConfigError: naming the bad key.
+        fieldgate.core.config.ConfigError: naming the bad key.
     """
     engine = section.string("engine", "embedded")
     if engine not in ENGINES:

@@ -366,7 +366,8 @@ class BundleWatcher:
             timeout: longest one evaluation may take.
             on_reject: called with the reason of every refused bundle (a metric).
             state: the file that keeps the rollback high-water mark across
-                restarts (:mod:`node.bundle_state`); None keeps it in memory only.
+                restarts (:mod:`fieldgate.policy.contract_bundle_state`); None keeps
+                it in memory only.
         """
         self.path = path
         self._keys = tuple(keys)

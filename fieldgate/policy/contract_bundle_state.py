@@ -1,7 +1,7 @@
 """The bundle rollback high-water mark, kept across node restarts.
 
 A node refuses a signed bundle signed before the newest one it has activated
-(``reason=rollback``, see :mod:`node.bundle`). Kept in memory only, that mark
+(``reason=rollback``, see :mod:`fieldgate.policy.contract_bundle`). Kept in memory only, that mark
 would be lost on restart, and a restarted node would accept an older,
 validly signed bundle put in place while it was down. So every activation is
 recorded in a small JSON file next to the node's database

@@ -44,9 +44,9 @@ class ContractEngine(Protocol):
     """What the node needs from a policy back end."""
 
     field_local: bool
-    """Whether the node may ask once per kind of record (:mod:`node.field_locality`).
+    """Whether the node may ask once per kind of record (:mod:`fieldgate.policy.field_locality`).
 
-    False until :func:`node.field_locality.adopt_field_locality` has checked
+    False until :func:`fieldgate.policy.field_locality.adopt_field_locality` has checked
     the contract's declaration; back ends that cannot be checked stay False.
     """
 
@@ -336,7 +336,7 @@ class RegorusContract:
                 default the SHA-256 of the loaded sources.
             data: further base documents (a bundle's ``data.json``); ``catalog`` stays the node's.
             cache_size: decisions to remember per distinct input (see
-                :mod:`node.decision_cache`); 0, the default, asks the engine every
+                :mod:`fieldgate.policy.decision_cache`); 0, the default, asks the engine every
                 time and returns its raw, mutable result (what the authoring
                 tools want). A contract that calls a builtin whose answer can
                 change between calls (``time.now_ns``, ``rand.*``, ...) is never cached.

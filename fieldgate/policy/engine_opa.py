@@ -9,7 +9,7 @@ embedded engine's answer. OPA must have the same contract, library and
 ``data.catalog`` loaded (see docs/contracts.md, "Running OPA as a sidecar").
 
 Fail closed: a refused connection, a timeout, an HTTP error, a body that is not
-OPA's JSON — every one raises :class:`node.errors.ContractError`, and the node
+OPA's JSON — every one raises :class:`fieldgate.policy.errors.ContractError`, and the node
 withholds the record. An undefined decision (``{}`` without ``result``) is
 returned as None, which the node also withholds.
 """

@@ -1,6 +1,6 @@
 """One record's policy input and the node's verdict on it: the single path every decision takes.
 
-:class:`node.service.AgencyNode` decides every search hit through
+:class:`fieldgate.node.search.AgencyNode` decides every search hit through
 :func:`decide_record`, and so do the authoring tools (``fieldgate contract
 explain``, ``check``, ``diff``, ``render``, ``conformance``): what a tool says
 a persona would see is computed by the very code that decides what leaves the
@@ -45,12 +45,12 @@ def record_input(
     A contract decides about kinds of records, never about one record by name:
     without the id, records that hold the same fields get the same document,
     which lets the node ask the engine once for all of them
-    (:mod:`node.decision_cache`). Field names are sorted for the same reason.
+    (:mod:`fieldgate.policy.decision_cache`). Field names are sorted for the same reason.
 
     Args:
         fields: the field names to tell the contract instead of the record's
             own, sorted by the caller: a superset of them, for a field-local
-            contract (:mod:`node.field_locality`).
+            contract (:mod:`fieldgate.policy.field_locality`).
     """
     return {
         "kind": record.kind,
@@ -99,7 +99,8 @@ class PolicyDecision:
             before the contract was asked (sealed, juvenile, expunged).
         raw: the contract's raw decision; None when it was not asked, failed
             or returned undefined.
-        verdict: what the node does with the record (:func:`node.disclosure.decide_fields`).
+        verdict: what the node does with the record
+            (:func:`fieldgate.policy.verdict.decide_fields`).
         warrants_applied: the ids of the requester's warrants that apply to
             the record (``applies_to_record``), as the contract was told; for
             a record withheld before the contract was asked, judged the same
@@ -133,7 +134,7 @@ def evaluate_record(
             known (see :func:`build_policy_input`); None judges them.
         told_fields: the field names to tell the contract instead of the
             record's own: sorted, and a superset of them. Only for a contract
-            found field-local (:mod:`node.field_locality`), which decides each
+            found field-local (:mod:`fieldgate.policy.field_locality`), which decides each
             of the record's fields the same whatever else it is told the record
             holds; the verdict covers the record's own fields only. None tells
             the contract the record's own fields.

@@ -8,7 +8,7 @@ and hold some back, field by field. For such a contract any superset of a
 record's fields gives that record's verdicts, so the node tells it, for each
 record kind in a search, every field the search's records of that kind hold
 (:func:`told_fields_by_kind`) and keeps, for each record, the verdicts of the
-fields it holds (:func:`node.disclosure.decide_fields` only ever looks at a
+fields it holds (:func:`fieldgate.policy.verdict.decide_fields` only ever looks at a
 record's own fields). Together with the decision cache that turns the 23
 evaluations of a 25-hit common-name search into one per distinct (requester,
 warrant applicability, record kind), 4: the engine is the dominant cost of a
@@ -217,7 +217,7 @@ def told_fields_by_kind(records: Iterable[Record]) -> dict[str, tuple[str, ...]]
     What the node tells a field-local contract a search's records hold: a
     superset of each record's own fields (so each verdict is the record's
     own), the same for all records of a kind (so one evaluation serves them,
-    :mod:`node.decision_cache`), and no larger than the search needs (the
+    :mod:`fieldgate.policy.decision_cache`), and no larger than the search needs (the
     engine's cost grows with the list: ≈ 250 µs for a booking's 20 fields,
     ≈ 425 µs for the standard catalog's 32).
     """

@@ -4,7 +4,7 @@ A raw record is a JSON object. Five keys are the record's own, not catalog
 fields:
 
 - ``record_id``: required, a non-empty string of at most 64 characters;
-- ``record_kind``: required, one of :data:`fieldgate.vocabulary.RECORD_KINDS`;
+- ``record_kind``: required, one of :data:`fieldgate.core.vocabulary.RECORD_KINDS`;
 - ``sealed``, ``juvenile``, ``expunged``: optional booleans, false when absent.
 
 Every other key must be a field of the agency's catalog, and its value must fit
@@ -62,7 +62,7 @@ class Record:
 
     Attributes:
         record_id: the holding agency's identifier for the record.
-        kind: one of :data:`fieldgate.vocabulary.RECORD_KINDS`.
+        kind: one of :data:`fieldgate.core.vocabulary.RECORD_KINDS`.
         sealed: sealed by a court; never disclosed.
         juvenile: about a juvenile; never disclosed.
         expunged: expunged; never disclosed.

@@ -1,7 +1,7 @@
 """Sample requesters, warrants and records that exercise every branch of a contract.
 
-The decision matrix (:mod:`fieldgate.contracts.matrix`) and the node's
-field-locality check (:mod:`node.field_locality`) ask contracts about the same
+The decision matrix (:mod:`fieldgate.authoring.matrix`) and the node's
+field-locality check (:mod:`fieldgate.policy.field_locality`) ask contracts about the same
 made-up person: a record holding every catalog field, with values every mask
 its type allows can mask, and a criminal judicial warrant that names the
 person and covers every class and field.

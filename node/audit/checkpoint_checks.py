@@ -1,6 +1,6 @@
 """Checking a log's signed checkpoints, and checkpoints exported to third parties.
 
-See :mod:`node.audit.verify` for what each problem means and how precisely it
+See :mod:`fieldgate.node.audit.verify` for what each problem means and how precisely it
 is located.
 """
 

@@ -49,7 +49,7 @@ class Checkpoint:
         time: when it was made (ISO 8601, UTC).
         previous: SHA-256 of the previous checkpoint's body ("" for the first).
         node_id: the node whose log it is.
-        key_id: the signing key's id (:func:`node.audit.keys.key_id`).
+        key_id: the signing key's id (:func:`fieldgate.node.audit.keys.key_id`).
         signature: Ed25519 signature over :meth:`body_text`, hex.
     """
 

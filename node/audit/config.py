@@ -57,7 +57,7 @@ def audit_config(section: Section, node_database: Path) -> AuditConfig:
     """Read ``[node.audit]``.
 
     Raises:
-        fieldgate.config.ConfigError: naming the bad key.
+        fieldgate.core.config.ConfigError: naming the bad key.
     """
     default = default_audit_config(node_database)
     config = AuditConfig(

@@ -56,7 +56,7 @@ def _plain(value: object) -> Any:
 def requester_data(claims: RequesterClaims) -> dict[str, Any]:
     """Who asked: every claim field, and each legal instrument without its subject.
 
-    Every field of :class:`~fieldgate.claims.RequesterClaims` is kept, so a
+    Every field of :class:`~fieldgate.core.claims.RequesterClaims` is kept, so a
     field added later (a credential id, an issuer) is logged without a change
     here. A warrant is logged by kind, id, court, expiry and coverage: the
     person it names is not the requester's to have logged.

@@ -2,7 +2,7 @@
 
 Each report is a :class:`Report`: a title, column names and rows of plain
 values, rendered by the CLI as a table, JSON or CSV. Reports read the log only
-(:class:`~node.audit.schema.AuditReader`); verify the log first to know the
+(:class:`~fieldgate.node.audit.schema.AuditReader`); verify the log first to know the
 report stands on an intact record (``fieldgate audit verify``).
 
 - :func:`by_purpose`: per requester agency type and purpose, how many

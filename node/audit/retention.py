@@ -16,7 +16,7 @@ found by any search (no name, alias or identifier). What is disposed of is
 written to the audit log (``records_purged`` entries, field names only)
 before the record store changes. Audit entries older than the node's
 ``[node.audit] retention_days`` are removed with
-:meth:`~node.audit.store.AuditStore.purge_before`, which keeps the remaining
+:meth:`~fieldgate.node.audit.store.AuditStore.purge_before`, which keeps the remaining
 chain verifiable.
 """
 

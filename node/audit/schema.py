@@ -6,8 +6,8 @@ Schema (format :data:`SCHEMA_FORMAT`)::
     entries(seq PK, time, kind, body, prev_hash, hash)
     checkpoints(number PK, seq, body, signature)
 
-``body`` is an entry's canonical JSON (:mod:`node.audit.entries`), ``hash`` its
-chain hash (:mod:`node.audit.canonical`). Triggers refuse every UPDATE of
+``body`` is an entry's canonical JSON (:mod:`fieldgate.node.audit.entries`), ``hash`` its
+chain hash (:mod:`fieldgate.node.audit.canonical`). Triggers refuse every UPDATE of
 entries and checkpoints and every DELETE except of entries below
 ``audit_meta.purge_below`` (set by a retention purge in the same
 transaction): the node's own code can only append. Someone with the file can

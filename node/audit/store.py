@@ -1,15 +1,17 @@
-"""The append-only SQLite audit store: the node's :class:`~node.disclosure_log.DisclosureLog`.
+"""The append-only SQLite audit store: the node's disclosure log.
+
+It implements :class:`~fieldgate.node.disclosure_log.DisclosureLog`.
 
 :meth:`AuditStore.write` returns only once the entry is committed to disk
 (WAL with ``synchronous = FULL``: the commit is fsynced); anything else
 (disk full, I/O error, the database locked for longer than
-``busy_timeout_seconds``) raises :class:`~node.errors.DisclosureLogError`, and
+``busy_timeout_seconds``) raises :class:`~fieldgate.node.errors.DisclosureLogError`, and
 the node releases nothing. Each append reads the head of the chain inside its
 own ``BEGIN IMMEDIATE`` transaction, so a second writer (``fieldgate node
 purge`` while the node serves) extends the same chain instead of forking it.
 
 Search entries written at the same moment share one transaction and one
-``fsync`` (:mod:`node.audit.group_commit`).
+``fsync`` (:mod:`fieldgate.node.audit.group_commit`).
 
 Every ``checkpoint_every`` entries, or ``checkpoint_seconds`` after the last
 checkpoint when entries have been written since, the store signs a checkpoint
@@ -205,7 +207,7 @@ class AuditStore:
         """Append a search entry durably (the :class:`DisclosureLog` interface).
 
         Entries written at the same moment by several searches share one
-        transaction (:mod:`node.audit.group_commit`); each call still returns
+        transaction (:mod:`fieldgate.node.audit.group_commit`); each call still returns
         only once its own entry is committed.
 
         Raises:

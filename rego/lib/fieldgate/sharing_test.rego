@@ -30,7 +30,7 @@ import data.fieldgate.lib.sharing
 
 # --- Fixtures ---------------------------------------------------------------
 
-# The standard catalog (node/catalogs/standard.toml): field -> sensitivity class.
+# The standard catalog (fieldgate/policy/catalogs/standard.toml): field -> sensitivity class.
 catalog := {
 	"surname": "identity",
 	"given_name": "identity",
