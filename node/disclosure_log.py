@@ -1,18 +1,17 @@
 """The audit seam: every answer is recorded here before it leaves the node.
 
-:class:`DisclosureLog` is the interface the tamper-evident audit log (issue 4)
-will implement; ``write`` must return only once the entry is durable and raise
-:class:`~fieldgate.node.errors.DisclosureLogError` otherwise, in which case the node
-releases nothing. Until then :class:`LoggingDisclosureLog` writes each entry as
-one JSON line to the ``fieldgate.disclosure`` logger, and
-:class:`MemoryDisclosureLog` keeps entries for tools and tests.
+:class:`DisclosureLog` is the interface the tamper-evident audit log
+implements (:class:`fieldgate.node.audit.store.AuditStore`); ``write`` must
+return only once the entry is durable and raise
+:class:`~fieldgate.node.errors.DisclosureLogError` otherwise, in which case the
+node releases nothing. :class:`MemoryDisclosureLog` keeps entries in memory for
+tools, benchmarks and tests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import threading
 from dataclasses import asdict, dataclass
 from typing import Protocol
@@ -94,16 +93,6 @@ class DisclosureLog(Protocol):
     def write(self, entry: DisclosureEntry) -> None:
         """Record ``entry`` durably or raise :class:`~fieldgate.node.errors.DisclosureLogError`."""
         ...
-
-
-class LoggingDisclosureLog:
-    """Writes entries to the ``fieldgate.disclosure`` logger (not yet tamper-evident)."""
-
-    def __init__(self) -> None:
-        self._logger = logging.getLogger("fieldgate.disclosure")
-
-    def write(self, entry: DisclosureEntry) -> None:
-        self._logger.info(entry.to_json())
 
 
 class MemoryDisclosureLog:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,31 +59,6 @@ class Disagreement:
     what: str
     regorus: str
     other: str
-
-
-@dataclass(frozen=True)
-class ConformanceReport:
-    """How many questions every engine answered, and where they differed."""
-
-    engines: tuple[str, ...]
-    decisions: int
-    tests: int
-    disagreements: tuple[Disagreement, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when every engine agreed on everything."""
-        return not self.disagreements
-
-    def to_json(self) -> dict[str, object]:
-        """The report as a JSON-ready object."""
-        return {
-            "engines": list(self.engines),
-            "decisions": self.decisions,
-            "tests": self.tests,
-            "ok": self.ok,
-            "disagreements": [asdict(d) for d in self.disagreements],
-        }
 
 
 def canonical(value: object) -> Any:

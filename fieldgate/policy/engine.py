@@ -454,19 +454,3 @@ class RegorusContract:
     def close(self) -> None:
         """Stop the engine's thread."""
         self._thread.close()
-
-
-def load_contract(
-    contract_path: Path | None, library: Path | None, catalog_classes: Mapping[str, str]
-) -> ContractEngine:
-    """Load a contract, or return a :class:`MissingContract` saying why it could not be.
-
-    Loading never raises: a node without a usable contract still serves and
-    releases nothing.
-    """
-    if contract_path is None:
-        return MissingContract("no contract configured")
-    try:
-        return RegorusContract(contract_path, library, catalog_classes)
-    except ContractError as exc:
-        return MissingContract(str(exc))
