@@ -28,7 +28,7 @@ from fieldgate.broker.errors import LimitExceeded
 from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
-from fieldgate.broker.status import abort
+from fieldgate.broker.status import abort, status_for
 from fieldgate.broker.straggler import AgencyOutcome
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
@@ -169,7 +169,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     self._metrics.rejected_search(
                         UNKNOWN_PURPOSE, exc.reason, time.perf_counter() - started
                     )
-                await abort(context, exc)
+                await abort(context, status_for(exc))
             requester, query = verified.requester, verified.query
             credential_id = verified.credential_id
         try:
@@ -184,7 +184,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 self._metrics.rejected_search(
                     requester.purpose, reason, time.perf_counter() - started
                 )
-            await abort(context, exc)
+            await abort(context, status_for(exc))
         search = _Admitted(
             request_id=request_id,
             requester=requester,
@@ -210,7 +210,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             self._metrics.rejected_search(
                 search.requester.purpose, exc.reason, time.perf_counter() - search.started
             )
-        await abort(context, exc)
+        await abort(context, status_for(exc))
 
     async def _run(
         self,

@@ -65,7 +65,6 @@ def status_for(error: Refused) -> Status:
     assert_never(error)
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], error: Refused) -> NoReturn:
-    """End the call refusing the search with ``error`` (raises, as ``context.abort`` does)."""
-    status = status_for(error)
+async def abort(context: grpc.aio.ServicerContext[Any, Any], status: Status) -> NoReturn:
+    """End the call with ``status`` (raises, as ``context.abort`` does)."""
     await context.abort(status.code, status.message)
