@@ -41,6 +41,16 @@ def catalog_and_lib(command: F) -> F:
     )(command)
 
 
+CONTRACT_OPTION = click.option(
+    "--contract",
+    "contract_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The contract's .rego file.",
+)
+"""``--contract``: the contract's .rego file (required)."""
+
+
 def today_option(command: F) -> F:
     """``--today``: the date warrants are judged on."""
     return click.option(

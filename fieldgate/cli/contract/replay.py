@@ -1,6 +1,6 @@
 """``fieldgate contract diff OLD NEW --audit LOG --records-db STORE``: the replay, printed.
 
-The work is :mod:`fieldgate.contracts.replay`; this module verifies the log,
+The work is :mod:`fieldgate.authoring.impact_replay`; this module verifies the log,
 opens the files, shows a progress bar while the searches are replayed, and
 prints a table per requester and per agency type and purpose, or ``--json``.
 Expected failures (no such file, a log that is not one or fails verification)
