@@ -22,11 +22,12 @@ from fieldgate.cli.contract.options import (
 from fieldgate.policy.engine import ContractEngine
 from fieldgate.policy.engine_opa import load_opa_contract
 from fieldgate.policy.errors import ContractError
+from fieldgate.policy.shipped import rego_root
 
 
 @click.command("conformance")
 @click.argument(
-    "root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("rego")
+    "root", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False
 )
 @click.option(
     "--personas",
@@ -54,7 +55,7 @@ from fieldgate.policy.errors import ContractError
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def contract_conformance(
-    root: Path,
+    root: Path | None,
     personas_dir: Path | None,
     records_path: Path | None,
     catalog_path: Path | None,
@@ -65,9 +66,11 @@ def contract_conformance(
 ) -> None:
     """Ask regorus and regopy (and OPA) about every persona x record; fail on any difference.
 
-    Every contract.rego under ROOT (default: rego/) is asked, with ROOT/lib as
+    Every contract.rego under ROOT (default: the shipped Rego) is asked, with ROOT/lib as
     its library; the contract tests under ROOT run on both engines too.
     """
+    # Not Path("rego"): the shipped Rego is found wherever the package is installed.
+    root = root or rego_root()
     catalog = load_catalog_or_default(catalog_path)
     personas = load_personas(personas_dir or root / "personas")
     records = load_records(records_path or root / "examples", catalog)

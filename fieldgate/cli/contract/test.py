@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fieldgate.policy.rego_tests import FileCoverage, SuiteReport, run_all
+from fieldgate.policy.shipped import rego_root
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 
@@ -28,16 +29,18 @@ def merged_coverage(reports: list[SuiteReport]) -> dict[str, FileCoverage]:
 
 @click.command("test")
 @click.argument(
-    "root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("rego")
+    "root", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False
 )
 @click.option("--coverage", is_flag=True, help="Report line coverage per contract file.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-def contract_test(root: Path, coverage: bool, as_json: bool) -> None:
-    """Run the Rego unit tests under ROOT (default: rego/) in the embedded engine.
+def contract_test(root: Path | None, coverage: bool, as_json: bool) -> None:
+    """Run the Rego unit tests under ROOT (default: the shipped Rego) in the embedded engine.
 
     Every `test_` rule must evaluate to true; undefined counts as a failure and
     `todo_test_` rules are skipped. Exits non-zero when any test fails.
     """
+    # Not Path("rego"): the shipped Rego is found wherever the package is installed.
+    root = root or rego_root()
     reports = run_all(root, coverage=coverage)
     coverage_by_file = merged_coverage(reports)
     results = [r for report in reports for r in report.results]
