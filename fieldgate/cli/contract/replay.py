@@ -29,7 +29,8 @@ from fieldgate.authoring.impact_replay import (
     replay_audit,
     verified_chain,
 )
-from fieldgate.authoring.session import ContractSession, find_library
+from fieldgate.authoring.session import ContractSession
+from fieldgate.cli.contract.options import default_library
 from fieldgate.node.audit.keys import KeyFileError, load_verify_key
 from fieldgate.node.audit.schema import AuditReader, AuditReadError
 from fieldgate.node.store import RecordStore
@@ -119,7 +120,7 @@ def run_audit_diff(
 
 
 def _session(contract: Path, library: Path | None, catalog: FieldCatalog) -> ContractSession:
-    lib = library if library is not None else find_library(contract)
+    lib = library if library is not None else default_library(contract)
     return ContractSession(contract, lib, catalog)
 
 
