@@ -1,5 +1,9 @@
 """The ``fieldgate`` command: search, run nodes and brokers, test contracts, demo.
 
+The root group and the error handling live here; each subcommand lives in the
+module named after it (``fieldgate node ...`` in :mod:`fieldgate.cli.node`,
+``fieldgate contract diff`` in :mod:`fieldgate.cli.contract.diff`, ...).
+
 Every expected failure (bad flags, bad files, a refused search) ends with a
 one-paragraph message and exit status 2, never a traceback.
 """
@@ -11,13 +15,17 @@ import sys
 
 import click
 
-from fieldgate.cli.audit_cmds import audit, node_keygen, node_purge
-from fieldgate.cli.bundle_state_cmd import node_bundle_state
-from fieldgate.cli.contract_cmds import contract
-from fieldgate.cli.demo_cmds import demo, sample
-from fieldgate.cli.search_cmd import search
-from fieldgate.cli.serve_cmds import broker, node
-from fieldgate.cli.trust_cmds import credential, keygen, pki, trust, warrant
+from fieldgate.cli.audit import audit
+from fieldgate.cli.broker import broker
+from fieldgate.cli.contract import contract
+from fieldgate.cli.credential import credential
+from fieldgate.cli.demo import demo, sample
+from fieldgate.cli.keygen import keygen
+from fieldgate.cli.node import node
+from fieldgate.cli.pki import pki
+from fieldgate.cli.search import search
+from fieldgate.cli.trust import trust
+from fieldgate.cli.warrant import warrant
 from fieldgate.core.errors import FieldgateError
 
 
@@ -37,9 +45,6 @@ cli.add_command(contract)
 cli.add_command(demo)
 cli.add_command(sample)
 cli.add_command(audit)
-node.add_command(node_keygen)
-node.add_command(node_purge)
-node.add_command(node_bundle_state)
 cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)

@@ -13,4 +13,5 @@ Modules:
 - :mod:`fieldgate.devkit.synthetic_names`: the word lists behind the synthetic records.
 - :mod:`fieldgate.devkit.sample`: write a runnable sample federation to a directory.
 - :mod:`fieldgate.devkit.demo`: ``fieldgate demo``: one search, three requesters, side by side.
+- :mod:`fieldgate.devkit.demo_checks`: what the demo checks before it calls itself a success.
 """

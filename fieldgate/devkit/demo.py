@@ -10,6 +10,10 @@ SQLite database of synthetic records and its own contract:
 then runs the same search for one person as a detective, a civil immigration
 officer and a federal criminal investigator holding a criminal judicial
 warrant, and prints what each one saw from each agency.
+
+It fails loudly (:class:`~fieldgate.devkit.demo_checks.DemoFailed`) rather than
+show empty tables: when a node is not SERVING (no usable contract, say), when
+the detective is shown no record, or when an audit log does not verify.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import datetime as dt
 import signal
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +34,12 @@ from fieldgate.client.broker_client import AsyncSearchClient, Requester, Warrant
 from fieldgate.client.render import comparison_table
 from fieldgate.client.results import SearchResult
 from fieldgate.core.tls import DevPKI, TLSFiles
+from fieldgate.devkit.demo_checks import (
+    check_audit,
+    check_disclosed,
+    check_serving,
+    records_disclosed,
+)
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import (
     BROKER_NAME,
@@ -43,6 +54,7 @@ from fieldgate.devkit.synthetic import (
     generate_agency_records,
     write_jsonl,
 )
+from fieldgate.node.audit.verify import VerifyReport, verify_log
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.tokens import Identity
 
@@ -142,9 +154,17 @@ def sign_personas(personas: list[Persona], kit: DevTrust) -> list[SignedPersona]
 
 
 def prepare_nodes(
-    workdir: Path, records_per_agency: int, seed: int, console: Console
+    workdir: Path,
+    records_per_agency: int,
+    seed: int,
+    console: Console,
+    contracts: Mapping[str, Path] | None = None,
 ) -> list[NodeSpec]:
-    """Generate each agency's records, import them into its own database."""
+    """Generate each agency's records, import them into its own database.
+
+    ``contracts`` replaces the shipped contract of the agencies it names (a
+    test gives a node a broken one).
+    """
     specs: list[NodeSpec] = []
     with Progress(
         "[progress.description]{task.description}",
@@ -157,10 +177,15 @@ def prepare_nodes(
             records = generate_agency_records(agency, count=records_per_agency, seed=seed)
             path = workdir / f"{agency.node_id}.jsonl"
             write_jsonl(records, path)
+            contract_name = CONTRACT_OF[agency.node_id]
+            contract = shipped_contract(contract_name)
+            if contracts and agency.node_id in contracts:
+                contract = contracts[agency.node_id]
+                contract_name = str(contract)
             spec = NodeSpec(
                 node_id=agency.node_id,
                 agency_name=agency.name,
-                contract=shipped_contract(CONTRACT_OF[agency.node_id]),
+                contract=contract,
                 records=path,
                 unit=agency.unit,
                 phone=agency.phone,
@@ -172,8 +197,7 @@ def prepare_nodes(
 
             imported = import_records(spec, workdir, advance)
             console.print(
-                f"  {agency.name}: {imported:,} records, contract "
-                f"[bold]{CONTRACT_OF[agency.node_id]}[/]"
+                f"  {agency.name}: {imported:,} records, contract [bold]{contract_name}[/]"
             )
             specs.append(spec)
     return specs
@@ -200,11 +224,8 @@ async def run_searches(
         await client.close()
 
 
-def audit_summary(workdir: Path, node_ids: list[str]) -> str:
+def audit_summary(reports: list[VerifyReport]) -> str:
     """One line: how many audit entries the nodes wrote, and whether every log verifies."""
-    from fieldgate.node.audit.verify import verify_log
-
-    reports = [verify_log(workdir / f"{n}.audit.sqlite") for n in node_ids]
     entries = sum(r.entries for r in reports)
     if all(r.ok for r in reports):
         return (
@@ -221,11 +242,16 @@ async def _run_federation(
     records_per_agency: int,
     seed: int,
     interrupted: asyncio.Event,
-) -> list[SearchResult] | None:
-    """Load, start, search, stop; None if interrupted on the way."""
+    contracts: Mapping[str, Path] | None,
+) -> tuple[list[SearchResult], list[VerifyReport]] | None:
+    """Load, start, check, search, stop; None if interrupted on the way.
+
+    Raises:
+        DemoFailed: a node does not report SERVING.
+    """
     with tempfile.TemporaryDirectory(prefix="fieldgate-demo-") as tmp:
         workdir = Path(tmp)
-        specs = prepare_nodes(workdir, records_per_agency, seed, console)
+        specs = prepare_nodes(workdir, records_per_agency, seed, console, contracts)
         kit = DevTrust(workdir / "trust")
         signed = sign_personas(personas, kit)
         pki = DevPKI.create(
@@ -237,9 +263,13 @@ async def _run_federation(
         )
         if interrupted.is_set():
             return None
-        federation = await start_federation(specs, workdir, trust=kit.config(), pki=pki, audit=True)
+        # ops: each node's real health service, which check_serving asks.
+        federation = await start_federation(
+            specs, workdir, trust=kit.config(), pki=pki, audit=True, ops=True
+        )
         completed = False
         try:
+            await check_serving(federation.nodes)
             console.print(
                 f"\nbroker on {federation.broker_address}; nodes on "
                 + ", ".join(f"{n} {r.address}" for n, r in federation.nodes.items())
@@ -259,15 +289,31 @@ async def _run_federation(
                 await asyncio.gather(searches, return_exceptions=True)
                 return None
             completed = True
-            return searches.result()
+            results = searches.result()
         finally:
             await federation.stop()
-            if completed:
-                console.print(audit_summary(workdir, [s.node_id for s in specs]))
+        reports = [verify_log(workdir / f"{s.node_id}.audit.sqlite") for s in specs]
+        if completed:
+            console.print(audit_summary(reports))
+        return results, reports
 
 
-async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: int = 2026) -> None:
-    """The whole demo; every server is stopped on the way out, Ctrl-C included."""
+async def run_demo(
+    console: Console,
+    *,
+    records_per_agency: int = 3000,
+    seed: int = 2026,
+    contracts: Mapping[str, Path] | None = None,
+) -> dict[str, object] | None:
+    """The whole demo; every server is stopped on the way out, Ctrl-C included.
+
+    Returns a summary for ``fieldgate demo --json`` (see :func:`demo_summary`),
+    or None when interrupted. ``contracts`` replaces shipped contracts by node id.
+
+    Raises:
+        DemoFailed: a node is not SERVING, the detective was shown no record,
+            or an audit log does not verify.
+    """
     console.print(
         Panel.fit(
             "Three agencies share records through Fieldgate. Each keeps its records in its "
@@ -287,13 +333,16 @@ async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: in
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupted.set)
     try:
-        results = await _run_federation(console, personas, records_per_agency, seed, interrupted)
+        outcome = await _run_federation(
+            console, personas, records_per_agency, seed, interrupted, contracts
+        )
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    if results is None:
+    if outcome is None:
         console.print("Interrupted: every server stopped, temporary databases removed.")
-        return
+        return None
+    results, reports = outcome
     labels = [p.label for p in personas]
     for agency in DEMO_AGENCIES:
         title = f"{agency.name} — {CONTRACT_OF[agency.node_id]} contract"
@@ -311,3 +360,37 @@ async def run_demo(console: Console, *, records_per_agency: int = 3000, seed: in
             title="How to read this",
         )
     )
+    # demo_personas lists the detective first; every shipped contract discloses to them.
+    check_disclosed(personas[0].label, results[0])
+    check_audit(reports)
+    return demo_summary(personas, results, reports)
+
+
+def demo_summary(
+    personas: list[Persona], results: list[SearchResult], reports: list[VerifyReport]
+) -> dict[str, object]:
+    """What each requester was shown per agency, and the audit outcome, for ``--json``."""
+    return {
+        "requesters": [
+            {
+                "requester": p.requester.subject,
+                "agency": p.requester.agency,
+                "purpose": p.requester.purpose,
+                "records_disclosed": records_disclosed(r),
+                "agencies": [
+                    {
+                        "node_id": a.node_id,
+                        "status": a.status,
+                        "records": len(a.hits),
+                        "fields_released": sum(len(h.fields) for h in a.hits),
+                    }
+                    for a in r.agencies
+                ],
+            }
+            for p, r in zip(personas, results, strict=True)
+        ],
+        "audit": {
+            "entries": sum(r.entries for r in reports),
+            "verified": all(r.ok for r in reports),
+        },
+    }

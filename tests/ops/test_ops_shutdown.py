@@ -21,7 +21,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fieldgate.cli.serve_cmds import GRACE_SECONDS, serve_until_signal
+from fieldgate.cli.serving import GRACE_SECONDS, serve_until_signal
 from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
 from fieldgate.devkit.synthetic import (
     DEMO_AGENCIES,

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from fieldgate.authoring.session import DEFAULT_NODE_ID, ContractSession, find_library
 from fieldgate.policy.catalog import FieldCatalog, default_catalog_path, load_catalog
+from fieldgate.policy.shipped import rego_library
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,7 +32,8 @@ def catalog_and_lib(command: F) -> F:
         "--lib",
         "library",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
-        help="Shared Rego library (default: the lib/ found above the contract).",
+        help="Shared Rego library (default: the lib/ found above the contract, else the "
+        "shipped library).",
     )(command)
     return click.option(
         "--catalog",
@@ -39,6 +41,25 @@ def catalog_and_lib(command: F) -> F:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="The node's field catalog (default: the standard catalog).",
     )(command)
+
+
+CONTRACT_OPTION = click.option(
+    "--contract",
+    "contract_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The contract's .rego file.",
+)
+"""``--contract``: the contract's .rego file (required)."""
+
+
+def default_library(contract: Path) -> Path:
+    """The ``lib/`` found above ``contract``, else the library shipped in the package.
+
+    A contract written outside any checkout (``~/contracts/mine.rego``) still
+    finds ``data.fieldgate.lib.sharing``, wherever Fieldgate is installed.
+    """
+    return find_library(contract) or rego_library()
 
 
 def today_option(command: F) -> F:
@@ -64,7 +85,7 @@ def contract_session(
     today: dt.datetime | None = None,
 ) -> Iterator[ContractSession]:
     """The contract loaded as a node loads it, with the library found above it unless given."""
-    lib = library if library is not None else find_library(contract)
+    lib = library if library is not None else default_library(contract)
     with ContractSession(
         contract, lib, catalog, node_id=node_id, today=today.date() if today else None
     ) as session:

@@ -1,9 +1,9 @@
 """``fieldgate contract diff``: what a new contract changes, per persona or per audited search.
 
 Without ``--audit`` every persona asks about every sample record under both
-contracts (:mod:`fieldgate.contracts.diff`); with ``--audit`` the searches the
-node's audit log recorded are replayed (:mod:`fieldgate.contracts.replay`,
-printed by :mod:`fieldgate.cli.contract_replay_cmd`).
+contracts (:mod:`fieldgate.authoring.diff`); with ``--audit`` the searches the
+node's audit log recorded are replayed (:mod:`fieldgate.authoring.impact_replay`,
+printed by :mod:`fieldgate.cli.contract.replay`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fieldgate.authoring.diff import diff_contracts
 from fieldgate.authoring.impact_replay import WARRANT_MODES, WarrantMode
 from fieldgate.authoring.inputs import load_personas, load_records
 from fieldgate.authoring.session import DEFAULT_NODE_ID
-from fieldgate.cli.contract_options import (
+from fieldgate.cli.contract.options import (
     F,
     catalog_and_lib,
     contract_session,
@@ -30,13 +30,13 @@ from fieldgate.cli.contract_options import (
     today_option,
     wide_console,
 )
-from fieldgate.cli.contract_replay_cmd import run_audit_diff
+from fieldgate.cli.contract.replay import run_audit_diff
 
 DIRECTION_STYLE = {"wider": "red", "narrower": "green", "changed": "yellow"}
 
 
 def _audit_replay_options(command: F) -> F:
-    """The options of ``diff --audit`` (see :mod:`fieldgate.cli.contract_replay_cmd`)."""
+    """The options of ``diff --audit`` (see :mod:`fieldgate.cli.contract.replay`)."""
     for option in reversed(
         (
             click.option(

@@ -1,4 +1,7 @@
-"""``fieldgate contract bundle``: build and verify signed contract bundles (see node.bundle)."""
+"""``fieldgate contract bundle``: build and verify signed contract bundles.
+
+The bundle format is :mod:`fieldgate.policy.contract_bundle`.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import click
@@ -19,11 +20,26 @@ from rich.console import Console
     help="Synthetic records per agency.",
 )
 @click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the records.")
-def demo(records_per_agency: int, seed: int) -> None:
-    """Run a broker and three agencies on loopback and show what three requesters see."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON summary (records shown to each requester per agency) on stdout; "
+    "the tables go to stderr.",
+)
+def demo(records_per_agency: int, seed: int, as_json: bool) -> None:
+    """Run a broker and three agencies on loopback and show what three requesters see.
+
+    Exits non-zero, naming the node and the reason, when a node is not serving
+    (no usable contract, say), when the detective is shown no record, or when an
+    audit log does not verify.
+    """
     from fieldgate.devkit.demo import run_demo
 
-    asyncio.run(run_demo(Console(), records_per_agency=records_per_agency, seed=seed))
+    console = Console(stderr=as_json)
+    summary = asyncio.run(run_demo(console, records_per_agency=records_per_agency, seed=seed))
+    if as_json and summary is not None:
+        click.echo(json.dumps(summary, indent=2))
 
 
 @click.command()

@@ -1,5 +1,4 @@
-"""``fieldgate audit ...`` (verify, export checkpoints, reports) and the node's
-retention and key commands ``fieldgate node purge`` and ``fieldgate node keygen``.
+"""``fieldgate audit ...``: verify a node's audit log, export its checkpoints, report on it.
 
 Every report prints a table by default, ``--json`` for machines and ``--csv
 FILE`` for spreadsheets. ``verify`` exits 0 when the log is intact and 1 when
@@ -11,10 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,7 @@ from fieldgate.node.audit.checkpoints import (
     export_lines,
     read_export,
 )
-from fieldgate.node.audit.keys import create_key, load_verify_key, public_hex
+from fieldgate.node.audit.keys import load_verify_key
 from fieldgate.node.audit.reports import (
     STALE_CREDENTIAL_DAYS,
     Period,
@@ -40,7 +36,6 @@ from fieldgate.node.audit.reports import (
     record_ids_for_person,
     subject_history,
 )
-from fieldgate.node.audit.retention import apply_plan, audit_cutoff, plan_purge
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import VerifyReport, verify_log
 
@@ -318,128 +313,3 @@ def report_denials(
     """Denied searches and policy errors, so a broken contract cannot fail silently."""
     with AuditReader(db_path) as reader:
         _emit(denials(reader, _period(since, until)), as_json, csv_path)
-
-
-# -- node keygen and purge ---------------------------------------------------------
-
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The node's config file.",
-)
-
-
-@click.command("keygen")
-@_CONFIG
-def node_keygen(config_path: Path) -> None:
-    """Make the node's audit signing key (refuses to replace an existing one)."""
-    from fieldgate.node.audit.config import default_audit_config
-    from fieldgate.node.config import load_node_config
-
-    config = load_node_config(config_path, os.environ)
-    audit_config = config.audit or default_audit_config(config.database)
-    key = create_key(audit_config.key)
-    click.echo(f"wrote {audit_config.key} (mode 0600)")
-    click.echo(f"public key: {public_hex(key.public_key())}")
-
-
-@click.command("purge")
-@_CONFIG
-@click.option("--dry-run", is_flag=True, help="Show what would be disposed of; change nothing.")
-@click.option(
-    "--today",
-    type=click.DateTime(["%Y-%m-%d"]),
-    help="Count ages as of this day (default: today, UTC).",
-)
-@_JSON
-@click.option(
-    "--every",
-    "every_hours",
-    type=click.FloatRange(0.01, 24 * 31),
-    help="Keep running: purge now and then every this many hours (a scheduled run; "
-    "beside a live node it shares the node's database and audit chain).",
-)
-def node_purge(
-    config_path: Path,
-    dry_run: bool,
-    today: dt.datetime | None,
-    as_json: bool,
-    every_hours: float | None,
-) -> None:
-    """Apply retention: blank expired fields, delete emptied records, trim old audit entries."""
-    if every_hours is None:
-        _purge_once(config_path, dry_run, today, as_json)
-        return
-    if today is not None:
-        raise click.UsageError("--every counts ages from each run's own day; drop --today")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        _purge_once(config_path, dry_run, None, as_json)
-        # Waiting on the event, not sleeping: SIGTERM ends the loop at once.
-        stop.wait(every_hours * 3600)
-
-
-def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
-    from fieldgate.node.audit.config import default_audit_config
-    from fieldgate.node.config import load_node_config
-    from fieldgate.node.server import open_audit_log
-    from fieldgate.node.store import RecordStore
-    from fieldgate.policy.catalog import load_catalog
-
-    config = load_node_config(config_path, os.environ)
-    audit_config = config.audit or default_audit_config(config.database)
-    day = today.date() if today else dt.datetime.now(dt.UTC).date()
-    catalog = load_catalog(config.catalog)
-    cutoff = audit_cutoff(day, audit_config.retention_days)
-    with RecordStore.open(config.database) as store:
-        plan = plan_purge(store, catalog, day)
-        summary = plan.summary()
-        summary["audit_retention_days"] = audit_config.retention_days
-        summary["audit_cutoff"] = cutoff.isoformat()
-        summary["dry_run"] = dry_run
-        if dry_run:
-            summary["audit_entries_expired"] = _expired_entries(audit_config.database, cutoff)
-        else:
-            audit_store = open_audit_log(config)
-            try:
-                apply_plan(plan, store, audit_store)
-                summary["audit_entries_removed"] = audit_store.purge_before(cutoff).removed
-            finally:
-                audit_store.close()
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-        return
-    verb = "would" if dry_run else "did"
-    click.echo(
-        f"retention as of {summary['today']}: {summary['records_examined']} records examined, "
-        f"{summary['records_undated_kept']} undated (kept)"
-    )
-    click.echo(
-        f"{verb} blank fields of {summary['records_blanked']} records and delete "
-        f"{summary['records_deleted']} records"
-    )
-    for name, count in summary["fields_blanked_by_class"].items():
-        click.echo(f"  {name}: {count} fields")
-    removed = summary.get("audit_entries_removed", summary.get("audit_entries_expired", 0))
-    click.echo(
-        f"{verb} remove {removed} audit entries written before {cutoff.date()} "
-        f"(kept {audit_config.retention_days} days)"
-    )
-
-
-def _expired_entries(path: Path, cutoff: dt.datetime) -> int:
-    """How many of the oldest audit entries are past the cutoff (for --dry-run)."""
-    if not path.is_file():
-        return 0
-    with AuditReader(path) as reader:
-        limit = cutoff.isoformat()
-        count = 0
-        for row in reader.entries():
-            if row.time >= limit:
-                break
-            count += 1
-        return count

@@ -1,6 +1,6 @@
 """``fieldgate contract diff OLD NEW --audit LOG --records-db STORE``: the replay, printed.
 
-The work is :mod:`fieldgate.contracts.replay`; this module verifies the log,
+The work is :mod:`fieldgate.authoring.impact_replay`; this module verifies the log,
 opens the files, shows a progress bar while the searches are replayed, and
 prints a table per requester and per agency type and purpose, or ``--json``.
 Expected failures (no such file, a log that is not one or fails verification)
@@ -29,7 +29,8 @@ from fieldgate.authoring.impact_replay import (
     replay_audit,
     verified_chain,
 )
-from fieldgate.authoring.session import ContractSession, find_library
+from fieldgate.authoring.session import ContractSession
+from fieldgate.cli.contract.options import default_library
 from fieldgate.node.audit.keys import KeyFileError, load_verify_key
 from fieldgate.node.audit.schema import AuditReader, AuditReadError
 from fieldgate.node.store import RecordStore
@@ -119,7 +120,7 @@ def run_audit_diff(
 
 
 def _session(contract: Path, library: Path | None, catalog: FieldCatalog) -> ContractSession:
-    lib = library if library is not None else find_library(contract)
+    lib = library if library is not None else default_library(contract)
     return ContractSession(contract, lib, catalog)
 
 

@@ -1,0 +1,45 @@
+"""``fieldgate broker serve``: run the broker that fans searches out to the agencies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import click
+
+from fieldgate.broker.config import load_broker_config
+from fieldgate.broker.server import RunningBroker, start_broker
+from fieldgate.cli.serving import LOG_FORMAT_OPTION, ops_notes, serve_until_signal, setup_logging
+
+
+@click.group()
+def broker() -> None:
+    """Run the broker that fans searches out to the agencies."""
+
+
+@broker.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@LOG_FORMAT_OPTION
+def broker_serve(config_path: Path, log_format: str | None) -> None:
+    """Serve searches across the nodes listed in the config."""
+    config = load_broker_config(config_path, os.environ)
+    setup_logging(log_format or config.log_format)
+    started: list[RunningBroker] = []
+
+    async def start() -> tuple[str, Callable[[float], Awaitable[None]]]:
+        running = await start_broker(config)
+        started.append(running)
+        return running.address, running.stop
+
+    asyncio.run(
+        serve_until_signal(
+            start, f"broker ({len(config.nodes)} nodes)", lambda: ops_notes(started[0])
+        )
+    )

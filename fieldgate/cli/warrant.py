@@ -1,0 +1,60 @@
+"""``fieldgate warrant issue``: a court's signed criminal judicial warrant attestation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from fieldgate.cli.files import EXISTING_FILE, emit_token
+from fieldgate.core.names import split_full_name
+from fieldgate.core.vocabulary import RECORD_KINDS
+from fieldgate.trust.keys import load_private_key
+from fieldgate.trust.tokens import WarrantRequest, issue_warrant
+
+
+@click.group()
+def warrant() -> None:
+    """Issue criminal judicial warrant attestations (a court's key)."""
+
+
+@warrant.command("issue")
+@click.option("--court-key", type=EXISTING_FILE, required=True)
+@click.option("--court", required=True, help="Court id, as nodes' trust bundles name it.")
+@click.option("--id", "warrant_id", required=True, help="The warrant's number.")
+@click.option("--name", required=True, help='The person it covers, "SURNAME, GIVEN".')
+@click.option("--dob", required=True, help="Their date of birth, YYYY-MM-DD.")
+@click.option(
+    "--covers",
+    multiple=True,
+    required=True,
+    help="Field or sensitivity class covered (repeatable).",
+)
+@click.option(
+    "--record-kind", "record_kinds", multiple=True, type=click.Choice(sorted(RECORD_KINDS))
+)
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path))
+def warrant_issue(
+    court_key: Path, court: str, warrant_id: str, name: str, dob: str, covers: tuple[str, ...],
+    record_kinds: tuple[str, ...], expires: dt.datetime, out: Path | None,
+) -> None:  # fmt: skip
+    """Sign a warrant attestation nodes can verify."""
+    surname, given = split_full_name(name)
+    if not surname:
+        raise click.BadParameter("give the person's name", param_hint="--name")
+    token = issue_warrant(
+        WarrantRequest(
+            court=court,
+            warrant_id=warrant_id,
+            subject_surname=surname,
+            subject_given_name=given,
+            subject_dob=dob,
+            covers=covers,
+            expires=expires.date(),
+            record_kinds=record_kinds,
+        ),
+        load_private_key(court_key),
+    )
+    emit_token(token, out)
