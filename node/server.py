@@ -79,8 +79,11 @@ class RunningNode:
             self.audit.close()
 
 
-def open_audit_log(config: NodeConfig) -> AuditStore:
+def open_audit_log(config: NodeConfig, *, maintenance: bool = False) -> AuditStore:
     """Open the node's tamper-evident audit log, creating it and its key if new.
+
+    ``maintenance``: for ``fieldgate node purge`` beside the serving node
+    (:meth:`AuditStore.open`).
 
     Raises:
         node.errors.DisclosureLogError: the log cannot be opened or belongs to another key.
@@ -94,6 +97,8 @@ def open_audit_log(config: NodeConfig) -> AuditStore:
         checkpoint_every=audit.checkpoint_every,
         checkpoint_seconds=audit.checkpoint_seconds,
         busy_timeout_seconds=audit.busy_timeout_seconds,
+        last_head=audit.last_head_path,
+        maintenance=maintenance,
     )
 
 
@@ -175,6 +180,7 @@ async def start_node(
             audit.close()
         raise
     if audit is not None:
+        audit.on_tamper = metrics.audit_tampered
         audit.start_timer()
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
