@@ -12,6 +12,7 @@ import sys
 import click
 
 from fieldgate.cli.audit_cmds import audit, node_keygen, node_purge
+from fieldgate.cli.audit_init_cmd import node_audit_init
 from fieldgate.cli.bundle_state_cmd import node_bundle_state
 from fieldgate.cli.contract_cmds import contract
 from fieldgate.cli.demo_cmds import demo, sample
@@ -39,6 +40,7 @@ cli.add_command(sample)
 cli.add_command(audit)
 node.add_command(node_keygen)
 node.add_command(node_purge)
+node.add_command(node_audit_init)
 node.add_command(node_bundle_state)
 cli.add_command(keygen)
 cli.add_command(credential)

@@ -541,6 +541,15 @@ class AuditStore:
         self._checkpoint(due_only=False)
         return AuditPurge(cut - first + 1, cut, purge_seq)
 
+    def head_record(self) -> HeadRecord:
+        """What the last-known-head file should say for this log now."""
+        with self._lock:
+            checkpoint = self._view.checkpoint
+            if checkpoint is None:
+                return HeadRecord(self.node_id, self._log_id)
+            return HeadRecord(self.node_id, self._log_id, checkpoint.number, checkpoint.seq,
+                              checkpoint.head, checkpoint.digest())  # fmt: skip
+
     # -- life cycle --------------------------------------------------------
 
     def start_timer(self) -> None:

@@ -26,6 +26,8 @@ from fieldgate.devkit.local_federation import NodeSpec, node_config
 from fieldgate.node.audit.canonical import GENESIS, canonical_json, chain_hash
 from fieldgate.node.audit.config import AuditConfig
 from fieldgate.node.audit.entries import AUDIT_PURGED, SEARCH, envelope
+from fieldgate.node.audit.initialise import initialise_log
+from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.last_head import LastHead
 from fieldgate.node.audit.schema import SCHEMA_STATEMENTS, AuditReader
 from fieldgate.node.audit.verify import verify_log
@@ -307,3 +309,29 @@ def test_a_log_rolled_back_to_an_older_copy_is_refused_at_start(
     with pytest.raises(DisclosureLogError, match="rolled back"):
         loop.run(start_node(node.config))
     node.running = loop.run(start_node(node.config, MemoryDisclosureLog()))
+
+
+def test_after_a_halt_an_operator_starts_a_new_log_and_the_log_says_why(
+    loop: LoopThread, node: Node
+) -> None:
+    delete_covered(node.log)
+    assert node.search() == grpc.StatusCode.UNAVAILABLE
+    loop.run(node.running.stop())
+    assert node.config.audit is not None
+    audit = node.config.audit
+    key = ensure_key(audit.key)
+    common = {"node_id": "kcso", "key": key, "last_head": audit.last_head_path}
+    # The changed log does not verify, so it cannot be adopted; nothing changes.
+    with pytest.raises(DisclosureLogError, match="does not verify"):
+        initialise_log(node.log, reason="INC-7", adopt=True, **common)  # type: ignore[arg-type]
+    done = initialise_log(node.log, reason="INC-7", adopt=False, **common)  # type: ignore[arg-type]
+    assert Path(done.set_aside).exists()  # the evidence is kept
+    node.running = loop.run(start_node(node.config))
+    assert node.search() == grpc.StatusCode.OK
+    with AuditReader(node.log) as reader:
+        first = next(reader.entries())
+    data = first.document()["data"]
+    assert first.kind == "audit_initialised"
+    assert (data["mode"], data["reason"]) == ("new", "INC-7")
+    assert "no longer matches checkpoint 1" in data["halted"]
+    assert data["previous_head"]["checkpoint"] == 1
