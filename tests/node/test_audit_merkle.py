@@ -106,8 +106,9 @@ def test_every_proof_verifies_and_a_changed_leaf_does_not(
     assert not verify_inclusion(index, size, leaf_hash(leaves[index] + b"x"), proof, full)
     consistency = consistency_proof(old, hashes)
     assert verify_consistency(old, size, consistency, root(hashes[:old]), full)
-    # A history rewritten before the old size is not consistent with the old root.
-    rewritten = [leaf_hash(b"forged-leaf")  # longer than any drawn leaf, *hashes[1:]]
+    # A history rewritten before the old size is not consistent with the old root
+    # (the forged leaf is longer than any drawn one).
+    rewritten = [leaf_hash(b"forged-leaf"), *hashes[1:]]
     assert not verify_consistency(
         old, size, consistency_proof(old, rewritten), root(hashes[:old]), root(rewritten)
     )
