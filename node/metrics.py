@@ -189,6 +189,12 @@ class NodeMetrics:
             "nothing until an operator acts.",
             registry=registry,
         )
+        self.audit_witness_missing = Gauge(
+            "fieldgate_node_audit_witness_quorum_missing",
+            "1 while the newest checkpoint pushed to the node's witnesses was cosigned by fewer "
+            "than its quorum (unreachable, or refusing: a fork or a rewritten history), else 0.",
+            registry=registry,
+        )
         self.ready = Gauge(
             "fieldgate_node_ready",
             "1 while the node can answer (usable contract, audit log writable), else 0; "
@@ -296,6 +302,10 @@ class NodeMetrics:
     def audit_tampered(self, reason: str) -> None:
         """Count one detection of tampering with the audit log."""
         self.audit_tamper.inc()
+
+    def witness_quorum(self, reached: bool) -> None:
+        """Note whether the last checkpoint pushed reached its witness quorum."""
+        self.audit_witness_missing.set(0 if reached else 1)
 
     def set_ready(self, ready: bool) -> None:
         """Mirror the node's health status."""

@@ -19,6 +19,7 @@ from fieldgate.cli.demo_cmds import demo, sample
 from fieldgate.cli.search_cmd import search
 from fieldgate.cli.serve_cmds import broker, node
 from fieldgate.cli.trust_cmds import credential, keygen, pki, trust, warrant
+from fieldgate.cli.witness import witness
 from fieldgate.core.errors import FieldgateError
 
 
@@ -47,6 +48,7 @@ cli.add_command(credential)
 cli.add_command(warrant)
 cli.add_command(trust)
 cli.add_command(pki)
+cli.add_command(witness)
 
 
 def main() -> None:

@@ -17,11 +17,13 @@ Every key is optional.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from fieldgate.core.config import Section
+from fieldgate.core.config import ConfigError, Section
+from fieldgate.node.audit.witnessing import WitnessConfig
 
 log = logging.getLogger("fieldgate.audit")
 
@@ -50,6 +52,12 @@ class AuditConfig:
     retention_override: str = ""
     """Why this node keeps audit entries less than :data:`MIN_RETENTION_DAYS` ("" when
     it does not); logged at every load and written into every purge entry."""
+    witnesses: tuple[WitnessConfig, ...] = ()
+    """Witnesses each checkpoint is pushed to (:mod:`node.audit.witnessing`)."""
+    witness_quorum: int = 0
+    """How many must cosign each checkpoint; fewer raises the alert."""
+    witness_timeout_seconds: float = 30.0
+    """How long one witness may take to answer."""
     last_head: Path | None = None
     """The last known head of the log (:mod:`node.audit.last_head`); None: beside the key."""
 
@@ -94,7 +102,16 @@ def audit_config(section: Section, node_database: Path) -> AuditConfig:
         retention_override=override,
         busy_timeout_seconds=section.number("busy_timeout_seconds", 2.0, minimum=0.01),
         last_head=section.optional_path("last_head"),
+        witnesses=_witnesses(section),
+        witness_timeout_seconds=section.number("witness_timeout_seconds", 30.0, minimum=0.1),
     )
+    quorum = section.integer("witness_quorum", len(config.witnesses), minimum=0)
+    if quorum > len(config.witnesses):
+        raise ConfigError(
+            section._key("witness_quorum"),
+            f"is {quorum} but only {len(config.witnesses)} witnesses are configured",
+        )
+    config = dataclasses.replace(config, witness_quorum=quorum)
     section.finish()
     if override:
         log.warning(
@@ -104,3 +121,20 @@ def audit_config(section: Section, node_database: Path) -> AuditConfig:
             override,
         )
     return config
+
+
+def _witnesses(section: Section) -> tuple[WitnessConfig, ...]:
+    """``[[node.audit.witnesses]]``: name, url (http or https), key (hex)."""
+    found = []
+    if not section.has("witnesses"):
+        return ()
+    for table in section.sections("witnesses"):
+        url = table.string("url").rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(table._key("url"), f"must be an http or https URL, not {url!r}")
+        key = table.string("key")
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            raise ConfigError(table._key("key"), "must be the witness's Ed25519 key, 64 hex digits")
+        found.append(WitnessConfig(table.string("name"), url, key))
+        table.finish()
+    return tuple(found)

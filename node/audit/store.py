@@ -135,6 +135,8 @@ class AuditStore:
         """Times tampering was found (a metric an alert fires on)."""
         self.on_tamper: Callable[[str], None] | None = None
         """Called with the reason when tampering is found (the node counts it)."""
+        self.on_checkpoint: Callable[[Checkpoint], None] | None = None
+        """Called with each checkpoint once it is committed (the node's witnesses get it)."""
         self._failures_lock = threading.Lock()  # failures are also counted outside _lock
         self.write_failures = 0
         """Writes that failed (a metric an alert fires on)."""
@@ -404,6 +406,8 @@ class AuditStore:
                 raise
             if self._view.checkpoint is not signed:
                 self._record_head()
+                if self.on_checkpoint is not None and self._view.checkpoint is not None:
+                    self.on_checkpoint(self._view.checkpoint)
             return result
 
     def _record_head(self) -> None:
@@ -540,6 +544,11 @@ class AuditStore:
         self._view.first_seq = cut + 1
         self._checkpoint(due_only=False)
         return AuditPurge(cut - first + 1, cut, purge_seq)
+
+    @property
+    def log_id(self) -> str:
+        """The log's random id (``audit_meta.log_id``)."""
+        return self._log_id
 
     def head_record(self) -> HeadRecord:
         """What the last-known-head file should say for this log now."""
