@@ -8,6 +8,10 @@
         ├── StoreError                      the record database cannot be used as asked
         │   └── DuplicateRecordError        a record_id is already in the store
         ├── DisclosureLogError              a disclosure could not be logged durably
+        │   └── AuditTamperError (audit.writer_view)  the log holds what this writer did not write
+        ├── AuditRetentionError (audit.store)        a purge would cut below the retention floor
+        ├── NoteError (audit.note)          a checkpoint note that cannot be parsed or verified
+        ├── TreeError (audit.tree)          the log cannot be read as a Merkle tree
         ├── AuditReadError (audit.schema)   an audit database that cannot be opened or read
         ├── CheckpointFileError (audit.checkpoints)  an exported checkpoint file is unreadable
         └── NotCanonicalError (audit.canonical)      a value with no canonical JSON form

@@ -34,6 +34,8 @@ class NodeHealth:
         """What keeps the node from answering ("" when it is ready)."""
         if isinstance(self.node.contract, MissingContract):
             return f"no usable contract ({self.node.contract.reason})"
+        if self.node.audit_halted:
+            return f"its audit log was tampered with ({self.node.audit_halted})"
         if not self.node.audit_ok:
             return "its audit log cannot be written"
         return ""

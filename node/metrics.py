@@ -182,6 +182,19 @@ class NodeMetrics:
             "Audit writes that failed; each such search released nothing.",
             registry=registry,
         )
+        self.audit_tamper = Counter(
+            "fieldgate_node_audit_tamper_detected",
+            "Times the node found its audit log changed by someone else (an entry inserted, "
+            "altered, removed or reordered, the file deleted or replaced); it then discloses "
+            "nothing until an operator acts.",
+            registry=registry,
+        )
+        self.audit_witness_missing = Gauge(
+            "fieldgate_node_audit_witness_quorum_missing",
+            "1 while the newest checkpoint pushed to the node's witnesses was cosigned by fewer "
+            "than its quorum (unreachable, or refusing: a fork or a rewritten history), else 0.",
+            registry=registry,
+        )
         self.ready = Gauge(
             "fieldgate_node_ready",
             "1 while the node can answer (usable contract, audit log writable), else 0; "
@@ -285,6 +298,14 @@ class NodeMetrics:
         self.audit_seconds.observe(seconds)
         if not ok:
             self.audit_failures.inc()
+
+    def audit_tampered(self, reason: str) -> None:
+        """Count one detection of tampering with the audit log."""
+        self.audit_tamper.inc()
+
+    def witness_quorum(self, reached: bool) -> None:
+        """Note whether the last checkpoint pushed reached its witness quorum."""
+        self.audit_witness_missing.set(0 if reached else 1)
 
     def set_ready(self, ready: bool) -> None:
         """Mirror the node's health status."""

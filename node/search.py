@@ -138,7 +138,17 @@ class AgencyNode:
     @property
     def ready(self) -> bool:
         """Whether the node can answer: a usable contract and a writable audit log."""
-        return not isinstance(self.contract, MissingContract) and self.audit_ok
+        return (
+            not isinstance(self.contract, MissingContract)
+            and self.audit_ok
+            and not self.audit_halted
+        )
+
+    @property
+    def audit_halted(self) -> str:
+        """Why the audit log refuses every write after tampering ("" when it does not)."""
+        # Only the tamper-evident store halts; other logs have no such state.
+        return str(getattr(self._log, "halted", ""))
 
     def record_count(self) -> int:
         """How many records the store holds."""

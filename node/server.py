@@ -9,7 +9,9 @@ import grpc
 
 from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.audit.keys import ensure_key
+from fieldgate.node.audit.note import origin_of
 from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.audit.witnessing import WitnessPusher
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.disclosure_log import DisclosureLog
 from fieldgate.node.health import NodeHealth
@@ -55,6 +57,8 @@ class RunningNode:
     """The Prometheus endpoint, when ``[node.metrics]`` asked for one."""
     maintenance: MaintenanceServer | None = None
     """The health (and reflection) server, when ``[node.maintenance]`` asked for one."""
+    witnesses: WitnessPusher | None = None
+    """What pushes checkpoints to ``[[node.audit.witnesses]]``, when there are any."""
 
     @property
     def metrics_port(self) -> int | None:
@@ -77,10 +81,15 @@ class RunningNode:
         self.store.close()
         if self.audit is not None:
             self.audit.close()
+        if self.witnesses is not None:
+            self.witnesses.close()
 
 
-def open_audit_log(config: NodeConfig) -> AuditStore:
+def open_audit_log(config: NodeConfig, *, maintenance: bool = False) -> AuditStore:
     """Open the node's tamper-evident audit log, creating it and its key if new.
+
+    ``maintenance``: for ``fieldgate node purge`` beside the serving node
+    (:meth:`AuditStore.open`).
 
     Raises:
         node.errors.DisclosureLogError: the log cannot be opened or belongs to another key.
@@ -94,6 +103,8 @@ def open_audit_log(config: NodeConfig) -> AuditStore:
         checkpoint_every=audit.checkpoint_every,
         checkpoint_seconds=audit.checkpoint_seconds,
         busy_timeout_seconds=audit.busy_timeout_seconds,
+        last_head=audit.last_head_path,
+        maintenance=maintenance,
     )
 
 
@@ -174,7 +185,10 @@ async def start_node(
         if audit is not None:
             audit.close()
         raise
+    witnesses = None
     if audit is not None:
+        audit.on_tamper = metrics.audit_tampered
+        witnesses = start_witnessing(config, audit, metrics)
         audit.start_timer()
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
@@ -227,7 +241,29 @@ async def start_node(
         node.store.close()
         if audit is not None:
             audit.close()
+        if witnesses is not None:
+            witnesses.close()
         raise
     return RunningNode(
-        server, f"{host}:{port}", node, node.store, gate, audit, endpoint, maintenance
+        server, f"{host}:{port}", node, node.store, gate, audit, endpoint, maintenance, witnesses
     )
+
+
+def start_witnessing(
+    config: NodeConfig, audit: AuditStore, metrics: NodeMetrics
+) -> WitnessPusher | None:
+    """Push each checkpoint of ``audit`` to the configured witnesses (None when there are none)."""
+    settings = config.audit or default_audit_config(config.database)
+    if not settings.witnesses:
+        return None
+    pusher = WitnessPusher(
+        audit.path,
+        origin_of(config.node_id, audit.log_id),
+        ensure_key(settings.key),
+        settings.witnesses,
+        quorum=settings.witness_quorum,
+        timeout_seconds=settings.witness_timeout_seconds,
+        on_quorum=metrics.witness_quorum,
+    )
+    audit.on_checkpoint = lambda checkpoint: pusher.submit(checkpoint.seq)
+    return pusher

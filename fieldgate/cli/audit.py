@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fieldgate.cli.witness_verify import WITNESS_OPTION, WITNESSED_OPTION, check_witnesses
 from fieldgate.node.audit.checkpoints import (
     CheckpointExport,
     checkpoint_from_body,
@@ -83,6 +84,8 @@ def _print_verify(report: VerifyReport, console: Console) -> None:
     )
     if report.exported_checked:
         console.print(f"  {report.exported_checked} exported checkpoints checked")
+    if report.witnessed_checked:
+        console.print(f"  {report.witnessed_checked} witness-cosigned checkpoints checked")
     if report.uncovered:
         console.print(
             f"  {report.uncovered} newest entries are not yet under a signed checkpoint "
@@ -110,14 +113,22 @@ def _print_verify(report: VerifyReport, console: Console) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A checkpoint export kept by a third party (repeatable).",
 )
+@WITNESSED_OPTION
+@WITNESS_OPTION
 @_JSON
 def verify_cmd(
-    db_path: Path, key_path: Path | None, checkpoint_files: tuple[Path, ...], as_json: bool
+    db_path: Path,
+    key_path: Path | None,
+    checkpoint_files: tuple[Path, ...],
+    witnessed: Path | None,
+    witness_keys: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Check the hash chain and signed checkpoints; name the first entry tampered with."""
     key = load_verify_key(key_path) if key_path else None
     exports: list[CheckpointExport] = [read_export(p) for p in checkpoint_files]
     report = verify_log(db_path, public_key=key, exports=exports)
+    check_witnesses(report, db_path, key, witnessed, witness_keys)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -16,6 +16,7 @@ import sys
 import click
 
 from fieldgate.cli.audit import audit
+from fieldgate.cli.audit_init_cmd import node_audit_init
 from fieldgate.cli.broker import broker
 from fieldgate.cli.contract import contract
 from fieldgate.cli.credential import credential
@@ -26,6 +27,7 @@ from fieldgate.cli.pki import pki
 from fieldgate.cli.search import search
 from fieldgate.cli.trust import trust
 from fieldgate.cli.warrant import warrant
+from fieldgate.cli.witness import witness
 from fieldgate.core.errors import FieldgateError
 
 
@@ -45,11 +47,13 @@ cli.add_command(contract)
 cli.add_command(demo)
 cli.add_command(sample)
 cli.add_command(audit)
+node.add_command(node_audit_init)
 cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)
 cli.add_command(trust)
 cli.add_command(pki)
+cli.add_command(witness)
 
 
 def main() -> None:

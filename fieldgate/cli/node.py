@@ -175,7 +175,7 @@ def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_
 
     config = load_node_config(config_path, os.environ)
     audit_config = config.audit or default_audit_config(config.database)
-    day = today.date() if today else dt.datetime.now(dt.UTC).date()
+    day = _purge_day(today)
     catalog = load_catalog(config.catalog)
     cutoff = audit_cutoff(day, audit_config.retention_days)
     with RecordStore.open(config.database) as store:
@@ -187,10 +187,14 @@ def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_
         if dry_run:
             summary["audit_entries_expired"] = _expired_entries(audit_config.database, cutoff)
         else:
-            audit_store = open_audit_log(config)
+            audit_store = open_audit_log(config, maintenance=True)
             try:
                 apply_plan(plan, store, audit_store)
-                summary["audit_entries_removed"] = audit_store.purge_before(cutoff).removed
+                summary["audit_entries_removed"] = audit_store.purge_before(
+                    cutoff,
+                    minimum_days=audit_config.retention_floor,
+                    override=audit_config.retention_override,
+                ).removed
             finally:
                 audit_store.close()
     if as_json:
@@ -212,6 +216,19 @@ def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_
         f"{verb} remove {removed} audit entries written before {cutoff.date()} "
         f"(kept {audit_config.retention_days} days)"
     )
+
+
+def _purge_day(today: dt.datetime | None) -> dt.date:
+    """The day ages are counted to: ``--today``, never later than the real today."""
+    real = dt.datetime.now(dt.UTC).date()
+    if today is None:
+        return real
+    if today.date() > real:
+        raise click.BadParameter(
+            f"{today.date()} is in the future (today is {real}); ages are never counted past today",
+            param_hint="--today",
+        )
+    return today.date()
 
 
 def _expired_entries(path: Path, cutoff: dt.datetime) -> int:

@@ -16,6 +16,22 @@ concern per module:
 - :mod:`fieldgate.node.audit.verify`: checking a log, naming the first thing wrong.
 - :mod:`fieldgate.node.audit.reports`: auditor reports.
 - :mod:`fieldgate.node.audit.retention`: disposal of expired fields, records and audit entries.
+- :mod:`fieldgate.node.audit.initialise`: ``fieldgate node audit-init``: the explicit, recorded way
+  to start or adopt a lo.
+- :mod:`fieldgate.node.audit.last_head`: The log's last known head, kept beside the signing key, not
+  on the log's volume.
+- :mod:`fieldgate.node.audit.merkle`: RFC 9162 (Certificate Transparency v2) Merkle tree hashing,
+  inclusion and consis.
+- :mod:`fieldgate.node.audit.note`: C2SP signed notes: the log's tree heads as ``tlog-checkpoint``
+  notes, and witnes.
+- :mod:`fieldgate.node.audit.tree`: The audit log as an RFC 9162 Merkle tree: tree heads and proofs
+  read from the da.
+- :mod:`fieldgate.node.audit.witness_checks`: Checking a log against the checkpoints its witnesses
+  cosigned (``audit verify --.
+- :mod:`fieldgate.node.audit.witnessing`: Pushing each checkpoint to the node's witnesses and
+  keeping their cosignatures.
+- :mod:`fieldgate.node.audit.writer_view`: The writer's own view of its log: it never adopts what it
+  did not write.
 
 See ``docs/audit.md``.
 """

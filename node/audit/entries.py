@@ -36,7 +36,9 @@ ENTRY_FORMAT = 1
 SEARCH = "search"
 RECORDS_PURGED = "records_purged"
 AUDIT_PURGED = "audit_purged"
-ENTRY_KINDS = frozenset({SEARCH, RECORDS_PURGED, AUDIT_PURGED})
+AUDIT_INITIALISED = "audit_initialised"
+"""``fieldgate node audit-init``: a log started or adopted on purpose, and why."""
+ENTRY_KINDS = frozenset({SEARCH, RECORDS_PURGED, AUDIT_PURGED, AUDIT_INITIALISED})
 """Every entry kind."""
 
 Outcome = Literal["hit", "no_hit", "denied", "policy_error"]

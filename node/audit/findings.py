@@ -45,6 +45,8 @@ class VerifyReport:
     checkpoints: int = 0
     last_checkpoint_seq: int = 0
     exported_checked: int = 0
+    witnessed_checked: int = 0
+    """Checkpoints cosigned by trusted witnesses the log was checked against."""
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -94,6 +96,7 @@ class VerifyReport:
             "last_checkpoint_seq": self.last_checkpoint_seq,
             "uncovered_entries": self.uncovered,
             "exported_checkpoints_checked": self.exported_checked,
+            "witnessed_checkpoints_checked": self.witnessed_checked,
             "first_bad_entry": first.seq if first else None,
             "problems": [p.__dict__ for p in self.problems],
         }

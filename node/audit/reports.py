@@ -189,11 +189,13 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
 
 
 def accounts(reader: AuditReader, period: Period = Period()) -> Report:
-    """Every requester seen; flags those whose agency type the current contract refuses.
+    """Every requester seen; flags the people the current contract refuses who still search.
 
-    "Refused by the current contract" means: under the contract version of the
-    newest search in the period, searches from that agency type matched
-    records but none was ever disclosed.
+    The flag is per subject (the person behind all their credentials) at their
+    agency: under the contract version of the newest search in the period,
+    that person's searches matched records and none was ever disclosed. One
+    officer's warrant-backed hit does not clear the flag of a colleague of the
+    same agency type refused every time.
     """
     seen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     under_current: dict[str, Counter[str]] = defaultdict(Counter)
@@ -214,7 +216,7 @@ def accounts(reader: AuditReader, period: Period = Period()) -> Report:
         account["counts"]["searches"] += 1
         account["counts"][data.get("outcome", "")] += 1
         if data.get("contract_version", "") == current:
-            counts = under_current[key[2]]
+            counts = under_current[f"{key[0]}\x00{key[1]}"]
             counts["matched"] += 1 if data.get("records") else 0
             counts["hits"] += 1 if data.get("outcome") == "hit" else 0
     refused = {t for t, c in under_current.items() if c["matched"] and not c["hits"]}
@@ -230,8 +232,8 @@ def accounts(reader: AuditReader, period: Period = Period()) -> Report:
             "with hits": account["counts"]["hit"],
             "denied": account["counts"]["denied"],
             "policy errors": account["counts"]["policy_error"],
-            "flag": "agency type refused by current contract, still searching"
-            if agency_type in refused
+            "flag": "refused by current contract, still searching"
+            if f"{subject}\x00{agency}" in refused
             else "",
         }
         for (subject, agency, agency_type, credential), account in sorted(seen.items())

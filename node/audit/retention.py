@@ -191,7 +191,7 @@ def apply_plan(plan: PurgePlan, store: RecordStore, audit: AuditStore) -> int:
             "retention_days": dict(sorted(plan.retention_days.items())),
             "records": [d.audit_data() for d in chunk],
         }
-        audit.append(RECORDS_PURGED, data)
+        audit.append(RECORDS_PURGED, data, checkpoint=True)
         try:
             store.dispose(
                 [d.remaining for d in chunk if d.remaining is not None and not d.delete],
@@ -201,6 +201,7 @@ def apply_plan(plan: PurgePlan, store: RecordStore, audit: AuditStore) -> int:
             audit.append(
                 RECORDS_PURGED,
                 {**data, "status": "failed", "error": str(exc)[:500], "records": []},
+                checkpoint=True,
             )
             raise
         done += len(chunk)

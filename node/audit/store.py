@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -35,19 +35,32 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fieldgate.node.audit.canonical import (
-    GENESIS,
     NotCanonicalError,
     canonical_json,
     chain_hash,
     check_canonical,
 )
-from fieldgate.node.audit.checkpoints import Checkpoint, checkpoint_from_body
+from fieldgate.node.audit.checkpoints import Checkpoint
+from fieldgate.node.audit.config import MIN_RETENTION_DAYS
 from fieldgate.node.audit.entries import AUDIT_PURGED, SEARCH, envelope, search_data
 from fieldgate.node.audit.group_commit import GroupCommit
 from fieldgate.node.audit.keys import key_id, public_hex
+from fieldgate.node.audit.last_head import (
+    HeadRecord,
+    LastHead,
+    check_known_head,
+    check_known_head_before_open,
+)
 from fieldgate.node.audit.schema import SCHEMA_FORMAT, create_schema
+from fieldgate.node.audit.writer_view import (
+    AuditTamperError,
+    WriterView,
+    check_file,
+    read_view,
+    reconcile,
+)
 from fieldgate.node.disclosure_log import DisclosureEntry
-from fieldgate.node.errors import DisclosureLogError
+from fieldgate.node.errors import DisclosureLogError, NodeError
 
 log = logging.getLogger("fieldgate.audit")
 
@@ -75,20 +88,8 @@ class AuditPurge:
     purge_entry_seq: int
 
 
-class _Tip:
-    """The head of the chain and the last checkpoint, read from the database when first needed.
-
-    Every append reads both, inside its transaction. Kept from one transaction
-    to the next while no other connection (``fieldgate node purge``, a second
-    process) has committed, it saves two or three reads per search.
-    """
-
-    __slots__ = ("checkpoint", "checkpoint_read", "head")
-
-    def __init__(self) -> None:
-        self.head: tuple[int, str] | None = None
-        self.checkpoint: Checkpoint | None = None
-        self.checkpoint_read = False
+class AuditRetentionError(NodeError):
+    """A purge that would remove audit entries younger than the retention floor."""
 
 
 class AuditStore:
@@ -104,6 +105,10 @@ class AuditStore:
         checkpoint_every: int,
         checkpoint_seconds: float,
         clock: Clock,
+        view: WriterView,
+        last_head: LastHead | None = None,
+        log_id: str = "",
+        maintenance: bool = False,
     ) -> None:
         """Wrap an open database; use :meth:`open` instead."""
         self._db = db
@@ -111,6 +116,7 @@ class AuditStore:
         self.node_id = node_id
         self._key = key
         self._key_id = key_id(key.public_key())
+        self._public = key.public_key()
         self._every = checkpoint_every
         self._seconds = checkpoint_seconds
         self._clock = clock
@@ -118,10 +124,21 @@ class AuditStore:
         self._closed = False
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
-        # The chain's tip as this connection last committed it, trusted while
-        # SQLite's data_version says no other connection has written since.
-        self._committed, self._committed_version = _Tip(), -1
-        self._tip = _Tip()
+        # What this writer knows the log to be; checked against the file whenever
+        # SQLite's data_version says another connection has written since.
+        self._view = view
+        self._committed_version = -1
+        self._last_head = last_head
+        self._log_id = log_id
+        self._maintenance = maintenance
+        self.halted = ""
+        """Why the store refuses every write ("" while it writes): tampering was found."""
+        self.tamper_detected = 0
+        """Times tampering was found (a metric an alert fires on)."""
+        self.on_tamper: Callable[[str], None] | None = None
+        """Called with the reason when tampering is found (the node counts it)."""
+        self.on_checkpoint: Callable[[Checkpoint], None] | None = None
+        """Called with each checkpoint once it is committed (the node's witnesses get it)."""
         self._failures_lock = threading.Lock()  # failures are also counted outside _lock
         self.write_failures = 0
         """Writes that failed (a metric an alert fires on)."""
@@ -140,23 +157,55 @@ class AuditStore:
         checkpoint_seconds: float = 60.0,
         busy_timeout_seconds: float = 2.0,
         clock: Clock = utc_now,
+        last_head: Path | None = None,
+        maintenance: bool = False,
     ) -> AuditStore:
         """Open (creating if new) the audit database at ``path`` for ``node_id``.
 
+        With ``last_head`` (the node's last-known-head file, beside its key) a
+        log that is missing, empty, replaced or rolled back behind that head is
+        refused (:mod:`node.audit.last_head`); a new log is created only when
+        no head was ever recorded. The tail after the newest checkpoint is
+        verified either way (:func:`~node.audit.writer_view.read_view`).
+
+        A ``maintenance`` writer (``fieldgate node purge`` beside the serving
+        node) adopts the serving node's search entries that wait for their
+        checkpoint as long as they chain; the serving node adopts only what a
+        checkpoint signed with its key covers.
+
         Raises:
             DisclosureLogError: the file cannot be used, belongs to another
-                node, or was created with another signing key.
+                node, was created with another signing key, or is not the log
+                the last known head names (:class:`AuditTamperError`).
         """
+        head_file = LastHead(last_head) if last_head is not None else None
+        known = head_file.read() if head_file is not None else None
+        if known is not None:
+            check_known_head_before_open(path, known)
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise DisclosureLogError(f"{path}: cannot open the audit log: {exc}") from exc
+        try:
             db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise DisclosureLogError(f"{path}: cannot use WAL journaling (got {mode!r})")
             db.execute("PRAGMA synchronous = FULL")
-            cls._ensure(db, path, node_id, public_hex(key.public_key()))
+            created, log_id = cls._ensure(db, path, node_id, public_hex(key.public_key()))
+            view = read_view(db, path, key.public_key())
+            if head_file is not None:
+                check_known_head(db, path, known, log_id, view, created=created)
+                if known is None:
+                    head_file.write(HeadRecord(node_id, log_id))
+                    log.info("audit log %s: new log %s, last head kept in %s",
+                             path, log_id, head_file.path)  # fmt: skip
         except sqlite3.Error as exc:
+            db.close()
             raise DisclosureLogError(f"{path}: cannot open the audit log: {exc}") from exc
+        except BaseException:
+            db.close()
+            raise
         return cls(
             db,
             path,
@@ -165,19 +214,37 @@ class AuditStore:
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
             clock=clock,
+            view=view,
+            last_head=head_file,
+            log_id=log_id,
+            maintenance=maintenance,
         )
 
     @staticmethod
-    def _ensure(db: sqlite3.Connection, path: Path, node_id: str, public_key: str) -> None:
+    def _ensure(
+        db: sqlite3.Connection, path: Path, node_id: str, public_key: str
+    ) -> tuple[bool, str]:
+        """Create the schema in an empty file; check an existing log is this node's.
+
+        Returns:
+            Whether the log was created now, and its ``log_id``.
+        """
         db.execute("BEGIN IMMEDIATE")
+        created = False
         try:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema")}
             if not tables:
                 create_schema(db)
                 db.executemany(
                     "INSERT INTO audit_meta (key, value) VALUES (?, ?)",
-                    [("format", SCHEMA_FORMAT), ("node_id", node_id), ("public_key", public_key)],
+                    [
+                        ("format", SCHEMA_FORMAT),
+                        ("node_id", node_id),
+                        ("public_key", public_key),
+                        ("log_id", secrets.token_hex(16)),
+                    ],
                 )
+                created = True
             elif "audit_meta" not in tables:
                 raise DisclosureLogError(f"{path}: is an SQLite file but not an audit log")
             meta = dict(db.execute("SELECT key, value FROM audit_meta").fetchall())
@@ -195,11 +262,18 @@ class AuditStore:
                     f"{path}: was signed with another key than the configured audit key; "
                     "a node keeps its audit key for the life of its log"
                 )
+            if "log_id" not in meta:
+                # A log made before log ids: it gets one now (its last head is recorded next).
+                meta["log_id"] = secrets.token_hex(16)
+                db.execute(
+                    "INSERT INTO audit_meta (key, value) VALUES ('log_id', ?)", (meta["log_id"],)
+                )
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        return created, str(meta["log_id"])
 
     # -- writing ---------------------------------------------------------
 
@@ -228,13 +302,26 @@ class AuditStore:
             lambda: [self._append(kind, data) for kind, data in batch], entries=len(batch)
         )
 
-    def append(self, kind: str, data: Any) -> int:
+    def append(self, kind: str, data: Any, *, checkpoint: bool = False) -> int:
         """Append one entry of ``kind`` and return its sequence number.
+
+        With ``checkpoint`` a checkpoint is signed over it in the same
+        transaction. Maintenance beside a serving node (``fieldgate node
+        purge``, a second process) must ask for one: the node adopts only
+        entries that a checkpoint signed with its key covers, which is how it
+        tells them from a forgery.
 
         Raises:
             DisclosureLogError: the entry could not be made durable.
         """
-        return self._transaction(lambda: self._append(kind, data))
+
+        def body() -> int:
+            seq = self._append(kind, data)
+            if checkpoint:
+                self._checkpoint(due_only=False)
+            return seq
+
+        return self._transaction(body)
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign a checkpoint of the head now, unless the last one already covers it."""
@@ -244,36 +331,114 @@ class AuditStore:
         """Sign a checkpoint if entries are waiting and ``checkpoint_seconds`` have passed."""
         return self._transaction(lambda: self._checkpoint(due_only=True))
 
-    def purge_before(self, cutoff: dt.datetime) -> AuditPurge:
+    def purge_before(
+        self, cutoff: dt.datetime, *, minimum_days: int = MIN_RETENTION_DAYS, override: str = ""
+    ) -> AuditPurge:
         """Remove the entries written before ``cutoff``, keeping the rest verifiable.
 
         The oldest run of entries whose time is before ``cutoff`` is deleted;
         an ``audit_purged`` entry recording the cut (its seq and chain hash) is
         appended, and a checkpoint signed over it, in one transaction.
+
+        The floor is checked against the store's own clock, not against the
+        day a caller claims it is: no entry younger than ``minimum_days`` is
+        ever removed. A ``minimum_days`` below :data:`MIN_RETENTION_DAYS`
+        needs an ``override`` reason, which the purge entry records.
+
+        Raises:
+            AuditRetentionError: ``cutoff`` is later than the floor allows;
+                nothing was written.
         """
-        return self._transaction(lambda: self._purge(cutoff))
+        if minimum_days < MIN_RETENTION_DAYS and not override:
+            raise AuditRetentionError(
+                f"{self.path}: keeping audit entries less than {MIN_RETENTION_DAYS} days "
+                "needs an explicit override ([node.audit] retention_override)"
+            )
+        floor = self._clock() - dt.timedelta(days=minimum_days)
+        if cutoff > floor:
+            raise AuditRetentionError(
+                f"{self.path}: refusing to remove audit entries written after "
+                f"{floor.date().isoformat()}: audit entries are kept at least {minimum_days} "
+                f"days (asked to remove everything before {cutoff.date().isoformat()})"
+            )
+        return self._transaction(lambda: self._purge(cutoff, minimum_days, override))
 
     def _transaction(self, body: Callable[[], T], *, entries: int = 1) -> T:
-        """Run ``body`` in one write transaction; a failure counts ``entries`` failed writes."""
+        """Run ``body`` in one write transaction; a failure counts ``entries`` failed writes.
+
+        The file is first checked against the writer's view
+        (:mod:`node.audit.writer_view`); tampering halts the store for good.
+        """
         with self._lock:
             if self._closed:
                 raise DisclosureLogError(f"{self.path}: the audit log is closed")
+            if self.halted:
+                self._failed_quietly(entries)
+                raise AuditTamperError(self.path, self.halted)
+            before = self._view.copy()
+            signed = self._view.checkpoint
             try:
+                check_file(self.path, self._view)
                 self._db.execute("BEGIN IMMEDIATE")
                 version = self._db.execute("PRAGMA data_version").fetchone()[0]
-                self._tip = self._committed if version == self._committed_version else _Tip()
+                if version != self._committed_version:
+                    # Another connection committed: check what it did before building on it.
+                    reconcile(
+                        self._db, self.path, self._view, self._public,
+                        adopt_unsigned=self._maintenance,
+                    )  # fmt: skip
                 result = body()
                 self._db.execute("COMMIT")
                 # Our own commits leave data_version as it was; another connection's move it.
-                self._committed, self._committed_version = self._tip, version
-                return result
+                self._committed_version = version
+            except AuditTamperError as exc:
+                self._view = before
+                self._rollback()
+                self._failed(exc, entries)
+                self._halt(exc.reason)
+                raise
             except (sqlite3.Error, NotCanonicalError, ValueError) as exc:
+                self._view = before
                 self._rollback()
                 self._failed(exc, entries)
                 raise DisclosureLogError(f"{self.path}: cannot write the audit log: {exc}") from exc
             except BaseException:
+                self._view = before
                 self._rollback()
                 raise
+            if self._view.checkpoint is not signed:
+                self._record_head()
+                if self.on_checkpoint is not None and self._view.checkpoint is not None:
+                    self.on_checkpoint(self._view.checkpoint)
+            return result
+
+    def _record_head(self) -> None:
+        """Write the newest checkpoint to the last-known-head file (after it is committed)."""
+        checkpoint = self._view.checkpoint
+        if self._last_head is None or checkpoint is None:
+            return
+        try:
+            self._last_head.write(
+                HeadRecord(self.node_id, self._log_id, checkpoint.number, checkpoint.seq,
+                           checkpoint.head, checkpoint.digest())
+            )  # fmt: skip
+        except DisclosureLogError as exc:
+            # The log itself is committed; a stale head only makes the next start stricter.
+            log.error("audit log %s: %s", self.path, exc)
+
+    def _halt(self, reason: str) -> None:
+        """Refuse every further write: the log was changed by someone else."""
+        self.halted = reason
+        self.tamper_detected += 1
+        log.critical("audit log %s: TAMPERING DETECTED, disclosures stop: %s", self.path, reason)
+        if self._last_head is not None:
+            try:
+                known = self._last_head.read() or HeadRecord(self.node_id, self._log_id)
+                self._last_head.write(known.halt(reason))
+            except DisclosureLogError as exc:
+                log.error("audit log %s: cannot record the halt: %s", self.path, exc)
+        if self.on_tamper is not None:
+            self.on_tamper(reason)
 
     def _failed(self, exc: Exception, entries: int) -> None:
         """Count ``entries`` refused writes and log why."""
@@ -282,54 +447,40 @@ class AuditStore:
             self.last_failure = str(exc)
         log.error("audit log %s: write failed: %s", self.path, exc)
 
+    def _failed_quietly(self, entries: int) -> None:
+        """Count ``entries`` writes refused because the store is halted (logged once already)."""
+        with self._failures_lock:
+            self.write_failures += entries
+
     def _rollback(self) -> None:
-        self._committed, self._tip = _Tip(), _Tip()  # read the tip again next time
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
         except sqlite3.Error:
             log.exception("audit log %s: rollback failed", self.path)
 
-    def _head(self) -> tuple[int, str]:
-        if self._tip.head is None:
-            row = self._db.execute(
-                "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            self._tip.head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-        return self._tip.head
-
     def _append(self, kind: str, data: Any) -> int:
-        last_seq, previous = self._head()
-        seq = last_seq + 1
+        view = self._view
+        seq = view.seq + 1
         now = self._clock()
         document = envelope(seq, kind, self.node_id, now, data)
         text = canonical_json(document)
-        digest = chain_hash(previous, text)
+        digest = chain_hash(view.head, text)
         self._db.execute(
             "INSERT INTO entries (seq, time, kind, body, prev_hash, hash)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (seq, document["time"], kind, text, previous, digest),
+            (seq, document["time"], kind, text, view.head, digest),
         )
-        self._tip.head = (seq, digest)
+        view.seq, view.head = seq, digest
         self._checkpoint(due_only=True)
         return seq
 
-    def _last_checkpoint(self) -> Checkpoint | None:
-        if not self._tip.checkpoint_read:
-            row = self._db.execute(
-                "SELECT body, signature FROM checkpoints ORDER BY number DESC LIMIT 1"
-            ).fetchone()
-            self._tip.checkpoint = (
-                None if row is None else checkpoint_from_body(json.loads(row[0]), row[1])
-            )
-            self._tip.checkpoint_read = True
-        return self._tip.checkpoint
-
     def _checkpoint(self, *, due_only: bool) -> Checkpoint | None:
-        seq, head = self._head()
+        view = self._view
+        seq, head = view.seq, view.head
         if seq == 0:
             return None
-        last = self._last_checkpoint()
+        last = view.checkpoint
         now = self._clock()
         if last is not None:
             waiting = seq - last.seq
@@ -339,12 +490,14 @@ class AuditStore:
                 age = (now - dt.datetime.fromisoformat(last.time)).total_seconds()
                 if waiting < self._every and age < self._seconds:
                     return None
-        elif last is None and due_only and seq < self._every:
+        elif due_only and seq < self._every:
             # The first checkpoint of a log is due by count, or by the timer.
             first = self._db.execute("SELECT time FROM entries ORDER BY seq LIMIT 1").fetchone()
             age = (now - dt.datetime.fromisoformat(first[0])).total_seconds()
             if age < self._seconds:
                 return None
+        # Never sign what was not checked: everything since the last checkpoint, again.
+        reconcile(self._db, self.path, view, self._public, adopt_unsigned=self._maintenance)
         checkpoint = Checkpoint(
             number=(last.number if last else 0) + 1,
             seq=seq,
@@ -358,18 +511,17 @@ class AuditStore:
             "INSERT INTO checkpoints (number, seq, body, signature) VALUES (?, ?, ?, ?)",
             (checkpoint.number, checkpoint.seq, checkpoint.body_text(), checkpoint.signature),
         )
-        self._tip.checkpoint, self._tip.checkpoint_read = checkpoint, True
+        view.checkpoint = checkpoint
         return checkpoint
 
-    def _purge(self, cutoff: dt.datetime) -> AuditPurge:
+    def _purge(self, cutoff: dt.datetime, minimum_days: int, override: str) -> AuditPurge:
         limit = cutoff.astimezone(dt.UTC).isoformat()
         first = self._db.execute("SELECT min(seq) FROM entries").fetchone()[0]
         # The cut is the end of the oldest run of entries older than the cutoff.
         newer = self._db.execute(
             "SELECT min(seq) FROM entries WHERE time >= ?", (limit,)
         ).fetchone()[0]
-        last_seq, _ = self._head()
-        cut = (newer - 1) if newer is not None else last_seq
+        cut = (newer - 1) if newer is not None else self._view.seq
         if first is None or cut < first:
             return AuditPurge(0, 0, 0)
         cut_hash = self._db.execute("SELECT hash FROM entries WHERE seq = ?", (cut,)).fetchone()[0]
@@ -381,6 +533,8 @@ class AuditStore:
                 "cut_seq": cut,
                 "cut_hash": cut_hash,
                 "removed": cut - first + 1,
+                "minimum_days": minimum_days,
+                **({"retention_override": override} if override else {}),
             },
         )
         self._db.execute(
@@ -389,8 +543,23 @@ class AuditStore:
             (str(cut + 1),),
         )
         self._db.execute("DELETE FROM entries WHERE seq <= ?", (cut,))
+        self._view.first_seq = cut + 1
         self._checkpoint(due_only=False)
         return AuditPurge(cut - first + 1, cut, purge_seq)
+
+    @property
+    def log_id(self) -> str:
+        """The log's random id (``audit_meta.log_id``)."""
+        return self._log_id
+
+    def head_record(self) -> HeadRecord:
+        """What the last-known-head file should say for this log now."""
+        with self._lock:
+            checkpoint = self._view.checkpoint
+            if checkpoint is None:
+                return HeadRecord(self.node_id, self._log_id)
+            return HeadRecord(self.node_id, self._log_id, checkpoint.number, checkpoint.seq,
+                              checkpoint.head, checkpoint.digest())  # fmt: skip
 
     # -- life cycle --------------------------------------------------------
 
@@ -416,9 +585,11 @@ class AuditStore:
             self._timer.join(timeout=5)
         if self._closed:
             return
-        # A failure is already logged; the chain still protects the tail.
-        with contextlib.suppress(DisclosureLogError):
-            self.checkpoint()
+        # A failure is already logged; the chain still protects the tail. A halted
+        # store signs nothing more.
+        if not self.halted:
+            with contextlib.suppress(DisclosureLogError):
+                self.checkpoint()
         with self._lock:
             self._closed = True
             try:

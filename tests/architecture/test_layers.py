@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fieldgate.matching",),
     ("fieldgate.policy",),
     ("fieldgate.node", "fieldgate.broker", "fieldgate.client"),
-    ("fieldgate.authoring", "fieldgate.devkit"),
+    ("fieldgate.authoring", "fieldgate.devkit", "fieldgate.witness"),
     ("fieldgate.cli",),
 )
 FORBIDDEN_TOP_LEVEL = ("node", "broker", "rego")

@@ -299,6 +299,8 @@ def test_purging_old_entries_keeps_the_chain_verifiable(tmp_path: Path) -> None:
     clock = StepClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     path, key = make_log(tmp_path, entries=30, clock=clock)
     held = export(path, tmp_path / "auditor.jsonl")
+    # A year and a day later (entries younger than 365 days are never purged).
+    clock.now += dt.timedelta(days=366)
     store = AuditStore.open(path, node_id="kcso", key=key, checkpoint_every=10, clock=clock)
     # Entries 1-12 were written in the first 12 seconds (the clock ticks per call).
     with AuditReader(path) as reader:

@@ -52,8 +52,14 @@ def entry(request_id: str) -> DisclosureEntry:
     )
 
 
-def open_store(path: Path, busy_timeout: float = 2.0) -> AuditStore:
-    return AuditStore.open(path, node_id="kcso", key=KEY, busy_timeout_seconds=busy_timeout)
+def open_store(path: Path, busy_timeout: float = 2.0, *, maintenance: bool = False) -> AuditStore:
+    return AuditStore.open(
+        path,
+        node_id="kcso",
+        key=KEY,
+        busy_timeout_seconds=busy_timeout,
+        maintenance=maintenance,
+    )
 
 
 def written_ids(path: Path) -> list[str]:
@@ -179,17 +185,20 @@ def test_concurrent_writers_keep_one_whole_chain(tmp_path: Path, threads: int) -
 
 def test_a_second_writer_between_two_writes_is_seen(tmp_path: Path) -> None:
     # The store remembers the chain's tip between transactions; another
-    # connection's commit (a purge run from the CLI while the node serves)
-    # must make it read the tip again, or the chain would fork.
+    # connection's commit (a purge run from the CLI while the node serves,
+    # holding the key and checkpointing what it writes) must make it check and
+    # adopt the new tip, or the chain would fork.
     path = tmp_path / "audit.sqlite"
-    with open_store(path) as serving, open_store(path) as other:
+    with open_store(path) as serving, open_store(path, maintenance=True) as other:
         serving.write(entry("a-1"))
-        other.write(entry("b-1"))
+        other.append("records_purged", {"request_id": "b-1"}, checkpoint=True)
         serving.write(entry("a-2"))
-        other.purge_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))  # cuts nothing
+        other.purge_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=400))  # cuts nothing
         other.checkpoint()
         serving.write(entry("a-3"))
-    assert written_ids(path) == ["a-1", "b-1", "a-2", "a-3"]
+    with AuditReader(path) as reader:
+        said = [row.document()["data"]["request_id"] for row in reader.entries()]
+    assert said == ["a-1", "b-1", "a-2", "a-3"]
     report = verify_log(path, public_key=KEY.public_key())
     assert report.ok, report.problems
 
