@@ -11,7 +11,10 @@ Kinds:
   before the answer leaves; ``data`` from :func:`search_data`;
 - ``records_purged``: fields blanked and records deleted by retention;
 - ``audit_purged``: audit entries older than the retention period removed;
-  ``data.cut_seq`` / ``data.cut_hash`` anchor the chain that remains.
+  ``data.cut_seq`` / ``data.cut_hash`` anchor the chain that remains;
+- ``records_changed``: one change set applied (see :mod:`node.changes`):
+  its source, watermark, counts per operation and the record ids sealed,
+  unsealed, deleted and expunged, never a record's content.
 
 A search entry names who asked (every claim, and the id of each legal
 instrument, never the warrant's subject), the query digest, the contract
@@ -36,7 +39,8 @@ ENTRY_FORMAT = 1
 SEARCH = "search"
 RECORDS_PURGED = "records_purged"
 AUDIT_PURGED = "audit_purged"
-ENTRY_KINDS = frozenset({SEARCH, RECORDS_PURGED, AUDIT_PURGED})
+RECORDS_CHANGED = "records_changed"
+ENTRY_KINDS = frozenset({SEARCH, RECORDS_PURGED, AUDIT_PURGED, RECORDS_CHANGED})
 """Every entry kind."""
 
 Outcome = Literal["hit", "no_hit", "denied", "policy_error"]
