@@ -95,8 +95,8 @@ def _check(store: RecordStore, reader: _ChangeReader) -> str:
             problems.append((number, item))
         else:
             light.append((number, Change(item.op, item.record_id)))
-    if not problems:
-        problems = check_changes(store, light)
+    # Every line is named at once: the malformed ones, and those the store refuses.
+    problems = sorted(problems + check_changes(store, light))
     if problems:
         bad = len(problems)
         plural = "line is" if bad == 1 else "lines are"

@@ -145,11 +145,13 @@ def test_a_bad_change_set_changes_nothing_and_names_every_bad_line(
     with pytest.raises(RecordImportError) as caught:
         apply_file(store, audit, path, CATALOG)
     lines = dict(caught.value.problems)
-    assert set(lines) == {2, 4, 5, 6}  # parse errors first; store checks need a parsable file
+    assert set(lines) == {2, 3, 4, 5, 6, 7}
     assert "not an operation" in lines[2]
     assert "takes only record_id" in lines[4]
     assert "dob" in lines[5]
     assert "JSON" in lines[6]
+    assert "not in the store" in lines[3]
+    assert "not in the store" in lines[7]
     assert list(store.iter_records()) == before
     assert changes_entries(tmp_path / "audit.sqlite") == []
     path = write_jsonl(
