@@ -128,13 +128,16 @@ class ChangeSetResult:
 
 
 def check_changes(
-    store: RecordStore, changes: Iterable[tuple[int, Change]]
+    store: RecordStore, changes: Iterable[tuple[int, Change]], *, expunge_unknown: bool = False
 ) -> list[tuple[int, str]]:
     """Every change that cannot apply, as (line, reason), given the store and earlier changes.
 
-    A seal, unseal or delete needs the record stored (or upserted earlier in
-    the set) — except a delete or expunge of a record already gone, which
-    is nothing to do. An upsert, seal or unseal of an expunged record is refused.
+    A seal, unseal or expunge needs the record stored (or upserted earlier in
+    the set) — except an expunge of a record already expunged, which is
+    nothing to do, as is a delete of a record not stored. An upsert, seal or
+    unseal of an expunged record is refused. ``expunge_unknown`` lets an
+    expunge name a record never stored (a sync's first cycle meets old
+    expungements), so that it can never be stored.
     """
     listed = list(changes)
     ids = {change.record_id for _, change in listed}
@@ -153,7 +156,7 @@ def check_changes(
         elif change.op == DELETE:
             present.discard(rid)
         elif change.op == EXPUNGE:
-            if rid not in present and rid not in expunged:
+            if rid not in present and rid not in expunged and not expunge_unknown:
                 problems.append((line, f"expunge: record_id {rid!r} is not in the store"))
             present.discard(rid)
             expunged.add(rid)

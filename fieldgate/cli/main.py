@@ -16,6 +16,7 @@ from fieldgate.cli.bundle_state_cmd import node_bundle_state
 from fieldgate.cli.contract_cmds import contract
 from fieldgate.cli.demo_cmds import demo, sample
 from fieldgate.cli.node_apply import node_apply
+from fieldgate.cli.node_sync import node_sync
 from fieldgate.cli.search_cmd import search
 from fieldgate.cli.serve_cmds import broker, node
 from fieldgate.cli.trust_cmds import credential, keygen, pki, trust, warrant
@@ -42,6 +43,7 @@ node.add_command(node_keygen)
 node.add_command(node_purge)
 node.add_command(node_bundle_state)
 node.add_command(node_apply)
+node.add_command(node_sync)
 cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)
