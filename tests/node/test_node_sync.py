@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +20,23 @@ import pytest
 
 from fieldgate.core.config import ConfigError, Section
 from fieldgate.core.query import PersonQuery
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import NodeSpec, node_config, start_federation
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.reports import record_changes
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.server import open_audit_log
 from fieldgate.node.store import RecordStore
 from fieldgate.node.sync import SyncError, safe_source, sync_once
 from fieldgate.node.sync_config import SyncConfig, parse_duration, sync_config
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.v1 import common_pb2
+from tests.conftest import write_contract
+from tests.helpers.federation import LoopThread, search_node
 from tests.helpers.postgres import create_database, postgres_server
+
+FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 
 CATALOG = load_catalog(default_catalog_path())
 NOW = "clock_timestamp()"  # each change's own time, as an RMS's triggers set it
@@ -295,3 +310,91 @@ def test_the_mapping_is_read_from_the_node_config_and_checked(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="--every"):
         parse_duration("soon")
     assert "s3cret" not in safe_source("postgresql://u:s3cret@db.example/rms")
+
+
+RELEASE_ALL = """package fieldgate.contracts.release_all
+import rego.v1
+decision := {"disclose": true, "release": {f | some f in input.record.fields}, "mask": {}}
+"""
+
+
+def test_a_serving_node_withholds_a_record_sealed_in_the_rms_after_one_cycle(
+    rms: str, tmp_path: Path, loop: LoopThread
+) -> None:
+    spec = NodeSpec("kcso", "King County", write_contract(tmp_path, "all.rego", RELEASE_ALL))
+    federation = loop.run(start_federation([spec], tmp_path, audit=True))
+    try:
+        config = node_config(spec, tmp_path)
+        detective = demo_personas(dt.date.today())[0].requester.to_message()
+        query = common_pb2.PersonQuery(surname="ROE", given_name="JANE", dob="1975-09-30")
+        address = federation.nodes["kcso"].address
+        with RecordStore.open(config.database) as store:
+            audit = open_audit_log(config)
+            try:
+                sync_once(store, audit, CATALOG, mapping(), rms)
+                before = search_node(address, detective, query)
+                rms_do(rms, f"UPDATE bookings SET (sealed, updated_at) = (true, {NOW})")
+                sync_once(store, audit, CATALOG, mapping(), rms)
+                after = search_node(address, detective, query)
+            finally:
+                audit.close()
+    finally:
+        loop.run(federation.stop())
+    assert [h.record_id for h in before.hits] == ["102"]
+    assert list(after.hits) == []
+
+
+def test_a_sync_killed_mid_cycle_resumes_without_loss_or_repeat(rms: str, tmp_path: Path) -> None:
+    rows = 20_000
+    rms_do(
+        rms,
+        "INSERT INTO persons (person_id, last_name, first_name, dob)"
+        f" SELECT 1000 + n, 'PERSON' || n, 'P', '1970-01-01' FROM generate_series(1, {rows}) n;"
+        "INSERT INTO bookings (booking_id, person_id, booking_no, booked_on, charges)"
+        " SELECT 100000 + n, 1000 + n, 'K' || n, '2026-06-01', ARRAY[repeat('CHARGE ', 40)]"
+        f" FROM generate_series(1, {rows}) n",
+    )
+    columns = "\n".join(f'{field} = "{column}"' for field, column in MAPPING.items())
+    config_path = tmp_path / "node.toml"
+    config_path.write_text(
+        '[node]\nid = "kcso"\nagency_name = "King County"\ndatabase = "kcso.sqlite"\n'
+        'insecure = true\n[node.contact]\nunit = "Records"\nphone = "555-0100"\n'
+        f'[node.sync]\nsource = "{rms}"\nquery = "SELECT * FROM fieldgate_bookings"\n'
+        'key = "booking_id"\nchange_column = "changed_at"\ndeleted_column = "voided"\n'
+        f'expunged_column = "expunged"\nbatch_size = 500\n[node.sync.columns]\n{columns}\n',
+        encoding="utf-8",
+    )
+    database = tmp_path / "kcso.sqlite"
+    command = [FIELDGATE, "node", "sync", "--config", str(config_path), "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while committed(database) < 2000:  # a few change sets in, many to go
+            assert process.poll() is None, "the sync finished before it could be killed"
+            assert time.monotonic() < deadline, "the sync never got going"
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    kept = committed(database)
+    assert kept < rows + 3
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads(done.stdout)
+    # Exactly the rows not yet applied were read again: none lost, none applied twice.
+    assert resumed["rows"] == rows + 3 - kept
+    assert resumed["records_in_store"] == rows + 3
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert json.loads(again.stdout)["rows"] == 0
+
+
+def committed(database: Path) -> int:
+    """Records committed so far, read as another process would (read-only)."""
+    if not database.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
