@@ -354,16 +354,7 @@ def test_a_sync_killed_mid_cycle_resumes_without_loss_or_repeat(rms: str, tmp_pa
         " SELECT 100000 + n, 1000 + n, 'K' || n, '2026-06-01', ARRAY[repeat('CHARGE ', 40)]"
         f" FROM generate_series(1, {rows}) n",
     )
-    columns = "\n".join(f'{field} = "{column}"' for field, column in MAPPING.items())
-    config_path = tmp_path / "node.toml"
-    config_path.write_text(
-        '[node]\nid = "kcso"\nagency_name = "King County"\ndatabase = "kcso.sqlite"\n'
-        'insecure = true\n[node.contact]\nunit = "Records"\nphone = "555-0100"\n'
-        f'[node.sync]\nsource = "{rms}"\nquery = "SELECT * FROM fieldgate_bookings"\n'
-        'key = "booking_id"\nchange_column = "changed_at"\ndeleted_column = "voided"\n'
-        f'expunged_column = "expunged"\nbatch_size = 500\n[node.sync.columns]\n{columns}\n',
-        encoding="utf-8",
-    )
+    config_path = write_node_config(tmp_path, rms, batch_size=500)
     database = tmp_path / "kcso.sqlite"
     command = [FIELDGATE, "node", "sync", "--config", str(config_path), "--json"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -398,3 +389,55 @@ def committed(database: Path) -> int:
             return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
         except sqlite3.OperationalError:  # schema not created yet
             return 0
+
+
+def write_node_config(directory: Path, source: str, *, batch_size: int) -> Path:
+    """A development node's TOML with the RMS mapping of these tests in [node.sync]."""
+    columns = "\n".join(f'{field} = "{column}"' for field, column in MAPPING.items())
+    path = directory / "node.toml"
+    path.write_text(
+        '[node]\nid = "kcso"\nagency_name = "King County"\ndatabase = "kcso.sqlite"\n'
+        'insecure = true\n[node.contact]\nunit = "Records"\nphone = "555-0100"\n'
+        f'[node.sync]\nsource = "{source}"\nquery = "SELECT * FROM fieldgate_bookings"\n'
+        'key = "booking_id"\nchange_column = "changed_at"\ndeleted_column = "voided"\n'
+        f'expunged_column = "expunged"\nbatch_size = {batch_size}\n'
+        f"[node.sync.columns]\n{columns}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_sync_every_picks_up_each_change_on_the_next_cycle_and_stops_on_sigterm(
+    rms: str, tmp_path: Path
+) -> None:
+    config_path = write_node_config(tmp_path, rms, batch_size=100)
+    process = subprocess.Popen(
+        [FIELDGATE, "node", "sync", "--config", str(config_path), "--every", "1s", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        assert first["counts"] == {"upsert": 3}
+        rms_do(
+            rms, f"UPDATE bookings SET (sealed, updated_at) = (true, {NOW}) WHERE booking_id = 101"
+        )
+        # The next cycles report in order; the change shows in the first one that reads it.
+        while (cycle := json.loads(process.stdout.readline()))["rows"] == 0:
+            pass
+        assert cycle["counts"] == {"upsert": 1}
+        with RecordStore.open(tmp_path / "kcso.sqlite") as store:
+            sealed = store.get("101")
+        assert sealed is not None
+        assert sealed.sealed
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
