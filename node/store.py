@@ -409,6 +409,8 @@ class RecordStore:
         reads one snapshot: a change set committed meanwhile is seen whole or
         not at all.
         """
+        if self._db.in_transaction:  # inside the caller's own transaction: already one snapshot
+            return self._search(query, limit)
         self._db.execute("BEGIN")  # deferred: a read snapshot from the first SELECT
         try:
             return self._search(query, limit)
