@@ -12,7 +12,8 @@ database (:mod:`node.sync`). Operations:
   identifier index rows are deleted with ``secure_delete`` on (zeroed, not
   left in free pages) and the write-ahead log is checkpointed and truncated
   afterwards, so no copy stays in the database files. Only the record_id is
-  kept, so the record cannot come back by a later upsert.
+  kept, so the record cannot come back: a later upsert, seal or unseal of it
+  is skipped and counted (``skipped_expunged``), never applied.
 
 :func:`check_changes` refuses a change set with every bad change named before
 anything is written; :func:`apply_changes` then applies it in one transaction
@@ -20,8 +21,8 @@ of the record store and writes one ``records_changed`` audit entry (source,
 watermark, counts per operation, the ids sealed, unsealed, deleted and
 expunged; never a record's content) before that transaction commits, so no
 change is visible without its entry. Applying the same change set twice
-changes nothing the second time (every operation is idempotent; the counts
-say ``unchanged``).
+leaves the store as the first time left it (every operation is idempotent;
+the counts say ``unchanged`` when each record appears once in the set).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ OPERATIONS: tuple[str, ...] = (UPSERT, DELETE, SEAL, UNSEAL, EXPUNGE)
 
 OP_KEY = "op"
 """The key (JSON) or column (CSV) naming a change's operation; absent or empty means upsert."""
+
+SKIPPED_EXPUNGED = "skipped_expunged"
+"""The count of upserts, seals and unseals of expunged records: skipped, never applied."""
 
 # Past tense of each operation, as the audit entry lists the records it changed.
 _LISTED = {DELETE: "deleted", SEAL: "sealed", UNSEAL: "unsealed", EXPUNGE: "expunged"}
@@ -104,7 +108,8 @@ class ChangeSetResult:
 
     Attributes:
         counts: per operation, how many changes changed the store; ``unchanged``
-            counts those that found it already so.
+            counts those that found it already so, ``skipped_expunged`` those
+            that named an expunged record.
         records: per past-tense operation (sealed, unsealed, deleted, expunged),
             the record ids it changed, in order.
         audit_seq: the sequence number of the ``records_changed`` audit entry.
@@ -120,11 +125,11 @@ class ChangeSetResult:
     @property
     def changed(self) -> int:
         """How many changes changed the store."""
-        return sum(n for op, n in self.counts.items() if op != "unchanged")
+        return sum(n for op, n in self.counts.items() if op in OPERATIONS)
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and JSON (every operation, zero or not)."""
-        return {op: self.counts.get(op, 0) for op in (*OPERATIONS, "unchanged")}
+        return {op: self.counts.get(op, 0) for op in (*OPERATIONS, "unchanged", SKIPPED_EXPUNGED)}
 
 
 def check_changes(
@@ -135,9 +140,9 @@ def check_changes(
     A seal, unseal or expunge needs the record stored (or upserted earlier in
     the set) — except an expunge of a record already expunged, which is
     nothing to do, as is a delete of a record not stored. An upsert, seal or
-    unseal of an expunged record is refused. ``expunge_unknown`` lets an
-    expunge name a record never stored (a sync's first cycle meets old
-    expungements), so that it can never be stored.
+    unseal of an expunged record is no problem: it is skipped when applied.
+    ``expunge_unknown`` lets an expunge name a record never stored (a sync's
+    first cycle meets old expungements), so that it can never be stored.
     """
     listed = list(changes)
     ids = {change.record_id for _, change in listed}
@@ -147,9 +152,8 @@ def check_changes(
     for line, change in listed:
         rid = change.record_id
         if rid in expunged and change.op != EXPUNGE:
-            if change.op != DELETE:
-                problems.append((line, f"record_id {rid!r} was expunged; it cannot come back"))
-        elif change.op == UPSERT:
+            continue  # skipped when applied
+        if change.op == UPSERT:
             present.add(rid)
         elif change.op in (SEAL, UNSEAL) and rid not in present:
             problems.append((line, f"{change.op}: record_id {rid!r} is not in the store"))
@@ -193,8 +197,7 @@ def apply_changes(
     now = dt.datetime.now(dt.UTC).isoformat()
     with store.write_transaction():
         for change in changes:
-            done = _apply_one(store, change, now, listed)
-            result.counts[change.op if done else "unchanged"] += 1
+            result.counts[_apply_one(store, change, now, listed)] += 1
         result.records = {name: ids for name, ids in listed.items() if ids}
         data: dict[str, Any] = {
             "source": dict(source),
@@ -210,22 +213,22 @@ def apply_changes(
     return result
 
 
-def _apply_one(store: RecordStore, change: Change, now: str, listed: dict[str, list[str]]) -> bool:
-    """Apply one change; True when it changed the store."""
+def _apply_one(store: RecordStore, change: Change, now: str, listed: dict[str, list[str]]) -> str:
+    """Apply one change; return what to count it as (its op when it changed the store)."""
     rid = change.record_id
+    if change.op in (UPSERT, SEAL, UNSEAL) and store.expunged_ids([rid]):
+        return SKIPPED_EXPUNGED
     if change.op == UPSERT:
         assert change.record is not None
-        if store.expunged_ids([rid]):
-            raise ValueError(f"record_id {rid!r} was expunged; it cannot come back")
         before = store.get(rid)
         if before == change.record:
-            return False
+            return "unchanged"
         store.replace(change.record)
         if change.record.sealed and not (before and before.sealed):
             listed["sealed"].append(rid)
         elif before and before.sealed and not change.record.sealed:
             listed["unsealed"].append(rid)
-        return True
+        return UPSERT
     if change.op in (SEAL, UNSEAL):
         done = store.set_sealed(rid, change.op == SEAL)
         if done is None:
@@ -234,6 +237,7 @@ def _apply_one(store: RecordStore, change: Change, now: str, listed: dict[str, l
         done = store.remove(rid)
     else:
         done = store.expunge(rid, now)
-    if done:
-        listed[_LISTED[change.op]].append(rid)
-    return done
+    if not done:
+        return "unchanged"
+    listed[_LISTED[change.op]].append(rid)
+    return change.op
