@@ -20,4 +20,12 @@ Modules:
 - :mod:`fieldgate.node.health`: whether the node can answer, for probes and metrics.
 - :mod:`fieldgate.node.metrics`: the node's Prometheus metrics (``fieldgate_node_*``).
 - :mod:`fieldgate.node.server`: starting and stopping the node's gRPC server.
+- :mod:`fieldgate.node.change_files`: Change files: a change set in JSON Lines or CSV, checked
+  whole, then applied who.
+- :mod:`fieldgate.node.changes`: Change sets: upserts, deletions, sealing and expungement orders,
+  applied all or .
+- :mod:`fieldgate.node.sync`: Sync from the agency's own database: the node follows the system of
+  record, batc.
+- :mod:`fieldgate.node.sync_config`: ``[node.sync]``: how a node reads its records from the agency's
+  own database.
 """

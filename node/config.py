@@ -42,6 +42,8 @@ Example::
     listen = "127.0.0.1:9102"
     reflection = false
 
+    [node.sync]                       # optional; see node.sync_config
+
 Relative paths resolve against the config file's directory. Overrides come
 from ``FIELDGATE_NODE__<KEY>`` variables (see :mod:`fieldgate.core.config`).
 """
@@ -57,6 +59,7 @@ from fieldgate.core.config import ConfigError, Section, read_toml
 from fieldgate.core.query import HARD_MAX_HITS
 from fieldgate.core.tls import TLSFiles, tls_files
 from fieldgate.node.audit.config import AuditConfig, audit_config
+from fieldgate.node.sync_config import SyncConfig, sync_config
 from fieldgate.ops.endpoints import (
     MaintenanceConfig,
     MetricsConfig,
@@ -112,6 +115,8 @@ class NodeConfig:
     """``text`` or ``json`` (one object per line); ``--log-format`` overrides it."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
+    sync: SyncConfig | None = None
+    """Where ``fieldgate node sync`` reads records from (``[node.sync]``); None: nowhere."""
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:
@@ -151,6 +156,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         maintenance=maintenance_config(node),
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),
+        sync=sync_config(node),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

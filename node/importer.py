@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Generic, Protocol, TypeVar
 
 from fieldgate.node.errors import DuplicateRecordError, RecordImportError
 from fieldgate.node.store import RecordStore
@@ -49,7 +49,7 @@ ProgressCallback = Callable[[int, int], None]
 _PROGRESS_STEP = 1 << 16  # report at most every 64 KiB
 _BOOLEANS = {"": None, "true": True, "1": True, "false": False, "0": False}
 _INTEGER = re.compile(r"[+-]?\d{1,19}")
-_Parsed = tuple[int, Record | str]  # (line number, record or why the line is bad)
+_Item = TypeVar("_Item")  # what a reader makes of a line: a Record, or a change (node.changes)
 
 
 class _Digest(Protocol):
@@ -100,7 +100,9 @@ def import_file(
         )
     try:
         size = path.stat().st_size
-        reader = _Reader(path, fmt, catalog, total=2 * size, progress=progress)
+        reader = _Reader(
+            path, fmt, catalog, total=2 * size, progress=progress, item=record_or_reason(catalog)
+        )
         first_digest = _check(store, reader)
         imported = store.insert_many(_records_again(reader, first_digest))
     except OSError as exc:
@@ -112,7 +114,7 @@ def import_file(
     return ImportReport(path=path, format=fmt, imported=imported, size=size)
 
 
-def _check(store: RecordStore, reader: _Reader) -> bytes:
+def _check(store: RecordStore, reader: _Reader[Record]) -> bytes:
     """First pass: raise unless every line is a good, new record; return the file's digest."""
     listed: list[tuple[int, str]] = []
     bad = 0
@@ -152,7 +154,7 @@ def _check(store: RecordStore, reader: _Reader) -> bytes:
     return digest.digest()
 
 
-def _records_again(reader: _Reader, first_digest: bytes) -> Iterator[Record]:
+def _records_again(reader: _Reader[Record], first_digest: bytes) -> Iterator[Record]:
     """Second pass: yield the records; raising here rolls the whole insert back."""
     digest = hashlib.sha256()
     for _, item in reader.parse(digest):
@@ -165,8 +167,16 @@ def _records_again(reader: _Reader, first_digest: bytes) -> Iterator[Record]:
     raise RecordImportError(reader.path, "the file changed during the import; nothing was imported")
 
 
-class _Reader:
-    """Reads one import file, line by line, as (line number, record or reason)."""
+class _Reader(Generic[_Item]):
+    """Reads one import file, line by line, as (line number, item or reason).
+
+    ``item`` turns a line's raw object into the item (a record for imports);
+    ``extra_columns`` are CSV columns kept as text beside the record keys
+    (``op`` in change files), and ``required_columns`` must be in the header.
+    """
+
+    extra_columns: frozenset[str] = frozenset()
+    required_columns: tuple[str, ...] = ("record_id", "record_kind")
 
     def __init__(
         self,
@@ -176,13 +186,15 @@ class _Reader:
         *,
         total: int,
         progress: ProgressCallback | None,
+        item: Callable[[Mapping[str, object]], _Item | str],
     ) -> None:
         self.path, self.fmt, self.catalog = path, fmt, catalog
+        self._item = item
         self.saw_content = False
         self._total, self._progress = total, progress
         self._done = self._reported = 0
 
-    def parse(self, digest: _Digest) -> Iterator[_Parsed]:
+    def parse(self, digest: _Digest) -> Iterator[tuple[int, _Item | str]]:
         with self.path.open("rb") as handle:
             lines = self._lines(handle, digest)
             yield from self._jsonl(lines) if self.fmt == "jsonl" else self._csv(lines)
@@ -201,7 +213,7 @@ class _Reader:
             except UnicodeDecodeError:
                 yield number, raw.decode(encoding, errors="replace"), False
 
-    def _jsonl(self, lines: Iterator[tuple[int, str, bool]]) -> Iterator[_Parsed]:
+    def _jsonl(self, lines: Iterator[tuple[int, str, bool]]) -> Iterator[tuple[int, _Item | str]]:
         for number, text, clean in lines:
             if not text.strip():
                 continue
@@ -221,9 +233,9 @@ class _Reader:
             if not isinstance(raw, dict):
                 yield number, f"expected a JSON object, got {type(raw).__name__}"
                 continue
-            yield number, self._validate(raw)
+            yield number, self._item(raw)
 
-    def _csv(self, lines: Iterator[tuple[int, str, bool]]) -> Iterator[_Parsed]:
+    def _csv(self, lines: Iterator[tuple[int, str, bool]]) -> Iterator[tuple[int, _Item | str]]:
         unclean: set[int] = set()
 
         def texts() -> Iterator[str]:
@@ -261,13 +273,13 @@ class _Reader:
                     )
                 yield start, "not valid UTF-8"
             elif header is None:
-                header = _check_header(self.path, start, row, self.catalog)
+                header = _check_header(self.path, start, row, self.catalog, self)
             elif len(row) != len(header):
                 yield start, f"has {len(row)} columns; the header has {len(header)}"
             else:
                 yield start, self._csv_record(header, row)
 
-    def _csv_record(self, header: list[str], row: list[str]) -> Record | str:
+    def _csv_record(self, header: list[str], row: list[str]) -> _Item | str:
         raw: dict[str, object] = {}
         for column, cell in zip(header, row, strict=True):
             name, _, part = column.partition(".")
@@ -275,6 +287,9 @@ class _Reader:
                 address = raw.setdefault(name, {})
                 assert isinstance(address, dict)
                 address[part] = cell
+                continue
+            if name in self.extra_columns:
+                raw[name] = cell
                 continue
             field_type = "string" if name in RESERVED_KEYS else self.catalog.fields[name].type
             if name in ("sealed", "juvenile", "expunged"):
@@ -292,16 +307,24 @@ class _Reader:
                 raw[name] = [item for item in cell.split(LIST_SEPARATOR) if item.strip()]
             else:
                 raw[name] = cell
-        return self._validate(raw)
+        return self._item(raw)
 
-    def _validate(self, raw: Mapping[str, object]) -> Record | str:
+
+def record_or_reason(catalog: FieldCatalog) -> Callable[[Mapping[str, object]], Record | str]:
+    """A reader's ``item``: the checked record, or why the line is not one."""
+
+    def check(raw: Mapping[str, object]) -> Record | str:
         try:
-            return validate_record(raw, self.catalog)
+            return validate_record(raw, catalog)
         except RecordError as exc:
             return exc.reason
 
+    return check
 
-def _check_header(path: Path, number: int, row: list[str], catalog: FieldCatalog) -> list[str]:
+
+def _check_header(
+    path: Path, number: int, row: list[str], catalog: FieldCatalog, reader: _Reader[_Item]
+) -> list[str]:
     header = [column.strip() for column in row]
     problems: list[str] = []
     seen: set[str] = set()
@@ -315,10 +338,10 @@ def _check_header(path: Path, number: int, row: list[str], catalog: FieldCatalog
         elif not part and spec and spec.type == "address":
             parts = ", ".join(f"{name}.{key}" for key in ADDRESS_KEYS)
             problems.append(f"column {column!r} is an address; use {parts}")
-        elif not part and not spec and name not in RESERVED_KEYS:
+        elif not part and not spec and name not in RESERVED_KEYS | reader.extra_columns:
             problems.append(f"column {column!r} is not a field of this node's catalog")
         seen.add(column)
-    problems += [f"no {key} column" for key in ("record_id", "record_kind") if key not in seen]
+    problems += [f"no {key} column" for key in reader.required_columns if key not in seen]
     if problems:
         raise RecordImportError(
             path,

@@ -36,6 +36,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -77,6 +78,13 @@ CREATE TABLE identifiers (
 ) STRICT;
 CREATE INDEX identifiers_kind_value ON identifiers (kind, value);
 CREATE INDEX identifiers_record ON identifiers (record_id);
+"""
+
+# Kept beside the schema proper (and created in stores of any version): what
+# change sets need to stay idempotent and resumable (:mod:`node.changes`).
+_CHANGE_TABLES = """
+CREATE TABLE IF NOT EXISTS expunged (record_id TEXT PRIMARY KEY, at TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS watermarks (source TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 """
 
 _CHUNK = 500  # bound on SQL parameters per statement
@@ -131,7 +139,11 @@ class RecordStore:
             # crash can lose the last transactions, never corrupt the file.
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows (expunged records, disposed fields) are overwritten
+            # with zeros, not left in free space to be read from the file.
+            db.execute("PRAGMA secure_delete = ON")
             cls._ensure_schema(db, path)
+            db.executescript(_CHANGE_TABLES)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise StoreError(f"{path}: cannot use as a record store: {exc}") from exc
@@ -280,6 +292,87 @@ class RecordStore:
         if cursor.rowcount != 1:
             raise StoreError(f"record_id {record_id!r} is not in the store")
 
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """Run the block in one write transaction: committed whole, or rolled back whole.
+
+        Change sets (:mod:`node.changes`) use :meth:`replace`, :meth:`remove`,
+        :meth:`set_sealed`, :meth:`expunge` and :meth:`set_watermark` inside it;
+        a search on another connection sees the store as before or as after.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def replace(self, record: Record) -> None:
+        """Insert ``record``, replacing the one with its id (and its index rows) if stored."""
+        self._db.execute("DELETE FROM records WHERE record_id = ?", (record.record_id,))
+        self._insert(record)
+
+    def remove(self, record_id: str) -> bool:
+        """Delete a record and its index rows; False when it is not stored."""
+        cursor = self._db.execute("DELETE FROM records WHERE record_id = ?", (record_id,))
+        return cursor.rowcount == 1
+
+    def set_sealed(self, record_id: str, sealed: bool) -> bool | None:
+        """Set a record's sealed flag: True changed, False already so, None not stored."""
+        cursor = self._db.execute(
+            "UPDATE records SET sealed = ? WHERE record_id = ? AND sealed != ?",
+            (int(sealed), record_id, int(sealed)),
+        )
+        if cursor.rowcount:
+            return True
+        return False if self.get(record_id) is not None else None
+
+    def expunge(self, record_id: str, at: str) -> bool:
+        """Delete a record for good and remember only its id; False when already expunged.
+
+        The row and its name and identifier rows are deleted (and zeroed on
+        disk: ``secure_delete``); :meth:`purge_free_pages` then makes sure no
+        copy is left in the write-ahead log either.
+        """
+        self.remove(record_id)
+        cursor = self._db.execute(
+            "INSERT INTO expunged (record_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (record_id, at),
+        )
+        return cursor.rowcount == 1
+
+    def expunged_ids(self, record_ids: Iterable[str]) -> set[str]:
+        """Return which of ``record_ids`` were expunged (and may not come back)."""
+        return self._ids_in("expunged", record_ids)
+
+    def watermark(self, source: str) -> str | None:
+        """The watermark stored for a sync ``source``, or None before its first change set."""
+        row = self._db.execute(
+            "SELECT value FROM watermarks WHERE source = ?", (source,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def set_watermark(self, source: str, value: str) -> None:
+        """Store a sync ``source``'s watermark (inside the change set's transaction)."""
+        self._db.execute(
+            "INSERT INTO watermarks (source, value) VALUES (?, ?)"
+            " ON CONFLICT (source) DO UPDATE SET value = excluded.value",
+            (source, value),
+        )
+
+    def purge_free_pages(self) -> bool:
+        """Copy the write-ahead log into the file and truncate it; True when it got all of it.
+
+        Deleted content is zeroed in the pages the last transactions wrote,
+        but older copies of those pages can still sit in the WAL until it is
+        checkpointed; a reader holding an old snapshot delays that (up to the
+        busy timeout), and False says some of the log is left for next time.
+        """
+        busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
+
     def get(self, record_id: str) -> Record | None:
         """Return the record with ``record_id``, or None."""
         row = self._db.execute(
@@ -291,6 +384,9 @@ class RecordStore:
 
     def existing_ids(self, record_ids: Iterable[str]) -> set[str]:
         """Return which of ``record_ids`` the store already holds."""
+        return self._ids_in("records", record_ids)
+
+    def _ids_in(self, table: str, record_ids: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(record_ids))
         found: set[str] = set()
         for start in range(0, len(wanted), _CHUNK):
@@ -299,7 +395,7 @@ class RecordStore:
             found.update(
                 row[0]
                 for row in self._db.execute(
-                    f"SELECT record_id FROM records WHERE record_id IN ({marks})", chunk
+                    f"SELECT record_id FROM {table} WHERE record_id IN ({marks})", chunk
                 )
             )
         return found
@@ -309,8 +405,20 @@ class RecordStore:
 
         Sealed, juvenile and expunged records are returned like any other;
         whether they may be disclosed is the caller's (and contract's) decision.
-        Ties are broken by record_id so answers are repeatable.
+        Ties are broken by record_id so answers are repeatable. The search
+        reads one snapshot: a change set committed meanwhile is seen whole or
+        not at all.
         """
+        if self._db.in_transaction:  # inside the caller's own transaction: already one snapshot
+            return self._search(query, limit)
+        self._db.execute("BEGIN")  # deferred: a read snapshot from the first SELECT
+        try:
+            return self._search(query, limit)
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+
+    def _search(self, query: PersonQuery, limit: int) -> list[Candidate]:
         union, params = candidate_union(query)
         if not union or limit <= 0:
             return []

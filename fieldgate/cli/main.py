@@ -23,6 +23,8 @@ from fieldgate.cli.credential import credential
 from fieldgate.cli.demo import demo, sample
 from fieldgate.cli.keygen import keygen
 from fieldgate.cli.node import node
+from fieldgate.cli.node_apply import node_apply
+from fieldgate.cli.node_sync import node_sync
 from fieldgate.cli.pki import pki
 from fieldgate.cli.search import search
 from fieldgate.cli.trust import trust
@@ -48,6 +50,8 @@ cli.add_command(demo)
 cli.add_command(sample)
 cli.add_command(audit)
 node.add_command(node_audit_init)
+node.add_command(node_apply)
+node.add_command(node_sync)
 cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)

@@ -135,6 +135,10 @@ class Section:
             raise ConfigError(self._key(key), f"must be a non-empty list of strings, not {value!r}")
         return tuple(v.strip() for v in value)
 
+    def names(self) -> list[str]:
+        """The table's keys (for tables whose keys are data, e.g. a column mapping)."""
+        return list(self._table)
+
     def has(self, key: str) -> bool:
         """Whether ``key`` is present (absent optional tables stay absent)."""
         return key in self._table

@@ -11,7 +11,10 @@ Kinds:
   before the answer leaves; ``data`` from :func:`search_data`;
 - ``records_purged``: fields blanked and records deleted by retention;
 - ``audit_purged``: audit entries older than the retention period removed;
-  ``data.cut_seq`` / ``data.cut_hash`` anchor the chain that remains.
+  ``data.cut_seq`` / ``data.cut_hash`` anchor the chain that remains;
+- ``records_changed``: one change set applied (see :mod:`node.changes`):
+  its source, watermark, counts per operation and the record ids sealed,
+  unsealed, deleted and expunged, never a record's content.
 
 A search entry names who asked (every claim, and the id of each legal
 instrument, never the warrant's subject), the query digest, the contract
@@ -38,7 +41,9 @@ RECORDS_PURGED = "records_purged"
 AUDIT_PURGED = "audit_purged"
 AUDIT_INITIALISED = "audit_initialised"
 """``fieldgate node audit-init``: a log started or adopted on purpose, and why."""
-ENTRY_KINDS = frozenset({SEARCH, RECORDS_PURGED, AUDIT_PURGED, AUDIT_INITIALISED})
+RECORDS_CHANGED = "records_changed"
+"""A change set applied (``node apply`` / ``node sync``): counts and ids, never content."""
+ENTRY_KINDS = frozenset({SEARCH, RECORDS_PURGED, AUDIT_PURGED, AUDIT_INITIALISED, RECORDS_CHANGED})
 """Every entry kind."""
 
 Outcome = Literal["hit", "no_hit", "denied", "policy_error"]

@@ -8,7 +8,8 @@ report stands on an intact record (``fieldgate audit verify``).
 - :func:`by_purpose`: per requester agency type and purpose, how many
   searches, hits, denials and policy errors, and fields released per
   sensitivity class;
-- :func:`subject_history`: every disclosure of one person's records;
+- :func:`subject_history`: every disclosure of one person's records, and
+  when they were sealed, unsealed, deleted or expunged (its notes);
 - :func:`accounts`: every requester seen, first and last use, and those whose
   agency type the current contract refuses but who still search;
 - :func:`denials`: every denied search and every policy error.
@@ -25,7 +26,7 @@ from typing import Any
 
 from fieldgate.core.names import normalize_name
 from fieldgate.core.query import PersonQuery
-from fieldgate.node.audit.entries import SEARCH
+from fieldgate.node.audit.entries import RECORDS_CHANGED, SEARCH
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.store import RecordStore
 
@@ -184,8 +185,35 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
         "released",
         "masked",
     )
-    notes = (f"records: {', '.join(sorted(record_ids)) or '(none)'}",)
+    notes = (
+        f"records: {', '.join(sorted(record_ids)) or '(none)'}",
+        *record_changes(reader, record_ids, period),
+    )
     return Report("disclosures of one person's records", columns, rows, notes)
+
+
+def record_changes(
+    reader: AuditReader, record_ids: set[str], period: Period = Period()
+) -> list[str]:
+    """When any of ``record_ids`` was sealed, unsealed, deleted or expunged, one line each.
+
+    Read from the ``records_changed`` entries of applied change sets
+    (:mod:`node.changes`); the disclosures made before stay in the log as they were.
+    """
+    lines: list[str] = []
+    for row in reader.entries(RECORDS_CHANGED):
+        data = row.document().get("data")
+        if not period.contains(row.time) or not isinstance(data, dict):
+            continue
+        source = data.get("source", {})
+        origin = source.get("path") or source.get("database") or "?"
+        for what, ids in sorted(data.get("records", {}).items()):
+            lines += [
+                f"{row.time}: record {rid} {what} (audit entry {row.seq}, change set from {origin})"
+                for rid in ids
+                if rid in record_ids
+            ]
+    return lines
 
 
 def accounts(reader: AuditReader, period: Period = Period()) -> Report:

@@ -1,0 +1,243 @@
+"""Change sets: upserts, deletions, sealing and expungement orders, applied all or nothing.
+
+A change set is a sequence of :class:`Change` s, from a change file
+(:mod:`node.change_files`) or one batch of a sync from the agency's own
+database (:mod:`node.sync`). Operations:
+
+- ``upsert``: insert the record, or replace the stored one with that id;
+- ``delete``: remove a record entered in error (absent: nothing to do);
+- ``seal`` / ``unseal``: set the sealed flag; a sealed record is withheld
+  from every answer whatever the contract says;
+- ``expunge``: remove the record for good. Its row and its name and
+  identifier index rows are deleted with ``secure_delete`` on (zeroed, not
+  left in free pages) and the write-ahead log is checkpointed and truncated
+  afterwards, so no copy stays in the database files. Only the record_id is
+  kept, so the record cannot come back: a later upsert, seal or unseal of it
+  is skipped and counted (``skipped_expunged``), never applied.
+
+:func:`check_changes` refuses a change set with every bad change named before
+anything is written; :func:`apply_changes` then applies it in one transaction
+of the record store and writes one ``records_changed`` audit entry (source,
+watermark, counts per operation, the ids sealed, unsealed, deleted and
+expunged; never a record's content) before that transaction commits, so no
+change is visible without its entry. Applying the same change set twice
+leaves the store as the first time left it (every operation is idempotent;
+the counts say ``unchanged`` when each record appears once in the set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldgate.node.audit.entries import RECORDS_CHANGED
+from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog import FieldCatalog
+from fieldgate.policy.errors import RecordError
+from fieldgate.policy.records import Record, validate_record
+
+UPSERT, DELETE, SEAL, UNSEAL, EXPUNGE = "upsert", "delete", "seal", "unseal", "expunge"
+OPERATIONS: tuple[str, ...] = (UPSERT, DELETE, SEAL, UNSEAL, EXPUNGE)
+"""Every operation a change may carry."""
+
+OP_KEY = "op"
+"""The key (JSON) or column (CSV) naming a change's operation; absent or empty means upsert."""
+
+SKIPPED_EXPUNGED = "skipped_expunged"
+"""The count of upserts, seals and unseals of expunged records: skipped, never applied."""
+
+# Past tense of each operation, as the audit entry lists the records it changed.
+_LISTED = {DELETE: "deleted", SEAL: "sealed", UNSEAL: "unsealed", EXPUNGE: "expunged"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to one record.
+
+    Attributes:
+        op: one of :data:`OPERATIONS`.
+        record_id: the record changed.
+        record: the whole new record (``upsert`` only).
+    """
+
+    op: str
+    record_id: str
+    record: Record | None = None
+
+
+def change_or_reason(raw: Mapping[str, object], catalog: FieldCatalog) -> Change | str:
+    """Read one change from its raw object, or say why it is not one.
+
+    An upsert is a whole record (checked like an import) with ``op`` absent,
+    empty or ``"upsert"``; the other operations take ``record_id`` and nothing else.
+    """
+    op = raw.get(OP_KEY) or UPSERT
+    if not isinstance(op, str) or op.strip().lower() not in OPERATIONS:
+        return f"{OP_KEY}: {str(op)[:40]!r} is not an operation; use one of {', '.join(OPERATIONS)}"
+    op = op.strip().lower()
+    fields = {key: value for key, value in raw.items() if key != OP_KEY}
+    if op == UPSERT:
+        try:
+            record = validate_record(fields, catalog)
+        except RecordError as exc:
+            return exc.reason
+        return Change(UPSERT, record.record_id, record)
+    extra = [k for k, v in fields.items() if k != "record_id" and not _empty(v)]
+    if extra:
+        return f"{op}: takes only record_id, not {extra[0][:40]!r}"
+    record_id = fields.get("record_id")
+    if not isinstance(record_id, str) or not record_id.strip():
+        return "record_id: is missing"
+    return Change(op, record_id.strip())
+
+
+def _empty(value: object) -> bool:
+    """Whether a value says nothing (a CSV row's blank cells for the columns it does not use)."""
+    if isinstance(value, Mapping):
+        return all(_empty(v) for v in value.values())
+    return value in (None, "", [], False)
+
+
+@dataclass
+class ChangeSetResult:
+    """What applying a change set did.
+
+    Attributes:
+        counts: per operation, how many changes changed the store; ``unchanged``
+            counts those that found it already so, ``skipped_expunged`` those
+            that named an expunged record.
+        records: per past-tense operation (sealed, unsealed, deleted, expunged),
+            the record ids it changed, in order.
+        audit_seq: the sequence number of the ``records_changed`` audit entry.
+        wal_truncated: after deletions, whether the write-ahead log was fully
+            checkpointed (False: an old reader delayed it; retried next time).
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    records: dict[str, list[str]] = field(default_factory=dict)
+    audit_seq: int = 0
+    wal_truncated: bool = True
+
+    @property
+    def changed(self) -> int:
+        """How many changes changed the store."""
+        return sum(n for op, n in self.counts.items() if op in OPERATIONS)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for people and JSON (every operation, zero or not)."""
+        return {op: self.counts.get(op, 0) for op in (*OPERATIONS, "unchanged", SKIPPED_EXPUNGED)}
+
+
+def check_changes(
+    store: RecordStore, changes: Iterable[tuple[int, Change]], *, expunge_unknown: bool = False
+) -> list[tuple[int, str]]:
+    """Every change that cannot apply, as (line, reason), given the store and earlier changes.
+
+    A seal, unseal or expunge needs the record stored (or upserted earlier in
+    the set) — except an expunge of a record already expunged, which is
+    nothing to do, as is a delete of a record not stored. An upsert, seal or
+    unseal of an expunged record is no problem: it is skipped when applied.
+    ``expunge_unknown`` lets an expunge name a record never stored (a sync's
+    first cycle meets old expungements), so that it can never be stored.
+    """
+    listed = list(changes)
+    ids = {change.record_id for _, change in listed}
+    present = store.existing_ids(ids)
+    expunged = store.expunged_ids(ids)
+    problems: list[tuple[int, str]] = []
+    for line, change in listed:
+        rid = change.record_id
+        if rid in expunged and change.op != EXPUNGE:
+            continue  # skipped when applied
+        if change.op == UPSERT:
+            present.add(rid)
+        elif change.op in (SEAL, UNSEAL) and rid not in present:
+            problems.append((line, f"{change.op}: record_id {rid!r} is not in the store"))
+        elif change.op == DELETE:
+            present.discard(rid)
+        elif change.op == EXPUNGE:
+            if rid not in present and rid not in expunged and not expunge_unknown:
+                problems.append((line, f"expunge: record_id {rid!r} is not in the store"))
+            present.discard(rid)
+            expunged.add(rid)
+    return problems
+
+
+def apply_changes(
+    store: RecordStore,
+    audit: AuditStore,
+    changes: Iterable[Change],
+    *,
+    source: Mapping[str, Any],
+    watermark: tuple[str, str] | None = None,
+) -> ChangeSetResult:
+    """Apply checked ``changes`` in one transaction, with one audit entry, all or nothing.
+
+    Args:
+        store: the node's record store.
+        audit: the node's audit log; the entry is written before the store commits.
+        changes: the change set, already passed by :func:`check_changes`; may
+            be a generator (an exception it raises rolls everything back).
+        source: where the changes come from (file and digest, or database),
+            logged as the entry's ``source``.
+        watermark: (sync source, new watermark) stored in the same transaction,
+            so a sync resumes exactly after the last change set applied.
+
+    Raises:
+        ValueError: a change cannot apply (the store changed since it was checked).
+        node.errors.DisclosureLogError: the audit entry could not be written;
+            nothing was changed.
+    """
+    result = ChangeSetResult()
+    listed: dict[str, list[str]] = {name: [] for name in _LISTED.values()}
+    now = dt.datetime.now(dt.UTC).isoformat()
+    with store.write_transaction():
+        for change in changes:
+            result.counts[_apply_one(store, change, now, listed)] += 1
+        result.records = {name: ids for name, ids in listed.items() if ids}
+        data: dict[str, Any] = {
+            "source": dict(source),
+            "counts": result.summary(),
+            "records": result.records,
+        }
+        if watermark is not None:
+            data["watermark"] = {"from": store.watermark(watermark[0]), "to": watermark[1]}
+            store.set_watermark(*watermark)
+        result.audit_seq = audit.append(RECORDS_CHANGED, data)
+    if result.counts[DELETE] or result.counts[EXPUNGE]:
+        result.wal_truncated = store.purge_free_pages()
+    return result
+
+
+def _apply_one(store: RecordStore, change: Change, now: str, listed: dict[str, list[str]]) -> str:
+    """Apply one change; return what to count it as (its op when it changed the store)."""
+    rid = change.record_id
+    if change.op in (UPSERT, SEAL, UNSEAL) and store.expunged_ids([rid]):
+        return SKIPPED_EXPUNGED
+    if change.op == UPSERT:
+        assert change.record is not None
+        before = store.get(rid)
+        if before == change.record:
+            return "unchanged"
+        store.replace(change.record)
+        if change.record.sealed and not (before and before.sealed):
+            listed["sealed"].append(rid)
+        elif before and before.sealed and not change.record.sealed:
+            listed["unsealed"].append(rid)
+        return UPSERT
+    if change.op in (SEAL, UNSEAL):
+        done = store.set_sealed(rid, change.op == SEAL)
+        if done is None:
+            raise ValueError(f"{change.op}: record_id {rid!r} is not in the store")
+    elif change.op == DELETE:
+        done = store.remove(rid)
+    else:
+        done = store.expunge(rid, now)
+    if not done:
+        return "unchanged"
+    listed[_LISTED[change.op]].append(rid)
+    return change.op
