@@ -15,6 +15,7 @@ from fieldgate.cli.audit_cmds import audit, node_keygen, node_purge
 from fieldgate.cli.bundle_state_cmd import node_bundle_state
 from fieldgate.cli.contract_cmds import contract
 from fieldgate.cli.demo_cmds import demo, sample
+from fieldgate.cli.node_reindex import node_reindex
 from fieldgate.cli.search_cmd import search
 from fieldgate.cli.serve_cmds import broker, node
 from fieldgate.cli.trust_cmds import credential, keygen, pki, trust, warrant
@@ -40,6 +41,7 @@ cli.add_command(audit)
 node.add_command(node_keygen)
 node.add_command(node_purge)
 node.add_command(node_bundle_state)
+node.add_command(node_reindex)
 cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)

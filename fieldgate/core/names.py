@@ -1,7 +1,13 @@
 """Normalisation of person names and identifiers, shared by queries and the store.
 
-Names are compared in one canonical form: accents folded, upper case, letters
-only with single spaces. Identifiers are compared upper case without spaces or
+Names are compared in one canonical form: transliterated to ASCII, upper
+case, letters only with single spaces. Transliteration comes first and from a
+maintained library (``anyascii``) rather than a hand table, because accent
+folding alone drops letters that are not accented ASCII letters: ``Đ``, ``Ł``,
+``Ø``, ``Æ`` and ``ß`` have no decomposition, so "ĐẶNG" became "ANG" and
+"SØRENSEN" "S RENSEN". Now they read DANG and SORENSEN (Æ → AE, ß → SS).
+
+Identifiers are compared upper case without spaces or
 punctuation, so ``wa-123 456`` and ``WA123456`` are the same.
 """
 
@@ -9,6 +15,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from anyascii import anyascii
 
 _NOT_NAME = re.compile(r"[^A-Z ]+")
 _SPACES = re.compile(r"\s+")
@@ -21,8 +29,11 @@ def normalize_name(text: str) -> str:
     Apostrophes and hyphens join (``O'Brien`` → ``OBRIEN``, ``Smith-Jones`` →
     ``SMITHJONES``) because records disagree on them far more than on letters.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Apostrophe-like marks are dropped before transliteration, which would
+    # otherwise turn some of them into letters or spaces.
+    text = text.replace("'", "").replace("’", "").replace("ʼ", "")
+    composed = unicodedata.normalize("NFKC", text)
+    ascii_only = anyascii(composed)
     upper = ascii_only.upper().replace("'", "").replace("-", "").replace("’", "")
     return _SPACES.sub(" ", _NOT_NAME.sub(" ", upper)).strip()
 
