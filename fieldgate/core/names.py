@@ -31,10 +31,13 @@ def normalize_name(text: str) -> str:
     """
     # Apostrophe-like marks are dropped before transliteration, which would
     # otherwise turn some of them into letters or spaces.
-    text = text.replace("'", "").replace("’", "").replace("ʼ", "")
+    text = text.replace("'", "").replace("’", "").replace("ʼ", "").replace("-", "")
     composed = unicodedata.normalize("NFKC", text)
-    ascii_only = anyascii(composed)
-    upper = ascii_only.upper().replace("'", "").replace("-", "").replace("’", "")
+    # Letters (and their marks) only: the transliterator spells symbols out
+    # as words ("🙂" would become SLIGHT SMILE), which are no part of a name.
+    letters = "".join(c if unicodedata.category(c)[0] in "LM" else " " for c in composed)
+    ascii_only = anyascii(letters)
+    upper = ascii_only.upper().replace("'", "")
     return _SPACES.sub(" ", _NOT_NAME.sub(" ", upper)).strip()
 
 
