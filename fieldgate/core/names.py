@@ -13,16 +13,18 @@ punctuation, so ``wa-123 456`` and ``WA123456`` are the same.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 from anyascii import anyascii
 
-_NOT_NAME = re.compile(r"[^A-Z ]+")
+_NOT_LETTER = re.compile(r"[^A-Za-z]+")
 _SPACES = re.compile(r"\s+")
 _NOT_IDENT = re.compile(r"[^0-9A-Z]+")
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_name(text: str) -> str:
     """Return ``text`` folded to upper-case ASCII letters and single spaces.
 
@@ -32,13 +34,20 @@ def normalize_name(text: str) -> str:
     # Apostrophe-like marks are dropped before transliteration, which would
     # otherwise turn some of them into letters or spaces.
     text = text.replace("'", "").replace("’", "").replace("ʼ", "").replace("-", "")
-    composed = unicodedata.normalize("NFKC", text)
-    # Letters (and their marks) only: the transliterator spells symbols out
-    # as words ("🙂" would become SLIGHT SMILE), which are no part of a name.
-    letters = "".join(c if unicodedata.category(c)[0] in "LM" else " " for c in composed)
-    ascii_only = anyascii(letters)
-    upper = ascii_only.upper().replace("'", "")
-    return _SPACES.sub(" ", _NOT_NAME.sub(" ", upper)).strip()
+    # NFKC spells the Catalan Ŀ as L + middle dot, which also joins (L·L).
+    composed = unicodedata.normalize("NFKC", text).replace("·", "")
+    # Letter by letter, and letters (with their marks) only: the
+    # transliterator spells symbols out as words ("🙂" would become SLIGHT
+    # SMILE), and reads a few letters as digits or marks (the tone letter Ƨ
+    # as "2", the glottal stop Ɂ as "'"), which must not split a word.
+    if composed.isascii():
+        upper = _NOT_LETTER.sub(" ", composed).upper()
+    else:
+        upper = "".join(
+            _NOT_LETTER.sub("", anyascii(c)).upper() if unicodedata.category(c)[0] in "LM" else " "
+            for c in composed
+        )
+    return _SPACES.sub(" ", upper).strip()
 
 
 def normalize_identifier(text: str) -> str:
