@@ -20,9 +20,10 @@ So with a date of birth a record is a candidate when one of its names
 2. is the query's surname and first given name exactly, with a date of birth
    in the same year or none: a range on ``(surname, given_name, dob)``;
 3. has the query's date of birth or its transposition and a given name with
-   the same initial as the query's, or none (``names_dob_given``), whatever
-   the surname: the net for surname misspellings that share no phonetic key
-   (EBANS for EVANS, STEWATR for STEWART). A query without a given name takes
+   the same initial as the query's (or as the query's surname: a name recorded
+   swapped), or none (``names_dob_given``), whatever the surname: the net for
+   surname misspellings that share no phonetic key (EBANS for EVANS, STEWATR
+   for STEWART). A query without a given name takes
    every name on those dates.
 
 Reading tens of index entries instead of every record with the surname's
@@ -96,8 +97,10 @@ def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
                 for form in surname_forms(query.surname):
                     parts.append(_SAME_NAME_SQL)
                     params += [form, first, first + _AFTER, f"{year}-01-01", f"{year}-12-31"]
-                parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
-                params += [*close, first[0], first[0] + "\uffff"]
+                for initial in dict.fromkeys((first[0], query.surname[0])):
+                    # The query's surname initial too: a name recorded swapped.
+                    parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
+                    params += [*close, initial, initial + "\uffff"]
                 parts.append(f"{sql} AND given_name = ''")
                 params += close
             else:

@@ -408,7 +408,8 @@ def _reachable(wanted: PersonQuery, held: Record) -> bool:
         if first and name.surname in forms and held_first == first and same_year:
             return True
         exact_date = dob is not None and dob in (wanted.dob, transposed_dob(wanted.dob))
-        if exact_date and (not first or not held_first or held_first[0] == first[0]):
+        initials = {first[0], wanted.surname[0]} if first else set()
+        if exact_date and (not first or not held_first or held_first[0] in initials):
             return True
     return False
 
