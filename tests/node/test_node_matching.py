@@ -120,10 +120,10 @@ def test_transposed_dob_keeps_most_credit() -> None:
 @pytest.mark.parametrize(
     ("held", "reason", "tier"),
     [
-        ("1980-04-13", "date of birth one digit different", "strong"),
+        ("1980-04-13", "date of birth one digit different", "possible"),
         ("1990-04-12", "date of birth differs in the decade or century", "possible"),
         ("1950-04-12", "date of birth differs in the decade or century", "possible"),
-        ("1980-04-21", "date of birth with two adjacent digits swapped", "strong"),
+        ("1980-04-21", "date of birth with two adjacent digits swapped", "possible"),
         ("1980-09-30", "date of birth in the same year", "possible"),
         ("1989-04-12", "date of birth one digit different in the year", "possible"),
         ("1979-04-12", "date of birth one year off", "possible"),
@@ -131,7 +131,9 @@ def test_transposed_dob_keeps_most_credit() -> None:
     ],
 )
 def test_dob_near_misses_still_match_an_exact_name(held: str, reason: str, tier: str) -> None:
-    """Which digits differ decides the tier: father and son (1950/1980) are not strong."""
+    """Which digits differ decides the tier: father and son (1950/1980) are not strong,
+    nor a day one digit off (at 200,000 records such namesakes answered 5 % of
+    searches for absent people)."""
     match = score_candidate(
         query("SMITH", "JOHN", "1980-04-12"), names(("SMITH", "JOHN")), dt.date.fromisoformat(held)
     )

@@ -294,7 +294,7 @@ def test_dob_query_finds_every_way_the_person_was_written(variants: RecordStore)
     # Another year, a year-only agreement or no date on file: a pointer at most,
     # and strong matches always come first.
     tiers = {c.record.record_id: c.match.tier for c in found}
-    weak = {"W-OTHER-YEAR", "W-SAME-YEAR", "W-NO-DOB"}
+    weak = {"W-DIGIT", "W-OTHER-YEAR", "W-SAME-YEAR", "W-NO-DOB"}
     assert {r for r, tier in tiers.items() if tier == "possible"} == weak
     assert set(ids(found)[-len(weak) :]) == weak
 

@@ -64,7 +64,8 @@ record_restricted if not record_unrestricted
 # --- The match --------------------------------------------------------------
 
 # The node found this record a strong match: a name and a date of birth that
-# agree (same year, at most a typo). Only then does the node release fields.
+# agree (exactly, or with day and month swapped). Only then does the node
+# release fields.
 strong_match if input.match.tier == "strong"
 
 # The node found this record a possible match: a name without a date of birth
