@@ -41,6 +41,8 @@ _SOURCES = (
     "node/store.py",
     "fieldgate/matching/matcher.py",
     "fieldgate/matching/candidates.py",
+    "fieldgate/matching/name_forms.py",
+    "fieldgate/matching/equivalents.py",
 )
 
 

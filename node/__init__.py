@@ -28,4 +28,6 @@ Modules:
   record, batc.
 - :mod:`fieldgate.node.sync_config`: ``[node.sync]``: how a node reads its records from the agency's
   own database.
+  - :mod:`fieldgate.node.reindex`: Rebuilding a record store's name index to this build's version,
+    resumably.
 """

@@ -207,7 +207,9 @@ def apply_changes(
         if watermark is not None:
             data["watermark"] = {"from": store.watermark(watermark[0]), "to": watermark[1]}
             store.set_watermark(*watermark)
-        result.audit_seq = audit.append(RECORDS_CHANGED, data)
+        # Signed over at once: a serving node beside this process adopts only
+        # entries a checkpoint under its own key covers (never a forgery).
+        result.audit_seq = audit.append(RECORDS_CHANGED, data, checkpoint=True)
     if result.counts[DELETE] or result.counts[EXPUNGE]:
         result.wal_truncated = store.purge_free_pages()
     return result

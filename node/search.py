@@ -227,6 +227,7 @@ class AgencyNode:
         record: Record,
         contract: ContractEngine,
         told_fields: Sequence[str] | None,
+        match_tier: str = "strong",
     ) -> tuple[PolicyDecision, int]:
         started = time.perf_counter_ns()
         decision = evaluate_record(
@@ -237,6 +238,7 @@ class AgencyNode:
             node_id=self.node_id,
             today=self._today(),
             told_fields=told_fields,
+            match_tier=match_tier,
         )
         elapsed = time.perf_counter_ns() - started
         if decision.policy_input is not None:  # the contract was asked
@@ -324,7 +326,11 @@ class AgencyNode:
                 applied = applied_ids(claims.authority, candidate.record, self._today())
             else:
                 decision = self._evaluate(
-                    claims, candidate.record, contract, told.get(candidate.record.kind)
+                    claims,
+                    candidate.record,
+                    contract,
+                    told.get(candidate.record.kind),
+                    candidate.match.tier,
                 )
                 decided.decisions.append(decision)
                 verdict, applied = decision[0].verdict, decision[0].warrants_applied

@@ -4,15 +4,20 @@ Schema (version :data:`SCHEMA_VERSION`)::
 
     records(record_id PK, kind, sealed, juvenile, expunged, body JSON)
     names(record_id, is_alias, surname, given_name,
-          surname_nysiis, surname_metaphone, dob)     one row per name and alias
+          surname_nysiis, surname_metaphone, dob, derived)
+                                                      one row per name, alias and reading
     identifiers(kind, value, record_id)               state_id, fbi_number, ...
 
     names indexed by (surname_nysiis, dob), (surname_metaphone, dob),
     (surname, given_name, dob), (dob) and (record_id)
 
 Version 2 replaced version 1's single-column phonetic indexes by the
-composite ones; :meth:`RecordStore.open` upgrades a version 1 store in place,
-in one transaction (about a minute per million records, logged).
+composite ones. Version 3 holds every reading of each name
+(:func:`fieldgate.matching.name_forms.expand_names`: middle names, each word
+of a compound surname, particles folded; ``derived`` = 1) and transliterates
+before normalising. :meth:`RecordStore.open` refuses a store of an older
+version, whose index would silently miss people: ``fieldgate node reindex``
+(:mod:`fieldgate.node.reindex`) rebuilds it, resumably.
 
 ``body`` holds the record's fields exactly as validated, so a record read back
 equals the record stored. ``names`` and ``identifiers`` are derived from it at
@@ -42,13 +47,14 @@ from pathlib import Path
 from types import TracebackType
 
 from fieldgate.core.query import PersonQuery
-from fieldgate.matching.candidates import INDEXES, RETIRED_INDEXES, candidate_union
+from fieldgate.matching.candidates import INDEXES, candidate_union
 from fieldgate.matching.matcher import CandidateName, Match, phonetic_keys, score_candidate
+from fieldgate.matching.name_forms import expand_names
 from fieldgate.node.errors import DuplicateRecordError, StoreError
 from fieldgate.policy.records import FieldValue, Record
 
-SCHEMA_VERSION = 2
-"""The schema this build creates and reads (and upgrades version 1 stores to)."""
+SCHEMA_VERSION = 3
+"""The schema (and name index) version this build creates and reads."""
 
 log = logging.getLogger("fieldgate.node")
 
@@ -69,7 +75,8 @@ CREATE TABLE names (
     given_name TEXT NOT NULL,
     surname_nysiis TEXT NOT NULL,
     surname_metaphone TEXT NOT NULL,
-    dob TEXT
+    dob TEXT,
+    derived INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE TABLE identifiers (
     kind TEXT NOT NULL,
@@ -88,6 +95,7 @@ CREATE TABLE IF NOT EXISTS watermarks (source TEXT PRIMARY KEY, value TEXT NOT N
 """
 
 _CHUNK = 500  # bound on SQL parameters per statement
+_TIER_RANK = {"strong": 0, "possible": 1, "none": 2}
 _BODIES_SQL = (
     "SELECT record_id, kind, sealed, juvenile, expunged, body FROM records"
     " WHERE record_id IN ({marks})"
@@ -168,12 +176,15 @@ class RecordStore:
                 raise StoreError(f"{path}: is an SQLite file but not a Fieldgate record store")
             else:
                 version = db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-                if version == 1:
-                    _upgrade_from_1(db, path)
-                elif version != SCHEMA_VERSION:
+                if version in (1, 2):
+                    raise StoreError(
+                        f"{path}: has name index version {version}, older than this build's"
+                        f" {SCHEMA_VERSION}; it would miss people. Run `fieldgate node reindex"
+                        f" --store {path}` first"
+                    )
+                if version != SCHEMA_VERSION:
                     raise StoreError(
                         f"{path}: has schema version {version}; this build reads {SCHEMA_VERSION}"
-                        " (and upgrades version 1)"
                     )
             db.execute("COMMIT")
         except BaseException:
@@ -242,23 +253,7 @@ class RecordStore:
             )
         except sqlite3.IntegrityError as exc:
             raise DuplicateRecordError(record.record_id) from exc
-        dob = record.dob()
-        dob_text = dob.isoformat() if dob else None
-        self._db.executemany(
-            "INSERT INTO names (record_id, is_alias, surname, given_name, surname_nysiis,"
-            " surname_metaphone, dob) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    record.record_id,
-                    int(name.alias),
-                    name.surname,
-                    name.given_name,
-                    *phonetic_keys(name.surname),
-                    dob_text,
-                )
-                for name in record.names()
-            ],
-        )
+        self._db.executemany(INSERT_NAMES_SQL, name_rows(record))
         self._db.executemany(
             "INSERT INTO identifiers (kind, value, record_id) VALUES (?, ?, ?)",
             [(kind, value, record.record_id) for kind, value in record.identifiers()],
@@ -434,7 +429,7 @@ class RecordStore:
                 params,
             ):
                 identifiers.setdefault(record_id, []).append((kind, value))
-        scored: list[tuple[float, str, Match]] = []
+        scored: list[tuple[int, float, str, Match]] = []
         for record_id, held_names in names.items():
             dob_text = dobs.get(record_id)
             match = score_candidate(
@@ -444,11 +439,12 @@ class RecordStore:
                 identifiers.get(record_id, ()),
             )
             if match is not None:
-                scored.append((-match.score, record_id, match))
-        scored.sort(key=lambda item: (item[0], item[1]))
+                scored.append((_TIER_RANK[match.tier], -match.score, record_id, match))
+        # Strong matches first, so a possible one never crowds a strong one out.
+        scored.sort(key=lambda item: item[:3])
         best = scored[:limit]
-        bodies = self._records([record_id for _, record_id, _ in best])
-        return [Candidate(bodies[record_id], match) for _, record_id, match in best]
+        bodies = self._records([record_id for _, _, record_id, _ in best])
+        return [Candidate(bodies[record_id], match) for _, _, record_id, match in best]
 
     def candidate_names(
         self, query: PersonQuery
@@ -465,16 +461,16 @@ class RecordStore:
     ) -> tuple[dict[str, list[CandidateName]], dict[str, str | None]]:
         names: dict[str, list[CandidateName]] = {}
         dobs: dict[str, str | None] = {}
-        for record_id, is_alias, surname, given, dob in self._db.execute(
+        for record_id, is_alias, surname, given, dob, derived in self._db.execute(
             f"WITH candidates (record_id) AS ({union})"
-            " SELECT candidates.record_id, is_alias, surname, given_name, dob"
+            " SELECT candidates.record_id, is_alias, surname, given_name, dob, derived"
             " FROM candidates LEFT JOIN names ON names.record_id = candidates.record_id"
             " ORDER BY candidates.record_id, names.rowid",
             params,
         ):
             held = names.setdefault(record_id, [])
             if surname is not None:
-                held.append(CandidateName(surname, given, bool(is_alias)))
+                held.append(CandidateName(surname, given, bool(is_alias), bool(derived)))
                 dobs[record_id] = dob
         return names, dobs
 
@@ -515,24 +511,29 @@ class RecordStore:
         )
 
 
-def _upgrade_from_1(db: sqlite3.Connection, path: Path) -> None:
-    """Version 1 -> 2: build the composite name indexes, drop the ones they replace.
+INSERT_NAMES_SQL = (
+    "INSERT INTO names (record_id, is_alias, surname, given_name, surname_nysiis,"
+    " surname_metaphone, dob, derived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+"""Inserts one row of :func:`name_rows`."""
 
-    Runs inside the caller's transaction, so a crash or a full disk leaves the
-    store at version 1, whole.
-    """
-    rows = int(db.execute("SELECT count(*) FROM names").fetchone()[0])
-    log.info(
-        "record store %s: upgrading schema 1 -> 2, indexing %d name rows (seconds per million)",
-        path,
-        rows,
-    )
-    for statement in INDEXES:
-        db.execute(statement)
-    for name in RETIRED_INDEXES:
-        db.execute(f"DROP INDEX IF EXISTS {name}")
-    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-    log.info("record store %s: now at schema version %d", path, SCHEMA_VERSION)
+
+def name_rows(record: Record) -> list[tuple[str, int, str, str, str, str, str | None, int]]:
+    """The ``names`` rows of ``record``: each name as filed, then each reading of it."""
+    dob = record.dob()
+    dob_text = dob.isoformat() if dob else None
+    return [
+        (
+            record.record_id,
+            int(name.alias),
+            name.surname,
+            name.given_name,
+            *phonetic_keys(name.surname),
+            dob_text,
+            int(name.derived),
+        )
+        for name in expand_names(record.names())
+    ]
 
 
 def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:

@@ -24,6 +24,7 @@ from fieldgate.cli.demo import demo, sample
 from fieldgate.cli.keygen import keygen
 from fieldgate.cli.node import node
 from fieldgate.cli.node_apply import node_apply
+from fieldgate.cli.node_reindex import node_reindex
 from fieldgate.cli.node_sync import node_sync
 from fieldgate.cli.pki import pki
 from fieldgate.cli.search import search
@@ -52,6 +53,7 @@ cli.add_command(audit)
 node.add_command(node_audit_init)
 node.add_command(node_apply)
 node.add_command(node_sync)
+node.add_command(node_reindex)
 cli.add_command(keygen)
 cli.add_command(credential)
 cli.add_command(warrant)

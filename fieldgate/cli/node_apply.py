@@ -50,7 +50,7 @@ def node_apply(config_path: Path, as_json: bool, file: Path) -> None:
             transient=True,
         ) as progress,
     ):
-        audit = open_audit_log(config)
+        audit = open_audit_log(config, maintenance=True)
         try:
             task = progress.add_task(f"applying {file.name}", total=file.stat().st_size or 1)
 

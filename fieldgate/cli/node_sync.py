@@ -99,7 +99,7 @@ def _cycle(config_path: Path, url: str, as_json: bool) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        audit = open_audit_log(config)
+        audit = open_audit_log(config, maintenance=True)
         try:
             cycle = sync_once(store, audit, catalog, config.sync, url, progress=advance)
         finally:

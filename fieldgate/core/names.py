@@ -1,30 +1,53 @@
 """Normalisation of person names and identifiers, shared by queries and the store.
 
-Names are compared in one canonical form: accents folded, upper case, letters
-only with single spaces. Identifiers are compared upper case without spaces or
+Names are compared in one canonical form: transliterated to ASCII, upper
+case, letters only with single spaces. Transliteration comes first and from a
+maintained library (``anyascii``) rather than a hand table, because accent
+folding alone drops letters that are not accented ASCII letters: ``Đ``, ``Ł``,
+``Ø``, ``Æ`` and ``ß`` have no decomposition, so "ĐẶNG" became "ANG" and
+"SØRENSEN" "S RENSEN". Now they read DANG and SORENSEN (Æ → AE, ß → SS).
+
+Identifiers are compared upper case without spaces or
 punctuation, so ``wa-123 456`` and ``WA123456`` are the same.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
-_NOT_NAME = re.compile(r"[^A-Z ]+")
+from anyascii import anyascii
+
+_NOT_LETTER = re.compile(r"[^A-Za-z]+")
 _SPACES = re.compile(r"\s+")
 _NOT_IDENT = re.compile(r"[^0-9A-Z]+")
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_name(text: str) -> str:
     """Return ``text`` folded to upper-case ASCII letters and single spaces.
 
     Apostrophes and hyphens join (``O'Brien`` → ``OBRIEN``, ``Smith-Jones`` →
     ``SMITHJONES``) because records disagree on them far more than on letters.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
-    upper = ascii_only.upper().replace("'", "").replace("-", "").replace("’", "")
-    return _SPACES.sub(" ", _NOT_NAME.sub(" ", upper)).strip()
+    # Apostrophe-like marks are dropped before transliteration, which would
+    # otherwise turn some of them into letters or spaces.
+    text = text.replace("'", "").replace("’", "").replace("ʼ", "").replace("-", "")
+    # NFKC spells the Catalan Ŀ as L + middle dot, which also joins (L·L).
+    composed = unicodedata.normalize("NFKC", text).replace("·", "")
+    # Letter by letter, and letters (with their marks) only: the
+    # transliterator spells symbols out as words ("🙂" would become SLIGHT
+    # SMILE), and reads a few letters as digits or marks (the tone letter Ƨ
+    # as "2", the glottal stop Ɂ as "'"), which must not split a word.
+    if composed.isascii():
+        upper = _NOT_LETTER.sub(" ", composed).upper()
+    else:
+        upper = "".join(
+            _NOT_LETTER.sub("", anyascii(c)).upper() if unicodedata.category(c)[0] in "LM" else " "
+            for c in composed
+        )
+    return _SPACES.sub(" ", upper).strip()
 
 
 def normalize_identifier(text: str) -> str:

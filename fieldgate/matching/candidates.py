@@ -20,9 +20,10 @@ So with a date of birth a record is a candidate when one of its names
 2. is the query's surname and first given name exactly, with a date of birth
    in the same year or none: a range on ``(surname, given_name, dob)``;
 3. has the query's date of birth or its transposition and a given name with
-   the same initial as the query's, or none (``names_dob_given``), whatever
-   the surname: the net for surname misspellings that share no phonetic key
-   (EBANS for EVANS, STEWATR for STEWART). A query without a given name takes
+   the same initial as the query's (or as the query's surname: a name recorded
+   swapped), or none (``names_dob_given``), whatever the surname: the net for
+   surname misspellings that share no phonetic key (EBANS for EVANS, STEWATR
+   for STEWART). A query without a given name takes
    every name on those dates.
 
 Reading tens of index entries instead of every record with the surname's
@@ -37,6 +38,14 @@ surname shares a phonetic key with the query's surname or given name (the
 swapped reading), as before: correct, and slower on common names.
 
 Records holding one of the query's identifiers are always candidates.
+
+Since schema version 3 the ``names`` rows hold every reading of a record's
+names (:func:`fieldgate.matching.name_forms.expand_names`), and the query's
+surname is looked up in each of its own readings and their other
+romanisations, so the lookups above find a person by a middle name, one word
+of a compound surname, a surname without its particles, or JANG for CHANG.
+The near-miss dates include the same day a year either side (possible
+matches at most).
 """
 
 from __future__ import annotations
@@ -45,7 +54,9 @@ import datetime as dt
 import functools
 
 from fieldgate.core.query import PersonQuery
+from fieldgate.matching.equivalents import equivalent_surnames
 from fieldgate.matching.matcher import near_miss_dobs, phonetic_keys, transposed_dob
+from fieldgate.matching.name_forms import surname_forms
 
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS names_nysiis_dob ON names (surname_nysiis, dob)",
@@ -54,7 +65,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS names_dob_given ON names (dob, given_name)",
     "CREATE INDEX IF NOT EXISTS names_record ON names (record_id)",
 )
-"""The ``names`` indexes the lookups below rely on (schema version 2)."""
+"""The ``names`` indexes the lookups below rely on (schema version 2 and later)."""
 
 RETIRED_INDEXES = ("names_nysiis", "names_metaphone", "names_dob")
 """Version 1 indexes the composite ones above make redundant (their leading column)."""
@@ -83,10 +94,13 @@ def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
             if query.given_name:
                 first = query.given_name.split()[0]
                 year = f"{query.dob.year:04d}"
-                parts.append(_SAME_NAME_SQL)
-                params += [query.surname, first, first + _AFTER, f"{year}-01-01", f"{year}-12-31"]
-                parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
-                params += [*close, first[0], first[0] + "\uffff"]
+                for form in surname_forms(query.surname):
+                    parts.append(_SAME_NAME_SQL)
+                    params += [form, first, first + _AFTER, f"{year}-01-01", f"{year}-12-31"]
+                for initial in dict.fromkeys((first[0], query.surname[0])):
+                    # The query's surname initial too: a name recorded swapped.
+                    parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
+                    params += [*close, initial, initial + "\uffff"]
                 parts.append(f"{sql} AND given_name = ''")
                 params += close
             else:
@@ -118,8 +132,16 @@ def _near_miss_texts(dob: dt.date) -> tuple[str, ...]:
 
 
 def _name_keys(query: PersonQuery) -> list[tuple[str, str]]:
-    """Phonetic keys to look surnames up by: the query's surname's, then its given name's."""
-    keys = [phonetic_keys(query.surname)]
+    """Phonetic keys to look surnames up by.
+
+    Those of every reading of the query's surname (particles folded, each
+    word of a compound), of their other romanisations (JANG for CHANG), then
+    of the query's given name (a name recorded swapped).
+    """
+    keys: list[tuple[str, str]] = []
+    for form in surname_forms(query.surname):
+        keys.append(phonetic_keys(form))
+        keys += [phonetic_keys(other) for other in sorted(equivalent_surnames(form))]
     if query.given_name:
         keys.append(phonetic_keys(query.given_name.split()[0]))
     return keys

@@ -37,6 +37,20 @@ CATHERINE/KATHERINE and alias hits score above 0.95 with an exact date of
 birth and above 0.9 without one; SMITH, JOHN 1980-04-12 against SMYTHE, JANE
 1975-01-01 scores 0.28. An exact identifier scores 1.0 outright.
 
+Tiers (issue 18): a score alone released fields for any record above 0.80,
+so an exact name with a birth date only in the same year, or none on file,
+disclosed a namesake. Each match now has a *tier* (:func:`_tier`): **strong**
+(the contract decides the fields) needs a date of birth in the query that
+agrees (exactly or day/month transposed) and a name agreeing at least
+:data:`STRONG_NAME_CREDIT`; **possible** (at most a pointer) is a good name
+without such a date (a name-only query gets possible at most); **none** is
+nothing. Dates of birth are weighed by which digits differ (:func:`dob_evidence`).
+
+Names are compared in all their readings (:mod:`fieldgate.matching.name_forms`:
+middle names, each word of a compound surname, particles folded) and across
+traditions (:mod:`fieldgate.matching.equivalents`: Spanish hypocorisms,
+Chinese and Korean romanisations, ...).
+
 Reasons quote only the query's own values and phonetic keys (which equal the
 query's), never a record's field values, so showing them leaks no field.
 """
@@ -47,13 +61,28 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import jellyfish
 from nicknames import NickNamer
 from rapidfuzz.distance import OSA, Hamming, JaroWinkler
 
 from fieldgate.core.query import PersonQuery
+from fieldgate.matching.equivalents import are_equivalent_given, equivalent_surnames
+from fieldgate.matching.name_forms import CandidateName, surname_forms
+
+__all__ = [
+    "MATCH_THRESHOLD",
+    "CandidateName",
+    "DobEvidence",
+    "Match",
+    "Tier",
+    "dob_evidence",
+    "near_miss_dobs",
+    "phonetic_keys",
+    "score_candidate",
+    "transposed_dob",
+]
 
 MATCH_THRESHOLD = 0.80
 """Lowest score reported as a match."""
@@ -74,6 +103,9 @@ NEAR_MISS_DOB_CREDIT = 0.7
 NICKNAME_CREDIT = 0.8
 """Credit for a given name that is a known nickname of the other (BOB for ROBERT)."""
 
+EQUIVALENT_CREDIT = 0.9
+"""Credit for a surname that is another romanisation of the other (JANG/CHANG)."""
+
 SWAPPED_FACTOR = 0.9
 """Share of its name evidence a name recorded with surname and given name swapped keeps."""
 
@@ -81,18 +113,23 @@ _JW_FLOOR = 0.70  # below this Jaro-Winkler similarity names are unrelated
 _JW_KNEE = 0.85  # at and above it the similarity is the credit itself
 
 
-class CandidateName(NamedTuple):
-    """One name a record's person is known by, normalised (see ``fieldgate.core.names``).
+Tier = Literal["strong", "possible", "none"]
+"""How much a match says: fields (strong), at most a pointer (possible), or nothing."""
 
-    Attributes:
-        surname: normalised surname.
-        given_name: normalised given name(s), possibly "".
-        alias: True for a name from the record's aliases.
-    """
+STRONG_NAME_CREDIT = 0.85
+"""Lowest name agreement (weighted name evidence over its weight) of a strong match."""
 
-    surname: str
-    given_name: str
-    alias: bool = False
+POSSIBLE_NAME_CREDIT = 0.85
+"""Lowest name agreement of a possible match on name (and weak date) evidence alone."""
+
+CORROBORATED_NAME_CREDIT = 0.75
+"""Lowest name agreement of a possible match whose date of birth would make it strong."""
+
+WEAK_DATE_NAME_CREDIT = 0.96
+"""Lowest name agreement of a possible match whose date of birth is weak (not conflicting)."""
+
+DERIVED_FACTOR = 0.97
+"""Share of its name evidence a derived reading (:mod:`fieldgate.matching.name_forms`) keeps."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +139,29 @@ class Match:
     Attributes:
         score: in [0, 1]; 1.0 for an exact identifier.
         reasons: human-readable evidence, strongest first.
+        tier: ``strong`` (the contract decides the fields), ``possible`` (at
+            most a pointer) or ``none`` (only when asked for every score).
     """
 
     score: float
     reasons: tuple[str, ...]
+    tier: Tier = "strong"
+
+
+class DobEvidence(NamedTuple):
+    """How a held date of birth agrees with the query's.
+
+    Attributes:
+        credit: the matcher's credit (1 agrees … negative conflicts).
+        reason: the evidence, in words.
+        strong: whether it is enough for a strong match (exact, or day/month transposed).
+        conflict: whether it rules the record out.
+    """
+
+    credit: float
+    reason: str
+    strong: bool
+    conflict: bool
 
 
 @functools.lru_cache(maxsize=8192)
@@ -129,12 +185,13 @@ def transposed_dob(dob: dt.date) -> dt.date | None:
 
 @functools.lru_cache(maxsize=1024)
 def near_miss_dobs(dob: dt.date) -> tuple[dt.date, ...]:
-    """Return every date of birth credited at least :data:`NEAR_MISS_DOB_CREDIT` against ``dob``.
+    """Return every date of birth :func:`dob_evidence` credits as a near miss of ``dob``.
 
-    That is ``dob`` itself (first), its day/month transposition, and every valid
-    date one digit different from it or with two adjacent digits swapped, as
-    ``YYYY-MM-DD`` text: a few dozen dates, some in other years (1980 -> 1908,
-    1990, 1981). A held date outside this set scores at most 0.4 (same year).
+    That is ``dob`` itself (first), its day/month transposition, every valid
+    date one digit different from it or with two adjacent digits swapped, and
+    the same day one year either side: a few dozen dates, some in other years
+    (1980 -> 1908, 1990, 1981, 1979), which make possible matches at most. A
+    held date outside this set scores at most 0.4 (same year).
     """
     text = dob.isoformat()
     found: dict[dt.date, None] = {dob: None}
@@ -147,6 +204,9 @@ def near_miss_dobs(dob: dt.date) -> tuple[dt.date, ...]:
         for i in digits
         if i + 1 in digits and text[i] != text[i + 1]
     ]
+    # One year off with the same day (a compound surname filed with a birth
+    # year one off was never a candidate): at most a possible match.
+    variants += [f"{dob.year + step:04d}{text[4:]}" for step in (-1, 1)]
     for variant in variants:
         try:
             found.setdefault(dt.date.fromisoformat(variant), None)
@@ -163,56 +223,135 @@ def score_candidate(
     *,
     threshold: float = MATCH_THRESHOLD,
 ) -> Match | None:
-    """Score one record's person against ``query``.
+    """Score one record's person against ``query`` and decide the match's tier.
 
     Args:
         query: the validated query.
-        names: the record's primary name and aliases, normalised.
+        names: the record's names and their readings, normalised (the store
+            holds them expanded by :func:`fieldgate.matching.name_forms.expand_names`).
         dob: the record's date of birth, if it has one.
         identifiers: the record's (kind, normalised value) identifiers.
-        threshold: scores below this return None; pass 0.0 to see every score.
+        threshold: a strong match also needs this score. Pass 0.0 to see every
+            score: a record with no tier then comes back with tier ``none``.
 
     Returns:
-        The match, or None when it scores below ``threshold`` or nothing in the
-        query can be compared (no identifier agrees and the query has no surname).
+        The match, or None when it has no tier (see :func:`_tier`) or nothing
+        in the query can be compared.
     """
     held = set(identifiers)
     exact = [f"{kind} exact" for kind, value in query.identifiers if (kind, value) in held]
     if exact:
-        return Match(1.0, tuple(exact))
+        return Match(1.0, tuple(exact), "strong")
     if not query.surname or not names:
         return None
     weight = SURNAME_WEIGHT + (GIVEN_WEIGHT if query.given_name else 0.0)
     # Numbers first, reasons only for a match: most candidates score below
     # the threshold, and building their reasons would cost more than scoring.
-    # The best of the record's names, each also read swapped; on a tie the
-    # primary name (listed first) wins, and a name as written beats it swapped.
-    best, best_name, best_swapped = -1.0, names[0], False
-    for name in names:
-        for swapped in (False, True) if _can_swap(query, name) else (False,):
-            value = _name_value(query, _swap(name) if swapped else name)
-            if swapped:
-                value *= SWAPPED_FACTOR
-            if value > best:
-                best, best_name, best_swapped = value, name, swapped
+    # The best of the record's names (and readings), each also read swapped,
+    # against each reading of the query's surname; on a tie the name first
+    # listed wins, and a name as written beats it swapped.
+    forms = surname_forms(query.surname)
+    best, best_name, best_swapped, best_form = -1.0, names[0], False, query.surname
+    for form_index, wanted in enumerate(forms):
+        form_factor = DERIVED_FACTOR if form_index else 1.0
+        for name in names:
+            factor = form_factor * (DERIVED_FACTOR if name.derived else 1.0)
+            for swapped in (False, True) if _can_swap(query, name) else (False,):
+                value = _name_value(wanted, query.given_name, _swap(name) if swapped else name)
+                value *= factor * (SWAPPED_FACTOR if swapped else 1.0)
+                if value > best:
+                    best, best_name, best_swapped, best_form = value, name, swapped, wanted
+    name_credit = best / weight
     total = best
-    dob_credit = 0.0
+    evidence: DobEvidence | None = None
     if query.dob is not None:
         weight += DOB_WEIGHT
-        dob_credit = _dob_value(query.dob, dob)
-        total += DOB_WEIGHT * dob_credit
+        evidence = dob_evidence(query.dob, dob)
+        total += DOB_WEIGHT * evidence.credit
     score = round(min(1.0, max(0.0, total / weight)), 4)
-    if score < threshold:
+    tier = _tier(name_credit, evidence, score >= threshold)
+    if tier == "none" and threshold > 0.0:
         return None
+    shown = _swap(best_name) if best_swapped else best_name
+    name_reasons = _name_credit(best_form, query.given_name, shown, query)[1]
     if best_swapped:
-        name_reasons = _name_credit(query, _swap(best_name))[1]
         name_reasons = ("surname and given name recorded swapped", *name_reasons)
-    else:
-        name_reasons = _name_credit(query, best_name)[1]
-    reasons = name_reasons
-    if query.dob is not None:
-        reasons = (*reasons, _dob_credit(query.dob, dob)[1])
-    return Match(score, reasons)
+    if best_name.derived:
+        name_reasons = (
+            "matches a reading of the filed name (middle or compound name)",
+            *name_reasons,
+        )
+    if best_form != query.surname:
+        name_reasons = (f"surname read as '{best_form}'", *name_reasons)
+    reasons = name_reasons if evidence is None else (*name_reasons, evidence.reason)
+    return Match(score, reasons, tier)
+
+
+def _tier(name_credit: float, dob: DobEvidence | None, scored: bool) -> Tier:
+    """The tier a match's evidence earns.
+
+    Strong needs a date of birth in the query that agrees (exactly, or with
+    day and month transposed) and a name that agrees well: never a name
+    alone, never a date in another year (father and son), never a typo in
+    the date, never a date missing from the record or agreeing in the year
+    only. Possible is a name that agrees well when the query gives no date or
+    a date with a typo in day or month, a fair name with a strong date, or a
+    (near) exact name with a weak date (none on record, same year, a year
+    off, another decade). Anything else, or a conflicting date, is none.
+    """
+    if dob is not None and dob.conflict:
+        return "none"
+    if dob is None:
+        return "possible" if name_credit >= POSSIBLE_NAME_CREDIT else "none"
+    if dob.strong:
+        if name_credit >= STRONG_NAME_CREDIT and scored:
+            return "strong"
+        return "possible" if name_credit >= CORROBORATED_NAME_CREDIT else "none"
+    if dob.credit >= NEAR_MISS_DOB_CREDIT:  # a typo in day or month
+        return "possible" if name_credit >= POSSIBLE_NAME_CREDIT else "none"
+    return "possible" if name_credit >= WEAK_DATE_NAME_CREDIT else "none"
+
+
+def dob_evidence(wanted: dt.date, held: dt.date | None) -> DobEvidence:
+    """How ``held`` agrees with ``wanted``, weighted by which digits differ.
+
+    Only the date itself or day and month transposed can make a match strong.
+    A typo in the day or month (one digit, two adjacent digits swapped) keeps
+    most of its credit but is possible at most: measured at 200,000 records
+    (``bench.name_variants``), a namesake with such a date answered 5 % of
+    searches for people the store did not hold. Any difference in the year is
+    possible at most: one digit off in the decade or century (1958/1988) is as
+    likely a father and son as a typo.
+    """
+    if held is None:
+        return DobEvidence(UNKNOWN_CREDIT, "no date of birth on record", False, False)
+    if wanted == held:
+        return DobEvidence(1.0, "date of birth exact", True, False)
+    if transposed_dob(wanted) == held:
+        return DobEvidence(0.85, "date of birth with day and month transposed", True, False)
+    wanted_text, held_text = wanted.isoformat(), held.isoformat()
+    one_digit = Hamming.distance(wanted_text, held_text) == 1
+    adjacent = not one_digit and OSA.distance(wanted_text, held_text) == 1
+    if wanted.year == held.year:
+        if one_digit:
+            return DobEvidence(
+                NEAR_MISS_DOB_CREDIT, "date of birth one digit different", False, False
+            )
+        if adjacent:
+            return DobEvidence(
+                NEAR_MISS_DOB_CREDIT, "date of birth with two adjacent digits swapped", False, False
+            )
+        return DobEvidence(0.4, "date of birth in the same year", False, False)
+    same_day = (wanted.month, wanted.day) == (held.month, held.day)
+    if same_day and abs(wanted.year - held.year) == 1:
+        return DobEvidence(0.5, "date of birth one year off", False, False)
+    if one_digit and wanted_text[3] != held_text[3]:
+        return DobEvidence(0.5, "date of birth one digit different in the year", False, False)
+    if one_digit:
+        return DobEvidence(0.2, "date of birth differs in the decade or century", False, False)
+    if adjacent:
+        return DobEvidence(0.3, "date of birth with two adjacent year digits swapped", False, False)
+    return DobEvidence(DOB_CONFLICT_CREDIT, "date of birth differs", False, True)
 
 
 def _can_swap(query: PersonQuery, name: CandidateName) -> bool:
@@ -224,11 +363,11 @@ def _swap(name: CandidateName) -> CandidateName:
     return CandidateName(name.given_name, name.surname, name.alias)
 
 
-def _name_value(query: PersonQuery, name: CandidateName) -> float:
+def _name_value(surname: str, given: str, name: CandidateName) -> float:
     """The weighted name evidence of :func:`_name_credit`, as a number only (no reasons)."""
-    total = SURNAME_WEIGHT * _surname_value(query.surname, name.surname)
-    if query.given_name:
-        total += GIVEN_WEIGHT * _given_value(query.given_name, name.given_name)
+    total = SURNAME_WEIGHT * _surname_value(surname, name.surname)
+    if given:
+        total += GIVEN_WEIGHT * _given_value(given, name.given_name)
     return total
 
 
@@ -249,6 +388,8 @@ def _surname_value(wanted: str, held: str) -> float:
     wanted_words, held_words = wanted.split(), held.split()
     if (len(wanted_words) > 1 or len(held_words) > 1) and set(wanted_words) & set(held_words):
         credit = max(credit, 0.85)
+    if held_joined in equivalent_surnames(wanted_joined):
+        credit = max(credit, EQUIVALENT_CREDIT)
     return max(credit, _jw_credit(JaroWinkler.similarity(wanted_joined, held_joined)))
 
 
@@ -270,24 +411,15 @@ def _given_value(wanted: str, held: str) -> float:
     return max(credit, _jw_credit(JaroWinkler.similarity(first_wanted, first_held)))
 
 
-def _dob_value(wanted: dt.date, held: dt.date | None) -> float:
-    """The credit of :func:`_dob_credit`, without its reason."""
-    if held is None:
-        return UNKNOWN_CREDIT
-    if wanted == held:
-        return 1.0
-    if held in near_miss_dobs(wanted):
-        return 0.85 if transposed_dob(wanted) == held else NEAR_MISS_DOB_CREDIT
-    return 0.4 if wanted.year == held.year else DOB_CONFLICT_CREDIT
-
-
-def _name_credit(query: PersonQuery, name: CandidateName) -> tuple[float, tuple[str, ...]]:
+def _name_credit(
+    surname: str, given: str, name: CandidateName, query: PersonQuery
+) -> tuple[float, tuple[str, ...]]:
     """Return the weighted name evidence (surname, then given) for one name."""
-    s_credit, s_reasons = _surname_credit(query.surname, name.surname)
+    s_credit, s_reasons = _surname_credit(surname, name.surname)
     total = SURNAME_WEIGHT * s_credit
     reasons = list(s_reasons)
-    if query.given_name:
-        g_credit, g_reason = _given_credit(query.given_name, name.given_name)
+    if given:
+        g_credit, g_reason = _given_credit(given, name.given_name)
         total += GIVEN_WEIGHT * g_credit
         reasons.append(g_reason)
     if name.alias:
@@ -326,6 +458,8 @@ def _surname_credit(wanted: str, held: str) -> tuple[float, tuple[str, ...]]:
     if shared and (len(wanted.split()) > 1 or len(held.split()) > 1):
         # Compound surnames (GARCIA LOPEZ) are often recorded with one part only.
         options.append((0.85, f"surname shares '{min(shared)}'"))
+    if held_joined in equivalent_surnames(wanted_joined):
+        options.append((EQUIVALENT_CREDIT, "surname is another romanisation of the same name"))
     similarity = JaroWinkler.similarity(wanted_joined, held_joined)
     options.append((_jw_credit(similarity), f"surname similarity {similarity:.2f} (Jaro-Winkler)"))
     options.sort(key=lambda option: -option[0])
@@ -350,7 +484,7 @@ def _given_credit(wanted: str, held: str) -> tuple[float, str]:
         # Someone known by a second given name (JOHN PAUL recorded as PAUL).
         options.append((0.8, f"given names share '{min(shared)}'"))
     if _is_nickname_pair(first_wanted, first_held):
-        options.append((NICKNAME_CREDIT, "given name is a known nickname pair"))
+        options.append((NICKNAME_CREDIT, "given name is a known nickname or equivalent"))
     similarity = JaroWinkler.similarity(first_wanted, first_held)
     options.append(
         (_jw_credit(similarity), f"given name similarity {similarity:.2f} (Jaro-Winkler)")
@@ -371,22 +505,5 @@ def _nicknames() -> dict[str, frozenset[str]]:
 
 
 def _is_nickname_pair(wanted: str, held: str) -> bool:
-    """True when one given name is a known nickname of the other (ROBERT and BOB)."""
-    return held in _nicknames().get(wanted, frozenset())
-
-
-def _dob_credit(wanted: dt.date, held: dt.date | None) -> tuple[float, str]:
-    if held is None:
-        return UNKNOWN_CREDIT, "no date of birth on record"
-    if wanted == held:
-        return 1.0, "date of birth exact"
-    if transposed_dob(wanted) == held:
-        return 0.85, "date of birth with day and month transposed"
-    wanted_text, held_text = wanted.isoformat(), held.isoformat()
-    if Hamming.distance(wanted_text, held_text) == 1:
-        return NEAR_MISS_DOB_CREDIT, "date of birth one digit different"
-    if OSA.distance(wanted_text, held_text) == 1:
-        return NEAR_MISS_DOB_CREDIT, "date of birth with two adjacent digits swapped"
-    if wanted.year == held.year:
-        return 0.4, "date of birth in the same year"
-    return DOB_CONFLICT_CREDIT, "date of birth differs"
+    """True when one given name is a known nickname or equivalent of the other (ROBERT/BOB)."""
+    return held in _nicknames().get(wanted, frozenset()) or are_equivalent_given(wanted, held)

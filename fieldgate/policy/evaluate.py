@@ -19,10 +19,16 @@ from fieldgate.policy.catalog import FieldCatalog
 from fieldgate.policy.engine import ContractEngine
 from fieldgate.policy.errors import ContractError
 from fieldgate.policy.records import Record
-from fieldgate.policy.verdict import RecordVerdict, decide_fields, deny, withhold
+from fieldgate.policy.verdict import RecordVerdict, decide_fields, deny, pointer_only, withhold
 
 RESTRICTED_REASON = "sealed, juvenile or expunged record"
 """Why a sealed, juvenile or expunged record is withheld, before any contract is asked."""
+
+POSSIBLE_REASON = "possible match: a pointer at most"
+"""Why every field of a disclosed possible match is withheld, whatever the contract said."""
+
+MATCH_TIERS = ("strong", "possible")
+"""Tiers a record is decided at (``input.match.tier``); a ``none`` match is never asked about."""
 
 
 def requester_input(claims: RequesterClaims) -> dict[str, object]:
@@ -70,6 +76,7 @@ def build_policy_input(
     today: dt.date,
     warrants_applied: Collection[str] | None = None,
     fields: Sequence[str] | None = None,
+    match_tier: str = "strong",
 ) -> dict[str, object]:
     """The whole ``input`` document for one record (see docs/contracts.md).
 
@@ -82,11 +89,16 @@ def build_policy_input(
             when already known (replaying an audit entry that logged them);
             None, as on the node, judges each warrant here.
         fields: see :func:`record_input`.
+        match_tier: how well the record matched the search (``input.match.tier``):
+            ``strong``, or ``possible`` (the node releases at most a pointer,
+            and only if the contract discloses the record). Authoring tools
+            judge a record as a strong match, the case that releases most.
     """
     return {
         "requester": requester_input(claims),
         "authority": authority_input(claims.authority, record, today, warrants_applied),
         "record": record_input(record, node_id, fields),
+        "match": {"tier": match_tier},
     }
 
 
@@ -123,6 +135,7 @@ def evaluate_record(
     today: dt.date,
     applied: Collection[str] | None = None,
     told_fields: Sequence[str] | None = None,
+    match_tier: str = "strong",
 ) -> PolicyDecision:
     """Ask the contract about one record; any failure withholds everything.
 
@@ -138,6 +151,9 @@ def evaluate_record(
             of the record's fields the same whatever else it is told the record
             holds; the verdict covers the record's own fields only. None tells
             the contract the record's own fields.
+        match_tier: see :func:`build_policy_input`. A ``possible`` match the
+            contract discloses leaves as a pointer: every field withheld
+            (:data:`POSSIBLE_REASON`). Any other tier withholds the record.
     """
     # One judgement of the warrants serves the contract's input and the audit
     # entry. Told by id, so only when the ids tell the instruments apart (the
@@ -151,6 +167,8 @@ def evaluate_record(
         applied = ids
     if record.sealed or record.juvenile or record.expunged:
         return PolicyDecision(None, None, withhold(record, catalog, RESTRICTED_REASON), ids)
+    if match_tier not in MATCH_TIERS:
+        return PolicyDecision(None, None, withhold(record, catalog, "no match tier"), ids)
     policy_input = build_policy_input(
         claims,
         record,
@@ -158,12 +176,18 @@ def evaluate_record(
         today=today,
         warrants_applied=applied,
         fields=told_fields,
+        match_tier=match_tier,
     )
     try:
         raw = contract.evaluate(policy_input)
     except ContractError as exc:
         return PolicyDecision(policy_input, None, deny(record, catalog, str(exc)), ids)
-    return PolicyDecision(policy_input, raw, decide_fields(raw, record, catalog), ids)
+    verdict = decide_fields(raw, record, catalog)
+    if match_tier == "possible" and verdict.disclose:
+        # The node's rule, whatever the contract released: a possible match is
+        # someone else as often as not, so at most whom to call leaves.
+        verdict = pointer_only(record, catalog, POSSIBLE_REASON)
+    return PolicyDecision(policy_input, raw, verdict, ids)
 
 
 def decide_record(

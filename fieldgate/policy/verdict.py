@@ -84,6 +84,11 @@ def withhold(record: Record, catalog: FieldCatalog, reason: str) -> RecordVerdic
     return RecordVerdict(False, _withhold_all(record, catalog, reason))
 
 
+def pointer_only(record: Record, catalog: FieldCatalog, reason: str) -> RecordVerdict:
+    """A verdict that discloses the record's existence (a pointer) and no field."""
+    return RecordVerdict(True, _withhold_all(record, catalog, reason))
+
+
 def deny(record: Record, catalog: FieldCatalog, error: str) -> RecordVerdict:
     """A verdict that discloses nothing because the contract failed to decide."""
     return RecordVerdict(False, _withhold_all(record, catalog, error), error)
@@ -180,14 +185,16 @@ def match_evidence(match: Match, record: Record, verdict: RecordVerdict) -> tupl
     month swapped; "surname exact" after an alias match names the alias. So
     the evidence goes out only when every field it could come from that this
     record holds is released whole; otherwise the hit carries no score (0)
-    and no reasons — a pointer says only whom to call.
+    and no reasons — a pointer says only whom to call. The match's tier
+    (``strong match``) is evidence too (it says how the birth date agrees), so
+    it leads the reasons on the same condition.
     """
     whole = {f.name for f in verdict.fields if f.outcome == "released"}
     # An identifier counts only when the match used it ("state_id exact").
     used = {r.split(" ", 1)[0] for r in match.reasons} & IDENTIFIER_KINDS
     sources = (*NAME_FIELDS, *sorted(used))
     if all(name in whole for name in sources if name in record.fields):
-        return round(match.score, 4), list(match.reasons)
+        return round(match.score, 4), [f"{match.tier} match", *match.reasons]
     return 0.0, []
 
 

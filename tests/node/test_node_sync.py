@@ -329,7 +329,7 @@ def test_a_serving_node_withholds_a_record_sealed_in_the_rms_after_one_cycle(
         query = common_pb2.PersonQuery(surname="ROE", given_name="JANE", dob="1975-09-30")
         address = federation.nodes["kcso"].address
         with RecordStore.open(config.database) as store:
-            audit = open_audit_log(config)
+            audit = open_audit_log(config, maintenance=True)
             try:
                 sync_once(store, audit, CATALOG, mapping(), rms)
                 before = search_node(address, detective, query)

@@ -61,6 +61,19 @@ record_unrestricted if {
 # For explanations and tests; contracts require record_unrestricted instead.
 record_restricted if not record_unrestricted
 
+# --- The match --------------------------------------------------------------
+
+# The node found this record a strong match: a name and a date of birth that
+# agree (exactly, or with day and month swapped). Only then does the node
+# release fields.
+strong_match if input.match.tier == "strong"
+
+# The node found this record a possible match: a name without a date of birth
+# that corroborates it. The node sends at most a pointer, and only if the
+# decision discloses the record; a contract that wants no pointer for a
+# possible match requires strong_match to disclose.
+possible_match if input.match.tier == "possible"
+
 # --- The field catalog ------------------------------------------------------
 
 # Every catalog field of sensitivity class `cls`, whether or not a record holds it.

@@ -231,6 +231,20 @@ test_no_immigration_context_for_criminal_investigators if {
 	sharing.is_criminal_law_enforcement with input.requester as req
 }
 
+# --- Match predicates -------------------------------------------------------
+
+test_strong_and_possible_matches_are_told_apart if {
+	sharing.strong_match with input.match as {"tier": "strong"}
+	not sharing.possible_match with input.match as {"tier": "strong"}
+	sharing.possible_match with input.match as {"tier": "possible"}
+	not sharing.strong_match with input.match as {"tier": "possible"}
+}
+
+test_a_missing_tier_is_neither if {
+	not sharing.strong_match with input.match as {}
+	not sharing.possible_match with input.match as {}
+}
+
 # --- Record predicates ------------------------------------------------------
 
 test_open_booking_is_unrestricted if {
