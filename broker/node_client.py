@@ -13,7 +13,9 @@ import logging
 
 import grpc
 
+from fieldgate.broker.answer_checks import answer_problem
 from fieldgate.broker.config import NodeEntry
+from fieldgate.core.answer_caps import MAX_NODE_ANSWER_BYTES
 from fieldgate.core.tls import TLSFiles
 from fieldgate.v1 import broker_pb2, node_pb2, node_pb2_grpc
 
@@ -23,7 +25,9 @@ CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    # One node's answer is capped by the protocol: a bigger one fails that node
+    # alone (RESOURCE_EXHAUSTED), never the search.
+    ("grpc.max_receive_message_length", MAX_NODE_ANSWER_BYTES),
 ]
 
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE}
@@ -115,6 +119,13 @@ class NodeChannel:
                     f"answer came from node {answer.node_id!r} for request "
                     f"{answer.request_id!r}; check the broker's node list"
                 )
+            elif (problem := answer_problem(answer, entry.agency_name)) is not None:
+                # Over a protocol cap, or hits held by another agency: none of it is passed on.
+                log.warning(
+                    "node %s at %s answer refused: %s", entry.node_id, self.address, problem
+                )
+                result.status = broker_pb2.NODE_STATUS_ERROR
+                result.detail = f"the agency's answer was refused: {problem}"
             else:
                 result.status = broker_pb2.NODE_STATUS_ANSWERED
                 result.hits.extend(answer.hits)

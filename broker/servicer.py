@@ -27,6 +27,7 @@ from fieldgate.broker.config import BrokerConfig
 from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import LimitExceeded, Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
+from fieldgate.broker.request_checks import forget_nonce, refuse_misshapen
 from fieldgate.broker.straggler import AgencyOutcome
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
@@ -154,6 +155,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request_id_var.set(request_id)
         requester, query = request.requester, request.query
         credential_id = ""
+        # Sizes, counts and token shapes first: junk costs no signature check,
+        # no limit and no nonce memory.
+        await refuse_misshapen(request, context, self._metrics, started)
+        verified = None
         if self._verifier is not None:
             try:
                 verified = self._verifier.verify(
@@ -162,14 +167,14 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     unsigned_query=query if request.HasField("query") else None,
                 )
             except VerificationError as exc:
-                log.warning("search refused: %s", exc)
+                log.warning("search refused: %.300s", exc)
                 if self._metrics is not None:
                     self._metrics.rejected_search(
                         UNKNOWN_PURPOSE, exc.reason, time.perf_counter() - started
                     )
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED,
-                    f"search refused ({exc.reason}): {exc.detail}",
+                    f"search refused ({exc.reason}): {exc.detail[:300]}",
                 )
             requester, query = verified.requester, verified.query
             credential_id = verified.credential_id
@@ -185,6 +190,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 self._metrics.rejected_search(
                     requester.purpose, reason, time.perf_counter() - started
                 )
+            forget_nonce(self._verifier, verified)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         search = _Admitted(
             request_id=request_id,
@@ -200,6 +206,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         try:
             self._limits.admit(search.who, requester.agency, query_digest(validated_query))
         except LimitExceeded as exc:
+            forget_nonce(self._verifier, verified)
             await self._refuse(context, search, exc)
         return search
 

@@ -64,6 +64,7 @@ from fieldgate.ops.endpoints import (
     metrics_config,
     read_log_format,
 )
+from fieldgate.ops.server_options import ServerLimitsConfig, server_limits_config
 from fieldgate.policy.catalog import default_catalog_path
 from fieldgate.policy.config import PolicyConfig, policy_config
 from fieldgate.trust.config import TrustConfig, trust_config
@@ -111,6 +112,8 @@ class NodeConfig:
     """``text`` or ``json`` (one object per line); ``--log-format`` overrides it."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
+    server: ServerLimitsConfig = field(default_factory=ServerLimitsConfig)
+    """What one connection may cost before it is trusted (``[node.server]``)."""
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:
@@ -150,6 +153,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         maintenance=maintenance_config(node),
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),
+        server=server_limits_config(node.section("server", required=False)),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

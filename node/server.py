@@ -18,8 +18,10 @@ from fieldgate.node.search import AgencyNode
 from fieldgate.node.servicer import AgencyNodeServicer
 from fieldgate.node.store import RecordStore
 from fieldgate.node.trust_gate import TrustGate
+from fieldgate.ops.clean_errors import CleanErrors
 from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
 from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
 from fieldgate.policy.catalog import load_catalog
 from fieldgate.policy.config import load_policy_engine
@@ -179,13 +181,9 @@ async def start_node(
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
     server = grpc.aio.server(
-        interceptors=[grpc_metrics],
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            # A second process on the same port must fail, not share it silently.
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
+        # Metrics outermost, so they count the clean status CleanErrors gives.
+        interceptors=[grpc_metrics, CleanErrors()],
+        options=server_options(config.server, max_send_bytes=MAX_MESSAGE_BYTES),
     )
     if config.trust is None:
         log.warning(

@@ -16,6 +16,7 @@ import grpc
 
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
+from fieldgate.core.request_shape import check_search_shape
 from fieldgate.core.tls import peer_name
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
@@ -71,6 +72,18 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 raise InvalidRequestError(
                     "request_id", f"is longer than {MAX_REQUEST_ID_LENGTH} characters"
                 )
+            # Sizes, counts and token shapes before any signature or nonce is spent.
+            check_search_shape(
+                request.requester if request.HasField("requester") else None,
+                request.query if request.HasField("query") else None,
+                request.signed if request.HasField("signed") else None,
+            )
+            # Sizes, counts and token shapes before any signature or nonce is spent.
+            check_search_shape(
+                request.requester if request.HasField("requester") else None,
+                request.query if request.HasField("query") else None,
+                request.signed if request.HasField("signed") else None,
+            )
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
