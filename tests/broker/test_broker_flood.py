@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -34,9 +35,20 @@ from tests.helpers.brokers import import_two_agencies
 from tests.helpers.federation import LoopThread
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
-HALF_OPEN = int(os.environ.get("FIELDGATE_FLOOD_CONNECTIONS", "3000"))
+
+
+def _descriptors(wanted: int) -> int:
+    """Raise this process's open-file limit toward ``wanted`` + headroom; return the flood size."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted + 512 if hard == resource.RLIM_INFINITY else min(hard, wanted + 512)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return min(wanted, target - 512)
+
+
+HALF_OPEN = _descriptors(int(os.environ.get("FIELDGATE_FLOOD_CONNECTIONS", "3000")))
 """Connections in the flood (docs/reliability.md reports a run with 10,000)."""
-MAX_CONNECTIONS = int(os.environ.get("FIELDGATE_FLOOD_MAX_CONNECTIONS", "1500"))
+MAX_CONNECTIONS = int(os.environ.get("FIELDGATE_FLOOD_MAX_CONNECTIONS", str(HALF_OPEN // 2)))
 """The broker's connection cap in this test (the shipped default is 4096)."""
 HANDSHAKE_TIMEOUT_MS = 4000
 MEMORY_LIMIT_MB = 400
