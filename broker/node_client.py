@@ -48,14 +48,21 @@ def node_deadline_detail(milliseconds: int) -> str:
 class NodeChannel:
     """A long-lived channel to one node address (a primary node or a replica)."""
 
-    def __init__(self, address: str, tls: TLSFiles | None) -> None:
-        """Open (lazily connecting) a channel to ``address``, over mutual TLS with ``tls``."""
+    def __init__(self, address: str, tls: TLSFiles | None, node_id: str = "") -> None:
+        """Open (lazily connecting) a channel to ``address``, over mutual TLS with ``tls``.
+
+        With TLS and a ``node_id``, the node's certificate must name that id (as a
+        DNS subject alternative name): a process holding another party's
+        certificate (an investigator's, another agency's node's) cannot answer
+        as this agency.
+        """
         self.address = address
         if tls is None:
             self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
+            expected = [("grpc.ssl_target_name_override", node_id)] if node_id else []
             self._channel = grpc.aio.secure_channel(
-                address, tls.channel_credentials(), options=CHANNEL_OPTIONS
+                address, tls.channel_credentials(), options=[*CHANNEL_OPTIONS, *expected]
             )
         self._stub = node_pb2_grpc.AgencyNodeStub(self._channel)
 

@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -25,8 +26,8 @@ from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.tokens import Identity
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, node_pb2
-from tests.helpers.brokers import import_two_agencies
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
+from tests.helpers.brokers import import_two_agencies, start_test_broker
 from tests.helpers.federation import LoopThread
 
 CRIMINAL = Requester("", "", "", "criminal_investigation", "BPD-2026-018233")
@@ -241,3 +242,60 @@ def test_a_search_refused_by_a_limit_keeps_no_nonce(hostile: Hostile) -> None:
     hostile.clock.now += 2000.0  # the requester's bucket refills
     retried = _broker_search(hostile, second, hostile.strict.address)
     assert {r.node_id for r in retried.results} == {"kcso", "spd"}
+
+
+class _Impostor(node_pb2_grpc.AgencyNodeServicer):
+    """Answers as King County with one hit, whoever it really is."""
+
+    async def Search(
+        self, request: node_pb2.NodeSearchRequest, context: object
+    ) -> node_pb2.NodeSearchResponse:
+        return node_pb2.NodeSearchResponse(
+            request_id=request.request_id,
+            node_id="kcso",
+            agency_name="King County Sheriff's Office",
+            hits=[common_pb2.Hit(record_id="FAKE-1", record_kind="booking", score=1.0)],
+        )
+
+
+@pytest.mark.parametrize("certificate", ["investigator", "spd"])
+def test_a_process_with_another_partys_certificate_cannot_answer_as_a_node(
+    hostile: Hostile, loop: LoopThread, tmp_path: Path, certificate: str
+) -> None:
+    """An investigator's (or another agency's node's) certificate cannot speak for kcso."""
+
+    async def start_impostor() -> tuple[grpc.aio.Server, int]:
+        server = grpc.aio.server()
+        node_pb2_grpc.add_AgencyNodeServicer_to_server(_Impostor(), server)
+        port = server.add_secure_port(
+            "127.0.0.1:0", hostile.pki.files(certificate).server_credentials()
+        )
+        await server.start()
+        return server, port
+
+    server, port = loop.run(start_impostor())
+    real = hostile.federation.nodes["kcso"]
+    try:
+        broker = loop.run(
+            start_test_broker(
+                (
+                    NodeEntry("kcso", real.node.agency_name, f"127.0.0.1:{port}"),
+                    NodeEntry("kcso-real", real.node.agency_name, real.address),
+                ),
+                tmp_path,
+                trust=hostile.kit.config(),
+                tls=hostile.pki.files("broker"),
+            )
+        )
+        try:
+            answer = _broker_search(hostile, _request(hostile), broker.address)
+        finally:
+            loop.run(broker.stop())
+    finally:
+        loop.run(server.stop(0))
+    by_node = {r.node_id: r for r in answer.results}
+    assert by_node["kcso"].status != broker_pb2.NODE_STATUS_ANSWERED
+    assert list(by_node["kcso"].hits) == []
+    # The real node, listed under another id, fails the same check: its
+    # certificate names kcso, not kcso-real (the check is by name, not by luck).
+    assert by_node["kcso-real"].status != broker_pb2.NODE_STATUS_ANSWERED
