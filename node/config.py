@@ -57,6 +57,7 @@ from fieldgate.core.config import ConfigError, Section, read_toml
 from fieldgate.core.query import HARD_MAX_HITS
 from fieldgate.core.tls import TLSFiles, tls_files
 from fieldgate.node.audit.config import AuditConfig, audit_config
+from fieldgate.node.audit_budget import AuditBudgetConfig, audit_budget_config
 from fieldgate.ops.endpoints import (
     MaintenanceConfig,
     MetricsConfig,
@@ -114,6 +115,8 @@ class NodeConfig:
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
     server: ServerLimitsConfig = field(default_factory=ServerLimitsConfig)
     """What one connection may cost before it is trusted (``[node.server]``)."""
+    audit_budget: AuditBudgetConfig = field(default_factory=AuditBudgetConfig)
+    """Audit bytes one requester and one agency may cause (``[node.audit_budget]``)."""
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:
@@ -154,6 +157,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),
         server=server_limits_config(node.section("server", required=False)),
+        audit_budget=audit_budget_config(node.section("audit_budget", required=False)),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

@@ -10,6 +10,7 @@ import grpc
 from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.audit_budget import AuditBudget, BudgetedDisclosureLog
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.disclosure_log import DisclosureLog
 from fieldgate.node.health import NodeHealth
@@ -162,6 +163,12 @@ def build_node(
     )
 
 
+def _log_of(disclosure_log: DisclosureLog | None, audit: AuditStore | None) -> DisclosureLog:
+    log_ = disclosure_log or audit
+    assert log_ is not None  # start_node opens the audit store when no log is given
+    return log_
+
+
 async def start_node(
     config: NodeConfig, disclosure_log: DisclosureLog | None = None
 ) -> RunningNode:
@@ -170,8 +177,14 @@ async def start_node(
     # This node's own registry: several nodes in one process must not share series.
     registry = new_registry()
     metrics = NodeMetrics(registry)
+    budget = AuditBudget(
+        config.audit_budget,
+        volume_path=(config.audit or default_audit_config(config.database)).database,
+    )
     try:
-        node = build_node(config, disclosure_log or audit, metrics)
+        node = build_node(
+            config, BudgetedDisclosureLog(_log_of(disclosure_log, audit), budget), metrics
+        )
     except BaseException:
         if audit is not None:
             audit.close()
@@ -205,7 +218,7 @@ async def start_node(
             )
         health = NodeHealth(node, maintenance)
         servicer = AgencyNodeServicer(
-            node, gate, allowed_clients=config.allowed_clients, health=health
+            node, gate, allowed_clients=config.allowed_clients, health=health, budget=budget
         )
         node_pb2_grpc.add_AgencyNodeServicer_to_server(servicer, server)
         port = bind(server, config.listen, config.tls, f"node {config.node_id}")

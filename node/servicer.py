@@ -18,6 +18,7 @@ from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
 from fieldgate.core.request_shape import check_search_shape
 from fieldgate.core.tls import peer_name
+from fieldgate.node.audit_budget import AuditBudget, AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.search import AgencyNode
@@ -39,8 +40,10 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         *,
         allowed_clients: tuple[str, ...] = (),
         health: NodeHealth | None = None,
+        budget: AuditBudget | None = None,
     ) -> None:
         self._node = node
+        self._budget = budget
         self._gate = gate
         self._allowed = frozenset(allowed_clients)
         self._health = health
@@ -94,6 +97,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 node_id=self._node.node_id,
                 agency_name=self._node.agency_name,
             )
+        if self._budget is not None:
+            try:
+                # Before any record is looked at: a spent requester causes no more audit.
+                self._budget.admit(admitted.claims)
+            except AuditBudgetExceeded as exc:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message)
         try:
             hits = await asyncio.to_thread(
                 self._node.search, request_id, admitted.claims, admitted.query
