@@ -33,7 +33,7 @@ from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
 from fieldgate.core.query import PersonQuery, validate_query
-from fieldgate.trust.verify import SearchVerifier, VerificationError
+from fieldgate.trust.verify import SearchVerifier, VerificationError, VerifiedSearch
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
@@ -50,6 +50,8 @@ class _Admitted:
     deadline: float
     who: str
     started: float
+    verified: VerifiedSearch | None = None
+    """The verified signed search, whose nonce a refusal gives back."""
 
 
 class BrokerServicer(broker_pb2_grpc.BrokerServicer):
@@ -200,19 +202,21 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             deadline=deadline,
             who=Limits.requester_key(requester.agency, requester.subject, credential_id),
             started=started,
+            verified=verified,
         )
         # Limits apply to the verified requester, before any agency is asked;
         # over one the search is refused at once, never queued.
         try:
             self._limits.admit(search.who, requester.agency, query_digest(validated_query))
         except LimitExceeded as exc:
-            forget_nonce(self._verifier, verified)
             await self._refuse(context, search, exc)
         return search
 
     async def _refuse(
         self, context: grpc.aio.ServicerContext[Any, Any], search: _Admitted, exc: LimitExceeded
     ) -> NoReturn:
+        # No agency was asked: the proof was never used, so an honest retry must pass.
+        forget_nonce(self._verifier, search.verified)
         log.warning("search refused (%s): %s", exc.reason, exc.message)
         if self._metrics is not None:
             self._metrics.rejected_search(
