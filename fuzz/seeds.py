@@ -74,7 +74,7 @@ def seeds() -> dict[str, list[bytes]]:
             b"\xff\xfe",
             b"1980-02-30",
             "\u202eevil".encode(),
-            b"=HYPERLINK(\"x\")\x1b[2J[/x]",  # a formula, an escape sequence, markup
+            b'=HYPERLINK("x")\x1b[2J[/x]',  # a formula, an escape sequence, markup
             b"2020-W01-1",
         ],
         "import_jsonl": [

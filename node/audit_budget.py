@@ -82,6 +82,7 @@ def audit_budget_config(section: Section) -> AuditBudgetConfig:
         volume_bytes=section.integer("volume_bytes", d.volume_bytes, minimum=0),
         alert_fraction=section.number("alert_fraction", d.alert_fraction, minimum=0.01),
     )
+    section.finish()  # a misspelt key is named, not ignored
     if config.alert_fraction > 1.0:
         raise ConfigError("node.audit_budget.alert_fraction", "must be at most 1.0")
     return config

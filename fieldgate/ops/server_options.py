@@ -63,7 +63,7 @@ class ServerLimitsConfig:
 def server_limits_config(section: Section) -> ServerLimitsConfig:
     """Read ``[broker.server]`` / ``[node.server]`` (every key optional), naming a bad key."""
     d = ServerLimitsConfig()
-    return ServerLimitsConfig(
+    config = ServerLimitsConfig(
         max_connections=section.integer("max_connections", d.max_connections, minimum=1),
         handshake_timeout_ms=section.integer(
             "handshake_timeout_ms", d.handshake_timeout_ms, minimum=100
@@ -91,6 +91,8 @@ def server_limits_config(section: Section) -> ServerLimitsConfig:
             "max_receive_bytes", d.max_receive_bytes, minimum=64 * 1024
         ),
     )
+    section.finish()  # a misspelt key is named, not ignored
+    return config
 
 
 def server_options(limits: ServerLimitsConfig, *, max_send_bytes: int) -> list[tuple[str, Any]]:
