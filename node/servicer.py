@@ -81,12 +81,6 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 request.query if request.HasField("query") else None,
                 request.signed if request.HasField("signed") else None,
             )
-            # Sizes, counts and token shapes before any signature or nonce is spent.
-            check_search_shape(
-                request.requester if request.HasField("requester") else None,
-                request.query if request.HasField("query") else None,
-                request.signed if request.HasField("signed") else None,
-            )
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
