@@ -23,7 +23,7 @@ def test_safe_defaults_without_a_section(tmp_path: Path) -> None:
     options = dict(server_options(ServerLimitsConfig(), max_send_bytes=1 << 20))
     assert options["grpc.max_allowed_incoming_connections"] == 4096
     assert options["grpc.server_handshake_timeout_ms"] == 5000
-    assert options["grpc.max_concurrent_streams"] == 32
+    assert options["grpc.max_concurrent_streams"] == 1024
     assert options["grpc.so_reuseport"] == 0
 
 

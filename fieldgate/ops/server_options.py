@@ -14,7 +14,7 @@ Configured in ``[broker.server]`` / ``[node.server]`` (every key optional)::
     [broker.server]
     max_connections = 4096            # open connections; more are closed at accept
     handshake_timeout_ms = 5000       # a TLS/HTTP2 handshake not done by then is dropped
-    max_concurrent_streams = 32       # calls in flight on one connection
+    max_concurrent_streams = 1024     # calls in flight on one connection
     max_connection_idle_ms = 300000   # a connection with no call this long is closed
     max_connection_age_ms = 3600000   # every connection is recycled after this long
     max_metadata_bytes = 16384        # request headers
@@ -41,8 +41,11 @@ class ServerLimitsConfig:
     handshake_timeout_ms: int = 5000
     """A connection whose TLS and HTTP/2 handshake is not done by then is dropped
     (``grpc.server_handshake_timeout_ms``): half-open connections do not linger."""
-    max_concurrent_streams: int = 32
-    """Calls in flight on one connection (HTTP/2 ``SETTINGS_MAX_CONCURRENT_STREAMS``)."""
+    max_concurrent_streams: int = 1024
+    """Calls in flight on one connection (HTTP/2 ``SETTINGS_MAX_CONCURRENT_STREAMS``).
+    A broker sends all its searches to a node over one connection, and grpc clients in
+    one process share one connection per address: keep this above the broker's
+    ``global_concurrency`` (512), or searches beyond it are refused as UNAVAILABLE."""
     max_connection_idle_ms: int = 300_000
     """A connection with no call in flight this long is closed."""
     max_connection_age_ms: int = 3_600_000
