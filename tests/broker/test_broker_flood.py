@@ -12,6 +12,7 @@ Figures are in ``docs/reliability.md``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import resource
@@ -21,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,10 @@ from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
+from fieldgate.policy.shipped import rego_library, shipped_contract
+from fieldgate.v1 import common_pb2, node_pb2
 from tests.helpers.brokers import import_two_agencies
-from tests.helpers.federation import LoopThread
+from tests.helpers.federation import LoopThread, node_stub
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 
@@ -120,8 +123,13 @@ max_connections = {MAX_CONNECTIONS}
 
 {nodes}"""
     )
+    yield from _serve("broker", config)
+
+
+def _serve(what: str, config: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``fieldgate <what> serve --config CONFIG`` as its own process, until the test ends."""
     process = subprocess.Popen(
-        [FIELDGATE, "broker", "serve", "--config", str(config)],
+        [FIELDGATE, what, "serve", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -138,14 +146,86 @@ max_connections = {MAX_CONNECTIONS}
         process.stdout.close()
 
 
-def _honest_searches(client: SearchClient, count: int) -> list[float]:
+@pytest.fixture
+def node_process(
+    tls_nodes: tuple[LocalFederation, DevPKI, Path], tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """King County's node (its imported records) as its own process, mTLS, brokers only."""
+    _, pki, workdir = tls_nodes
+    files = pki.files("kcso")
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f"""[node]
+id = "kcso"
+agency_name = "King County Sheriff's Office"
+listen = "127.0.0.1:0"
+insecure = true
+database = "{workdir / "kcso.sqlite"}"
+contract = "{shipped_contract("permissive")}"
+rego_library = "{rego_library()}"
+
+[node.contact]
+unit = "Records"
+phone = "206-555-0100"
+
+[node.tls]
+ca = "{files.ca}"
+cert = "{files.cert}"
+key = "{files.key}"
+allowed_clients = ["broker"]
+
+[node.audit]
+database = "{tmp_path / "audit.sqlite"}"
+key = "{tmp_path / "audit-key.pem"}"
+
+[node.server]
+handshake_timeout_ms = {HANDSHAKE_TIMEOUT_MS}
+max_connections = {MAX_CONNECTIONS}
+"""
+    )
+    yield from _serve("node", config)
+
+
+Search = Callable[[], None]
+"""One honest search, asserting it was answered."""
+
+
+def _honest_searches(search: Search, count: int) -> list[float]:
     seconds = []
     for _ in range(count):
         began = time.perf_counter()
-        result = client.search(DETECTIVE, **SUBJECT)
+        search()
         seconds.append(time.perf_counter() - began)
-        assert {a.status for a in result.agencies} == {"answered"}
     return seconds
+
+
+@contextlib.contextmanager
+def _investigator(address: str, pki: DevPKI) -> Iterator[Search]:
+    """An investigator's tool connected to the broker at ``address``."""
+    with SearchClient(address, pki.files("investigator")) as client:
+
+        def search() -> None:
+            result = client.search(DETECTIVE, **SUBJECT)
+            assert {a.status for a in result.agencies} == {"answered"}
+
+        yield search
+
+
+@contextlib.contextmanager
+def _broker_to_node(address: str, pki: DevPKI) -> Iterator[Search]:
+    """The broker's channel to the node at ``address``."""
+    channel, stub = node_stub(address, pki.files("broker"))
+    request = node_pb2.NodeSearchRequest(
+        request_id="honest",
+        requester=DETECTIVE.to_message(),
+        query=common_pb2.PersonQuery(**SUBJECT),
+    )
+    with channel:
+
+        def search() -> None:
+            assert stub.Search(request, timeout=10).node_id == "kcso"
+
+        yield search
 
 
 def _open_half(address: str, count: int) -> list[socket.socket]:
@@ -179,40 +259,45 @@ def _wait_closed(sockets: list[socket.socket], seconds: float, enough: int) -> l
     return closed
 
 
+@pytest.mark.parametrize("server", ["broker", "node"])
 def test_half_open_flood_keeps_memory_bounded_and_searches_served(
     tls_nodes: tuple[LocalFederation, DevPKI, Path],
-    broker_process: tuple[subprocess.Popen[str], str],
+    request: pytest.FixtureRequest,
+    server: str,
 ) -> None:
     _, pki, _ = tls_nodes
-    process, address = broker_process
-    # The investigator's tool holds its connection, as it does all day: the flood
-    # competes for new connections (capped), not for this one.
-    client = SearchClient(address, pki.files("investigator"))
+    process, address = request.getfixturevalue(f"{server}_process")
+    connect = _investigator if server == "broker" else _broker_to_node
     sockets: list[socket.socket] = []
-    try:
-        quiet = _honest_searches(client, 20)
-        before = _rss_mb(process.pid)
-        began = time.monotonic()
-        sockets = _open_half(address, HALF_OPEN)
-        # Over the cap, connections are closed at accept, long before the handshake timeout.
-        over_cap = _wait_closed(sockets, HANDSHAKE_TIMEOUT_MS / 2000, HALF_OPEN - MAX_CONNECTIONS)
-        capped_within = time.monotonic() - began
-        during = _honest_searches(client, 50)
-        peak = _rss_mb(process.pid)
-        rest = [s for s in sockets if s not in set(over_cap)]
-        closed = len(over_cap) + len(
-            _wait_closed(rest, HANDSHAKE_TIMEOUT_MS / 1000 + 20, len(rest))
-        )
-        # Once the flood is dropped, a new investigator connects and is served.
-        with SearchClient(address, pki.files("investigator")) as newcomer:
-            assert _honest_searches(newcomer, 1)
-    finally:
-        client.close()
-        for sock in sockets:
-            sock.close()
+    # The investigator's tool (or the broker's channel to a node) holds its
+    # connection, as it does all day: the flood competes for new connections
+    # (capped), not for this one.
+    with connect(address, pki) as search:
+        try:
+            quiet = _honest_searches(search, 20)
+            before = _rss_mb(process.pid)
+            began = time.monotonic()
+            sockets = _open_half(address, HALF_OPEN)
+            # Over the cap, connections are closed at accept, long before the handshake timeout.
+            over_cap = _wait_closed(
+                sockets, HANDSHAKE_TIMEOUT_MS / 2000, HALF_OPEN - MAX_CONNECTIONS
+            )
+            capped_within = time.monotonic() - began
+            during = _honest_searches(search, 50)
+            peak = _rss_mb(process.pid)
+            rest = [s for s in sockets if s not in set(over_cap)]
+            closed = len(over_cap) + len(
+                _wait_closed(rest, HANDSHAKE_TIMEOUT_MS / 1000 + 20, len(rest))
+            )
+        finally:
+            for sock in sockets:
+                sock.close()
+    # Once the flood is dropped, a new caller connects and is served.
+    with connect(address, pki) as newcomer:
+        assert _honest_searches(newcomer, 1)
     after = _rss_mb(process.pid)
     print(
-        f"\nflood of {HALF_OPEN} half-open TLS connections: broker RSS {before:.0f} MB before, "
+        f"\nflood of {HALF_OPEN} half-open TLS connections: {server} RSS {before:.0f} MB before, "
         f"{peak:.0f} MB during, {after:.0f} MB after; honest search p99 "
         f"{_p99(quiet) * 1000:.0f} ms quiet, {_p99(during) * 1000:.0f} ms during the flood; "
         f"{closed} of {HALF_OPEN} dropped (cap {MAX_CONNECTIONS} connections, handshake "
