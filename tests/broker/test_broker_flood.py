@@ -1,13 +1,14 @@
 """A flood of half-open connections: memory stays bounded, honest searches are served.
 
-The broker runs as its own process (``fieldgate broker serve``) with mutual
-TLS in front of real TLS nodes. The attacker opens thousands of TCP
-connections and sends each a few bytes of a TLS ClientHello, never finishing
-the handshake: the pre-authentication cost that once took the broker from
-74 MB to about 900 MB. The test measures the broker's resident memory and an
-honest investigator's search latency during the flood, and that the server
-drops every half-open connection once the configured handshake timeout passes.
-Figures are in ``docs/reliability.md``.
+The broker (``fieldgate broker serve``, in front of real TLS nodes) and a
+node (``fieldgate node serve``) each run as their own process with mutual
+TLS. The attacker opens thousands of TCP connections and sends each a few
+bytes of a TLS ClientHello, never finishing the handshake: the
+pre-authentication cost that once took the broker from 74 MB to about
+900 MB. The test measures the server's resident memory and an honest
+caller's search latency during the flood, and that the server drops every
+half-open connection (over the cap at once, the rest at the handshake
+timeout). Figures are in ``docs/reliability.md``.
 """
 
 from __future__ import annotations
