@@ -18,4 +18,8 @@ Modules:
 - :mod:`fieldgate.broker.status`: every gRPC status the broker ends a call with, and why.
 - :mod:`fieldgate.broker.metrics`: the broker's Prometheus metrics (``fieldgate_broker_*``).
 - :mod:`fieldgate.broker.server`: starting and stopping the broker's gRPC server.
+- :mod:`fieldgate.broker.answer_checks`: Checks on each node's answer before its hits join the
+  search's result.
+- :mod:`fieldgate.broker.request_checks`: The broker's cheap checks, run before any signature, limit
+  or nonce is spent.
 """

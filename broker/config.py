@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldgate.broker.limits import LimitsConfig, limits_config
+from fieldgate.core.answer_caps import MAX_NODES
 from fieldgate.core.config import ConfigError, Section, read_toml
 from fieldgate.core.tls import TLSFiles, tls_files
 from fieldgate.ops.endpoints import (
@@ -61,6 +62,7 @@ from fieldgate.ops.endpoints import (
     metrics_config,
     read_log_format,
 )
+from fieldgate.ops.server_options import ServerLimitsConfig, server_limits_config
 from fieldgate.trust.config import TrustConfig, trust_config
 
 DEFAULT_HEDGE_AFTER_MS = 250
@@ -115,6 +117,8 @@ class BrokerConfig:
     """``text`` or ``json`` (one object per line); ``--log-format`` overrides it."""
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     """Rate limits, concurrency caps and the sweep detector (``[broker.limits]``)."""
+    server: ServerLimitsConfig = field(default_factory=ServerLimitsConfig)
+    """What one connection may cost before it is trusted (``[broker.server]``)."""
 
 
 def _tls(broker: Section) -> TLSFiles | None:
@@ -161,6 +165,9 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
     nodes: list[NodeEntry] = []
     seen: set[str] = set()
     for entry in root.sections("nodes"):
+        if len(nodes) == MAX_NODES:
+            # The client's receive limit is the sum of MAX_NODES answers at their cap.
+            raise ConfigError(f"nodes[{MAX_NODES}]", f"at most {MAX_NODES} nodes are supported")
         node = _node_entry(entry, len(nodes))
         if node.node_id in seen:
             raise ConfigError(f"nodes[{len(nodes)}].id", f"duplicate node id {node.node_id!r}")
@@ -204,6 +211,7 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         maintenance=maintenance_config(broker),
         log_format=read_log_format(broker, "broker"),
         limits=limits_config(broker.section("limits")) if broker.has("limits") else LimitsConfig(),
+        server=server_limits_config(broker.section("server", required=False)),
     )
     if config.tls is None and not config.insecure:
         raise ConfigError(

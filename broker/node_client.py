@@ -13,8 +13,10 @@ import logging
 
 import grpc
 
+from fieldgate.broker.answer_checks import answer_problem
 from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.status import NODE_INTERNAL, NODE_TIMED_OUT, NODE_UNREACHABLE
+from fieldgate.core.answer_caps import MAX_NODE_ANSWER_BYTES
 from fieldgate.core.tls import TLSFiles
 from fieldgate.v1 import broker_pb2, node_pb2, node_pb2_grpc
 
@@ -24,7 +26,9 @@ CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    # One node's answer is capped by the protocol: a bigger one fails that node
+    # alone (RESOURCE_EXHAUSTED), never the search.
+    ("grpc.max_receive_message_length", MAX_NODE_ANSWER_BYTES),
 ]
 
 SEARCH_DEADLINE_DETAIL = "no answer before the search deadline"
@@ -41,14 +45,21 @@ def node_deadline_detail(milliseconds: int) -> str:
 class NodeChannel:
     """A long-lived channel to one node address (a primary node or a replica)."""
 
-    def __init__(self, address: str, tls: TLSFiles | None) -> None:
-        """Open (lazily connecting) a channel to ``address``, over mutual TLS with ``tls``."""
+    def __init__(self, address: str, tls: TLSFiles | None, node_id: str = "") -> None:
+        """Open (lazily connecting) a channel to ``address``, over mutual TLS with ``tls``.
+
+        With TLS and a ``node_id``, the node's certificate must name that id (as a
+        DNS subject alternative name): a process holding another party's
+        certificate (an investigator's, another agency's node's) cannot answer
+        as this agency.
+        """
         self.address = address
         if tls is None:
             self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
+            expected = [("grpc.ssl_target_name_override", node_id)] if node_id else []
             self._channel = grpc.aio.secure_channel(
-                address, tls.channel_credentials(), options=CHANNEL_OPTIONS
+                address, tls.channel_credentials(), options=[*CHANNEL_OPTIONS, *expected]
             )
         self._stub = node_pb2_grpc.AgencyNodeStub(self._channel)
 
@@ -112,6 +123,13 @@ class NodeChannel:
                     f"answer came from node {answer.node_id!r} for request "
                     f"{answer.request_id!r}; check the broker's node list"
                 )
+            elif (problem := answer_problem(answer, entry.agency_name)) is not None:
+                # Over a protocol cap, or hits held by another agency: none of it is passed on.
+                log.warning(
+                    "node %s at %s answer refused: %s", entry.node_id, self.address, problem
+                )
+                result.status = broker_pb2.NODE_STATUS_ERROR
+                result.detail = f"the agency's answer was refused: {problem}"
             else:
                 result.status = broker_pb2.NODE_STATUS_ANSWERED
                 result.hits.extend(answer.hits)

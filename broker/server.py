@@ -15,8 +15,11 @@ from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import BrokerMetrics
 from fieldgate.broker.servicer import BrokerServicer
+from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
+from fieldgate.ops.clean_errors import CleanErrors
 from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
 from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
 from fieldgate.trust.config import build_verifier
 from fieldgate.v1 import broker_pb2_grpc
@@ -26,8 +29,8 @@ log = logging.getLogger("fieldgate.broker")
 SERVICE_NAME = "fieldgate.v1.Broker"
 """The broker's gRPC service, as health checks and reflection name it."""
 
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-"""Largest request accepted; an answer merges many nodes so it may be larger."""
+MAX_ANSWER_BYTES = MAX_BROKER_ANSWER_BYTES
+"""Largest answer sent: every agency's answer at its protocol cap."""
 
 
 @dataclass
@@ -84,13 +87,9 @@ async def start_broker(
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"), streams=("SearchStream",))
     server = grpc.aio.server(
-        interceptors=[grpc_metrics],
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            # A second process on the same port must fail, not share it silently.
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-        ],
+        # Metrics outermost, so they count the clean status CleanErrors gives.
+        interceptors=[grpc_metrics, CleanErrors()],
+        options=server_options(config.server, max_send_bytes=MAX_ANSWER_BYTES),
     )
     if config.trust is None:
         log.warning("BROKER IS INSECURE: unsigned searches are forwarded. Development only.")

@@ -28,13 +28,14 @@ from fieldgate.broker.errors import LimitExceeded
 from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
+from fieldgate.broker.request_checks import forget_nonce, refuse_misshapen
 from fieldgate.broker.status import abort, status_for
 from fieldgate.broker.straggler import AgencyOutcome
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
 from fieldgate.core.query import PersonQuery, query_digest, validate_query
-from fieldgate.trust.verify import SearchVerifier, VerificationError
+from fieldgate.trust.verify import SearchVerifier, VerificationError, VerifiedSearch
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
@@ -51,6 +52,8 @@ class _Admitted:
     deadline: float
     who: str
     started: float
+    verified: VerifiedSearch | None = None
+    """The verified signed search, whose nonce a refusal gives back."""
 
 
 class BrokerServicer(broker_pb2_grpc.BrokerServicer):
@@ -156,6 +159,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request_id_var.set(request_id)
         requester, query = request.requester, request.query
         credential_id = ""
+        # Sizes, counts and token shapes first: junk costs no signature check,
+        # no limit and no nonce memory.
+        await refuse_misshapen(request, context, self._metrics, started)
+        verified = None
         if self._verifier is not None:
             try:
                 verified = self._verifier.verify(
@@ -164,7 +171,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     unsigned_query=query if request.HasField("query") else None,
                 )
             except VerificationError as exc:
-                log.warning("search refused: %s", exc)
+                log.warning("search refused: %.300s", exc)
                 if self._metrics is not None:
                     self._metrics.rejected_search(
                         UNKNOWN_PURPOSE, exc.reason, time.perf_counter() - started
@@ -184,6 +191,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 self._metrics.rejected_search(
                     requester.purpose, reason, time.perf_counter() - started
                 )
+            forget_nonce(self._verifier, verified)
             await abort(context, status_for(exc))
         search = _Admitted(
             request_id=request_id,
@@ -193,6 +201,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             deadline=deadline,
             who=Limits.requester_key(requester.agency, requester.subject, credential_id),
             started=started,
+            verified=verified,
         )
         # Limits apply to the verified requester, before any agency is asked;
         # over one the search is refused at once, never queued.
@@ -205,6 +214,8 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
     async def _refuse(
         self, context: grpc.aio.ServicerContext[Any, Any], search: _Admitted, exc: LimitExceeded
     ) -> NoReturn:
+        # No agency was asked: the proof was never used, so an honest retry must pass.
+        forget_nonce(self._verifier, search.verified)
         log.warning("search refused (%s): %s", exc.reason, exc.message)
         if self._metrics is not None:
             self._metrics.rejected_search(

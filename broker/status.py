@@ -54,10 +54,12 @@ def status_for(error: Refused) -> Status:
     """The status a search refused with ``error`` ends with."""
     if isinstance(error, VerificationError):
         return Status(
-            grpc.StatusCode.UNAUTHENTICATED, f"search refused ({error.reason}): {error.detail}"
+            grpc.StatusCode.UNAUTHENTICATED,
+            # A requester-sent detail is quoted at a bounded length.
+            f"search refused ({error.reason}): {error.detail[:300]}",
         )
     if isinstance(error, InvalidRequestError):
-        return Status(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return Status(grpc.StatusCode.INVALID_ARGUMENT, str(error)[:500])
     if isinstance(error, LimitExceeded):
         return Status(
             grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({error.reason}): {error.message}"

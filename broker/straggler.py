@@ -60,7 +60,9 @@ class AgencyCaller:
                 rest of the search's deadline.
         """
         self.entry = entry
-        self._channels = [NodeChannel(a, tls) for a in (entry.address, *entry.replicas)]
+        self._channels = [
+            NodeChannel(a, tls, entry.node_id) for a in (entry.address, *entry.replicas)
+        ]
         self._metrics = metrics
         self._node_deadline_ms = node_deadline_ms
 

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import tempfile
 import tomllib
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from google.protobuf.message import DecodeError
 
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.inert_text import csv_safe, terminal_safe
 from fieldgate.core.names import normalize_identifier, normalize_name, split_full_name
 from fieldgate.core.query import parse_date, validate_query
+from fieldgate.core.request_shape import check_search_shape
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.node.errors import RecordImportError
 from fieldgate.node.importer import import_file
@@ -38,6 +41,8 @@ def search_request(data: bytes) -> None:
         return
     message = ""
     try:
+        # The cheap checks the broker and nodes run before any signature.
+        check_search_shape(request.requester, request.query, request.signed)
         validate_requester(request.requester)
         validate_query(request.query, today=dt.date(2026, 11, 21))
     except InvalidRequestError as exc:
@@ -48,6 +53,10 @@ def search_request(data: bytes) -> None:
 def names(data: bytes) -> None:
     """Name and date normalisation never crash and are idempotent."""
     text = data.decode("utf-8", "replace")
+    # Text shown on a terminal or put in a CSV is inert, whatever it was.
+    shown = terminal_safe(text)
+    assert all(c == " " or c.isprintable() or unicodedata.category(c)[0] != "C" for c in shown)
+    assert not str(csv_safe(text)).startswith(("=", "+", "-", "@", "\t", "\r"))
     once = normalize_name(text)
     assert normalize_name(once) == once
     assert normalize_identifier(normalize_identifier(text)) == normalize_identifier(text)

@@ -64,6 +64,9 @@ def seeds() -> dict[str, list[bytes]]:
                 query=common_pb2.PersonQuery(surname="A" * 100_000)
             ).SerializeToString(),  # oversized
             b"\x0a" * 64,  # lengths that promise more than there is
+            node_pb2.NodeSearchRequest(
+                signed=common_pb2.SignedSearch(warrants=["a.b.c"] * 9 + ["\u00eb.\u00ff.x"])
+            ).SerializeToString(),  # too many warrants, a non-ASCII token
         ],
         "names": [
             "O'Brien-Smith, José María".encode(),
@@ -71,6 +74,7 @@ def seeds() -> dict[str, list[bytes]]:
             b"\xff\xfe",
             b"1980-02-30",
             "\u202eevil".encode(),
+            b'=HYPERLINK("x")\x1b[2J[/x]',  # a formula, an escape sequence, markup
             b"2020-W01-1",
         ],
         "import_jsonl": [

@@ -30,4 +30,6 @@ Modules:
   own database.
   - :mod:`fieldgate.node.reindex`: Rebuilding a record store's name index to this build's version,
     resumably.
+    - :mod:`fieldgate.node.audit_budget`: Audit storage no requester can exhaust: a per-requester
+      and per-agency budget of.
 """

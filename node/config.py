@@ -59,6 +59,7 @@ from fieldgate.core.config import ConfigError, Section, read_toml
 from fieldgate.core.query import HARD_MAX_HITS
 from fieldgate.core.tls import TLSFiles, tls_files
 from fieldgate.node.audit.config import AuditConfig, audit_config
+from fieldgate.node.audit_budget import AuditBudgetConfig, audit_budget_config
 from fieldgate.node.sync_config import SyncConfig, sync_config
 from fieldgate.ops.endpoints import (
     MaintenanceConfig,
@@ -67,6 +68,7 @@ from fieldgate.ops.endpoints import (
     metrics_config,
     read_log_format,
 )
+from fieldgate.ops.server_options import ServerLimitsConfig, server_limits_config
 from fieldgate.policy.catalog import default_catalog_path
 from fieldgate.policy.config import PolicyConfig, policy_config
 from fieldgate.trust.config import TrustConfig, trust_config
@@ -117,6 +119,10 @@ class NodeConfig:
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
     sync: SyncConfig | None = None
     """Where ``fieldgate node sync`` reads records from (``[node.sync]``); None: nowhere."""
+    server: ServerLimitsConfig = field(default_factory=ServerLimitsConfig)
+    """What one connection may cost before it is trusted (``[node.server]``)."""
+    audit_budget: AuditBudgetConfig = field(default_factory=AuditBudgetConfig)
+    """Audit bytes one requester and one agency may cause (``[node.audit_budget]``)."""
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:
@@ -157,6 +163,8 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),
         sync=sync_config(node),
+        server=server_limits_config(node.section("server", required=False)),
+        audit_budget=audit_budget_config(node.section("audit_budget", required=False)),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

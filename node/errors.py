@@ -7,6 +7,7 @@
         ├── RecordImportError               an import file was refused; nothing was written
         ├── StoreError                      the record database cannot be used as asked
         │   └── DuplicateRecordError        a record_id is already in the store
+        ├── AuditBudgetExceeded (audit_budget)  a requester or agency spent its audit budget
         ├── SyncError (sync)                a sync cycle stopped: source unreadable, batch refused
         ├── DisclosureLogError              a disclosure could not be logged durably
         │   └── AuditTamperError (audit.writer_view)  the log holds what this writer did not write

@@ -12,6 +12,7 @@ from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.note import origin_of
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.audit.witnessing import WitnessPusher
+from fieldgate.node.audit_budget import AuditBudget, BudgetedDisclosureLog
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.disclosure_log import DisclosureLog
 from fieldgate.node.health import NodeHealth
@@ -20,8 +21,10 @@ from fieldgate.node.search import AgencyNode
 from fieldgate.node.servicer import AgencyNodeServicer
 from fieldgate.node.store import RecordStore
 from fieldgate.node.trust_gate import TrustGate
+from fieldgate.ops.clean_errors import CleanErrors
 from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
 from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
 from fieldgate.policy.catalog import load_catalog
 from fieldgate.policy.config import load_policy_engine
@@ -171,6 +174,12 @@ def build_node(
     )
 
 
+def _log_of(disclosure_log: DisclosureLog | None, audit: AuditStore | None) -> DisclosureLog:
+    log_ = disclosure_log or audit
+    assert log_ is not None  # start_node opens the audit store when no log is given
+    return log_
+
+
 async def start_node(
     config: NodeConfig, disclosure_log: DisclosureLog | None = None
 ) -> RunningNode:
@@ -179,8 +188,14 @@ async def start_node(
     # This node's own registry: several nodes in one process must not share series.
     registry = new_registry()
     metrics = NodeMetrics(registry)
+    budget = AuditBudget(
+        config.audit_budget,
+        volume_path=(config.audit or default_audit_config(config.database)).database,
+    )
     try:
-        node = build_node(config, disclosure_log or audit, metrics)
+        node = build_node(
+            config, BudgetedDisclosureLog(_log_of(disclosure_log, audit), budget), metrics
+        )
     except BaseException:
         if audit is not None:
             audit.close()
@@ -193,13 +208,9 @@ async def start_node(
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
     server = grpc.aio.server(
-        interceptors=[grpc_metrics],
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            # A second process on the same port must fail, not share it silently.
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
+        # Metrics outermost, so they count the clean status CleanErrors gives.
+        interceptors=[grpc_metrics, CleanErrors()],
+        options=server_options(config.server, max_send_bytes=MAX_MESSAGE_BYTES),
     )
     if config.trust is None:
         log.warning(
@@ -221,7 +232,7 @@ async def start_node(
             )
         health = NodeHealth(node, maintenance)
         servicer = AgencyNodeServicer(
-            node, gate, allowed_clients=config.allowed_clients, health=health
+            node, gate, allowed_clients=config.allowed_clients, health=health, budget=budget
         )
         node_pb2_grpc.add_AgencyNodeServicer_to_server(servicer, server)
         port = bind(server, config.listen, config.tls, f"node {config.node_id}")

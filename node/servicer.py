@@ -17,7 +17,9 @@ import grpc
 
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
+from fieldgate.core.request_shape import check_search_shape
 from fieldgate.core.tls import peer_name
+from fieldgate.node.audit_budget import AuditBudget, AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.search import AgencyNode
@@ -40,8 +42,10 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         *,
         allowed_clients: tuple[str, ...] = (),
         health: NodeHealth | None = None,
+        budget: AuditBudget | None = None,
     ) -> None:
         self._node = node
+        self._budget = budget
         self._gate = gate
         self._allowed = frozenset(allowed_clients)
         self._health = health
@@ -70,6 +74,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 raise InvalidRequestError(
                     "request_id", f"is longer than {MAX_REQUEST_ID_LENGTH} characters"
                 )
+            # Sizes, counts and token shapes before any signature or nonce is spent.
+            check_search_shape(
+                request.requester if request.HasField("requester") else None,
+                request.query if request.HasField("query") else None,
+                request.signed if request.HasField("signed") else None,
+            )
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await abort(context, status_for(exc))
@@ -80,6 +90,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 node_id=self._node.node_id,
                 agency_name=self._node.agency_name,
             )
+        if self._budget is not None:
+            try:
+                # Before any record is looked at: a spent requester causes no more audit.
+                self._budget.admit(admitted.claims)
+            except AuditBudgetExceeded as exc:
+                await abort(context, status_for(exc))
         try:
             hits = await asyncio.to_thread(
                 self._node.search, request_id, admitted.claims, admitted.query

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import grpc
 
 from fieldgate.core.errors import InvalidRequestError
+from fieldgate.node.audit_budget import AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 
 
@@ -62,6 +63,9 @@ def status_for(error: BaseException) -> Status:
         return Status(grpc.StatusCode.INVALID_ARGUMENT, str(error))
     if isinstance(error, DisclosureLogError):
         return DISCLOSURE_LOG_UNAVAILABLE
+    if isinstance(error, AuditBudgetExceeded):
+        # Decided by the requester's own past searches, never by what this node holds.
+        return Status(grpc.StatusCode.RESOURCE_EXHAUSTED, error.message)
     return INTERNAL
 
 

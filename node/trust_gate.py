@@ -73,4 +73,4 @@ class TrustGate:
         self.refused[exc.reason] += 1
         if self.metrics is not None:
             self.metrics.verification_failed(exc.reason)
-        log.warning("search %s refused, answered as not found: %s", request_id, exc)
+        log.warning("search %.64s refused, answered as not found: %.300s", request_id, exc)

@@ -17,8 +17,10 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fieldgate.cli.witness_verify import WITNESS_OPTION, WITNESSED_OPTION, check_witnesses
+from fieldgate.core.inert_text import csv_safe, markup_safe, terminal_safe
 from fieldgate.node.audit.checkpoints import (
     CheckpointExport,
     checkpoint_from_body,
@@ -76,7 +78,11 @@ def audit() -> None:
 
 def _print_verify(report: VerifyReport, console: Console) -> None:
     state = "[green]intact[/]" if report.ok else "[bold red]NOT INTACT[/]"
-    console.print(f"{report.path}: audit log of node {report.node_id or '?'} is {state}")
+    # The node id and problem texts come from the log file: shown, never obeyed.
+    console.print(
+        f"{markup_safe(report.path)}: audit log of node {markup_safe(report.node_id or '?')} "
+        f"is {state}"
+    )
     console.print(
         f"  entries {report.first_seq}–{report.last_seq} ({report.entries}), "
         f"{report.checkpoints} signed checkpoints, last covering entry "
@@ -93,9 +99,12 @@ def _print_verify(report: VerifyReport, console: Console) -> None:
         )
     first = report.first_entry_problem()
     if first is not None:
-        console.print(f"  [bold red]first bad entry: {first.seq}[/] — {first.message}")
+        console.print(f"  [bold red]first bad entry: {first.seq}[/] — {markup_safe(first.message)}")
     for problem in report.problems:
-        console.print(f"  [red]{problem.kind}[/]: {problem.message}", highlight=False)
+        console.print(
+            f"  [red]{markup_safe(problem.kind)}[/]: {markup_safe(problem.message)}",
+            highlight=False,
+        )
 
 
 @audit.command("verify")
@@ -177,25 +186,29 @@ def _emit(report: Report, as_json: bool, csv_path: Path | None) -> None:
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(report.columns))
             writer.writeheader()
+            # Requester and record text must not run as a spreadsheet formula.
             writer.writerows(
-                {k: _cell(v, "; ") if isinstance(v, dict) else v for k, v in row.items()}
+                {k: csv_safe(_cell(v, "; ") if isinstance(v, dict) else v) for k, v in row.items()}
                 for row in report.rows
             )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
-    table = Table(title=report.title, show_lines=False)
+    # Every cell is Text, never markup: a case number "[/x]" or an ESC sequence in a
+    # record id is shown as written, not obeyed by rich or the terminal.
+    table = Table(title=Text(terminal_safe(report.title)), show_lines=False)
     for column in report.columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(Text(terminal_safe(column)), overflow="fold")
     for row in report.rows:
-        table.add_row(*(_cell(row.get(c, "")) for c in report.columns))
+        cells = (terminal_safe(_cell(row.get(c, "")), keep_newlines=True) for c in report.columns)
+        table.add_row(*(Text(cell) for cell in cells))
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     console.print(table)
     for note in report.notes:
-        console.print(note)
+        console.print(Text(terminal_safe(note)))
     console.print(f"{len(report.rows)} rows")
     if csv_path is not None:
-        console.print(f"rows written to {csv_path}")
+        console.print(Text(f"rows written to {terminal_safe(csv_path)}"))
 
 
 @audit.group("report")

@@ -15,11 +15,13 @@ from typing import TypedDict
 import click
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
 from fieldgate.client.render import agency_table, progress_text, result_group
 from fieldgate.client.results import SearchResult
 from fieldgate.client.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
+from fieldgate.core.inert_text import terminal_safe
 from fieldgate.core.names import split_full_name
 from fieldgate.core.tls import TLSFiles
 from fieldgate.core.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
@@ -274,7 +276,10 @@ def search(
                 return
             result = client.search(requester, **query)
     except SearchError as exc:
-        raise click.ClickException(f"search refused by {broker_address}: {exc.details}") from None
+        # The broker's message is shown, never obeyed by the terminal.
+        raise click.ClickException(
+            f"search refused by {broker_address}: {terminal_safe(exc.details)}"
+        ) from None
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return
@@ -283,11 +288,11 @@ def search(
     console.print(_summary_line(result))
 
 
-def _summary_line(result: SearchResult) -> str:
+def _summary_line(result: SearchResult) -> Text:
     summary = result.to_json()["summary"]
-    return (
-        f"request {result.request_id}: {summary['answered']}/{summary['agencies']} agencies "
-        f"answered, {summary['hits']} record(s) disclosed"
+    return Text(
+        f"request {terminal_safe(result.request_id)}: {summary['answered']}/"
+        f"{summary['agencies']} agencies answered, {summary['hits']} record(s) disclosed"
     )
 
 

@@ -31,10 +31,17 @@ import grpc
 
 from fieldgate.client.results import SearchResult, search_result
 from fieldgate.client.stream import SearchUpdate, StreamAssembler, StreamProtocolError
+from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
+
+CHANNEL_OPTIONS = [
+    # A broker answer is bounded by the sum of the protocol's per-node caps; the
+    # broker refuses any one node over its cap, so one node cannot sink the search.
+    ("grpc.max_receive_message_length", MAX_BROKER_ANSWER_BYTES),
+]
 
 
 class SearchError(FieldgateError):
@@ -163,9 +170,11 @@ class SearchClient:
 
     def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
         if tls is None:
-            self._channel = grpc.insecure_channel(address)
+            self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
-            self._channel = grpc.secure_channel(address, tls.channel_credentials())
+            self._channel = grpc.secure_channel(
+                address, tls.channel_credentials(), options=CHANNEL_OPTIONS
+            )
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
 
     def search(
@@ -282,9 +291,11 @@ class AsyncSearchClient:
 
     def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
         if tls is None:
-            self._channel = grpc.aio.insecure_channel(address)
+            self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
-            self._channel = grpc.aio.secure_channel(address, tls.channel_credentials())
+            self._channel = grpc.aio.secure_channel(
+                address, tls.channel_credentials(), options=CHANNEL_OPTIONS
+            )
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
 
     async def search(

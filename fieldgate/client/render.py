@@ -12,6 +12,7 @@ from rich.text import Text
 
 from fieldgate.client.results import AgencyView, HitView, SearchResult
 from fieldgate.client.stream import Progress
+from fieldgate.core.inert_text import terminal_safe as _safe
 
 STATUS_STYLE = {
     "answered": "green",
@@ -22,7 +23,10 @@ STATUS_STYLE = {
 
 
 def format_value(value: Any) -> str:
-    """A released value as one short line (an address as it is written on a letter)."""
+    """A released value as one short line (an address as it is written on a letter).
+
+    Never raises; callers make it terminal-safe (:mod:`fieldgate.core.inert_text`).
+    """
     if isinstance(value, list):
         return "; ".join(format_value(v) for v in value)
     if isinstance(value, dict):
@@ -42,10 +46,11 @@ def _fields_text(hit: HitView, *, masked: bool) -> Text:
             continue
         if text:
             text.append("\n")
-        text.append(f"{name}: ", style="bold")
-        text.append(format_value(released.value))
+        # Names, values and masks come from the node's records: shown, never obeyed.
+        text.append(f"{_safe(name)}: ", style="bold")
+        text.append(_safe(format_value(released.value)))
         if released.mask:
-            text.append(f" ({released.mask})", style="yellow")
+            text.append(f" ({_safe(released.mask)})", style="yellow")
     return text
 
 
@@ -53,9 +58,9 @@ def agency_table(agency: AgencyView) -> Table:
     """One agency's status and hits."""
     style = STATUS_STYLE.get(agency.status, "red")
     title = Text.assemble(
-        (agency.agency_name, "bold"),
+        (_safe(agency.agency_name), "bold"),
         "  ",
-        (agency.status, style),
+        (_safe(agency.status), style),
         f"  {len(agency.hits)} hit(s)",
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
@@ -64,17 +69,17 @@ def agency_table(agency: AgencyView) -> Table:
     table.add_column("masked")
     table.add_column("call", no_wrap=False)
     if agency.status != "answered":
-        table.add_row(Text(agency.detail, style=style), "", "", "")
+        table.add_row(Text(_safe(agency.detail), style=style), "", "", "")
     elif not agency.hits:
         table.add_row(Text("no records disclosed", style="dim"), "", "", "")
     for hit in agency.hits:
         record = Text.assemble(
-            (hit.record_id, "bold"),
-            f"\n{hit.record_kind}\nscore {hit.score:.2f}\n",
-            ("\n".join(hit.match_reasons), "dim"),
+            (_safe(hit.record_id), "bold"),
+            f"\n{_safe(hit.record_kind)}\nscore {hit.score:.2f}\n",
+            ("\n".join(_safe(r) for r in hit.match_reasons), "dim"),
         )
         # Text, not markup: a unit name is the agency's data and may hold brackets.
-        contact = Text(f"{hit.contact['unit']}\n{hit.contact['phone']}")
+        contact = Text(f"{_safe(hit.contact['unit'])}\n{_safe(hit.contact['phone'])}")
         released = _fields_text(hit, masked=False)
         table.add_row(
             record,
@@ -96,7 +101,7 @@ def progress_text(progress: Progress, waiting_for: Sequence[str] = ()) -> Text:
         (str(progress.failed), "red" if progress.failed else "dim"),
     )
     if waiting_for:
-        shown = ", ".join(waiting_for[:3])
+        shown = ", ".join(_safe(w) for w in waiting_for[:3])
         more = f" and {len(waiting_for) - 3} more" if len(waiting_for) > 3 else ""
         text.append(f"  waiting for {shown}{more}", style="dim")
     return text
@@ -114,18 +119,20 @@ def comparison_table(
     title: str | None = None,
 ) -> Table:
     """What each persona saw from one agency, field by field, side by side."""
-    table = Table(title=Text(title or agency_name, style="bold"), title_justify="left", expand=True)
+    table = Table(
+        title=Text(_safe(title or agency_name), style="bold"), title_justify="left", expand=True
+    )
     table.add_column("field", style="bold", no_wrap=True)
     for persona in personas:
-        table.add_column(persona)
+        table.add_column(Text(_safe(persona)))
     views = [next((a for a in r.agencies if a.agency_name == agency_name), None) for r in results]
     counts: list[Text] = []
     field_names: list[str] = []
     for view in views:
         if view is None or view.status != "answered":
-            counts.append(Text(view.status if view else "absent", style="red"))
+            counts.append(Text(_safe(view.status) if view else "absent", style="red"))
             continue
-        kinds = ", ".join(sorted({h.record_kind for h in view.hits}))
+        kinds = ", ".join(sorted({_safe(h.record_kind) for h in view.hits}))
         counts.append(
             Text(
                 f"{len(view.hits)} record(s) {kinds}".strip(), style="green" if view.hits else "dim"
@@ -139,7 +146,9 @@ def comparison_table(
     calls: list[Text] = []
     for view in views:
         contacts = sorted(
-            {f"{h.contact['unit']} {h.contact['phone']}" for h in view.hits} if view else set()
+            {_safe(f"{h.contact['unit']} {h.contact['phone']}") for h in view.hits}
+            if view
+            else set()
         )
         calls.append(Text("\n".join(contacts)) if contacts else Text("—", style="dim"))
     table.add_row("whom to call", *calls)
@@ -158,9 +167,9 @@ def comparison_table(
             if not values:
                 cells.append(Text("—", style="dim"))
             else:
-                cell = Text(" | ".join(values)[:80])
+                cell = Text(_safe(" | ".join(values)[:80]))
                 if mask:
-                    cell.append(f" ({mask})", style="yellow")
+                    cell.append(f" ({_safe(mask)})", style="yellow")
                 cells.append(cell)
-        table.add_row(name, *cells)
+        table.add_row(Text(_safe(name), style="bold"), *cells)
     return table

@@ -12,4 +12,10 @@ Modules:
 - :mod:`fieldgate.core.config`: TOML configuration with environment overrides.
 - :mod:`fieldgate.core.tls`: mutual TLS for every hop: a development CA, certificates, credentials.
 - :mod:`fieldgate.core.logs`: server log output, human text or JSON lines, with request ids.
+- :mod:`fieldgate.core.answer_caps`: The protocol's caps on answers: what one node may send, and so
+  what a broker ans.
+- :mod:`fieldgate.core.inert_text`: Text from outside is inert: shown, never obeyed, by terminals
+  and spreadsheets.
+- :mod:`fieldgate.core.request_shape`: Cheap checks first: a search's size, counts and shape, before
+  any costly work.
 """

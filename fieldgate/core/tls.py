@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fieldgate.core.config import Section
 from fieldgate.core.errors import FieldgateError
+
+# A name usable as a DNS subject alternative name (a node id such as "kcso").
+_HOST_LABEL = re.compile(
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
 class TLSError(FieldgateError):
@@ -111,7 +117,8 @@ class DevPKI:
         """Make a CA and one certificate per name (usable as server and as client).
 
         Every certificate names ``localhost`` and ``127.0.0.1``, since the
-        development federation runs on loopback.
+        development federation runs on loopback, and its party's name as a DNS
+        name (a node's id: the broker calls each node expecting its id).
         """
         now = dt.datetime.now(dt.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -149,6 +156,9 @@ class DevPKI:
                         [
                             x509.DNSName("localhost"),
                             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                            # The party's own name: the broker checks that the node
+                            # it calls holds a certificate naming that node id.
+                            *([x509.DNSName(name)] if _HOST_LABEL.fullmatch(name) else []),
                         ]
                     ),
                     critical=False,

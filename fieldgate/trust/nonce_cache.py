@@ -47,3 +47,12 @@ class ReplayCache:
                 return False
             self._seen[key] = now + self.window
             return True
+
+    def forget(self, credential_id: str, nonce: str) -> None:
+        """Drop a pair recorded for a search that was then refused before any agency saw it.
+
+        A refused search was never used, so its proof may be sent again: a rate
+        limit must not turn an honest retry into a "replay".
+        """
+        with self._lock:
+            self._seen.pop((credential_id, nonce), None)

@@ -81,6 +81,9 @@ class VerifiedSearch:
     credential_id: str
     issuer: str
     allowed_purposes: tuple[str, ...] = ()
+    nonce: str = ""
+    """The proof's nonce, now remembered: :meth:`ReplayCache.forget` it if the search is
+    refused before any agency is asked, so an honest retry is not taken for a replay."""
 
 
 def _header_type(token: str, expected: str, reason: str) -> None:
@@ -255,7 +258,8 @@ class SearchVerifier:
         )
         self._check_unsigned(requester, query, unsigned_requester, unsigned_query)
         # Last, after every signature: junk cannot fill the nonce memory.
-        if not self.replay.first_use(credential["jti"], str(proof.get("nonce", ""))):
+        nonce = str(proof.get("nonce", ""))
+        if not self.replay.first_use(credential["jti"], nonce):
             raise VerificationError("replayed_nonce", "proof already used (or replay cache full)")
         return VerifiedSearch(
             requester,
@@ -263,6 +267,7 @@ class SearchVerifier:
             str(credential["jti"]),
             issuer.id,
             tuple(str(p) for p in purposes),
+            nonce,
         )
 
     def _warrant(self, token: str, courts: dict[str, Any] | Any) -> common_pb2.LegalAuthority:

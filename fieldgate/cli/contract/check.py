@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from fieldgate.authoring.check import check_contract
@@ -17,6 +16,7 @@ from fieldgate.cli.contract.options import (
     load_catalog_or_default,
     wide_console,
 )
+from fieldgate.core.inert_text import markup_safe as escape
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "dim"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from fieldgate.authoring.conformance import compare_decisions, compare_tests
 from fieldgate.authoring.inputs import (
@@ -19,6 +18,7 @@ from fieldgate.cli.contract.options import (
     load_catalog_or_default,
     wide_console,
 )
+from fieldgate.core.inert_text import markup_safe as escape
 from fieldgate.policy.engine import ContractEngine
 from fieldgate.policy.engine_opa import load_opa_contract
 from fieldgate.policy.errors import ContractError

@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from fieldgate.authoring.diff import diff_contracts
@@ -31,6 +30,7 @@ from fieldgate.cli.contract.options import (
     wide_console,
 )
 from fieldgate.cli.contract.replay import run_audit_diff
+from fieldgate.core.inert_text import markup_safe as escape
 
 DIRECTION_STYLE = {"wider": "red", "narrower": "green", "changed": "yellow"}
 
@@ -181,7 +181,10 @@ def _print_diff(personas: Any, records: int) -> None:
     console = wide_console()
     for p in personas:
         claims = p.persona.claims
-        head = f"[bold]{escape(p.persona.name)}[/] ({claims.agency_type}, {claims.purpose})"
+        head = (
+            f"[bold]{escape(p.persona.name)}[/] ({escape(claims.agency_type)}, "
+            f"{escape(claims.purpose)})"
+        )
         if p.flagged:
             head += "  [bold red]WIDENS RELEASE IN A CIVIL IMMIGRATION CONTEXT[/]"
         if not p.changes:
@@ -193,5 +196,8 @@ def _print_diff(personas: Any, records: int) -> None:
             for direction, rows in directions.items():
                 style = DIRECTION_STYLE[direction]
                 for field, before, after, count in rows:
-                    table.add_row(cls, f"[{style}]{direction}[/]", field, before, after, str(count))
+                    table.add_row(
+                        escape(cls), f"[{style}]{direction}[/]", escape(field),
+                        escape(before), escape(after), str(count),
+                    )  # fmt: skip
         console.print(table)

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from fieldgate.authoring.explain import explain
@@ -28,6 +27,7 @@ from fieldgate.cli.contract.options import (
     today_option,
     wide_console,
 )
+from fieldgate.core.inert_text import markup_safe as escape
 from fieldgate.node.audit.schema import AuditReader, AuditReadError
 from fieldgate.node.store import RecordStore
 
@@ -170,15 +170,16 @@ def _explain_entry(audit_db: Path, seq: int, records_db: Path | None, as_json: b
     console.print(
         f"[bold]entry {result.seq}[/] {result.time} request {escape(result.request_id)}: "
         f"{escape(str(who.get('subject', '')))} of {escape(str(who.get('agency', '')))} "
-        f"({who.get('agency_type', '')}, {who.get('purpose', '')}) — {result.outcome} "
+        f"({escape(who.get('agency_type', ''))}, {escape(who.get('purpose', ''))}) — "
+        f"{escape(result.outcome)} "
         f"under contract [dim]{result.contract_version[:12]}[/]",
         highlight=False,
     )
     for record in result.records:
         state = "[green]sent[/]" if record.sent else "[red]not sent[/]"
-        about = f" {record.kind}" if record.kind else ""
+        about = f" {escape(record.kind)}" if record.kind else ""
         if record.flags:
-            about += f" ({', '.join(record.flags)})"
+            about += f" ({escape(', '.join(record.flags))})"
         if record.held is False:
             about += " (no longer held)"
         if record.warrants_applied:
@@ -193,5 +194,10 @@ def _explain_entry(audit_db: Path, seq: int, records_db: Path | None, as_json: b
         for f in record.fields:
             style = OUTCOME_OF_FIELD.get(f["outcome"], "")
             outcome = f"masked ({f['mask']})" if f["outcome"] == "masked" else f["outcome"]
-            table.add_row(f["name"], f["class"], f"[{style}]{outcome}[/]", escape(f["reason"]))
+            table.add_row(
+                escape(f["name"]),
+                escape(f["class"]),
+                f"[{style}]{escape(outcome)}[/]",
+                escape(f["reason"]),
+            )
         console.print(table)

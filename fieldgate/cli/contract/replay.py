@@ -17,7 +17,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,6 +30,7 @@ from fieldgate.authoring.impact_replay import (
 )
 from fieldgate.authoring.session import ContractSession
 from fieldgate.cli.contract.options import default_library
+from fieldgate.core.inert_text import markup_safe as escape
 from fieldgate.node.audit.keys import KeyFileError, load_verify_key
 from fieldgate.node.audit.schema import AuditReader, AuditReadError
 from fieldgate.node.store import RecordStore
@@ -143,10 +143,10 @@ def _impact_table(impact: Impact, title: str) -> Table:
         for cls, rows in impact.classes(change).items():
             for name, old, new, t in rows:
                 table.add_row(
-                    cls,
+                    escape(cls),
                     f"[{style}]{change.upper()}[/]",
                     escape(name),
-                    f"{old} → {new}",
+                    escape(f"{old} → {new}"),
                     str(len(t.queries)),
                     str(t.records),
                     _used(t.used_records, t.records, len(t.used_queries)),
@@ -167,8 +167,8 @@ def print_report(report: AuditDiffReport, console: Console) -> None:
     flagged = set(report.flagged_requesters())
     for who, impact in sorted(report.requesters.items()):
         head = (
-            f"[bold]{escape(who.subject)}[/] of {escape(who.agency)} ({who.agency_type}, "
-            f"{who.purpose}; credential {escape(who.credential_id or '-')}): "
+            f"[bold]{escape(who.subject)}[/] of {escape(who.agency)} ({escape(who.agency_type)}, "
+            f"{escape(who.purpose)}; credential {escape(who.credential_id or '-')}): "
             f"{len(impact.queries)} queries, {impact.records} records replayed"
         )
         if impact.not_replayable:
@@ -200,8 +200,8 @@ def print_report(report: AuditDiffReport, console: Console) -> None:
         used_by = {r for k, t in impact.tallies.items() if k[0] == "lost" for r in t.used_by}
         gained = impact.count("gained")
         summary.add_row(
-            agency_type,
-            purpose,
+            escape(agency_type),
+            escape(purpose),
             str(len(impact.requesters)),
             str(len(impact.queries)),
             str(impact.records),

@@ -1,0 +1,30 @@
+"""The protocol's caps on answers: what one node may send, and so what a broker answer can weigh.
+
+The broker enforces these on every node's answer (see
+:mod:`fieldgate.broker.answer_checks`) and marks a node that exceeds one as
+failed, keeping every other agency's hits; the client sizes its receive limit
+from them (:data:`MAX_BROKER_ANSWER_BYTES`), so one node's oversized answer can
+never make the client reject the whole search.
+"""
+
+from __future__ import annotations
+
+from fieldgate.core.query import HARD_MAX_HITS
+
+MAX_HITS_PER_ANSWER = HARD_MAX_HITS
+"""Hits one node may return for one search (the query's ``max_hits`` cap)."""
+
+MAX_FIELDS_PER_HIT = 256
+"""Released fields one hit may carry."""
+
+MAX_VALUE_DEPTH = 8
+"""Nesting of a released value (lists and structs inside lists and structs)."""
+
+MAX_NODE_ANSWER_BYTES = 1024 * 1024
+"""Serialized size of one node's answer."""
+
+MAX_NODES = 64
+"""Agencies one broker may fan a search out to."""
+
+MAX_BROKER_ANSWER_BYTES = MAX_NODES * (MAX_NODE_ANSWER_BYTES + 8 * 1024) + 64 * 1024
+"""Largest broker answer: every agency at its cap plus each one's status and detail."""

@@ -1,0 +1,69 @@
+"""``[broker.server]``, ``[node.server]``, ``[node.audit_budget]``: defaults, values, bad keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fieldgate.broker.config import load_broker_config
+from fieldgate.core.answer_caps import MAX_NODES
+from fieldgate.core.config import ConfigError
+from fieldgate.node.audit_budget import AuditBudgetConfig
+from fieldgate.node.config import load_node_config
+from fieldgate.ops.server_options import ServerLimitsConfig, server_options
+from tests.test_config import BROKER, NODE, write
+
+
+def test_safe_defaults_without_a_section(tmp_path: Path) -> None:
+    node = load_node_config(write(tmp_path, NODE), env={})
+    broker = load_broker_config(write(tmp_path, BROKER, "broker.toml"), env={})
+    assert node.server == broker.server == ServerLimitsConfig()
+    assert node.audit_budget == AuditBudgetConfig()
+    options = dict(server_options(ServerLimitsConfig(), max_send_bytes=1 << 20))
+    assert options["grpc.max_allowed_incoming_connections"] == 4096
+    assert options["grpc.server_handshake_timeout_ms"] == 5000
+    assert options["grpc.max_concurrent_streams"] == 1024
+    assert options["grpc.so_reuseport"] == 0
+
+
+def test_values_are_read(tmp_path: Path) -> None:
+    text = NODE + "\n[node.server]\nmax_connections = 100\nhandshake_timeout_ms = 2000\n"
+    text += "\n[node.audit_budget]\nrequester_bytes = 2048\nalert_fraction = 0.5\n"
+    config = load_node_config(write(tmp_path, text), env={})
+    assert config.server.max_connections == 100
+    assert config.server.handshake_timeout_ms == 2000
+    assert config.audit_budget.requester_bytes == 2048
+    assert config.audit_budget.alert_fraction == 0.5
+    broker = load_broker_config(
+        write(tmp_path, BROKER + "\n[broker.server]\nmax_concurrent_streams = 8\n", "b.toml"),
+        env={},
+    )
+    assert broker.server.max_concurrent_streams == 8
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("\n[node.server]\nmax_connections = 0\n", "node.server.max_connections"),
+        ("\n[node.server]\nhandshake_timeout_ms = 10\n", "node.server.handshake_timeout_ms"),
+        ("\n[node.server]\nmax_connectons = 10\n", "node.server.max_connectons"),
+        ("\n[node.audit_budget]\nalert_fraction = 2.0\n", "node.audit_budget.alert_fraction"),
+        ("\n[node.audit_budget]\nrequester_bytes = 1\n", "node.audit_budget.requester_bytes"),
+    ],
+)
+def test_bad_node_keys_are_named(tmp_path: Path, extra: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_node_config(write(tmp_path, NODE + extra), env={})
+    assert caught.value.key == key
+
+
+def test_a_broker_serves_at_most_the_capped_number_of_nodes(tmp_path: Path) -> None:
+    nodes = "".join(
+        f'\n[[nodes]]\nid = "n{i}"\nagency_name = "Agency {i}"\naddress = "127.0.0.1:{6000 + i}"\n'
+        for i in range(MAX_NODES + 1)
+    )
+    text = BROKER.split("[[nodes]]")[0] + nodes
+    with pytest.raises(ConfigError) as caught:
+        load_broker_config(write(tmp_path, text), env={})
+    assert caught.value.key == f"nodes[{MAX_NODES}]"
