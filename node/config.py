@@ -38,6 +38,9 @@ Example::
     [node.metrics]                    # optional; Prometheus text on http://host:port/metrics
     listen = "127.0.0.1:9101"
 
+    [node.timing]                     # optional; see node.answer_timing
+    answer_floor_ms = 100             # every answer leaves this long after receipt
+
     [node.maintenance]                # optional; plaintext gRPC health (and reflection)
     listen = "127.0.0.1:9102"
     reflection = false
@@ -56,6 +59,7 @@ from typing import Any
 from fieldgate.core.config import ConfigError, Section, read_toml
 from fieldgate.core.query import HARD_MAX_HITS
 from fieldgate.core.tls import TLSFiles, tls_files
+from fieldgate.node.answer_timing import AnswerTimingConfig, timing_config
 from fieldgate.node.audit.config import AuditConfig, audit_config
 from fieldgate.ops.endpoints import (
     MaintenanceConfig,
@@ -111,6 +115,8 @@ class NodeConfig:
     """``text`` or ``json`` (one object per line); ``--log-format`` overrides it."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
+    timing: AnswerTimingConfig = field(default_factory=AnswerTimingConfig)
+    """When answers leave (``[node.timing]``): a fixed time after receipt."""
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:
@@ -150,6 +156,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         maintenance=maintenance_config(node),
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),
+        timing=timing_config(node),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from fieldgate.node.answer_timing import AnswerTiming
 from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.store import AuditStore
@@ -178,8 +179,10 @@ async def start_node(
         audit.start_timer()
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
+    # Inside the metrics interceptor: handling times are the held ones, which say nothing.
+    timing = AnswerTiming(config.timing.floor_seconds, (f"/{SERVICE_NAME}/Search",))
     server = grpc.aio.server(
-        interceptors=[grpc_metrics],
+        interceptors=[grpc_metrics, timing],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             # A second process on the same port must fail, not share it silently.

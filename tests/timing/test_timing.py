@@ -61,7 +61,9 @@ def federation(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> It
     write_jsonl(generate_agency_records(DEMO_AGENCIES[0], count=300, seed=11), records)
     spec = NodeSpec("kcso", "King County", shipped_contract("sanctuary_county"), records)
     import_records(spec, workdir)
-    running: LocalFederation = loop.run(start_federation([spec], workdir, audit=True))
+    running: LocalFederation = loop.run(
+        start_federation([spec], workdir, audit=True, answer_floor_seconds=0.02)
+    )
     yield running.nodes["kcso"].address
     loop.run(running.stop())
 
