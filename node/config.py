@@ -11,6 +11,7 @@ Example::
     contract = "../rego/contracts/sanctuary_county/contract.rego"
     rego_library = "../rego/lib"      # optional
     max_hits = 25
+    digest_key = "/run/secrets/fieldgate-digest.key"  # optional; see fieldgate.core.digests
 
     [node.tls]                        # mutual TLS; see fieldgate.tls
     ca = "ca.pem"
@@ -116,6 +117,9 @@ class NodeConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
     timing: AnswerTimingConfig = field(default_factory=AnswerTimingConfig)
+    digest_key: Path | None = None
+    """The deployment's digest key (``node.digest_key``), kept apart from the logs;
+    None: beside the database (:func:`fieldgate.core.digests.default_digest_key_path`)."""
     """When answers leave (``[node.timing]``): a fixed time after receipt."""
 
 
@@ -157,6 +161,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),
         timing=timing_config(node),
+        digest_key=node.optional_path("digest_key"),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from fieldgate.core.claims import RequesterClaims
+from fieldgate.core.digests import KEY_BYTES, PersonDigester
 from fieldgate.core.query import PersonQuery
 from fieldgate.node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
 from fieldgate.node.metrics import NodeMetrics
@@ -78,7 +80,8 @@ class NodeCounters:
 
 
 def query_digest(query: PersonQuery) -> str:
-    """SHA-256 of the normalised query, so logs can correlate without holding names."""
+    """SHA-256 of the normalised query, unkeyed: never for a log (audit entries hold
+    :meth:`fieldgate.core.digests.PersonDigester.query`, which a dictionary cannot reverse)."""
     canonical = json.dumps(
         {
             "surname": query.surname,
@@ -120,6 +123,7 @@ class AgencyNode:
         metrics: NodeMetrics | None = None,
         bundle: BundleWatcher | None = None,
         decision_log: DecisionLog | None = None,
+        digester: PersonDigester | None = None,
     ) -> None:
         self.node_id = node_id
         self.agency_name = agency_name
@@ -144,6 +148,8 @@ class AgencyNode:
         self.bundle = bundle
         """The signed bundle the contract comes from, re-checked on each search; or None."""
         self.decision_log = decision_log
+        self.digester = digester or PersonDigester(secrets.token_bytes(KEY_BYTES))
+        """Keys every person digest the node logs (never an unkeyed hash)."""
         # Hot reload: a search holds the engine it started with; an engine swapped
         # out is closed when its last search finishes.
         self._contract_lock = threading.Lock()
@@ -296,7 +302,7 @@ class AgencyNode:
                 node_id=self.node_id,
                 time=dt.datetime.now(dt.UTC),
                 requester=claims,
-                query_digest=query_digest(query),
+                query_digest=self.digester.query(query),
                 contract_version=contract.version,
                 records=tuple(outcomes),
                 disclosed_record_ids=tuple(h.record_id for h in hits),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from fieldgate.core.digests import default_digest_key_path, ensure_digest_key
 from fieldgate.node.answer_timing import AnswerTiming
 from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.audit.keys import ensure_key
@@ -148,6 +149,7 @@ def build_node(
         disclosure_log=disclosure_log or open_audit_log(config),
         max_hits=config.max_hits,
         metrics=metrics,
+        digester=ensure_digest_key(config.digest_key or default_digest_key_path(config.database)),
         bundle=watcher,
         decision_log=(
             DecisionLog(

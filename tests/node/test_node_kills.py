@@ -27,6 +27,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from fieldgate.core.digests import default_digest_key_path, load_digest_key
 from fieldgate.core.query import validate_query
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.dev_trust import DevTrust
@@ -39,7 +40,6 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import verify_log
-from fieldgate.node.search import query_digest
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.tokens import Identity, sign_search
@@ -346,7 +346,9 @@ class Stream:
                     )
                 except grpc.RpcError:
                     return  # the node is gone
-                digest = query_digest(validate_query(query))
+                # The node's keyed digest: its key is made beside the database at start.
+                digester = load_digest_key(default_digest_key_path(self.node.database))
+                digest = digester.query(validate_query(query))
                 with self._lock:
                     self.answered[request_id] = Answered(
                         digest, tuple(h.record_id for h in answer.hits)
