@@ -15,6 +15,7 @@ import uuid
 import grpc
 
 from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.identifiers import MAX_REQUEST_ID_LENGTH, validate_request_id
 from fieldgate.core.logs import request_id_var
 from fieldgate.core.tls import peer_name
 from fieldgate.node.errors import DisclosureLogError
@@ -24,8 +25,6 @@ from fieldgate.node.trust_gate import TrustGate
 from fieldgate.v1 import node_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
-
-MAX_REQUEST_ID_LENGTH = 64
 
 
 class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
@@ -65,12 +64,11 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         self._node.count_request()
         request_id = request.request_id or uuid.uuid4().hex
         # Every line logged for this search (here and in the worker thread) carries its id.
-        request_id_var.set(request_id[:MAX_REQUEST_ID_LENGTH])
+        # (repr'd until validated: a raw id could forge log lines)
+        request_id_var.set(repr(request_id[:MAX_REQUEST_ID_LENGTH]))
         try:
-            if len(request_id) > MAX_REQUEST_ID_LENGTH:
-                raise InvalidRequestError(
-                    "request_id", f"is longer than {MAX_REQUEST_ID_LENGTH} characters"
-                )
+            validate_request_id(request_id)
+            request_id_var.set(request_id)
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
