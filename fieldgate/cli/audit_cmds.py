@@ -22,6 +22,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fieldgate.core.digests import DigestKeyError, load_digest_key
+from fieldgate.core.errors import InvalidRequestError
 from fieldgate.node.audit.checkpoints import (
     CheckpointExport,
     checkpoint_from_body,
@@ -42,6 +44,7 @@ from fieldgate.node.audit.reports import (
 )
 from fieldgate.node.audit.retention import apply_plan, audit_cutoff, plan_purge
 from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.searched_for import searches_for
 from fieldgate.node.audit.verify import VerifyReport, verify_log
 
 _DB = click.option(
@@ -261,6 +264,53 @@ def report_subject(
         raise click.UsageError("give --record-id, or --name with --dob and --records-db")
     with AuditReader(db_path) as reader:
         _emit(subject_history(reader, wanted, _period(since, until)), as_json, csv_path)
+
+
+@report_group.command("searches-for")
+@_DB
+@click.option(
+    "--digest-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The node's digest key (node.digest_key), kept apart from the log.",
+)
+@click.option("--name", required=True, help='The person\'s name, "SURNAME, GIVEN".')
+@click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth, as searched.")
+@_SINCE
+@_UNTIL
+@_JSON
+@_CSV
+def report_searches_for(
+    db_path: Path,
+    digest_key: Path,
+    name: str,
+    dob: dt.datetime | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+    csv_path: Path | None,
+) -> None:
+    """Every search for one person (found or not), by the keyed digest of the name searched."""
+    surname, _, given = name.partition(",")
+    if not surname.strip():
+        raise click.UsageError('--name must be "SURNAME, GIVEN"')
+    try:
+        digester = load_digest_key(digest_key)
+    except DigestKeyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--digest-key") from None
+    with AuditReader(db_path) as reader:
+        try:
+            report = searches_for(
+                reader,
+                digester,
+                surname.strip(),
+                given.strip(),
+                dob.date() if dob else None,
+                _period(since, until),
+            )
+        except InvalidRequestError as exc:
+            raise click.BadParameter(str(exc), param_hint="--name/--dob") from None
+    _emit(report, as_json, csv_path)
 
 
 @report_group.command("accounts")
