@@ -132,12 +132,12 @@ class AnswerTiming(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     def _held_unary(self, behavior: Behavior) -> Behavior:
         async def held(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            received = self._clock()
+            call = _HeldCall(self, context, self._clock())
             try:
-                return await behavior(request, context)
+                return await behavior(request, call)  # type: ignore[arg-type]
             finally:
                 # Answers, refusals and errors alike: the status leaves on time too.
-                await self.hold(received)
+                await call.hold_once()
 
         return held
 
@@ -145,16 +145,45 @@ class AnswerTiming(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def held(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            received = self._clock()
+            call = _HeldCall(self, context, self._clock())
             # The whole answer is gathered first: a stream's first message must
             # not leave earlier for one person than for another.
             messages: list[Any] = []
             try:
-                async for message in behavior(request, context):
+                async for message in behavior(request, call):  # type: ignore[arg-type]
                     messages.append(message)
             finally:
-                await self.hold(received)
+                await call.hold_once()
             for message in messages:
                 yield message
 
         return held
+
+
+class _HeldCall:
+    """The servicer's context, except that ``abort`` also waits for the deadline.
+
+    grpc.aio sends an aborted call's status at once, before the handler's
+    exception reaches the interceptor; so the wait happens inside ``abort``.
+    """
+
+    def __init__(
+        self, timing: AnswerTiming, context: grpc.aio.ServicerContext[Any, Any], received: float
+    ) -> None:
+        self._timing = timing
+        self._context = context
+        self._received = received
+        self._held = False
+
+    async def hold_once(self) -> None:
+        """Wait for the deadline, unless this call already did."""
+        if not self._held:
+            self._held = True
+            await self._timing.hold(self._received)
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", *args: Any) -> None:
+        await self.hold_once()
+        await self._context.abort(code, details, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)

@@ -39,6 +39,13 @@ Example::
     [node.metrics]                    # optional; Prometheus text on http://host:port/metrics
     listen = "127.0.0.1:9101"
 
+    [node.limits]                     # optional; see node.limits (defaults shown)
+    requester_per_minute = 600
+    agency_per_minute = 6000
+    window_seconds = 3600
+    sweep_max_persons = 2000
+    poll_max_repeats = 60
+
     [node.timing]                     # optional; see node.answer_timing
     answer_floor_ms = 100             # every answer leaves this long after receipt
 
@@ -62,6 +69,7 @@ from fieldgate.core.query import HARD_MAX_HITS
 from fieldgate.core.tls import TLSFiles, tls_files
 from fieldgate.node.answer_timing import AnswerTimingConfig, timing_config
 from fieldgate.node.audit.config import AuditConfig, audit_config
+from fieldgate.node.limits import NodeLimitsConfig, node_limits_config
 from fieldgate.ops.endpoints import (
     MaintenanceConfig,
     MetricsConfig,
@@ -117,6 +125,8 @@ class NodeConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
     timing: AnswerTimingConfig = field(default_factory=AnswerTimingConfig)
+    limits: NodeLimitsConfig = field(default_factory=NodeLimitsConfig)
+    """The node's own abuse limits (``[node.limits]``), kept beside the store."""
     digest_key: Path | None = None
     """The deployment's digest key (``node.digest_key``), kept apart from the logs;
     None: beside the database (:func:`fieldgate.core.digests.default_digest_key_path`)."""
@@ -162,6 +172,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         policy=policy_config(node.section("policy", required=False)),
         timing=timing_config(node),
         digest_key=node.optional_path("digest_key"),
+        limits=node_limits_config(node),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

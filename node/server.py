@@ -15,6 +15,7 @@ from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.disclosure_log import DisclosureLog
 from fieldgate.node.health import NodeHealth
+from fieldgate.node.limits import NodeLimits, default_limits_path
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.servicer import AgencyNodeServicer
@@ -77,6 +78,8 @@ class RunningNode:
         await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
         self.node.contract.close()
         self.store.close()
+        if self.node.limits is not None:
+            self.node.limits.close()
         if self.audit is not None:
             self.audit.close()
 
@@ -127,6 +130,7 @@ def build_node(
         contract = load_policy_engine(
             config.policy, config.contract, config.rego_library, catalog.classes()
         )
+    digester = ensure_digest_key(config.digest_key or default_digest_key_path(config.database))
     if isinstance(contract, MissingContract):
         log.error(
             "node %s has no usable contract and releases nothing: %s",
@@ -149,7 +153,8 @@ def build_node(
         disclosure_log=disclosure_log or open_audit_log(config),
         max_hits=config.max_hits,
         metrics=metrics,
-        digester=ensure_digest_key(config.digest_key or default_digest_key_path(config.database)),
+        digester=digester,
+        limits=NodeLimits(default_limits_path(config.database), config.limits, digester),
         bundle=watcher,
         decision_log=(
             DecisionLog(

@@ -20,6 +20,7 @@ from fieldgate.core.logs import request_id_var
 from fieldgate.core.tls import peer_name
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
+from fieldgate.node.limits import NodeLimitExceeded
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.v1 import node_pb2, node_pb2_grpc
@@ -82,6 +83,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         try:
             hits = await asyncio.to_thread(
                 self._node.search, request_id, admitted.claims, admitted.query
+            )
+        except NodeLimitExceeded as exc:
+            # The requester's own history decided this, never the store.
+            log.warning("search %s refused (%s): %s", request_id, exc.reason, exc.message)
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({exc.reason}): {exc.message}"
             )
         except DisclosureLogError as exc:
             log.error("disclosure log unavailable; search %s refused: %s", request_id, exc)

@@ -281,6 +281,10 @@ def secure_node(tmp_path: Path) -> SecureNode:
                 "[node.audit]",
                 "checkpoint_every = 100000",  # the tail is covered by the chain alone
                 "checkpoint_seconds = 3600",
+                "[node.limits]",  # one detective polls one person on purpose here
+                "enabled = false",
+                "[node.timing]",  # the kills need answers fast, not at a fixed time
+                "answer_floor_ms = 0",
                 "[node.contact]",
                 'unit = "Records"',
                 'phone = "206-555-0100"',
