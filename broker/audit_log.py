@@ -8,6 +8,10 @@ UPDATE and DELETE)::
     searches(seq PK, time, request_id, subject, agency, agency_type, purpose,
              case_number, credential_id, query_digest, nodes JSON)
 
+``query_digest`` is keyed (HMAC-SHA256 under the deployment's digest key,
+:mod:`fieldgate.core.digests`): an auditor with the key finds a person's
+searches; a dictionary over names and dates of birth finds nothing.
+
 ``nodes`` lists every node asked with its status and hit count. ``request_id``
 is the id each node's audit entry carries, so an auditor can join the two.
 An agency hedged to a replica (``broker.straggler``) also lists ``asked``, the
@@ -22,13 +26,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from fieldgate.broker.config import BrokerConfig
 from fieldgate.broker.errors import BrokerError
-from fieldgate.core.query import PersonQuery, query_digest
+from fieldgate.core.digests import (
+    KEY_BYTES,
+    PersonDigester,
+    default_digest_key_path,
+    ensure_digest_key,
+)
+from fieldgate.core.query import PersonQuery
 from fieldgate.v1 import broker_pb2, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
@@ -49,16 +61,31 @@ class BrokerLogError(BrokerError):
     """The broker's search log cannot be opened or written."""
 
 
+def search_log_digester(config: BrokerConfig) -> PersonDigester:
+    """The deployment's digester for the search log: ``digest_key``, or a new key beside the log.
+
+    Raises:
+        fieldgate.core.digests.DigestKeyError: the key file is unusable.
+    """
+    assert config.search_log is not None
+    return ensure_digest_key(config.digest_key or default_digest_key_path(config.search_log))
+
+
 class BrokerSearchLog:
     """An append-only SQLite log of the searches a broker fanned out."""
 
-    def __init__(self, path: Path) -> None:
-        """Open (creating if new) the log at ``path``.
+    def __init__(self, path: Path, digester: PersonDigester | None = None) -> None:
+        """Open (creating if new) the log at ``path``; persons digested with ``digester``.
+
+        Without ``digester`` the log digests under a random key of its own,
+        never unkeyed (so its digests then join nothing, not even each other
+        across restarts).
 
         Raises:
             BrokerLogError: the file cannot be used.
         """
         self.path = path
+        self._digester = digester or PersonDigester(secrets.token_bytes(KEY_BYTES))
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -108,7 +135,7 @@ class BrokerSearchLog:
             requester.purpose,
             requester.case_number,
             credential_id,
-            query_digest(query),
+            self._digester.query(query),
             json.dumps(nodes, sort_keys=True),
         )
         with self._lock:

@@ -109,6 +109,9 @@ class BrokerConfig:
     """mTLS files, used to serve investigators and to call nodes; None only when ``insecure``."""
     search_log: Path | None = None
     """The broker's append-only log of searches (``broker.search_log``); None keeps none."""
+    digest_key: Path | None = None
+    """The deployment's digest key (``broker.digest_key``), kept apart from the search log;
+    None: beside the search log (:func:`fieldgate.core.digests.default_digest_key_path`)."""
     metrics: MetricsConfig | None = None
     """Prometheus endpoint (``[broker.metrics]``); None serves none."""
     maintenance: MaintenanceConfig | None = None
@@ -207,6 +210,7 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         insecure=broker.boolean("insecure", False),
         tls=_tls(broker),
         search_log=broker.path("search_log", "broker-searches.sqlite"),
+        digest_key=broker.optional_path("digest_key"),
         metrics=metrics_config(broker),
         maintenance=maintenance_config(broker),
         log_format=read_log_format(broker, "broker"),

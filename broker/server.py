@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from fieldgate.broker.audit_log import BrokerSearchLog
+from fieldgate.broker.audit_log import BrokerSearchLog, search_log_digester
 from fieldgate.broker.config import BrokerConfig
 from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
@@ -96,7 +96,11 @@ async def start_broker(
         verifier = None
     else:
         verifier = build_verifier(config.trust)
-    search_log = BrokerSearchLog(config.search_log) if config.search_log else None
+    search_log = (
+        BrokerSearchLog(config.search_log, search_log_digester(config))
+        if config.search_log
+        else None
+    )
     broker_pb2_grpc.add_BrokerServicer_to_server(
         BrokerServicer(config, fanout, verifier, search_log, metrics, limits), server
     )

@@ -32,4 +32,8 @@ Modules:
     resumably.
     - :mod:`fieldgate.node.audit_budget`: Audit storage no requester can exhaust: a per-requester
       and per-agency budget of.
+      - :mod:`fieldgate.node.answer_timing`: Every answer leaves at a fixed time after its request
+        arrived: timing tells noth.
+      - :mod:`fieldgate.node.limits`: The owner's limits: each node refuses sweeps, polling and
+        floods itself, durably.
 """

@@ -11,6 +11,7 @@ Example::
     contract = "../rego/contracts/sanctuary_county/contract.rego"
     rego_library = "../rego/lib"      # optional
     max_hits = 25
+    digest_key = "/run/secrets/fieldgate-digest.key"  # optional; see fieldgate.core.digests
 
     [node.tls]                        # mutual TLS; see fieldgate.core.tls
     ca = "ca.pem"
@@ -38,6 +39,16 @@ Example::
     [node.metrics]                    # optional; Prometheus text on http://host:port/metrics
     listen = "127.0.0.1:9101"
 
+    [node.limits]                     # optional; see node.limits (defaults shown)
+    requester_per_minute = 600
+    agency_per_minute = 6000
+    window_seconds = 3600
+    sweep_max_persons = 2000
+    poll_max_repeats = 60
+
+    [node.timing]                     # optional; see node.answer_timing
+    answer_floor_ms = 100             # every answer leaves this long after receipt
+
     [node.maintenance]                # optional; plaintext gRPC health (and reflection)
     listen = "127.0.0.1:9102"
     reflection = false
@@ -58,8 +69,10 @@ from typing import Any
 from fieldgate.core.config import ConfigError, Section, read_toml
 from fieldgate.core.query import HARD_MAX_HITS
 from fieldgate.core.tls import TLSFiles, tls_files
+from fieldgate.node.answer_timing import AnswerTimingConfig, timing_config
 from fieldgate.node.audit.config import AuditConfig, audit_config
 from fieldgate.node.audit_budget import AuditBudgetConfig, audit_budget_config
+from fieldgate.node.limits import NodeLimitsConfig, node_limits_config
 from fieldgate.node.sync_config import SyncConfig, sync_config
 from fieldgate.ops.endpoints import (
     MaintenanceConfig,
@@ -123,6 +136,13 @@ class NodeConfig:
     """What one connection may cost before it is trusted (``[node.server]``)."""
     audit_budget: AuditBudgetConfig = field(default_factory=AuditBudgetConfig)
     """Audit bytes one requester and one agency may cause (``[node.audit_budget]``)."""
+    timing: AnswerTimingConfig = field(default_factory=AnswerTimingConfig)
+    """When answers leave (``[node.timing]``): a fixed time after receipt."""
+    limits: NodeLimitsConfig = field(default_factory=NodeLimitsConfig)
+    """The node's own abuse limits (``[node.limits]``), kept beside the store."""
+    digest_key: Path | None = None
+    """The deployment's digest key (``node.digest_key``), kept apart from the logs;
+    None: beside the database (:func:`fieldgate.core.digests.default_digest_key_path`)."""
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:
@@ -165,6 +185,9 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         sync=sync_config(node),
         server=server_limits_config(node.section("server", required=False)),
         audit_budget=audit_budget_config(node.section("audit_budget", required=False)),
+        timing=timing_config(node),
+        digest_key=node.optional_path("digest_key"),
+        limits=node_limits_config(node),
         **_tls_settings(node),
     )
     if config.contract is not None and config.policy.bundle is not None:

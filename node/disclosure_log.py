@@ -46,7 +46,7 @@ class DisclosureEntry:
         node_id: this node.
         time: when the answer was decided (UTC).
         requester: the claims the contract was given.
-        query_digest: SHA-256 of the normalised query.
+        query_digest: keyed digest (HMAC-SHA256) of the normalised query.
         contract_version: SHA-256 of the contract that decided.
         records: the verdict on every matching record, disclosed or not.
         disclosed_record_ids: the records actually sent, in answer order.

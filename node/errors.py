@@ -8,6 +8,7 @@
         ├── StoreError                      the record database cannot be used as asked
         │   └── DuplicateRecordError        a record_id is already in the store
         ├── AuditBudgetExceeded (audit_budget)  a requester or agency spent its audit budget
+        ├── NodeLimitExceeded (limits)      a requester or agency is over the node's own limits
         ├── SyncError (sync)                a sync cycle stopped: source unreadable, batch refused
         ├── DisclosureLogError              a disclosure could not be logged durably
         │   └── AuditTamperError (audit.writer_view)  the log holds what this writer did not write

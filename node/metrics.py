@@ -27,6 +27,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
+from fieldgate.node.limits import NODE_LIMIT_REASONS
 from fieldgate.ops.metrics import bounded
 from fieldgate.policy.catalog import SENSITIVITY_CLASSES
 from fieldgate.policy.contract_bundle import REJECT_REASONS
@@ -213,6 +214,15 @@ class NodeMetrics:
             ["reason"],
             registry=registry,
         )
+        self.limit_refusals = Counter(
+            "fieldgate_node_limit_refusals",
+            "Searches this node refused (RESOURCE_EXHAUSTED) under its own limits, by reason: "
+            "rate_requester, rate_agency, sweep, polling.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in NODE_LIMIT_REASONS:
+            self.limit_refusals.labels(reason)
         for reason in REJECT_REASONS:
             self.bundle_rejections.labels(reason)
         for agency_type in AGENCY_TYPES:
@@ -284,6 +294,10 @@ class NodeMetrics:
                     outcome, bucket
                 )
             child.inc(count)
+
+    def limit_refused(self, reason: str) -> None:
+        """Count one search refused under the node's own limits."""
+        self.limit_refusals.labels(bounded(reason, NODE_LIMIT_REASONS)).inc()
 
     def policy_evaluated(self, seconds: float) -> None:
         """Observe one contract evaluation."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,8 +26,10 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from fieldgate.core.claims import RequesterClaims
+from fieldgate.core.digests import KEY_BYTES, PersonDigester
 from fieldgate.core.query import PersonQuery, query_digest
 from fieldgate.node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
+from fieldgate.node.limits import NodeLimitExceeded, NodeLimits
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.node.store import Candidate, RecordStore
 from fieldgate.policy.authority import applied_ids
@@ -104,6 +107,8 @@ class AgencyNode:
         metrics: NodeMetrics | None = None,
         bundle: BundleWatcher | None = None,
         decision_log: DecisionLog | None = None,
+        digester: PersonDigester | None = None,
+        limits: NodeLimits | None = None,
     ) -> None:
         self.node_id = node_id
         self.agency_name = agency_name
@@ -128,6 +133,10 @@ class AgencyNode:
         self.bundle = bundle
         """The signed bundle the contract comes from, re-checked on each search; or None."""
         self.decision_log = decision_log
+        self.digester = digester or PersonDigester(secrets.token_bytes(KEY_BYTES))
+        """Keys every person digest the node logs (never an unkeyed hash)."""
+        self.limits = limits
+        """The node's own abuse limits (node/limits.py), or None."""
         # Hot reload: a search holds the engine it started with; an engine swapped
         # out is closed when its last search finishes.
         self._contract_lock = threading.Lock()
@@ -254,12 +263,42 @@ class AgencyNode:
             node.errors.DisclosureLogError: the disclosure entry could not be
                 written; nothing may be released.
         """
+        if self.limits is not None:
+            self._admit(request_id, claims, query)
         self.refresh_contract()
         contract = self._acquire()
         try:
             return self._search(request_id, claims, query, contract)
         finally:
             self._release(contract)
+
+    def _admit(self, request_id: str, claims: RequesterClaims, query: PersonQuery) -> None:
+        """Apply the node's limits; a refusal is counted and audited, then raised.
+
+        Raises:
+            node.limits.NodeLimitExceeded: over a limit (the servicer answers
+                RESOURCE_EXHAUSTED).
+            node.errors.DisclosureLogError: the refusal could not be audited.
+        """
+        assert self.limits is not None
+        try:
+            self.limits.admit(claims, query)
+        except NodeLimitExceeded as exc:
+            self.metrics.limit_refused(exc.reason)
+            # Audited like a search that released nothing; no contract decided it.
+            self._write_audit(
+                DisclosureEntry(
+                    request_id=request_id,
+                    node_id=self.node_id,
+                    time=dt.datetime.now(dt.UTC),
+                    requester=claims,
+                    query_digest=self.digester.query(query),
+                    contract_version=f"refused:{exc.reason}",
+                    records=(),
+                    disclosed_record_ids=(),
+                )
+            )
+            raise
 
     def _search(
         self,
@@ -292,7 +331,7 @@ class AgencyNode:
                 node_id=self.node_id,
                 time=dt.datetime.now(dt.UTC),
                 requester=claims,
-                query_digest=query_digest(query),
+                query_digest=self.digester.query(query),
                 contract_version=contract.version,
                 records=tuple(outcomes),
                 disclosed_record_ids=tuple(h.record_id for h in hits),

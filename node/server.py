@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import grpc
 
+from fieldgate.core.digests import default_digest_key_path, ensure_digest_key
+from fieldgate.node.answer_timing import AnswerTiming
 from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.note import origin_of
@@ -16,6 +18,7 @@ from fieldgate.node.audit_budget import AuditBudget, BudgetedDisclosureLog
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.disclosure_log import DisclosureLog
 from fieldgate.node.health import NodeHealth
+from fieldgate.node.limits import NodeLimits, default_limits_path
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.servicer import AgencyNodeServicer
@@ -82,6 +85,8 @@ class RunningNode:
         await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
         self.node.contract.close()
         self.store.close()
+        if self.node.limits is not None:
+            self.node.limits.close()
         if self.audit is not None:
             self.audit.close()
         if self.witnesses is not None:
@@ -139,6 +144,7 @@ def build_node(
         contract = load_policy_engine(
             config.policy, config.contract, config.rego_library, catalog.classes()
         )
+    digester = ensure_digest_key(config.digest_key or default_digest_key_path(config.database))
     if isinstance(contract, MissingContract):
         log.error(
             "node %s has no usable contract and releases nothing: %s",
@@ -161,6 +167,8 @@ def build_node(
         disclosure_log=disclosure_log or open_audit_log(config),
         max_hits=config.max_hits,
         metrics=metrics,
+        digester=digester,
+        limits=NodeLimits(default_limits_path(config.database), config.limits, digester),
         bundle=watcher,
         decision_log=(
             DecisionLog(
@@ -207,9 +215,12 @@ async def start_node(
         audit.start_timer()
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
+    # Inside the metrics interceptor: handling times are the held ones, which say nothing.
+    timing = AnswerTiming(config.timing.floor_seconds, (f"/{SERVICE_NAME}/Search",))
     server = grpc.aio.server(
-        # Metrics outermost, so they count the clean status CleanErrors gives.
-        interceptors=[grpc_metrics, CleanErrors()],
+        # Metrics outermost, so they count the clean status CleanErrors gives; the
+        # answer hold outside CleanErrors, so a clean INTERNAL leaves on time too.
+        interceptors=[grpc_metrics, timing, CleanErrors()],
         options=server_options(config.server, max_send_bytes=MAX_MESSAGE_BYTES),
     )
     if config.trust is None:

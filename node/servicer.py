@@ -16,20 +16,20 @@ import uuid
 import grpc
 
 from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.identifiers import MAX_REQUEST_ID_LENGTH, validate_request_id
 from fieldgate.core.logs import request_id_var
 from fieldgate.core.request_shape import check_search_shape
 from fieldgate.core.tls import peer_name
 from fieldgate.node.audit_budget import AuditBudget, AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
+from fieldgate.node.limits import NodeLimitExceeded
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.v1 import node_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
-
-MAX_REQUEST_ID_LENGTH = 64
 
 
 class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
@@ -68,12 +68,11 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         self._node.count_request()
         request_id = request.request_id or uuid.uuid4().hex
         # Every line logged for this search (here and in the worker thread) carries its id.
-        request_id_var.set(request_id[:MAX_REQUEST_ID_LENGTH])
+        # (repr'd until validated: a raw id could forge log lines)
+        request_id_var.set(repr(request_id[:MAX_REQUEST_ID_LENGTH]))
         try:
-            if len(request_id) > MAX_REQUEST_ID_LENGTH:
-                raise InvalidRequestError(
-                    "request_id", f"is longer than {MAX_REQUEST_ID_LENGTH} characters"
-                )
+            validate_request_id(request_id)
+            request_id_var.set(request_id)
             # Sizes, counts and token shapes before any signature or nonce is spent.
             check_search_shape(
                 request.requester if request.HasField("requester") else None,
@@ -100,6 +99,10 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
             hits = await asyncio.to_thread(
                 self._node.search, request_id, admitted.claims, admitted.query
             )
+        except NodeLimitExceeded as exc:
+            # The requester's own history decided this, never the store.
+            log.warning("search %s refused (%s): %s", request_id, exc.reason, exc.message)
+            await abort(context, status_for(exc))
         except DisclosureLogError as exc:
             log.error("disclosure log unavailable; search %s refused: %s", request_id, exc)
             await abort(context, status_for(exc))

@@ -27,6 +27,7 @@ import grpc
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.node.audit_budget import AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
+from fieldgate.node.limits import NodeLimitExceeded
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ def status_for(error: BaseException) -> Status:
         return Status(grpc.StatusCode.INVALID_ARGUMENT, str(error))
     if isinstance(error, DisclosureLogError):
         return DISCLOSURE_LOG_UNAVAILABLE
+    if isinstance(error, NodeLimitExceeded):
+        # The requester's own history decided this, never the store.
+        return Status(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({error.reason}): {error.message}"
+        )
     if isinstance(error, AuditBudgetExceeded):
         # Decided by the requester's own past searches, never by what this node holds.
         return Status(grpc.StatusCode.RESOURCE_EXHAUSTED, error.message)

@@ -91,6 +91,42 @@ def test_verify_says_intact_and_exits_zero(audited: Audited) -> None:
     assert document["uncovered_entries"] == 0
 
 
+def test_an_auditor_with_the_digest_key_finds_every_search_for_a_person(
+    audited: Audited,
+) -> None:
+    key = str(audited.workdir / "kcso.digest.key")
+    found = json.loads(
+        run(
+            "audit", "report", "searches-for", "--db", audited.db(), "--json",
+            "--digest-key", key,
+            "--name", f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}",
+            "--dob", DEMO_SUBJECT.dob,
+        ).stdout
+    )  # fmt: skip
+    # All three searches, the immigration officer's (nothing disclosed) among them.
+    assert sorted(r["request_id"] for r in found["rows"]) == sorted(audited.request_ids)
+    assert {r["subject"] for r in found["rows"]} >= {"det-4711", "ero-0917"}
+    nobody = json.loads(
+        run(
+            "audit", "report", "searches-for", "--db", audited.db(), "--json",
+            "--digest-key", key, "--name", "QUILLFEATHER, ZEBEDEE", "--dob", DEMO_SUBJECT.dob,
+        ).stdout
+    )  # fmt: skip
+    assert nobody["rows"] == []
+    # Another deployment's key finds nothing: the digests are keyed.
+    other = audited.workdir / "other.key"
+    other.write_text("ab" * 32)
+    wrong = json.loads(
+        run(
+            "audit", "report", "searches-for", "--db", audited.db(), "--json",
+            "--digest-key", str(other),
+            "--name", f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}",
+            "--dob", DEMO_SUBJECT.dob,
+        ).stdout
+    )  # fmt: skip
+    assert wrong["rows"] == []
+
+
 def test_verify_names_the_first_bad_entry_and_exits_one(tmp_path: Path) -> None:
     path, _ = make_log(tmp_path)
     data = bytearray(path.read_bytes())

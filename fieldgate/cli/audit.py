@@ -20,6 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from fieldgate.cli.witness_verify import WITNESS_OPTION, WITNESSED_OPTION, check_witnesses
+from fieldgate.core.digests import DigestKeyError, load_digest_key
+from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.inert_text import csv_safe, markup_safe, terminal_safe
 from fieldgate.node.audit.checkpoints import (
     CheckpointExport,
@@ -40,6 +42,7 @@ from fieldgate.node.audit.reports import (
     subject_history,
 )
 from fieldgate.node.audit.schema import AuditReader
+from fieldgate.node.audit.searched_for import searches_for
 from fieldgate.node.audit.verify import VerifyReport, verify_log
 
 _DB = click.option(
@@ -280,6 +283,53 @@ def report_subject(
         raise click.UsageError("give --record-id, or --name with --dob and --records-db")
     with AuditReader(db_path) as reader:
         _emit(subject_history(reader, wanted, _period(since, until)), as_json, csv_path)
+
+
+@report_group.command("searches-for")
+@_DB
+@click.option(
+    "--digest-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The node's digest key (node.digest_key), kept apart from the log.",
+)
+@click.option("--name", required=True, help='The person\'s name, "SURNAME, GIVEN".')
+@click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth, as searched.")
+@_SINCE
+@_UNTIL
+@_JSON
+@_CSV
+def report_searches_for(
+    db_path: Path,
+    digest_key: Path,
+    name: str,
+    dob: dt.datetime | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+    csv_path: Path | None,
+) -> None:
+    """Every search for one person (found or not), by the keyed digest of the name searched."""
+    surname, _, given = name.partition(",")
+    if not surname.strip():
+        raise click.UsageError('--name must be "SURNAME, GIVEN"')
+    try:
+        digester = load_digest_key(digest_key)
+    except DigestKeyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--digest-key") from None
+    with AuditReader(db_path) as reader:
+        try:
+            report = searches_for(
+                reader,
+                digester,
+                surname.strip(),
+                given.strip(),
+                dob.date() if dob else None,
+                _period(since, until),
+            )
+        except InvalidRequestError as exc:
+            raise click.BadParameter(str(exc), param_hint="--name/--dob") from None
+    _emit(report, as_json, csv_path)
 
 
 @report_group.command("accounts")

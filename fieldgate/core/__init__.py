@@ -18,4 +18,8 @@ Modules:
   and spreadsheets.
 - :mod:`fieldgate.core.request_shape`: Cheap checks first: a search's size, counts and shape, before
   any costly work.
+  - :mod:`fieldgate.core.digests`: Keyed digests of persons: what logs hold instead of names,
+    irreversible without .
+  - :mod:`fieldgate.core.identifiers`: Request ids: a short, plain token, so no id can forge a log
+    line or collide by d.
 """

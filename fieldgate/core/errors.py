@@ -5,6 +5,7 @@
     FieldgateError                      root of every error Fieldgate raises on purpose
     ├── InvalidRequestError             bad query or claims (gRPC INVALID_ARGUMENT)
     ├── ConfigError         (config)    a configuration file or override that cannot be used
+    ├── DigestKeyError      (digests)   the deployment's digest key file cannot be used
     └── TLSError            (tls)       TLS files that cannot be used
 
 Each error carries what was wrong as attributes (``field``, ``key``), and a

@@ -16,10 +16,12 @@ from fieldgate.broker.config import BrokerConfig, NodeEntry
 from fieldgate.broker.limits import LimitsConfig
 from fieldgate.broker.server import RunningBroker, start_broker
 from fieldgate.core.tls import DevPKI
+from fieldgate.node.answer_timing import AnswerTimingConfig
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.disclosure_log import DisclosureLog, MemoryDisclosureLog
 from fieldgate.node.importer import import_file
+from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.node.server import RunningNode, start_node
 from fieldgate.node.store import RecordStore
 from fieldgate.ops.endpoints import MaintenanceConfig, MetricsConfig
@@ -131,6 +133,8 @@ async def start_federation(
     ops: bool = False,
     limits: LimitsConfig | None = None,
     clock: Callable[[], float] = time.monotonic,
+    answer_floor_seconds: float | None = None,
+    node_limits: NodeLimitsConfig | None = None,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -153,6 +157,11 @@ async def start_federation(
         limits: the broker's abuse limits; None keeps the (generous) defaults,
             ``LimitsConfig(enabled=False)`` turns them off.
         clock: the monotonic clock of the broker's limits (tests inject one).
+        answer_floor_seconds: when every node answer leaves after receipt
+            (``[node.timing]``); None keeps the node default.
+        node_limits: every node's own limits (``[node.limits]``); None keeps the
+            defaults, or turns them off too when ``limits`` is given disabled
+            (a test or benchmark that repeats searches on purpose).
     """
     metrics = MetricsConfig("127.0.0.1:0") if ops else None
     maintenance = MaintenanceConfig("127.0.0.1:0", reflection=True) if ops else None
@@ -171,6 +180,12 @@ async def start_federation(
             config = node_config(spec, workdir, trust, pki)
             if ops:
                 config = replace(config, metrics=metrics, maintenance=maintenance)
+            if answer_floor_seconds is not None:
+                config = replace(config, timing=AnswerTimingConfig(answer_floor_seconds))
+            if node_limits is None and limits is not None and not limits.enabled:
+                node_limits = NodeLimitsConfig(enabled=False)
+            if node_limits is not None:
+                config = replace(config, limits=node_limits)
             nodes[spec.node_id] = await start_node(config, chosen)
         entries = [NodeEntry(s.node_id, s.agency_name, nodes[s.node_id].address) for s in specs]
         broker = await start_broker(

@@ -139,6 +139,16 @@ def _decode(
         raise VerificationError("malformed", f"{what}: {exc}") from None
 
 
+FUTURE_SKEW_SECONDS = 5.0
+"""How far in the future a proof may be timed. Past skew is allowed for a full
+``skew_seconds`` (a proof in flight ages), but a proof timed ahead would stay
+fresh after a node restart, when the nonce memory is empty: a clock 45 s fast
+let one search be answered again after a restart (issue 16). Refusing proofs
+more than this far ahead, while a restart forgets only proofs timed before it
+(``remembers_since``), leaves a replay across a restart only to a restart
+completed within this many seconds of the original search."""
+
+
 class SearchVerifier:
     """Verifies signed searches against a trust store, remembering nonces."""
 
@@ -147,12 +157,15 @@ class SearchVerifier:
         trust: TrustStore,
         *,
         skew_seconds: float = 60.0,
+        future_seconds: float = FUTURE_SKEW_SECONDS,
         replay: ReplayCache | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         """Check credentials and proofs with ``skew_seconds`` of clock tolerance."""
         self.trust = trust
         self.skew = skew_seconds
+        self.future = min(future_seconds, skew_seconds)
+        """How far ahead of this clock a proof may be timed (see FUTURE_SKEW_SECONDS)."""
         self.replay = replay or ReplayCache(window=2 * skew_seconds)
         self._clock = clock
         # The nonce memory starts empty here: a proof signed before now may
@@ -228,6 +241,11 @@ class SearchVerifier:
         iat = proof["iat"]
         if not isinstance(iat, int | float) or abs(now.timestamp() - iat) > self.skew:
             raise VerificationError("stale_timestamp", f"proof time {iat} is not within skew")
+        if iat > now.timestamp() + self.future:
+            raise VerificationError(
+                "stale_timestamp",
+                f"proof time {iat} is more than {self.future:g} s ahead of this node's clock",
+            )
         if iat < self.remembers_since:
             raise VerificationError(
                 "stale_timestamp",

@@ -32,6 +32,8 @@ concern per module:
   keeping their cosignatures.
 - :mod:`fieldgate.node.audit.writer_view`: The writer's own view of its log: it never adopts what it
   did not write.
+  - :mod:`fieldgate.node.audit.searched_for`: Every search for one person, found through the
+    deployment's digest key.
 
 See ``docs/audit.md``.
 """

@@ -27,6 +27,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from fieldgate.core.digests import default_digest_key_path, load_digest_key
 from fieldgate.core.query import validate_query
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.dev_trust import DevTrust
@@ -39,7 +40,6 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import verify_log
-from fieldgate.node.search import query_digest
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.tokens import Identity, sign_search
@@ -281,6 +281,10 @@ def secure_node(tmp_path: Path) -> SecureNode:
                 "[node.audit]",
                 "checkpoint_every = 100000",  # the tail is covered by the chain alone
                 "checkpoint_seconds = 3600",
+                "[node.limits]",  # one detective polls one person on purpose here
+                "enabled = false",
+                "[node.timing]",  # the kills need answers fast, not at a fixed time
+                "answer_floor_ms = 0",
                 "[node.contact]",
                 'unit = "Records"',
                 'phone = "206-555-0100"',
@@ -346,7 +350,9 @@ class Stream:
                     )
                 except grpc.RpcError:
                     return  # the node is gone
-                digest = query_digest(validate_query(query))
+                # The node's keyed digest: its key is made beside the database at start.
+                digester = load_digest_key(default_digest_key_path(self.node.database))
+                digest = digester.query(validate_query(query))
                 with self._lock:
                     self.answered[request_id] = Answered(
                         digest, tuple(h.record_id for h in answer.hits)

@@ -46,7 +46,9 @@ def federation(
     loop: LoopThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalFederation]:
     workdir = tmp_path_factory.mktemp("property")
-    running = loop.run(start_federation(contract_specs(workdir), workdir))
+    # Content, not timing, is checked here (tests/timing holds the answer floor):
+    # without the hold, 150 cases × 7 nodes fit the time budget.
+    running = loop.run(start_federation(contract_specs(workdir), workdir, answer_floor_seconds=0.0))
     yield running
     loop.run(running.stop())
 

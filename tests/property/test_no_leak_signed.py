@@ -121,7 +121,12 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         rogue.add_issuer(agency, agency_type)
     rogue.add_issuer("sheriff-of-nowhere", "local_law_enforcement")
     kit.write()
-    federation = loop.run(start_federation(contract_specs(workdir), workdir, trust=kit.config()))
+    # Content, not timing, is checked here (tests/timing holds the answer floor).
+    federation = loop.run(
+        start_federation(
+            contract_specs(workdir), workdir, trust=kit.config(), answer_floor_seconds=0.0
+        )
+    )
     detective = kit.identity(AGENCY_OF["local_law_enforcement"], SUBJECT, sorted(PURPOSES))
     absent = {}
     for node_id, running in federation.nodes.items():

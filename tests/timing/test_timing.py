@@ -40,6 +40,7 @@ from fieldgate.devkit.synthetic import (
     generate_agency_records,
     write_jsonl,
 )
+from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
@@ -61,7 +62,15 @@ def federation(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> It
     write_jsonl(generate_agency_records(DEMO_AGENCIES[0], count=300, seed=11), records)
     spec = NodeSpec("kcso", "King County", shipped_contract("sanctuary_county"), records)
     import_records(spec, workdir)
-    running: LocalFederation = loop.run(start_federation([spec], workdir, audit=True))
+    running: LocalFederation = loop.run(
+        start_federation(
+            [spec],
+            workdir,
+            audit=True,
+            answer_floor_seconds=0.02,
+            node_limits=NodeLimitsConfig(enabled=False),  # the same searches, on purpose
+        )
+    )
     yield running.nodes["kcso"].address
     loop.run(running.stop())
 

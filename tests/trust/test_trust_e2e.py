@@ -222,6 +222,24 @@ def test_a_stale_proof_gets_nothing(trusted: Trusted) -> None:
     assert_nothing_at_node(trusted, signed, "stale_timestamp")
 
 
+def test_a_proof_timed_ahead_of_the_node_clock_gets_nothing(trusted: Trusted) -> None:
+    """A clock 45 s fast would keep a proof fresh across a node restart (an empty nonce memory)."""
+    signed = sign(detective(trusted.kit), now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=45))
+    assert_nothing_at_node(trusted, signed, "stale_timestamp")
+
+
+def test_a_request_id_that_could_forge_log_lines_is_refused(trusted: Trusted) -> None:
+    for bad in ("r1\nforged line", "r 1", "x" * 65):
+        channel, stub = node_stub(trusted.node("kcso"), trusted.pki.files("broker"))
+        with channel, pytest.raises(grpc.RpcError) as refused_call:
+            stub.Search(
+                node_pb2.NodeSearchRequest(request_id=bad, signed=sign(detective(trusted.kit))),
+                timeout=10,
+            )
+        assert refused_call.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
+        assert "request_id" in (refused_call.value.details() or ""), bad
+
+
 def _tamper_payload(token: str, change: Callable[[dict[str, object]], None]) -> str:
     header, payload, signature = token.split(".")
     document = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

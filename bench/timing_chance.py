@@ -1,0 +1,259 @@
+"""Timing at chance: can a requester tell held-but-denied from absent by the clock?
+
+One King County node under the sanctuary contract, with its real audit store,
+holds (besides 300 synthetic people) a person with one booking, a person with
+sixty, and a person whose only record is sealed. A civil-immigration officer
+asks about each of them and about a person the county does not hold; every
+answer is "no hits" and byte for byte the same. The question is whether the
+arrival time gives the held ones away.
+
+For each held case against absent, the **best threshold classifier** is
+trained on one half of the searches (the threshold and direction that sort
+the training half best) and scored on the other half; 50 % is chance. Times
+are taken at the client for the node's unary ``Search`` (what a broker sees)
+and through a real broker, unary and streamed (the agency's event).
+
+``python -m bench.timing_chance --samples 1000`` runs the full measurement
+(≥ 1,000 searches per case and mode) and prints JSON; tests/timing runs a
+smaller one in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.devkit.demo import demo_personas
+from fieldgate.devkit.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    start_federation,
+)
+from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.policy.shipped import shipped_contract
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
+
+CASES = ("absent", "held_1", "held_60", "sealed")
+"""``absent`` and the held cases each is told apart from."""
+MODES = ("node_unary", "broker_unary", "broker_stream")
+
+PEOPLE = {
+    "held_1": ("OKONKWO", "ADAEZE", "1979-05-14", 1, False),
+    "held_60": ("VANTERPOOL", "DESMOND", "1983-11-02", 60, False),
+    "sealed": ("LINDQVIST", "HALVARD", "1990-02-27", 1, True),
+    "absent": ("QUILLFEATHER", "ZEBEDEE", "1961-07-13", 0, False),
+}
+"""Surname, given name, date of birth, bookings held, sealed."""
+
+
+def write_records(path: Path) -> None:
+    """300 synthetic people plus the held cases' bookings, as JSON Lines."""
+    records: list[dict[str, Any]] = generate_agency_records(DEMO_AGENCIES[0], count=300, seed=11)
+    template = next(r for r in records if r["record_kind"] == "booking")
+    for case, (surname, given, dob, count, sealed) in PEOPLE.items():
+        for number in range(count):
+            record = copy.deepcopy(template)
+            record.update(
+                record_id=f"KCSO-B-{case.upper()}-{number:03d}",
+                surname=surname,
+                given_name=given,
+                dob=dob,
+                booking_number=f"K{case[:4].upper()}{number:04d}",
+                sealed=sealed,
+            )
+            record.pop("middle_name", None)
+            records.append(record)
+    write_jsonl(records, path)
+
+
+def query_for(case: str) -> common_pb2.PersonQuery:
+    """The search for ``case``'s person."""
+    surname, given, dob, _, _ = PEOPLE[case]
+    return common_pb2.PersonQuery(surname=surname, given_name=given, dob=dob)
+
+
+async def start(workdir: Path, floor_seconds: float) -> LocalFederation:
+    """The node (answers held for ``floor_seconds``) and a broker over it."""
+    records = workdir / "kcso.jsonl"
+    write_records(records)
+    spec = NodeSpec("kcso", "King County", shipped_contract("sanctuary_county"), records)
+    import_records(spec, workdir)
+    return await start_federation(
+        # Limits off: the measurement repeats each search far past any polling limit.
+        [spec],
+        workdir,
+        audit=True,
+        answer_floor_seconds=floor_seconds,
+        limits=LimitsConfig(enabled=False),
+    )
+
+
+@dataclass(frozen=True)
+class Timed:
+    """Seconds per case, per mode."""
+
+    seconds: dict[str, dict[str, list[float]]]
+
+
+def measure(
+    node_address: str,
+    broker_address: str,
+    samples: int,
+    modes: Sequence[str] = MODES,
+    seed: int = 5,
+) -> Timed:
+    """Time ``samples`` searches per case and mode, interleaved at random."""
+    requester = demo_personas(dt.date.today())[1].requester.to_message()
+    node_channel = grpc.insecure_channel(node_address)
+    broker_channel = grpc.insecure_channel(broker_address)
+    node = node_pb2_grpc.AgencyNodeStub(node_channel)
+    broker = broker_pb2_grpc.BrokerStub(broker_channel)
+
+    def node_unary(query: common_pb2.PersonQuery, number: int) -> None:
+        answer = node.Search(
+            node_pb2.NodeSearchRequest(request_id=f"t{number}", requester=requester, query=query),
+            timeout=10,
+        )
+        assert not answer.hits, "the immigration officer must see nothing"
+
+    def broker_unary(query: common_pb2.PersonQuery, number: int) -> None:
+        answer = broker.Search(
+            broker_pb2.SearchRequest(requester=requester, query=query), timeout=10
+        )
+        assert not any(r.hits for r in answer.results)
+
+    def broker_stream(query: common_pb2.PersonQuery, number: int) -> None:
+        for event in broker.SearchStream(
+            broker_pb2.SearchRequest(requester=requester, query=query), timeout=10
+        ):
+            if event.HasField("agency"):  # the node's answer has arrived
+                assert not event.agency.hits
+                return
+
+    asks: dict[str, Callable[[common_pb2.PersonQuery, int], None]] = {
+        "node_unary": node_unary,
+        "broker_unary": broker_unary,
+        "broker_stream": broker_stream,
+    }
+    seconds: dict[str, dict[str, list[float]]] = {m: {c: [] for c in CASES} for m in modes}
+    try:
+        for number in range(5):  # warm up every path
+            for mode in modes:
+                for case in CASES:
+                    asks[mode](query_for(case), -number)
+        order = [(mode, case) for mode in modes for case in CASES for _ in range(samples)]
+        random.Random(seed).shuffle(order)
+        for number, (mode, case) in enumerate(order):
+            query = query_for(case)
+            started = time.perf_counter()
+            asks[mode](query, number)
+            seconds[mode][case].append(time.perf_counter() - started)
+    finally:
+        node_channel.close()
+        broker_channel.close()
+    return Timed(seconds)
+
+
+def threshold_accuracy(a: Sequence[float], b: Sequence[float]) -> float:
+    """Test accuracy of the best threshold classifier trained on the first halves.
+
+    Trained: every cut between training samples, either direction; the one
+    that sorts the training halves best. Tested: the second halves.
+    """
+    half_a, half_b = len(a) // 2, len(b) // 2
+    train = sorted([(x, 0) for x in a[:half_a]] + [(x, 1) for x in b[:half_b]])
+    best_cut, best_above, best_right = -float("inf"), 1, -1
+    # Walking the cuts in order: below the cut is called "a", above it "b" (or the reverse).
+    a_above, b_above = half_a, half_b
+    candidates = [(-float("inf"), a_above, b_above)]
+    for index, (value, label) in enumerate(train):
+        if label:
+            b_above -= 1
+        else:
+            a_above -= 1
+        # The cut sits midway to the next training value, not on this one.
+        following = train[index + 1][0] if index + 1 < len(train) else float("inf")
+        candidates.append(((value + following) / 2, a_above, b_above))
+    for cut, a_up, b_up in candidates:
+        right_b_above = (half_a - a_up) + b_up
+        right_a_above = a_up + (half_b - b_up)
+        for above, right in ((1, right_b_above), (0, right_a_above)):
+            if right > best_right:
+                best_cut, best_above, best_right = cut, above, right
+    test = [(x, 0) for x in a[half_a:]] + [(x, 1) for x in b[half_b:]]
+    correct = sum(((x > best_cut) == bool(best_above)) == bool(label) for x, label in test)
+    return correct / len(test)
+
+
+def report(timed: Timed) -> dict[str, Any]:
+    """Per mode: medians and each held case's classifier accuracy against absent."""
+    out: dict[str, Any] = {}
+    for mode, cases in timed.seconds.items():
+        out[mode] = {
+            "median_ms": {c: round(statistics.median(v) * 1000, 3) for c, v in cases.items()},
+            "p99_ms": {
+                c: round(statistics.quantiles(v, n=100)[-1] * 1000, 3) for c, v in cases.items()
+            },
+            "accuracy_vs_absent": {
+                c: round(threshold_accuracy(cases["absent"], v), 4)
+                for c, v in cases.items()
+                if c != "absent"
+            },
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the measurement and print (or write) its JSON."""
+    parser = argparse.ArgumentParser(prog="python -m bench.timing_chance")
+    parser.add_argument("--samples", type=int, default=1000, help="searches per case and mode")
+    parser.add_argument("--floor-ms", type=float, default=100.0, help="the node's answer floor")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"--modes: unknown {sorted(unknown)}; choose from {', '.join(MODES)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        running = asyncio.run_coroutine_threadsafe(
+            start(Path(tmp), args.floor_ms / 1000), loop
+        ).result(120)
+        try:
+            timed = measure(
+                running.nodes["kcso"].address, running.broker_address, args.samples, modes
+            )
+        finally:
+            asyncio.run_coroutine_threadsafe(running.stop(), loop).result(60)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+    figures = {"samples_per_case": args.samples, "floor_ms": args.floor_ms, **report(timed)}
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Every answer leaves at a fixed time after its request arrived: timing tells nothing.
+
+A search for a person the agency holds does more work than one for a person
+it does not: the contract is asked about each record, a hit is built for each
+released one. Without care that work shows in the answer's arrival time, and a
+patient requester can tell "held but denied" from "absent" by the clock alone
+(issue 16 measured 85–92 % for a person with 60 bookings). So the node does
+not send an answer when its work is done but at a **deadline** fixed at
+receipt: ``received + floor``.
+
+The floor is chosen above the node's own p99 search time, so nearly every
+answer leaves exactly on it. When the work overruns it (a busy machine, a slow
+contract), the answer leaves at the next whole multiple of the floor
+(``received + k·floor``): an overrun reveals only which step it fell into, and
+steps are caused by load far more often than by the person searched for.
+
+Cost: every search takes at least ``floor`` at this node (100 ms by default)
+instead of the 1–30 ms its work takes. A broker fans out to every node at
+once, so an investigator waits one floor, not one per agency; against a
+person-search whose answer a human reads, 100 ms is invisible, while the leak
+it closes is the one thing the contract exists to withhold (see
+docs/reliability.md for the measured figures).
+
+The hold is a gRPC server interceptor around the node's ``Search`` (unary and
+any server-streaming method), so it covers every way the servicer ends: an
+answer, a not-found answer for an unverifiable search, a refusal, an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+
+from fieldgate.core.config import Section
+
+DEFAULT_FLOOR_SECONDS = 0.1
+"""The default answer time: above the measured p99 of a node's own search work
+(a person with 60 records under the sanctuary contract: 26 ms median, under
+60 ms at p99 on 2 shared cores), with room for a loaded machine."""
+
+Behavior = Callable[[Any, "grpc.aio.ServicerContext[Any, Any]"], Awaitable[Any]]
+StreamBehavior = Callable[[Any, "grpc.aio.ServicerContext[Any, Any]"], AsyncIterator[Any]]
+
+
+@dataclass(frozen=True)
+class AnswerTimingConfig:
+    """``[node.timing]``: when answers leave."""
+
+    floor_seconds: float = DEFAULT_FLOOR_SECONDS
+    """Every answer leaves this long after its request arrived (or at a whole
+    multiple of it when the work overran); 0 turns the hold off (tests of other
+    things only: timing then tells held from absent)."""
+
+
+def timing_config(parent: Section) -> AnswerTimingConfig:
+    """Read ``[node.timing]`` under ``parent`` (every key optional)."""
+    if not parent.has("timing"):
+        return AnswerTimingConfig()
+    section = parent.section("timing")
+    milliseconds = section.number("answer_floor_ms", DEFAULT_FLOOR_SECONDS * 1000, minimum=0.0)
+    section.finish()
+    return AnswerTimingConfig(floor_seconds=milliseconds / 1000)
+
+
+def leave_at(received: float, now: float, floor: float) -> float:
+    """When an answer to a request received at ``received`` may leave, given it is ``now``.
+
+    ``received + floor`` if the work is done by then, else the next whole
+    multiple of ``floor`` after ``received`` (so an overrun shows only its step).
+    """
+    if floor <= 0:
+        return now
+    steps = max(1, math.ceil((now - received) / floor))
+    return received + steps * floor
+
+
+class AnswerTiming(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Holds every answer of the named methods until its deadline (see the module doc)."""
+
+    def __init__(
+        self,
+        floor_seconds: float,
+        methods: Collection[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Hold answers of ``methods`` (full names, ``/fieldgate.v1.AgencyNode/Search``)."""
+        self.floor = floor_seconds
+        self._methods = frozenset(methods)
+        self._clock = clock
+        self.overruns = 0
+        """Answers whose work overran the floor (left at a later step); an
+        operator raises the floor when this grows."""
+
+    async def hold(self, received: float) -> None:
+        """Sleep until the answer to a request received at ``received`` may leave."""
+        now = self._clock()
+        until = leave_at(received, now, self.floor)
+        if until - received > self.floor:
+            self.overruns += 1
+        if until > now:
+            await asyncio.sleep(until - now)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None or self.floor <= 0 or handler_call_details.method not in self._methods:
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._held_unary(cast(Behavior, handler.unary_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._held_stream(cast(StreamBehavior, handler.unary_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _held_unary(self, behavior: Behavior) -> Behavior:
+        async def held(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            call = _HeldCall(self, context, self._clock())
+            try:
+                return await behavior(request, call)  # type: ignore[arg-type]
+            finally:
+                # Answers, refusals and errors alike: the status leaves on time too.
+                await call.hold_once()
+
+        return held
+
+    def _held_stream(self, behavior: StreamBehavior) -> StreamBehavior:
+        async def held(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            call = _HeldCall(self, context, self._clock())
+            # The whole answer is gathered first: a stream's first message must
+            # not leave earlier for one person than for another.
+            messages: list[Any] = []
+            try:
+                async for message in behavior(request, call):  # type: ignore[arg-type]
+                    messages.append(message)
+            finally:
+                await call.hold_once()
+            for message in messages:
+                yield message
+
+        return held
+
+
+class _HeldCall:
+    """The servicer's context, except that ``abort`` also waits for the deadline.
+
+    grpc.aio sends an aborted call's status at once, before the handler's
+    exception reaches the interceptor; so the wait happens inside ``abort``.
+    """
+
+    def __init__(
+        self, timing: AnswerTiming, context: grpc.aio.ServicerContext[Any, Any], received: float
+    ) -> None:
+        self._timing = timing
+        self._context = context
+        self._received = received
+        self._held = False
+
+    async def hold_once(self) -> None:
+        """Wait for the deadline, unless this call already did."""
+        if not self._held:
+            self._held = True
+            await self._timing.hold(self._received)
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", *args: Any) -> None:
+        await self.hold_once()
+        await self._context.abort(code, details, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
