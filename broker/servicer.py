@@ -49,6 +49,8 @@ class _Admitted:
     deadline: float
     who: str
     started: float
+    audience: tuple[str, ...] | None = None
+    """The node ids the signed search is addressed to; None (unsigned, insecure): every node."""
 
 
 class BrokerServicer(broker_pb2_grpc.BrokerServicer):
@@ -102,7 +104,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             broker_pb2.RegisteredNode(
                 node_id=a.entry.node_id, agency_name=a.entry.agency_name, address=a.entry.address
             )
-            for a in self._fanout.agencies
+            for a in self._fanout.addressed(search.audience)
         ]
 
         def started() -> None:
@@ -154,6 +156,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request_id_var.set(request_id)
         requester, query = request.requester, request.query
         credential_id = ""
+        audience: tuple[str, ...] | None = None
         if self._verifier is not None:
             try:
                 verified = self._verifier.verify(
@@ -173,10 +176,13 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 )
             requester, query = verified.requester, verified.query
             credential_id = verified.credential_id
+            audience = verified.audience
         try:
             validate_requester(requester)
             validated_query = validate_query(query)
             deadline = self.deadline_for(request.deadline_seconds)
+            if audience is not None:
+                self._check_audience(audience)
         except InvalidRequestError as exc:
             if self._metrics is not None:
                 reason = (
@@ -194,6 +200,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             deadline=deadline,
             who=Limits.requester_key(requester.agency, requester.subject, credential_id),
             started=started,
+            audience=audience,
         )
         # Limits apply to the verified requester, before any agency is asked;
         # over one the search is refused at once, never queued.
@@ -202,6 +209,19 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         except LimitExceeded as exc:
             await self._refuse(context, search, exc)
         return search
+
+    def _check_audience(self, audience: tuple[str, ...]) -> None:
+        """Every addressed node must be one this broker routes to; it asks no other.
+
+        Raises:
+            InvalidRequestError: naming the node ids it does not know.
+        """
+        known = {a.entry.node_id for a in self._fanout.agencies}
+        unknown = sorted(set(audience) - known)
+        if unknown:
+            raise InvalidRequestError(
+                "audience", f"names nodes this broker does not route to: {', '.join(unknown)}"
+            )
 
     async def _refuse(
         self, context: grpc.aio.ServicerContext[Any, Any], search: _Admitted, exc: LimitExceeded
@@ -250,6 +270,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     request.signed if request.HasField("signed") else None,
                     search.deadline,
                     record,
+                    search.audience,
                 )
             except asyncio.CancelledError:
                 # Every agency was asked and may have logged the search: so does the broker.
@@ -264,7 +285,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                         (a.entry.address,),
                         "",
                     )
-                    for a in self._fanout.agencies
+                    for a in self._fanout.addressed(search.audience)
                 ]
                 await asyncio.shield(self._finish(search, asked, cancelled=True))
                 raise

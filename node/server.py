@@ -195,7 +195,7 @@ async def start_node(
         )
         gate = TrustGate(None, metrics)
     else:
-        gate = TrustGate(build_verifier(config.trust), metrics)
+        gate = TrustGate(build_verifier(config.trust), metrics, node_id=config.node_id)
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)

@@ -115,13 +115,18 @@ def build_request(
     deadline_seconds: float = 0.0,
     identity: Identity | None = None,
     warrant_tokens: Sequence[str] = (),
+    audience: Sequence[str] = (),
 ) -> broker_pb2.SearchRequest:
     """Build the broker's wire request.
 
     With an ``identity`` the search is signed: the claims come from its
     credential (``requester`` then only gives the purpose and case number),
-    the proof covers this query and the ``warrant_tokens`` (signed warrant
-    attestations), and nothing else is sent in the clear.
+    the proof covers this query, the ``audience`` (node ids of the agencies
+    asked; no other node will answer it) and the ``warrant_tokens`` (signed
+    warrant attestations), and nothing else is sent in the clear.
+
+    Raises:
+        ValueError: a signed search with no audience.
     """
     query = common_pb2.PersonQuery(
         surname=surname,
@@ -140,6 +145,7 @@ def build_request(
         query=query,
         purpose=requester.purpose,
         case_number=requester.case_number,
+        audience=audience,
         warrants=warrant_tokens,
     )
     return broker_pb2.SearchRequest(signed=signed, deadline_seconds=deadline_seconds)
@@ -168,6 +174,23 @@ class SearchClient:
             self._channel = grpc.secure_channel(address, tls.channel_credentials())
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
 
+    def node_ids(self) -> list[str]:
+        """The node ids the broker routes to, in its configured order.
+
+        Raises:
+            SearchError: the broker could not be reached.
+        """
+        try:
+            listed = self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
+        except grpc.RpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        return [n.node_id for n in listed.nodes]
+
+    def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> list[str]:
+        if identity is None:
+            return []
+        return list(audience) if audience is not None else self.node_ids()
+
     def search(
         self,
         requester: Requester,
@@ -180,6 +203,7 @@ class SearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> SearchResult:
         """Search the federation for one person.
 
@@ -193,6 +217,8 @@ class SearchClient:
             deadline_seconds: how long to wait for agencies (0: the broker's default).
             identity: the investigator's credential and key; signs the search.
             warrant_tokens: signed warrant attestations to present (with ``identity``).
+            audience: node ids a signed search is addressed to; None: every
+                node the broker lists (``ListNodes``).
 
         Raises:
             SearchError: the broker refused the search or could not be reached.
@@ -207,6 +233,7 @@ class SearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=self._audience(identity, audience),
         )
         try:
             return search_result(self._stub.Search(request, timeout=call_timeout(request)))
@@ -225,6 +252,7 @@ class SearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> Iterator[SearchUpdate]:
         """Search the federation, yielding each agency's part as soon as it ends.
 
@@ -249,6 +277,7 @@ class SearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=self._audience(identity, audience),
         )
         call = self._stub.SearchStream(request, timeout=call_timeout(request))
         assembler = StreamAssembler()
@@ -287,6 +316,21 @@ class AsyncSearchClient:
             self._channel = grpc.aio.secure_channel(address, tls.channel_credentials())
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
 
+    async def node_ids(self) -> list[str]:
+        """As :meth:`SearchClient.node_ids`."""
+        try:
+            listed = await self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
+        except grpc.aio.AioRpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        return [n.node_id for n in listed.nodes]
+
+    async def _audience(
+        self, identity: Identity | None, audience: Sequence[str] | None
+    ) -> list[str]:
+        if identity is None:
+            return []
+        return list(audience) if audience is not None else await self.node_ids()
+
     async def search(
         self,
         requester: Requester,
@@ -299,6 +343,7 @@ class AsyncSearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> SearchResult:
         """As :meth:`SearchClient.search`."""
         request = build_request(
@@ -311,6 +356,7 @@ class AsyncSearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=await self._audience(identity, audience),
         )
         try:
             return search_result(await self._stub.Search(request, timeout=call_timeout(request)))
@@ -329,6 +375,7 @@ class AsyncSearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> AsyncIterator[SearchUpdate]:
         """As :meth:`SearchClient.search_stream`; cancelling the task cancels the search."""
         request = build_request(
@@ -341,6 +388,7 @@ class AsyncSearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=await self._audience(identity, audience),
         )
         call = self._stub.SearchStream(request, timeout=call_timeout(request))
         assembler = StreamAssembler()

@@ -133,6 +133,7 @@ def sign_personas(personas: list[Persona], kit: DevTrust) -> list[SignedPersona]
             kit.warrant(
                 w.id, w.subject_surname, w.subject_given_name, w.subject_dob, w.covers,
                 dt.date.fromisoformat(w.expires), record_kinds=w.record_kinds,
+                applicant_agency=r.agency, case_number=r.case_number,
             )
             for w in r.warrants
         )  # fmt: skip

@@ -131,10 +131,17 @@ class DevTrust:
         covers: Sequence[str],
         expires: dt.date,
         *,
+        applicant_agency: str,
+        case_number: str,
+        investigator: str = "",
         record_kinds: Sequence[str] = (),
         court_key: Ed25519PrivateKey | None = None,
     ) -> str:
-        """A warrant attestation signed by this kit's court (or by ``court_key``)."""
+        """A warrant attestation signed by this kit's court (or by ``court_key``).
+
+        Only ``applicant_agency``'s searches for ``case_number`` (and only
+        ``investigator``'s, if named) may use it.
+        """
         return issue_warrant(
             WarrantRequest(
                 court=self.court_id,
@@ -144,7 +151,10 @@ class DevTrust:
                 subject_dob=dob,
                 covers=tuple(covers),
                 expires=expires,
+                applicant_agency=applicant_agency,
+                case_number=case_number,
                 record_kinds=tuple(record_kinds),
+                investigator=investigator,
             ),
             court_key or self.court_key,
         )

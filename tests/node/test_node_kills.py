@@ -336,6 +336,7 @@ class Stream:
                     query=query,
                     purpose="criminal_investigation",
                     case_number="BPD-2026-018233",
+                    audience=["kcso"],
                 )
                 with self._lock:
                     self.sent.add(request_id)
@@ -418,6 +419,7 @@ def test_a_node_killed_mid_query_again_and_again_loses_no_answered_search_and_no
                         query=query,
                         purpose="criminal_investigation",
                         case_number="BPD-2026-018233",
+                        audience=["kcso"],
                     ),
                 ),
                 timeout=10,
@@ -460,6 +462,7 @@ def test_a_search_captured_before_a_restart_is_not_answered_after_it(
             query=query,
             purpose="criminal_investigation",
             case_number="KC-2026-1",
+            audience=["kcso"],
         )
 
     def ask(address: str, request_id: str, search: common_pb2.SignedSearch) -> int:

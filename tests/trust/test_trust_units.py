@@ -123,7 +123,7 @@ def test_credentials_an_issuer_may_not_sign(
     token, holder = _credential(kit, **changes)
     signed = sign_search(
         credential=token, holder_key=holder, query=QUERY,  # type: ignore[arg-type]
-        purpose="criminal_investigation", case_number="",
+        purpose="criminal_investigation", case_number="", audience=["kcso"],
     )  # fmt: skip
     with pytest.raises(VerificationError) as caught:
         verifier(kit).verify(signed)
