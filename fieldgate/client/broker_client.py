@@ -29,10 +29,12 @@ from types import TracebackType
 
 import grpc
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.results import SearchResult, search_result
 from fieldgate.client.stream import SearchUpdate, StreamAssembler, StreamProtocolError
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
+from fieldgate.trust.answers import unverified_nonce
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 
@@ -164,10 +166,33 @@ def call_timeout(request: broker_pb2.SearchRequest) -> float:
     return (request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS) + 5.0
 
 
-class SearchClient:
-    """A blocking client of one broker, over mutual TLS when ``tls`` is given."""
+def checked_result(
+    response: broker_pb2.SearchResponse,
+    request: broker_pb2.SearchRequest,
+    answers: AnswerCheck | None,
+) -> SearchResult:
+    """The result, each answer verified when there is an ``answers`` check and a signed search."""
+    if answers is None or not request.HasField("signed"):
+        return search_result(response)
+    return answers.result(
+        response,
+        unverified_nonce(request.signed.proof),
+        request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS,
+    )
 
-    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+
+class SearchClient:
+    """A blocking client of one broker, over mutual TLS when ``tls`` is given.
+
+    With ``answers`` (the trust bundle's node keys) every agency's answer to a
+    signed search is verified; one that fails is shown as
+    ``failed_verification``, its hits dropped.
+    """
+
+    def __init__(
+        self, address: str, tls: TLSFiles | None = None, *, answers: AnswerCheck | None = None
+    ) -> None:
+        self._answers = answers
         if tls is None:
             self._channel = grpc.insecure_channel(address)
         else:
@@ -236,9 +261,10 @@ class SearchClient:
             audience=self._audience(identity, audience),
         )
         try:
-            return search_result(self._stub.Search(request, timeout=call_timeout(request)))
+            response = self._stub.Search(request, timeout=call_timeout(request))
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
+        return checked_result(response, request, self._answers)
 
     def search_stream(
         self,
@@ -307,9 +333,12 @@ class SearchClient:
 
 
 class AsyncSearchClient:
-    """An asyncio client of one broker, over mutual TLS when ``tls`` is given."""
+    """An asyncio client of one broker; as :class:`SearchClient`."""
 
-    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+    def __init__(
+        self, address: str, tls: TLSFiles | None = None, *, answers: AnswerCheck | None = None
+    ) -> None:
+        self._answers = answers
         if tls is None:
             self._channel = grpc.aio.insecure_channel(address)
         else:
@@ -359,9 +388,10 @@ class AsyncSearchClient:
             audience=await self._audience(identity, audience),
         )
         try:
-            return search_result(await self._stub.Search(request, timeout=call_timeout(request)))
+            response = await self._stub.Search(request, timeout=call_timeout(request))
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
+        return checked_result(response, request, self._answers)
 
     async def search_stream(
         self,

@@ -27,6 +27,11 @@ from fieldgate.trust.tokens import (
 )
 
 
+def answer_key_path(trust: TrustConfig, node_id: str) -> Path:
+    """Where a development node's answer key lives: beside the trust bundle."""
+    return trust.bundle.parent / "nodes" / f"{node_id}.pem"
+
+
 @dataclass
 class DevTrust:
     """Issuers (one per requesting agency), one court, and the files nodes read."""
@@ -39,6 +44,8 @@ class DevTrust:
     revoked_credentials: list[str] = field(default_factory=list)
     revoked_issuers: list[str] = field(default_factory=list)
     revoked_agency_types: list[str] = field(default_factory=list)
+    nodes: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    """Node id → its answer key (published in the bundle's ``nodes``)."""
 
     @property
     def bundle_path(self) -> Path:
@@ -57,6 +64,14 @@ class DevTrust:
         key = generate_key()
         self.issuers[agency] = (agency_type, key)
         save_private_key(key, self.directory / "issuers" / f"{agency}.pem")
+
+    def add_node(self, node_id: str) -> Path:
+        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`); its path."""
+        key = generate_key()
+        self.nodes[node_id] = key
+        path = answer_key_path(self.config(), node_id)
+        save_private_key(key, path)
+        return path
 
     def write(self, *, issued_at: dt.datetime | None = None) -> None:
         """(Re)write the trust bundle and the revocation list."""
@@ -78,6 +93,10 @@ class DevTrust:
                     "name": self.court_name,
                     "jwk": public_jwk(self.court_key.public_key()),
                 }
+            ],
+            "nodes": [
+                {"id": node_id, "jwk": public_jwk(key.public_key())}
+                for node_id, key in sorted(self.nodes.items())
             ],
         }
         revocations = {

@@ -8,7 +8,11 @@ Both are JSON files the agency's operators maintain::
                   "agency": "bellevue-pd",      "issuers": ["<issuer id>"],
                   "agency_type": "local_law_enforcement",
                   "jwk": {...}}],               "agency_types": ["civil_immigration"]}
-     "courts": [{"id": "wawd", "name": "...", "jwk": {...}}]}
+     "courts": [{"id": "wawd", "name": "...", "jwk": {...}}],
+     "nodes": [{"id": "kcso", "jwk": {...}}]}
+
+``nodes`` (optional) publishes each agency node's answer key: clients verify
+every answer a broker relays against it (:mod:`fieldgate.trust.answers`).
 
 An issuer vouches only for its own agency and agency type: a credential that
 names another is refused. :class:`TrustStore` re-reads a file as soon as it
@@ -20,6 +24,7 @@ it is fixed or refreshed — an outage costs availability, never a trust decisio
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -69,6 +74,8 @@ class TrustState:
     revoked_agency_types: frozenset[str]
     bundle_issued_at: dt.datetime
     revocations_issued_at: dt.datetime
+    nodes: Mapping[str, Ed25519PublicKey] = dataclasses.field(default_factory=dict)
+    """Node id → the key that node signs its answers with."""
 
 
 def _timestamp(value: object, where: str) -> dt.datetime:
@@ -114,6 +121,20 @@ def _key(entry: Mapping[str, object], where: str) -> Ed25519PublicKey:
         return key_from_jwk(entry.get("jwk"))
     except ValueError as exc:
         raise TrustUnavailable(f"{where}.jwk: {exc}") from None
+
+
+def parse_nodes(bundle: Mapping[str, object], bundle_path: Path) -> dict[str, Ed25519PublicKey]:
+    """The ``nodes`` of a trust bundle: node id → answer key."""
+    nodes: dict[str, Ed25519PublicKey] = {}
+    for i, entry in enumerate(_entries(bundle, "nodes", bundle_path)):
+        where = f"{bundle_path}: nodes[{i}]"
+        node_id = entry.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            raise TrustUnavailable(f"{where}: id is a required string")
+        if node_id in nodes:
+            raise TrustUnavailable(f"{where}: node {node_id!r} is listed twice")
+        nodes[node_id] = _key(entry, where)
+    return nodes
 
 
 def parse_bundle(
@@ -179,6 +200,7 @@ class TrustStore:
             revocations_issued_at=_timestamp(
                 revocations.get("issued_at"), str(self.revocations_path)
             ),
+            nodes=parse_nodes(bundle, self.bundle_path),
         )
 
     def current(self, now: dt.datetime) -> TrustState:
