@@ -45,8 +45,8 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.config import build_store
 from fieldgate.trust.tokens import Identity
-from fieldgate.trust.trust_bundle import TrustStore
 
 CONTRACT_OF = {"kcso": "sanctuary_county", "spd": "pointer_only", "pcso": "permissive"}
 """Which shipped contract each demo agency runs."""
@@ -184,8 +184,7 @@ def prepare_nodes(
 
 def answer_check(kit: DevTrust) -> AnswerCheck:
     """The client's check of every answer against the node keys in ``kit``'s bundle."""
-    store = TrustStore(kit.bundle_path, kit.revocations_path, max_age=dt.timedelta(days=1))
-    return AnswerCheck(store)
+    return AnswerCheck(build_store(kit.config()))
 
 
 async def run_searches(

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fieldgate.trust.bundle_signing import sign_bundle
 from fieldgate.trust.config import TrustConfig
-from fieldgate.trust.keys import generate_key, public_jwk, save_private_key
+from fieldgate.trust.keys import generate_key, public_jwk, save_private_key, save_public_key
 from fieldgate.trust.tokens import (
     CredentialRequest,
     Identity,
@@ -44,6 +45,10 @@ class DevTrust:
     revoked_credentials: list[str] = field(default_factory=list)
     revoked_issuers: list[str] = field(default_factory=list)
     revoked_agency_types: list[str] = field(default_factory=list)
+    authority_key: Ed25519PrivateKey = field(default_factory=generate_key)
+    """The federation authority: signs the bundle every party pins it for."""
+    sign: bool = True
+    """Write the bundle signed (and pin the authority in :meth:`config`)."""
     nodes: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     """Node id → its answer key (published in the bundle's ``nodes``)."""
 
@@ -55,9 +60,16 @@ class DevTrust:
     def revocations_path(self) -> Path:
         return self.directory / "revocations.json"
 
+    @property
+    def authority_path(self) -> Path:
+        return self.directory / "federation.pub.pem"
+
     def config(self, **overrides: float) -> TrustConfig:
-        """The ``trust`` settings pointing at this kit's files."""
-        return TrustConfig(self.bundle_path, self.revocations_path, **overrides)
+        """The ``trust`` settings pointing at this kit's files (pinning its authority)."""
+        authority = self.authority_path if self.sign else None
+        return TrustConfig(
+            self.bundle_path, self.revocations_path, authority_key=authority, **overrides
+        )
 
     def add_issuer(self, agency: str, agency_type: str) -> None:
         """Give ``agency`` its own issuer key (saved beside the bundle)."""
@@ -106,8 +118,15 @@ class DevTrust:
             "agency_types": self.revoked_agency_types,
         }
         self.directory.mkdir(parents=True, exist_ok=True)
+        save_public_key(self.authority_key.public_key(), self.authority_path)
         # Write then rename, so a node never reads half a file.
-        for path, document in ((self.bundle_path, bundle), (self.revocations_path, revocations)):
+        written: dict[str, object] = dict(bundle)
+        if self.sign:
+            written = dict(sign_bundle(bundle, self.authority_key))
+        for path, document in (
+            (self.bundle_path, written),
+            (self.revocations_path, revocations),
+        ):
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(document, indent=2), encoding="utf-8")
             tmp.replace(path)

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.vocabulary import AGENCY_TYPES
+from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle
 from fieldgate.trust.keys import key_from_jwk
 
 
@@ -165,8 +166,20 @@ def parse_bundle(
 class TrustStore:
     """Loads the bundle and revocation list, reloading whenever either file changes."""
 
-    def __init__(self, bundle_path: Path, revocations_path: Path, *, max_age: dt.timedelta) -> None:
-        """Watch ``bundle_path`` and ``revocations_path``; refuse state older than ``max_age``."""
+    def __init__(
+        self,
+        bundle_path: Path,
+        revocations_path: Path,
+        *,
+        max_age: dt.timedelta,
+        authority: Ed25519PublicKey | None = None,
+    ) -> None:
+        """Watch ``bundle_path`` and ``revocations_path``; refuse state older than ``max_age``.
+
+        With ``authority`` (the pinned federation authority key) only a bundle
+        it signed is accepted (:mod:`fieldgate.trust.bundle_signing`).
+        """
+        self.authority = authority
         self.bundle_path = bundle_path
         self.revocations_path = revocations_path
         self.max_age = max_age
@@ -187,7 +200,10 @@ class TrustStore:
         return tuple(stamps)
 
     def _load(self) -> TrustState:
-        bundle = _read(self.bundle_path)
+        try:
+            bundle = open_bundle(_read(self.bundle_path), self.authority, self.bundle_path)
+        except BundleSignatureError as exc:
+            raise TrustUnavailable(str(exc)) from None
         revocations = _read(self.revocations_path)
         issuers, courts, bundle_time = parse_bundle(bundle, self.bundle_path)
         return TrustState(

@@ -278,6 +278,7 @@ def secure_node(tmp_path: Path) -> SecureNode:
                 "[node.trust]",
                 f'bundle = "{kit.bundle_path}"',
                 f'revocations = "{kit.revocations_path}"',
+                f'authority_key = "{kit.authority_path}"',
                 "[node.audit]",
                 "checkpoint_every = 100000",  # the tail is covered by the chain alone
                 "checkpoint_seconds = 3600",

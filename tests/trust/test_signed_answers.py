@@ -11,7 +11,6 @@ agencies' honest answers still come through.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -38,9 +37,9 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
+from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.tokens import sign_search
-from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.hostile_broker import HostileBroker
@@ -81,9 +80,7 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def _check(kit: DevTrust) -> AnswerCheck:
-    return AnswerCheck(
-        TrustStore(kit.bundle_path, kit.revocations_path, max_age=dt.timedelta(days=1))
-    )
+    return AnswerCheck(build_store(kit.config()))
 
 
 def _search(signed: Signed, address: str, check: AnswerCheck) -> SearchResult:
