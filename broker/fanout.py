@@ -14,7 +14,7 @@ fan-out; the stream only watches each agency's result as it ends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.metrics import BrokerMetrics
@@ -46,6 +46,12 @@ class FanOut:
         """
         self.agencies = [AgencyCaller(entry, tls, metrics, node_deadline_ms) for entry in nodes]
 
+    def addressed(self, audience: Collection[str] | None) -> list[AgencyCaller]:
+        """The agencies a search goes to: those its signed audience names (None: all)."""
+        if audience is None:
+            return list(self.agencies)
+        return [a for a in self.agencies if a.entry.node_id in audience]
+
     async def search(
         self,
         request_id: str,
@@ -54,16 +60,20 @@ class FanOut:
         signed: common_pb2.SignedSearch | None,
         deadline_seconds: float,
         on_outcome: OnOutcome | None = None,
+        audience: Collection[str] | None = None,
     ) -> list[AgencyOutcome]:
-        """Return one outcome per agency, in configured order, within the deadline.
+        """Return one outcome per addressed agency, in configured order, within the deadline.
 
-        ``signed`` goes to every node exactly as the client sent it. If this is
+        ``signed`` goes to every node in ``audience`` (None: every node)
+        exactly as the client sent it; no other node is asked. If this is
         cancelled, every call still running is cancelled with it.
         """
         request = node_pb2.NodeSearchRequest(
             request_id=request_id, requester=requester, query=query, signed=signed
         )
-        calls = [asyncio.create_task(a.call(request, deadline_seconds)) for a in self.agencies]
+        calls = [
+            asyncio.create_task(a.call(request, deadline_seconds)) for a in self.addressed(audience)
+        ]
         try:
             for next_done in asyncio.as_completed(calls):
                 outcome = await next_done

@@ -133,6 +133,8 @@ class NodeChannel:
             else:
                 result.status = broker_pb2.NODE_STATUS_ANSWERED
                 result.hits.extend(answer.hits)
+                # Relayed untouched: the requester checks it against the node's key.
+                result.answer_signature = answer.answer_signature
         return result
 
     async def close(self) -> None:

@@ -54,6 +54,8 @@ class _Admitted:
     started: float
     verified: VerifiedSearch | None = None
     """The verified signed search, whose nonce a refusal gives back."""
+    audience: tuple[str, ...] | None = None
+    """The node ids the signed search is addressed to; None (unsigned, insecure): every node."""
 
 
 class BrokerServicer(broker_pb2_grpc.BrokerServicer):
@@ -107,7 +109,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             broker_pb2.RegisteredNode(
                 node_id=a.entry.node_id, agency_name=a.entry.agency_name, address=a.entry.address
             )
-            for a in self._fanout.agencies
+            for a in self._fanout.addressed(search.audience)
         ]
 
         def started() -> None:
@@ -163,6 +165,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         # no limit and no nonce memory.
         await refuse_misshapen(request, context, self._metrics, started)
         verified = None
+        audience: tuple[str, ...] | None = None
         if self._verifier is not None:
             try:
                 verified = self._verifier.verify(
@@ -179,10 +182,13 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 await abort(context, status_for(exc))
             requester, query = verified.requester, verified.query
             credential_id = verified.credential_id
+            audience = verified.audience
         try:
             validate_requester(requester)
             validated_query = validate_query(query)
             deadline = self.deadline_for(request.deadline_seconds)
+            if audience is not None:
+                self._check_audience(audience)
         except InvalidRequestError as exc:
             if self._metrics is not None:
                 reason = (
@@ -202,6 +208,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             who=Limits.requester_key(requester.agency, requester.subject, credential_id),
             started=started,
             verified=verified,
+            audience=audience,
         )
         # Limits apply to the verified requester, before any agency is asked;
         # over one the search is refused at once, never queued.
@@ -210,6 +217,19 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         except LimitExceeded as exc:
             await self._refuse(context, search, exc)
         return search
+
+    def _check_audience(self, audience: tuple[str, ...]) -> None:
+        """Every addressed node must be one this broker routes to; it asks no other.
+
+        Raises:
+            InvalidRequestError: naming the node ids it does not know.
+        """
+        known = {a.entry.node_id for a in self._fanout.agencies}
+        unknown = sorted(set(audience) - known)
+        if unknown:
+            raise InvalidRequestError(
+                "audience", f"names nodes this broker does not route to: {', '.join(unknown)}"
+            )
 
     async def _refuse(
         self, context: grpc.aio.ServicerContext[Any, Any], search: _Admitted, exc: LimitExceeded
@@ -258,6 +278,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     request.signed if request.HasField("signed") else None,
                     search.deadline,
                     record,
+                    search.audience,
                 )
             except asyncio.CancelledError:
                 # Every agency was asked and may have logged the search: so does the broker.
@@ -272,7 +293,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                         (a.entry.address,),
                         "",
                     )
-                    for a in self._fanout.agencies
+                    for a in self._fanout.addressed(search.audience)
                 ]
                 await asyncio.shield(self._finish(search, asked, cancelled=True))
                 raise

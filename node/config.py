@@ -22,6 +22,8 @@ Example::
     [node.trust]                      # see fieldgate.trust.config
     bundle = "trust.json"
     revocations = "revocations.json"
+    answer_key = "kcso-answer.pem"    # optional: signs every answer (its public
+                                      # half goes in the bundle's `nodes`)
 
     [node.audit]                      # optional; see fieldgate.node.audit.config
     retention_days = 2555
@@ -113,6 +115,8 @@ class NodeConfig:
     """Most hits in one answer, whatever the query asks."""
     trust: TrustConfig | None = None
     """Trust bundle and revocation list; None only when ``insecure``."""
+    answer_key: Path | None = None
+    """Ed25519 key this node signs its answers with (``[node.trust] answer_key``)."""
     insecure: bool = False
     """Development only: allow no trust bundle (claims taken as stated) and plaintext."""
     tls: TLSFiles | None = None
@@ -145,6 +149,15 @@ class NodeConfig:
     None: beside the database (:func:`fieldgate.core.digests.default_digest_key_path`)."""
 
 
+def _trust_settings(node: Section) -> dict[str, Any]:
+    if not node.has("trust"):
+        return {"trust": None}
+    section = node.section("trust")
+    # The answer key is the node's own; the rest of the table is shared with brokers.
+    answer_key = section.optional_path("answer_key")
+    return {"trust": trust_config(section), "answer_key": answer_key}
+
+
 def _tls_settings(node: Section) -> dict[str, Any]:
     if not node.has("tls"):
         return {}
@@ -175,7 +188,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         contact_unit=contact.string("unit"),
         contact_phone=contact.string("phone"),
         max_hits=min(node.integer("max_hits", 25, minimum=1), HARD_MAX_HITS),
-        trust=trust_config(node.section("trust")) if node.has("trust") else None,
+        **_trust_settings(node),
         insecure=node.boolean("insecure", False),
         audit=audit_config(node.section("audit", required=False), node.path("database")),
         metrics=metrics_config(node),

@@ -35,8 +35,9 @@ from fieldgate.policy.contract_bundle import BundleWatcher
 from fieldgate.policy.contract_bundle_state import state_path
 from fieldgate.policy.decision_log import DecisionLog
 from fieldgate.policy.engine import MissingContract
+from fieldgate.trust.answers import AnswerSigner
 from fieldgate.trust.config import build_verifier
-from fieldgate.trust.keys import load_public_key
+from fieldgate.trust.keys import load_private_key, load_public_key
 from fieldgate.v1 import common_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
@@ -231,7 +232,7 @@ async def start_node(
         )
         gate = TrustGate(None, metrics)
     else:
-        gate = TrustGate(build_verifier(config.trust), metrics)
+        gate = TrustGate(build_verifier(config.trust), metrics, node_id=config.node_id)
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)
@@ -242,8 +243,18 @@ async def start_node(
                 config.maintenance, SERVICE_NAME, f"node {config.node_id}"
             )
         health = NodeHealth(node, maintenance)
+        signer = (
+            None
+            if config.answer_key is None
+            else AnswerSigner(config.node_id, load_private_key(config.answer_key))
+        )
         servicer = AgencyNodeServicer(
-            node, gate, allowed_clients=config.allowed_clients, health=health, budget=budget
+            node,
+            gate,
+            allowed_clients=config.allowed_clients,
+            health=health,
+            budget=budget,
+            signer=signer,
         )
         node_pb2_grpc.add_AgencyNodeServicer_to_server(servicer, server)
         port = bind(server, config.listen, config.tls, f"node {config.node_id}")

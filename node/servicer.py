@@ -27,7 +27,8 @@ from fieldgate.node.limits import NodeLimitExceeded
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
-from fieldgate.v1 import node_pb2, node_pb2_grpc
+from fieldgate.trust.answers import AnswerSigner, unverified_nonce
+from fieldgate.v1 import common_pb2, node_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
 
@@ -43,9 +44,11 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         allowed_clients: tuple[str, ...] = (),
         health: NodeHealth | None = None,
         budget: AuditBudget | None = None,
+        signer: AnswerSigner | None = None,
     ) -> None:
         self._node = node
         self._budget = budget
+        self._signer = signer
         self._gate = gate
         self._allowed = frozenset(allowed_clients)
         self._health = health
@@ -83,12 +86,9 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         except InvalidRequestError as exc:
             await abort(context, status_for(exc))
         if admitted is None:
-            # Unverifiable: exactly the answer for a person this agency does not hold.
-            return node_pb2.NodeSearchResponse(
-                request_id=request_id,
-                node_id=self._node.node_id,
-                agency_name=self._node.agency_name,
-            )
+            # Unverifiable: exactly the answer for a person this agency does not hold
+            # (signed alike, with the nonce the request claims).
+            return self._answer(request, request_id, [])
         if self._budget is not None:
             try:
                 # Before any record is looked at: a spent requester causes no more audit.
@@ -118,12 +118,26 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                     # Health is for probes: its failure must not replace the answer.
                     log.exception("health status could not be refreshed")
         log.info("node %s answered with %d hits", self._node.node_id, len(hits))
-        return node_pb2.NodeSearchResponse(
+        return self._answer(request, request_id, hits)
+
+    def _answer(
+        self,
+        request: node_pb2.NodeSearchRequest,
+        request_id: str,
+        hits: list[common_pb2.Hit],
+    ) -> node_pb2.NodeSearchResponse:
+        """The answer, signed with this node's answer key if it has one."""
+        answer = node_pb2.NodeSearchResponse(
             request_id=request_id,
             node_id=self._node.node_id,
             agency_name=self._node.agency_name,
             hits=hits,
         )
+        if self._signer is not None:
+            answer.answer_signature = self._signer.sign(
+                unverified_nonce(request.signed.proof), hits
+            )
+        return answer
 
     async def Describe(
         self,

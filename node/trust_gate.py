@@ -34,8 +34,17 @@ class Admitted:
 class TrustGate:
     """Turns a wire request into claims and a query the node may act on."""
 
-    def __init__(self, verifier: SearchVerifier | None, metrics: NodeMetrics | None = None) -> None:
+    def __init__(
+        self,
+        verifier: SearchVerifier | None,
+        metrics: NodeMetrics | None = None,
+        *,
+        node_id: str = "",
+    ) -> None:
+        """Verify with ``verifier`` (None: insecure); only searches addressed to ``node_id``."""
         self.verifier = verifier
+        self.node_id = node_id
+        """This node's id: a signed search must name it in its audience."""
         self.refused: Counter[str] = Counter()
         """Verification failures by reason (a bounded set: see ``REASONS``)."""
         self.metrics = metrics
@@ -57,6 +66,7 @@ class TrustGate:
                 request.signed,
                 unsigned_requester=request.requester if request.HasField("requester") else None,
                 unsigned_query=request.query if request.HasField("query") else None,
+                node_id=self.node_id,
             )
         except VerificationError as exc:
             self._refuse(request.request_id, exc)

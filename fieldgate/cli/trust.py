@@ -1,4 +1,4 @@
-"""``fieldgate trust ...``: maintain a trust bundle and revocation list."""
+"""``fieldgate trust ...``: maintain a (signed) trust bundle and the revocation list."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ import click
 
 from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.core.vocabulary import AGENCY_TYPES
-from fieldgate.trust.keys import load_public_key, public_jwk
-from fieldgate.trust.trust_bundle import TrustUnavailable, parse_bundle
+from fieldgate.trust.bundle_signing import (
+    BundleSignatureError,
+    is_signed,
+    sign_bundle,
+    unverified_payload,
+)
+from fieldgate.trust.keys import load_private_key, load_public_key, public_jwk
+from fieldgate.trust.trust_bundle import TrustUnavailable, parse_bundle, parse_nodes
 
 
 @click.group()
@@ -45,23 +51,70 @@ def _write_json(path: Path, document: dict[str, object]) -> None:
     tmp.replace(path)  # atomic: a node never reads half a file
 
 
+AUTHORITY_KEY = click.option(
+    "--authority-key",
+    type=EXISTING_FILE,
+    help="The federation authority's private key: writes the bundle signed (required to "
+    "change a signed bundle).",
+)
+
+
+def _load_bundle(path: Path, authority_key: Path | None) -> dict[str, object]:
+    """The bundle document to edit; a signed one only with the key to sign it again."""
+    document = _load_json(path, {"issuers": [], "courts": []})
+    if not is_signed(document):
+        return document
+    if authority_key is None:
+        raise click.UsageError(
+            f"{path} is signed by the federation authority: give --authority-key to change it"
+        )
+    try:
+        return unverified_payload(document, path)
+    except BundleSignatureError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@trust.command("sign")
+@click.argument("bundle", type=EXISTING_FILE)
+@click.option("--authority-key", type=EXISTING_FILE, required=True, help="The authority's key.")
+def trust_sign(bundle: Path, authority_key: Path) -> None:
+    """Sign BUNDLE with the federation authority key every party pins (in place)."""
+    _check_and_write(bundle, _load_bundle(bundle, authority_key), authority_key)
+
+
+@trust.command("add-node")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--id", "node_id", required=True, help="The node's id.")
+@click.option("--key", type=EXISTING_FILE, required=True, help="The node's public answer key.")
+@AUTHORITY_KEY
+def trust_add_node(bundle: Path, node_id: str, key: Path, authority_key: Path | None) -> None:
+    """Publish a node's answer key: clients verify that node's answers with it."""
+    document = _load_bundle(bundle, authority_key)
+    nodes = [n for n in _entries(bundle, document, "nodes") if n.get("id") != node_id]
+    nodes.append({"id": node_id, "jwk": public_jwk(load_public_key(key))})
+    document["nodes"] = nodes
+    _check_and_write(bundle, document, authority_key)
+
+
 @trust.command("add-issuer")
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--id", "issuer_id", required=True)
 @click.option("--agency", required=True)
 @click.option("--agency-type", required=True, type=click.Choice(sorted(AGENCY_TYPES)))
 @click.option("--key", type=EXISTING_FILE, required=True, help="The issuer's public key.")
+@AUTHORITY_KEY
 def trust_add_issuer(
-    bundle: Path, issuer_id: str, agency: str, agency_type: str, key: Path
-) -> None:
+    bundle: Path, issuer_id: str, agency: str, agency_type: str, key: Path,
+    authority_key: Path | None,
+) -> None:  # fmt: skip
     """Trust an agency's credential issuer (creates BUNDLE if needed)."""
-    document = _load_json(bundle, {"issuers": [], "courts": []})
+    document = _load_bundle(bundle, authority_key)
     issuers = [i for i in _entries(bundle, document, "issuers") if i.get("id") != issuer_id]
     issuers.append({"id": issuer_id, "agency": agency, "agency_type": agency_type,
                     "jwk": public_jwk(load_public_key(key))})  # fmt: skip
     document["issuers"] = issuers
     document.setdefault("courts", [])
-    _check_and_write(bundle, document)
+    _check_and_write(bundle, document, authority_key)
 
 
 @trust.command("add-court")
@@ -69,24 +122,36 @@ def trust_add_issuer(
 @click.option("--id", "court_id", required=True)
 @click.option("--name", required=True)
 @click.option("--key", type=EXISTING_FILE, required=True, help="The court's public key.")
-def trust_add_court(bundle: Path, court_id: str, name: str, key: Path) -> None:
+@AUTHORITY_KEY
+def trust_add_court(
+    bundle: Path, court_id: str, name: str, key: Path, authority_key: Path | None
+) -> None:
     """Trust a court's warrant attestations (creates BUNDLE if needed)."""
-    document = _load_json(bundle, {"issuers": [], "courts": []})
+    document = _load_bundle(bundle, authority_key)
     courts = [c for c in _entries(bundle, document, "courts") if c.get("id") != court_id]
     courts.append({"id": court_id, "name": name, "jwk": public_jwk(load_public_key(key))})
     document["courts"] = courts
     document.setdefault("issuers", [])
-    _check_and_write(bundle, document)
+    _check_and_write(bundle, document, authority_key)
 
 
-def _check_and_write(bundle: Path, document: dict[str, object]) -> None:
+def _check_and_write(
+    bundle: Path, document: dict[str, object], authority_key: Path | None = None
+) -> None:
     document["issued_at"] = dt.datetime.now(dt.UTC).isoformat()
     try:
         parse_bundle(document, bundle)
+        parse_nodes(document, bundle)
     except TrustUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    _write_json(bundle, document)
-    click.echo(f"wrote {bundle}")
+    if authority_key is None:
+        _write_json(bundle, document)
+    else:
+        signed = dict(sign_bundle(document, load_private_key(authority_key)))
+        tmp = bundle.with_suffix(".tmp")
+        tmp.write_text(json.dumps(signed, indent=2), encoding="utf-8")
+        tmp.replace(bundle)  # atomic: a node never reads half a file
+    click.echo(f"wrote {bundle}{' (signed)' if authority_key else ''}")
 
 
 @trust.command("revoke")

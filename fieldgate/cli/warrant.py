@@ -35,10 +35,16 @@ def warrant() -> None:
     "--record-kind", "record_kinds", multiple=True, type=click.Choice(sorted(RECORD_KINDS))
 )
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option(
+    "--applicant-agency", required=True, help="Agency that applied; only it may use the warrant."
+)
+@click.option("--case-number", required=True, help="The applicant's case it was granted for.")
+@click.option("--investigator", default="", help="Credential subject who alone may present it.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path))
 def warrant_issue(
     court_key: Path, court: str, warrant_id: str, name: str, dob: str, covers: tuple[str, ...],
-    record_kinds: tuple[str, ...], expires: dt.datetime, out: Path | None,
+    record_kinds: tuple[str, ...], expires: dt.datetime, applicant_agency: str,
+    case_number: str, investigator: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Sign a warrant attestation nodes can verify."""
     surname, given = split_full_name(name)
@@ -53,7 +59,10 @@ def warrant_issue(
             subject_dob=dob,
             covers=covers,
             expires=expires.date(),
+            applicant_agency=applicant_agency,
+            case_number=case_number,
             record_kinds=record_kinds,
+            investigator=investigator,
         ),
         load_private_key(court_key),
     )

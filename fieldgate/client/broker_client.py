@@ -29,11 +29,13 @@ from types import TracebackType
 
 import grpc
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.results import SearchResult, search_result
 from fieldgate.client.stream import SearchUpdate, StreamAssembler, StreamProtocolError
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
+from fieldgate.trust.answers import unverified_nonce
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
 
@@ -122,13 +124,18 @@ def build_request(
     deadline_seconds: float = 0.0,
     identity: Identity | None = None,
     warrant_tokens: Sequence[str] = (),
+    audience: Sequence[str] = (),
 ) -> broker_pb2.SearchRequest:
     """Build the broker's wire request.
 
     With an ``identity`` the search is signed: the claims come from its
     credential (``requester`` then only gives the purpose and case number),
-    the proof covers this query and the ``warrant_tokens`` (signed warrant
-    attestations), and nothing else is sent in the clear.
+    the proof covers this query, the ``audience`` (node ids of the agencies
+    asked; no other node will answer it) and the ``warrant_tokens`` (signed
+    warrant attestations), and nothing else is sent in the clear.
+
+    Raises:
+        ValueError: a signed search with no audience.
     """
     query = common_pb2.PersonQuery(
         surname=surname,
@@ -147,6 +154,7 @@ def build_request(
         query=query,
         purpose=requester.purpose,
         case_number=requester.case_number,
+        audience=audience,
         warrants=warrant_tokens,
     )
     return broker_pb2.SearchRequest(signed=signed, deadline_seconds=deadline_seconds)
@@ -165,10 +173,33 @@ def call_timeout(request: broker_pb2.SearchRequest) -> float:
     return (request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS) + 5.0
 
 
-class SearchClient:
-    """A blocking client of one broker, over mutual TLS when ``tls`` is given."""
+def checked_result(
+    response: broker_pb2.SearchResponse,
+    request: broker_pb2.SearchRequest,
+    answers: AnswerCheck | None,
+) -> SearchResult:
+    """The result, each answer verified when there is an ``answers`` check and a signed search."""
+    if answers is None or not request.HasField("signed"):
+        return search_result(response)
+    return answers.result(
+        response,
+        unverified_nonce(request.signed.proof),
+        request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS,
+    )
 
-    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+
+class SearchClient:
+    """A blocking client of one broker, over mutual TLS when ``tls`` is given.
+
+    With ``answers`` (the trust bundle's node keys) every agency's answer to a
+    signed search is verified; one that fails is shown as
+    ``failed_verification``, its hits dropped.
+    """
+
+    def __init__(
+        self, address: str, tls: TLSFiles | None = None, *, answers: AnswerCheck | None = None
+    ) -> None:
+        self._answers = answers
         if tls is None:
             self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
@@ -176,6 +207,23 @@ class SearchClient:
                 address, tls.channel_credentials(), options=CHANNEL_OPTIONS
             )
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+
+    def node_ids(self) -> list[str]:
+        """The node ids the broker routes to, in its configured order.
+
+        Raises:
+            SearchError: the broker could not be reached.
+        """
+        try:
+            listed = self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
+        except grpc.RpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        return [n.node_id for n in listed.nodes]
+
+    def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> list[str]:
+        if identity is None:
+            return []
+        return list(audience) if audience is not None else self.node_ids()
 
     def search(
         self,
@@ -189,6 +237,7 @@ class SearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> SearchResult:
         """Search the federation for one person.
 
@@ -202,6 +251,8 @@ class SearchClient:
             deadline_seconds: how long to wait for agencies (0: the broker's default).
             identity: the investigator's credential and key; signs the search.
             warrant_tokens: signed warrant attestations to present (with ``identity``).
+            audience: node ids a signed search is addressed to; None: every
+                node the broker lists (``ListNodes``).
 
         Raises:
             SearchError: the broker refused the search or could not be reached.
@@ -216,11 +267,13 @@ class SearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=self._audience(identity, audience),
         )
         try:
-            return search_result(self._stub.Search(request, timeout=call_timeout(request)))
+            response = self._stub.Search(request, timeout=call_timeout(request))
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
+        return checked_result(response, request, self._answers)
 
     def search_stream(
         self,
@@ -234,6 +287,7 @@ class SearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> Iterator[SearchUpdate]:
         """Search the federation, yielding each agency's part as soon as it ends.
 
@@ -258,6 +312,7 @@ class SearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=self._audience(identity, audience),
         )
         call = self._stub.SearchStream(request, timeout=call_timeout(request))
         assembler = StreamAssembler()
@@ -287,9 +342,12 @@ class SearchClient:
 
 
 class AsyncSearchClient:
-    """An asyncio client of one broker, over mutual TLS when ``tls`` is given."""
+    """An asyncio client of one broker; as :class:`SearchClient`."""
 
-    def __init__(self, address: str, tls: TLSFiles | None = None) -> None:
+    def __init__(
+        self, address: str, tls: TLSFiles | None = None, *, answers: AnswerCheck | None = None
+    ) -> None:
+        self._answers = answers
         if tls is None:
             self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
@@ -297,6 +355,21 @@ class AsyncSearchClient:
                 address, tls.channel_credentials(), options=CHANNEL_OPTIONS
             )
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+
+    async def node_ids(self) -> list[str]:
+        """As :meth:`SearchClient.node_ids`."""
+        try:
+            listed = await self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
+        except grpc.aio.AioRpcError as exc:
+            raise SearchError(exc.code(), exc.details() or "") from None
+        return [n.node_id for n in listed.nodes]
+
+    async def _audience(
+        self, identity: Identity | None, audience: Sequence[str] | None
+    ) -> list[str]:
+        if identity is None:
+            return []
+        return list(audience) if audience is not None else await self.node_ids()
 
     async def search(
         self,
@@ -310,6 +383,7 @@ class AsyncSearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> SearchResult:
         """As :meth:`SearchClient.search`."""
         request = build_request(
@@ -322,11 +396,13 @@ class AsyncSearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=await self._audience(identity, audience),
         )
         try:
-            return search_result(await self._stub.Search(request, timeout=call_timeout(request)))
+            response = await self._stub.Search(request, timeout=call_timeout(request))
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
+        return checked_result(response, request, self._answers)
 
     async def search_stream(
         self,
@@ -340,6 +416,7 @@ class AsyncSearchClient:
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
+        audience: Sequence[str] | None = None,
     ) -> AsyncIterator[SearchUpdate]:
         """As :meth:`SearchClient.search_stream`; cancelling the task cancels the search."""
         request = build_request(
@@ -352,6 +429,7 @@ class AsyncSearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
+            audience=await self._audience(identity, audience),
         )
         call = self._stub.SearchStream(request, timeout=call_timeout(request))
         assembler = StreamAssembler()

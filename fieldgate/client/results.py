@@ -79,6 +79,10 @@ class SearchResult:
                 "agencies": len(self.agencies),
                 "answered": sum(a.status == "answered" for a in self.agencies),
                 "failed": sum(a.status != "answered" for a in self.agencies),
+                # Answers whose node signature did not verify (counted in `failed`).
+                "failed_verification": sum(
+                    a.status == "failed_verification" for a in self.agencies
+                ),
                 "hits": sum(len(a.hits) for a in self.agencies),
             },
             "agencies": [agency_json(a) for a in self.agencies],

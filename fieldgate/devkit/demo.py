@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import AsyncSearchClient, Requester, Warrant
 from fieldgate.client.render import comparison_table
 from fieldgate.client.results import SearchResult
@@ -56,6 +57,7 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.node.audit.verify import VerifyReport, verify_log
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.config import build_store
 from fieldgate.trust.tokens import Identity
 
 CONTRACT_OF = {"kcso": "sanctuary_county", "spd": "pointer_only", "pcso": "permissive"}
@@ -145,6 +147,7 @@ def sign_personas(personas: list[Persona], kit: DevTrust) -> list[SignedPersona]
             kit.warrant(
                 w.id, w.subject_surname, w.subject_given_name, w.subject_dob, w.covers,
                 dt.date.fromisoformat(w.expires), record_kinds=w.record_kinds,
+                applicant_agency=r.agency, case_number=r.case_number,
             )
             for w in r.warrants
         )  # fmt: skip
@@ -203,11 +206,22 @@ def prepare_nodes(
     return specs
 
 
+def answer_check(kit: DevTrust) -> AnswerCheck:
+    """The client's check of every answer against the node keys in ``kit``'s bundle."""
+    return AnswerCheck(build_store(kit.config()))
+
+
 async def run_searches(
-    federation: LocalFederation, personas: list[SignedPersona], tls: TLSFiles
+    federation: LocalFederation,
+    personas: list[SignedPersona],
+    tls: TLSFiles,
+    answers: AnswerCheck | None = None,
 ) -> list[SearchResult]:
-    """Run the demo search once per persona through the broker, signed, over mTLS."""
-    client = AsyncSearchClient(federation.broker_address, tls)
+    """Run the demo search once per persona through the broker, signed, over mTLS.
+
+    With ``answers`` every agency's signed answer is verified.
+    """
+    client = AsyncSearchClient(federation.broker_address, tls, answers=answers)
     try:
         return [
             await client.search(
@@ -222,6 +236,17 @@ async def run_searches(
         ]
     finally:
         await client.close()
+
+
+def answers_summary(results: list[SearchResult]) -> str:
+    """One line: how many answers the client verified against their node's signature."""
+    statuses = [a.status for r in results for a in r.agencies]
+    verified = statuses.count("answered")
+    failed = statuses.count("failed_verification")
+    return (
+        f"answers: {verified} signed by their node and verified by the client "
+        f"(nonce, node, time, hits); {failed} failed verification"
+    )
 
 
 def audit_summary(reports: list[VerifyReport]) -> str:
@@ -253,13 +278,17 @@ async def _run_federation(
         workdir = Path(tmp)
         specs = prepare_nodes(workdir, records_per_agency, seed, console, contracts)
         kit = DevTrust(workdir / "trust")
+        for spec in specs:
+            kit.add_node(spec.node_id)  # each node signs its answers; the bundle lists its key
         signed = sign_personas(personas, kit)
         pki = DevPKI.create(
             workdir / "pki", [BROKER_NAME, *(s.node_id for s in specs), "investigator"]
         )
         console.print(
             "  Each requester holds a credential from their agency, bound to their own key,\n"
-            "  and signs every search; the court signed the warrant; every hop is mutual TLS."
+            "  and signs every search, addressed to the agencies it is for; the court signed\n"
+            "  the warrant for the requester's own case; each node signs its answer and the\n"
+            "  client verifies every one; every hop is mutual TLS."
         )
         if interrupted.is_set():
             return None
@@ -279,7 +308,7 @@ async def _run_federation(
                 f"born {DEMO_SUBJECT.dob} as three different requesters...\n"
             )
             searches = asyncio.ensure_future(
-                run_searches(federation, signed, pki.files("investigator"))
+                run_searches(federation, signed, pki.files("investigator"), answer_check(kit))
             )
             stop = asyncio.ensure_future(interrupted.wait())
             await asyncio.wait({searches, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -290,6 +319,7 @@ async def _run_federation(
                 return None
             completed = True
             results = searches.result()
+            console.print(answers_summary(results))
         finally:
             await federation.stop()
         reports = [verify_log(workdir / f"{s.node_id}.audit.sqlite") for s in specs]

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fieldgate.trust.bundle_signing import sign_bundle
 from fieldgate.trust.config import TrustConfig
-from fieldgate.trust.keys import generate_key, public_jwk, save_private_key
+from fieldgate.trust.keys import generate_key, public_jwk, save_private_key, save_public_key
 from fieldgate.trust.tokens import (
     CredentialRequest,
     Identity,
@@ -25,6 +26,11 @@ from fieldgate.trust.tokens import (
     issue_credential,
     issue_warrant,
 )
+
+
+def answer_key_path(trust: TrustConfig, node_id: str) -> Path:
+    """Where a development node's answer key lives: beside the trust bundle."""
+    return trust.bundle.parent / "nodes" / f"{node_id}.pem"
 
 
 @dataclass
@@ -39,6 +45,12 @@ class DevTrust:
     revoked_credentials: list[str] = field(default_factory=list)
     revoked_issuers: list[str] = field(default_factory=list)
     revoked_agency_types: list[str] = field(default_factory=list)
+    authority_key: Ed25519PrivateKey = field(default_factory=generate_key)
+    """The federation authority: signs the bundle every party pins it for."""
+    sign: bool = True
+    """Write the bundle signed (and pin the authority in :meth:`config`)."""
+    nodes: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    """Node id → its answer key (published in the bundle's ``nodes``)."""
 
     @property
     def bundle_path(self) -> Path:
@@ -48,15 +60,30 @@ class DevTrust:
     def revocations_path(self) -> Path:
         return self.directory / "revocations.json"
 
+    @property
+    def authority_path(self) -> Path:
+        return self.directory / "federation.pub.pem"
+
     def config(self, **overrides: float) -> TrustConfig:
-        """The ``trust`` settings pointing at this kit's files."""
-        return TrustConfig(self.bundle_path, self.revocations_path, **overrides)
+        """The ``trust`` settings pointing at this kit's files (pinning its authority)."""
+        authority = self.authority_path if self.sign else None
+        return TrustConfig(
+            self.bundle_path, self.revocations_path, authority_key=authority, **overrides
+        )
 
     def add_issuer(self, agency: str, agency_type: str) -> None:
         """Give ``agency`` its own issuer key (saved beside the bundle)."""
         key = generate_key()
         self.issuers[agency] = (agency_type, key)
         save_private_key(key, self.directory / "issuers" / f"{agency}.pem")
+
+    def add_node(self, node_id: str) -> Path:
+        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`); its path."""
+        key = generate_key()
+        self.nodes[node_id] = key
+        path = answer_key_path(self.config(), node_id)
+        save_private_key(key, path)
+        return path
 
     def write(self, *, issued_at: dt.datetime | None = None) -> None:
         """(Re)write the trust bundle and the revocation list."""
@@ -79,6 +106,10 @@ class DevTrust:
                     "jwk": public_jwk(self.court_key.public_key()),
                 }
             ],
+            "nodes": [
+                {"id": node_id, "jwk": public_jwk(key.public_key())}
+                for node_id, key in sorted(self.nodes.items())
+            ],
         }
         revocations = {
             "issued_at": stamp,
@@ -87,8 +118,15 @@ class DevTrust:
             "agency_types": self.revoked_agency_types,
         }
         self.directory.mkdir(parents=True, exist_ok=True)
+        save_public_key(self.authority_key.public_key(), self.authority_path)
         # Write then rename, so a node never reads half a file.
-        for path, document in ((self.bundle_path, bundle), (self.revocations_path, revocations)):
+        written: dict[str, object] = dict(bundle)
+        if self.sign:
+            written = dict(sign_bundle(bundle, self.authority_key))
+        for path, document in (
+            (self.bundle_path, written),
+            (self.revocations_path, revocations),
+        ):
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(document, indent=2), encoding="utf-8")
             tmp.replace(path)
@@ -131,10 +169,17 @@ class DevTrust:
         covers: Sequence[str],
         expires: dt.date,
         *,
+        applicant_agency: str,
+        case_number: str,
+        investigator: str = "",
         record_kinds: Sequence[str] = (),
         court_key: Ed25519PrivateKey | None = None,
     ) -> str:
-        """A warrant attestation signed by this kit's court (or by ``court_key``)."""
+        """A warrant attestation signed by this kit's court (or by ``court_key``).
+
+        Only ``applicant_agency``'s searches for ``case_number`` (and only
+        ``investigator``'s, if named) may use it.
+        """
         return issue_warrant(
             WarrantRequest(
                 court=self.court_id,
@@ -144,7 +189,10 @@ class DevTrust:
                 subject_dob=dob,
                 covers=tuple(covers),
                 expires=expires,
+                applicant_agency=applicant_agency,
+                case_number=case_number,
                 record_kinds=tuple(record_kinds),
+                investigator=investigator,
             ),
             court_key or self.court_key,
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import CONTRACT_OF
-from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.dev_trust import DevTrust, answer_key_path
 from fieldgate.devkit.local_federation import BROKER_NAME
 from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
 from fieldgate.policy.shipped import rego_root, shipped_contract
@@ -45,6 +45,7 @@ def _trust_and_tls(kind: str, name: str, pki: DevPKI, kit: DevTrust) -> list[str
         f"[{kind}.trust]",
         f"bundle = {_quote(str(kit.bundle_path))}",
         f"revocations = {_quote(str(kit.revocations_path))}",
+        f"authority_key = {_quote(str(kit.authority_path))}",
         "",
     ]
 
@@ -60,6 +61,8 @@ def write_sample(
     )
     kit = DevTrust(directory / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
+    for agency in DEMO_AGENCIES:
+        kit.add_node(agency.node_id)  # each node signs its answers; the bundle lists its key
     kit.write()
     identity = kit.identity(
         "bellevue-pd", INVESTIGATOR, ["criminal_investigation", "missing_person"],
@@ -96,6 +99,7 @@ def write_sample(
                 f"phone = {_quote(agency.phone)}",
                 "",
                 *_trust_and_tls("node", agency.node_id, pki, kit),
+                f"answer_key = {_quote(str(answer_key_path(kit.config(), agency.node_id)))}",
             ]),
             encoding="utf-8",
         )  # fmt: skip

@@ -23,4 +23,8 @@ Modules:
 - :mod:`fieldgate.trust.nonce_cache`: the proofs already seen, so none is used twice.
 - :mod:`fieldgate.trust.verify`: checking a signed search end to end.
 - :mod:`fieldgate.trust.config`: the ``trust`` table of a config, and the verifier it makes.
+- :mod:`fieldgate.trust.answers`: Signed answers: each node signs what it released, the client
+  checks every one.
+- :mod:`fieldgate.trust.bundle_signing`: A trust bundle signed by the federation authority, and how
+  every party opens it.
 """

@@ -7,6 +7,7 @@
     revocations = "revocations.json"  # revoked credentials, issuers, agency types
     max_age_seconds = 86400           # older files: release nothing until refreshed
     clock_skew_seconds = 60           # tolerance for credential and proof times
+    authority_key = "federation.pub.pem"  # pinned: only a bundle it signed is used
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fieldgate.core.config import Section
+from fieldgate.trust.keys import load_public_key
 from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.trust.verify import SearchVerifier
 
@@ -32,6 +34,8 @@ class TrustConfig:
     """Oldest ``issued_at`` accepted for either file."""
     clock_skew_seconds: float = 60.0
     """Clock tolerance for credential validity and proof timestamps."""
+    authority_key: Path | None = None
+    """The pinned federation authority key: an unsigned or wrongly signed bundle is refused."""
 
 
 def trust_config(section: Section) -> TrustConfig:
@@ -41,14 +45,27 @@ def trust_config(section: Section) -> TrustConfig:
         revocations=section.path("revocations"),
         max_age_seconds=section.number("max_age_seconds", 86400.0, minimum=1.0),
         clock_skew_seconds=section.number("clock_skew_seconds", 60.0, minimum=1.0),
+        authority_key=section.optional_path("authority_key"),
     )
     section.finish()
     return config
 
 
+def build_store(config: TrustConfig) -> TrustStore:
+    """A store watching the configured files, pinning the authority key if configured.
+
+    Raises:
+        fieldgate.trust.keys.KeyFileError: the authority key cannot be read.
+    """
+    authority = None if config.authority_key is None else load_public_key(config.authority_key)
+    return TrustStore(
+        config.bundle,
+        config.revocations,
+        max_age=dt.timedelta(seconds=config.max_age_seconds),
+        authority=authority,
+    )
+
+
 def build_verifier(config: TrustConfig) -> SearchVerifier:
     """A verifier watching the configured files."""
-    store = TrustStore(
-        config.bundle, config.revocations, max_age=dt.timedelta(seconds=config.max_age_seconds)
-    )
-    return SearchVerifier(store, skew_seconds=config.clock_skew_seconds)
+    return SearchVerifier(build_store(config), skew_seconds=config.clock_skew_seconds)

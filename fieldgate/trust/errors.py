@@ -3,6 +3,8 @@
 ::
 
     FieldgateError                          (fieldgate.core.errors)
+    ├── AnswerVerificationError (answers)   a node's signed answer that does not verify
+    ├── BundleSignatureError (bundle_signing)  a trust bundle not signed by the pinned authority
     ├── KeyFileError (keys)                 a key file that cannot be used
     ├── TrustUnavailable (trust_bundle)     the trust bundle or revocation list is unusable
     └── VerificationError (verify)          a signed search that does not verify (``reason``)

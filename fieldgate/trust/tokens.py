@@ -95,11 +95,30 @@ class WarrantRequest:
     subject_dob: str
     covers: tuple[str, ...]
     expires: dt.date
+    applicant_agency: str
+    """The agency that applied for the warrant; only its investigators may use it."""
+    case_number: str
+    """The applicant's case the warrant was granted for; it applies only to searches for it."""
     record_kinds: tuple[str, ...] = ()
+    investigator: str = ""
+    """If set, the one investigator (credential subject) who may present it."""
 
 
 def issue_warrant(request: WarrantRequest, court_key: Ed25519PrivateKey) -> str:
-    """Sign a warrant attestation with a court's key."""
+    """Sign a warrant attestation with a court's key.
+
+    The attestation names its holder (applicant agency, case number and
+    optionally the investigator): a node applies it only to a search whose
+    signed requester matches, so a copy is worth nothing to anyone else.
+
+    Raises:
+        ValueError: the applicant agency or case number is empty.
+    """
+    if not request.applicant_agency or not request.case_number:
+        raise ValueError("a warrant names the applicant agency and the case number it is for")
+    holder = {"agency": request.applicant_agency, "case_number": request.case_number}
+    if request.investigator:
+        holder["subject"] = request.investigator
     expiry = dt.datetime.combine(request.expires, dt.time(23, 59, 59), dt.UTC)
     payload = {
         "iss": request.court,
@@ -112,9 +131,16 @@ def issue_warrant(request: WarrantRequest, court_key: Ed25519PrivateKey) -> str:
         },
         "covers": list(request.covers),
         "record_kinds": list(request.record_kinds),
+        "holder": holder,
         "exp": int(expiry.timestamp()),
     }
     return _sign(payload, court_key, WARRANT_TYPE)
+
+
+def proof_nonce(signed: common_pb2.SignedSearch) -> str:
+    """The nonce of a signed search's proof (read unverified: the signer's own token)."""
+    claims = jwt.decode(signed.proof, options={"verify_signature": False, "verify_aud": False})
+    return str(claims.get("nonce", ""))
 
 
 def digest(token: str) -> str:
@@ -167,15 +193,23 @@ def sign_search(
     query: common_pb2.PersonQuery,
     purpose: str,
     case_number: str,
+    audience: Sequence[str],
     warrants: Sequence[str] = (),
     now: dt.datetime | None = None,
 ) -> common_pb2.SignedSearch:
     """Sign one search with the investigator's own key.
 
     The proof covers the exact query, the purpose, the case number, the
-    digests of the warrants presented (so none can be dropped or swapped), a
-    timestamp and a fresh nonce (so it cannot be replayed).
+    audience (the node ids of the agencies it is for: any other node refuses
+    it, so it cannot be replayed elsewhere), the digests of the warrants
+    presented (so none can be dropped or swapped), a timestamp and a fresh
+    nonce (so it cannot be replayed to the same node).
+
+    Raises:
+        ValueError: the audience is empty or names a node twice.
     """
+    if not audience or len(set(audience)) != len(audience) or not all(audience):
+        raise ValueError("a search is addressed to one or more distinct node ids")
     claims = jwt.decode(credential, options={"verify_signature": False})
     payload = {
         "cid": claims.get("jti", ""),
@@ -183,6 +217,7 @@ def sign_search(
         "purpose": purpose,
         "case_number": case_number,
         "query": query_payload(query),
+        "aud": list(audience),
         "warrants": [digest(w) for w in warrants],
         # Milliseconds: a node refuses proofs timed before it started (its nonce
         # memory begins then), and whole seconds would refuse a second's searches.

@@ -8,7 +8,11 @@ Both are JSON files the agency's operators maintain::
                   "agency": "bellevue-pd",      "issuers": ["<issuer id>"],
                   "agency_type": "local_law_enforcement",
                   "jwk": {...}}],               "agency_types": ["civil_immigration"]}
-     "courts": [{"id": "wawd", "name": "...", "jwk": {...}}]}
+     "courts": [{"id": "wawd", "name": "...", "jwk": {...}}],
+     "nodes": [{"id": "kcso", "jwk": {...}}]}
+
+``nodes`` (optional) publishes each agency node's answer key: clients verify
+every answer a broker relays against it (:mod:`fieldgate.trust.answers`).
 
 An issuer vouches only for its own agency and agency type: a credential that
 names another is refused. :class:`TrustStore` re-reads a file as soon as it
@@ -20,6 +24,7 @@ it is fixed or refreshed — an outage costs availability, never a trust decisio
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -32,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.vocabulary import AGENCY_TYPES
+from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle
 from fieldgate.trust.keys import key_from_jwk
 
 
@@ -69,6 +75,8 @@ class TrustState:
     revoked_agency_types: frozenset[str]
     bundle_issued_at: dt.datetime
     revocations_issued_at: dt.datetime
+    nodes: Mapping[str, Ed25519PublicKey] = dataclasses.field(default_factory=dict)
+    """Node id → the key that node signs its answers with."""
 
 
 def _timestamp(value: object, where: str) -> dt.datetime:
@@ -116,6 +124,20 @@ def _key(entry: Mapping[str, object], where: str) -> Ed25519PublicKey:
         raise TrustUnavailable(f"{where}.jwk: {exc}") from None
 
 
+def parse_nodes(bundle: Mapping[str, object], bundle_path: Path) -> dict[str, Ed25519PublicKey]:
+    """The ``nodes`` of a trust bundle: node id → answer key."""
+    nodes: dict[str, Ed25519PublicKey] = {}
+    for i, entry in enumerate(_entries(bundle, "nodes", bundle_path)):
+        where = f"{bundle_path}: nodes[{i}]"
+        node_id = entry.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            raise TrustUnavailable(f"{where}: id is a required string")
+        if node_id in nodes:
+            raise TrustUnavailable(f"{where}: node {node_id!r} is listed twice")
+        nodes[node_id] = _key(entry, where)
+    return nodes
+
+
 def parse_bundle(
     bundle: Mapping[str, object], bundle_path: Path
 ) -> tuple[dict[str, Issuer], dict[str, Court], dt.datetime]:
@@ -144,8 +166,20 @@ def parse_bundle(
 class TrustStore:
     """Loads the bundle and revocation list, reloading whenever either file changes."""
 
-    def __init__(self, bundle_path: Path, revocations_path: Path, *, max_age: dt.timedelta) -> None:
-        """Watch ``bundle_path`` and ``revocations_path``; refuse state older than ``max_age``."""
+    def __init__(
+        self,
+        bundle_path: Path,
+        revocations_path: Path,
+        *,
+        max_age: dt.timedelta,
+        authority: Ed25519PublicKey | None = None,
+    ) -> None:
+        """Watch ``bundle_path`` and ``revocations_path``; refuse state older than ``max_age``.
+
+        With ``authority`` (the pinned federation authority key) only a bundle
+        it signed is accepted (:mod:`fieldgate.trust.bundle_signing`).
+        """
+        self.authority = authority
         self.bundle_path = bundle_path
         self.revocations_path = revocations_path
         self.max_age = max_age
@@ -166,7 +200,10 @@ class TrustStore:
         return tuple(stamps)
 
     def _load(self) -> TrustState:
-        bundle = _read(self.bundle_path)
+        try:
+            bundle = open_bundle(_read(self.bundle_path), self.authority, self.bundle_path)
+        except BundleSignatureError as exc:
+            raise TrustUnavailable(str(exc)) from None
         revocations = _read(self.revocations_path)
         issuers, courts, bundle_time = parse_bundle(bundle, self.bundle_path)
         return TrustState(
@@ -179,6 +216,7 @@ class TrustStore:
             revocations_issued_at=_timestamp(
                 revocations.get("issued_at"), str(self.revocations_path)
             ),
+            nodes=parse_nodes(bundle, self.bundle_path),
         )
 
     def current(self, now: dt.datetime) -> TrustState:

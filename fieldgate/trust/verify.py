@@ -53,6 +53,8 @@ REASONS = (
     "warrant_signature",
     "warrant_expired",
     "unsigned_fields_mismatch",
+    "not_addressed",
+    "warrant_holder",
     "replayed_nonce",
 )
 """Every reason a verification can fail; a bounded label set for metrics."""
@@ -81,9 +83,12 @@ class VerifiedSearch:
     credential_id: str
     issuer: str
     allowed_purposes: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()
+    """The node ids the investigator addressed this search to."""
     nonce: str = ""
-    """The proof's nonce, now remembered: :meth:`ReplayCache.forget` it if the search is
-    refused before any agency is asked, so an honest retry is not taken for a replay."""
+    """The proof's nonce, now remembered: a node's signed answer is bound to it, and
+    :meth:`ReplayCache.forget` it if the search is refused before any agency is asked,
+    so an honest retry is not taken for a replay."""
 
 
 def _header_type(token: str, expected: str, reason: str) -> None:
@@ -149,6 +154,36 @@ more than this far ahead, while a restart forgets only proofs timed before it
 completed within this many seconds of the original search."""
 
 
+def _check_holder(
+    holder: object, credential: dict[str, Any], case_number: str, warrant_id: str
+) -> None:
+    """A warrant binds to its applicant agency, case and (if named) investigator.
+
+    A copy presented by anyone else fails the whole search (answered as not
+    found): it is not silently ignored, so the node's operator sees the attempt.
+    """
+    if not isinstance(holder, dict) or not all(
+        isinstance(holder.get(k), str) and holder.get(k) for k in ("agency", "case_number")
+    ):
+        raise VerificationError("malformed", f"warrant {warrant_id} names no holder")
+    if holder["agency"] != credential.get("agency"):
+        raise VerificationError(
+            "warrant_holder",
+            f"warrant {warrant_id} was granted to {holder['agency']!r}, "
+            f"presented by {credential.get('agency')!r}",
+        )
+    if holder["case_number"] != case_number:
+        raise VerificationError(
+            "warrant_holder",
+            f"warrant {warrant_id} is for case {holder['case_number']!r}, not {case_number!r}",
+        )
+    subject = holder.get("subject")
+    if subject is not None and subject != credential.get("sub"):
+        raise VerificationError(
+            "warrant_holder", f"warrant {warrant_id} names another investigator"
+        )
+
+
 class SearchVerifier:
     """Verifies signed searches against a trust store, remembering nonces."""
 
@@ -182,6 +217,7 @@ class SearchVerifier:
         *,
         unsigned_requester: common_pb2.Requester | None = None,
         unsigned_query: common_pb2.PersonQuery | None = None,
+        node_id: str | None = None,
     ) -> VerifiedSearch:
         """Check the whole chain; see the module docstring.
 
@@ -189,6 +225,8 @@ class SearchVerifier:
             signed: the credential, proof and warrants as the client sent them.
             unsigned_requester: plain claims sent alongside; must match if set.
             unsigned_query: plain query sent alongside; must match if set.
+            node_id: the verifying node; the proof must be addressed to it.
+                None (the broker) only requires a well-formed audience.
 
         Raises:
             VerificationError: naming the first check that failed.
@@ -257,9 +295,22 @@ class SearchVerifier:
             raise VerificationError(
                 "purpose_not_allowed", f"purpose {proof.get('purpose')!r} not in the credential"
             )
+        audience = proof.get("aud")
+        if (
+            not isinstance(audience, list)
+            or not audience
+            or not all(isinstance(a, str) and a for a in audience)
+        ):
+            raise VerificationError("not_addressed", "proof names no audience (node ids)")
+        if node_id is not None and node_id not in audience:
+            # A search captured at one node and replayed to another ends here.
+            raise VerificationError("not_addressed", f"proof is addressed to {audience}, not here")
         if proof.get("warrants") != [digest(w) for w in signed.warrants]:
             raise VerificationError("warrant_mismatch", "warrants differ from those signed")
-        authority = [self._warrant(w, state.courts) for w in signed.warrants]
+        authority = [
+            self._warrant(w, state.courts, credential, str(proof.get("case_number", "")))
+            for w in signed.warrants
+        ]
         try:
             query = query_from_payload(proof.get("query"))
         except ValueError as exc:
@@ -285,10 +336,17 @@ class SearchVerifier:
             str(credential["jti"]),
             issuer.id,
             tuple(str(p) for p in purposes),
+            tuple(audience),
             nonce,
         )
 
-    def _warrant(self, token: str, courts: dict[str, Any] | Any) -> common_pb2.LegalAuthority:
+    def _warrant(
+        self,
+        token: str,
+        courts: dict[str, Any] | Any,
+        credential: dict[str, Any],
+        case_number: str,
+    ) -> common_pb2.LegalAuthority:
         _header_type(token, WARRANT_TYPE, "warrant")
         unverified = _unverified_claims(token, "warrant")
         court = courts.get(str(unverified.get("iss", "")))
@@ -298,6 +356,7 @@ class SearchVerifier:
         subject = claims.get("subject")
         if not isinstance(subject, dict):
             raise VerificationError("malformed", "warrant names no subject")
+        _check_holder(claims.get("holder"), credential, case_number, str(claims["jti"]))
         expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC).date()
         return common_pb2.LegalAuthority(
             kind=str(claims.get("kind", "")),

@@ -110,6 +110,7 @@ class AgencyResult(_message.Message):
     DETAIL_FIELD_NUMBER: _builtins.int
     HITS_FIELD_NUMBER: _builtins.int
     ELAPSED_SECONDS_FIELD_NUMBER: _builtins.int
+    ANSWER_SIGNATURE_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     """Node identifier from the broker's config."""
     agency_name: _builtins.str
@@ -121,6 +122,10 @@ class AgencyResult(_message.Message):
     elapsed_seconds: _builtins.float
     """Reserved, always 0: per-agency latency would let a requester tell how
     long a contract worked on records it then withheld. The broker logs it.
+    """
+    answer_signature: _builtins.str
+    """The node's signature over its answer, relayed untouched (see
+    NodeSearchResponse.answer_signature); the client verifies it.
     """
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Hit]:
@@ -135,10 +140,11 @@ class AgencyResult(_message.Message):
         detail: _builtins.str = ...,
         hits: _abc.Iterable[_common_pb2.Hit] | None = ...,
         elapsed_seconds: _builtins.float = ...,
+        answer_signature: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "detail", b"detail", "elapsed_seconds", b"elapsed_seconds", "hits", b"hits", "node_id", b"node_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "answer_signature", b"answer_signature", "detail", b"detail", "elapsed_seconds", b"elapsed_seconds", "hits", b"hits", "node_id", b"node_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -68,12 +68,21 @@ class NodeSearchResponse(_message.Message):
     NODE_ID_FIELD_NUMBER: _builtins.int
     AGENCY_NAME_FIELD_NUMBER: _builtins.int
     HITS_FIELD_NUMBER: _builtins.int
+    ANSWER_SIGNATURE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """The request id from the request."""
     node_id: _builtins.str
     """Identifier of the answering node (its agency's short name)."""
     agency_name: _builtins.str
     """Display name of the answering agency."""
+    answer_signature: _builtins.str
+    """The node's signature over this answer: a compact JWS (EdDSA, typ
+    `fieldgate-answer+jwt`) by the node's answer key over its node id, the
+    nonce of the search's proof, the time and the SHA-256 of
+    NodeSearchResponse{hits} (deterministic encoding). Empty from a node
+    without an answer key; a verifying client then shows the agency as
+    failed verification.
+    """
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Hit]:
         """Disclosed hits, best first. Empty when nothing is held or released."""
@@ -85,10 +94,11 @@ class NodeSearchResponse(_message.Message):
         node_id: _builtins.str = ...,
         agency_name: _builtins.str = ...,
         hits: _abc.Iterable[_common_pb2.Hit] | None = ...,
+        answer_signature: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "hits", b"hits", "node_id", b"node_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "answer_signature", b"answer_signature", "hits", b"hits", "node_id", b"node_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

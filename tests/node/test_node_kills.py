@@ -278,6 +278,7 @@ def secure_node(tmp_path: Path) -> SecureNode:
                 "[node.trust]",
                 f'bundle = "{kit.bundle_path}"',
                 f'revocations = "{kit.revocations_path}"',
+                f'authority_key = "{kit.authority_path}"',
                 "[node.audit]",
                 "checkpoint_every = 100000",  # the tail is covered by the chain alone
                 "checkpoint_seconds = 3600",
@@ -340,6 +341,7 @@ class Stream:
                     query=query,
                     purpose="criminal_investigation",
                     case_number="BPD-2026-018233",
+                    audience=["kcso"],
                 )
                 with self._lock:
                     self.sent.add(request_id)
@@ -424,6 +426,7 @@ def test_a_node_killed_mid_query_again_and_again_loses_no_answered_search_and_no
                         query=query,
                         purpose="criminal_investigation",
                         case_number="BPD-2026-018233",
+                        audience=["kcso"],
                     ),
                 ),
                 timeout=10,
@@ -466,6 +469,7 @@ def test_a_search_captured_before_a_restart_is_not_answered_after_it(
             query=query,
             purpose="criminal_investigation",
             case_number="KC-2026-1",
+            audience=["kcso"],
         )
 
     def ask(address: str, request_id: str, search: common_pb2.SignedSearch) -> int:

@@ -94,6 +94,9 @@ FAULTS = {
     "warrant of an unknown court": "unknown_court",
     "expired warrant": "warrant_expired",
     "warrant dropped": "warrant_mismatch",
+    "warrant granted to another agency": "warrant_holder",
+    "warrant granted for another case": "warrant_holder",
+    "addressed to other nodes": "not_addressed",
 }
 """Each way a signed search can be invalid → the reason every node must count it under."""
 PER_FAULT = max(4, EXAMPLES // 25)
@@ -136,6 +139,7 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             query=NOBODY,
             purpose="criminal_investigation",
             case_number=CASE,
+            audience=list(federation.nodes),
         )
         answer = _ask(running.address, search)
         assert list(answer.hits) == []
@@ -220,7 +224,13 @@ def cases(draw: st.DrawFn, fault: str | None) -> Case:
 
 
 def _warrant_token(
-    kit: DevTrust, number: int, w: WarrantCase, today: dt.date, *, forged: bool = False
+    kit: DevTrust,
+    number: int,
+    w: WarrantCase,
+    today: dt.date,
+    agency: str,
+    *,
+    forged: bool = False,
 ) -> str:
     return kit.warrant(
         f"W-{number}",
@@ -229,6 +239,8 @@ def _warrant_token(
         w.person["dob"],
         w.covers,
         today + dt.timedelta(days=w.days),
+        applicant_agency=agency,
+        case_number=CASE,
         record_kinds=w.record_kinds,
         court_key=generate_key() if forged else None,
     )
@@ -295,24 +307,36 @@ def _signed_search(
     """The signed search as it reaches the nodes, and a plain query sent beside it, if any."""
     today = now.date()
     kit, fault = signed.kit, case.fault
-    tokens = [_warrant_token(kit, n, w, today) for n, w in enumerate(case.warrants)]
+    holder = AGENCY_OF[case.agency_type]
+    tokens = [_warrant_token(kit, n, w, today, holder) for n, w in enumerate(case.warrants)]
     bad = WarrantCase(case.other, True, ("identity",), (), 10)
     if fault == "forged warrant":
-        tokens.append(_warrant_token(kit, 9, bad, today, forged=True))
+        tokens.append(_warrant_token(kit, 9, bad, today, holder, forged=True))
     elif fault == "warrant of an unknown court":
         request = WarrantRequest(
-            "nowhere-court", "W-9", "X", "", "1970-01-01", ("identity",), today
+            "nowhere-court", "W-9", "X", "", "1970-01-01", ("identity",), today, holder, CASE
         )
         tokens.append(issue_warrant(request, generate_key()))
+    elif fault == "warrant granted to another agency":
+        tokens.append(_warrant_token(kit, 9, bad, today, AGENCY_OF[case.other_type]))
+    elif fault == "warrant granted for another case":
+        tokens.append(
+            kit.warrant("W-9", case.other["surname"], "", case.other["dob"], ("identity",),
+                        today + dt.timedelta(days=5), applicant_agency=holder,
+                        case_number="C-2026-OTHER")
+        )  # fmt: skip
     elif fault in ("expired warrant", "warrant dropped"):
         days = -1 if fault == "expired warrant" else 5
-        tokens.append(_warrant_token(kit, 9, replace(bad, days=days), today))
+        tokens.append(_warrant_token(kit, 9, replace(bad, days=days), today, holder))
     search = sign_search(
         credential=identity.credential,
         holder_key=identity.key,
         query=person_query(case.target),
         purpose=case.purpose,
         case_number=CASE,
+        audience=["elsewhere"]
+        if fault == "addressed to other nodes"
+        else list(signed.federation.nodes),
         warrants=tokens,
         now=now - dt.timedelta(minutes=10) if fault == "stale proof" else now,
     )

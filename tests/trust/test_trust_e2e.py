@@ -128,11 +128,15 @@ def node_answer(
         )
 
 
+ALL_NODES = ("kcso", "spd", "pcso")
+
+
 def sign(
     identity: Identity,
     purpose: str = "criminal_investigation",
     warrants: tuple[str, ...] = (),
     now: dt.datetime | None = None,
+    audience: tuple[str, ...] = ALL_NODES,
 ) -> common_pb2.SignedSearch:
     return sign_search(
         credential=identity.credential,
@@ -140,6 +144,7 @@ def sign(
         query=SUBJECT_QUERY,
         purpose=purpose,
         case_number="C-1",
+        audience=audience,
         warrants=warrants,
         now=now,
     )
@@ -253,6 +258,7 @@ def test_a_tampering_broker_is_refused_by_every_node(trusted: Trusted) -> None:
     warrant = trusted.kit.warrant(
         "W-1", DEMO_SUBJECT.surname, DEMO_SUBJECT.given_name, DEMO_SUBJECT.dob,
         ["location"], TODAY + dt.timedelta(days=30),
+        applicant_agency="fbi-seattle", case_number="C-1",
     )  # fmt: skip
     fed = trusted.kit.identity("fbi-seattle", "sa-2231", ["criminal_investigation"])
     honest = sign(fed, warrants=(warrant,))
@@ -308,12 +314,17 @@ def test_warrants_must_be_genuine_and_for_this_person(trusted: Trusted) -> None:
         DEMO_SUBJECT.dob,
         ["location"],
         expires,
+        applicant_agency="fbi-seattle",
+        case_number="C-1",
     )
     forged = trusted.kit.warrant(
         "W-3", DEMO_SUBJECT.surname, DEMO_SUBJECT.given_name, DEMO_SUBJECT.dob, ["location"],
-        expires, court_key=generate_key(),
+        expires, court_key=generate_key(), applicant_agency="fbi-seattle", case_number="C-1",
     )  # fmt: skip
-    other_person = trusted.kit.warrant("W-4", "NGUYEN", "LINH", "2005-09-12", ["location"], expires)
+    other_person = trusted.kit.warrant(
+        "W-4", "NGUYEN", "LINH", "2005-09-12", ["location"], expires,
+        applicant_agency="fbi-seattle", case_number="C-1",
+    )  # fmt: skip
 
     def address_masks(warrants: tuple[str, ...]) -> set[str]:
         answer = node_answer(trusted, "kcso", sign(fed, warrants=warrants))

@@ -1,0 +1,56 @@
+"""A lying broker: a real gRPC Broker service in front of the real one, rewriting answers.
+
+It is an attacker, not a mock: the client talks real gRPC to it, it talks
+real gRPC (mutual TLS, the real broker's certificate chain) to the real
+broker, and between the two it applies ``tamper`` to every search response —
+the broker an operator could run to forge, alter, swap or replay answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+import grpc
+
+from fieldgate.core.tls import TLSFiles
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc
+
+Tamper = Callable[[broker_pb2.SearchResponse], broker_pb2.SearchResponse]
+
+
+class HostileBroker(broker_pb2_grpc.BrokerServicer):
+    """Forwards to ``upstream`` and rewrites each response with :attr:`tamper`."""
+
+    def __init__(self, upstream: str, tls: TLSFiles) -> None:
+        self._channel = grpc.secure_channel(upstream, tls.channel_credentials())
+        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+        self.tamper: Tamper = lambda response: response
+        self.seen: list[broker_pb2.SearchResponse] = []
+        """Every genuine response, for replays."""
+        self.last_proof = ""
+        """The proof of the search being forwarded (what a broker sees)."""
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        broker_pb2_grpc.add_BrokerServicer_to_server(self, self._server)
+        port = self._server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{port}"
+        self._server.start()
+
+    def Search(self, request: broker_pb2.SearchRequest, context: Any) -> broker_pb2.SearchResponse:
+        self.last_proof = request.signed.proof
+        genuine = self._stub.Search(request, timeout=20)
+        self.seen.append(genuine)
+        forged = broker_pb2.SearchResponse()
+        forged.CopyFrom(genuine)
+        return self.tamper(forged)
+
+    def ListNodes(
+        self, request: broker_pb2.ListNodesRequest, context: Any
+    ) -> broker_pb2.ListNodesResponse:
+        return self._stub.ListNodes(request, timeout=10)  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        """Stop serving and close the upstream channel."""
+        self._server.stop(0).wait()
+        self._channel.close()

@@ -1,0 +1,210 @@
+"""Signed answers through a lying broker: every forgery is caught, agency by agency.
+
+The broker in front of the client is hostile (a real gRPC Broker service that
+forwards to the real broker and rewrites what comes back). Each way it can lie
+about one agency's answer — alter it, hide its hits, strip its signature,
+forge it with a key of its own, swap it with another agency's, replay one
+from an earlier search — leaves that agency as ``failed_verification`` with
+the reason counted, never as data and never as "no record"; the other
+agencies' honest answers still come through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from google.protobuf import struct_pb2
+
+from fieldgate.client.answer_check import FAILED_VERIFICATION, AnswerCheck
+from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.client.results import SearchResult
+from fieldgate.core.tls import DevPKI
+from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    start_federation,
+)
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.answers import AnswerSigner, unverified_nonce
+from fieldgate.trust.config import build_store
+from fieldgate.trust.keys import generate_key
+from fieldgate.trust.tokens import sign_search
+from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
+from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.hostile_broker import HostileBroker
+
+CRIMINAL = Requester("", "", "", "criminal_investigation", "BPD-2026-018233")
+
+
+@dataclass
+class Signed:
+    federation: LocalFederation
+    kit: DevTrust
+    pki: DevPKI
+    hostile: HostileBroker
+
+
+@pytest.fixture(scope="module")
+def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
+    workdir = tmp_path_factory.mktemp("signed-answers")
+    kit = DevTrust(workdir / "trust")
+    kit.add_issuer("bellevue-pd", "local_law_enforcement")
+    specs = []
+    for agency in DEMO_AGENCIES:
+        path = workdir / f"{agency.node_id}.jsonl"
+        write_jsonl(generate_agency_records(agency, count=100, seed=21), path)
+        spec = NodeSpec(
+            agency.node_id, agency.name, shipped_contract(CONTRACT_OF[agency.node_id]), path
+        )
+        import_records(spec, workdir)
+        specs.append(spec)
+        kit.add_node(agency.node_id)
+    kit.write()
+    pki = DevPKI.create(workdir / "pki", ["broker", "kcso", "spd", "pcso", "investigator"])
+    federation = loop.run(start_federation(specs, workdir, trust=kit.config(), pki=pki))
+    hostile = HostileBroker(federation.broker_address, pki.files("investigator"))
+    yield Signed(federation, kit, pki, hostile)
+    hostile.stop()
+    loop.run(federation.stop())
+
+
+def _check(kit: DevTrust) -> AnswerCheck:
+    return AnswerCheck(build_store(kit.config()))
+
+
+def _search(signed: Signed, address: str, check: AnswerCheck) -> SearchResult:
+    identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+    tls = None if address == signed.hostile.address else signed.pki.files("investigator")
+    with SearchClient(address, tls, answers=check) as client:
+        return client.search(
+            CRIMINAL,
+            surname=DEMO_SUBJECT.surname,
+            given_name=DEMO_SUBJECT.given_name,
+            dob=DEMO_SUBJECT.dob,
+            identity=identity,
+        )
+
+
+def _result(response: broker_pb2.SearchResponse, node_id: str) -> broker_pb2.AgencyResult:
+    return next(r for r in response.results if r.node_id == node_id)
+
+
+def test_honest_answers_verify_through_the_real_broker(signed: Signed) -> None:
+    check = _check(signed.kit)
+    result = _search(signed, signed.federation.broker_address, check)
+    assert {a.node_id: a.status for a in result.agencies} == {
+        "kcso": "answered", "spd": "answered", "pcso": "answered",
+    }  # fmt: skip
+    assert next(a for a in result.agencies if a.node_id == "kcso").hits
+    assert not check.failed
+
+
+def _altered(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    hit = _result(response, "kcso").hits[0]
+    hit.fields[0].value.CopyFrom(struct_pb2.Value(string_value="123 FORGED ST"))
+
+
+def _hits_hidden(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    del _result(response, "kcso").hits[:]  # "no record", with the genuine signature
+
+
+def _stripped(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    result = _result(response, "kcso")
+    del result.hits[:]
+    result.answer_signature = ""  # "no record", unsigned
+
+
+def _forged(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    # A whole answer the broker signs itself, bound to the right search.
+    result = _result(response, "kcso")
+    nonce = unverified_nonce(signed.hostile.last_proof)
+    result.answer_signature = AnswerSigner("kcso", generate_key()).sign(nonce, result.hits)
+
+
+def _swapped(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    kcso, spd = _result(response, "kcso"), _result(response, "spd")
+    kcso.answer_signature, spd.answer_signature = spd.answer_signature, kcso.answer_signature
+    kcso_hits, spd_hits = list(kcso.hits), list(spd.hits)
+    del kcso.hits[:], spd.hits[:]
+    kcso.hits.extend(spd_hits)
+    spd.hits.extend(kcso_hits)
+
+
+def _replayed(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    # kcso's genuine answer to the previous search, put in for this one.
+    _result(response, "kcso").CopyFrom(_result(signed.hostile.seen[-2], "kcso"))
+
+
+ATTACKS: dict[str, tuple[Callable[[broker_pb2.SearchResponse, Signed], None], set[str]]] = {
+    "altered field": (_altered, {"altered"}),
+    "hits hidden (no record)": (_hits_hidden, {"altered"}),
+    "signature stripped": (_stripped, {"unsigned"}),
+    "forged with the broker's key": (_forged, {"signature"}),
+    "swapped with another agency's": (_swapped, {"signature"}),
+    "replayed from another search": (_replayed, {"wrong_search"}),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_a_lying_broker_is_caught_for_the_agency_it_lied_about(signed: Signed, attack: str) -> None:
+    tamper, reasons = ATTACKS[attack]
+    check = _check(signed.kit)
+    _search(signed, signed.hostile.address, check)  # an honest search first (for the replay)
+
+    def lie(response: broker_pb2.SearchResponse) -> broker_pb2.SearchResponse:
+        tamper(response, signed)
+        return response
+
+    signed.hostile.tamper = lie
+    try:
+        result = _search(signed, signed.hostile.address, check)
+    finally:
+        signed.hostile.tamper = lambda response: response
+    views = {a.node_id: a for a in result.agencies}
+    assert views["kcso"].status == FAILED_VERIFICATION
+    assert views["kcso"].hits == ()
+    assert set(check.failed) == reasons
+    # A swap is two lies (both agencies fail); every other attack is one.
+    assert sum(check.failed.values()) == (2 if attack.startswith("swapped") else 1)
+    assert result.to_json()["summary"]["failed_verification"] == sum(check.failed.values())
+    # The agency it did not touch still answers, verified.
+    assert views["pcso"].status == "answered"
+
+
+def test_a_refusal_is_signed_exactly_like_an_absent_persons_answer(signed: Signed) -> None:
+    """Signed or not, a refused search still looks like a person the agency does not hold."""
+    identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+    nobody = common_pb2.PersonQuery(surname="QUIZZLEWICK", given_name="ZED", dob="1901-01-01")
+
+    def ask(audience: list[str]) -> node_pb2.NodeSearchResponse:
+        search = sign_search(
+            credential=identity.credential, holder_key=identity.key, query=nobody,
+            purpose="criminal_investigation", case_number="C-1", audience=audience,
+        )  # fmt: skip
+        channel, stub = node_stub(
+            signed.federation.nodes["kcso"].address, signed.pki.files("broker")
+        )
+        with channel:
+            answer: node_pb2.NodeSearchResponse = stub.Search(
+                node_pb2.NodeSearchRequest(request_id="r1", signed=search), timeout=10
+            )
+        return answer
+
+    gate = signed.federation.nodes["kcso"].gate
+    before = gate.refused["not_addressed"]
+    absent, refused = ask(["kcso"]), ask(["spd"])  # the second is not addressed to kcso
+    assert gate.refused["not_addressed"] == before + 1
+    assert absent.answer_signature
+    assert refused.answer_signature
+    assert len(absent.SerializeToString()) == len(refused.SerializeToString())
