@@ -16,7 +16,6 @@ import sys
 import click
 
 from fieldgate.cli.audit import audit
-from fieldgate.cli.audit_init_cmd import node_audit_init
 from fieldgate.cli.broker import broker
 from fieldgate.cli.contract import contract
 from fieldgate.cli.credential import credential
@@ -24,6 +23,7 @@ from fieldgate.cli.demo import demo, sample
 from fieldgate.cli.keygen import keygen
 from fieldgate.cli.node import node
 from fieldgate.cli.node_apply import node_apply
+from fieldgate.cli.node_audit_init import node_audit_init
 from fieldgate.cli.node_reindex import node_reindex
 from fieldgate.cli.node_sync import node_sync
 from fieldgate.cli.pki import pki
