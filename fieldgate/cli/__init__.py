@@ -4,15 +4,21 @@
 ``main``                  the root group, ``-v``, ``--version`` and error handling
 ``search``                ``fieldgate search``
 ``node``                  ``fieldgate node serve|import|keygen|purge|bundle-state``
+``node_audit_init``       ``fieldgate node audit-init``
+``node_apply``            ``fieldgate node apply``
+``node_sync``             ``fieldgate node sync``
+``node_reindex``          ``fieldgate node reindex``
 ``broker``                ``fieldgate broker serve``
 ``serving``               what the two ``serve`` commands share (signals, log format)
 ``audit``                 ``fieldgate audit verify|export-checkpoints|report ...``
+``witness_verify``        the ``--witnessed``/``--witness`` options of ``audit verify``
+``witness``               ``fieldgate witness keygen|describe-log|serve``
 ``contract/``             ``fieldgate contract ...``: one module per subcommand, ``options``
 ``demo``                  ``fieldgate demo`` and ``fieldgate sample``
 ``keygen``                ``fieldgate keygen``
 ``credential``            ``fieldgate credential issue|show``
 ``warrant``               ``fieldgate warrant issue``
-``trust``                 ``fieldgate trust add-issuer|add-court|revoke``
+``trust``                 ``fieldgate trust sign|add-node|add-issuer|add-court|revoke``
 ``pki``                   ``fieldgate pki init``
 ``files``                 what the signing commands share (file arguments, token output)
 ========================  ==============================================================
