@@ -33,6 +33,7 @@ from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
+from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.policy.shipped import rego_library, shipped_contract
 from fieldgate.v1 import common_pb2, node_pb2
 from tests.helpers.brokers import import_two_agencies
@@ -86,7 +87,10 @@ def tls_nodes(
     workdir = tmp_path_factory.mktemp("flood")
     pki = DevPKI.create(workdir / "pki", ["broker", "kcso", "spd", "investigator"])
     specs, _ = import_two_agencies(workdir)
-    federation = loop.run(start_federation(specs, workdir, pki=pki))
+    # The same honest search again and again, on purpose: the node's polling limit is off.
+    federation = loop.run(
+        start_federation(specs, workdir, pki=pki, node_limits=NodeLimitsConfig(enabled=False))
+    )
     yield federation, pki, workdir
     loop.run(federation.stop())
 
@@ -179,6 +183,9 @@ allowed_clients = ["broker"]
 database = "{tmp_path / "audit.sqlite"}"
 key = "{tmp_path / "audit-key.pem"}"
 
+[node.limits]
+enabled = false
+
 [node.server]
 handshake_timeout_ms = {HANDSHAKE_TIMEOUT_MS}
 max_connections = {MAX_CONNECTIONS}
@@ -207,7 +214,9 @@ def _investigator(address: str, pki: DevPKI) -> Iterator[Search]:
 
         def search() -> None:
             result = client.search(DETECTIVE, **SUBJECT)
-            assert {a.status for a in result.agencies} == {"answered"}
+            assert {a.status for a in result.agencies} == {"answered"}, [
+                (a.node_id, a.status, a.detail) for a in result.agencies
+            ]
 
         yield search
 

@@ -65,6 +65,8 @@ class Hostile:
             DEMO_SUBJECT.dob,
             ["address"],
             dt.date.today() + dt.timedelta(days=30),
+            applicant_agency="bellevue-pd",
+            case_number=CRIMINAL.case_number,
         )
 
     def broker_channel(self, address: str | None = None) -> grpc.Channel:
@@ -114,7 +116,10 @@ def hostile(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _request(
-    hostile: Hostile, warrants: tuple[str, ...] = (), identity: Identity | None = None
+    hostile: Hostile,
+    warrants: tuple[str, ...] = (),
+    identity: Identity | None = None,
+    audience: tuple[str, ...] | None = None,
 ) -> broker_pb2.SearchRequest:
     return build_request(
         CRIMINAL,
@@ -123,6 +128,7 @@ def _request(
         dob=DEMO_SUBJECT.dob,
         identity=identity or hostile.identity(),
         warrant_tokens=warrants,
+        audience=audience if audience is not None else tuple(hostile.federation.nodes),
     )
 
 
@@ -288,7 +294,8 @@ def test_a_process_with_another_partys_certificate_cannot_answer_as_a_node(
             )
         )
         try:
-            answer = _broker_search(hostile, _request(hostile), broker.address)
+            request = _request(hostile, audience=("kcso", "kcso-real"))
+            answer = _broker_search(hostile, request, broker.address)
         finally:
             loop.run(broker.stop())
     finally:

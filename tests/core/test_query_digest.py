@@ -36,13 +36,15 @@ def test_the_digest_bytes_are_pinned() -> None:
     assert [query_digest(query) for query, _ in PINNED] == [digest for _, digest in PINNED]
 
 
-def test_the_node_and_the_broker_log_the_same_function() -> None:
-    """Neither server keeps a copy of its own that could drift."""
-    from fieldgate.broker import audit_log
+def test_the_node_and_the_broker_use_the_same_function() -> None:
+    """Neither server keeps a copy of its own that could drift (logs hold the keyed
+    digest of fieldgate.core.digests; the unkeyed one is for in-memory joins only)."""
+    from fieldgate.broker import audit_log, servicer
     from fieldgate.node import search
 
-    assert search.query_digest is query_digest
-    assert audit_log.query_digest is query_digest
+    for module in (audit_log, servicer, search):
+        assert getattr(module, "query_digest", query_digest) is query_digest
+    assert servicer.query_digest is query_digest
 
 
 _IDENTIFIERS = st.lists(
