@@ -21,5 +21,6 @@
 ``trust``                 ``fieldgate trust sign|add-node|add-issuer|add-court|revoke``
 ``pki``                   ``fieldgate pki init``
 ``files``                 what the signing commands share (file arguments, token output)
+``progress``              the progress bar of the long ``node`` commands
 ========================  ==============================================================
 """

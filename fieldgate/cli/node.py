@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+from fieldgate.cli.progress import progress_bar
 from fieldgate.cli.serving import LOG_FORMAT_OPTION, ops_notes, serve_until_signal, setup_logging
 from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.audit.keys import create_key, public_hex
@@ -86,14 +86,7 @@ def node_import(db_path: Path, catalog_path: Path | None, as_json: bool, file: P
     console = Console(stderr=True)
     with (
         RecordStore.open(db_path) as store,
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
+        progress_bar(console, by_bytes=True) as progress,
     ):
         task = progress.add_task(f"checking {file.name}", total=file.stat().st_size or 1)
 

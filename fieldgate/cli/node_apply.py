@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+from fieldgate.cli.progress import progress_bar
 from fieldgate.node.change_files import apply_file
 from fieldgate.node.changes import ChangeSetResult
 
@@ -41,14 +41,7 @@ def node_apply(config_path: Path, as_json: bool, file: Path) -> None:
     console = Console(stderr=True)
     with (
         RecordStore.open(config.database) as store,
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
+        progress_bar(console, by_bytes=True) as progress,
     ):
         audit = open_audit_log(config, maintenance=True)
         try:

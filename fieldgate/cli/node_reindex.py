@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from fieldgate.cli.progress import progress_bar
 from fieldgate.node.reindex import DEFAULT_BATCH, reindex
 
 
@@ -36,15 +36,7 @@ def node_reindex(store_path: Path, batch: int, as_json: bool) -> None:
     miss people (middle names, compound surnames, transliterated letters).
     """
     console = Console(stderr=True)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(console, by_bytes=False, disable=as_json) as bar:
         task = bar.add_task(f"re-indexing {store_path.name}", total=None)
 
         def advance(done: int, total: int) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from fieldgate.cli.progress import progress_bar
 from fieldgate.core.config import ConfigError
 from fieldgate.core.errors import FieldgateError
 from fieldgate.node.sync import SyncCycle, safe_source
@@ -85,14 +85,7 @@ def _cycle(config_path: Path, url: str, as_json: bool) -> None:
     console = Console(stderr=True)
     with (
         RecordStore.open(config.database) as store,
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
+        progress_bar(console, by_bytes=False) as progress,
     ):
         task = progress.add_task(f"syncing from {safe_source(url)}", total=None)
 
