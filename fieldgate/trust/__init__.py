@@ -25,6 +25,8 @@ Modules:
 - :mod:`fieldgate.trust.config`: the ``trust`` table of a config, and the verifier it makes.
 - :mod:`fieldgate.trust.answers`: Signed answers: each node signs what it released, the client
   checks every one.
+- :mod:`fieldgate.trust.reach`: the federation directory, and where a credential's ``reach``
+  lets its searches go.
 - :mod:`fieldgate.trust.bundle_signing`: A trust bundle signed by the federation authority, and how
   every party opens it.
 """

@@ -19,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fieldgate.trust.keys import public_jwk
+from fieldgate.trust.reach import Reach
 from fieldgate.v1 import common_pb2
 
 CREDENTIAL_TYPE = "fieldgate-credential+jwt"
@@ -54,6 +55,10 @@ class CredentialRequest:
     purposes: tuple[str, ...]
     holder_key: Ed25519PublicKey
     hours: float = 8.0
+    reach: Reach | None = None
+    """Where the agency's outbound policy lets this credential's searches go
+    (:mod:`fieldgate.policy.outbound` computes it); None: no ``reach`` claim
+    (a legacy credential, served as before)."""
 
 
 def issue_credential(
@@ -81,6 +86,9 @@ def issue_credential(
         # RFC 7800 proof-of-possession: only the holder of this key can use it.
         "cnf": {"jwk": public_jwk(request.holder_key)},
     }
+    if request.reach is not None:
+        # Bound by the issuer's signature: no client or broker can widen it.
+        payload.update(request.reach.claims())
     return _sign(payload, issuer_key, CREDENTIAL_TYPE)
 
 
