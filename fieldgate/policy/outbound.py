@@ -106,8 +106,8 @@ def _decide_one(
     try:
         # Input as JSON: regorus' Python conversion turns booleans into numbers.
         engine.set_input_json(json.dumps({"node": entry.to_input(), "agency": dict(agency)}))
-        allow = engine.eval_rule(f"data.{PACKAGE}.allow")
-        reason = engine.eval_rule(f"data.{PACKAGE}.reason")
+        allow = _value(engine.eval_query(f"data.{PACKAGE}.allow"))
+        reason = None if allow is True else _value(engine.eval_query(f"data.{PACKAGE}.reason"))
     except Exception as exc:
         # One node the policy cannot decide is kept out; the others are still decided.
         message = str(exc).split("Stack backtrace:", 1)[0].strip()
@@ -116,6 +116,21 @@ def _decide_one(
         return OutboundDecision(entry.node_id, True)
     text = reason if isinstance(reason, str) and reason else DEFAULT_REASON
     return OutboundDecision(entry.node_id, False, text[:MAX_REASON_LENGTH])
+
+
+def _value(answer: object) -> object:
+    """The value of a one-expression query, or None when it is undefined (a rule not defined
+    for this input, or not in the policy at all)."""
+    if not isinstance(answer, dict):
+        return None
+    results = answer.get("result")
+    if not isinstance(results, list) or len(results) != 1:
+        return None
+    expressions = results[0].get("expressions") if isinstance(results[0], dict) else None
+    if not isinstance(expressions, list) or len(expressions) != 1:
+        return None
+    first = expressions[0]
+    return first.get("value") if isinstance(first, dict) else None
 
 
 def compute_reach(
