@@ -111,11 +111,11 @@ def test_reach_claims_round_trip_and_malformed_claims_are_refused() -> None:
     assert parsed is not None
     assert parsed.nodes == {"kcso"}
     assert credential_reach({}) is None
-    for bad in (
-        {"reach": "kcso"},
-        {"reach": [""]},
-        {"reach": ["kcso"], "unreached": ["ice-ero"]},
-        {"reach": ["kcso"], "unreached": {"kcso": "both"}},
+    for bad, named in (
+        ({"reach": "kcso"}, "reach is not a list"),
+        ({"reach": [""]}, "reach is not a list"),
+        ({"reach": ["kcso"], "unreached": ["ice-ero"]}, "unreached is not an object"),
+        ({"reach": ["kcso"], "unreached": {"kcso": "both"}}, "both reached and unreached"),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=named):
             credential_reach(bad)
