@@ -84,20 +84,23 @@ def credential_issue(
     (legacy: every node its searches address).
     """
     reach = _reach(outbound_policy, trust_bundle, authority_key, agency, agency_type, jurisdiction)
-    token = issue_credential(
-        CredentialRequest(
-            issuer=issuer,
-            subject=subject,
-            agency=agency,
-            agency_type=agency_type,
-            roles=roles,
-            purposes=purposes,
-            holder_key=load_public_key(holder_key),
-            hours=hours,
-            reach=reach,
-        ),
-        load_private_key(issuer_key),
-    )
+    try:
+        token = issue_credential(
+            CredentialRequest(
+                issuer=issuer,
+                subject=subject,
+                agency=agency,
+                agency_type=agency_type,
+                roles=roles,
+                purposes=purposes,
+                holder_key=load_public_key(holder_key),
+                hours=hours,
+                reach=reach,
+            ),
+            load_private_key(issuer_key),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     emit_token(token, out)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
 from fieldgate.trust.keys import public_jwk
 from fieldgate.trust.reach import Reach
 from fieldgate.v1 import common_pb2
@@ -67,7 +68,8 @@ def issue_credential(
     """Sign a credential binding the investigator's public key to their claims.
 
     Raises:
-        ValueError: the lifetime is not between a minute and MAX_CREDENTIAL_HOURS.
+        ValueError: the lifetime is not between a minute and MAX_CREDENTIAL_HOURS, or
+            the credential would be longer than brokers and nodes accept.
     """
     if not 1 / 60 <= request.hours <= MAX_CREDENTIAL_HOURS:
         raise ValueError(f"a credential lives between 1 minute and {MAX_CREDENTIAL_HOURS} hours")
@@ -89,7 +91,18 @@ def issue_credential(
     if request.reach is not None:
         # Bound by the issuer's signature: no client or broker can widen it.
         payload.update(request.reach.claims())
-    return _sign(payload, issuer_key, CREDENTIAL_TYPE)
+    token = _sign(payload, issuer_key, CREDENTIAL_TYPE)
+    if len(token) > MAX_TOKEN_LENGTH:
+        # Refused here, at issuance, rather than by every broker and node later.
+        reach = request.reach
+        named = (
+            f" (its reach names {len(reach.nodes) + len(reach.unreached)} nodes)" if reach else ""
+        )
+        raise ValueError(
+            f"the credential would be {len(token)} characters{named}; brokers and nodes "
+            f"accept at most {MAX_TOKEN_LENGTH}"
+        )
+    return token
 
 
 @dataclass(frozen=True)

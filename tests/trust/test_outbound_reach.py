@@ -13,14 +13,18 @@ issued before a node joined does not reach it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import jwt
 import pytest
+from click.testing import CliRunner
 
+from fieldgate.cli.main import cli
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError
 from fieldgate.core.tls import DevPKI
@@ -42,6 +46,7 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.policy.outbound import outbound_policy_path
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.keys import save_private_key
 from fieldgate.trust.tokens import Identity, sign_search
 from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
@@ -306,3 +311,29 @@ def test_a_credential_issued_before_a_policy_change_is_stopped_by_revocation(
     finally:
         kit.revoked_credentials.remove(jti)
         kit.write()
+
+
+def test_fieldgate_search_shows_the_agencies_not_asked(fed: Federation, tmp_path: Path) -> None:
+    identity = county_detective(fed.kit)
+    credential, key = tmp_path / "det.credential", tmp_path / "det.key"
+    credential.write_text(identity.credential)
+    save_private_key(identity.key, key)
+    tls = fed.pki.files("investigator")
+    args = [
+        "search", "--broker", fed.running.broker_address, "--surname", DEMO_SUBJECT.surname,
+        "--dob", DEMO_SUBJECT.dob, "--purpose", "criminal_investigation", "--case", "KC-1",
+        "--credential", str(credential), "--key", str(key), "--tls-ca", str(tls.ca),
+        "--tls-cert", str(tls.cert), "--tls-key", str(tls.key),
+    ]  # fmt: skip
+    before = fed.requests()["ice-ero"]
+    table = CliRunner().invoke(cli, args, terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert "Not asked (your agency's outbound policy)" in table.output
+    assert ORDINANCE in table.output
+    assert "1 not asked" in table.output
+    document = CliRunner().invoke(cli, [*args, "--json"])
+    assert document.exit_code == 0, document.output
+    parsed = json.loads(document.output)
+    assert parsed["not_asked"] == [{"node_id": "ice-ero", "reason": ORDINANCE}]
+    assert parsed["summary"]["not_asked"] == 1
+    assert fed.requests()["ice-ero"] == before
