@@ -73,11 +73,15 @@ def credential(reach: Reach | None, issuer_key: object, holder: object) -> str:
 
 def main() -> None:
     issuer, holder = generate_key(), generate_key()
-    issuance, sizes = {}, {}
+    issuance: dict[int, dict[str, float]] = {}
+    sizes: dict[int, int | str] = {}
     for n in (4, 50, 200, 1000):
         entries = directory(n)
         reach = compute_reach(POLICY, entries, FACTS)
-        ms = median_ms(lambda: compute_reach(POLICY, entries, FACTS), 5 if n >= 200 else 20)
+        ms = median_ms(
+            lambda entries=entries: compute_reach(POLICY, entries, FACTS),  # type: ignore[misc]
+            5 if n >= 200 else 20,
+        )
         issuance[n] = {"ms": round(ms, 2), "us_per_node": round(ms * 1000 / n, 1)}
         try:
             sizes[n] = len(credential(reach, issuer, holder))
@@ -107,8 +111,8 @@ def main() -> None:
         cases: list[tuple[str, Reach | None]] = [("without reach", None)]
         cases += [(f"directory of {n}", compute_reach(POLICY, directory(n), FACTS))
                   for n in (50, 200, fits)]  # fmt: skip
-        for label, reach in cases:
-            token = credential(reach, issuer, holder)
+        for label, case_reach in cases:
+            token = credential(case_reach, issuer, holder)
 
             def once(token: str = token) -> None:
                 signed = sign_search(
