@@ -336,7 +336,8 @@ async def _run_federation(
         )
         console.print(
             "  Each requester holds a credential from their agency, bound to their own key,\n"
-            "  and signs every search, addressed to the agencies it is for; the court signed\n"
+            "  and signs every search, addressed to the agencies it is for (within the reach\n"
+            "  its agency's outbound policy bound into the credential); the court signed\n"
             "  the warrant for the requester's own case; each node signs its answer and the\n"
             "  client verifies every one; every hop is mutual TLS."
         )

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from fieldgate.cli.main import cli
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError
+from fieldgate.client.stream import SearchFinished
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import CONTRACT_OF
 from fieldgate.devkit.dev_trust import DevTrust
@@ -189,6 +190,24 @@ def test_the_detectives_search_never_reaches_the_immigration_node(fed: Federatio
     assert "ice-ero" in {a.node_id for a in fbi.agencies}
     assert fbi.not_asked == ()
     assert fed.requests()["ice-ero"] == before["ice-ero"] + 1
+
+
+def test_a_streamed_search_reports_the_agencies_not_asked(fed: Federation) -> None:
+    before = fed.requests()["ice-ero"]
+    with fed.client() as client:
+        updates = list(
+            client.search_stream(
+                CRIMINAL,
+                surname=DEMO_SUBJECT.surname,
+                dob=DEMO_SUBJECT.dob,
+                identity=county_detective(fed.kit),
+            )
+        )
+    finished = updates[-1]
+    assert isinstance(finished, SearchFinished)
+    assert [n.node_id for n in finished.result.not_asked] == ["ice-ero"]
+    assert "ice-ero" not in {a.node_id for a in finished.result.agencies}
+    assert fed.requests()["ice-ero"] == before
 
 
 def test_the_client_refuses_to_address_outside_reach(fed: Federation) -> None:
