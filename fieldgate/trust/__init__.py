@@ -3,7 +3,8 @@
 ::
 
     agency issuer key ──signs──▶ credential (JWT: subject, agency, type, roles,
-                                  purposes, hours of validity, holder's public key)
+                                  purposes, hours of validity, holder's public key,
+                                  reach: the nodes its outbound policy allows)
     investigator key  ──signs──▶ proof (JWS over this very query, purpose, case,
                                   warrant digests, time, nonce)
     court key         ──signs──▶ warrant attestation (JWS: person, covers, expiry)
