@@ -40,6 +40,7 @@ reason := "King County ordinance (2018): never a civil immigration agency" if {
 	input.node.agency in ordinance_excluded
 } else := "the federation directory does not say what kind of agency runs this node" if {
 	input.node.agency_type == ""
-} else := sprintf("King County does not send searches to agencies of type %s", [input.node.agency_type]) if {
+} else := sprintf("King County does not send searches to agencies of type %s", [kind]) if {
 	not allow
+	kind := input.node.agency_type
 }
