@@ -4,6 +4,7 @@
 Refusal                                 gRPC status         Message
 ======================================  ==================  =====================================
 :class:`VerificationError`              UNAUTHENTICATED     ``search refused (reason): detail``
+… its reason ``outside_reach``          PERMISSION_DENIED   ``search refused (outside_reach): …``
 :class:`InvalidRequestError`            INVALID_ARGUMENT    the field and what is wrong with it
 :class:`LimitExceeded`                  RESOURCE_EXHAUSTED  ``search refused (reason): message``
 ======================================  ==================  =====================================
@@ -52,6 +53,12 @@ class Status:
 
 def status_for(error: Refused) -> Status:
     """The status a search refused with ``error`` ends with."""
+    if isinstance(error, VerificationError) and error.reason == "outside_reach":
+        # Authenticated, but addressed where the requester's own agency forbids.
+        return Status(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"search refused ({error.reason}): {error.detail[:300]}",
+        )
     if isinstance(error, VerificationError):
         return Status(
             grpc.StatusCode.UNAUTHENTICATED,

@@ -26,8 +26,8 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 # The documented JSON shape (README, "Search results as JSON"). Changing it breaks users.
-TOP_KEYS = {"schema", "request_id", "summary", "agencies"}
-SUMMARY_KEYS = {"agencies", "answered", "failed", "failed_verification", "hits"}
+TOP_KEYS = {"schema", "request_id", "summary", "agencies", "not_asked"}
+SUMMARY_KEYS = {"agencies", "answered", "failed", "failed_verification", "hits", "not_asked"}
 AGENCY_KEYS = {"node_id", "agency_name", "status", "detail", "elapsed_seconds", "hits"}
 HIT_KEYS = {"record_id", "record_kind", "score", "match_reasons", "contact", "fields"}
 CONTACT_KEYS = {"agency", "unit", "phone"}

@@ -202,7 +202,8 @@ def test_report_subject_by_record_id_and_by_name(audited: Audited) -> None:
         ).stdout
     )  # fmt: skip
     assert by_id["rows"]
-    assert {r["agency"] for r in by_id["rows"]} == {"bellevue-pd", "fbi-seattle"}
+    # The demo's detective is King County's own.
+    assert {r["agency"] for r in by_id["rows"]} == {"kcso", "fbi-seattle"}
     # The warrant that unlocked a disclosure is named; the detective had none.
     assert {(r["subject"], r["warrants_applied"]) for r in by_id["rows"]} == {
         ("det-4711", ""),

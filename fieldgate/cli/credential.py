@@ -11,8 +11,12 @@ import jwt
 
 from fieldgate.cli.files import EXISTING_FILE, emit_token
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
-from fieldgate.trust.keys import load_private_key, load_public_key
+from fieldgate.policy.errors import OutboundPolicyError
+from fieldgate.policy.outbound import compute_reach, outbound_policy_path
+from fieldgate.trust.keys import KeyFileError, load_private_key, load_public_key
+from fieldgate.trust.reach import Reach, read_directory
 from fieldgate.trust.tokens import MAX_CREDENTIAL_HOURS, CredentialRequest, issue_credential
+from fieldgate.trust.trust_bundle import TrustUnavailable
 
 
 @click.group()
@@ -48,27 +52,86 @@ def credential() -> None:
     show_default=True,
     help="Validity in hours (not years).",
 )
+@click.option(
+    "--outbound-policy",
+    help="Your agency's outbound policy: a shipped name (king_county, permissive) or a "
+    ".rego file. Evaluated against every node of --trust-bundle; the credential's "
+    "searches reach only the nodes it allows.",
+)
+@click.option(
+    "--trust-bundle",
+    type=EXISTING_FILE,
+    help="The signed federation trust bundle (the directory the policy is evaluated on).",
+)
+@click.option(
+    "--authority-key",
+    type=EXISTING_FILE,
+    help="The pinned federation authority's public key: only a bundle it signed is used.",
+)
+@click.option("--jurisdiction", default="", help="Your agency's jurisdiction, e.g. WA.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path))
 def credential_issue(
     issuer_key: Path, issuer: str, agency: str, agency_type: str, subject: str,
     roles: tuple[str, ...], purposes: tuple[str, ...], holder_key: Path, hours: float,
-    out: Path | None,
+    outbound_policy: str | None, trust_bundle: Path | None, authority_key: Path | None,
+    jurisdiction: str, out: Path | None,
 ) -> None:  # fmt: skip
-    """Sign a short-lived credential binding an investigator's key to their claims."""
-    token = issue_credential(
-        CredentialRequest(
-            issuer=issuer,
-            subject=subject,
-            agency=agency,
-            agency_type=agency_type,
-            roles=roles,
-            purposes=purposes,
-            holder_key=load_public_key(holder_key),
-            hours=hours,
-        ),
-        load_private_key(issuer_key),
-    )
+    """Sign a short-lived credential binding an investigator's key to their claims.
+
+    With --outbound-policy the credential carries `reach` (the nodes its
+    searches may address) and `unreached` (the others, and why), and the
+    reach is printed on stderr. Without it the credential has no `reach`
+    (legacy: every node its searches address).
+    """
+    reach = _reach(outbound_policy, trust_bundle, authority_key, agency, agency_type, jurisdiction)
+    try:
+        token = issue_credential(
+            CredentialRequest(
+                issuer=issuer,
+                subject=subject,
+                agency=agency,
+                agency_type=agency_type,
+                roles=roles,
+                purposes=purposes,
+                holder_key=load_public_key(holder_key),
+                hours=hours,
+                reach=reach,
+            ),
+            load_private_key(issuer_key),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     emit_token(token, out)
+
+
+def _reach(
+    policy: str | None,
+    bundle: Path | None,
+    authority: Path | None,
+    agency: str,
+    agency_type: str,
+    jurisdiction: str,
+) -> Reach | None:
+    """Evaluate the outbound policy against the signed directory; None without a policy."""
+    if policy is None:
+        if bundle is not None or authority is not None:
+            raise click.UsageError("--trust-bundle and --authority-key go with --outbound-policy")
+        return None
+    if bundle is None or authority is None:
+        raise click.UsageError(
+            "--outbound-policy needs --trust-bundle and --authority-key (the signed directory "
+            "it is evaluated on)"
+        )
+    facts = {"id": agency, "agency_type": agency_type, "jurisdiction": jurisdiction}
+    try:
+        directory = read_directory(bundle, load_public_key(authority))
+        reach = compute_reach(outbound_policy_path(policy), directory, facts)
+    except (TrustUnavailable, OutboundPolicyError, KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"reach: {', '.join(sorted(reach.nodes)) or '(no node)'}", err=True)
+    for node_id, why in sorted(reach.unreached.items()):
+        click.echo(f"not reached: {node_id}: {why}", err=True)
+    return reach
 
 
 @credential.command("show")

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
-from fieldgate.client.render import agency_table, progress_text, result_group
+from fieldgate.client.render import agency_table, not_asked_table, progress_text, result_group
 from fieldgate.client.results import SearchResult
 from fieldgate.client.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
 from fieldgate.core.inert_text import terminal_safe
@@ -280,6 +281,8 @@ def search(
         raise click.ClickException(
             f"search refused by {broker_address}: {terminal_safe(exc.details)}"
         ) from None
+    except AudienceError as exc:
+        raise click.ClickException(f"search not sent: {terminal_safe(str(exc))}") from None
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return
@@ -293,6 +296,7 @@ def _summary_line(result: SearchResult) -> Text:
     return Text(
         f"request {terminal_safe(result.request_id)}: {summary['answered']}/"
         f"{summary['agencies']} agencies answered, {summary['hits']} record(s) disclosed"
+        + (f", {summary['not_asked']} not asked" if summary["not_asked"] else "")
     )
 
 
@@ -322,6 +326,8 @@ def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> None:
                 if isinstance(update, SearchFinished):
                     finished = update.result
         if finished is not None:
+            if finished.not_asked:
+                console.print(not_asked_table(finished))
             console.print(_summary_line(finished))
     except KeyboardInterrupt:
         which = f" (request {request_id})" if request_id else ""

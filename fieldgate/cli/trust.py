@@ -86,12 +86,30 @@ def trust_sign(bundle: Path, authority_key: Path) -> None:
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--id", "node_id", required=True, help="The node's id.")
 @click.option("--key", type=EXISTING_FILE, required=True, help="The node's public answer key.")
+@click.option("--agency", default="", help="The agency running the node (directory entry).")
+@click.option(
+    "--agency-type",
+    default="",
+    type=click.Choice(["", *sorted(AGENCY_TYPES)]),
+    help="That agency's type: outbound policies decide on it (docs/outbound.md).",
+)
+@click.option("--jurisdiction", default="", help="Its jurisdiction, e.g. WA or US.")
 @AUTHORITY_KEY
-def trust_add_node(bundle: Path, node_id: str, key: Path, authority_key: Path | None) -> None:
-    """Publish a node's answer key: clients verify that node's answers with it."""
+def trust_add_node(
+    bundle: Path, node_id: str, key: Path, agency: str, agency_type: str, jurisdiction: str,
+    authority_key: Path | None,
+) -> None:  # fmt: skip
+    """Publish a node's answer key and directory entry.
+
+    Clients verify that node's answers with the key; requesting agencies'
+    outbound policies decide on its agency, agency type and jurisdiction.
+    """
     document = _load_bundle(bundle, authority_key)
     nodes = [n for n in _entries(bundle, document, "nodes") if n.get("id") != node_id]
-    nodes.append({"id": node_id, "jwk": public_jwk(load_public_key(key))})
+    facts = {"agency": agency, "agency_type": agency_type, "jurisdiction": jurisdiction}
+    entry: dict[str, object] = {"id": node_id, **{k: v for k, v in facts.items() if v}}
+    entry["jwk"] = public_jwk(load_public_key(key))
+    nodes.append(entry)
     document["nodes"] = nodes
     _check_and_write(bundle, document, authority_key)
 

@@ -7,6 +7,7 @@ Modules:
 
 - :mod:`fieldgate.client.errors`: the client's error tree.
 - :mod:`fieldgate.client.broker_client`: build a search, send it to a broker, read the result.
+- :mod:`fieldgate.client.audience`: whom a signed search is addressed to: the credential's reach.
 - :mod:`fieldgate.client.results`: search results as tools see them, and their JSON form.
 - :mod:`fieldgate.client.stream`: a streamed search: events, progress, JSON lines.
 - :mod:`fieldgate.client.render`: rich tables for people reading results.

@@ -24,14 +24,20 @@ then the whole result (see :mod:`fieldgate.client.stream`)::
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 
 import grpc
 
 from fieldgate.client.answer_check import AnswerCheck
+from fieldgate.client.audience import Addressing, address
 from fieldgate.client.results import SearchResult, search_result
-from fieldgate.client.stream import SearchUpdate, StreamAssembler, StreamProtocolError
+from fieldgate.client.stream import (
+    SearchFinished,
+    SearchUpdate,
+    StreamAssembler,
+    StreamProtocolError,
+)
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
@@ -188,6 +194,13 @@ def checked_result(
     )
 
 
+def _with_not_asked(update: SearchUpdate, addressing: Addressing) -> SearchUpdate:
+    """The stream's final update carries the agencies not asked, as ``search`` does."""
+    if isinstance(update, SearchFinished):
+        return replace(update, result=replace(update.result, not_asked=addressing.not_asked))
+    return update
+
+
 class SearchClient:
     """A blocking client of one broker, over mutual TLS when ``tls`` is given.
 
@@ -220,10 +233,11 @@ class SearchClient:
             raise SearchError(exc.code(), exc.details() or "") from None
         return [n.node_id for n in listed.nodes]
 
-    def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> list[str]:
+    def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> Addressing:
         if identity is None:
-            return []
-        return list(audience) if audience is not None else self.node_ids()
+            return Addressing([])
+        listed = self.node_ids() if audience is None else None
+        return address(identity.credential, listed, audience)
 
     def search(
         self,
@@ -252,11 +266,15 @@ class SearchClient:
             identity: the investigator's credential and key; signs the search.
             warrant_tokens: signed warrant attestations to present (with ``identity``).
             audience: node ids a signed search is addressed to; None: every
-                node the broker lists (``ListNodes``).
+                node the broker lists (``ListNodes``) within the credential's
+                ``reach`` (the others are the result's ``not_asked``).
 
         Raises:
             SearchError: the broker refused the search or could not be reached.
+            AudienceError: ``audience`` leaves the credential's reach, or no
+                listed node is within it (nothing was sent).
         """
+        addressing = self._audience(identity, audience)
         request = build_request(
             requester,
             surname=surname,
@@ -267,13 +285,15 @@ class SearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
-            audience=self._audience(identity, audience),
+            audience=addressing.audience,
         )
         try:
             response = self._stub.Search(request, timeout=call_timeout(request))
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
-        return checked_result(response, request, self._answers)
+        return replace(
+            checked_result(response, request, self._answers), not_asked=addressing.not_asked
+        )
 
     def search_stream(
         self,
@@ -302,6 +322,7 @@ class SearchClient:
             SearchError: the broker refused the search, could not be reached,
                 or broke the stream's order.
         """
+        addressing = self._audience(identity, audience)
         request = build_request(
             requester,
             surname=surname,
@@ -312,13 +333,13 @@ class SearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
-            audience=self._audience(identity, audience),
+            audience=addressing.audience,
         )
         call = self._stub.SearchStream(request, timeout=call_timeout(request))
         assembler = StreamAssembler()
         try:
             for event in call:
-                yield assembler.add(event)
+                yield _with_not_asked(assembler.add(event), addressing)
             assembler.finish()
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
@@ -366,10 +387,11 @@ class AsyncSearchClient:
 
     async def _audience(
         self, identity: Identity | None, audience: Sequence[str] | None
-    ) -> list[str]:
+    ) -> Addressing:
         if identity is None:
-            return []
-        return list(audience) if audience is not None else await self.node_ids()
+            return Addressing([])
+        listed = await self.node_ids() if audience is None else None
+        return address(identity.credential, listed, audience)
 
     async def search(
         self,
@@ -386,6 +408,7 @@ class AsyncSearchClient:
         audience: Sequence[str] | None = None,
     ) -> SearchResult:
         """As :meth:`SearchClient.search`."""
+        addressing = await self._audience(identity, audience)
         request = build_request(
             requester,
             surname=surname,
@@ -396,13 +419,15 @@ class AsyncSearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
-            audience=await self._audience(identity, audience),
+            audience=addressing.audience,
         )
         try:
             response = await self._stub.Search(request, timeout=call_timeout(request))
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
-        return checked_result(response, request, self._answers)
+        return replace(
+            checked_result(response, request, self._answers), not_asked=addressing.not_asked
+        )
 
     async def search_stream(
         self,
@@ -419,6 +444,7 @@ class AsyncSearchClient:
         audience: Sequence[str] | None = None,
     ) -> AsyncIterator[SearchUpdate]:
         """As :meth:`SearchClient.search_stream`; cancelling the task cancels the search."""
+        addressing = await self._audience(identity, audience)
         request = build_request(
             requester,
             surname=surname,
@@ -429,13 +455,13 @@ class AsyncSearchClient:
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
-            audience=await self._audience(identity, audience),
+            audience=addressing.audience,
         )
         call = self._stub.SearchStream(request, timeout=call_timeout(request))
         assembler = StreamAssembler()
         try:
             async for event in call:
-                yield assembler.add(event)
+                yield _with_not_asked(assembler.add(event), addressing)
             assembler.finish()
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None

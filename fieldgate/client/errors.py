@@ -3,6 +3,7 @@
 ::
 
     FieldgateError                          (fieldgate.core.errors)
+    ├── AudienceError (audience)            a search addressed outside the credential's reach
     ├── SearchError (broker_client)         the broker refused or failed a search
     └── StreamProtocolError (stream)        the broker's stream broke its documented order
 

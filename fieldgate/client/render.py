@@ -107,9 +107,25 @@ def progress_text(progress: Progress, waiting_for: Sequence[str] = ()) -> Text:
     return text
 
 
+def not_asked_table(result: SearchResult) -> Table:
+    """The agencies the search was not sent to, and why (the requesting agency's policy)."""
+    table = Table(
+        title=Text("Not asked (your agency's outbound policy)", style="bold"),
+        title_justify="left",
+    )
+    table.add_column("agency", style="bold", no_wrap=True)
+    table.add_column("why not")
+    for entry in result.not_asked:
+        table.add_row(Text(_safe(entry.node_id)), Text(_safe(entry.reason), style="yellow"))
+    return table
+
+
 def result_group(result: SearchResult) -> Group:
-    """Every agency's table, in the broker's order."""
-    return Group(*(agency_table(a) for a in result.agencies))
+    """Every agency's table, in the broker's order, then the agencies not asked."""
+    parts: list[Table] = [agency_table(a) for a in result.agencies]
+    if result.not_asked:
+        parts.append(not_asked_table(result))
+    return Group(*parts)
 
 
 def comparison_table(
@@ -117,8 +133,13 @@ def comparison_table(
     personas: Sequence[str],
     results: Sequence[SearchResult],
     title: str | None = None,
+    node_id: str = "",
 ) -> Table:
-    """What each persona saw from one agency, field by field, side by side."""
+    """What each persona saw from one agency, field by field, side by side.
+
+    A persona whose search was not sent to ``node_id`` (outside its
+    credential's reach) shows "not asked" and why.
+    """
     table = Table(
         title=Text(_safe(title or agency_name), style="bold"), title_justify="left", expand=True
     )
@@ -128,7 +149,11 @@ def comparison_table(
     views = [next((a for a in r.agencies if a.agency_name == agency_name), None) for r in results]
     counts: list[Text] = []
     field_names: list[str] = []
-    for view in views:
+    for view, result in zip(views, results, strict=True):
+        why_not = next((n.reason for n in result.not_asked if n.node_id == node_id), None)
+        if view is None and why_not is not None:
+            counts.append(Text(_safe(f"not asked: {why_not}"), style="yellow"))
+            continue
         if view is None or view.status != "answered":
             counts.append(Text(_safe(view.status) if view else "absent", style="red"))
             continue

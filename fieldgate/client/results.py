@@ -64,11 +64,22 @@ class AgencyView:
 
 
 @dataclass(frozen=True)
+class NotAsked:
+    """An agency the broker lists that the search was not sent to, and why."""
+
+    node_id: str
+    reason: str
+    """The requesting agency's outbound policy's words (the credential's ``unreached``)."""
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """A whole search: every agency's status and hits."""
 
     request_id: str
     agencies: tuple[AgencyView, ...]
+    not_asked: tuple[NotAsked, ...] = ()
+    """Agencies not asked: outside the credential's reach (its agency's outbound policy)."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON document (see the README, "Search results as JSON")."""
@@ -84,8 +95,10 @@ class SearchResult:
                     a.status == "failed_verification" for a in self.agencies
                 ),
                 "hits": sum(len(a.hits) for a in self.agencies),
+                "not_asked": len(self.not_asked),
             },
             "agencies": [agency_json(a) for a in self.agencies],
+            "not_asked": [{"node_id": n.node_id, "reason": n.reason} for n in self.not_asked],
         }
 
 

@@ -1,15 +1,21 @@
-"""``fieldgate demo``: three agencies, three requesters, one search, side by side.
+"""``fieldgate demo``: four agencies, three requesters, one search, side by side.
 
-The demo starts on loopback a broker and three agency nodes, each with its own
+The demo starts on loopback a broker and four agency nodes, each with its own
 SQLite database of synthetic records and its own contract:
 
 * King County Sheriff's Office — the **sanctuary county** contract;
 * Seattle Police Department — the **pointer-only** contract;
 * Pierce County Sheriff's Department — the **permissive** contract;
+* ICE ERO Seattle — a civil immigration agency holding a few records
+  (**permissive** contract);
 
-then runs the same search for one person as a detective, a civil immigration
-officer and a federal criminal investigator holding a criminal judicial
-warrant, and prints what each one saw from each agency.
+then runs the same search for one person as a King County detective, a civil
+immigration officer and a federal criminal investigator holding a criminal
+judicial warrant, and prints what each one saw from each agency. King County's
+issuer binds its outbound policy (``rego/outbound/king_county``: never a civil
+immigration agency) into the detective's credential, so the detective's search
+is never sent to the immigration agency's node: the demo shows it "not asked"
+and checks that node's audit log holds no search from King County.
 
 It fails loudly (:class:`~fieldgate.devkit.demo_checks.DemoFailed`) rather than
 show empty tables: when a node is not SERVING (no usable contract, say), when
@@ -22,6 +28,7 @@ import asyncio
 import datetime as dt
 import signal
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +45,10 @@ from fieldgate.core.tls import DevPKI, TLSFiles
 from fieldgate.devkit.demo_checks import (
     check_audit,
     check_disclosed,
+    check_not_reached,
     check_serving,
     records_disclosed,
+    searches_audited,
 )
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import (
@@ -49,6 +58,7 @@ from fieldgate.devkit.local_federation import (
     import_records,
     start_federation,
 )
+from fieldgate.devkit.planted import ICE_ERO, Agency
 from fieldgate.devkit.synthetic import (
     DEMO_AGENCIES,
     DEMO_SUBJECT,
@@ -56,12 +66,39 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.node.audit.verify import VerifyReport, verify_log
+from fieldgate.policy.outbound import outbound_policy_path
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.config import build_store
 from fieldgate.trust.tokens import Identity
 
-CONTRACT_OF = {"kcso": "sanctuary_county", "spd": "pointer_only", "pcso": "permissive"}
+CONTRACT_OF = {
+    "kcso": "sanctuary_county",
+    "spd": "pointer_only",
+    "pcso": "permissive",
+    "ice-ero": "permissive",
+}
 """Which shipped contract each demo agency runs."""
+
+DEMO_NODES: tuple[Agency, ...] = (*DEMO_AGENCIES, ICE_ERO)
+"""The demo federation's nodes: the three of DEMO_AGENCIES and the immigration agency's."""
+
+DIRECTORY = {
+    "kcso": ("kcso", "local_law_enforcement", "WA"),
+    "spd": ("spd", "local_law_enforcement", "WA"),
+    "pcso": ("pcso", "local_law_enforcement", "WA"),
+    "ice-ero": ("ice-ero-seattle", "civil_immigration", "US"),
+}
+"""Each demo node's directory entry in the trust bundle: agency, agency type, jurisdiction."""
+
+OUTBOUND_OF = {
+    "kcso": "king_county",
+    "fbi-seattle": "permissive",
+    "ice-ero-seattle": "permissive",
+}
+"""Which shipped outbound policy each requesting agency's issuer binds into its credentials."""
+
+IMMIGRATION_NODE = ICE_ERO.node_id
+COUNTY = "kcso"
 
 
 @dataclass(frozen=True)
@@ -89,10 +126,10 @@ def demo_personas(today: dt.date) -> list[Persona]:
             "Detective\n(criminal investigation)",
             Requester(
                 subject="det-4711",
-                agency="bellevue-pd",
+                agency=COUNTY,
                 agency_type="local_law_enforcement",
                 purpose="criminal_investigation",
-                case_number="BPD-2026-018233",
+                case_number="KC-2026-018233",
                 roles=("detective",),
             ),
         ),
@@ -134,14 +171,21 @@ class SignedPersona:
 def sign_personas(personas: list[Persona], kit: DevTrust) -> list[SignedPersona]:
     """Give each persona's agency an issuer, and each persona a credential and warrants.
 
-    The credential allows exactly the persona's purpose; each warrant becomes a
+    The credential allows exactly the persona's purpose and carries the
+    ``reach`` of its agency's outbound policy (:data:`OUTBOUND_OF`), evaluated
+    against the signed bundle's directory; each warrant becomes a
     court-signed attestation.
     """
-    signed: list[SignedPersona] = []
     for persona in personas:
         r = persona.requester
         if r.agency not in kit.issuers:
             kit.add_issuer(r.agency, r.agency_type)
+        if r.agency in OUTBOUND_OF:
+            kit.outbound[r.agency] = outbound_policy_path(OUTBOUND_OF[r.agency])
+    kit.write()  # the issuers evaluate their policies against the signed directory
+    signed: list[SignedPersona] = []
+    for persona in personas:
+        r = persona.requester
         identity = kit.identity(r.agency, r.subject, [r.purpose], roles=r.roles)
         tokens = tuple(
             kit.warrant(
@@ -176,8 +220,12 @@ def prepare_nodes(
         console=console,
         transient=True,
     ) as progress:
-        for agency in DEMO_AGENCIES:
-            records = generate_agency_records(agency, count=records_per_agency, seed=seed)
+        for agency in DEMO_NODES:
+            # The immigration agency holds a few records: it is there to be (not) asked.
+            count = (
+                records_per_agency if agency in DEMO_AGENCIES else max(10, records_per_agency // 20)
+            )
+            records = generate_agency_records(agency, count=count, seed=seed)
             path = workdir / f"{agency.node_id}.jsonl"
             write_jsonl(records, path)
             contract_name = CONTRACT_OF[agency.node_id]
@@ -268,7 +316,7 @@ async def _run_federation(
     seed: int,
     interrupted: asyncio.Event,
     contracts: Mapping[str, Path] | None,
-) -> tuple[list[SearchResult], list[VerifyReport]] | None:
+) -> tuple[list[SearchResult], list[VerifyReport], Counter[str]] | None:
     """Load, start, check, search, stop; None if interrupted on the way.
 
     Raises:
@@ -279,14 +327,17 @@ async def _run_federation(
         specs = prepare_nodes(workdir, records_per_agency, seed, console, contracts)
         kit = DevTrust(workdir / "trust")
         for spec in specs:
-            kit.add_node(spec.node_id)  # each node signs its answers; the bundle lists its key
+            # Each node signs its answers; the bundle lists its key and its directory entry.
+            agency, kind, jurisdiction = DIRECTORY[spec.node_id]
+            kit.add_node(spec.node_id, agency=agency, agency_type=kind, jurisdiction=jurisdiction)
         signed = sign_personas(personas, kit)
         pki = DevPKI.create(
             workdir / "pki", [BROKER_NAME, *(s.node_id for s in specs), "investigator"]
         )
         console.print(
             "  Each requester holds a credential from their agency, bound to their own key,\n"
-            "  and signs every search, addressed to the agencies it is for; the court signed\n"
+            "  and signs every search, addressed to the agencies it is for (within the reach\n"
+            "  its agency's outbound policy bound into the credential); the court signed\n"
             "  the warrant for the requester's own case; each node signs its answer and the\n"
             "  client verifies every one; every hop is mutual TLS."
         )
@@ -325,7 +376,9 @@ async def _run_federation(
         reports = [verify_log(workdir / f"{s.node_id}.audit.sqlite") for s in specs]
         if completed:
             console.print(audit_summary(reports))
-        return results, reports
+        # What the immigration agency's own node recorded: whose searches reached it.
+        audited = searches_audited(workdir / f"{IMMIGRATION_NODE}.audit.sqlite")
+        return results, reports, audited
 
 
 async def run_demo(
@@ -346,9 +399,11 @@ async def run_demo(
     """
     console.print(
         Panel.fit(
-            "Three agencies share records through Fieldgate. Each keeps its records in its "
-            "own database and decides, field by field, what each requester may see.\n\n"
-            "Requesters: a Bellevue PD detective on a criminal case; an ICE deportation "
+            "Four agencies share records through Fieldgate. Each keeps its records in its "
+            "own database and decides, field by field, what each requester may see; each "
+            "requesting agency decides which agencies its searches may reach.\n\n"
+            "Requesters: a King County detective on a criminal case (the county's outbound "
+            "policy: never a civil immigration agency); an ICE deportation "
             "officer on a civil immigration case; an FBI special agent on a criminal case "
             "holding a federal criminal judicial warrant that covers the subject's location, "
             "custody, photo, contact and citizenship.",
@@ -372,11 +427,12 @@ async def run_demo(
     if outcome is None:
         console.print("Interrupted: every server stopped, temporary databases removed.")
         return None
-    results, reports = outcome
+    results, reports, audited = outcome
     labels = [p.label for p in personas]
-    for agency in DEMO_AGENCIES:
+    for agency in DEMO_NODES:
         title = f"{agency.name} — {CONTRACT_OF[agency.node_id]} contract"
-        console.print(comparison_table(agency.name, labels, results, title))
+        console.print(comparison_table(agency.name, labels, results, title, agency.node_id))
+    console.print(not_asked_summary(personas, results, audited))
     console.print(
         Panel(
             "— withheld (the requester cannot tell it exists)   (city)/(last4) masked\n"
@@ -386,20 +442,49 @@ async def run_demo(
             "never leaves.\n"
             "Pointer-only city: criminal investigators learn only whom to call.\n"
             "Permissive county: every sworn officer, immigration included, gets everything but "
-            "citizenship — the all-or-nothing exchange Fieldgate lets an agency leave behind.",
+            "citizenship — the all-or-nothing exchange Fieldgate lets an agency leave behind.\n"
+            "ICE ERO Seattle: King County's outbound policy keeps it out of the detective's "
+            "credential, so the detective's search is not sent there at all (a search is itself "
+            "personal information); the FBI's permissive policy reaches it.",
             title="How to read this",
         )
     )
     # demo_personas lists the detective first; every shipped contract discloses to them.
     check_disclosed(personas[0].label, results[0])
     check_audit(reports)
-    return demo_summary(personas, results, reports)
+    check_not_reached(IMMIGRATION_NODE, personas[0].requester.agency, audited)
+    return demo_summary(personas, results, reports, audited)
+
+
+def not_asked_summary(
+    personas: list[Persona], results: list[SearchResult], audited: Counter[str]
+) -> str:
+    """Which agencies each requester's search was not sent to, and what the immigration
+    agency's own audit log shows it received."""
+    lines = []
+    for persona, result in zip(personas, results, strict=True):
+        who = persona.label.split("\n")[0]
+        for entry in result.not_asked:
+            lines.append(f"not asked for the {who}: {entry.node_id} — {entry.reason}")
+    received = ", ".join(f"{n} from {a}" for a, n in sorted(audited.items())) or "none"
+    lines.append(
+        f"{ICE_ERO.name}'s own audit log: searches received: {received}; "
+        f"from {COUNTY}: {audited[COUNTY]}"
+    )
+    return "\n".join(lines)
 
 
 def demo_summary(
-    personas: list[Persona], results: list[SearchResult], reports: list[VerifyReport]
+    personas: list[Persona],
+    results: list[SearchResult],
+    reports: list[VerifyReport],
+    audited: Counter[str] | None = None,
 ) -> dict[str, object]:
-    """What each requester was shown per agency, and the audit outcome, for ``--json``."""
+    """What each requester was shown per agency, who was not asked, and the audit outcome.
+
+    The document ``fieldgate demo --json`` prints; ``audited_at_immigration_node``
+    counts the searches the immigration agency's node audited, by requesting agency.
+    """
     return {
         "requesters": [
             {
@@ -416,9 +501,11 @@ def demo_summary(
                     }
                     for a in r.agencies
                 ],
+                "not_asked": [{"node_id": n.node_id, "reason": n.reason} for n in r.not_asked],
             }
             for p, r in zip(personas, results, strict=True)
         ],
+        "audited_at_immigration_node": dict(sorted((audited or Counter()).items())),
         "audit": {
             "entries": sum(r.entries for r in reports),
             "verified": all(r.ok for r in reports),

@@ -11,13 +11,17 @@ and the reason; ``fieldgate`` prints it and exits non-zero.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fieldgate.client.results import SearchResult
 from fieldgate.core.errors import FieldgateError
+from fieldgate.node.audit.entries import SEARCH
+from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import VerifyReport
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.server import RunningNode
@@ -89,3 +93,28 @@ def check_audit(reports: list[VerifyReport]) -> None:
     bad = [r.node_id for r in reports if not r.ok]
     if bad:
         raise DemoFailed(f"audit log verification failed at node(s) {', '.join(bad)}")
+
+
+def searches_audited(audit_db: Path) -> Counter[str]:
+    """How many searches a node's audit log records, by requesting agency.
+
+    Every search a node answers is audited before its answer leaves, hits or
+    none: an agency missing here never had a search reach that node.
+    """
+    counts: Counter[str] = Counter()
+    with AuditReader(audit_db) as reader:
+        for row in reader.entries(SEARCH):
+            data = row.document().get("data")
+            requester = data.get("requester") if isinstance(data, dict) else None
+            if isinstance(requester, dict):
+                counts[str(requester.get("agency", ""))] += 1
+    return counts
+
+
+def check_not_reached(node_id: str, agency: str, audited: Counter[str]) -> None:
+    """Raise :class:`DemoFailed` when ``agency``'s searches reached ``node_id`` after all."""
+    if audited[agency]:
+        raise DemoFailed(
+            f"{audited[agency]} search(es) from {agency} reached node {node_id}, "
+            "which its agency's outbound policy keeps out"
+        )

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fieldgate.policy.outbound import compute_reach
 from fieldgate.trust.bundle_signing import sign_bundle
 from fieldgate.trust.config import TrustConfig
 from fieldgate.trust.keys import generate_key, public_jwk, save_private_key, save_public_key
+from fieldgate.trust.reach import Reach, read_directory
 from fieldgate.trust.tokens import (
     CredentialRequest,
     Identity,
@@ -51,6 +53,11 @@ class DevTrust:
     """Write the bundle signed (and pin the authority in :meth:`config`)."""
     nodes: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     """Node id → its answer key (published in the bundle's ``nodes``)."""
+    node_facts: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Node id → its directory facts (``agency``, ``agency_type``, ``jurisdiction``)."""
+    outbound: dict[str, Path] = field(default_factory=dict)
+    """Agency → its outbound policy: its credentials then carry ``reach``
+    (:mod:`fieldgate.policy.outbound`); agencies not named issue legacy ones."""
 
     @property
     def bundle_path(self) -> Path:
@@ -77,10 +84,18 @@ class DevTrust:
         self.issuers[agency] = (agency_type, key)
         save_private_key(key, self.directory / "issuers" / f"{agency}.pem")
 
-    def add_node(self, node_id: str) -> Path:
-        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`); its path."""
+    def add_node(
+        self, node_id: str, *, agency: str = "", agency_type: str = "", jurisdiction: str = ""
+    ) -> Path:
+        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`); its path.
+
+        ``agency``, ``agency_type`` and ``jurisdiction`` go into its directory
+        entry, where outbound policies read them.
+        """
         key = generate_key()
         self.nodes[node_id] = key
+        facts = {"agency": agency, "agency_type": agency_type, "jurisdiction": jurisdiction}
+        self.node_facts[node_id] = {k: v for k, v in facts.items() if v}
         path = answer_key_path(self.config(), node_id)
         save_private_key(key, path)
         return path
@@ -107,7 +122,11 @@ class DevTrust:
                 }
             ],
             "nodes": [
-                {"id": node_id, "jwk": public_jwk(key.public_key())}
+                {
+                    "id": node_id,
+                    **self.node_facts.get(node_id, {}),
+                    "jwk": public_jwk(key.public_key()),
+                }
                 for node_id, key in sorted(self.nodes.items())
             ],
         }
@@ -141,7 +160,12 @@ class DevTrust:
         hours: float = 8.0,
         now: dt.datetime | None = None,
     ) -> Identity:
-        """A fresh investigator key and a credential for it from ``agency``'s issuer."""
+        """A fresh investigator key and a credential for it from ``agency``'s issuer.
+
+        With an outbound policy for ``agency`` (:attr:`outbound`) the issuer
+        evaluates it against the written, signed bundle's directory and binds
+        the result as the credential's ``reach``.
+        """
         agency_type, issuer_key = self.issuers[agency]
         holder = generate_key()
         credential = issue_credential(
@@ -154,11 +178,28 @@ class DevTrust:
                 purposes=tuple(purposes),
                 holder_key=holder.public_key(),
                 hours=hours,
+                reach=self.reach_for(agency),
             ),
             issuer_key,
             now=now,
         )
         return Identity(credential, holder)
+
+    def reach_for(self, agency: str) -> Reach | None:
+        """What ``agency``'s outbound policy reaches in the written bundle; None without one.
+
+        Raises:
+            fieldgate.trust.trust_bundle.TrustUnavailable: the bundle is not written
+                (call :meth:`write`) or does not verify.
+            fieldgate.policy.errors.OutboundPolicyError: the policy cannot be used.
+        """
+        policy = self.outbound.get(agency)
+        if policy is None:
+            return None
+        authority = self.authority_key.public_key() if self.sign else None
+        directory = read_directory(self.bundle_path, authority)
+        agency_type, _ = self.issuers[agency]
+        return compute_reach(policy, directory, {"id": agency, "agency_type": agency_type})
 
     def warrant(
         self,

@@ -63,6 +63,14 @@ PCSO = Agency(
     kind_weights=(("booking", 45), ("incident_report", 40), ("warrant", 15)),
     facilities=("Pierce County Jail",), case_prefix="PC", area_codes=("253", "253", "360"),
 )
+ICE_ERO = Agency(
+    node_id="ice-ero", name="ICE ERO Seattle", prefix="ERO",
+    city_pool=words.KING_COUNTY + words.PIERCE_COUNTY, unit="Field Office Records",
+    phone="206-555-0140", kind_weights=(("case_file", 60), ("field_interview", 40)),
+    case_prefix="A", area_codes=("206", "253"),
+)
+"""A civil immigration agency that holds records too (issue 15): the demo adds its node
+to show a county detective's searches never reach it. Not one of DEMO_AGENCIES."""
 # fmt: on
 DEMO_AGENCIES: tuple[Agency, ...] = (KCSO, SPD, PCSO)
 """The demo federation: a sanctuary county sheriff (jail, reports, warrants, case files),

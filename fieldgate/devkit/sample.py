@@ -5,7 +5,8 @@
 mutual TLS and verifies signed searches; a broker config listing the three
 nodes; a development CA with certificates for the broker, the nodes and one
 investigator; a trust bundle and revocation list; and, for that investigator
-(a Bellevue PD detective), a private key and an 8-hour credential — so the
+(a Bellevue PD detective), a private key and an 8-hour credential whose reach
+(the permissive outbound policy) is the three nodes — so the
 README's "run it for real" steps work with separate processes.
 """
 
@@ -14,10 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fieldgate.core.tls import DevPKI
-from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.demo import CONTRACT_OF, DIRECTORY
 from fieldgate.devkit.dev_trust import DevTrust, answer_key_path
 from fieldgate.devkit.local_federation import BROKER_NAME
 from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.policy.outbound import outbound_policy_path
 from fieldgate.policy.shipped import rego_root, shipped_contract
 from fieldgate.trust.keys import save_private_key
 
@@ -61,8 +63,12 @@ def write_sample(
     )
     kit = DevTrust(directory / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
+    # The credential carries its agency's reach: every node of this directory.
+    kit.outbound["bellevue-pd"] = outbound_policy_path("permissive")
     for agency in DEMO_AGENCIES:
-        kit.add_node(agency.node_id)  # each node signs its answers; the bundle lists its key
+        # Each node signs its answers; the bundle lists its key and its directory entry.
+        name, kind, jurisdiction = DIRECTORY[agency.node_id]
+        kit.add_node(agency.node_id, agency=name, agency_type=kind, jurisdiction=jurisdiction)
     kit.write()
     identity = kit.identity(
         "bellevue-pd", INVESTIGATOR, ["criminal_investigation", "missing_person"],

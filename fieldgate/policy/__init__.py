@@ -24,6 +24,8 @@ Modules:
 - :mod:`fieldgate.policy.rego_tests`: Rego unit tests through regorus (and cross-checked).
 - :mod:`fieldgate.policy.regopy_harness`: the second engine, regopy, in a child process.
 - :mod:`fieldgate.policy.sample_inputs`: sample requesters, warrants and records for contracts.
+- :mod:`fieldgate.policy.outbound`: the requesting agency's outbound policy, evaluated at
+  issuance.
 - :mod:`fieldgate.policy.shipped`: the Rego shipped as package data, found with importlib.resources.
 
 The field catalogs (``catalogs/*.toml``) ship beside the modules.

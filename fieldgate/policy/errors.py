@@ -8,6 +8,7 @@
         ├── RecordError                             one record does not fit the record model
         ├── ContractError                           the contract cannot be loaded or run
         │   └── BundleError (contract_bundle)       a signed contract bundle is refused
+        ├── OutboundPolicyError                     an outbound policy cannot be loaded or used
         └── BundleStateError (contract_bundle_state)  the bundle state file is unusable
 
 Every error's message says what was wrong and where (file, key, line, field),
@@ -56,3 +57,7 @@ class RecordError(PolicyError):
 
 class ContractError(PolicyError):
     """The agency's data-sharing contract could not be loaded or evaluated."""
+
+
+class OutboundPolicyError(PolicyError):
+    """The requesting agency's outbound policy cannot be read, parsed or used."""

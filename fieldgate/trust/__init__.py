@@ -3,7 +3,8 @@
 ::
 
     agency issuer key ──signs──▶ credential (JWT: subject, agency, type, roles,
-                                  purposes, hours of validity, holder's public key)
+                                  purposes, hours of validity, holder's public key,
+                                  reach: the nodes its outbound policy allows)
     investigator key  ──signs──▶ proof (JWS over this very query, purpose, case,
                                   warrant digests, time, nonce)
     court key         ──signs──▶ warrant attestation (JWS: person, covers, expiry)
@@ -25,6 +26,8 @@ Modules:
 - :mod:`fieldgate.trust.config`: the ``trust`` table of a config, and the verifier it makes.
 - :mod:`fieldgate.trust.answers`: Signed answers: each node signs what it released, the client
   checks every one.
+- :mod:`fieldgate.trust.reach`: the federation directory, and where a credential's ``reach``
+  lets its searches go.
 - :mod:`fieldgate.trust.bundle_signing`: A trust bundle signed by the federation authority, and how
   every party opens it.
 """

@@ -18,7 +18,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
 from fieldgate.trust.keys import public_jwk
+from fieldgate.trust.reach import Reach
 from fieldgate.v1 import common_pb2
 
 CREDENTIAL_TYPE = "fieldgate-credential+jwt"
@@ -54,6 +56,10 @@ class CredentialRequest:
     purposes: tuple[str, ...]
     holder_key: Ed25519PublicKey
     hours: float = 8.0
+    reach: Reach | None = None
+    """Where the agency's outbound policy lets this credential's searches go
+    (:mod:`fieldgate.policy.outbound` computes it); None: no ``reach`` claim
+    (a legacy credential, served as before)."""
 
 
 def issue_credential(
@@ -62,7 +68,8 @@ def issue_credential(
     """Sign a credential binding the investigator's public key to their claims.
 
     Raises:
-        ValueError: the lifetime is not between a minute and MAX_CREDENTIAL_HOURS.
+        ValueError: the lifetime is not between a minute and MAX_CREDENTIAL_HOURS, or
+            the credential would be longer than brokers and nodes accept.
     """
     if not 1 / 60 <= request.hours <= MAX_CREDENTIAL_HOURS:
         raise ValueError(f"a credential lives between 1 minute and {MAX_CREDENTIAL_HOURS} hours")
@@ -81,7 +88,21 @@ def issue_credential(
         # RFC 7800 proof-of-possession: only the holder of this key can use it.
         "cnf": {"jwk": public_jwk(request.holder_key)},
     }
-    return _sign(payload, issuer_key, CREDENTIAL_TYPE)
+    if request.reach is not None:
+        # Bound by the issuer's signature: no client or broker can widen it.
+        payload.update(request.reach.claims())
+    token = _sign(payload, issuer_key, CREDENTIAL_TYPE)
+    if len(token) > MAX_TOKEN_LENGTH:
+        # Refused here, at issuance, rather than by every broker and node later.
+        reach = request.reach
+        named = (
+            f" (its reach names {len(reach.nodes) + len(reach.unreached)} nodes)" if reach else ""
+        )
+        raise ValueError(
+            f"the credential would be {len(token)} characters{named}; brokers and nodes "
+            f"accept at most {MAX_TOKEN_LENGTH}"
+        )
+    return token
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fieldgate.core.errors import FieldgateError
 from fieldgate.trust.keys import key_from_jwk
 from fieldgate.trust.nonce_cache import ReplayCache
+from fieldgate.trust.reach import credential_reach
 from fieldgate.trust.tokens import (
     ALGORITHM,
     CREDENTIAL_TYPE,
@@ -56,6 +57,7 @@ REASONS = (
     "not_addressed",
     "warrant_holder",
     "replayed_nonce",
+    "outside_reach",
 )
 """Every reason a verification can fail; a bounded label set for metrics."""
 
@@ -302,6 +304,7 @@ class SearchVerifier:
             or not all(isinstance(a, str) and a for a in audience)
         ):
             raise VerificationError("not_addressed", "proof names no audience (node ids)")
+        self._check_reach(credential, audience, node_id)
         if node_id is not None and node_id not in audience:
             # A search captured at one node and replayed to another ends here.
             raise VerificationError("not_addressed", f"proof is addressed to {audience}, not here")
@@ -339,6 +342,33 @@ class SearchVerifier:
             tuple(audience),
             nonce,
         )
+
+    @staticmethod
+    def _check_reach(credential: dict[str, Any], audience: list[str], node_id: str | None) -> None:
+        """The requesting agency's outbound policy, bound into the credential by its issuer.
+
+        A node outside ``reach`` refuses whatever the proof says (a broker that
+        adds it to the fan-out); a proof addressed beyond ``reach`` is refused
+        everywhere (a client that forged its audience). A credential without
+        ``reach`` is a legacy one and passes (see :mod:`fieldgate.trust.reach`).
+        """
+        try:
+            reach = credential_reach(credential)
+        except ValueError as exc:
+            raise VerificationError("malformed", f"credential {exc}") from None
+        if reach is None:
+            return
+        if node_id is not None and node_id not in reach.nodes:
+            raise VerificationError(
+                "outside_reach",
+                f"node {node_id} is outside the credential's reach: {reach.why_not(node_id)}",
+            )
+        beyond = sorted(set(audience) - reach.nodes)
+        if beyond:
+            raise VerificationError(
+                "outside_reach",
+                f"proof is addressed to {', '.join(beyond)}, outside the credential's reach",
+            )
 
     def _warrant(
         self,

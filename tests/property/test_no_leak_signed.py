@@ -40,6 +40,7 @@ from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.trust.keys import generate_key
+from fieldgate.trust.reach import Reach
 from fieldgate.trust.tokens import (
     CredentialRequest,
     Identity,
@@ -97,6 +98,7 @@ FAULTS = {
     "warrant granted to another agency": "warrant_holder",
     "warrant granted for another case": "warrant_holder",
     "addressed to other nodes": "not_addressed",
+    "node outside the credential's reach": "outside_reach",
 }
 """Each way a signed search can be invalid → the reason every node must count it under."""
 PER_FAULT = max(4, EXAMPLES // 25)
@@ -286,6 +288,14 @@ def _identity(signed: Signed, case: Case, now: dt.datetime) -> Identity:
         request = CredentialRequest(
             agency, SUBJECT, agency, case.other_type, (), case.allowed, holder.public_key()
         )
+        return Identity(issue_credential(request, kit.issuers[agency][1]), holder)
+    if fault == "node outside the credential's reach":
+        # The requester's agency's outbound policy reached none of these nodes.
+        holder = generate_key()
+        request = CredentialRequest(
+            agency, SUBJECT, agency, case.agency_type, (), case.allowed, holder.public_key(),
+            reach=Reach(frozenset({"elsewhere-pd"}), {"kcso": "not for this agency"}),
+        )  # fmt: skip
         return Identity(issue_credential(request, kit.issuers[agency][1]), holder)
     honest = kit.identity(agency, SUBJECT, case.allowed)
     if fault == "proof signed by another key":

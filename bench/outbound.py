@@ -1,0 +1,141 @@
+"""Outbound policy costs: issuance per directory node, credential size, the hop's check.
+
+``python -m bench.outbound`` prints JSON:
+
+- ``issuance``: time for an issuer to evaluate the shipped King County policy
+  against a federation directory of N nodes (one in ten a civil immigration
+  agency) and sign the credential, median of repeats, per N and per node;
+- ``credential``: the signed credential's length per N, and the largest
+  directory whose credential fits ``MAX_TOKEN_LENGTH`` (larger ones are
+  refused at issuance);
+- ``sign_and_verify_ms``: the client's signing plus one node's full
+  verification of a search, with credentials of growing reach. The reach
+  check itself is a set lookup (≈ 0.1 ms at 579 nodes); the growth is PyJWT
+  decoding the longer credential (its base64url check runs per character,
+  and the credential is read several times per search).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
+from fieldgate.policy.outbound import compute_reach, outbound_policy_path
+from fieldgate.trust.keys import generate_key, public_jwk
+from fieldgate.trust.reach import DirectoryEntry, Reach
+from fieldgate.trust.tokens import CredentialRequest, issue_credential, sign_search
+from fieldgate.trust.trust_bundle import TrustStore
+from fieldgate.trust.verify import SearchVerifier
+from fieldgate.v1 import common_pb2
+
+POLICY = outbound_policy_path("king_county")
+FACTS = {"id": "kcso", "agency_type": "local_law_enforcement", "jurisdiction": "WA"}
+
+
+def directory(n: int) -> list[DirectoryEntry]:
+    """N nodes with realistic ids; every tenth a civil immigration agency."""
+    return [
+        DirectoryEntry(
+            f"agency-{i:04d}",
+            f"agency-{i:04d}",
+            "civil_immigration" if i % 10 == 9 else "local_law_enforcement",
+            "WA",
+            (f"agency-{i:04d}",),
+        )
+        for i in range(n)
+    ]
+
+
+def median_ms(work: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def credential(reach: Reach | None, issuer_key: object, holder: object) -> str:
+    return issue_credential(
+        CredentialRequest(
+            "kcso", "det-4711", "kcso", "local_law_enforcement", (), ("criminal_investigation",),
+            holder.public_key(), reach=reach,  # type: ignore[attr-defined]
+        ),
+        issuer_key,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def main() -> None:
+    issuer, holder = generate_key(), generate_key()
+    issuance: dict[int, dict[str, float]] = {}
+    sizes: dict[int, int | str] = {}
+    for n in (4, 50, 200, 1000):
+        entries = directory(n)
+        reach = compute_reach(POLICY, entries, FACTS)
+        ms = median_ms(
+            lambda entries=entries: compute_reach(POLICY, entries, FACTS),  # type: ignore[misc]
+            5 if n >= 200 else 20,
+        )
+        issuance[n] = {"ms": round(ms, 2), "us_per_node": round(ms * 1000 / n, 1)}
+        try:
+            sizes[n] = len(credential(reach, issuer, holder))
+        except ValueError:
+            sizes[n] = "refused at issuance (over MAX_TOKEN_LENGTH)"
+    low, high = 4, 2000
+    while low < high:  # the largest directory whose credential still fits
+        mid = (low + high + 1) // 2
+        try:
+            credential(compute_reach(POLICY, directory(mid), FACTS), issuer, holder)
+            low = mid
+        except ValueError:
+            high = mid - 1
+    fits = low
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle, revocations = Path(tmp) / "trust.json", Path(tmp) / "revocations.json"
+        stamp = dt.datetime.now(dt.UTC).isoformat()
+        bundle.write_text(json.dumps({"issued_at": stamp, "issuers": [
+            {"id": "kcso", "agency": "kcso", "agency_type": "local_law_enforcement",
+             "jwk": public_jwk(issuer.public_key())}], "courts": []}))  # fmt: skip
+        revocations.write_text(json.dumps({"issued_at": stamp}))
+        store = TrustStore(bundle, revocations, max_age=dt.timedelta(days=1))
+        verifier = SearchVerifier(store)
+        query = common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12")
+        audience = sorted(compute_reach(POLICY, directory(50), FACTS).nodes)[:20]
+        verify = {}
+        cases: list[tuple[str, Reach | None]] = [("without reach", None)]
+        cases += [(f"directory of {n}", compute_reach(POLICY, directory(n), FACTS))
+                  for n in (50, 200, fits)]  # fmt: skip
+        for label, case_reach in cases:
+            token = credential(case_reach, issuer, holder)
+
+            def once(token: str = token) -> None:
+                signed = sign_search(
+                    credential=token, holder_key=holder, query=query,
+                    purpose="criminal_investigation", case_number="C-1", audience=audience,
+                )  # fmt: skip
+                verifier.verify(signed, node_id=audience[0])
+
+            once()
+            verify[label] = round(median_ms(once, 100), 3)
+    print(
+        json.dumps(
+            {
+                "issuance": issuance,
+                "credential_characters": sizes,
+                "max_token_length": MAX_TOKEN_LENGTH,
+                "largest_directory_that_fits": fits,
+                "sign_and_verify_ms": verify,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
