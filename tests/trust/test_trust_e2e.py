@@ -238,7 +238,9 @@ def test_a_request_id_that_could_forge_log_lines_is_refused(trusted: Trusted) ->
         channel, stub = node_stub(trusted.node("kcso"), trusted.pki.files("broker"))
         with channel, pytest.raises(grpc.RpcError) as refused_call:
             stub.Search(
-                node_pb2.NodeServiceSearchRequest(request_id=bad, signed=sign(detective(trusted.kit))),
+                node_pb2.NodeServiceSearchRequest(
+                    request_id=bad, signed=sign(detective(trusted.kit))
+                ),
                 timeout=10,
             )
         assert refused_call.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
