@@ -6,8 +6,8 @@ checks only its sizes (an HPKE encapsulated key of 32 bytes and a ciphertext
 of an answer bucket plus the tag, :mod:`fieldgate.trust.sealing`); the
 requester verifies the rest. A development node's clear answer over the
 protocol's caps (hits, fields, value nesting: :mod:`fieldgate.core.answer_caps`)
-or one whose hits name another agency is refused whole, and the node is marked as failed with a short
-reason; every other agency's hits are kept. Size is capped earlier, by the
+or one whose hits name another agency is refused whole, and the node is marked
+as failed with a short reason; every other agency's hits are kept. Size is capped earlier, by the
 broker's receive limit on node channels (see :mod:`fieldgate.broker.node_client`).
 """
 
