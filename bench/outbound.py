@@ -27,12 +27,13 @@ from pathlib import Path
 
 from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
 from fieldgate.policy.outbound import compute_reach, outbound_policy_path
-from fieldgate.trust.keys import generate_key, public_jwk
+from fieldgate.trust.keys import generate_enc_key, generate_key, public_jwk
 from fieldgate.trust.reach import DirectoryEntry, Reach
-from fieldgate.trust.tokens import CredentialRequest, issue_credential, sign_search
+from fieldgate.trust.sealed_search import sign_search
+from fieldgate.trust.tokens import CredentialRequest, issue_credential
 from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.trust.verify import SearchVerifier
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 POLICY = outbound_policy_path("king_county")
 FACTS = {"id": "kcso", "agency_type": "local_law_enforcement", "jurisdiction": "WA"}
@@ -107,6 +108,9 @@ def main() -> None:
         verifier = SearchVerifier(store)
         query = common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12")
         audience = sorted(compute_reach(POLICY, directory(50), FACTS).nodes)[:20]
+        # Each addressed node's X25519 key: the query is sealed to every one of them.
+        enc_keys = {node: generate_enc_key() for node in audience}
+        node_keys = {node: key.public_key() for node, key in enc_keys.items()}
         verify = {}
         cases: list[tuple[str, Reach | None]] = [("without reach", None)]
         cases += [(f"directory of {n}", compute_reach(POLICY, directory(n), FACTS))
@@ -118,8 +122,9 @@ def main() -> None:
                 signed = sign_search(
                     credential=token, holder_key=holder, query=query,
                     purpose="criminal_investigation", case_number="C-1", audience=audience,
+                    node_keys=node_keys,
                 )  # fmt: skip
-                verifier.verify(signed, node_id=audience[0])
+                verifier.verify(signed, node_id=audience[0], enc_key=enc_keys[audience[0]])
 
             once()
             verify[label] = round(median_ms(once, 100), 3)

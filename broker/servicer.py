@@ -36,7 +36,7 @@ from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
 from fieldgate.core.query import PersonQuery, query_digest, validate_query
 from fieldgate.trust.verify import SearchVerifier, VerificationError, VerifiedSearch
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
 
@@ -47,7 +47,8 @@ class _Admitted:
 
     request_id: str
     requester: common_pb2.Requester
-    query: PersonQuery
+    query: PersonQuery | None
+    """The clear query of a development search; None when sealed (the broker cannot read it)."""
     credential_id: str
     deadline: float
     who: str
@@ -58,7 +59,7 @@ class _Admitted:
     """The node ids the signed search is addressed to; None (unsigned, insecure): every node."""
 
 
-class BrokerServicer(broker_pb2_grpc.BrokerServicer):
+class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
     """Serves searches across the federation in ``config``."""
 
     def __init__(
@@ -100,11 +101,14 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
 
     async def SearchStream(
         self,
-        request: broker_pb2.SearchRequest,
-        context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchEvent],
-    ) -> AsyncIterator[broker_pb2.SearchEvent]:
+        stream_request: broker_pb2.SearchStreamRequest,
+        context: grpc.aio.ServicerContext[
+            broker_pb2.SearchStreamRequest, broker_pb2.SearchStreamResponse
+        ],
+    ) -> AsyncIterator[broker_pb2.SearchStreamResponse]:
+        request = stream_request.search
         search = await self._admit(request, context)
-        events: asyncio.Queue[broker_pb2.SearchEvent | None] = asyncio.Queue()
+        events: asyncio.Queue[broker_pb2.SearchStreamResponse | None] = asyncio.Queue()
         agencies = [
             broker_pb2.RegisteredNode(
                 node_id=a.entry.node_id, agency_name=a.entry.agency_name, address=a.entry.address
@@ -114,7 +118,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
 
         def started() -> None:
             events.put_nowait(
-                broker_pb2.SearchEvent(
+                broker_pb2.SearchStreamResponse(
                     started=broker_pb2.SearchStarted(
                         request_id=search.request_id, agencies=agencies
                     )
@@ -122,7 +126,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             )
 
         def ended(result: broker_pb2.AgencyResult) -> None:
-            events.put_nowait(broker_pb2.SearchEvent(agency=result))
+            events.put_nowait(broker_pb2.SearchStreamResponse(agency=result))
 
         # The search runs as its own task so each agency's event can leave while
         # the others are still being asked; the queue ends with None.
@@ -141,7 +145,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 run.cancel()
                 await asyncio.wait({run})
         answered = sum(r.status == broker_pb2.NODE_STATUS_ANSWERED for r in results)
-        yield broker_pb2.SearchEvent(
+        yield broker_pb2.SearchStreamResponse(
             summary=broker_pb2.SearchSummary(
                 request_id=search.request_id,
                 agencies=len(results),
@@ -159,20 +163,21 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request_id = uuid.uuid4().hex
         # Every line logged for this search carries its id; each node logs the same id.
         request_id_var.set(request_id)
-        requester, query = request.requester, request.query
+        requester = request.requester
+        query: PersonQuery | None = None
         credential_id = ""
         # Sizes, counts and token shapes first: junk costs no signature check,
         # no limit and no nonce memory.
         await refuse_misshapen(request, context, self._metrics, started)
         verified = None
         audience: tuple[str, ...] | None = None
+        digest = ""
         if self._verifier is not None:
             try:
-                verified = self._verifier.verify(
-                    request.signed,
-                    unsigned_requester=requester if request.HasField("requester") else None,
-                    unsigned_query=query if request.HasField("query") else None,
-                )
+                if request.HasField("requester") or request.HasField("query"):
+                    # Development fields beside a signed search: never read, never forwarded.
+                    raise VerificationError("clear_fields", "a clear requester or query was sent")
+                verified = self._verifier.verify(request.signed)
             except VerificationError as exc:
                 log.warning("search refused: %.300s", exc)
                 if self._metrics is not None:
@@ -180,12 +185,16 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                         UNKNOWN_PURPOSE, exc.reason, time.perf_counter() - started
                     )
                 await abort(context, status_for(exc))
-            requester, query = verified.requester, verified.query
+            requester = verified.requester
             credential_id = verified.credential_id
             audience = verified.audience
+            # The broker's only handle on a sealed query: its salted commitment.
+            digest = f"sealed:{verified.sealed}"
         try:
             validate_requester(requester)
-            validated_query = validate_query(query)
+            if verified is None:
+                query = validate_query(request.query)
+                digest = query_digest(query)
             deadline = self.deadline_for(request.deadline_seconds)
             if audience is not None:
                 self._check_audience(audience)
@@ -202,7 +211,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         search = _Admitted(
             request_id=request_id,
             requester=requester,
-            query=validated_query,
+            query=query,
             credential_id=credential_id,
             deadline=deadline,
             who=Limits.requester_key(requester.agency, requester.subject, credential_id),
@@ -213,7 +222,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         # Limits apply to the verified requester, before any agency is asked;
         # over one the search is refused at once, never queued.
         try:
-            self._limits.admit(search.who, requester.agency, query_digest(validated_query))
+            self._limits.admit(search.who, requester.agency, digest)
         except LimitExceeded as exc:
             await self._refuse(context, search, exc)
         return search
@@ -273,9 +282,9 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 # Forward what the client sent, untouched: nodes verify the signed search.
                 outcomes = await self._fanout.search(
                     search.request_id,
-                    request.requester,
-                    request.query,
-                    request.signed if request.HasField("signed") else None,
+                    request.requester if search.verified is None else None,
+                    request.query if search.verified is None else None,
+                    request.signed if search.verified is not None else None,
                     search.deadline,
                     record,
                     search.audience,
@@ -314,7 +323,9 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             requester.purpose,
             " (cancelled by the requester)" if cancelled else "",
             ", ".join(
-                f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}:{len(r.hits)}" for r in results
+                f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}"
+                + (f":{len(r.answer.ciphertext)}B" if r.HasField("answer") else f":{len(r.hits)}")
+                for r in results
             ),
         )
         if self._search_log is not None:
@@ -330,6 +341,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                     results,
                     search.credential_id,
                     hedged,
+                    search.verified.sealed if search.verified is not None else "",
                 )
             except BrokerLogError as exc:
                 # The nodes logged their disclosures before answering; the

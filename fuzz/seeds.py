@@ -9,11 +9,11 @@ import json
 import tarfile
 
 from fieldgate.policy.contract_bundle import pack_bundle
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 
 
 def _request() -> bytes:
-    return node_pb2.NodeSearchRequest(
+    return node_pb2.NodeServiceSearchRequest(
         request_id="r",
         requester=common_pb2.Requester(
             subject="s", agency="a", agency_type="local_law_enforcement",
@@ -60,13 +60,16 @@ def seeds() -> dict[str, list[bytes]]:
         "search_request": [
             request,
             request[: len(request) // 2],  # truncated
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 query=common_pb2.PersonQuery(surname="A" * 100_000)
             ).SerializeToString(),  # oversized
             b"\x0a" * 64,  # lengths that promise more than there is
-            node_pb2.NodeSearchRequest(
-                signed=common_pb2.SignedSearch(warrants=["a.b.c"] * 9 + ["\u00eb.\u00ff.x"])
-            ).SerializeToString(),  # too many warrants, a non-ASCII token
+            node_pb2.NodeServiceSearchRequest(
+                signed=common_pb2.SignedSearch(
+                    proof="\u00eb.\u00ff.x",
+                    sealed=[common_pb2.SealedQuery(node_id="n", enc=b"x")] * 65,
+                )
+            ).SerializeToString(),  # too many sealed queries, a non-ASCII token
         ],
         "names": [
             "O'Brien-Smith, José María".encode(),
@@ -96,7 +99,8 @@ def seeds() -> dict[str, list[bytes]]:
         "signed_search": [
             common_pb2.SignedSearch(credential="a.b.c", proof="d.e.f").SerializeToString(),
             common_pb2.SignedSearch(
-                credential="eyJhbGciOiJFZERTQSJ9.e30.AAAA", warrants=["x"] * 100
+                credential="eyJhbGciOiJFZERTQSJ9.e30.AAAA",
+                sealed=[common_pb2.SealedQuery(node_id="x", enc=bytes(32))] * 100,
             ).SerializeToString(),
             b"\x12" + b"\xff" * 10,
         ],

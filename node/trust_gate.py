@@ -14,11 +14,13 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
 from fieldgate.core.claims import RequesterClaims, validate_requester
 from fieldgate.core.query import PersonQuery, validate_query
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.trust.verify import SearchVerifier, VerificationError
-from fieldgate.v1 import node_pb2
+from fieldgate.v2 import node_pb2
 
 log = logging.getLogger("fieldgate.node")
 
@@ -29,6 +31,8 @@ class Admitted:
 
     claims: RequesterClaims
     query: PersonQuery
+    answer_key: X25519PublicKey | None = None
+    """The requester's X25519 key from the verified credential; the answer is sealed to it."""
 
 
 class TrustGate:
@@ -40,17 +44,26 @@ class TrustGate:
         metrics: NodeMetrics | None = None,
         *,
         node_id: str = "",
+        enc_key: X25519PrivateKey | None = None,
     ) -> None:
-        """Verify with ``verifier`` (None: insecure); only searches addressed to ``node_id``."""
+        """Verify with ``verifier`` (None: insecure); only searches addressed to ``node_id``.
+
+        ``enc_key`` is this node's X25519 key, which opens the query sealed to it;
+        without one every signed search is refused (``unsealable``).
+        """
         self.verifier = verifier
         self.node_id = node_id
+        self._enc_key = enc_key
         """This node's id: a signed search must name it in its audience."""
         self.refused: Counter[str] = Counter()
         """Verification failures by reason (a bounded set: see ``REASONS``)."""
         self.metrics = metrics
         """Where failures are also counted for Prometheus, if anywhere."""
+        self.last_refusal = ""
+        """The reason of the latest refusal (read by the servicer, on the same event loop,
+        right after :meth:`admit` returned None)."""
 
-    def admit(self, request: node_pb2.NodeSearchRequest) -> Admitted | None:
+    def admit(self, request: node_pb2.NodeServiceSearchRequest) -> Admitted | None:
         """Verified claims and query, or None when the request must get a not-found answer.
 
         Raises:
@@ -61,15 +74,22 @@ class TrustGate:
         if not request.HasField("signed"):
             self._refuse(request.request_id, VerificationError("unsigned", "no signed search"))
             return None
+        if request.HasField("requester") or request.HasField("query"):
+            # Development fields at a node that verifies: never taken, never mixed.
+            self._refuse(
+                request.request_id,
+                VerificationError("clear_fields", "a clear requester or query was sent"),
+            )
+            return None
         try:
             verified = self.verifier.verify(
-                request.signed,
-                unsigned_requester=request.requester if request.HasField("requester") else None,
-                unsigned_query=request.query if request.HasField("query") else None,
-                node_id=self.node_id,
+                request.signed, node_id=self.node_id, enc_key=self._enc_key
             )
         except VerificationError as exc:
             self._refuse(request.request_id, exc)
+            return None
+        if verified.query is None:  # verify() opens the query whenever node_id is given
+            self._refuse(request.request_id, VerificationError("unsealable", "no query opened"))
             return None
         claims = replace(
             validate_requester(verified.requester),
@@ -77,9 +97,10 @@ class TrustGate:
             issuer=verified.issuer,
             allowed_purposes=verified.allowed_purposes,
         )
-        return Admitted(claims, validate_query(verified.query))
+        return Admitted(claims, validate_query(verified.query), verified.answer_key)
 
     def _refuse(self, request_id: str, exc: VerificationError) -> None:
+        self.last_refusal = exc.reason
         self.refused[exc.reason] += 1
         if self.metrics is not None:
             self.metrics.verification_failed(exc.reason)

@@ -13,7 +13,12 @@ from fieldgate.cli.files import EXISTING_FILE, emit_token
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
 from fieldgate.policy.errors import OutboundPolicyError
 from fieldgate.policy.outbound import compute_reach, outbound_policy_path
-from fieldgate.trust.keys import KeyFileError, load_private_key, load_public_key
+from fieldgate.trust.keys import (
+    KeyFileError,
+    load_enc_public_key,
+    load_private_key,
+    load_public_key,
+)
 from fieldgate.trust.reach import Reach, read_directory
 from fieldgate.trust.tokens import MAX_CREDENTIAL_HOURS, CredentialRequest, issue_credential
 from fieldgate.trust.trust_bundle import TrustUnavailable
@@ -46,6 +51,17 @@ def credential() -> None:
     help="The investigator's PUBLIC key (their private key never leaves them).",
 )
 @click.option(
+    "--holder-enc-key",
+    type=EXISTING_FILE,
+    help="The investigator's PUBLIC X25519 key (keygen --x25519): answers are sealed to it. "
+    "Without it no node can answer their searches.",
+)
+@click.option(
+    "--reach",
+    multiple=True,
+    help="A node id this investigator's searches may reach (repeatable); none: no constraint.",
+)
+@click.option(
     "--hours",
     type=click.FloatRange(0.02, MAX_CREDENTIAL_HOURS),
     default=8.0,
@@ -72,7 +88,8 @@ def credential() -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path))
 def credential_issue(
     issuer_key: Path, issuer: str, agency: str, agency_type: str, subject: str,
-    roles: tuple[str, ...], purposes: tuple[str, ...], holder_key: Path, hours: float,
+    roles: tuple[str, ...], purposes: tuple[str, ...], holder_key: Path,
+    holder_enc_key: Path | None, reach: tuple[str, ...], hours: float,
     outbound_policy: str | None, trust_bundle: Path | None, authority_key: Path | None,
     jurisdiction: str, out: Path | None,
 ) -> None:  # fmt: skip
@@ -80,10 +97,17 @@ def credential_issue(
 
     With --outbound-policy the credential carries `reach` (the nodes its
     searches may address) and `unreached` (the others, and why), and the
-    reach is printed on stderr. Without it the credential has no `reach`
-    (legacy: every node its searches address).
+    reach is printed on stderr; --reach names the nodes by hand instead.
+    Without either the credential has no `reach` (legacy: every node its
+    searches address).
     """
-    reach = _reach(outbound_policy, trust_bundle, authority_key, agency, agency_type, jurisdiction)
+    if reach and outbound_policy is not None:
+        raise click.UsageError("give --reach or --outbound-policy, not both")
+    bound = (
+        Reach(frozenset(reach))
+        if reach
+        else _reach(outbound_policy, trust_bundle, authority_key, agency, agency_type, jurisdiction)
+    )
     try:
         token = issue_credential(
             CredentialRequest(
@@ -95,11 +119,14 @@ def credential_issue(
                 purposes=purposes,
                 holder_key=load_public_key(holder_key),
                 hours=hours,
-                reach=reach,
+                holder_enc_key=(
+                    None if holder_enc_key is None else load_enc_public_key(holder_enc_key)
+                ),
+                reach=bound,
             ),
             load_private_key(issuer_key),
         )
-    except ValueError as exc:
+    except (ValueError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
     emit_token(token, out)
 

@@ -16,7 +16,13 @@ from fieldgate.trust.bundle_signing import (
     sign_bundle,
     unverified_payload,
 )
-from fieldgate.trust.keys import load_private_key, load_public_key, public_jwk
+from fieldgate.trust.keys import (
+    enc_public_jwk,
+    load_enc_public_key,
+    load_private_key,
+    load_public_key,
+    public_jwk,
+)
 from fieldgate.trust.trust_bundle import TrustUnavailable, parse_bundle, parse_nodes
 
 
@@ -86,6 +92,11 @@ def trust_sign(bundle: Path, authority_key: Path) -> None:
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--id", "node_id", required=True, help="The node's id.")
 @click.option("--key", type=EXISTING_FILE, required=True, help="The node's public answer key.")
+@click.option(
+    "--enc-key",
+    type=EXISTING_FILE,
+    help="The node's public X25519 key (keygen --x25519): clients seal queries to it.",
+)
 @click.option("--agency", default="", help="The agency running the node (directory entry).")
 @click.option(
     "--agency-type",
@@ -96,19 +107,23 @@ def trust_sign(bundle: Path, authority_key: Path) -> None:
 @click.option("--jurisdiction", default="", help="Its jurisdiction, e.g. WA or US.")
 @AUTHORITY_KEY
 def trust_add_node(
-    bundle: Path, node_id: str, key: Path, agency: str, agency_type: str, jurisdiction: str,
-    authority_key: Path | None,
+    bundle: Path, node_id: str, key: Path, enc_key: Path | None, agency: str, agency_type: str,
+    jurisdiction: str, authority_key: Path | None,
 ) -> None:  # fmt: skip
-    """Publish a node's answer key and directory entry.
+    """Publish a node's answer key, encryption key and directory entry.
 
-    Clients verify that node's answers with the key; requesting agencies'
-    outbound policies decide on its agency, agency type and jurisdiction.
+    Clients verify that node's answers with the answer key and seal their
+    queries to its encryption key (without one no client can address the
+    node); requesting agencies' outbound policies decide on its agency,
+    agency type and jurisdiction.
     """
     document = _load_bundle(bundle, authority_key)
     nodes = [n for n in _entries(bundle, document, "nodes") if n.get("id") != node_id]
     facts = {"agency": agency, "agency_type": agency_type, "jurisdiction": jurisdiction}
     entry: dict[str, object] = {"id": node_id, **{k: v for k, v in facts.items() if v}}
     entry["jwk"] = public_jwk(load_public_key(key))
+    if enc_key is not None:
+        entry["enc"] = enc_public_jwk(load_enc_public_key(enc_key))
     nodes.append(entry)
     document["nodes"] = nodes
     _check_and_write(bundle, document, authority_key)

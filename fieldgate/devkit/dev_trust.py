@@ -15,11 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fieldgate.policy.outbound import compute_reach
 from fieldgate.trust.bundle_signing import sign_bundle
 from fieldgate.trust.config import TrustConfig
-from fieldgate.trust.keys import generate_key, public_jwk, save_private_key, save_public_key
+from fieldgate.trust.keys import (
+    enc_public_jwk,
+    generate_enc_key,
+    generate_key,
+    public_jwk,
+    save_private_key,
+    save_public_key,
+)
 from fieldgate.trust.reach import Reach, read_directory
 from fieldgate.trust.tokens import (
     CredentialRequest,
@@ -33,6 +41,11 @@ from fieldgate.trust.tokens import (
 def answer_key_path(trust: TrustConfig, node_id: str) -> Path:
     """Where a development node's answer key lives: beside the trust bundle."""
     return trust.bundle.parent / "nodes" / f"{node_id}.pem"
+
+
+def enc_key_path(trust: TrustConfig, node_id: str) -> Path:
+    """Where a development node's X25519 key (opens queries sealed to it) lives."""
+    return trust.bundle.parent / "nodes" / f"{node_id}-enc.pem"
 
 
 @dataclass
@@ -58,6 +71,8 @@ class DevTrust:
     outbound: dict[str, Path] = field(default_factory=dict)
     """Agency → its outbound policy: its credentials then carry ``reach``
     (:mod:`fieldgate.policy.outbound`); agencies not named issue legacy ones."""
+    node_enc: dict[str, X25519PrivateKey] = field(default_factory=dict)
+    """Node id → its X25519 key (published in the bundle's ``nodes[].enc``)."""
 
     @property
     def bundle_path(self) -> Path:
@@ -87,7 +102,8 @@ class DevTrust:
     def add_node(
         self, node_id: str, *, agency: str = "", agency_type: str = "", jurisdiction: str = ""
     ) -> Path:
-        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`); its path.
+        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`) and an
+        X25519 key (:func:`enc_key_path`); the answer key's path.
 
         ``agency``, ``agency_type`` and ``jurisdiction`` go into its directory
         entry, where outbound policies read them.
@@ -98,6 +114,9 @@ class DevTrust:
         self.node_facts[node_id] = {k: v for k, v in facts.items() if v}
         path = answer_key_path(self.config(), node_id)
         save_private_key(key, path)
+        enc = generate_enc_key()
+        self.node_enc[node_id] = enc
+        save_private_key(enc, enc_key_path(self.config(), node_id))
         return path
 
     def write(self, *, issued_at: dt.datetime | None = None) -> None:
@@ -126,6 +145,7 @@ class DevTrust:
                     "id": node_id,
                     **self.node_facts.get(node_id, {}),
                     "jwk": public_jwk(key.public_key()),
+                    "enc": enc_public_jwk(self.node_enc[node_id].public_key()),
                 }
                 for node_id, key in sorted(self.nodes.items())
             ],
@@ -159,15 +179,19 @@ class DevTrust:
         roles: Sequence[str] = (),
         hours: float = 8.0,
         now: dt.datetime | None = None,
+        reach: Sequence[str] | None = None,
     ) -> Identity:
-        """A fresh investigator key and a credential for it from ``agency``'s issuer.
+        """Fresh investigator keys (Ed25519 to sign, X25519 to receive answers) and a
+        credential for them from ``agency``'s issuer.
 
-        With an outbound policy for ``agency`` (:attr:`outbound`) the issuer
+        ``reach`` names the nodes its searches may reach by hand; otherwise,
+        with an outbound policy for ``agency`` (:attr:`outbound`), the issuer
         evaluates it against the written, signed bundle's directory and binds
         the result as the credential's ``reach``.
         """
         agency_type, issuer_key = self.issuers[agency]
         holder = generate_key()
+        enc = generate_enc_key()
         credential = issue_credential(
             CredentialRequest(
                 issuer=agency,
@@ -178,12 +202,13 @@ class DevTrust:
                 purposes=tuple(purposes),
                 holder_key=holder.public_key(),
                 hours=hours,
-                reach=self.reach_for(agency),
+                holder_enc_key=enc.public_key(),
+                reach=self.reach_for(agency) if reach is None else Reach(frozenset(reach)),
             ),
             issuer_key,
             now=now,
         )
-        return Identity(credential, holder)
+        return Identity(credential, holder, enc)
 
     def reach_for(self, agency: str) -> Reach | None:
         """What ``agency``'s outbound policy reaches in the written bundle; None without one.

@@ -26,7 +26,7 @@ from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.tokens import Identity
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
 from tests.helpers.brokers import import_two_agencies, start_test_broker
 from tests.helpers.federation import LoopThread
 
@@ -89,9 +89,12 @@ def hostile(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Itera
     workdir = tmp_path_factory.mktemp("hostile")
     kit = DevTrust(workdir / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
-    kit.write()
     pki = DevPKI.create(workdir / "pki", ["broker", "kcso", "spd", "investigator"])
     specs, _ = import_two_agencies(workdir)
+    for spec in specs:
+        kit.add_node(spec.node_id)
+    kit.add_node("kcso-real")  # an id only the impostor test routes to
+    kit.write()
     federation = loop.run(start_federation(specs, workdir, trust=kit.config(), pki=pki))
     clock = FakeClock()
     strict = loop.run(
@@ -129,6 +132,7 @@ def _request(
         identity=identity or hostile.identity(),
         warrant_tokens=warrants,
         audience=audience if audience is not None else tuple(hostile.federation.nodes),
+        node_keys={n: k.public_key() for n, k in hostile.kit.node_enc.items()},
     )
 
 
@@ -136,25 +140,27 @@ def _broker_search(
     hostile: Hostile, request: broker_pb2.SearchRequest, address: str | None = None
 ) -> broker_pb2.SearchResponse:
     with hostile.broker_channel(address) as channel:
-        return broker_pb2_grpc.BrokerStub(channel).Search(request, timeout=20)
+        return broker_pb2_grpc.BrokerServiceStub(channel).Search(request, timeout=20)
 
 
-def _node_search(hostile: Hostile, request: node_pb2.NodeSearchRequest) -> None:
+def _node_search(hostile: Hostile, request: node_pb2.NodeServiceSearchRequest) -> None:
     with hostile.node_channel() as channel:
         channel.unary_unary(
-            "/fieldgate.v1.AgencyNode/Search",
-            request_serializer=node_pb2.NodeSearchRequest.SerializeToString,
-            response_deserializer=node_pb2.NodeSearchResponse.FromString,
+            "/fieldgate.v2.NodeService/Search",
+            request_serializer=node_pb2.NodeServiceSearchRequest.SerializeToString,
+            response_deserializer=node_pb2.NodeServiceSearchResponse.FromString,
         )(request, timeout=20)
 
 
-def test_seven_thousand_copies_of_a_genuine_warrant_are_refused_before_verification(
+def test_a_flood_of_sealed_envelopes_is_refused_before_verification(
     hostile: Hostile,
 ) -> None:
-    warrant = hostile.warrant()
-    honest = _request(hostile, (warrant,))
-    assert _broker_search(hostile, honest).results  # the warrant itself is genuine
-    flood = _request(hostile, (warrant,) * 7000)
+    """Warrants are sealed now; what a flood can still repeat is the envelopes."""
+    honest = _request(hostile, (hostile.warrant(),))
+    assert _broker_search(hostile, honest).results  # the search itself is genuine
+    flood = broker_pb2.SearchRequest()
+    flood.CopyFrom(honest)
+    flood.signed.sealed.extend(list(honest.signed.sealed) * 50)
     nonces = hostile.nonces_at()
     refused_before = sum(hostile.federation.nodes["kcso"].gate.refused.values())
 
@@ -163,15 +169,17 @@ def test_seven_thousand_copies_of_a_genuine_warrant_are_refused_before_verificat
         _broker_search(hostile, flood)
     broker_seconds = time.perf_counter() - began
     assert at_broker.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "signed.warrants" in (at_broker.value.details() or "")
+    assert "signed.sealed" in (at_broker.value.details() or "")
 
     # A compromised broker forwarding it anyway: the node refuses it as cheaply.
     began = time.perf_counter()
     with pytest.raises(grpc.RpcError) as at_node:
-        _node_search(hostile, node_pb2.NodeSearchRequest(request_id="r7000", signed=flood.signed))
+        _node_search(
+            hostile, node_pb2.NodeServiceSearchRequest(request_id="r7000", signed=flood.signed)
+        )
     node_seconds = time.perf_counter() - began
     assert at_node.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    # Verifying 7,000 EdDSA warrants took seconds; the shape check takes milliseconds.
+    # No HPKE open, no signature check: the shape check takes milliseconds.
     assert broker_seconds < 1.0, broker_seconds
     assert node_seconds < 1.0, node_seconds
     # Nothing verified, nothing remembered.
@@ -182,14 +190,16 @@ def test_seven_thousand_copies_of_a_genuine_warrant_are_refused_before_verificat
 @pytest.mark.parametrize("token", ["ë.ÿ.ñ", "eyJ.abc.d\u202e", "a" * 20_000])
 def test_bad_tokens_get_invalid_argument_not_unknown(hostile: Hostile, token: str) -> None:
     request = _request(hostile)
-    request.signed.warrants.append(token)
+    request.signed.proof = token
     with pytest.raises(grpc.RpcError) as at_broker:
         _broker_search(hostile, request)
     assert at_broker.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "signed.warrants[0]" in (at_broker.value.details() or "")
+    assert "signed.proof" in (at_broker.value.details() or "")
     assert len(at_broker.value.details() or "") < 500
     with pytest.raises(grpc.RpcError) as at_node:
-        _node_search(hostile, node_pb2.NodeSearchRequest(request_id="r1", signed=request.signed))
+        _node_search(
+            hostile, node_pb2.NodeServiceSearchRequest(request_id="r1", signed=request.signed)
+        )
     assert at_node.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -206,9 +216,9 @@ def test_a_huge_issuer_name_is_refused_with_a_bounded_message(hostile: Hostile) 
 @pytest.mark.parametrize(
     ("target", "method"),
     [
-        ("broker", "/fieldgate.v1.Broker/Search"),
-        ("broker", "/fieldgate.v1.Broker/SearchStream"),
-        ("node", "/fieldgate.v1.AgencyNode/Search"),
+        ("broker", "/fieldgate.v2.BrokerService/Search"),
+        ("broker", "/fieldgate.v2.BrokerService/SearchStream"),
+        ("node", "/fieldgate.v2.NodeService/Search"),
     ],
 )
 @pytest.mark.parametrize("payload", [b"\xff\xff\xff\xff", b"\x0a\x05\xff\xfe\xfd\xfc\xfb"])
@@ -250,16 +260,15 @@ def test_a_search_refused_by_a_limit_keeps_no_nonce(hostile: Hostile) -> None:
     assert {r.node_id for r in retried.results} == {"kcso", "spd"}
 
 
-class _Impostor(node_pb2_grpc.AgencyNodeServicer):
+class _Impostor(node_pb2_grpc.NodeServiceServicer):
     """Answers as King County with one hit, whoever it really is."""
 
     async def Search(
-        self, request: node_pb2.NodeSearchRequest, context: object
-    ) -> node_pb2.NodeSearchResponse:
-        return node_pb2.NodeSearchResponse(
+        self, request: node_pb2.NodeServiceSearchRequest, context: object
+    ) -> node_pb2.NodeServiceSearchResponse:
+        return node_pb2.NodeServiceSearchResponse(
             request_id=request.request_id,
             node_id="kcso",
-            agency_name="King County Sheriff's Office",
             hits=[common_pb2.Hit(record_id="FAKE-1", record_kind="booking", score=1.0)],
         )
 
@@ -272,7 +281,7 @@ def test_a_process_with_another_partys_certificate_cannot_answer_as_a_node(
 
     async def start_impostor() -> tuple[grpc.aio.Server, int]:
         server = grpc.aio.server()
-        node_pb2_grpc.add_AgencyNodeServicer_to_server(_Impostor(), server)
+        node_pb2_grpc.add_NodeServiceServicer_to_server(_Impostor(), server)
         port = server.add_secure_port(
             "127.0.0.1:0", hostile.pki.files(certificate).server_credentials()
         )

@@ -23,7 +23,7 @@ from fieldgate.client.broker_client import SearchClient
 from fieldgate.core.answer_caps import MAX_HITS_PER_ANSWER
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import common_pb2, node_pb2, node_pb2_grpc
 from tests.conftest import DemoFederation
 from tests.helpers.brokers import start_test_broker
 from tests.helpers.federation import LoopThread
@@ -68,19 +68,18 @@ ANSWERS: dict[str, Hits] = {
 }
 
 
-class HostileNode(node_pb2_grpc.AgencyNodeServicer):
+class HostileNode(node_pb2_grpc.NodeServiceServicer):
     """Answers every search with ``self.hits()``, as the node it claims to be."""
 
     def __init__(self) -> None:
         self.hits: Hits = list
 
     async def Search(
-        self, request: node_pb2.NodeSearchRequest, context: Any
-    ) -> node_pb2.NodeSearchResponse:
-        return node_pb2.NodeSearchResponse(
+        self, request: node_pb2.NodeServiceSearchRequest, context: Any
+    ) -> node_pb2.NodeServiceSearchResponse:
+        return node_pb2.NodeServiceSearchResponse(
             request_id=request.request_id,
             node_id="hostile",
-            agency_name=HOSTILE_NAME,
             hits=self.hits(),
         )
 
@@ -93,7 +92,7 @@ def federation(
 
     async def start_hostile() -> tuple[grpc.aio.Server, int]:
         server = grpc.aio.server(options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
-        node_pb2_grpc.add_AgencyNodeServicer_to_server(hostile, server)
+        node_pb2_grpc.add_NodeServiceServicer_to_server(hostile, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         return server, port
@@ -148,3 +147,23 @@ def test_one_hostile_answer_fails_that_node_alone(
         assert [h.record_id for h in kept.hits] == [h.record_id for h in agency.hits]
     assert any(a.hits for a in honest.agencies)
     assert sum(len(a.hits) for a in result.agencies) <= MAX_HITS_PER_ANSWER * len(result.agencies)
+
+
+def test_a_sealed_answer_off_the_padded_sizes_is_refused() -> None:
+    """The broker cannot read a sealed answer, but can hold it to the protocol's sizes."""
+    from fieldgate.broker.answer_checks import answer_problem
+    from fieldgate.trust.sealing import ANSWER_BUCKETS
+    from fieldgate.v2 import common_pb2
+
+    def sealed(enc: int, ciphertext: int) -> node_pb2.NodeServiceSearchResponse:
+        return node_pb2.NodeServiceSearchResponse(
+            answer=common_pb2.SealedAnswer(enc=bytes(enc), ciphertext=bytes(ciphertext))
+        )
+
+    assert answer_problem(sealed(32, ANSWER_BUCKETS[0] + 16), "x") is None
+    # One byte more tells sizes apart; a short enc is no HPKE envelope.
+    assert "padded answer size" in (answer_problem(sealed(32, ANSWER_BUCKETS[0] + 17), "x") or "")
+    assert "padded answer size" in (answer_problem(sealed(31, ANSWER_BUCKETS[0] + 16), "x") or "")
+    beside = sealed(32, ANSWER_BUCKETS[0] + 16)
+    beside.hits.add(record_id="R-1")
+    assert "clear hits" in (answer_problem(beside, "x") or "")

@@ -23,6 +23,7 @@ import grpc
 import jwt
 import pytest
 from click.testing import CliRunner
+from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2
 
 from fieldgate.cli.main import cli
 from fieldgate.client.audience import AudienceError
@@ -49,7 +50,6 @@ from fieldgate.policy.outbound import outbound_policy_path
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.keys import save_private_key
 from fieldgate.trust.tokens import Identity, sign_search
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 
 CRIMINAL = Requester("", "", "", "criminal_investigation", "KC-2026-0042")
