@@ -24,6 +24,8 @@ concern per module:
   inclusion and consis.
 - :mod:`fieldgate.node.audit.note`: C2SP signed notes: the log's tree heads as ``tlog-checkpoint``
   notes, and witnes.
+- :mod:`fieldgate.node.audit.proofs`: Inclusion and consistency proofs an auditor outside the
+  agency can check with one public key.
 - :mod:`fieldgate.node.audit.tree`: The audit log as an RFC 9162 Merkle tree: tree heads and proofs
   read from the da.
 - :mod:`fieldgate.node.audit.witness_checks`: Checking a log against the checkpoints its witnesses
