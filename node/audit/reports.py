@@ -26,7 +26,7 @@ from typing import Any
 
 from fieldgate.core.names import normalize_name
 from fieldgate.core.query import PersonQuery
-from fieldgate.node.audit.entries import RECORDS_CHANGED, SEARCH
+from fieldgate.node.audit.entries import RECORDS_CHANGED, SEARCH, record_fields
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.store import RecordStore
 
@@ -79,7 +79,7 @@ def _sent_fields(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(record id, field verdict) of every field that left the node in this search."""
     for record in data.get("records", []):
         if record.get("sent"):
-            for verdict in record.get("fields", []):
+            for verdict in record_fields(data, record):
                 if verdict.get("outcome") in ("released", "masked"):
                     yield record["record_id"], verdict
 
@@ -148,7 +148,7 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
         for record in data.get("records", []):
             if not record.get("sent") or record.get("record_id") not in record_ids:
                 continue
-            fields = record.get("fields", [])
+            fields = record_fields(data, record)
             rows.append(
                 {
                     "time": time,
