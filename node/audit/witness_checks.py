@@ -32,11 +32,15 @@ class WitnessedCheck:
         cosigned: notes cosigned by at least one trusted witness, checked.
         unprovable: of those, how many lie in a part of the log purged by retention.
         problems: mismatches (``rewritten``) and unreadable lines (``witnessed``).
+        newest: the largest tree size a trusted witness cosigned and the log matched.
+        witnesses: the trusted witnesses whose cosignatures were found.
     """
 
     cosigned: int = 0
     unprovable: int = 0
     problems: list[Problem] = field(default_factory=list)
+    newest: int = 0
+    witnesses: set[str] = field(default_factory=set)
 
 
 def check_witnessed(
@@ -80,7 +84,10 @@ def check_witnessed(
             except TreeError:
                 result.unprovable += 1
                 continue
-            if actual != head.root:
+            if actual == head.root:
+                result.newest = max(result.newest, head.size)
+                result.witnesses.update(names)
+            else:
                 result.problems.append(
                     Problem(
                         "rewritten",

@@ -18,7 +18,7 @@ from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.merkle import CompactRange, leaf_hash
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.tree import LogTree, tree_record
-from fieldgate.node.audit.witnessing import WitnessConfig, WitnessPusher
+from fieldgate.node.audit.witnessing import WitnessConfig, WitnessPusher, witnessed_path
 from fieldgate.node.disclosure_log import MemoryDisclosureLog
 from fieldgate.node.server import start_node
 from tests.helpers.federation import LoopThread
@@ -76,6 +76,21 @@ def test_witnesses_keep_cosigning_across_a_purge_and_verify_still_checks_them(
     assert done.returncode == 0, done.stdout
     report = json.loads(done.stdout)
     assert report["witnessed_checkpoints_checked"] >= 2
+    # A report over the log says it stands on a verified, witnessed log, and up to where.
+    accounts = run("audit", "report", "accounts", "--db", str(node.log), "--witnessed",
+                   str(witnessed_path(node.log)), "--witness",
+                   f"{auditor.name}={auditor.public_key}", "--json")  # fmt: skip
+    assert accounts.returncode == 0, accounts.stderr
+    basis = json.loads(accounts.stdout)["log"]
+    assert basis["verified"] is True
+    assert basis["witnessed_by"] == [auditor.name]
+    assert basis["witnessed_up_to_entry"] > purge_seq
+    assert basis["first_entry"] == 4
+    table = run("audit", "report", "accounts", "--db", str(node.log), "--witnessed",
+                str(witnessed_path(node.log)), "--witness",
+                f"{auditor.name}={auditor.public_key}")  # fmt: skip
+    assert "log verified: entries 4–" in table.stdout
+    assert f"cosigned by {auditor.name} up to entry" in table.stdout
 
     # The kept tree is the real one: the root over the kept range plus the remaining
     # entries is the root an unpurged log would have.
@@ -147,6 +162,12 @@ def test_a_key_holders_forged_purge_tree_is_caught(
     caught = verify(node, auditor)
     assert caught.returncode == 1, caught.stdout
     assert "rewritten" in {p["kind"] for p in json.loads(caught.stdout)["problems"]}
+    # A report over it says so in its header.
+    report = run("audit", "report", "denials", "--db", str(node.log), "--witnessed",
+                 str(witnessed_path(node.log)), "--witness",
+                 f"{auditor.name}={auditor.public_key}")  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert "log NOT VERIFIED: rewritten:" in report.stdout
     # And the witness refuses the forged tree however it is pushed.
     with AuditReader(node.log) as reader:
         size = max(row.seq for row in reader.entries())
