@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldgate.node.audit.findings import Problem
 from fieldgate.node.audit.note import Note, NoteError, TreeHead
-from fieldgate.node.audit.tree import TreeError, tree_root
+from fieldgate.node.audit.tree import LogTree, TreeError
 
 
 @dataclass
@@ -58,6 +58,11 @@ def check_witnessed(
         return result
     db = sqlite3.connect(f"file:{log_path}?mode=ro", uri=True)
     try:
+        try:
+            tree = LogTree(db)  # one tree for every note: its leaves are read once
+        except TreeError as exc:
+            result.problems.append(Problem("rewritten", f"{log_path}: {exc}"))
+            return result
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -79,10 +84,16 @@ def check_witnessed(
             if not names:
                 continue
             result.cosigned += 1
+            if tree.purged_without_tree or head.size < tree.cut:
+                result.unprovable += 1  # inside what retention purged
+                continue
             try:
-                actual = tree_root(db, head.size)
-            except TreeError:
-                result.unprovable += 1
+                actual = tree.root(head.size)
+            except TreeError as exc:
+                result.problems.append(
+                    Problem("rewritten", f"the log cannot show the tree {', '.join(names)} "
+                            f"cosigned ({where}): {exc}")
+                )  # fmt: skip
                 continue
             if actual == head.root:
                 result.newest = max(result.newest, head.size)
