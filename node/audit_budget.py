@@ -8,14 +8,19 @@ hour and the node then answered UNAVAILABLE to everyone (CJIS AU-4, AU-5).
 :class:`AuditBudget` counts the audit bytes each requester (its credential id,
 else ``agency/subject``) and each agency caused within a window; once one is
 spent, that requester's (or agency's) further searches are refused with
-RESOURCE_EXHAUSTED before any record is looked at, and the refusal is logged
-once per window for the operator. Everyone else keeps being served. It also
-watches the audit database's size and logs an error once it passes
-``alert_fraction`` of the configured volume.
+RESOURCE_EXHAUSTED before any record is looked at. The refusal is written to
+the audit log **once per requester (or agency) and window** (a
+``budget_refused`` entry, :meth:`AuditBudget.refusal_data`), logged once,
+and every refused search is counted (``fieldgate_node_audit_budget_refusals_total``,
+alert ``FieldgateAuditBudgetRefusing``): the refusals themselves cannot fill the
+log. Everyone else keeps being served. It also watches the audit volume
+(the database and its WAL): ``fieldgate_node_audit_volume_bytes`` against
+``volume_bytes``, an error logged and alert ``FieldgateAuditVolumeFilling``
+firing once it passes ``alert_fraction`` of it.
 
 :class:`BudgetedDisclosureLog` wraps the node's disclosure log and charges each
 entry written to its requester; the charge is the size of the entry's data as
-the audit store keeps it (:func:`entry_bytes`).
+the audit store keeps it (:func:`entry_bytes`: the whole entry and its two chain hashes).
 
 Configured in ``[node.audit_budget]`` (every key optional)::
 
@@ -39,7 +44,7 @@ from pathlib import Path
 from fieldgate.core.claims import RequesterClaims
 from fieldgate.core.config import ConfigError, Section
 from fieldgate.node.audit.canonical import canonical_json
-from fieldgate.node.audit.entries import search_data
+from fieldgate.node.audit.entries import SEARCH, envelope, search_data
 from fieldgate.node.disclosure_log import DisclosureEntry, DisclosureLog
 from fieldgate.node.errors import NodeError
 
@@ -94,11 +99,21 @@ class AuditBudgetExceeded(NodeError):
 
     Attributes:
         message: what the requester is told (which budget, when it returns).
+        budget: ``requester`` or ``agency``: which budget is spent.
+        first: whether this is the first refusal of that budget in the window
+            (the one the audit log records).
+        audit: the ``data`` of the ``budget_refused`` entry to write when ``first``.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self, message: str, budget: str = "requester", *, first: bool = False,
+        audit: dict[str, object] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message)
         self.message = message
+        self.budget = budget
+        self.first = first
+        self.audit = audit or {}
 
 
 def requester_key(claims: RequesterClaims) -> str:
@@ -128,6 +143,12 @@ class AuditBudget:
         """Searches refused for a spent budget since start."""
         self.volume_alerted = False
         """Whether the audit volume has passed ``alert_fraction`` (logged once)."""
+        self.volume_used = 0
+        """Bytes of the audit volume in use when last looked at (database and WAL)."""
+        self.on_refusal: Callable[[str], None] | None = None
+        """Called with ``requester`` or ``agency`` for every refused search (a metric)."""
+        self.audit_refusal: Callable[[dict[str, object]], object] | None = None
+        """Writes a ``budget_refused`` entry with the data given (the node's audit log)."""
 
     def _roll(self, now: float) -> None:
         if now - self._window_start >= self.config.window_seconds:
@@ -158,6 +179,10 @@ class AuditBudget:
             first = over[0] not in self._refused_noted
             self._refused_noted.add(over[0])
             returns_in = self.config.window_seconds - (now - self._window_start)
+            spent = self._spent.get(over[0], 0)
+        budget = "requester" if over[0] == who else "agency"
+        if self.on_refusal is not None:
+            self.on_refusal(budget)
         if first:
             # Once per requester and window: the refusals themselves must not fill the log.
             log.error(
@@ -167,8 +192,35 @@ class AuditBudget:
             )
         raise AuditBudgetExceeded(
             f"{over[1]} audit budget at this node is spent; searches are accepted again "
-            f"in {returns_in:.0f} s"
+            f"in {returns_in:.0f} s",
+            budget,
+            first=first,
+            audit=self.refusal_data(claims, budget, spent, returns_in) if first else None,
         )
+
+    def refusal_data(
+        self, claims: RequesterClaims, budget: str, spent: int, returns_in: float
+    ) -> dict[str, object]:
+        """The ``data`` of the ``budget_refused`` entry: who, which budget, how much, until when.
+
+        Bounded in size whatever the requester sent: every claim is cut to 200 characters.
+        """
+        return {
+            "requester": {
+                "subject": claims.subject[:200],
+                "agency": claims.agency[:200],
+                "agency_type": claims.agency_type[:200],
+                "credential_id": claims.credential_id[:200],
+                "purpose": claims.purpose[:200],
+            },
+            "budget": budget,
+            "spent_bytes": spent,
+            "limit_bytes": (
+                self.config.requester_bytes if budget == "requester" else self.config.agency_bytes
+            ),
+            "window_seconds": int(self.config.window_seconds),
+            "refused_for_seconds": int(returns_in),
+        }
 
     def charge(self, claims: RequesterClaims, nbytes: int) -> None:
         """Count ``nbytes`` of audit storage against the requester and its agency."""
@@ -186,10 +238,11 @@ class AuditBudget:
         with self._lock:
             return self._spent.get(requester_key(claims), 0)
 
-    def _watch_volume(self) -> None:
-        if self.volume_alerted or self._volume_path is None or not self.config.volume_bytes:
-            return
-        used = sum(
+    def volume_in_use(self) -> int:
+        """Bytes of the audit database and its WAL now (0 when no database is watched)."""
+        if self._volume_path is None:
+            return 0
+        return sum(
             p.stat().st_size
             for p in (
                 self._volume_path,
@@ -197,6 +250,26 @@ class AuditBudget:
             )
             if p.exists()
         )
+
+    def record_refusal(self, refusal: AuditBudgetExceeded) -> None:
+        """Write the first refusal of a budget in its window to the audit log (if one is set).
+
+        Called off the event loop: it waits for the audit write. A failure is
+        logged; the search stays refused either way.
+        """
+        if self.audit_refusal is None or not refusal.first:
+            return
+        try:
+            self.audit_refusal(refusal.audit)
+        except NodeError as exc:
+            log.error("audit budget refusal could not be written to the audit log: %s", exc)
+
+    def _watch_volume(self) -> None:
+        if self._volume_path is None or not self.config.volume_bytes:
+            return
+        used = self.volume_used = self.volume_in_use()
+        if self.volume_alerted:
+            return
         if used >= self.config.alert_fraction * self.config.volume_bytes:
             self.volume_alerted = True
             log.error(
@@ -208,9 +281,16 @@ class AuditBudget:
             )
 
 
+_CHAIN_HASHES = 2 * 64
+"""Each entry's row also keeps its previous and its own chain hash (hex)."""
+_LARGEST_SEQ = 10**15
+"""A sequence number no log reaches: the envelope charged is never smaller than the one kept."""
+
+
 def entry_bytes(entry: DisclosureEntry) -> int:
-    """Bytes of the audit store's form of ``entry`` (its canonical JSON data)."""
-    return len(canonical_json(search_data(entry)).encode("utf-8"))
+    """Bytes the audit store keeps for ``entry``: its canonical JSON and its two hashes."""
+    document = envelope(_LARGEST_SEQ, SEARCH, entry.node_id, entry.time, search_data(entry))
+    return len(canonical_json(document).encode("utf-8")) + _CHAIN_HASHES
 
 
 class BudgetedDisclosureLog:

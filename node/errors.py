@@ -15,6 +15,7 @@
         ├── AuditRetentionError (audit.store)        a purge would cut below the retention floor
         ├── NoteError (audit.note)          a checkpoint note that cannot be parsed or verified
         ├── TreeError (audit.tree)          the log cannot be read as a Merkle tree
+        ├── ProofError (audit.proofs)       a proof that cannot be made, or a proof file unreadable
         ├── AuditReadError (audit.schema)   an audit database that cannot be opened or read
         ├── CheckpointFileError (audit.checkpoints)  an exported checkpoint file is unreadable
         └── NotCanonicalError (audit.canonical)      a value with no canonical JSON form

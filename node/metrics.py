@@ -196,6 +196,32 @@ class NodeMetrics:
             "than its quorum (unreachable, or refusing: a fork or a rewritten history), else 0.",
             registry=registry,
         )
+        self.audit_budget_refusals = Counter(
+            "fieldgate_node_audit_budget_refusals",
+            "Searches refused (RESOURCE_EXHAUSTED) because their requester's or agency's audit "
+            "budget is spent, by budget: requester, agency. Each budget's first refusal in a "
+            "window is written to the audit log, the rest only counted here.",
+            ["budget"],
+            registry=registry,
+        )
+        self.audit_volume = Gauge(
+            "fieldgate_node_audit_volume_bytes",
+            "Bytes the audit log uses on its volume (database and WAL), read at each scrape.",
+            registry=registry,
+        )
+        self.audit_volume_capacity = Gauge(
+            "fieldgate_node_audit_volume_capacity_bytes",
+            "The audit volume's size as configured ([node.audit_budget] volume_bytes; 0: unset).",
+            registry=registry,
+        )
+        self.audit_volume_alert_fraction = Gauge(
+            "fieldgate_node_audit_volume_alert_fraction",
+            "The fraction of the audit volume at which FieldgateAuditVolumeFilling fires "
+            "([node.audit_budget] alert_fraction).",
+            registry=registry,
+        )
+        for budget in ("requester", "agency"):
+            self.audit_budget_refusals.labels(budget)
         self.ready = Gauge(
             "fieldgate_node_ready",
             "1 while the node can answer (usable contract, audit log writable), else 0; "
@@ -251,6 +277,25 @@ class NodeMetrics:
                 return math.nan
 
         self.records.set_function(read)
+
+    def track_audit_volume(
+        self, used: Callable[[], int], capacity: int, alert_fraction: float
+    ) -> None:
+        """Read the audit volume in use from ``used`` at each scrape; export its limits."""
+
+        def read() -> float:
+            try:
+                return float(used())
+            except Exception:  # a missing file must not break the scrape
+                return math.nan
+
+        self.audit_volume.set_function(read)
+        self.audit_volume_capacity.set(capacity)
+        self.audit_volume_alert_fraction.set(alert_fraction)
+
+    def audit_budget_refused(self, budget: str) -> None:
+        """Count one search refused for a spent audit budget (``requester`` or ``agency``)."""
+        self.audit_budget_refusals.labels(budget).inc()
 
     def set_contract(self, contract: ContractEngine) -> None:
         """Make ``contract`` the one ``fieldgate_node_contract_info`` names."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ import grpc
 from fieldgate.core.digests import default_digest_key_path, ensure_digest_key
 from fieldgate.node.answer_timing import AnswerTiming
 from fieldgate.node.audit.config import default_audit_config
+from fieldgate.node.audit.entries import BUDGET_REFUSED
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.note import origin_of
 from fieldgate.node.audit.store import AuditStore
@@ -209,8 +211,13 @@ async def start_node(
         if audit is not None:
             audit.close()
         raise
+    budget.on_refusal = metrics.audit_budget_refused
+    metrics.track_audit_volume(
+        budget.volume_in_use, config.audit_budget.volume_bytes, config.audit_budget.alert_fraction
+    )
     witnesses = None
     if audit is not None:
+        budget.audit_refusal = functools.partial(audit.append, BUDGET_REFUSED)
         audit.on_tamper = metrics.audit_tampered
         witnesses = start_witnessing(config, audit, metrics)
         audit.start_timer()

@@ -109,6 +109,9 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                 # Before any record is looked at: a spent requester causes no more audit.
                 self._budget.admit(admitted.claims)
             except AuditBudgetExceeded as exc:
+                if exc.first:
+                    # Once per budget and window, so the refusals cannot fill the log either.
+                    await asyncio.to_thread(self._budget.record_refusal, exc)
                 await abort(context, status_for(exc))
         try:
             hits = await asyncio.to_thread(

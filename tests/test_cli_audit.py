@@ -21,6 +21,7 @@ from fieldgate.devkit.synthetic import (
     generate_agency_records,
     write_jsonl,
 )
+from fieldgate.node.audit.entries import record_fields
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.policy.shipped import shipped_contract
 from tests.helpers.audit import copy_log, make_log
@@ -381,14 +382,14 @@ def test_contract_explain_shows_a_past_entry_record_by_record(audited: Audited) 
         assert record["held"] is True
         assert record["kind"]
         assert [(f["name"], f["outcome"], f["reason"]) for f in record["fields"]] == [
-            (f["name"], f["outcome"], f["reason"]) for f in logged["fields"]
+            (f["name"], f["outcome"], f["reason"]) for f in record_fields(data, logged)
         ]
     outcomes = {f["outcome"] for r in shown["records"] for f in r["fields"]}
     assert "released" in outcomes
     text = run("contract", "explain", "--audit-db", audited.db(), "--entry", str(seq))
     assert text.returncode == 0, text.stderr
     assert data["records"][0]["record_id"] in text.stdout
-    assert data["records"][0]["fields"][0]["reason"] in text.stdout
+    assert record_fields(data, data["records"][0])[0]["reason"] in text.stdout
     missing = run("contract", "explain", "--audit-db", audited.db(), "--entry", "999")
     assert missing.returncode == 1
     assert "no entry 999" in missing.stderr

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldgate.node.audit.entries import SEARCH
+from fieldgate.node.audit.entries import SEARCH, record_fields
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.errors import NodeError
 from fieldgate.node.store import RecordStore
@@ -130,7 +130,7 @@ def explain_entry(
                         "mask": str(f.get("mask", "")),
                         "reason": str(f.get("reason", "")),
                     }
-                    for f in record.get("fields", [])
+                    for f in record_fields(data, record)
                 ),
                 warrants_applied=(
                     tuple(str(i) for i in applied) if isinstance(applied, list) else None

@@ -11,6 +11,7 @@
 ``broker``                ``fieldgate broker serve``
 ``serving``               what the two ``serve`` commands share (signals, log format)
 ``audit``                 ``fieldgate audit verify|export-checkpoints|report ...``
+``audit_proofs``          ``fieldgate audit prove inclusion|consistency``, ``audit verify-proof``
 ``witness_verify``        the ``--witnessed``/``--witness`` options of ``audit verify``
 ``witness``               ``fieldgate witness keygen|describe-log|serve``
 ``contract/``             ``fieldgate contract ...``: one module per subcommand, ``options``

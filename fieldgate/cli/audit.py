@@ -8,9 +8,13 @@ anything is wrong, naming the first entry concerned; usage errors exit 2.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import functools
 import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from fieldgate.cli.witness_verify import WITNESS_OPTION, WITNESSED_OPTION, check
 from fieldgate.core.digests import DigestKeyError, load_digest_key
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.inert_text import csv_safe, markup_safe, terminal_safe
+from fieldgate.node.audit.accounts import STALE_DAYS, Grouping, accounts
+from fieldgate.node.audit.basis import Basis, basis_of
 from fieldgate.node.audit.checkpoints import (
     CheckpointExport,
     checkpoint_from_body,
@@ -34,7 +40,6 @@ from fieldgate.node.audit.reports import (
     STALE_CREDENTIAL_DAYS,
     Period,
     Report,
-    accounts,
     by_purpose,
     credentials,
     denials,
@@ -176,7 +181,12 @@ def export_checkpoints_cmd(db_path: Path, out_path: Path | None) -> None:
 # -- reports -----------------------------------------------------------------
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
 def _cell(value: Any, separator: str = "\n") -> str:
+    if isinstance(value, str) and _DIGEST.fullmatch(value):
+        return value[:12]  # a contract version (SHA-256): its prefix names it in a table
     if isinstance(value, dict):
         return separator.join(f"{k} {v}" for k, v in value.items())
     if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
@@ -184,7 +194,44 @@ def _cell(value: Any, separator: str = "\n") -> str:
     return str(value)
 
 
+_BASIS = "fieldgate.audit.basis"
+_VERIFY_KEY = click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's public key to verify the log with (default: the one in the log).",
+)
+
+
+def _verified(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a report command --key/--witnessed/--witness; verify the log before it runs.
+
+    What the verification found goes in the report's header and its JSON
+    (:mod:`fieldgate.node.audit.basis`).
+    """
+
+    @functools.wraps(command)
+    def run(
+        *args: Any,
+        key_path: Path | None,
+        witnessed: Path | None,
+        witness_keys: tuple[str, ...],
+        **kwargs: Any,
+    ) -> None:
+        db_path = kwargs["db_path"]
+        key = load_verify_key(key_path) if key_path else None
+        verified = verify_log(db_path, public_key=key)
+        found = check_witnesses(verified, db_path, key, witnessed, witness_keys)
+        click.get_current_context().meta[_BASIS] = basis_of(verified, found)
+        command(*args, **kwargs)
+
+    return _VERIFY_KEY(WITNESSED_OPTION(WITNESS_OPTION(run)))
+
+
 def _emit(report: Report, as_json: bool, csv_path: Path | None) -> None:
+    basis: Basis | None = click.get_current_context().meta.get(_BASIS)
+    if basis is not None:
+        report = dataclasses.replace(report, log=basis.to_dict())
     if csv_path is not None:
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(report.columns))
@@ -199,7 +246,12 @@ def _emit(report: Report, as_json: bool, csv_path: Path | None) -> None:
         return
     # Every cell is Text, never markup: a case number "[/x]" or an ESC sequence in a
     # record id is shown as written, not obeyed by rich or the terminal.
-    table = Table(title=Text(terminal_safe(report.title)), show_lines=False)
+    title = Text(terminal_safe(report.title))
+    if basis is not None:
+        # Problem texts come from the log file: shown, never obeyed.
+        style = "green" if basis.verified else "bold red"
+        title.append("\n" + terminal_safe(basis.headline()), style)
+    table = Table(title=title, show_lines=False)
     for column in report.columns:
         table.add_column(Text(terminal_safe(column)), overflow="fold")
     for row in report.rows:
@@ -221,6 +273,7 @@ def report_group() -> None:
 
 @report_group.command("by-purpose")
 @_DB
+@_verified
 @_SINCE
 @_UNTIL
 @_JSON
@@ -239,6 +292,7 @@ def report_by_purpose(
 
 @report_group.command("subject")
 @_DB
+@_verified
 @click.option("--record-id", "record_ids", multiple=True, help="A record of the person.")
 @click.option("--name", help='The person\'s name, "SURNAME, GIVEN" (with --dob).')
 @click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth (with --name).")
@@ -287,6 +341,7 @@ def report_subject(
 
 @report_group.command("searches-for")
 @_DB
+@_verified
 @click.option(
     "--digest-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -334,24 +389,53 @@ def report_searches_for(
 
 @report_group.command("accounts")
 @_DB
+@_verified
 @_SINCE
 @_UNTIL
 @_JSON
 @_CSV
+@click.option(
+    "--by",
+    type=click.Choice(["subject", "agency"]),
+    default="subject",
+    show_default=True,
+    help="One row per person (subject at their agency, all credentials) or per agency.",
+)
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Review date (default: today).")
+@click.option(
+    "--stale-days",
+    type=click.IntRange(1, 3650),
+    default=STALE_DAYS,
+    show_default=True,
+    help="Flag people (agencies) without a search this long.",
+)
 def report_accounts(
     db_path: Path,
     since: dt.datetime | None,
     until: dt.datetime | None,
     as_json: bool,
     csv_path: Path | None,
+    by: str,
+    today: dt.datetime | None,
+    stale_days: int,
 ) -> None:
-    """Every requester seen, first and last use; flags agency types the contract refuses."""
+    """The account review per person or agency: use, refusals by reason, flags.
+
+    Flags a person whom the current contract refuses but who still searches,
+    and a person unused for --stale-days (disable their access).
+    """
+    day = today.date() if today else dt.date.today()
+    grouping: Grouping = "agency" if by == "agency" else "subject"
     with AuditReader(db_path) as reader:
-        _emit(accounts(reader, _period(since, until)), as_json, csv_path)
+        report = accounts(
+            reader, _period(since, until), by=grouping, today=day, stale_days=stale_days
+        )
+    _emit(report, as_json, csv_path)
 
 
 @report_group.command("credentials")
 @_DB
+@_verified
 @_JSON
 @_CSV
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Review date (default: today).")
@@ -373,6 +457,7 @@ def report_credentials(
 
 @report_group.command("denials")
 @_DB
+@_verified
 @_SINCE
 @_UNTIL
 @_JSON

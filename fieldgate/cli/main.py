@@ -16,6 +16,7 @@ import sys
 import click
 
 from fieldgate.cli.audit import audit
+from fieldgate.cli.audit_proofs import prove, verify_proof
 from fieldgate.cli.broker import broker
 from fieldgate.cli.contract import contract
 from fieldgate.cli.credential import credential
@@ -50,6 +51,8 @@ cli.add_command(contract)
 cli.add_command(demo)
 cli.add_command(sample)
 cli.add_command(audit)
+audit.add_command(prove)
+audit.add_command(verify_proof)
 node.add_command(node_audit_init)
 node.add_command(node_apply)
 node.add_command(node_sync)

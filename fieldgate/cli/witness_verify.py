@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fieldgate.node.audit.findings import Problem, VerifyReport
 from fieldgate.node.audit.keys import public_from_hex
 from fieldgate.node.audit.schema import AuditReader
-from fieldgate.node.audit.witness_checks import check_witnessed
+from fieldgate.node.audit.witness_checks import WitnessedCheck, check_witnessed
 
 WITNESSED_OPTION = click.option(
     "--witnessed",
@@ -31,12 +31,16 @@ def check_witnesses(
     node_key: Ed25519PublicKey | None,
     witnessed: Path | None,
     witness_keys: tuple[str, ...],
-) -> None:
-    """Add to ``report`` what the witnesses' cosigned checkpoints say about the log."""
+) -> WitnessedCheck | None:
+    """Add to ``report`` what the witnesses' cosigned checkpoints say about the log.
+
+    Returns:
+        What the witness file held (None when no ``--witnessed`` was given).
+    """
     if witnessed is None:
         if witness_keys:
             raise click.BadParameter("needs --witnessed FILE", param_hint="--witness")
-        return
+        return None
     trusted = {}
     for value in witness_keys:
         name, sep, hexkey = value.rpartition("=")
@@ -55,3 +59,4 @@ def check_witnesses(
         report.add(Problem("witnessed", f"{witnessed}: no checkpoint cosigned by "
                            f"{', '.join(sorted(trusted))}"))  # fmt: skip
     report.witnessed_checked = found.cosigned
+    return found

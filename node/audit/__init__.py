@@ -5,6 +5,7 @@ concern per module:
 
 - :mod:`fieldgate.node.audit.canonical`: canonical JSON and the SHA-256 hash chain.
 - :mod:`fieldgate.node.audit.entries`: what an audit entry says (from a disclosure entry).
+- :mod:`fieldgate.node.audit.entries_v1`: format 1 of a search entry, as older builds wrote it.
 - :mod:`fieldgate.node.audit.keys`: the node's own Ed25519 signing key.
 - :mod:`fieldgate.node.audit.config`: the ``[node.audit]`` table of a node's config.
 - :mod:`fieldgate.node.audit.schema`: the database's schema and read-only access to it.
@@ -15,6 +16,9 @@ concern per module:
 - :mod:`fieldgate.node.audit.findings`: what verification finds, and the report collecting it.
 - :mod:`fieldgate.node.audit.verify`: checking a log, naming the first thing wrong.
 - :mod:`fieldgate.node.audit.reports`: auditor reports.
+- :mod:`fieldgate.node.audit.accounts`: the account review, per person or per agency.
+- :mod:`fieldgate.node.audit.basis`: what a report stands on: whether its log verified, and
+  to where.
 - :mod:`fieldgate.node.audit.retention`: disposal of expired fields, records and audit entries.
 - :mod:`fieldgate.node.audit.initialise`: ``fieldgate node audit-init``: the explicit, recorded way
   to start or adopt a lo.
@@ -24,6 +28,8 @@ concern per module:
   inclusion and consis.
 - :mod:`fieldgate.node.audit.note`: C2SP signed notes: the log's tree heads as ``tlog-checkpoint``
   notes, and witnes.
+- :mod:`fieldgate.node.audit.proofs`: Inclusion and consistency proofs an auditor outside the
+  agency can check with one public key.
 - :mod:`fieldgate.node.audit.tree`: The audit log as an RFC 9162 Merkle tree: tree heads and proofs
   read from the da.
 - :mod:`fieldgate.node.audit.witness_checks`: Checking a log against the checkpoints its witnesses

@@ -10,6 +10,7 @@ export-checkpoints`` puts it in the export's header) for whoever verifies.
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 from pathlib import Path
 
@@ -76,17 +77,33 @@ def ensure_key(path: Path) -> Ed25519PrivateKey:
 
     Raises:
         KeyFileError: the file cannot be read, is not an Ed25519 key, or is
-            readable by others than its owner.
+            readable by others than its owner (a read-only file of this
+            process's own group, a Kubernetes Secret, is accepted).
     """
     if not path.exists():
         return create_key(path)
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    status = path.stat()
+    if not _private_enough(status):
         raise KeyFileError(
-            f"{path}: the audit signing key is readable by others (mode {stat.S_IMODE(mode):o});"
-            f" run chmod 600 {path}"
+            f"{path}: the audit signing key is readable by others (mode "
+            f"{stat.S_IMODE(status.st_mode):o}); run chmod 600 {path}"
         )
     return load_private_key(path)
+
+
+def _private_enough(status: os.stat_result) -> bool:
+    """Owner-only (0600, 0400); or read-only for the owner and this process's own group.
+
+    The second is how Kubernetes mounts a Secret into a pod that does not run
+    as root: the file belongs to root, its group is the pod's ``fsGroup``
+    (this process's group) and its mode is 0440 whatever ``defaultMode`` says.
+    Nobody may write it, and no one outside the pod's group may read it.
+    """
+    mode = stat.S_IMODE(status.st_mode)
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return True
+    read_only_group = mode & ~(stat.S_IRUSR | stat.S_IRGRP) == 0
+    return read_only_group and status.st_gid in {os.getegid(), *os.getgroups()}
 
 
 def load_verify_key(path: Path) -> Ed25519PublicKey:

@@ -16,7 +16,7 @@ leaf ``i`` is entry ``i + 1``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """MTH of the empty tree."""
@@ -151,6 +151,60 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return fr == old_root and sr == new_root and sn == 0
+
+
+RangeHash = Callable[[int, int], bytes]
+"""``mth(start, end)``: the RFC 9162 hash of leaves ``start..end-1`` (a subtree of the tree)."""
+
+
+def range_inclusion_proof(index: int, size: int, mth: RangeHash) -> list[bytes]:
+    """PATH(index, D[0:size]) with every subtree hash taken from ``mth``.
+
+    The same audit path as :func:`inclusion_proof`, for a tree whose leaves are
+    not all at hand (a log whose oldest entries were purged keeps only the
+    subtree roots of its purged prefix, :class:`CompactRange`).
+
+    Raises:
+        ValueError: ``index`` is not a leaf of the tree.
+    """
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    path: list[bytes] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            path.append(mth(start + k, end))
+            end = start + k
+        else:
+            path.append(mth(start, start + k))
+            start += k
+    path.reverse()  # PATH lists the leaf's sibling first
+    return path
+
+
+def range_consistency_proof(old_size: int, size: int, mth: RangeHash) -> list[bytes]:
+    """PROOF(old_size, D[0:size]) with every subtree hash taken from ``mth``.
+
+    Raises:
+        ValueError: ``old_size`` is not between 1 and ``size``.
+    """
+    if not 0 < old_size <= size:
+        raise ValueError(f"cannot prove size {old_size} against a tree of {size}")
+    path: list[bytes] = []
+    start, end, m, complete = 0, size, old_size, True
+    while m != end - start:
+        k = _split(end - start)
+        if m <= k:
+            path.append(mth(start + k, end))
+            end = start + k
+        else:
+            path.append(mth(start, start + k))
+            start, m, complete = start + k, m - k, False
+    if not complete:
+        path.append(mth(start, end))
+    path.reverse()  # SUBPROOF lists the innermost subtree first
+    return path
 
 
 class CompactRange:

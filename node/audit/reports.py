@@ -10,8 +10,9 @@ report stands on an intact record (``fieldgate audit verify``).
   sensitivity class;
 - :func:`subject_history`: every disclosure of one person's records, and
   when they were sealed, unsealed, deleted or expunged (its notes);
-- :func:`accounts`: every requester seen, first and last use, and those whose
-  agency type the current contract refuses but who still search;
+- :func:`~fieldgate.node.audit.accounts.accounts` (its own module): the account
+  review per person or per agency;
+- :func:`credentials`: every credential seen, and those long unused;
 - :func:`denials`: every denied search and every policy error.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 
 from fieldgate.core.names import normalize_name
 from fieldgate.core.query import PersonQuery
-from fieldgate.node.audit.entries import RECORDS_CHANGED, SEARCH
+from fieldgate.node.audit.entries import RECORDS_CHANGED, SEARCH, record_fields
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.store import RecordStore
 
@@ -39,15 +40,20 @@ class Report:
     columns: tuple[str, ...]
     rows: list[dict[str, Any]]
     notes: tuple[str, ...] = field(default=())
+    log: dict[str, Any] | None = None
+    """Whether the log it read was verified (:meth:`node.audit.basis.Basis.to_dict`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        document: dict[str, Any] = {
             "report": self.title,
             "columns": list(self.columns),
             "rows": self.rows,
             "notes": list(self.notes),
         }
+        if self.log is not None:
+            document["log"] = self.log
+        return document
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,8 @@ class Period:
         )
 
 
-def _searches(reader: AuditReader, period: Period) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(entry time, search data) of every search entry in the period."""
+def searches(reader: AuditReader, period: Period) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(entry time, search data) of every search entry in the period (for every report)."""
     for row in reader.entries(SEARCH):
         if not period.contains(row.time):
             continue
@@ -79,7 +85,7 @@ def _sent_fields(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(record id, field verdict) of every field that left the node in this search."""
     for record in data.get("records", []):
         if record.get("sent"):
-            for verdict in record.get("fields", []):
+            for verdict in record_fields(data, record):
                 if verdict.get("outcome") in ("released", "masked"):
                     yield record["record_id"], verdict
 
@@ -88,7 +94,7 @@ def by_purpose(reader: AuditReader, period: Period = Period()) -> Report:
     """Searches, hits and fields released per requester agency type and purpose."""
     groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     classes: set[str] = set()
-    for _, data in _searches(reader, period):
+    for _, data in searches(reader, period):
         requester = data.get("requester", {})
         counts = groups[(requester.get("agency_type", ""), requester.get("purpose", ""))]
         counts["searches"] += 1
@@ -143,12 +149,12 @@ def _applied(record: dict[str, Any]) -> str:
 def subject_history(reader: AuditReader, record_ids: set[str], period: Period = Period()) -> Report:
     """Every disclosure of any of ``record_ids``: when, to whom, why, which fields."""
     rows: list[dict[str, Any]] = []
-    for time, data in _searches(reader, period):
+    for time, data in searches(reader, period):
         requester = data.get("requester", {})
         for record in data.get("records", []):
             if not record.get("sent") or record.get("record_id") not in record_ids:
                 continue
-            fields = record.get("fields", [])
+            fields = record_fields(data, record)
             rows.append(
                 {
                     "time": time,
@@ -161,6 +167,7 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
                     "case_number": requester.get("case_number", ""),
                     "authority": ",".join(a.get("id", "") for a in requester.get("authority", [])),
                     "warrants_applied": _applied(record),
+                    "contract": str(data.get("contract_version", "")),
                     "released": ",".join(
                         f["name"] for f in fields if f.get("outcome") == "released"
                     ),
@@ -182,6 +189,7 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
         "case_number",
         "authority",
         "warrants_applied",
+        "contract",
         "released",
         "masked",
     )
@@ -216,73 +224,6 @@ def record_changes(
     return lines
 
 
-def accounts(reader: AuditReader, period: Period = Period()) -> Report:
-    """Every requester seen; flags the people the current contract refuses who still search.
-
-    The flag is per subject (the person behind all their credentials) at their
-    agency: under the contract version of the newest search in the period,
-    that person's searches matched records and none was ever disclosed. One
-    officer's warrant-backed hit does not clear the flag of a colleague of the
-    same agency type refused every time.
-    """
-    seen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    under_current: dict[str, Counter[str]] = defaultdict(Counter)
-    searches = list(_searches(reader, period))
-    current = searches[-1][1].get("contract_version", "") if searches else ""
-    for time, data in searches:
-        requester = data.get("requester", {})
-        key = (
-            requester.get("subject", ""),
-            requester.get("agency", ""),
-            requester.get("agency_type", ""),
-            requester.get("credential_id", ""),
-        )
-        account = seen.setdefault(
-            key, {"first use": time, "last use": time, "counts": Counter[str]()}
-        )
-        account["last use"] = time
-        account["counts"]["searches"] += 1
-        account["counts"][data.get("outcome", "")] += 1
-        if data.get("contract_version", "") == current:
-            counts = under_current[f"{key[0]}\x00{key[1]}"]
-            counts["matched"] += 1 if data.get("records") else 0
-            counts["hits"] += 1 if data.get("outcome") == "hit" else 0
-    refused = {t for t, c in under_current.items() if c["matched"] and not c["hits"]}
-    rows = [
-        {
-            "subject": subject,
-            "agency": agency,
-            "agency_type": agency_type,
-            "credential": credential,
-            "first use": account["first use"],
-            "last use": account["last use"],
-            "searches": account["counts"]["searches"],
-            "with hits": account["counts"]["hit"],
-            "denied": account["counts"]["denied"],
-            "policy errors": account["counts"]["policy_error"],
-            "flag": "refused by current contract, still searching"
-            if f"{subject}\x00{agency}" in refused
-            else "",
-        }
-        for (subject, agency, agency_type, credential), account in sorted(seen.items())
-    ]
-    columns = (
-        "subject",
-        "agency",
-        "agency_type",
-        "credential",
-        "first use",
-        "last use",
-        "searches",
-        "with hits",
-        "denied",
-        "policy errors",
-        "flag",
-    )
-    notes = (f"current contract version: {current[:16] or '(none)'}",)
-    return Report("requester accounts", columns, rows, notes)
-
-
 STALE_CREDENTIAL_DAYS = 90
 """CJIS asks that accounts unused this long be disabled."""
 
@@ -297,7 +238,7 @@ def credentials(
     account that has gone quiet (or never should have searched) stands out.
     """
     seen: dict[str, dict[str, Any]] = {}
-    for time, data in _searches(reader, Period()):
+    for time, data in searches(reader, Period()):
         requester = data.get("requester", {})
         credential = requester.get("credential_id", "")
         if not credential:
@@ -334,7 +275,7 @@ def credentials(
 def denials(reader: AuditReader, period: Period = Period()) -> Report:
     """Every search that was denied (records matched, none disclosed) or hit a policy error."""
     rows: list[dict[str, Any]] = []
-    for time, data in _searches(reader, period):
+    for time, data in searches(reader, period):
         outcome = data.get("outcome")
         if outcome not in ("denied", "policy_error"):
             continue
@@ -351,7 +292,7 @@ def denials(reader: AuditReader, period: Period = Period()) -> Report:
                 "agency_type": requester.get("agency_type", ""),
                 "purpose": requester.get("purpose", ""),
                 "records withheld": sum(1 for r in records if not r.get("sent")),
-                "contract": str(data.get("contract_version", ""))[:12] or "(none)",
+                "contract": str(data.get("contract_version", "")) or "(none)",
                 "error": "; ".join(errors),
             }
         )

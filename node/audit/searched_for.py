@@ -15,11 +15,13 @@ import datetime as dt
 
 from fieldgate.core.digests import PersonDigester
 from fieldgate.core.query import validate_query
-from fieldgate.node.audit.reports import Period, Report, _searches
+from fieldgate.node.audit.reports import Period, Report, searches
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.v2 import common_pb2
 
-COLUMNS = ("time", "request_id", "agency", "agency_type", "subject", "purpose", "disclosed")
+COLUMNS = (
+    "time", "request_id", "agency", "agency_type", "subject", "purpose", "disclosed", "contract",
+)  # fmt: skip
 
 
 def searches_for(
@@ -42,7 +44,7 @@ def searches_for(
     )
     wanted = digester.query(query)
     rows = []
-    for time, data in _searches(reader, period or Period()):
+    for time, data in searches(reader, period or Period()):
         if data.get("query_digest") != wanted:
             continue
         requester = data.get("requester", {})
@@ -55,6 +57,7 @@ def searches_for(
                 "subject": requester.get("subject", ""),
                 "purpose": requester.get("purpose", ""),
                 "disclosed": len(data.get("disclosed", [])),
+                "contract": str(data.get("contract_version", "")),
             }
         )
     return Report(

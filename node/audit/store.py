@@ -52,6 +52,7 @@ from fieldgate.node.audit.last_head import (
     check_known_head_before_open,
 )
 from fieldgate.node.audit.schema import SCHEMA_FORMAT, create_schema
+from fieldgate.node.audit.tree import LogTree, TreeError, tree_record
 from fieldgate.node.audit.writer_view import (
     AuditTamperError,
     WriterView,
@@ -525,6 +526,13 @@ class AuditStore:
         if first is None or cut < first:
             return AuditPurge(0, 0, 0)
         cut_hash = self._db.execute("SELECT hash FROM entries WHERE seq = ?", (cut,)).fetchone()[0]
+        try:
+            # The purged entries' subtree roots: every tree from the cut on stays provable,
+            # so witnesses keep checking consistency across the purge.
+            tree: dict[str, Any] = {"tree": tree_record(LogTree(self._db).prefix_range(cut))}
+        except TreeError as exc:
+            log.warning("audit log %s: the purge keeps no tree: %s", self.path, exc)
+            tree = {}
         purge_seq = self._append(
             AUDIT_PURGED,
             {
@@ -535,6 +543,7 @@ class AuditStore:
                 "removed": cut - first + 1,
                 "minimum_days": minimum_days,
                 **({"retention_override": override} if override else {}),
+                **tree,
             },
         )
         self._db.execute(

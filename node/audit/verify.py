@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fieldgate.node.audit.canonical import GENESIS, NotCanonicalError, canonical_json, chain_hash
 from fieldgate.node.audit.checkpoint_checks import check_forks, verify_checkpoints, verify_export
 from fieldgate.node.audit.checkpoints import Checkpoint, CheckpointExport
-from fieldgate.node.audit.entries import AUDIT_PURGED, ENTRY_FORMAT, ENTRY_KINDS
+from fieldgate.node.audit.entries import AUDIT_PURGED, ENTRY_FORMATS, ENTRY_KINDS
 from fieldgate.node.audit.findings import Problem, VerifyReport
 from fieldgate.node.audit.keys import KeyFileError, public_from_hex, public_hex
 from fieldgate.node.audit.schema import (
@@ -243,7 +243,7 @@ def _walk_entries(reader: AuditReader, report: VerifyReport, anchors: dict[int, 
         elif body_seq != row.seq:
             report.add(Problem("reordered", f"entry {row.seq} holds entry {body_seq}", seq=row.seq))
         elif (
-            document.get("format") != ENTRY_FORMAT
+            not _known_format(document.get("format"))
             or document.get("kind") != row.kind
             or row.kind not in ENTRY_KINDS
             or document.get("time") != row.time
@@ -261,6 +261,11 @@ def _walk_entries(reader: AuditReader, report: VerifyReport, anchors: dict[int, 
         if len(recent) > _WINDOW:
             recent.popitem(last=False)
         expected = row.seq + 1
+
+
+def _known_format(value: object) -> bool:
+    """Whether ``value`` is an entry format this build reads (a damaged one may be a list)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value in ENTRY_FORMATS
 
 
 def _misplaced(reader: AuditReader, seq: int, holds: int) -> Problem:

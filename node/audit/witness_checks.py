@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldgate.node.audit.findings import Problem
 from fieldgate.node.audit.note import Note, NoteError, TreeHead
-from fieldgate.node.audit.tree import TreeError, tree_root
+from fieldgate.node.audit.tree import LogTree, TreeError
 
 
 @dataclass
@@ -32,11 +32,15 @@ class WitnessedCheck:
         cosigned: notes cosigned by at least one trusted witness, checked.
         unprovable: of those, how many lie in a part of the log purged by retention.
         problems: mismatches (``rewritten``) and unreadable lines (``witnessed``).
+        newest: the largest tree size a trusted witness cosigned and the log matched.
+        witnesses: the trusted witnesses whose cosignatures were found.
     """
 
     cosigned: int = 0
     unprovable: int = 0
     problems: list[Problem] = field(default_factory=list)
+    newest: int = 0
+    witnesses: set[str] = field(default_factory=set)
 
 
 def check_witnessed(
@@ -54,6 +58,11 @@ def check_witnessed(
         return result
     db = sqlite3.connect(f"file:{log_path}?mode=ro", uri=True)
     try:
+        try:
+            tree = LogTree(db)  # one tree for every note: its leaves are read once
+        except TreeError as exc:
+            result.problems.append(Problem("rewritten", f"{log_path}: {exc}"))
+            return result
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -75,12 +84,21 @@ def check_witnessed(
             if not names:
                 continue
             result.cosigned += 1
-            try:
-                actual = tree_root(db, head.size)
-            except TreeError:
-                result.unprovable += 1
+            if tree.purged_without_tree or head.size < tree.cut:
+                result.unprovable += 1  # inside what retention purged
                 continue
-            if actual != head.root:
+            try:
+                actual = tree.root(head.size)
+            except TreeError as exc:
+                result.problems.append(
+                    Problem("rewritten", f"the log cannot show the tree {', '.join(names)} "
+                            f"cosigned ({where}): {exc}")
+                )  # fmt: skip
+                continue
+            if actual == head.root:
+                result.newest = max(result.newest, head.size)
+                result.witnesses.update(names)
+            else:
                 result.problems.append(
                     Problem(
                         "rewritten",

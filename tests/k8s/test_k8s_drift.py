@@ -175,6 +175,17 @@ def test_configs_load_and_ports_agree(kubectl: str, kustomization: str, tmp_path
             assert config.node_id == labels["fieldgate.io/agency"]
             assert config.allowed_clients == ("broker",)
             assert "persistentVolumeClaim" in on_volume(item.container, config.database)
+            # The audit key in a Secret, the last known head on a volume of its own: whoever
+            # can rewrite or replace the log's volume holds neither (issue 17).
+            audit = config.audit
+            assert audit is not None, "the node's audit settings are spelt out"
+            log_volume = on_volume(item.container, audit.database)
+            assert "persistentVolumeClaim" in log_volume
+            source, _ = mounted_file(docs, item.container, str(audit.key))
+            assert source["kind"] == "Secret"
+            head_volume = on_volume(item.container, audit.last_head_path)
+            assert "persistentVolumeClaim" in head_volume
+            assert head_volume["name"] != log_volume["name"]
             for shipped in (config.contract, config.rego_library):
                 assert shipped is not None
                 assert shipped.is_relative_to(IMAGE_REGO), shipped

@@ -86,7 +86,7 @@ def test_one_requester_at_full_speed_meets_its_budget_and_no_one_else_does(
             assert refusal is not None, "the budget never ran out"
             assert refusal.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert "audit budget" in (refusal.details() or "")
-            # Refusals are not audited: the log stops growing for this requester.
+            # Only the first refusal is audited: the log stops growing for this requester.
             for number in range(50):
                 with pytest.raises(grpc.RpcError) as again:
                     stub.Search(
@@ -99,6 +99,13 @@ def test_one_requester_at_full_speed_meets_its_budget_and_no_one_else_does(
                     )
                 assert again.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             grown = _audit_bytes(audit_path) - before
+            registry = running.node.metrics.registry
+            refused = registry.get_sample_value(
+                "fieldgate_node_audit_budget_refusals_total", {"budget": "requester"}
+            )
+            assert refused == 51
+            volume = registry.get_sample_value("fieldgate_node_audit_volume_bytes")
+            assert volume == _audit_bytes(audit_path)
             # Someone else is served as before.
             answer = stub.Search(
                 node_pb2.NodeServiceSearchRequest(
@@ -115,6 +122,12 @@ def test_one_requester_at_full_speed_meets_its_budget_and_no_one_else_does(
             for row in reader.entries("search")
             if str(row.document().get("data", {}).get("request_id", "")).startswith("ice-")
         ]
+        refusals = [row.document()["data"] for row in reader.entries("budget_refused")]
+    # The refusal is in the log once (not 51 times), naming who and which budget.
+    assert len(refusals) == 1
+    assert refusals[0]["requester"]["subject"] == "ero-0917"
+    assert refusals[0]["budget"] == "requester"
+    assert refusals[0]["spent_bytes"] >= BUDGET
     assert len(ice_entries) == answered
     assert not any("again" in str(r.document()["data"]["request_id"]) for r in ice_entries)
     stored = sum(len(row.body.encode("utf-8")) for row in ice_entries)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -354,6 +355,16 @@ def test_the_key_file_is_owner_only(tmp_path: Path) -> None:
 
     with pytest.raises(KeyFileError, match="chmod 600"):
         ensure_key(path)
+    # Group-readable but writable, or group-readable by a group this process is not in: refused.
+    path.chmod(0o640)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        ensure_key(path)
+    # Read-only for the owner and this process's own group (a Kubernetes Secret mounted
+    # under the pod's fsGroup): accepted.
+    path.chmod(0o440)
+    assert ensure_key(path) is not None
+    os.chown(path, -1, os.getegid())
+    assert ensure_key(path) is not None
 
 
 class Pristine:

@@ -12,6 +12,9 @@ from fieldgate.node.audit.merkle import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    node_hash,
+    range_consistency_proof,
+    range_inclusion_proof,
     root,
     verify_consistency,
     verify_inclusion,
@@ -112,3 +115,36 @@ def test_every_proof_verifies_and_a_changed_leaf_does_not(
     assert not verify_consistency(
         old, size, consistency_proof(old, rewritten), root(hashes[:old]), root(rewritten)
     )
+
+
+@given(size=st.integers(1, 70), data=st.data())
+def test_proofs_from_a_purged_prefix_kept_as_a_compact_range_are_the_full_trees_proofs(
+    size: int, data: st.DataObject
+) -> None:
+    """After a purge only the compact range of entries 1..cut is kept; every proof from the
+    cut on is the one the whole tree gives, and nothing inside the purged prefix is claimed."""
+    hashes = [leaf_hash(number.to_bytes(4, "big")) for number in range(size)]
+    cut = data.draw(st.integers(0, size))
+    prefix = CompactRange()
+    for leaf in hashes[:cut]:
+        prefix.append(leaf)
+    nodes: dict[tuple[int, int], bytes] = {}
+    start = 0
+    for bit in reversed(range(cut.bit_length())):
+        if cut >> bit & 1:
+            nodes[(start, start + (1 << bit))] = prefix.hashes[len(nodes)]
+            start += 1 << bit
+
+    def mth(a: int, b: int) -> bytes:
+        if (a, b) in nodes:
+            return nodes[(a, b)]
+        if b - a == 1:
+            assert a >= cut, "a purged leaf was needed"
+            return hashes[a]
+        k = 1 << ((b - a - 1).bit_length() - 1)
+        return node_hash(mth(a, a + k), mth(a + k, b))
+
+    for index in range(cut, size):
+        assert range_inclusion_proof(index, size, mth) == inclusion_proof(index, hashes)
+    for old in range(max(cut, 1), size + 1):
+        assert range_consistency_proof(old, size, mth) == consistency_proof(old, hashes)

@@ -32,6 +32,7 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.node.audit.config import AuditConfig
+from fieldgate.node.audit.entries import record_fields
 from fieldgate.node.audit.reports import record_ids_for_person, subject_history
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import verify_log
@@ -149,7 +150,7 @@ def test_every_query_path_writes_one_entry_before_answering(
     assert hit_entry["disclosed"] == [h.record_id for h in answers["hit"].hits]
     by_record = {r["record_id"]: r for r in hit_entry["records"]}
     for hit in answers["hit"].hits:
-        fields = by_record[hit.record_id]["fields"]
+        fields = record_fields(hit_entry, by_record[hit.record_id])
         sent = {f["name"]: f["mask"] for f in fields if f["outcome"] != "withheld"}
         assert sent == {f.name: f.mask for f in hit.fields}
         assert all(f["reason"] for f in fields)
