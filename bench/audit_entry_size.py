@@ -41,7 +41,7 @@ from fieldgate.node.audit_budget import AuditBudgetConfig
 from fieldgate.node.disclosure_log import DisclosureEntry, MemoryDisclosureLog
 from fieldgate.node.server import start_node
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import common_pb2, node_pb2, node_pb2_grpc
 
 
 def _size(entry: DisclosureEntry, data: dict[str, Any], entry_format: int) -> int:
@@ -66,10 +66,10 @@ async def _entries(workdir: Path, records: int) -> list[DisclosureEntry]:
     )
     try:
         async with grpc.aio.insecure_channel(running.address) as channel:
-            stub = node_pb2_grpc.AgencyNodeStub(channel)
+            stub = node_pb2_grpc.NodeServiceStub(channel)
             for number, persona in enumerate(demo_personas(dt.date.today())):
                 await stub.Search(
-                    node_pb2.NodeSearchRequest(
+                    node_pb2.NodeServiceSearchRequest(
                         request_id=f"size-{number}",
                         requester=persona.requester.to_message(),
                         query=query,
