@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
 from fieldgate.core.digests import default_digest_key_path, ensure_digest_key
 from fieldgate.node.answer_timing import AnswerTiming
 from fieldgate.node.audit.config import default_audit_config
+from fieldgate.node.audit.entries import SEARCH
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.note import origin_of
+from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.audit.witnessing import WitnessPusher
 from fieldgate.node.audit_budget import AuditBudget, BudgetedDisclosureLog
@@ -20,6 +23,7 @@ from fieldgate.node.disclosure_log import DisclosureLog
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.limits import NodeLimits, default_limits_path
 from fieldgate.node.metrics import NodeMetrics
+from fieldgate.node.request_ids import RequestIdRegister, default_request_ids_path
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.servicer import AgencyNodeServicer
 from fieldgate.node.store import RecordStore
@@ -88,6 +92,7 @@ class RunningNode:
         self.store.close()
         if self.node.limits is not None:
             self.node.limits.close()
+        self.node.request_ids.close()
         if self.audit is not None:
             self.audit.close()
         if self.witnesses is not None:
@@ -170,6 +175,12 @@ def build_node(
         metrics=metrics,
         digester=digester,
         limits=NodeLimits(default_limits_path(config.database), config.limits, digester),
+        request_ids=RequestIdRegister(
+            default_request_ids_path(config.database),
+            seed=lambda: audited_request_ids(
+                (config.audit or default_audit_config(config.database)).database
+            ),
+        ),
         bundle=watcher,
         decision_log=(
             DecisionLog(
@@ -181,6 +192,15 @@ def build_node(
             else None
         ),
     )
+
+
+def audited_request_ids(path: Path) -> list[str]:
+    """The request ids of every search entry in the audit log at ``path`` (none if no log)."""
+    if not path.exists():
+        return []
+    with AuditReader(path) as reader:
+        ids = (row.document().get("data", {}).get("request_id") for row in reader.entries(SEARCH))
+        return [i for i in ids if isinstance(i, str)]
 
 
 def _log_of(disclosure_log: DisclosureLog | None, audit: AuditStore | None) -> DisclosureLog:

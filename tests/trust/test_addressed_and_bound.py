@@ -34,10 +34,10 @@ trusted = test_trust_e2e.trusted
 """The same signed federation fixture (a federation of its own for this module)."""
 
 
-def _absent(trusted: Trusted, node_id: str) -> node_pb2.NodeSearchResponse:
+def _absent(trusted: Trusted, node_id: str, request_id: str) -> node_pb2.NodeSearchResponse:
     """The very answer a node gives for a person it does not hold."""
     return node_pb2.NodeSearchResponse(
-        request_id="r1",
+        request_id=request_id,
         node_id=node_id,
         agency_name=trusted.federation.nodes[node_id].node.agency_name,
     )
@@ -52,8 +52,8 @@ def test_a_search_replayed_to_a_node_it_was_not_addressed_to_gets_nothing(
     for node_id in ("spd", "pcso"):
         before = refused(trusted, node_id, "not_addressed")
         with caplog.at_level(logging.WARNING, logger="fieldgate.node"):
-            answer = node_answer(trusted, node_id, for_kcso)
-        assert answer == _absent(trusted, node_id)
+            answer = node_answer(trusted, node_id, for_kcso, "misdirected")
+        assert answer == _absent(trusted, node_id, "misdirected")
         assert refused(trusted, node_id, "not_addressed") == before + 1
         assert any("not_addressed" in r.getMessage() for r in caplog.records)
         caplog.clear()
@@ -141,12 +141,12 @@ def test_a_warrant_applies_only_to_its_case_and_named_investigator(trusted: Trus
     agent = kit.identity("fbi-seattle", "sa-2231", ["criminal_investigation"])
     colleague = kit.identity("fbi-seattle", "sa-0001", ["criminal_investigation"])
     before = refused(trusted, "kcso", "warrant_holder")
-    assert node_answer(trusted, "kcso", sign(agent, warrants=(other_case,))) == _absent(
-        trusted, "kcso"
-    )
-    assert node_answer(trusted, "kcso", sign(colleague, warrants=(personal,))) == _absent(
-        trusted, "kcso"
-    )
+    assert node_answer(
+        trusted, "kcso", sign(agent, warrants=(other_case,)), "other-case"
+    ) == _absent(trusted, "kcso", "other-case")
+    assert node_answer(
+        trusted, "kcso", sign(colleague, warrants=(personal,)), "colleague"
+    ) == _absent(trusted, "kcso", "colleague")
     assert refused(trusted, "kcso", "warrant_holder") == before + 2
     # The named investigator, on the warrant's own case, is served by it.
     answer = node_answer(trusted, "kcso", sign(agent, warrants=(personal,)))
