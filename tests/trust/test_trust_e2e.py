@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import uuid
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
