@@ -31,6 +31,7 @@ from fieldgate.core.query import PersonQuery, query_digest
 from fieldgate.node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
 from fieldgate.node.limits import NodeLimitExceeded, NodeLimits
 from fieldgate.node.metrics import NodeMetrics
+from fieldgate.node.references import disclosure_reference
 from fieldgate.node.request_ids import MemoryRequestIds, RequestIds
 from fieldgate.node.store import Candidate, RecordStore
 from fieldgate.policy.authority import applied_ids
@@ -85,6 +86,8 @@ class _Decided:
 
     outcomes: list[RecordOutcome] = field(default_factory=list)
     hits: list[common_pb2.Hit] = field(default_factory=list)
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    """(record id, reference) of each hit, in answer order: the audit entry maps them."""
     decisions: list[tuple[PolicyDecision, int]] = field(default_factory=list)
     """Each decision the contract was asked for, with its evaluation time (ns)."""
 
@@ -327,7 +330,7 @@ class AgencyNode:
         # All of the search's records in one job where the contract's
         # evaluations are direct calls (the embedded engine's own thread).
         decided = (
-            contract.run(lambda: self._decide_all(claims, candidates, contract, wanted))
+            contract.run(lambda: self._decide_all(request_id, claims, candidates, contract, wanted))
             if candidates
             else _Decided()
         )
@@ -357,7 +360,8 @@ class AgencyNode:
                 query_digest=self.digester.query(query),
                 contract_version=contract.version,
                 records=tuple(outcomes),
-                disclosed_record_ids=tuple(h.record_id for h in hits),
+                disclosed_record_ids=tuple(record_id for record_id, _ in decided.sent),
+                disclosed_references=tuple(reference for _, reference in decided.sent),
             )
         )
         if self.decision_log is not None:
@@ -367,6 +371,7 @@ class AgencyNode:
 
     def _decide_all(
         self,
+        request_id: str,
         claims: RequesterClaims,
         candidates: Sequence[Candidate],
         contract: ContractEngine,
@@ -400,7 +405,15 @@ class AgencyNode:
             decided.outcomes.append(RecordOutcome(candidate.record.record_id, verdict, applied))
             if verdict.disclose:
                 contact = self._contact_for(candidate.record, verdict)
-                decided.hits.append(build_hit(candidate.record, candidate.match, verdict, contact))
+                record_id = candidate.record.record_id
+                # Never the record id: a reference only this agency can map back.
+                reference = disclosure_reference(self.digester, self.node_id, request_id, record_id)
+                decided.hits.append(
+                    build_hit(
+                        candidate.record, candidate.match, verdict, contact, reference=reference
+                    )
+                )
+                decided.sent.append((record_id, reference))
         return decided
 
     def _write_audit(self, entry: DisclosureEntry) -> None:

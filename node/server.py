@@ -70,11 +70,18 @@ class RunningNode:
     """The health (and reflection) server, when ``[node.maintenance]`` asked for one."""
     witnesses: WitnessPusher | None = None
     """What pushes checkpoints to ``[[node.audit.witnesses]]``, when there are any."""
+    private_metrics_endpoint: MetricsEndpoint | None = None
+    """The agency-only endpoint of the person-dependent series (``private_listen``)."""
 
     @property
     def metrics_port(self) -> int | None:
         """The bound metrics port (real even when the config said 0), if serving metrics."""
         return self.metrics_endpoint.port if self.metrics_endpoint else None
+
+    @property
+    def private_metrics_port(self) -> int | None:
+        """The bound agency-only metrics port, if ``private_listen`` asked for one."""
+        return self.private_metrics_endpoint.port if self.private_metrics_endpoint else None
 
     @property
     def maintenance_port(self) -> int | None:
@@ -87,7 +94,13 @@ class RunningNode:
         Health turns NOT_SERVING first, so probes and load balancers stop
         sending work while in-flight searches finish.
         """
-        await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
+        await drain_and_stop(
+            self.server,
+            grace,
+            self.maintenance,
+            self.metrics_endpoint,
+            self.private_metrics_endpoint,
+        )
         self.node.contract.close()
         self.store.close()
         if self.node.limits is not None:
@@ -214,9 +227,12 @@ async def start_node(
 ) -> RunningNode:
     """Start a node's gRPC server on ``config.listen`` and return it running."""
     audit = None if disclosure_log is not None else open_audit_log(config)
-    # This node's own registry: several nodes in one process must not share series.
-    registry = new_registry()
-    metrics = NodeMetrics(registry)
+    # This node's own registries: several nodes in one process must not share series.
+    # The public one holds only person-blind series (node/metrics.py); the process's
+    # CPU and memory move with a held person's contract work, so they are private.
+    registry = new_registry(process=False)
+    private = new_registry()
+    metrics = NodeMetrics(registry, private)
     budget = AuditBudget(
         config.audit_budget,
         volume_path=(config.audit or default_audit_config(config.database)).database,
@@ -280,11 +296,21 @@ async def start_node(
         port = bind(server, config.listen, config.tls, f"node {config.node_id}")
         await server.start()
         await health.refresh()
-        endpoint = None
+        endpoint = private_endpoint = None
         if config.metrics is not None:
             endpoint = MetricsEndpoint.start(
                 config.metrics.listen, registry, f"node {config.node_id}"
             )
+            if config.metrics.private_listen is not None:
+                try:
+                    private_endpoint = MetricsEndpoint.start(
+                        config.metrics.private_listen,
+                        private,
+                        f"node {config.node_id} (agency-only metrics)",
+                    )
+                except BaseException:
+                    endpoint.stop()
+                    raise
     except BaseException:
         # Nothing half-started outlives a failed start (a taken port, say).
         await server.stop(0)
@@ -298,7 +324,16 @@ async def start_node(
             witnesses.close()
         raise
     return RunningNode(
-        server, f"{host}:{port}", node, node.store, gate, audit, endpoint, maintenance, witnesses
+        server,
+        f"{host}:{port}",
+        node,
+        node.store,
+        gate,
+        audit,
+        endpoint,
+        maintenance,
+        witnesses,
+        private_endpoint,
     )
 
 

@@ -64,7 +64,7 @@ def agency_table(agency: AgencyView) -> Table:
         f"  {len(agency.hits)} hit(s)",
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
-    table.add_column("record", no_wrap=True)
+    table.add_column("reference (quote it)", no_wrap=True)
     table.add_column("released")
     table.add_column("masked")
     table.add_column("call", no_wrap=False)
@@ -74,7 +74,7 @@ def agency_table(agency: AgencyView) -> Table:
         table.add_row(Text("no records disclosed", style="dim"), "", "", "")
     for hit in agency.hits:
         record = Text.assemble(
-            (_safe(hit.record_id), "bold"),
+            (_safe(hit.reference), "bold"),
             f"\n{_safe(hit.record_kind)}\nscore {hit.score:.2f}\n",
             ("\n".join(_safe(r) for r in hit.match_reasons), "dim"),
         )

@@ -15,6 +15,7 @@ concern per module:
 - :mod:`fieldgate.node.audit.findings`: what verification finds, and the report collecting it.
 - :mod:`fieldgate.node.audit.verify`: checking a log, naming the first thing wrong.
 - :mod:`fieldgate.node.audit.reports`: auditor reports.
+- :mod:`fieldgate.node.audit.reference_lookup`: which record and disclosure a reference names.
 - :mod:`fieldgate.node.audit.retention`: disposal of expired fields, records and audit entries.
 - :mod:`fieldgate.node.audit.initialise`: ``fieldgate node audit-init``: the explicit, recorded way
   to start or adopt a lo.

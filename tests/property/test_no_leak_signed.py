@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -144,7 +145,7 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         answer = _ask(running.address, search)
         assert list(answer.hits) == []
         assert answer.node_id == node_id
-        absent[node_id] = answer.SerializeToString(deterministic=True)
+        absent[node_id] = _absent_bytes(answer)
     assert not any(running.gate.refused for running in federation.nodes.values())
     yield Signed(federation, kit, rogue, absent)
     loop.run(federation.stop())
@@ -156,8 +157,19 @@ def _ask(
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(  # type: ignore[no-any-return]
-            node_pb2.NodeSearchRequest(request_id="p", signed=search, query=query), timeout=20
+            node_pb2.NodeSearchRequest(
+                request_id=f"p-{uuid.uuid4().hex}", signed=search, query=query
+            ),
+            timeout=20,
         )
+
+
+def _absent_bytes(answer: node_pb2.NodeSearchResponse) -> bytes:
+    """An answer's bytes but for its request id (each search has its own)."""
+    copy = node_pb2.NodeSearchResponse()
+    copy.CopyFrom(answer)
+    copy.request_id = ""
+    return copy.SerializeToString(deterministic=True)
 
 
 @dataclass(frozen=True)
@@ -419,7 +431,7 @@ def test_invalid_signed_searches_get_the_not_found_answer_and_nothing_else(
         _unrevoke(signed.kit)
     for node_id, running in nodes.items():
         # The very bytes of a not-found answer; refused for this reason; nothing logged as sent.
-        assert answers[node_id].SerializeToString(deterministic=True) == signed.absent[node_id]
+        assert _absent_bytes(answers[node_id]) == signed.absent[node_id]
         assert running.gate.refused - refused[node_id] == Counter({FAULTS[fault]: 1}), node_id
         assert len(signed.federation.disclosure_logs[node_id].entries) == logged[node_id]
 
@@ -431,6 +443,13 @@ def _check_valid(
     query = person_query(case.target)
     for contract in CONTRACTS:
         answer = answers[contract]
-        check_answer(contract, signed.federation.nodes[contract], requester, query, answer)
+        check_answer(
+            contract,
+            signed.federation.nodes[contract],
+            requester,
+            query,
+            answer,
+            signed.federation.disclosure_logs[contract],
+        )
         if not answer.hits:  # denied looks exactly like absent
-            assert answer.SerializeToString(deterministic=True) == signed.absent[contract]
+            assert _absent_bytes(answer) == signed.absent[contract]
