@@ -65,6 +65,12 @@ def node_request(query: common_pb2.PersonQuery, request_id: str) -> node_pb2.Nod
 
 
 _FRESH_CASES = itertools.count()
+_FRESH_IDS = itertools.count()
+
+
+def fresh_request_id(prefix: str = "bench") -> str:
+    """A request id no search of this process used before (a node refuses one it has seen)."""
+    return f"{prefix}-{next(_FRESH_IDS):08d}"
 
 
 def fresh_case_number() -> str:
@@ -86,6 +92,7 @@ class FreshSearches:
     def __init__(self, query: common_pb2.PersonQuery, request_id: str) -> None:
         self._broker = broker_request(query)
         self._node = node_request(query, request_id)
+        self._prefix = request_id
 
     def broker(self) -> bytes:
         """A broker SearchRequest, serialised."""
@@ -93,8 +100,9 @@ class FreshSearches:
         return self._broker.SerializeToString()
 
     def node(self) -> bytes:
-        """A NodeSearchRequest as the broker would send it, serialised."""
+        """A NodeSearchRequest as the broker would send it, serialised (fresh id too)."""
         self._node.requester.case_number = fresh_case_number()
+        self._node.request_id = fresh_request_id(self._prefix)
         return self._node.SerializeToString()
 
 

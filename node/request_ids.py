@@ -76,30 +76,35 @@ class RequestIdRegister:
     def __init__(
         self,
         path: Path,
+        node_id: str,
         seed: Callable[[], Iterable[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Open (creating if new) the register at ``path``.
+        """Open (creating if new) the register of node ``node_id`` at ``path``.
 
+        Ids are claimed per node: two nodes sharing one database directory (a
+        test, a development setup) each answer the broker's search once.
         ``seed``: the ids already in the node's audit log, read only when the
         register is new, so a lost register does not reopen them.
         """
         new = not path.exists()
+        self._node = node_id
         self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA busy_timeout = 2000")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS request_ids (id TEXT PRIMARY KEY, at REAL NOT NULL) STRICT"
+            "CREATE TABLE IF NOT EXISTS request_ids (node TEXT NOT NULL, id TEXT NOT NULL,"
+            " at REAL NOT NULL, PRIMARY KEY (node, id)) STRICT"
         )
         if new and seed is not None:
             now = clock()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO request_ids (id, at) VALUES (?, ?)",
-                    ((request_id, now) for request_id in seed()),
+                    "INSERT OR IGNORE INTO request_ids (node, id, at) VALUES (?, ?, ?)",
+                    ((node_id, request_id, now) for request_id in seed()),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -111,7 +116,8 @@ class RequestIdRegister:
         with self._lock:
             try:
                 self._db.execute(
-                    "INSERT INTO request_ids (id, at) VALUES (?, ?)", (request_id, self._clock())
+                    "INSERT INTO request_ids (node, id, at) VALUES (?, ?, ?)",
+                    (self._node, request_id, self._clock()),
                 )
             except sqlite3.IntegrityError:
                 raise DuplicateRequestId(request_id) from None

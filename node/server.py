@@ -190,6 +190,7 @@ def build_node(
         limits=NodeLimits(default_limits_path(config.database), config.limits, digester),
         request_ids=RequestIdRegister(
             default_request_ids_path(config.database),
+            config.node_id,
             seed=lambda: audited_request_ids(
                 (config.audit or default_audit_config(config.database)).database
             ),

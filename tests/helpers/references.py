@@ -8,6 +8,7 @@ answer carried, in the same order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,3 +44,8 @@ def audited_record_ids(
     assert [h.reference for h in hits] == list(data["references"])
     assert not any(h.record_id for h in hits), "a hit carried a record id"
     return list(data["disclosed"])
+
+
+def without_references(hits: Sequence[HitView]) -> tuple[HitView, ...]:
+    """``hits`` but for their references, which differ from one search to the next."""
+    return tuple(dataclasses.replace(h, reference="") for h in hits)
