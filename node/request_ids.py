@@ -13,7 +13,11 @@ refusal depends only on the ids the broker sent, never on what the node holds.
 store (a primary key makes the claim atomic across concurrent searches and
 durable across restarts). A register created beside an existing audit log is
 first filled from that log's search entries, so losing the file does not
-reopen old ids. :class:`MemoryRequestIds` is the in-process form for tools and
+reopen old ids. A claim is not fsynced (``synchronous = NORMAL``: it survives
+the process being killed, not a power cut, and costs no second fsync per
+search beside the audit entry's); at every start the ids of the audit log's
+newest search entries are claimed again, so the last claims lost to a power
+cut come back from the fsynced log. :class:`MemoryRequestIds` is the in-process form for tools and
 tests that run a node without files.
 """
 
@@ -77,15 +81,16 @@ class RequestIdRegister:
         self,
         path: Path,
         node_id: str,
-        seed: Callable[[], Iterable[str]] | None = None,
+        seed: Callable[[bool], Iterable[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Open (creating if new) the register of node ``node_id`` at ``path``.
 
         Ids are claimed per node: two nodes sharing one database directory (a
         test, a development setup) each answer the broker's search once.
-        ``seed``: the ids already in the node's audit log, read only when the
-        register is new, so a lost register does not reopen them.
+        ``seed(everything)``: ids already in the node's audit log — all of them
+        when the register is new (a lost register reopens none), else its newest
+        ones (claims a power cut lost); claimed at once.
         """
         new = not path.exists()
         self._node = node_id
@@ -94,17 +99,18 @@ class RequestIdRegister:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA busy_timeout = 2000")
+        self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS request_ids (node TEXT NOT NULL, id TEXT NOT NULL,"
             " at REAL NOT NULL, PRIMARY KEY (node, id)) STRICT"
         )
-        if new and seed is not None:
+        if seed is not None:
             now = clock()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
                     "INSERT OR IGNORE INTO request_ids (node, id, at) VALUES (?, ?, ?)",
-                    ((node_id, request_id, now) for request_id in seed()),
+                    ((node_id, request_id, now) for request_id in seed(new)),
                 )
                 self._db.execute("COMMIT")
             except BaseException:

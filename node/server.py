@@ -191,8 +191,9 @@ def build_node(
         request_ids=RequestIdRegister(
             default_request_ids_path(config.database),
             config.node_id,
-            seed=lambda: audited_request_ids(
-                (config.audit or default_audit_config(config.database)).database
+            seed=lambda everything: audited_request_ids(
+                (config.audit or default_audit_config(config.database)).database,
+                None if everything else RECLAIMED_AT_START,
             ),
         ),
         bundle=watcher,
@@ -208,12 +209,20 @@ def build_node(
     )
 
 
-def audited_request_ids(path: Path) -> list[str]:
-    """The request ids of every search entry in the audit log at ``path`` (none if no log)."""
+RECLAIMED_AT_START = 10_000
+"""The audit log's newest search entries whose request ids a node claims again at start."""
+
+
+def audited_request_ids(path: Path, newest: int | None = None) -> list[str]:
+    """The request ids of the search entries in the audit log at ``path`` (none if no log).
+
+    ``newest``: only that many of the latest entries; None: every one.
+    """
     if not path.exists():
         return []
     with AuditReader(path) as reader:
-        ids = (row.document().get("data", {}).get("request_id") for row in reader.entries(SEARCH))
+        rows = reader.entries(SEARCH) if newest is None else reader.newest(SEARCH, newest)
+        ids = (row.document().get("data", {}).get("request_id") for row in rows)
         return [i for i in ids if isinstance(i, str)]
 
 

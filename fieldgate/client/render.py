@@ -143,6 +143,16 @@ def comparison_table(
                 if name not in field_names:
                     field_names.append(name)
     table.add_row("records disclosed", *counts)
+    # The agency's opaque references (never its record ids): what an investigator quotes.
+    table.add_row(
+        "references",
+        *(
+            Text("\n".join(_safe(h.reference) for h in view.hits), style="dim")
+            if view is not None and view.status == "answered"
+            else Text("")
+            for view in views
+        ),
+    )
     calls: list[Text] = []
     for view in views:
         contacts = sorted(
