@@ -260,7 +260,7 @@ class _Impostor(node_pb2_grpc.AgencyNodeServicer):
             request_id=request.request_id,
             node_id="kcso",
             agency_name="King County Sheriff's Office",
-            hits=[common_pb2.Hit(record_id="FAKE-1", record_kind="booking", score=1.0)],
+            hits=[common_pb2.Hit(reference="FAKE-1", record_kind="booking", score=1.0)],
         )
 
 
