@@ -163,13 +163,13 @@ def local_node(store: Path, contract: Path, node_id: str) -> AgencyNode:
 def _time_local(node: AgencyNode, query: common_pb2.PersonQuery, rounds: int) -> list[float]:
     parsed = validate_query(query)
     out: list[float] = []
-    for i in range(rounds):
+    for _ in range(rounds):
         requester = common_pb2.Requester()
         requester.CopyFrom(DETECTIVE)
         requester.case_number = fresh_case_number()  # a first search
         claims = validate_requester(requester)
         started = time.perf_counter()
-        node.search(f"local-{i}", claims, parsed)
+        node.search(fresh_request_id("local"), claims, parsed)
         out.append(time.perf_counter() - started)
     return out
 

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,10 @@ def measure(
 
     def node_unary(query: common_pb2.PersonQuery, number: int) -> None:
         answer = node.Search(
-            node_pb2.NodeSearchRequest(request_id=f"t{number}", requester=requester, query=query),
+            # A new id per search (a node answers each once), all of one length.
+            node_pb2.NodeSearchRequest(
+                request_id=f"t-{uuid.uuid4().hex}", requester=requester, query=query
+            ),
             timeout=10,
         )
         assert not answer.hits, "the immigration officer must see nothing"

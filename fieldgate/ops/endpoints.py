@@ -71,7 +71,9 @@ def metrics_config(parent: Section, *, private: bool = False) -> MetricsConfig |
     section = parent.section("metrics")
     config = MetricsConfig(
         listen=section.address("listen"),
-        private_listen=section.address("private_listen", None) if private else None,
+        private_listen=(
+            section.address("private_listen") if private and section.has("private_listen") else None
+        ),
     )
     section.finish()
     return config

@@ -9,6 +9,7 @@ real maintenance port.
 from __future__ import annotations
 
 import urllib.error
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -78,7 +79,7 @@ def search(running: RunningNode) -> node_pb2.NodeSearchResponse:
     with channel:
         return stub.Search(
             node_pb2.NodeSearchRequest(
-                request_id="health-check-search",
+                request_id=f"health-check-{uuid.uuid4().hex}",
                 requester=REQUESTER,
                 query=common_pb2.PersonQuery(surname="HERNANDEZ", given_name="MIGUEL"),
             ),
