@@ -29,7 +29,7 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 TOP_KEYS = {"schema", "request_id", "summary", "agencies"}
 SUMMARY_KEYS = {"agencies", "answered", "failed", "failed_verification", "hits"}
 AGENCY_KEYS = {"node_id", "agency_name", "status", "detail", "elapsed_seconds", "hits"}
-HIT_KEYS = {"reference", "record_kind", "score", "match_reasons", "contact", "fields"}
+HIT_KEYS = {"reference", "record_id", "record_kind", "score", "match_reasons", "contact", "fields"}
 CONTACT_KEYS = {"agency", "unit", "phone"}
 FIELD_KEYS = {"value", "sensitivity", "mask"}
 

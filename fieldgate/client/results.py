@@ -104,6 +104,9 @@ def agency_json(agency: AgencyView) -> dict[str, Any]:
         "hits": [
             {
                 "reference": h.reference,
+                # Kept so the documented shape only grows; a node never sends a
+                # record id (issue 16), so it is always "".
+                "record_id": "",
                 "record_kind": h.record_kind,
                 "score": h.score,
                 "match_reasons": list(h.match_reasons),
