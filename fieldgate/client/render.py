@@ -147,7 +147,8 @@ def comparison_table(
     table.add_row(
         "references",
         *(
-            Text("\n".join(_safe(h.reference) for h in view.hits), style="dim")
+            # Folded, never cut: a reference is quoted whole.
+            Text("\n".join(_safe(h.reference) for h in view.hits), style="dim", overflow="fold")
             if view is not None and view.status == "answered"
             else Text("")
             for view in views
