@@ -69,6 +69,12 @@ def node_request(
 
 
 _FRESH_CASES = itertools.count()
+_FRESH_IDS = itertools.count()
+
+
+def fresh_request_id(prefix: str = "bench") -> str:
+    """A request id no search of this process used before (a node refuses one it has seen)."""
+    return f"{prefix}-{next(_FRESH_IDS):08d}"
 
 
 def fresh_case_number() -> str:
@@ -90,6 +96,7 @@ class FreshSearches:
     def __init__(self, query: common_pb2.PersonQuery, request_id: str) -> None:
         self._broker = broker_request(query)
         self._node = node_request(query, request_id)
+        self._prefix = request_id
 
     def broker(self) -> bytes:
         """A broker SearchRequest, serialised."""
@@ -99,6 +106,7 @@ class FreshSearches:
     def node(self) -> bytes:
         """A NodeServiceSearchRequest as the broker would send it, serialised."""
         self._node.requester.case_number = fresh_case_number()
+        self._node.request_id = fresh_request_id(self._prefix)
         return self._node.SerializeToString()
 
 

@@ -31,6 +31,7 @@ from bench.common import (
     SANCTUARY_CONTRACT,
     FreshSearches,
     fresh_case_number,
+    fresh_request_id,
     node_config,
     node_request,
     person_query,
@@ -162,13 +163,13 @@ def local_node(store: Path, contract: Path, node_id: str) -> AgencyNode:
 def _time_local(node: AgencyNode, query: common_pb2.PersonQuery, rounds: int) -> list[float]:
     parsed = validate_query(query)
     out: list[float] = []
-    for i in range(rounds):
+    for _ in range(rounds):
         requester = common_pb2.Requester()
         requester.CopyFrom(DETECTIVE)
         requester.case_number = fresh_case_number()  # a first search
         claims = validate_requester(requester)
         started = time.perf_counter()
-        node.search(f"local-{i}", claims, parsed)
+        node.search(fresh_request_id("local"), claims, parsed)
         out.append(time.perf_counter() - started)
     return out
 
@@ -210,19 +211,29 @@ async def run_contract(
     cases: list[ContractCase] = []
     try:
         for label, query in queries:
-            payload = node_request(query, "bench-contract").SerializeToString()
+            payload = node_request(query, fresh_request_id("bench-contract")).SerializeToString()
             answers = {
                 k: node_pb2.NodeServiceSearchResponse.FromString(await call(payload, timeout=60))
                 for k, call in calls.items()
             }
-            ids = {k: [h.record_id for h in a.hits] for k, a in answers.items()}
+            # Hits carry per-search references, not record ids: compare what the
+            # reference cannot change (kind and score, in answer order).
+            ids = {k: [(h.record_kind, h.score) for h in a.hits] for k, a in answers.items()}
             rounds = settings.grpc_rounds + 10
             # First searches: every round under a case number never seen, so the
             # node's decision cache cannot answer and the engine decides each hit.
             searches = FreshSearches(query, "bench-contract")
             fresh = [searches.node() for _ in range(rounds)]
             samples = await _interleaved(calls, fresh)
-            repeated = await _interleaved(calls, [payload] * rounds)
+            # The same input each round (so the decision cache answers), each under its
+            # own request id (a node refuses an id it has answered).
+            repeated = await _interleaved(
+                calls,
+                [
+                    node_request(query, fresh_request_id("bench-contract")).SerializeToString()
+                    for _ in range(rounds)
+                ],
+            )
             local = await asyncio.to_thread(_local_pair, store, workdir, query, settings)
             case = ContractCase(
                 label=label,

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import fieldgate.node.store as node_store
-from bench.common import SANCTUARY_CONTRACT, Memory, node_request, person_query
+from bench.common import (
+    SANCTUARY_CONTRACT,
+    Memory,
+    fresh_request_id,
+    node_request,
+    person_query,
+)
 from bench.data import labelled_store, store_files_size
 from bench.echo import NODE_SEARCH_METHOD, open_channel, raw_call
 from bench.procs import start_worker, stop_all, wait_ready
@@ -250,7 +256,7 @@ async def _node_footprint(
             query: common_pb2.PersonQuery = person_query(
                 str(item["surname"]), str(item["given_name"]), str(item["dob"])
             )
-            payload = node_request(query, f"bench-{i}").SerializeToString()
+            payload = node_request(query, fresh_request_id(f"bench-{i}")).SerializeToString()
             started = time.perf_counter()
             await call(payload, timeout=60)
             latencies.append(time.perf_counter() - started)

@@ -231,7 +231,9 @@ def run_policy(
         def first_search_hit(i: int) -> object:
             verdict = first_search(i)
             assert isinstance(verdict, RecordVerdict)
-            return build_hit(records[i], candidates[i].match, verdict, node.contact)
+            return build_hit(
+                records[i], candidates[i].match, verdict, node.contact, reference="bench"
+            )
 
         paths = [
             _per_hit(

@@ -43,7 +43,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from bench.common import DETECTIVE, SANCTUARY_CONTRACT, broker_request, person_query
+from bench.common import (
+    DETECTIVE,
+    SANCTUARY_CONTRACT,
+    broker_request,
+    fresh_request_id,
+    person_query,
+)
 from bench.contract_cost import contract_store, local_node
 from bench.data import CACHE_DIR, labelled_store
 from bench.echo import BROKER_SEARCH_METHOD, open_channel, raw_call
@@ -332,7 +338,9 @@ async def _measure_calls(workdir: Path, calls: int) -> None:
         query = validate_query(fanout_query())
         cpu = time.process_time()
         for i in range(calls):
-            running.node.search(f"direct-{i}", replace(claims, case_number=f"d-{i}"), query)
+            running.node.search(
+                fresh_request_id("direct"), replace(claims, case_number=f"d-{i}"), query
+            )
         search_us = (time.process_time() - cpu) / calls * 1e6
     finally:
         await node_channel.close(None)

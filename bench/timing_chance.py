@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,9 @@ def measure(
 
     def node_unary(query: common_pb2.PersonQuery, number: int) -> None:
         answer = node.Search(
+            # A new id per search (a node answers each once), all of one length.
             node_pb2.NodeServiceSearchRequest(
-                request_id=f"t{number}", requester=requester, query=query
+                request_id=f"t-{uuid.uuid4().hex}", requester=requester, query=query
             ),
             timeout=10,
         )

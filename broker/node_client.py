@@ -10,6 +10,7 @@ another search, so a misconfigured replica can never speak for an agency.
 from __future__ import annotations
 
 import logging
+import re
 
 import grpc
 
@@ -33,6 +34,9 @@ CHANNEL_OPTIONS = [
 
 SEARCH_DEADLINE_DETAIL = "no answer before the search deadline"
 """Detail of a node that was still silent when the search's deadline came."""
+
+_TRANSPORT = re.compile(r"\b(ipv4|ipv6|unix|dns|tcp):|connect|resolve|\d{1,3}(\.\d{1,3}){3}", re.I)
+"""What gRPC transport errors look like: they name the address they dialled."""
 
 log = logging.getLogger("fieldgate.broker")
 
@@ -63,6 +67,20 @@ class NodeChannel:
             )
         self._stub = node_pb2_grpc.NodeServiceStub(self._channel)
 
+    def _told(self, details: str | None) -> str:
+        """What the requester may read of a failed call's details: never an address.
+
+        gRPC's own transport errors name the address it dialled ("ipv4:10.0.3.7:
+        50051: connection refused"); no requester sees a node's internal address
+        (issue 16), so such details become a fixed sentence (the broker's log
+        keeps them). A node's own refusal ("cannot record disclosures") is kept.
+        """
+        text = details or ""
+        host = self.address.rpartition(":")[0]
+        if not text or _TRANSPORT.search(text) or self.address in text or (host and host in text):
+            return "the agency's node could not be reached"
+        return text
+
     async def ask(
         self,
         entry: NodeEntry,
@@ -90,7 +108,10 @@ class NodeChannel:
                 result.detail = timeout_detail
             elif code in NODE_UNREACHABLE:
                 result.status = broker_pb2.NODE_STATUS_UNREACHABLE
-                result.detail = f"UNAVAILABLE: {exc.details() or 'node unreachable'}"
+                result.detail = f"UNAVAILABLE: {self._told(exc.details())}"
+                log.warning(
+                    "node %s at %s unreachable: %s", entry.node_id, self.address, exc.details()
+                )
             elif code in NODE_INTERNAL:
                 # The node's internal error text is for its operator, not the requester.
                 result.status = broker_pb2.NODE_STATUS_ERROR
@@ -106,7 +127,7 @@ class NodeChannel:
                 )
             else:
                 result.status = broker_pb2.NODE_STATUS_ERROR
-                result.detail = f"{code.name}: {(exc.details() or '')[:300]}"
+                result.detail = f"{code.name}: {self._told(exc.details())[:300]}"
         else:
             if answer.request_id != request.request_id or answer.node_id != entry.node_id:
                 # A node (or replica) answering for someone else is misconfigured; its

@@ -110,9 +110,8 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
         search = await self._admit(request, context)
         events: asyncio.Queue[broker_pb2.SearchStreamResponse | None] = asyncio.Queue()
         agencies = [
-            broker_pb2.RegisteredNode(
-                node_id=a.entry.node_id, agency_name=a.entry.agency_name, address=a.entry.address
-            )
+            # No address: no requester sees a node's internal address (issue 16).
+            broker_pb2.RegisteredNode(node_id=a.entry.node_id, agency_name=a.entry.agency_name)
             for a in self._fanout.addressed(search.audience)
         ]
 
@@ -364,9 +363,8 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
     ) -> broker_pb2.ListNodesResponse:
         return broker_pb2.ListNodesResponse(
             nodes=[
-                broker_pb2.RegisteredNode(
-                    node_id=n.node_id, agency_name=n.agency_name, address=n.address
-                )
+                # No address: operators read them from the broker's config, never requesters.
+                broker_pb2.RegisteredNode(node_id=n.node_id, agency_name=n.agency_name)
                 for n in self._config.nodes
             ]
         )

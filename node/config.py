@@ -41,7 +41,8 @@ Example::
     phone = "206-555-0100"
 
     [node.metrics]                    # optional; Prometheus text on http://host:port/metrics
-    listen = "127.0.0.1:9101"
+    listen = "127.0.0.1:9101"         # person-blind series: the federation's Prometheus
+    private_listen = "127.0.0.1:9103" # optional; per-record series: the agency's own only
 
     [node.limits]                     # optional; see node.limits (defaults shown)
     requester_per_minute = 600
@@ -197,7 +198,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         **_trust_settings(node),
         insecure=node.boolean("insecure", False),
         audit=audit_config(node.section("audit", required=False), node.path("database")),
-        metrics=metrics_config(node),
+        metrics=metrics_config(node, private=True),
         maintenance=maintenance_config(node),
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),

@@ -50,6 +50,9 @@ class DisclosureEntry:
         contract_version: SHA-256 of the contract that decided.
         records: the verdict on every matching record, disclosed or not.
         disclosed_record_ids: the records actually sent, in answer order.
+        disclosed_references: the opaque reference each of them was sent under
+            (:mod:`fieldgate.node.references`), in the same order: how the
+            agency maps a reference its investigator quotes back to the record.
     """
 
     request_id: str
@@ -60,6 +63,7 @@ class DisclosureEntry:
     contract_version: str
     records: tuple[RecordOutcome, ...]
     disclosed_record_ids: tuple[str, ...]
+    disclosed_references: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         """The entry as one JSON line; withheld values are never in it."""
@@ -71,6 +75,7 @@ class DisclosureEntry:
             "query_digest": self.query_digest,
             "contract_version": self.contract_version,
             "disclosed": list(self.disclosed_record_ids),
+            "references": list(self.disclosed_references),
             "records": [
                 {
                     "record_id": r.record_id,

@@ -9,6 +9,7 @@
         │   └── DuplicateRecordError        a record_id is already in the store
         ├── AuditBudgetExceeded (audit_budget)  a requester or agency spent its audit budget
         ├── NodeLimitExceeded (limits)      a requester or agency is over the node's own limits
+        ├── DuplicateRequestId (request_ids)  a search under a request id already used here
         ├── SyncError (sync)                a sync cycle stopped: source unreadable, batch refused
         ├── DisclosureLogError              a disclosure could not be logged durably
         │   └── AuditTamperError (audit.writer_view)  the log holds what this writer did not write

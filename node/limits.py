@@ -10,12 +10,26 @@ agency and subject, not the credential id — and on the agency:
 - **sweep**: distinct persons one requester searched in the window;
 - **polling**: searches of the same person by one requester in the window.
 
-A "person" is a keyed digest of the query normalised the way the matcher
-compares names — the surname's phonetic key, the given name's initial and the
-date of birth — so re-spelling a name does not make a new person.
+Polling is counted twice over, and either count refuses:
 
-Every check reads only the requester's own history, never the store: a
-refusal (RESOURCE_EXHAUSTED) says nothing about whether a record exists.
+- on the query: a keyed digest of the query normalised the way the matcher
+  compares names — the surname's phonetic key, the given name's initial and
+  the date of birth — checked before any record is looked at;
+- on what was disclosed: a keyed digest of each record this requester was
+  shown (:meth:`NodeLimits.admit_disclosed`), checked after the contract
+  decided and before anything leaves. Re-spelling a name, transposing a date
+  or switching to an identifier makes a new query but the same record, so it
+  no longer resets the count (issue 16: one requester read a release date 14
+  times under a limit of 3).
+
+Why only disclosed records, never every matched one: counting a record the
+contract withholds would refuse a held-but-denied person's re-spellings
+while an absent person's go on, so *when refusals start* would tell "held"
+from "absent". A record this requester was shown is one they already know
+of; refusing them a further look tells them nothing new. So every count
+reads only the requester's own history and what they were already shown,
+never the store as such: a refusal (RESOURCE_EXHAUSTED) says nothing about
+whether a record exists (docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +117,9 @@ _SCHEMA = (
     " agency TEXT NOT NULL, person TEXT NOT NULL) STRICT",
     "CREATE INDEX IF NOT EXISTS searches_requester ON searches (requester, at)",
     "CREATE INDEX IF NOT EXISTS searches_agency ON searches (agency, at)",
+    "CREATE TABLE IF NOT EXISTS shown (at REAL NOT NULL, requester TEXT NOT NULL,"
+    " record TEXT NOT NULL) STRICT",
+    "CREATE INDEX IF NOT EXISTS shown_requester ON shown (requester, record, at)",
 )
 
 
@@ -184,6 +201,43 @@ class NodeLimits:
             db.execute(
                 "INSERT INTO searches (at, requester, agency, person) VALUES (?, ?, ?, ?)",
                 (now, who, agency, person),
+            )
+
+    def admit_disclosed(self, claims: RequesterClaims, record_ids: Sequence[str]) -> None:
+        """Count records about to be shown to this requester, or refuse them all.
+
+        Called after the contract decided, with only the records it disclosed
+        (never the withheld ones: see the module docstring). Raises
+        :class:`NodeLimitExceeded` ("polling", nothing counted) when any of them
+        was shown to this requester ``poll_max_repeats`` times in the window.
+        """
+        c = self.config
+        if not c.enabled or not record_ids:
+            return
+        who = requester_key(claims)
+        # Keyed: the history file never holds a record id an outsider could read.
+        records = sorted({self._digester.digest("shown", rid) for rid in record_ids})
+        with self._lock:
+            now = self._clock()
+            db = self._db
+            window = now - c.window_seconds
+            db.execute("DELETE FROM shown WHERE at < ?", (window,))
+            marks = ",".join("?" * len(records))
+            (most,) = db.execute(
+                "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM shown WHERE"
+                f" requester = ? AND at >= ? AND record IN ({marks}) GROUP BY record)",
+                (who, window, *records),
+            ).fetchone()
+            if most >= c.poll_max_repeats:
+                raise NodeLimitExceeded(
+                    "polling",
+                    f"this requester was shown the same record {most} times within "
+                    f"{c.window_seconds:g} s under different spellings (the limit is "
+                    f"{c.poll_max_repeats}); polling one person is refused",
+                )
+            db.executemany(
+                "INSERT INTO shown (at, requester, record) VALUES (?, ?, ?)",
+                ((now, who, record) for record in records),
             )
 
     def close(self) -> None:

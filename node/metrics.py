@@ -1,7 +1,27 @@
 """A node's Prometheus metrics (``fieldgate_node_*``); every one is listed in docs/metrics.md.
 
-:class:`NodeMetrics` owns the metric objects of one node, registered in the
-registry it is given (one per node: see :mod:`fieldgate.ops.metrics`). The node's
+:class:`NodeMetrics` owns the metric objects of one node, in two registries
+(one pair per node: see :mod:`fieldgate.ops.metrics`):
+
+- **public** (``[node.metrics] listen``, the federation's shared Prometheus):
+  only series that move the same way for a held-but-denied person and an
+  absent one — counted per search the requester sees (verified searches by
+  agency type and purpose, verification refusals, limit refusals, audit
+  write failures) or not about searches at all (readiness, contract in force,
+  records held, bundles refused, tampering, witnesses) — and the gRPC server
+  metrics, whose handling times are the held ones (node/answer_timing.py);
+- **private** (``[node.metrics] private_listen``, scraped only by the agency's
+  own Prometheus): everything that moves per *matching record*, and so only
+  when the searched person is held — denied searches, hits found, disclosed
+  and withheld, fields by outcome and class, contract evaluations (count and
+  time), policy errors, decision-cache lookups, audit write time (a held
+  person's entry is larger) — and the process's CPU and memory (a held person
+  costs contract time). Issue 16: these told other agencies' operators, who
+  read the shared Prometheus, whom the sanctuary county holds.
+
+``tests/ops/test_ops_person_blind.py`` runs one requester's searches for a
+held-but-denied person and an absent one against a real node and checks the
+public scrape text is the same. The node's
 core, trust gate and servicer report to it through a handful of methods;
 nothing here sees a name, a record id or a subject, and every label comes
 from a bounded set (vocabularies, verification reasons, catalog sensitivity
@@ -113,88 +133,97 @@ class _DecisionCacheLookups(Collector):
 class NodeMetrics:
     """The ``fieldgate_node_*`` metrics of one node."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        """Register every metric in ``registry`` (this node's own), at zero."""
+    def __init__(
+        self, registry: CollectorRegistry, private: CollectorRegistry | None = None
+    ) -> None:
+        """Register every metric at zero: person-blind in ``registry``, the rest in ``private``.
+
+        ``private`` None: a registry of their own that no endpoint serves (tools, tests).
+        """
         self.registry = registry
+        """The public series (served on ``[node.metrics] listen``)."""
+        self.private = private if private is not None else CollectorRegistry()
+        """The person-dependent series (served only on ``private_listen``)."""
+        public, private = registry, self.private
         self.queries = Counter(
             "fieldgate_node_queries",
             "Verified searches answered, by the requester's agency type and purpose.",
             ["agency_type", "purpose"],
-            registry=registry,
+            registry=public,
         )
         self.denied_queries = Counter(
             "fieldgate_node_denied_queries",
             "Verified searches in which the contract withheld at least one matching record, "
             "by the requester's agency type and purpose.",
             ["agency_type", "purpose"],
-            registry=registry,
+            registry=private,
         )
         self.hits = Counter(
             "fieldgate_node_hits",
             "Matching records: found (asked about), disclosed or withheld.",
             ["outcome"],
-            registry=registry,
+            registry=private,
         )
         self.fields = Counter(
             "fieldgate_node_fields",
             "Fields of matching records released whole, masked or withheld, by sensitivity class.",
             ["outcome", "sensitivity"],
-            registry=registry,
+            registry=private,
         )
         self.policy_seconds = Histogram(
             "fieldgate_node_policy_evaluation_seconds",
             "Time of one contract evaluation for one record.",
             buckets=POLICY_BUCKETS,
-            registry=registry,
+            registry=private,
         )
         self.policy_errors = Counter(
             "fieldgate_node_policy_errors",
             "Records withheld because the contract failed to decide "
             "(missing or broken contract, evaluation error, malformed decision, budget spent).",
-            registry=registry,
+            registry=private,
         )
         self.contract_info = Gauge(
             "fieldgate_node_contract_info",
             "The contract in force: 1 for its name and version (SHA-256); "
             'version="" means no usable contract.',
             ["name", "version"],
-            registry=registry,
+            registry=public,
         )
         self.contract_field_local = Gauge(
             "fieldgate_node_contract_field_local",
             "1 when the contract in force declared itself field-local and passed the node's "
             "check, so the engine is asked once per kind of record rather than per record.",
-            registry=registry,
+            registry=public,
         )
         self.verification_failures = Counter(
             "fieldgate_node_verification_failures",
             "Searches refused (answered as not found) because verification failed, by reason.",
             ["reason"],
-            registry=registry,
+            registry=public,
         )
         self.audit_seconds = Histogram(
             "fieldgate_node_audit_write_seconds",
             "Time to write one search's audit entry durably, failed writes included.",
             buckets=AUDIT_BUCKETS,
-            registry=registry,
+            registry=private,
         )
         self.audit_failures = Counter(
             "fieldgate_node_audit_write_failures",
             "Audit writes that failed; each such search released nothing.",
-            registry=registry,
+            registry=public,
         )
         self.audit_tamper = Counter(
             "fieldgate_node_audit_tamper_detected",
             "Times the node found its audit log changed by someone else (an entry inserted, "
             "altered, removed or reordered, the file deleted or replaced); it then discloses "
             "nothing until an operator acts.",
-            registry=registry,
+            registry=public,
         )
         self.audit_witness_missing = Gauge(
             "fieldgate_node_audit_witness_quorum_missing",
             "1 while the newest checkpoint pushed to the node's witnesses was cosigned by fewer "
             "than its quorum (unreachable, or refusing: a fork or a rewritten history), else 0.",
-            registry=registry,
+            registry=public,
         )
         self.audit_budget_refusals = Counter(
             "fieldgate_node_audit_budget_refusals",
@@ -226,26 +255,26 @@ class NodeMetrics:
             "fieldgate_node_ready",
             "1 while the node can answer (usable contract, audit log writable), else 0; "
             "the same as its gRPC health status.",
-            registry=registry,
+            registry=public,
         )
         self.records = Gauge(
             "fieldgate_node_records",
             "Records in the node's store.",
-            registry=registry,
+            registry=public,
         )
         self.bundle_rejections = Counter(
             "fieldgate_node_bundle_rejected",
             "Contract bundles refused (the last good contract stays active), by reason: "
             "unreadable, signature, hash, compile, tests.",
             ["reason"],
-            registry=registry,
+            registry=public,
         )
         self.limit_refusals = Counter(
             "fieldgate_node_limit_refusals",
             "Searches this node refused (RESOURCE_EXHAUSTED) under its own limits, by reason: "
             "rate_requester, rate_agency, sweep, polling.",
             ["reason"],
-            registry=registry,
+            registry=public,
         )
         for reason in NODE_LIMIT_REASONS:
             self.limit_refusals.labels(reason)
@@ -264,7 +293,7 @@ class NodeMetrics:
             self.verification_failures.labels(reason)
         self._contract: tuple[str, str] | None = None
         self._cache_lookups = _DecisionCacheLookups()
-        registry.register(self._cache_lookups)
+        private.register(self._cache_lookups)
         self._field_series: dict[tuple[str, str], Any] = {}
 
     def track_records(self, count: Callable[[], int]) -> None:

@@ -31,6 +31,8 @@ from fieldgate.core.query import PersonQuery, query_digest
 from fieldgate.node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
 from fieldgate.node.limits import NodeLimitExceeded, NodeLimits
 from fieldgate.node.metrics import NodeMetrics
+from fieldgate.node.references import disclosure_reference
+from fieldgate.node.request_ids import MemoryRequestIds, RequestIds
 from fieldgate.node.store import Candidate, RecordStore
 from fieldgate.policy.authority import applied_ids
 from fieldgate.policy.catalog import FieldCatalog
@@ -84,6 +86,8 @@ class _Decided:
 
     outcomes: list[RecordOutcome] = field(default_factory=list)
     hits: list[common_pb2.Hit] = field(default_factory=list)
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    """(record id, reference) of each hit, in answer order: the audit entry maps them."""
     decisions: list[tuple[PolicyDecision, int]] = field(default_factory=list)
     """Each decision the contract was asked for, with its evaluation time (ns)."""
 
@@ -109,6 +113,7 @@ class AgencyNode:
         decision_log: DecisionLog | None = None,
         digester: PersonDigester | None = None,
         limits: NodeLimits | None = None,
+        request_ids: RequestIds | None = None,
     ) -> None:
         self.node_id = node_id
         self.agency_name = agency_name
@@ -137,6 +142,8 @@ class AgencyNode:
         """Keys every person digest the node logs (never an unkeyed hash)."""
         self.limits = limits
         """The node's own abuse limits (node/limits.py), or None."""
+        self.request_ids: RequestIds = request_ids or MemoryRequestIds()
+        """Every request id this node answered, each claimed once (node/request_ids.py)."""
         # Hot reload: a search holds the engine it started with; an engine swapped
         # out is closed when its last search finishes.
         self._contract_lock = threading.Lock()
@@ -262,7 +269,11 @@ class AgencyNode:
         Raises:
             node.errors.DisclosureLogError: the disclosure entry could not be
                 written; nothing may be released.
+            node.request_ids.DuplicateRequestId: ``request_id`` was used here
+                before; nothing was looked at, counted or written.
         """
+        # First of all: a second search under one id would file two disclosures under it.
+        self.request_ids.claim(request_id)
         if self.limits is not None:
             self._admit(request_id, claims, query)
         self.refresh_contract()
@@ -284,21 +295,27 @@ class AgencyNode:
         try:
             self.limits.admit(claims, query)
         except NodeLimitExceeded as exc:
-            self.metrics.limit_refused(exc.reason)
-            # Audited like a search that released nothing; no contract decided it.
-            self._write_audit(
-                DisclosureEntry(
-                    request_id=request_id,
-                    node_id=self.node_id,
-                    time=dt.datetime.now(dt.UTC),
-                    requester=claims,
-                    query_digest=self.digester.query(query),
-                    contract_version=f"refused:{exc.reason}",
-                    records=(),
-                    disclosed_record_ids=(),
-                )
-            )
+            self._refused(request_id, claims, query, exc)
             raise
+
+    def _refused(
+        self, request_id: str, claims: RequesterClaims, query: PersonQuery, exc: NodeLimitExceeded
+    ) -> None:
+        """Count and audit a search refused under the node's limits (it released nothing)."""
+        self.metrics.limit_refused(exc.reason)
+        # Audited like a search that released nothing; no record is named.
+        self._write_audit(
+            DisclosureEntry(
+                request_id=request_id,
+                node_id=self.node_id,
+                time=dt.datetime.now(dt.UTC),
+                requester=claims,
+                query_digest=self.digester.query(query),
+                contract_version=f"refused:{exc.reason}",
+                records=(),
+                disclosed_record_ids=(),
+            )
+        )
 
     def _search(
         self,
@@ -313,11 +330,20 @@ class AgencyNode:
         # All of the search's records in one job where the contract's
         # evaluations are direct calls (the embedded engine's own thread).
         decided = (
-            contract.run(lambda: self._decide_all(claims, candidates, contract, wanted))
+            contract.run(lambda: self._decide_all(request_id, claims, candidates, contract, wanted))
             if candidates
             else _Decided()
         )
         outcomes, hits, decisions = decided.outcomes, decided.hits, decided.decisions
+        if self.limits is not None:
+            # Polling on what this requester would be shown (node/limits.py):
+            # withheld records are not counted, so held-but-denied stays absent.
+            shown = [o.record_id for o in outcomes if o.verdict.disclose]
+            try:
+                self.limits.admit_disclosed(claims, shown)
+            except NodeLimitExceeded as exc:
+                self._refused(request_id, claims, query, exc)
+                raise
         with self._counter_lock:
             self.counters.searches += 1
         self.metrics.query(
@@ -334,7 +360,8 @@ class AgencyNode:
                 query_digest=self.digester.query(query),
                 contract_version=contract.version,
                 records=tuple(outcomes),
-                disclosed_record_ids=tuple(h.record_id for h in hits),
+                disclosed_record_ids=tuple(record_id for record_id, _ in decided.sent),
+                disclosed_references=tuple(reference for _, reference in decided.sent),
             )
         )
         if self.decision_log is not None:
@@ -344,6 +371,7 @@ class AgencyNode:
 
     def _decide_all(
         self,
+        request_id: str,
         claims: RequesterClaims,
         candidates: Sequence[Candidate],
         contract: ContractEngine,
@@ -377,7 +405,15 @@ class AgencyNode:
             decided.outcomes.append(RecordOutcome(candidate.record.record_id, verdict, applied))
             if verdict.disclose:
                 contact = self._contact_for(candidate.record, verdict)
-                decided.hits.append(build_hit(candidate.record, candidate.match, verdict, contact))
+                record_id = candidate.record.record_id
+                # Never the record id: a reference only this agency can map back.
+                reference = disclosure_reference(self.digester, self.node_id, request_id, record_id)
+                decided.hits.append(
+                    build_hit(
+                        candidate.record, candidate.match, verdict, contact, reference=reference
+                    )
+                )
+                decided.sent.append((record_id, reference))
         return decided
 
     def _write_audit(self, entry: DisclosureEntry) -> None:

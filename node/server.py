@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
 from fieldgate.core.digests import default_digest_key_path, ensure_digest_key
 from fieldgate.node.answer_timing import AnswerTiming
 from fieldgate.node.audit.config import default_audit_config
-from fieldgate.node.audit.entries import BUDGET_REFUSED
+from fieldgate.node.audit.entries import BUDGET_REFUSED, SEARCH
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.note import origin_of
+from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.audit.witnessing import WitnessPusher
 from fieldgate.node.audit_budget import AuditBudget, BudgetedDisclosureLog
@@ -22,6 +24,7 @@ from fieldgate.node.disclosure_log import DisclosureLog
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.limits import NodeLimits, default_limits_path
 from fieldgate.node.metrics import NodeMetrics
+from fieldgate.node.request_ids import RequestIdRegister, default_request_ids_path
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.servicer import NodeServicer
 from fieldgate.node.store import RecordStore
@@ -68,11 +71,18 @@ class RunningNode:
     """The health (and reflection) server, when ``[node.maintenance]`` asked for one."""
     witnesses: WitnessPusher | None = None
     """What pushes checkpoints to ``[[node.audit.witnesses]]``, when there are any."""
+    private_metrics_endpoint: MetricsEndpoint | None = None
+    """The agency-only endpoint of the person-dependent series (``private_listen``)."""
 
     @property
     def metrics_port(self) -> int | None:
         """The bound metrics port (real even when the config said 0), if serving metrics."""
         return self.metrics_endpoint.port if self.metrics_endpoint else None
+
+    @property
+    def private_metrics_port(self) -> int | None:
+        """The bound agency-only metrics port, if ``private_listen`` asked for one."""
+        return self.private_metrics_endpoint.port if self.private_metrics_endpoint else None
 
     @property
     def maintenance_port(self) -> int | None:
@@ -85,11 +95,18 @@ class RunningNode:
         Health turns NOT_SERVING first, so probes and load balancers stop
         sending work while in-flight searches finish.
         """
-        await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
+        await drain_and_stop(
+            self.server,
+            grace,
+            self.maintenance,
+            self.metrics_endpoint,
+            self.private_metrics_endpoint,
+        )
         self.node.contract.close()
         self.store.close()
         if self.node.limits is not None:
             self.node.limits.close()
+        self.node.request_ids.close()
         if self.audit is not None:
             self.audit.close()
         if self.witnesses is not None:
@@ -172,6 +189,14 @@ def build_node(
         metrics=metrics,
         digester=digester,
         limits=NodeLimits(default_limits_path(config.database), config.limits, digester),
+        request_ids=RequestIdRegister(
+            default_request_ids_path(config.database),
+            config.node_id,
+            seed=lambda everything: audited_request_ids(
+                (config.audit or default_audit_config(config.database)).database,
+                None if everything else RECLAIMED_AT_START,
+            ),
+        ),
         bundle=watcher,
         decision_log=(
             DecisionLog(
@@ -185,6 +210,23 @@ def build_node(
     )
 
 
+RECLAIMED_AT_START = 10_000
+"""The audit log's newest search entries whose request ids a node claims again at start."""
+
+
+def audited_request_ids(path: Path, newest: int | None = None) -> list[str]:
+    """The request ids of the search entries in the audit log at ``path`` (none if no log).
+
+    ``newest``: only that many of the latest entries; None: every one.
+    """
+    if not path.exists():
+        return []
+    with AuditReader(path) as reader:
+        rows = reader.entries(SEARCH) if newest is None else reader.newest(SEARCH, newest)
+        ids = (row.document().get("data", {}).get("request_id") for row in rows)
+        return [i for i in ids if isinstance(i, str)]
+
+
 def _log_of(disclosure_log: DisclosureLog | None, audit: AuditStore | None) -> DisclosureLog:
     log_ = disclosure_log or audit
     assert log_ is not None  # start_node opens the audit store when no log is given
@@ -196,9 +238,12 @@ async def start_node(
 ) -> RunningNode:
     """Start a node's gRPC server on ``config.listen`` and return it running."""
     audit = None if disclosure_log is not None else open_audit_log(config)
-    # This node's own registry: several nodes in one process must not share series.
-    registry = new_registry()
-    metrics = NodeMetrics(registry)
+    # This node's own registries: several nodes in one process must not share series.
+    # The public one holds only person-blind series (node/metrics.py); the process's
+    # CPU and memory move with a held person's contract work, so they are private.
+    registry = new_registry(process=False)
+    private = new_registry()
+    metrics = NodeMetrics(registry, private)
     budget = AuditBudget(
         config.audit_budget,
         volume_path=(config.audit or default_audit_config(config.database)).database,
@@ -279,11 +324,21 @@ async def start_node(
         port = bind(server, config.listen, config.tls, f"node {config.node_id}")
         await server.start()
         await health.refresh()
-        endpoint = None
+        endpoint = private_endpoint = None
         if config.metrics is not None:
             endpoint = MetricsEndpoint.start(
                 config.metrics.listen, registry, f"node {config.node_id}"
             )
+            if config.metrics.private_listen is not None:
+                try:
+                    private_endpoint = MetricsEndpoint.start(
+                        config.metrics.private_listen,
+                        private,
+                        f"node {config.node_id} (agency-only metrics)",
+                    )
+                except BaseException:
+                    endpoint.stop()
+                    raise
     except BaseException:
         # Nothing half-started outlives a failed start (a taken port, say).
         await server.stop(0)
@@ -297,7 +352,16 @@ async def start_node(
             witnesses.close()
         raise
     return RunningNode(
-        server, f"{host}:{port}", node, node.store, gate, audit, endpoint, maintenance, witnesses
+        server,
+        f"{host}:{port}",
+        node,
+        node.store,
+        gate,
+        audit,
+        endpoint,
+        maintenance,
+        witnesses,
+        private_endpoint,
     )
 
 

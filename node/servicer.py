@@ -26,6 +26,7 @@ from fieldgate.node.audit_budget import AuditBudget, AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.limits import NodeLimitExceeded
+from fieldgate.node.request_ids import DuplicateRequestId
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
@@ -117,6 +118,10 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             hits = await asyncio.to_thread(
                 self._node.search, request_id, admitted.claims, admitted.query
             )
+        except DuplicateRequestId as exc:
+            # The broker's ids decided this; no record was looked at and nothing was written.
+            log.warning("search %s refused: %s", request_id, exc)
+            await abort(context, status_for(exc))
         except NodeLimitExceeded as exc:
             # The requester's own history decided this, never the store.
             log.warning("search %s refused (%s): %s", request_id, exc.reason, exc.message)

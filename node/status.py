@@ -6,6 +6,7 @@ Error or refusal                        gRPC status         Message
 caller is not an allowed broker         PERMISSION_DENIED   this node answers only its brokers
 :class:`InvalidRequestError`            INVALID_ARGUMENT    the field and what is wrong with it
 :class:`DisclosureLogError`             UNAVAILABLE         cannot record disclosures; try later
+:class:`DuplicateRequestId`             ALREADY_EXISTS      the id was used here; send a new one
 anything else                           INTERNAL            the operator has the details
 ======================================  ==================  =====================================
 
@@ -28,6 +29,7 @@ from fieldgate.core.errors import InvalidRequestError
 from fieldgate.node.audit_budget import AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.limits import NodeLimitExceeded
+from fieldgate.node.request_ids import DuplicateRequestId
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ def status_for(error: BaseException) -> Status:
         return Status(grpc.StatusCode.INVALID_ARGUMENT, str(error))
     if isinstance(error, DisclosureLogError):
         return DISCLOSURE_LOG_UNAVAILABLE
+    if isinstance(error, DuplicateRequestId):
+        # Decided by the ids the broker sent, before any record was looked at.
+        return Status(grpc.StatusCode.ALREADY_EXISTS, str(error))
     if isinstance(error, NodeLimitExceeded):
         # The requester's own history decided this, never the store.
         return Status(

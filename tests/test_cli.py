@@ -37,7 +37,7 @@ SUMMARY_KEYS = {
     "not_asked",
 }
 AGENCY_KEYS = {"node_id", "agency_name", "status", "detail", "elapsed_seconds", "hits"}
-HIT_KEYS = {"record_id", "record_kind", "score", "match_reasons", "contact", "fields"}
+HIT_KEYS = {"reference", "record_id", "record_kind", "score", "match_reasons", "contact", "fields"}
 CONTACT_KEYS = {"agency", "unit", "phone"}
 FIELD_KEYS = {"value", "sensitivity", "mask"}
 

@@ -48,6 +48,8 @@ class Audited:
 
     workdir: Path
     request_ids: list[str]
+    references: list[tuple[str, str]]
+    """(request id, reference) of every hit King County sent."""
 
     def db(self, node_id: str = "kcso") -> str:
         return str(self.workdir / f"{node_id}.audit.sqlite")
@@ -67,6 +69,7 @@ def audited(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Audit
         specs.append(spec)
     federation = loop.run(start_federation(specs, workdir, audit=True))
     request_ids = []
+    references = []
     try:
         with SearchClient(federation.broker_address) as client:
             for persona in demo_personas(dt.date.today()):
@@ -77,9 +80,15 @@ def audited(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Audit
                     dob=DEMO_SUBJECT.dob,
                 )
                 request_ids.append(result.request_id)
+                references += [
+                    (result.request_id, hit.reference)
+                    for agency in result.agencies
+                    if agency.node_id == "kcso"
+                    for hit in agency.hits
+                ]
     finally:
         loop.run(federation.stop())
-    return Audited(workdir, request_ids)
+    return Audited(workdir, request_ids, references)
 
 
 def test_verify_says_intact_and_exits_zero(audited: Audited) -> None:
@@ -219,6 +228,31 @@ def test_report_subject_by_record_id_and_by_name(audited: Audited) -> None:
     )  # fmt: skip
     assert by_name["rows"]
     assert {r["record_id"] for r in by_name["rows"]} <= set(planted)
+
+
+def test_report_reference_maps_a_quoted_reference_to_its_record(audited: Audited) -> None:
+    planted = {r.record_id for r in DEMO_SUBJECT.records_at("kcso")}
+    assert audited.references, "King County disclosed something"
+    for request_id, reference in audited.references:
+        assert reference not in planted  # the hit never carried the record id
+        # As read down a phone line: any case, no dashes.
+        typed = reference.replace("-", "").lower()
+        found = json.loads(
+            run("audit", "report", "reference", "--db", audited.db(), "--json", typed).stdout
+        )
+        (row,) = found["rows"]
+        assert row["reference"] == reference
+        assert row["request_id"] == request_id
+        assert row["record_id"] in planted
+    _, reference = audited.references[0]
+    table = run("audit", "report", "reference", "--db", audited.db(), reference)
+    assert table.returncode == 0, table.stderr
+    assert any(record_id in table.stdout for record_id in planted)
+    assert "1 rows" in table.stdout
+    unknown = run("audit", "report", "reference", "--db", audited.db(), "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+    assert unknown.returncode == 1
+    assert "no disclosure in this log was sent under" in unknown.stdout
+    assert "Traceback" not in unknown.stderr
 
 
 def test_report_accounts_flags_the_refused_agency_type(audited: Audited) -> None:

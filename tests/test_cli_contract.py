@@ -21,6 +21,7 @@ from fieldgate.node.server import build_node
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.v2 import common_pb2
+from tests.helpers.references import sent_record_ids
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,10 +159,12 @@ def node_releases(node: AgencyNode, persona: str) -> dict[str, dict[str, tuple[o
     query = validate_query(
         common_pb2.PersonQuery(surname="HERNANDEZ", given_name="MIGUEL", dob="1986-03-07")
     )
-    hits = node.search("explain-check", claims, query)
+    request_id = f"explain-check-{persona}"
+    hits = node.search(request_id, claims, query)
+    records = sent_record_ids(node._log, request_id, hits)  # type: ignore[arg-type]
     return {
-        hit.record_id: {f.name: (json_format.MessageToDict(f.value), f.mask) for f in hit.fields}
-        for hit in hits
+        rid: {f.name: (json_format.MessageToDict(f.value), f.mask) for f in hit.fields}
+        for rid, hit in zip(records, hits, strict=True)
     }
 
 

@@ -51,8 +51,14 @@ def test_json_stream_has_the_documented_shape_and_the_unary_content(
     agencies = {line["agency"]["node_id"]: line["agency"] for line in lines[1:-1]}
     for agency in agencies.values():
         assert set(agency) == AGENCY_KEYS
-    # Each streamed agency object is the one the unary document holds.
-    assert agencies == {a["node_id"]: a for a in document["agencies"]}
+    # Each streamed agency object is the one the unary document holds, but for the
+    # hits' references: each search gets its own (node/references.py).
+    unary_agencies = {a["node_id"]: a for a in document["agencies"]}
+    for by_node in (agencies, unary_agencies):
+        for agency in by_node.values():
+            for hit in agency["hits"]:
+                assert hit.pop("reference"), "every hit carries a reference"
+    assert agencies == unary_agencies
     assert lines[-1]["summary"] == document["summary"]
 
 

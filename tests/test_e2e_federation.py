@@ -20,6 +20,7 @@ from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.v2 import common_pb2
 from tests.conftest import DemoFederation
 from tests.helpers.oracle import expected
+from tests.helpers.references import sent_record_ids
 
 CLASSES = load_catalog(default_catalog_path()).classes()
 PERSONAS = {p.label.split("\n")[0]: p.requester for p in demo_personas(dt.date.today())}
@@ -69,7 +70,9 @@ def test_every_agency_releases_exactly_what_its_contract_allows(
             rid: expected(contract, requester, held[rid], CLASSES, demo.today) for rid in matched
         }
         want_ids = {rid for rid, e in oracle.items() if e is not None}
-        got = {h.record_id: h for h in agency.hits}
+        log = demo.federation.disclosure_logs[agency.node_id]
+        sent = sent_record_ids(log, result.request_id, agency.hits)
+        got = dict(zip(sent, agency.hits, strict=True))
         assert set(got) == want_ids, f"{persona} at {agency.node_id}"
         for rid, hit in got.items():
             want = oracle[rid]

@@ -187,7 +187,7 @@ def test_csv_safe_never_starts_a_formula(value: Any) -> None:
 
 def _hostile_result() -> SearchResult:
     hit = HitView(
-        record_id=f"KC-1{ESC}[2J{ESC}]0;owned{chr(7)}",
+        reference=f"KC-1{ESC}[2J{ESC}]0;owned{chr(7)}",
         record_kind="[/x]booking",
         score=0.97,
         match_reasons=(f"name{ESC}[31m",),

@@ -36,6 +36,8 @@ from fieldgate.node.audit.checkpoints import (
     read_export,
 )
 from fieldgate.node.audit.keys import load_verify_key
+from fieldgate.node.audit.reference_lookup import COLUMNS as REFERENCE_COLUMNS
+from fieldgate.node.audit.reference_lookup import resolve_reference
 from fieldgate.node.audit.reports import (
     STALE_CREDENTIAL_DAYS,
     Period,
@@ -288,6 +290,26 @@ def report_by_purpose(
     """Searches, hits and fields released by class, per agency type and purpose."""
     with AuditReader(db_path) as reader:
         _emit(by_purpose(reader, _period(since, until)), as_json, csv_path)
+
+
+@report_group.command("reference")
+@_DB
+@click.argument("reference")
+@_JSON
+@_CSV
+def report_reference(db_path: Path, reference: str, as_json: bool, csv_path: Path | None) -> None:
+    """The record an investigator's quoted REFERENCE names, and the disclosure it came from.
+
+    For the agency's own staff: a hit carries an opaque reference, never the
+    record id; this log is what maps it back. Exits 1 when no disclosure
+    was sent under REFERENCE.
+    """
+    with AuditReader(db_path) as reader:
+        rows = resolve_reference(reader, reference)
+    notes = () if rows else (f"no disclosure in this log was sent under {reference!r}",)
+    _emit(Report(f"reference {reference}", REFERENCE_COLUMNS, rows, notes), as_json, csv_path)
+    if not rows:
+        sys.exit(1)
 
 
 @report_group.command("subject")

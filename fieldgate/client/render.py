@@ -71,7 +71,7 @@ def agency_table(agency: AgencyView) -> Table:
         f"  {len(agency.hits)} hit(s)",
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
-    table.add_column("record", no_wrap=True)
+    table.add_column("reference (quote it)", no_wrap=True)
     table.add_column("released")
     table.add_column("masked")
     table.add_column("call", no_wrap=False)
@@ -81,7 +81,7 @@ def agency_table(agency: AgencyView) -> Table:
         table.add_row(Text("no records disclosed", style="dim"), "", "", "")
     for hit in agency.hits:
         record = Text.assemble(
-            (_safe(hit.record_id), "bold"),
+            (_safe(hit.reference), "bold"),
             f"\n{_safe(hit.record_kind)}\nscore {hit.score:.2f}\n",
             ("\n".join(_safe(r) for r in hit.match_reasons), "dim"),
         )
@@ -175,6 +175,17 @@ def comparison_table(
                 if name not in field_names:
                     field_names.append(name)
     table.add_row("records disclosed", *counts)
+    # The agency's opaque references (never its record ids): what an investigator quotes.
+    table.add_row(
+        "references",
+        *(
+            # Folded, never cut: a reference is quoted whole.
+            Text("\n".join(_safe(h.reference) for h in view.hits), style="dim", overflow="fold")
+            if view is not None and view.status == "answered"
+            else Text("")
+            for view in views
+        ),
+    )
     calls: list[Text] = []
     for view in views:
         contacts = sorted(

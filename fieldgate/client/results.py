@@ -36,9 +36,13 @@ class ReleasedValue:
 
 @dataclass(frozen=True)
 class HitView:
-    """One record an agency disclosed."""
+    """One record an agency disclosed.
 
-    record_id: str
+    ``reference`` is the agency's opaque reference for this disclosure (quote it
+    when calling); the agency's record id never leaves its node.
+    """
+
+    reference: str
     record_kind: str
     score: float
     match_reasons: tuple[str, ...]
@@ -114,7 +118,10 @@ def agency_json(agency: AgencyView) -> dict[str, Any]:
         "elapsed_seconds": agency.elapsed_seconds,
         "hits": [
             {
-                "record_id": h.record_id,
+                "reference": h.reference,
+                # Kept so the documented shape only grows; a node never sends a
+                # record id (issue 16), so it is always "".
+                "record_id": "",
                 "record_kind": h.record_kind,
                 "score": h.score,
                 "match_reasons": list(h.match_reasons),
@@ -140,7 +147,7 @@ def _value(field: common_pb2.ReleasedField) -> Any:
 def hit_view(hit: common_pb2.Hit) -> HitView:
     """Convert a wire hit."""
     return HitView(
-        record_id=hit.record_id,
+        reference=hit.reference,
         record_kind=hit.record_kind,
         score=hit.score,
         match_reasons=tuple(hit.match_reasons),

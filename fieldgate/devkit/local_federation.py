@@ -183,6 +183,8 @@ async def start_federation(
             (a test or benchmark that repeats searches on purpose).
     """
     metrics = MetricsConfig("127.0.0.1:0") if ops else None
+    # A node's person-dependent series on a port of their own (node/metrics.py).
+    node_metrics = MetricsConfig("127.0.0.1:0", "127.0.0.1:0") if ops else None
     maintenance = MaintenanceConfig("127.0.0.1:0", reflection=True) if ops else None
     nodes: dict[str, RunningNode] = {}
     logs: dict[str, MemoryDisclosureLog] = {}
@@ -198,7 +200,7 @@ async def start_federation(
                 chosen = disclosure_log(spec.node_id)
             config = node_config(spec, workdir, trust, pki)
             if ops:
-                config = replace(config, metrics=metrics, maintenance=maintenance)
+                config = replace(config, metrics=node_metrics, maintenance=maintenance)
             if answer_floor_seconds is not None:
                 config = replace(config, timing=AnswerTimingConfig(answer_floor_seconds))
             if node_limits is None and limits is not None and not limits.enabled:

@@ -45,6 +45,10 @@ class MetricsConfig:
 
     listen: str
     """``host:port`` of the HTTP metrics endpoint (port 0 picks a free one)."""
+    private_listen: str | None = None
+    """A node's ``host:port`` for its person-dependent series, which only the agency's
+    own Prometheus may scrape (:mod:`fieldgate.node.metrics`); None serves them nowhere.
+    Brokers have none."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,20 @@ class MaintenanceConfig:
     """Also serve gRPC server reflection (for grpcurl and friends)."""
 
 
-def metrics_config(parent: Section) -> MetricsConfig | None:
-    """Read ``metrics`` under ``parent``; None when the table is absent (no endpoint)."""
+def metrics_config(parent: Section, *, private: bool = False) -> MetricsConfig | None:
+    """Read ``metrics`` under ``parent``; None when the table is absent (no endpoint).
+
+    ``private``: the table may name a ``private_listen`` (nodes only).
+    """
     if not parent.has("metrics"):
         return None
     section = parent.section("metrics")
-    config = MetricsConfig(listen=section.address("listen"))
+    config = MetricsConfig(
+        listen=section.address("listen"),
+        private_listen=(
+            section.address("private_listen") if private and section.has("private_listen") else None
+        ),
+    )
     section.finish()
     return config
 
@@ -159,6 +171,7 @@ async def drain_and_stop(
     grace: float | None,
     maintenance: MaintenanceServer | None,
     metrics_endpoint: MetricsEndpoint | None,
+    *more_endpoints: MetricsEndpoint | None,
 ) -> None:
     """Stop a node's or broker's servers in the one safe order.
 
@@ -171,5 +184,6 @@ async def drain_and_stop(
     await server.stop(grace)
     if maintenance is not None:
         await maintenance.stop(0)
-    if metrics_endpoint is not None:
-        metrics_endpoint.stop()
+    for endpoint in (metrics_endpoint, *more_endpoints):
+        if endpoint is not None:
+            endpoint.stop()

@@ -64,15 +64,19 @@ def bounded(value: str, allowed: Collection[str]) -> str:
     return value if value in allowed else OTHER
 
 
-def new_registry() -> CollectorRegistry:
+def new_registry(*, process: bool = True) -> CollectorRegistry:
     """A registry of one node or broker, with this process's CPU, memory and fd metrics.
+
+    ``process=False``: without them (a node's public registry: CPU time moves
+    with the contract work a held person causes; see :mod:`fieldgate.node.metrics`).
 
     Also turns off prometheus-client's ``*_created`` series (process-wide): they
     double the scrape and no dashboard or alert here reads them.
     """
     disable_created_metrics()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=True)
-    ProcessCollector(registry=registry)
+    if process:
+        ProcessCollector(registry=registry)
     return registry
 
 

@@ -203,13 +203,19 @@ def build_hit(
     match: Match,
     verdict: RecordVerdict,
     contact: common_pb2.PointerContact,
+    *,
+    reference: str,
 ) -> common_pb2.Hit:
-    """Build the wire hit for a disclosed record: released fields and the pointer contact."""
+    """Build the wire hit for a disclosed record: released fields and the pointer contact.
+
+    ``reference``: the opaque reference the hit carries instead of the record id
+    (the node makes it: :mod:`fieldgate.node.references`).
+    """
     if not verdict.disclose:
         raise ValueError("build_hit called for a record that is not disclosed")
     score, reasons = match_evidence(match, record, verdict)
     hit = common_pb2.Hit(
-        record_id=record.record_id,
+        reference=reference,
         record_kind=record.kind,
         score=score,
         match_reasons=reasons,

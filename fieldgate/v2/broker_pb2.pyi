@@ -356,7 +356,9 @@ class RegisteredNode(_message.Message):
     agency_name: _builtins.str
     """Display name of the agency."""
     address: _builtins.str
-    """host:port the broker calls."""
+    """Never set (empty): no requester sees a node's internal address (issue 16).
+    The broker's operators read addresses from its own config.
+    """
     def __init__(
         self,
         *,

@@ -290,12 +290,20 @@ class Hit(_message.Message):
     MATCH_REASONS_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
     CONTACT_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
     record_id: _builtins.str
-    """The holding agency's reference for the record (quote it when calling)."""
+    """Never set (empty): the agency's record id does not leave its node (issue
+    16); `reference` below is what to quote. Kept so older readers parse.
+    """
     record_kind: _builtins.str
     """`booking`, `incident_report`, `field_interview`, `warrant` or `case_file`."""
     score: _builtins.float
     """Match score in [0, 1]; 1 is an exact identifier or name and DOB match."""
+    reference: _builtins.str
+    """The holding agency's opaque reference for this disclosure: quote it when
+    calling. Only the agency can map it to its record (through its audit
+    log); each search gets its own, so two answers cannot be linked by it.
+    """
     @_builtins.property
     def match_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Why the record matched, one human-readable reason per entry."""
@@ -317,10 +325,11 @@ class Hit(_message.Message):
         match_reasons: _abc.Iterable[_builtins.str] | None = ...,
         fields: _abc.Iterable[Global___ReleasedField] | None = ...,
         contact: Global___PointerContact | None = ...,
+        reference: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["contact", b"contact"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact", b"contact", "fields", b"fields", "match_reasons", b"match_reasons", "record_id", b"record_id", "record_kind", b"record_kind", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact", b"contact", "fields", b"fields", "match_reasons", b"match_reasons", "record_id", b"record_id", "record_kind", b"record_kind", "reference", b"reference", "score", b"score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

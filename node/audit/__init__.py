@@ -19,6 +19,7 @@ concern per module:
 - :mod:`fieldgate.node.audit.accounts`: the account review, per person or per agency.
 - :mod:`fieldgate.node.audit.basis`: what a report stands on: whether its log verified, and
   to where.
+- :mod:`fieldgate.node.audit.reference_lookup`: which record and disclosure a reference names.
 - :mod:`fieldgate.node.audit.retention`: disposal of expired fields, records and audit entries.
 - :mod:`fieldgate.node.audit.initialise`: ``fieldgate node audit-init``: the explicit, recorded way
   to start or adopt a lo.

@@ -21,7 +21,9 @@ Kinds:
 
 A search entry names who asked (every claim, and the id of each legal
 instrument, never the warrant's subject), the query digest, the contract
-version, the outcome, and per matching record the record id, the ids of the
+version, the outcome, the records sent (``disclosed``) with the opaque
+reference each was sent under (``references``, in the same order; absent from
+entries written before references existed), and per matching record the record id, the ids of the
 warrants that applied to it (``warrants_applied``; absent from entries written
 before it was logged) and every field's outcome with its class and reason.
 Values never appear in it.
@@ -170,6 +172,8 @@ def search_data(entry: DisclosureEntry) -> dict[str, Any]:
         "contract_version": entry.contract_version,
         "outcome": search_outcome(entry),
         "disclosed": list(entry.disclosed_record_ids),
+        # Parallel to "disclosed": the reference each record left under.
+        "references": list(entry.disclosed_references),
         **shared,
         "records": [
             {

@@ -166,6 +166,15 @@ class AuditReader:
         for row in self.db.execute(sql + " ORDER BY seq", params):
             yield EntryRow(*row)
 
+    def newest(self, kind: str, count: int) -> Iterator[EntryRow]:
+        """The latest ``count`` entries of ``kind``, newest first."""
+        sql = (
+            "SELECT seq, time, kind, body, prev_hash, hash FROM entries"
+            " WHERE kind = ? ORDER BY seq DESC LIMIT ?"
+        )
+        for row in self.db.execute(sql, (kind, count)):
+            yield EntryRow(*row)
+
     def entry(self, seq: int) -> EntryRow | None:
         """The entry row ``seq``, or None."""
         row = self.db.execute(

@@ -34,6 +34,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.policy.shipped import shipped_contract
 from tests.helpers.faults import FaultProxy, blackhole_listener
 from tests.helpers.federation import LoopThread
+from tests.helpers.references import without_references
 
 DEADLINE = 1.0
 MARGIN = 0.75  # generous for a loaded 2-core CI machine; the point is "not the 10 s default"
@@ -110,6 +111,8 @@ def test_hung_and_slow_nodes_are_marked_and_the_rest_answer(
             "hung": "unreachable",
             "gone": "unreachable",
         }, {a.node_id: (a.detail, a.elapsed_seconds) for a in first.agencies}
+        # gRPC's own error text names the address it dialled; the requester never sees one.
+        assert not any("127.0.0.1" in a.detail for a in first.agencies), first.agencies
         assert elapsed < DEADLINE + MARGIN
         slow.mode = "delay"
         result, elapsed = search(federation.broker_address)
@@ -164,7 +167,9 @@ def test_a_slow_drip_node_is_marked_within_the_deadline(
         result, elapsed = search(federation.broker_address)
         assert statuses(result) == {"kcso": "answered", "drip": "timed_out"}
         assert elapsed < DEADLINE + MARGIN
-        assert result.agencies[0].hits == healthy.agencies[0].hits
+        assert without_references(result.agencies[0].hits) == without_references(
+            healthy.agencies[0].hits
+        )
         assert proxy.forwarded > 0, "bytes did move, one at a time"
         # A fresh connection through the drip (its HTTP/2 handshake dripping) too.
         proxy.reset_connections()
@@ -172,7 +177,9 @@ def test_a_slow_drip_node_is_marked_within_the_deadline(
         assert statuses(result)["kcso"] == "answered"
         assert statuses(result)["drip"] in {"timed_out", "unreachable"}
         assert elapsed < DEADLINE + MARGIN
-        assert result.agencies[0].hits == healthy.agencies[0].hits
+        assert without_references(result.agencies[0].hits) == without_references(
+            healthy.agencies[0].hits
+        )
     finally:
 
         async def stop() -> None:
@@ -247,7 +254,9 @@ def test_a_node_killed_mid_run_is_marked_and_recovers_without_broker_restart(
         during, elapsed = search(federation.broker_address)
         assert statuses(during) == {"kcso": "answered", "pcso": "unreachable"}
         assert elapsed < DEADLINE + MARGIN
-        assert during.agencies[0].hits == before.agencies[0].hits
+        assert without_references(during.agencies[0].hits) == without_references(
+            before.agencies[0].hits
+        )
 
         # The node comes back on the same port; the broker's channel reconnects.
         port = address.rsplit(":", 1)[1]

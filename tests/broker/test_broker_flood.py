@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -233,6 +234,8 @@ def _broker_to_node(address: str, pki: DevPKI) -> Iterator[Search]:
     with channel:
 
         def search() -> None:
+            # A new id each time, as the broker sends: a node answers each id once.
+            request.request_id = f"honest-{uuid.uuid4().hex}"
             assert stub.Search(request, timeout=10).node_id == "kcso"
 
         yield search

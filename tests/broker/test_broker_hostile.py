@@ -269,7 +269,7 @@ class _Impostor(node_pb2_grpc.NodeServiceServicer):
         return node_pb2.NodeServiceSearchResponse(
             request_id=request.request_id,
             node_id="kcso",
-            hits=[common_pb2.Hit(record_id="FAKE-1", record_kind="booking", score=1.0)],
+            hits=[common_pb2.Hit(reference="FAKE-1", record_kind="booking", score=1.0)],
         )
 
 

@@ -32,8 +32,12 @@ SUBJECT = {
 
 
 def without_request_id(result: SearchResult) -> dict[str, Any]:
+    """The result's document but for what differs per search: its id, each hit's reference."""
     document = result.to_json()
     del document["request_id"]
+    for agency in document["agencies"]:
+        for hit in agency["hits"]:
+            assert hit.pop("reference"), "every hit carries a reference"
     return document
 
 

@@ -66,12 +66,19 @@ def test_unknown_purpose_is_refused_by_the_broker(demo: DemoFederation) -> None:
     assert "criminal_investigation" in caught.value.details()
 
 
-def test_list_nodes(demo: DemoFederation) -> None:
+def test_list_nodes_names_no_internal_address(demo: DemoFederation) -> None:
     channel, stub = broker_stub(demo.broker_address)
     with channel:
-        nodes = stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10).nodes
-    assert [n.node_id for n in nodes] == ["kcso", "spd", "pcso"]
-    assert all(n.address.startswith("127.0.0.1:") for n in nodes)
+        listed = stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10)
+        request = build_request(DETECTIVE, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob)
+        started = next(iter(stub.SearchStream(request, timeout=10)))
+    assert [n.node_id for n in listed.nodes] == ["kcso", "spd", "pcso"]
+    # No requester sees a node's internal address (issue 16): not listed, not streamed.
+    addresses = {demo.node_address(n) for n in ("kcso", "spd", "pcso")}
+    for message in (listed, started):
+        wire = message.SerializeToString()
+        assert not any(a.encode() in wire for a in addresses), message
+        assert b"127.0.0.1" not in wire
 
 
 def test_two_instruments_with_one_id_are_refused(demo: DemoFederation) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -68,9 +69,13 @@ def search_node(
     address: str,
     requester: common_pb2.Requester,
     query: common_pb2.PersonQuery = JOHN_DOE,
-    request_id: str = "test",
+    request_id: str | None = None,
 ) -> node_pb2.NodeServiceSearchResponse:
-    """One Search call straight to a node (no broker), over plaintext."""
+    """One Search call straight to a node (no broker), over plaintext.
+
+    ``request_id``: a new one per call unless given (a node refuses one it has seen).
+    """
+    request_id = request_id or f"test-{uuid.uuid4().hex}"
     channel, stub = node_stub(address)
     with channel:
         answer: node_pb2.NodeServiceSearchResponse = stub.Search(

@@ -23,6 +23,10 @@ CRD_KINDS = {
 
 PROMETHEUS_RULE = K8S / "base" / "cluster" / "prometheusrule.yaml"
 DASHBOARD = K8S / "base" / "cluster" / "dashboards" / "fieldgate.json"
+AGENCY_RULE = K8S / "base" / "node" / "prometheusrule-agency.yaml"
+"""One agency's own alerts on its node's per-record series (its own Prometheus only)."""
+AGENCY_DASHBOARD = K8S / "base" / "node" / "dashboards" / "fieldgate-agency.json"
+"""One agency's own dashboard over its node's per-record series."""
 DOCKERFILE = K8S / "Dockerfile"
 OPA_CATALOG = K8S / "components" / "opa-sidecar" / "catalog" / "data.json"
 

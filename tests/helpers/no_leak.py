@@ -22,12 +22,14 @@ from fieldgate.client.broker_client import Requester
 from fieldgate.core.query import validate_query
 from fieldgate.core.vocabulary import RECORD_KINDS
 from fieldgate.devkit.local_federation import NodeSpec, import_records
+from fieldgate.node.disclosure_log import MemoryDisclosureLog
 from fieldgate.node.server import RunningNode
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.oracle import expected, masked_value
+from tests.helpers.references import sent_record_ids
 
 CATALOG = load_catalog(default_catalog_path())
 CLASSES = CATALOG.classes()
@@ -128,24 +130,29 @@ def person_query(person: dict[str, Any]) -> common_pb2.PersonQuery:
 
 
 def check_hit(
-    contract: str, requester: Requester, hit: common_pb2.Hit, tier: str = "strong"
+    contract: str,
+    requester: Requester,
+    hit: common_pb2.Hit,
+    record_id: str,
+    tier: str = "strong",
 ) -> None:
     """Every field of ``hit`` is one the oracle says ``contract`` releases, as it says.
 
     A ``possible`` match the contract discloses is a pointer: no field at all.
+    ``record_id``: the record behind the hit's opaque reference (from the node's log).
     """
-    record = BY_ID[hit.record_id]
+    record = BY_ID[record_id]
     want = expected(contract, requester, record, CLASSES, TODAY)
-    assert want is not None, f"{contract} disclosed {hit.record_id}"
+    assert want is not None, f"{contract} disclosed {record_id}"
     if tier == "possible":
         assert (list(hit.fields), hit.score, list(hit.match_reasons)) == ([], 0.0, [])
         assert hit.contact.unit == "Records Unit"
         return
     got_whole = {f.name for f in hit.fields if not f.mask}
     got_masked = {f.name: f.mask for f in hit.fields if f.mask}
-    assert got_whole == want.whole, (contract, hit.record_id)
+    assert got_whole == want.whole, (contract, record_id)
     want_masked = {n: m for n, m in want.masked.items() if masked_value(m, record[n]) is not None}
-    assert got_masked == want_masked, (contract, hit.record_id)
+    assert got_masked == want_masked, (contract, record_id)
     for field in hit.fields:
         value = json_format.MessageToDict(field.value)
         if isinstance(value, float) and value.is_integer():
@@ -166,18 +173,23 @@ def check_answer(
     requester: Requester,
     query: common_pb2.PersonQuery,
     answer: node_pb2.NodeServiceSearchResponse,
+    log: MemoryDisclosureLog,
 ) -> None:
-    """The whole answer of one node is what the oracle says, record by record and in order."""
+    """The whole answer of one node is what the oracle says, record by record and in order.
+
+    ``log``: the node's disclosure log, the only way from a hit's reference to its record.
+    """
     if contract in BROKEN:
         assert list(answer.hits) == [], contract
         return
     # Every record the oracle would disclose is there, in match order, up to the cap.
     candidates = running.store.search(validate_query(query), limit=1000)
     tiers = {c.record.record_id: c.match.tier for c in candidates}
-    for hit in answer.hits:
-        check_hit(contract, requester, hit, tiers[hit.record_id])
+    sent = sent_record_ids(log, answer.request_id, answer.hits)
+    for hit, record_id in zip(answer.hits, sent, strict=True):
+        check_hit(contract, requester, hit, record_id, tiers[record_id])
     disclosed = [
         c.record.record_id for c in candidates
         if expected(contract, requester, BY_ID[c.record.record_id], CLASSES, TODAY) is not None
     ]  # fmt: skip
-    assert [h.record_id for h in answer.hits] == disclosed[:NODE_MAX_HITS], contract
+    assert sent == disclosed[:NODE_MAX_HITS], contract

@@ -96,6 +96,11 @@ class OpsFederation:
         ports.update({n: r.metrics_port for n, r in self.federation.nodes.items()})
         return {k: v for k, v in ports.items() if v is not None}
 
+    def private_metrics_ports(self) -> dict[str, int]:
+        """Each node id → its agency-only metrics port (the person-dependent series)."""
+        ports = {n: r.private_metrics_port for n, r in self.federation.nodes.items()}
+        return {k: v for k, v in ports.items() if v is not None}
+
 
 async def start_ops_federation(workdir: Path, records: int = 120) -> OpsFederation:
     """Start the demo agencies with trust, mutual TLS, metrics and maintenance ports."""

@@ -153,6 +153,12 @@ def test_configs_load_and_ports_agree(kubectl: str, kustomization: str, tmp_path
             assert address.startswith("0.0.0.0:"), f"{address}: a pod listens on its own IP"
         assert port_number(spec, "grpc") == listen_port(config.listen)
         assert port_number(spec, "metrics") == listen_port(config.metrics.listen)
+        if item.command == "node":
+            # The per-record series have a port of their own (node/metrics.py).
+            assert config.metrics.private_listen is not None
+            assert config.metrics.private_listen.startswith("0.0.0.0:")
+            private = listen_port(config.metrics.private_listen)
+            assert port_number(spec, "metrics-private") == private
         health = port_number(spec, "health")
         assert health == listen_port(config.maintenance.listen)
         api = NODE_SERVICE if item.command == "node" else BROKER_SERVICE
@@ -263,6 +269,26 @@ def test_services_monitors_and_policies_name_real_ports(
                 listen_port(item.config.listen),
                 listen_port(item.config.metrics.listen),  # type: ignore[union-attr]
             }, "nodes and brokers admit their API and Prometheus, nothing else"
+    # A node's agency-only metrics port admits only the agency's own Prometheus.
+    for item in (i for i in loaded if i.command == "node"):
+        labels = item.container.workload["spec"]["template"]["metadata"]["labels"]
+        (policy,) = [
+            p
+            for p in policies.values()
+            if p["metadata"]["name"].startswith("fieldgate-node-private-metrics")
+            and selects(p["spec"]["podSelector"]["matchLabels"], labels)
+        ]
+        (rule,) = policy["spec"]["ingress"]
+        assert {p["port"] for p in rule["ports"]} == {
+            listen_port(item.config.metrics.private_listen)  # type: ignore[union-attr,arg-type]
+        }
+        (source,) = rule["from"]
+        assert source["podSelector"]["matchLabels"]["fieldgate.io/prometheus"] == "agency"
+    for monitor in of_kind(docs, "ServiceMonitor"):
+        ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+        scope = monitor["metadata"]["labels"].get("fieldgate.io/prometheus")
+        if "metrics-private" in ports:
+            assert scope == "agency", "only an agency's own Prometheus scrapes per-record series"
 
 
 def test_the_image_matches_the_manifests(kubectl: str) -> None:

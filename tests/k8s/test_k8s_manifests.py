@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.helpers.k8s import (
+    AGENCY_DASHBOARD,
     CRD_KINDS,
     DASHBOARD,
     DOCKERFILE,
@@ -182,8 +183,9 @@ def test_secrets_hold_placeholders_only() -> None:
                 assert "PRIVATE KEY" not in text
 
 
-def test_the_dashboard_is_a_grafana_dashboard() -> None:
-    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("source", [DASHBOARD, AGENCY_DASHBOARD], ids=lambda p: p.stem)
+def test_the_dashboard_is_a_grafana_dashboard(source: Path) -> None:
+    dashboard = json.loads(source.read_text(encoding="utf-8"))
     assert dashboard["uid"]
     assert dashboard["title"]
     assert isinstance(dashboard["schemaVersion"], int)

@@ -7,6 +7,10 @@ the ServiceMonitors give in Kubernetes, and loads the alert rules from the
 PrometheusRule. After real searches — answered, denied, refused — every
 PromQL query of the Grafana dashboard must return data, every rule must
 evaluate without error, and no alert may fire for this healthy federation.
+The nodes' agency-only ports are scraped as job ``fieldgate-node-private``
+with the agencies' own rules and dashboard (one server stands in for the
+shared Prometheus and the agencies' own here; the split itself is checked in
+test_k8s_alerts.py and tests/ops/test_ops_person_blind.py).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import yaml
 
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
-from tests.helpers.k8s import DASHBOARD, PROMETHEUS_RULE
+from tests.helpers.k8s import AGENCY_DASHBOARD, AGENCY_RULE, DASHBOARD, PROMETHEUS_RULE
 from tests.helpers.ops import IMMIGRATION, OpsFederation, run_ops_federation
 
 SCRAPE_SECONDS = 1
@@ -51,9 +55,13 @@ def scalar(base: str, query: str) -> float:
     return float(result[0]["value"][1]) if result else 0.0
 
 
-def prometheus_config(ops: OpsFederation, rules: Path) -> dict[str, Any]:
+def prometheus_config(ops: OpsFederation, rules: list[Path]) -> dict[str, Any]:
     nodes = [
         {"targets": [f"127.0.0.1:{r.metrics_port}"], "labels": {"agency": node_id}}
+        for node_id, r in ops.federation.nodes.items()
+    ]
+    private = [
+        {"targets": [f"127.0.0.1:{r.private_metrics_port}"], "labels": {"agency": node_id}}
         for node_id, r in ops.federation.nodes.items()
     ]
     broker = [{"targets": [f"127.0.0.1:{ops.federation.broker.metrics_port}"]}]
@@ -63,9 +71,10 @@ def prometheus_config(ops: OpsFederation, rules: Path) -> dict[str, Any]:
             "scrape_timeout": f"{SCRAPE_SECONDS}s",
             "evaluation_interval": f"{SCRAPE_SECONDS}s",
         },
-        "rule_files": [str(rules)],
+        "rule_files": [str(r) for r in rules],
         "scrape_configs": [
             {"job_name": "fieldgate-node", "static_configs": nodes},
+            {"job_name": "fieldgate-node-private", "static_configs": private},
             {"job_name": "fieldgate-broker", "static_configs": broker},
         ],
     }
@@ -101,9 +110,12 @@ def test_prometheus_scrapes_the_federation_and_answers_every_dashboard_query(
     prometheus_binary: str, loop: LoopThread, tmp_path: Path
 ) -> None:
     ops = run_ops_federation(loop, tmp_path / "federation")
-    rules = tmp_path / "rules.yaml"
-    spec = yaml.safe_load(PROMETHEUS_RULE.read_text(encoding="utf-8"))["spec"]
-    rules.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    rules, groups_expected = [], 0
+    for source in (PROMETHEUS_RULE, AGENCY_RULE):
+        spec = yaml.safe_load(source.read_text(encoding="utf-8"))["spec"]
+        groups_expected += sum(len(g["rules"]) for g in spec["groups"])
+        rules.append(tmp_path / f"{source.stem}.yaml")
+        rules[-1].write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(prometheus_config(ops, rules)), encoding="utf-8")
     port = free_port()
@@ -130,7 +142,7 @@ def test_prometheus_scrapes_the_federation_and_answers_every_dashboard_query(
                 return False
 
         wait_for(ready, 60, "Prometheus to start")
-        wait_for(lambda: scalar(base, "count(up == 1)") == 4, 30, "all four targets up")
+        wait_for(lambda: scalar(base, "count(up == 1)") == 7, 30, "all seven targets up")
         drive_traffic(ops)
         # Enough scrapes after the traffic for every rate() window to hold two samples.
         wait_for(
@@ -143,8 +155,12 @@ def test_prometheus_scrapes_the_federation_and_answers_every_dashboard_query(
         )
         time.sleep(3 * SCRAPE_SECONDS)
 
-        dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-        queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        queries = [
+            t["expr"]
+            for source in (DASHBOARD, AGENCY_DASHBOARD)
+            for p in json.loads(source.read_text(encoding="utf-8"))["panels"]
+            for t in p["targets"]
+        ]
         assert len(queries) >= 15
         for query in queries:
             result = api(base, "/api/v1/query", query=query)["result"]
@@ -162,7 +178,7 @@ def test_prometheus_scrapes_the_federation_and_answers_every_dashboard_query(
 
         groups = api(base, "/api/v1/rules")["groups"]
         evaluated = [r for g in groups for r in g["rules"]]
-        assert len(evaluated) == sum(len(g["rules"]) for g in spec["groups"])
+        assert len(evaluated) == groups_expected
         for rule in evaluated:
             assert rule["health"] == "ok", rule
         firing = [a for a in api(base, "/api/v1/alerts")["alerts"] if a["state"] == "firing"]

@@ -33,6 +33,7 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.node.audit.config import AuditConfig
 from fieldgate.node.audit.entries import record_fields
+from fieldgate.node.audit.reference_lookup import resolve_reference
 from fieldgate.node.audit.reports import record_ids_for_person, subject_history
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import verify_log
@@ -147,10 +148,14 @@ def test_every_query_path_writes_one_entry_before_answering(
     assert "credential_id" in expected["hit"]["requester"]
     # Per hit: exactly the fields that went out, with their masks; the rest withheld with reasons.
     hit_entry = expected["hit"]
-    assert hit_entry["disclosed"] == [h.record_id for h in answers["hit"].hits]
+    # The answer carried references only; the entry maps each to the record it names.
+    assert hit_entry["references"] == [h.reference for h in answers["hit"].hits]
+    assert not any(h.record_id for h in answers["hit"].hits)
+    assert len(hit_entry["disclosed"]) == len(hit_entry["references"])
     by_record = {r["record_id"]: r for r in hit_entry["records"]}
+    named = dict(zip(hit_entry["references"], hit_entry["disclosed"], strict=True))
     for hit in answers["hit"].hits:
-        fields = record_fields(hit_entry, by_record[hit.record_id])
+        fields = record_fields(hit_entry, by_record[named[hit.reference]])
         sent = {f["name"]: f["mask"] for f in fields if f["outcome"] != "withheld"}
         assert sent == {f.name: f.mask for f in hit.fields}
         assert all(f["reason"] for f in fields)
@@ -185,7 +190,7 @@ def test_subject_history_is_exactly_the_disclosures_made(
     federation: tuple[LocalFederation, Path],
 ) -> None:
     fed, workdir = federation
-    made: set[tuple[str, str, str, str]] = set()
+    shown: set[tuple[str, str, str, str]] = set()
     subject_records = {r.record_id for r in DEMO_SUBJECT.records_at("kcso")}
     assert subject_records
     with SearchClient(fed.broker_address) as client:
@@ -200,18 +205,24 @@ def test_subject_history_is_exactly_the_disclosures_made(
                 if agency.node_id != "kcso":
                     continue
                 for hit in agency.hits:
-                    if hit.record_id in subject_records:
-                        made.add(
-                            (
-                                result.request_id,
-                                hit.record_id,
-                                ",".join(n for n, v in hit.fields.items() if not v.mask),
-                                ",".join(f"{n}({v.mask})" for n, v in hit.fields.items() if v.mask),
-                            )
+                    shown.add(
+                        (
+                            result.request_id,
+                            hit.reference,
+                            ",".join(n for n, v in hit.fields.items() if not v.mask),
+                            ",".join(f"{n}({v.mask})" for n, v in hit.fields.items() if v.mask),
                         )
-    assert made, "the searches disclosed the person's records"
+                    )
     with AuditReader(workdir / "kcso.audit.sqlite") as reader:
         report = subject_history(reader, subject_records)
+        # The agency maps each quoted reference back through its log (audit report reference).
+        made = set()
+        for request_id, reference, released, masked in shown:
+            (found,) = resolve_reference(reader, reference.lower())
+            assert found["request_id"] == request_id
+            if found["record_id"] in subject_records:
+                made.add((request_id, found["record_id"], released, masked))
+    assert made, "the searches disclosed the person's records"
     reported = {(r["request_id"], r["record_id"], r["released"], r["masked"]) for r in report.rows}
     assert reported == made
     # The immigration officer got nothing, so nothing of theirs is in the history.
@@ -259,9 +270,9 @@ def test_a_locked_audit_log_refuses_every_search_and_releases_nothing(
         blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
             codes = []
-            for query in (SUBJECT_QUERY, NOBODY_QUERY):
+            for number, query in enumerate((SUBJECT_QUERY, NOBODY_QUERY)):
                 with pytest.raises(grpc.RpcError) as caught:
-                    node_search(running.address, DETECTIVE, query, "locked")
+                    node_search(running.address, DETECTIVE, query, f"locked-{number}")
                 codes.append((caught.value.code(), caught.value.details()))
             assert codes[0] == codes[1]
             assert codes[0][0] == grpc.StatusCode.UNAVAILABLE
@@ -348,7 +359,7 @@ def test_a_node_killed_while_answering_disclosed_nothing_without_an_entry(
                 except grpc.RpcError:
                     return  # the node is gone
                 with lock:
-                    received[request_id] = [h.record_id for h in answer.hits]
+                    received[request_id] = [h.reference for h in answer.hits]
                     if len(received) >= 60:
                         enough.set()
 
@@ -378,7 +389,7 @@ def test_a_node_killed_while_answering_disclosed_nothing_without_an_entry(
     assert any(h for h in answered.values())
     for request_id, hits in answered.items():
         assert request_id in entries, f"{request_id} was answered without an audit entry"
-        assert entries[request_id]["disclosed"] == hits
+        assert entries[request_id]["references"] == hits
     report = verify_log(audit_db)
     assert report.ok, report.problems
     assert report.uncovered == 0  # the graceful stop signed the head

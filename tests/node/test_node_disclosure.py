@@ -162,7 +162,9 @@ def test_match_evidence_goes_out_only_with_every_field_it_comes_from() -> None:
     contact = common_pb2.PointerContact(agency="A", unit="U", phone="P")
 
     def evidence(raw: dict[str, Any]) -> tuple[float, list[str]]:
-        hit = build_hit(RECORD, match, decide_fields(raw, RECORD, CATALOG), contact)
+        hit = build_hit(
+            RECORD, match, decide_fields(raw, RECORD, CATALOG), contact, reference="REF"
+        )
         return hit.score, list(hit.match_reasons)
 
     assert evidence({"disclose": True}) == (0.0, [])  # a pointer: no score, no reasons

@@ -40,6 +40,7 @@ from fieldgate.policy.errors import ContractError
 from fieldgate.v2 import common_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
+from tests.helpers.references import sent_record_ids
 
 CATALOG = load_catalog(default_catalog_path())
 DETECTIVE = demo_personas(dt.date.today())[0].requester
@@ -170,7 +171,7 @@ def test_a_search_whose_engine_was_closed_under_it_still_answers(tmp_path: Path)
     second.case_number += "-2"  # a new input: no remembered decision can answer it
     try:
         hits = node.search("open", validate_requester(first), query)
-        assert [h.record_id for h in hits] == ["R-1"]
+        assert sent_record_ids(node._log, "open", hits) == ["R-1"]  # type: ignore[arg-type]
         node.contract.close()  # as a reload does once the last search is done
         hits = node.search("closed", validate_requester(second), query)
         assert hits == []  # decided on the caller's thread, and released nothing

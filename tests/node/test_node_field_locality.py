@@ -43,6 +43,7 @@ from fieldgate.policy.sample_inputs import covering_warrant
 from fieldgate.v2 import common_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
+from tests.helpers.references import sent_record_ids
 
 CATALOG = load_catalog(default_catalog_path())
 REGO = Path(__file__).resolve().parents[2] / "rego"
@@ -182,9 +183,13 @@ def federation(
     loop.run(running.stop())
 
 
-def search(address: str) -> dict[str, set[str]]:
-    answer = search_node(address, DETECTIVE.to_message(), request_id="locality")
-    return {hit.record_id: {f.name for f in hit.fields} for hit in answer.hits}
+def search(federation: LocalFederation, node_id: str) -> dict[str, set[str]]:
+    answer = search_node(federation.nodes[node_id].address, DETECTIVE.to_message())
+    log = federation.disclosure_logs[node_id]
+    records = sent_record_ids(log, answer.request_id, answer.hits)
+    return {
+        rid: {f.name for f in hit.fields} for rid, hit in zip(records, answer.hits, strict=True)
+    }
 
 
 def field_local_gauge(federation: LocalFederation, node_id: str) -> float | None:
@@ -194,7 +199,7 @@ def field_local_gauge(federation: LocalFederation, node_id: str) -> float | None
 
 def test_a_node_never_lets_a_broken_promise_release_a_field(federation: LocalFederation) -> None:
     """Both records are incident reports: told together, NO-PHONE would get its address out."""
-    fields = search(federation.nodes["broken"].address)
+    fields = search(federation, "broken")
     assert "address" in fields["WITH-PHONE"]
     assert "address" not in fields["NO-PHONE"]
     assert field_local_gauge(federation, "broken") == 0
@@ -207,7 +212,7 @@ def test_a_node_asks_a_kept_promise_once_for_a_kind(federation: LocalFederation)
     cache = getattr(node.contract, "cache", None)
     assert cache is not None
     before = cache.misses
-    fields = search(federation.nodes["kept"].address)
+    fields = search(federation, "kept")
     assert fields["WITH-PHONE"] == fields["NO-PHONE"] == {"surname", "given_name", "dob", "address"}
     assert cache.misses - before == 1  # two records of one kind, one question
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,9 +39,14 @@ NOBODY_QUERY = common_pb2.PersonQuery(
 
 
 def node_search(
-    address: str, requester: Requester, query: common_pb2.PersonQuery, request_id: str = "req-1"
+    address: str,
+    requester: Requester,
+    query: common_pb2.PersonQuery,
+    request_id: str | None = None,
 ) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
+    # A new id per search unless one is given: the node refuses an id it has seen.
+    request_id = request_id or f"req-{uuid.uuid4().hex}"
     with channel:
         return stub.Search(
             node_pb2.NodeServiceSearchRequest(
@@ -53,8 +59,12 @@ def node_search(
 def test_denied_answer_is_byte_for_byte_the_not_found_answer(demo: DemoFederation) -> None:
     kcso = demo.node_address("kcso")
     officer = PERSONAS["Immigration officer"]
-    denied = node_search(kcso, officer, SUBJECT_QUERY)
-    absent = node_search(kcso, officer, NOBODY_QUERY)
+    denied = node_search(kcso, officer, SUBJECT_QUERY, request_id="denied-vs-absent")
+    absent = node_search(kcso, officer, NOBODY_QUERY, request_id="absent-vs-denied")
+    # Each answer echoes its own request id (a node answers each id once); with
+    # ids of one length, and the id set aside, the bytes are the same.
+    assert len(denied.SerializeToString()) == len(absent.SerializeToString())
+    absent.request_id = denied.request_id
     assert denied.SerializeToString(deterministic=True) == absent.SerializeToString(
         deterministic=True
     )
@@ -64,9 +74,8 @@ def test_denied_answer_is_byte_for_byte_the_not_found_answer(demo: DemoFederatio
     assert len(allowed.hits) >= 1
     assert allowed.SerializeToString() != denied.SerializeToString()
     # The disclosure log saw the withheld candidates even though the answer is empty.
-    entries = [
-        e for e in demo.federation.disclosure_logs["kcso"].entries if e.request_id == "req-1"
-    ]
+    logged = demo.federation.disclosure_logs["kcso"].entries
+    entries = [e for e in logged if e.request_id == "denied-vs-absent"]
     assert any(e.records and not e.disclosed_record_ids for e in entries)
 
 

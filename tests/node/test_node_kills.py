@@ -362,7 +362,7 @@ class Stream:
                 with self._lock:
                     self.answered[request_id] = Answered(
                         digest,
-                        tuple(h.record_id for h in hits(self.node.kit, answer, signed)),
+                        tuple(h.reference for h in hits(self.node.kit, answer, signed)),
                     )
                     if len(self.answered) >= ANSWERS_BEFORE_KILL:
                         self.enough.set()
@@ -442,7 +442,7 @@ def test_a_node_killed_mid_query_again_and_again_loses_no_answered_search_and_no
     for request_id, got in answered.items():
         assert request_id in entries, f"{request_id} was answered without an audit entry"
         assert entries[request_id]["query_digest"] == got.digest, request_id
-        assert tuple(entries[request_id]["disclosed"]) == got.hits, request_id  # type: ignore[arg-type]
+        assert tuple(entries[request_id]["references"]) == got.hits, request_id  # type: ignore[arg-type]
     assert set(entries) <= sent | {"after"}  # no entry for a search nobody sent
     report = verify_log(secure_node.audit)
     assert report.ok, report.problems

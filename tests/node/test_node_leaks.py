@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 from tests.conftest import DemoFederation, write_contract
 from tests.helpers.federation import LoopThread, broker_stub, node_stub
+from tests.helpers.references import sent_record_ids
 
 DETECTIVE = demo_personas(dt.date.today())[0].requester
 OFFICER = demo_personas(dt.date.today())[1].requester
@@ -72,7 +74,7 @@ def ask(address: str, requester: Requester, max_hits: int) -> node_pb2.NodeServi
     with channel:
         return stub.Search(
             node_pb2.NodeServiceSearchRequest(
-                request_id="r",
+                request_id=f"r-{uuid.uuid4().hex}",
                 requester=requester.to_message(),
                 query=common_pb2.PersonQuery(
                     surname="DOE", given_name="JOHN", dob="1980-04-12", max_hits=max_hits
@@ -86,7 +88,8 @@ def test_withheld_records_do_not_crowd_out_released_ones(leaky: LocalFederation)
     """Six sealed, better-matching records must not hide the one visible record."""
     for max_hits in (1, 2):
         answer = ask(leaky.nodes["all"].address, DETECTIVE, max_hits)
-        assert [h.record_id for h in answer.hits] == ["V-1"]
+        log = leaky.disclosure_logs["all"]
+        assert sent_record_ids(log, answer.request_id, answer.hits) == ["V-1"]
 
 
 def test_the_record_contact_goes_out_only_when_released(leaky: LocalFederation) -> None:

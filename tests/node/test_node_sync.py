@@ -22,6 +22,7 @@ from fieldgate.core.config import ConfigError, Section
 from fieldgate.core.query import PersonQuery
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.local_federation import NodeSpec, node_config, start_federation
+from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.reports import record_changes
 from fieldgate.node.audit.schema import AuditReader
@@ -35,6 +36,7 @@ from fieldgate.v2 import common_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
 from tests.helpers.postgres import create_database, postgres_server
+from tests.helpers.references import audited_record_ids
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 
@@ -340,7 +342,8 @@ def test_a_serving_node_withholds_a_record_sealed_in_the_rms_after_one_cycle(
                 audit.close()
     finally:
         loop.run(federation.stop())
-    assert [h.record_id for h in before.hits] == ["102"]
+    audit_path = (config.audit or default_audit_config(config.database)).database
+    assert audited_record_ids(audit_path, before.request_id, before.hits) == ["102"]
     assert list(after.hits) == []
 
 

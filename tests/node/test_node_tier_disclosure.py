@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,7 @@ from fieldgate.devkit.local_federation import (
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.references import sent_record_ids
 
 DETECTIVE = demo_personas(dt.date.today())[0].requester
 
@@ -85,13 +87,14 @@ def ask(
     with channel:
         answer = stub.Search(
             node_pb2.NodeServiceSearchRequest(
-                request_id="t",
+                request_id=f"t-{uuid.uuid4().hex}",
                 requester=requester.to_message(),
                 query=common_pb2.PersonQuery(**query),
             ),
             timeout=10,
         )
-    return {hit.record_id: hit for hit in answer.hits}
+    records = sent_record_ids(federation.disclosure_logs[node], answer.request_id, answer.hits)
+    return dict(zip(records, answer.hits, strict=True))
 
 
 def test_the_father_and_other_namesakes_leave_as_pointers_only(tiers: LocalFederation) -> None:

@@ -9,6 +9,7 @@ real maintenance port.
 from __future__ import annotations
 
 import urllib.error
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -67,7 +68,7 @@ def spec_for(workdir: Path, contract: str | None) -> NodeSpec:
 def start(loop: LoopThread, spec: NodeSpec, workdir: Path, log: MemoryDisclosureLog) -> RunningNode:
     config = replace(
         node_config(spec, workdir),
-        metrics=MetricsConfig("127.0.0.1:0"),
+        metrics=MetricsConfig("127.0.0.1:0", "127.0.0.1:0"),
         maintenance=MaintenanceConfig("127.0.0.1:0", reflection=True),
     )
     return loop.run(start_node(config, log))
@@ -78,7 +79,7 @@ def search(running: RunningNode) -> node_pb2.NodeServiceSearchResponse:
     with channel:
         return stub.Search(
             node_pb2.NodeServiceSearchRequest(
-                request_id="health-check-search",
+                request_id=f"health-check-{uuid.uuid4().hex}",
                 requester=REQUESTER,
                 query=common_pb2.PersonQuery(surname="HERNANDEZ", given_name="MIGUEL"),
             ),
@@ -136,7 +137,10 @@ def test_a_node_without_a_contract_is_not_serving(loop: LoopThread, tmp_path: Pa
         # It still answers (with nothing), and stays NOT_SERVING.
         assert list(search(running).hits) == []
         assert health(port) == "NOT_SERVING"
-        errors = value(parse(scrape(running.metrics_port)), "fieldgate_node_policy_errors_total")
+        # Per matching record, so on the agency-only port (node/metrics.py).
+        assert running.private_metrics_port is not None
+        private = parse(scrape(running.private_metrics_port))
+        errors = value(private, "fieldgate_node_policy_errors_total")
         assert errors >= 1
     finally:
         loop.run(running.stop(0))
@@ -162,7 +166,9 @@ def test_a_failed_audit_write_is_not_serving_until_a_write_succeeds(
         assert health(port, LIVENESS_SERVICE) == "SERVING"
         samples = parse(scrape(running.metrics_port))
         assert value(samples, "fieldgate_node_audit_write_failures_total") == 1
-        assert value(samples, "fieldgate_node_audit_write_seconds_count") == 2
+        assert running.private_metrics_port is not None
+        private = parse(scrape(running.private_metrics_port))
+        assert value(private, "fieldgate_node_audit_write_seconds_count") == 2
         assert value(samples, "fieldgate_node_ready") == 0
         assert (
             value(

@@ -47,7 +47,17 @@ def ops(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def scrape_all(ops: OpsFederation) -> dict[str, Samples]:
-    return {name: parse(scrape(port)) for name, port in ops.metrics_ports().items()}
+    """Every process's series; a node's public and agency-only series together."""
+    samples = {name: parse(scrape(port)) for name, port in ops.metrics_ports().items()}
+    for name, port in ops.private_metrics_ports().items():
+        samples[name] = {**samples[name], **parse(scrape(port))}
+    return samples
+
+
+def every_port(ops: OpsFederation) -> dict[str, int]:
+    """Every metrics port: the broker's, each node's public one and its agency-only one."""
+    private = {f"{n}-private": p for n, p in ops.private_metrics_ports().items()}
+    return {**ops.metrics_ports(), **private}
 
 
 def delta(before: Samples, after: Samples, metric: str, /, **labels: str) -> float:
@@ -325,13 +335,13 @@ def test_refusals_are_counted_by_reason_where_they_happen(ops: OpsFederation) ->
 
 def test_labels_come_from_bounded_sets_and_never_name_anyone(ops: OpsFederation) -> None:
     answered(ops.search(ops.detective()))
-    texts = {name: scrape(port) for name, port in ops.metrics_ports().items()}
+    texts = {name: scrape(port) for name, port in every_port(ops).items()}
     forbidden = {DEMO_SUBJECT.surname.lower(), DEMO_SUBJECT.given_name.lower(), "det-4711"}
     forbidden |= {r.record_id.lower() for n in NODE_IDS for r in DEMO_SUBJECT.records_at(n)}
     for name, text in texts.items():
         labels = set(re.findall(r'="([^"]*)"', text))
         assert not {v.lower() for v in labels} & forbidden, name
-    node = parse(texts["kcso"])
+    node = {**parse(texts["kcso"]), **parse(texts["kcso-private"])}
     assert label_values(node, "fieldgate_node_queries_total", "agency_type") <= set(AGENCY_TYPES)
     assert label_values(node, "fieldgate_node_queries_total", "purpose") <= set(PURPOSES)
     assert label_values(node, "fieldgate_node_verification_failures_total", "reason") == set(
@@ -358,7 +368,7 @@ def test_labels_come_from_bounded_sets_and_never_name_anyone(ops: OpsFederation)
 
 def test_promtool_accepts_every_scrape(ops: OpsFederation, promtool: str) -> None:
     answered(ops.search(ops.detective()))
-    for name, port in ops.metrics_ports().items():
+    for name, port in every_port(ops).items():
         text = scrape(port)
         check = subprocess.run(
             [promtool, "check", "metrics"],
@@ -374,7 +384,7 @@ def test_promtool_accepts_every_scrape(ops: OpsFederation, promtool: str) -> Non
 def test_docs_list_every_metric_served(ops: OpsFederation) -> None:
     documented = DOCS.read_text(encoding="utf-8")
     served: set[str] = set()
-    for port in ops.metrics_ports().values():
+    for port in every_port(ops).values():
         text = scrape(port)
         served |= set(re.findall(r"^# TYPE (\S+) ", text, flags=re.MULTILINE))
     ours = {n for n in served if n.startswith(("fieldgate_", "grpc_server_"))}

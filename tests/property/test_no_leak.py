@@ -15,6 +15,7 @@ nodes and oracle with signed searches, valid and invalid credentials:
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,8 +105,12 @@ def test_no_field_leaves_unless_the_contract_releases_it(
         with channel:
             answer = stub.Search(
                 node_pb2.NodeServiceSearchRequest(
-                    request_id="p", requester=requester.to_message(), query=query
+                    request_id=f"p-{uuid.uuid4().hex}",
+                    requester=requester.to_message(),
+                    query=query,
                 ),
                 timeout=20,
             )
-        check_answer(contract, running, requester, query, answer)
+        check_answer(
+            contract, running, requester, query, answer, federation.disclosure_logs[contract]
+        )

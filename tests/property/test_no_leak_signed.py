@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -158,7 +159,7 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def _shape(answer: node_pb2.NodeServiceSearchResponse) -> tuple[object, ...]:
     """What a sealed answer shows anyone but its requester, and what it opened to."""
     return (
-        answer.request_id,
+        len(answer.request_id),  # each search has its own id, all of one length
         answer.node_id,
         len(answer.answer.enc),
         len(answer.answer.ciphertext),
@@ -177,7 +178,10 @@ def _ask(
     channel, stub = node_stub(address)
     with channel:
         answer: node_pb2.NodeServiceSearchResponse = stub.Search(
-            node_pb2.NodeServiceSearchRequest(request_id="p", signed=search, query=query),
+            # A new id per search (a node answers each once), all of one length.
+            node_pb2.NodeServiceSearchRequest(
+                request_id=f"p-{uuid.uuid4().hex}", signed=search, query=query
+            ),
             timeout=20,
         )
     assert not answer.hits  # a trusting node never answers in the clear
@@ -484,6 +488,13 @@ def _check_valid(
     query = person_query(case.target)
     for contract in CONTRACTS:
         answer = answers[contract]
-        check_answer(contract, signed.federation.nodes[contract], requester, query, answer)
+        check_answer(
+            contract,
+            signed.federation.nodes[contract],
+            requester,
+            query,
+            answer,
+            signed.federation.disclosure_logs[contract],
+        )
         if not answer.hits:  # denied looks exactly like absent
             assert _shape(answer) == signed.absent[contract]

@@ -41,13 +41,14 @@ class _Absent:
     """Equal to any answer shaped like a node's answer for a person it does not hold:
     no hits once opened, sealed in the smallest answer bucket."""
 
-    def __init__(self, trusted: Trusted, node_id: str) -> None:
+    def __init__(self, trusted: Trusted, node_id: str, request_id: str) -> None:
         self.node_id = node_id
+        self.request_id = request_id
 
     def __eq__(self, answer: object) -> bool:
         return (
             isinstance(answer, node_pb2.NodeServiceSearchResponse)
-            and answer.request_id == "r1"
+            and answer.request_id == self.request_id
             and answer.node_id == self.node_id
             and not answer.hits
             and len(answer.answer.ciphertext) == ANSWER_BUCKETS[0] + 16
@@ -68,8 +69,8 @@ def test_a_search_replayed_to_a_node_it_was_not_addressed_to_gets_nothing(
     for node_id in ("spd", "pcso"):
         before = refused(trusted, node_id, "not_addressed")
         with caplog.at_level(logging.WARNING, logger="fieldgate.node"):
-            answer = node_answer(trusted, node_id, for_kcso)
-        assert answer == _absent(trusted, node_id)
+            answer = node_answer(trusted, node_id, for_kcso, "misdirected")
+        assert answer == _absent(trusted, node_id, "misdirected")
         assert refused(trusted, node_id, "not_addressed") == before + 1
         assert any("not_addressed" in r.getMessage() for r in caplog.records)
         caplog.clear()
@@ -164,12 +165,12 @@ def test_a_warrant_applies_only_to_its_case_and_named_investigator(trusted: Trus
     agent = kit.identity("fbi-seattle", "sa-2231", ["criminal_investigation"])
     colleague = kit.identity("fbi-seattle", "sa-0001", ["criminal_investigation"])
     before = refused(trusted, "kcso", "warrant_holder")
-    assert node_answer(trusted, "kcso", sign(agent, warrants=(other_case,))) == _absent(
-        trusted, "kcso"
-    )
-    assert node_answer(trusted, "kcso", sign(colleague, warrants=(personal,))) == _absent(
-        trusted, "kcso"
-    )
+    assert node_answer(
+        trusted, "kcso", sign(agent, warrants=(other_case,)), "other-case"
+    ) == _absent(trusted, "kcso", "other-case")
+    assert node_answer(
+        trusted, "kcso", sign(colleague, warrants=(personal,)), "colleague"
+    ) == _absent(trusted, "kcso", "colleague")
     assert refused(trusted, "kcso", "warrant_holder") == before + 2
     # The named investigator, on the warrant's own case, is served by it.
     answer = node_answer(trusted, "kcso", sign(agent, warrants=(personal,)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -129,13 +130,19 @@ def hits_via_broker(
 
 
 def node_answer(
-    trusted: Trusted, node_id: str, signed: common_pb2.SignedSearch, **extra: object
+    trusted: Trusted,
+    node_id: str,
+    signed: common_pb2.SignedSearch,
+    request_id: str = "",
+    **extra: object,
 ) -> node_pb2.NodeServiceSearchResponse:
     # Straight to the node with the broker's own certificate: a compromised broker.
+    # A new request id per call unless given: a node refuses an id it has answered.
+    request_id = request_id or f"r-{uuid.uuid4().hex}"
     channel, stub = node_stub(trusted.node(node_id), trusted.pki.files("broker"))
     with channel:
         answer: node_pb2.NodeServiceSearchResponse = stub.Search(
-            node_pb2.NodeServiceSearchRequest(request_id="r1", signed=signed, **extra),
+            node_pb2.NodeServiceSearchRequest(request_id=request_id, signed=signed, **extra),
             timeout=10,  # type: ignore[arg-type]
         )
     # Every answer of a trusting node is sealed, refusals included; opened here as
@@ -180,7 +187,7 @@ def assert_nothing_at_node(
     trusted: Trusted, signed: common_pb2.SignedSearch, reason: str, **extra: object
 ) -> None:
     before = refused(trusted, "kcso", reason)
-    answer = node_answer(trusted, "kcso", signed, **extra)
+    answer = node_answer(trusted, "kcso", signed, "r1", **extra)
     assert list(answer.hits) == []
     # The same size as an absent person's answer: the smallest answer bucket.
     assert len(answer.answer.ciphertext) == ANSWER_BUCKETS[0] + 16
