@@ -12,11 +12,10 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from fieldgate.v1 import common_pb2
-
 from fieldgate.client.results import HitView
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.disclosure_log import DisclosureEntry, MemoryDisclosureLog
+from fieldgate.v2 import common_pb2
 
 
 def sent_record_ids(

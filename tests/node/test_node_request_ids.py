@@ -15,7 +15,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from fieldgate.v1 import common_pb2
 
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.local_federation import (
@@ -33,6 +32,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.request_ids import default_request_ids_path
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.v2 import common_pb2
 from tests.helpers.federation import LoopThread, search_node
 
 SUBJECT = common_pb2.PersonQuery(

@@ -26,8 +26,6 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from fieldgate.v1 import common_pb2
-
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.local_federation import NodeSpec, import_records, start_federation
 from fieldgate.devkit.synthetic import (
@@ -37,6 +35,7 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.v2 import common_pb2
 from tests.helpers.federation import LoopThread, search_node
 from tests.helpers.ops import parse, scrape, value
 
