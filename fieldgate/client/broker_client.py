@@ -121,6 +121,8 @@ def build_request(
     dob: str = "",
     identifiers: Sequence[tuple[str, str]] = (),
     max_hits: int = 0,
+    sex: str = "",
+    age_range: tuple[int, int] = (0, 0),
     deadline_seconds: float = 0.0,
     identity: Identity | None = None,
     warrant_tokens: Sequence[str] = (),
@@ -134,6 +136,9 @@ def build_request(
     asked; no other node will answer it) and the ``warrant_tokens`` (signed
     warrant attestations), and nothing else is sent in the clear.
 
+    ``sex`` and ``age_range`` (minimum, maximum age in years; 0 for not
+    given) corroborate a match; they never make one.
+
     Raises:
         ValueError: a signed search with no audience.
     """
@@ -143,6 +148,9 @@ def build_request(
         dob=dob,
         identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
         max_hits=max_hits,
+        sex=sex,
+        age_min=age_range[0],
+        age_max=age_range[1],
     )
     if identity is None:
         return broker_pb2.SearchRequest(
@@ -234,6 +242,8 @@ class SearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -248,6 +258,9 @@ class SearchClient:
             dob: date of birth, YYYY-MM-DD.
             identifiers: exact identifiers as (kind, value).
             max_hits: most hits per agency (0: the nodes' default).
+            sex: ``M``, ``F`` or ``X`` as you believe it: corroboration only.
+            age_range: (minimum, maximum) age in years, 0 for not given:
+                corroboration only, never a match on its own.
             deadline_seconds: how long to wait for agencies (0: the broker's default).
             identity: the investigator's credential and key; signs the search.
             warrant_tokens: signed warrant attestations to present (with ``identity``).
@@ -264,6 +277,8 @@ class SearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -284,6 +299,8 @@ class SearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -309,6 +326,8 @@ class SearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -380,6 +399,8 @@ class AsyncSearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -393,6 +414,8 @@ class AsyncSearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -413,6 +436,8 @@ class AsyncSearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -426,6 +451,8 @@ class AsyncSearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,

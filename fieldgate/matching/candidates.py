@@ -64,6 +64,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS names_name_dob ON names (surname, given_name, dob)",
     "CREATE INDEX IF NOT EXISTS names_dob_given ON names (dob, given_name)",
     "CREATE INDEX IF NOT EXISTS names_record ON names (record_id)",
+    # How common a given name is (fieldgate.matching.evidence); added to
+    # schema 3 stores in place when they are opened.
+    "CREATE INDEX IF NOT EXISTS names_given ON names (given_name)",
 )
 """The ``names`` indexes the lookups below rely on (schema version 2 and later)."""
 
@@ -71,8 +74,13 @@ RETIRED_INDEXES = ("names_nysiis", "names_metaphone", "names_dob")
 """Version 1 indexes the composite ones above make redundant (their leading column)."""
 
 
-def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
+def candidate_union(query: PersonQuery, *, rare_name: bool = False) -> tuple[str, list[str]]:
     """The candidate record ids for ``query``: a UNION of index lookups, and its parameters.
+
+    ``rare_name``: the store holds the query's full name on at most a few rows
+    (:data:`fieldgate.matching.evidence.RARE_NAME_ROWS`), so every record with
+    exactly that name is a candidate whatever its date of birth: a possible
+    match at most (``name:unique``), and a handful of rows to read.
 
     Returns ("", []) when the query gives nothing to look up.
     """
@@ -97,6 +105,9 @@ def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
                 for form in surname_forms(query.surname):
                     parts.append(_SAME_NAME_SQL)
                     params += [form, first, first + _AFTER, f"{year}-01-01", f"{year}-12-31"]
+                if rare_name:
+                    parts.append(SAME_NAME_ANY_DOB_SQL)
+                    params += [query.surname, first, first + _AFTER]
                 for initial in dict.fromkeys((first[0], query.surname[0])):
                     # The query's surname initial too: a name recorded swapped.
                     parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
@@ -118,6 +129,32 @@ _SAME_NAME_SQL = (
     "SELECT record_id FROM names WHERE surname = ? AND given_name >= ? AND given_name <= ?"
     " AND (dob BETWEEN ? AND ? OR dob IS NULL)"
 )
+
+SAME_NAME_ANY_DOB_SQL = (
+    "SELECT record_id FROM names WHERE surname = ? AND given_name >= ? AND given_name <= ?"
+)
+"""Rows with a surname and a first given name (then ``first``, ``first + " \uffff"``)."""
+
+
+def name_counts_sql(cap: int) -> tuple[str, str, str]:
+    """SQL counting (up to ``cap``) the rows with a surname, a first given name, and both.
+
+    Parameters: ``(surname,)``, ``(first, first + " \uffff")`` and
+    ``(surname, first, first + " \uffff")``; each an index range, never a scan.
+    """
+    return (
+        f"SELECT count(*) FROM (SELECT 1 FROM names WHERE surname = ? LIMIT {cap:d})",
+        "SELECT count(*) FROM (SELECT 1 FROM names WHERE given_name >= ? AND given_name <= ?"
+        f" LIMIT {cap:d})",
+        f"SELECT count(*) FROM ({SAME_NAME_ANY_DOB_SQL} LIMIT {cap:d})",
+    )
+
+
+def first_given_range(given_name: str) -> tuple[str, str]:
+    """The ``given_name`` bounds of a first given name alone or followed by more."""
+    first = given_name.split()[0] if given_name.split() else ""
+    return first, first + _AFTER
+
 
 # given_name BETWEEN first AND first + _AFTER: the first given word alone or
 # followed by more ("JOHN", "JOHN PAUL"); normalised names hold no character

@@ -20,7 +20,9 @@ A search entry names who asked (every claim, and the id of each legal
 instrument, never the warrant's subject), the query digest, the contract
 version, the outcome, and per matching record the record id, the ids of the
 warrants that applied to it (``warrants_applied``; absent from entries written
-before it was logged) and every field's outcome with its class and reason.
+before it was logged), the match's ``tier`` and its short ``evidence`` codes
+(``dob:exact``, ``name:common``, ...; absent from entries written before
+issue 18) and every field's outcome with its class and reason.
 Values never appear in it.
 """
 
@@ -116,6 +118,8 @@ def search_data(entry: DisclosureEntry) -> dict[str, Any]:
                 "disclose": r.verdict.disclose,
                 "error": r.verdict.error,
                 "warrants_applied": list(r.warrants_applied),
+                "tier": r.match_tier,
+                "evidence": list(r.match_evidence),
                 "fields": [
                     {
                         "name": f.name,

@@ -161,6 +161,9 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
                     "case_number": requester.get("case_number", ""),
                     "authority": ",".join(a.get("id", "") for a in requester.get("authority", [])),
                     "warrants_applied": _applied(record),
+                    "match": " ".join(
+                        [str(record.get("tier", "?")), *map(str, record.get("evidence", []))]
+                    ),
                     "released": ",".join(
                         f["name"] for f in fields if f.get("outcome") == "released"
                     ),
@@ -182,6 +185,7 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
         "case_number",
         "authority",
         "warrants_applied",
+        "match",
         "released",
         "masked",
     )
