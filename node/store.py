@@ -571,7 +571,7 @@ def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
     return sql, params
 
 
-_COUNT_CAP = 500  # past this a name is common for every rule of fieldgate.matching.evidence
+_COUNT_CAP = 2_000  # past this a name is common for every rule of fieldgate.matching.evidence
 
 
 class _NameCounts:

@@ -39,7 +39,7 @@ import datetime as dt
 from typing import Protocol
 
 from fieldgate.core.query import PersonQuery
-from fieldgate.matching.matcher import RARE_PART_CREDIT, Match, Tier, transposed_dob
+from fieldgate.matching.matcher import RARE_PART_CREDIT, Match, NameParts, Tier, transposed_dob
 
 __all__ = [
     "POSSIBLE_MAX_NAMESAKES",
@@ -62,6 +62,12 @@ STRONG_MAX_NAMESAKES = 0.002
 
 POSSIBLE_MAX_NAMESAKES = 0.01
 """Most expected to share a rare surname (or given name) and date of birth for a pointer."""
+
+U_CLOSE_GIVEN = 0.05
+"""Share of the people with a surname whose given name is close to (not equal to) another's."""
+
+U_CLOSE_SURNAME = 0.01
+"""Share of the people with a given name whose surname is close to (not equal to) another's."""
 
 RARE_NAME_ROWS = 2
 """Most store rows carrying a full name for it to count as unique (the record itself and one)."""
@@ -87,7 +93,7 @@ class NameCounts(Protocol):
         """Rows with this surname and the first word of ``given_name``."""
 
 
-def expected_namesakes(rows: int, dob: dt.date, *, sex_agrees: bool = False) -> float:
+def expected_namesakes(rows: float, dob: dt.date, *, sex_agrees: bool = False) -> float:
     """Other people expected to share a name held by ``rows`` rows *and* the date ``dob``.
 
     A strong date of birth agrees exactly or with day and month transposed:
@@ -128,10 +134,7 @@ def weigh(
     against = sex == "sex:differs" or age == "age:out"
     dob = parts.dob
     if tier == "strong" and dob is not None and query.dob is not None:
-        rows = max(
-            _name_rows(counts, query.surname, query.given_name, query.given_name),
-            _name_rows(counts, parts.held.surname, parts.held.given_name, query.given_name),
-        )
+        rows = _strong_rows(counts, query, parts)
         namesakes = expected_namesakes(rows, query.dob, sex_agrees=sex == "sex:agrees")
         if namesakes > STRONG_MAX_NAMESAKES:
             tier = "possible"
@@ -147,6 +150,35 @@ def weigh(
     if against:
         tier = _DEMOTE[tier]
     return dataclasses.replace(match, tier=tier, evidence=tuple(codes))
+
+
+def _strong_rows(counts: NameCounts, query: PersonQuery, parts: NameParts) -> float:
+    """Rows of the store agreeing with the query's name as well as the match's name does.
+
+    Exact parts agree with the rows carrying that name. A part that agrees
+    only closely (a spelling, a nickname, a romanisation) agrees with many
+    other values too: Fellegi–Sunter's ``u`` of that agreement level,
+    :data:`U_CLOSE_GIVEN` of the rows with the other part (or
+    :data:`U_CLOSE_SURNAME`), whichever is larger.
+    """
+    held = parts.held
+    rows = float(
+        max(
+            _name_rows(counts, query.surname, query.given_name, query.given_name),
+            _name_rows(counts, held.surname, held.given_name, query.given_name),
+        )
+    )
+    if parts.given_credit is not None and parts.given_credit < 1.0:
+        surname_rows = max(counts.surname(query.surname), counts.surname(held.surname))
+        rows = max(rows, surname_rows * U_CLOSE_GIVEN)
+    if parts.surname_credit < 1.0:
+        given_rows = (
+            max(counts.given(query.given_name), counts.given(held.given_name))
+            if query.given_name
+            else 0
+        )
+        rows = max(rows, given_rows * U_CLOSE_SURNAME)
+    return rows
 
 
 def _name_rows(counts: NameCounts, surname: str, given_name: str, asked_given: str) -> int:
