@@ -39,6 +39,14 @@ swapped reading), as before: correct, and slower on common names.
 
 Records holding one of the query's identifiers are always candidates.
 
+When the store holds the query's full name on at most
+:data:`~fieldgate.matching.evidence.RARE_NAME_ROWS` rows (counted first, an index
+range), every record with exactly that surname and first given name is a
+candidate whatever its date of birth: a possible match at most
+(``name:unique``), for duplicates whose date was replaced altogether (FEBRL).
+The ``names_given`` index serves the counts of :mod:`fieldgate.matching.evidence`
+(how common a given name is); stores of schema 3 get it when opened.
+
 Since schema version 3 the ``names`` rows hold every reading of a record's
 names (:func:`fieldgate.matching.name_forms.expand_names`), and the query's
 surname is looked up in each of its own readings and their other

@@ -20,6 +20,7 @@ from fieldgate.devkit.synthetic import (
     generate_agency_records,
     generate_labelled_variants,
 )
+from fieldgate.matching.candidates import name_counts_sql
 from fieldgate.matching.equivalents import equivalent_surnames
 from fieldgate.matching.evidence import RARE_NAME_ROWS, weigh
 from fieldgate.matching.matcher import (
@@ -188,6 +189,27 @@ def test_candidate_lookup_uses_indexes_never_a_table_scan(
     searches = [line for line in plan if line.startswith("SEARCH")]
     assert any("INDEX names_" in line or "INDEX identifiers_" in line for line in searches), plan
     assert any("SEARCH records USING INDEX" in line for line in plan), plan
+
+
+def test_name_counts_read_an_index_range_never_a_table_scan(store: RecordStore) -> None:
+    # The common-name penalty counts on every search: each count must stay cheap.
+    params = (("SMITH",), ("JOHN", "JOHN \uffff"), ("SMITH", "JOHN", "JOHN \uffff"))
+    for sql, values in zip(name_counts_sql(500), params, strict=True):
+        plan = [str(row[3]) for row in store._db.execute(f"EXPLAIN QUERY PLAN {sql}", values)]
+        assert not any(line.startswith("SCAN names") for line in plan), plan
+        assert any("USING" in line and "INDEX names_" in line for line in plan), plan
+
+
+def test_a_schema_3_store_without_the_given_name_index_gets_it_when_opened(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "older.sqlite"
+    RecordStore.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX names_given")
+    with RecordStore.open(path) as reopened:
+        names = {row[0] for row in reopened._db.execute("SELECT name FROM sqlite_schema")}
+    assert "names_given" in names
 
 
 def test_opening_something_that_is_not_a_store_fails_clearly(tmp_path: Path) -> None:
