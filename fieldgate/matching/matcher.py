@@ -45,6 +45,10 @@ agrees (exactly or day/month transposed) and a name agreeing at least
 :data:`STRONG_NAME_CREDIT`; **possible** (at most a pointer) is a good name
 without such a date (a name-only query gets possible at most); **none** is
 nothing. Dates of birth are weighed by which digits differ (:func:`dob_evidence`).
+The store then decides the tier again on how common the name is and on the
+query's sex and age range (:mod:`fieldgate.matching.evidence`), from the
+:attr:`Match.parts` kept for it; :attr:`Match.evidence` lists short codes of
+the evidence for the audit entry and ``input.match.evidence``.
 
 Names are compared in all their readings (:mod:`fieldgate.matching.name_forms`:
 middle names, each word of a compound surname, particles folded) and across
