@@ -139,6 +139,10 @@ RARE_PART_CREDIT = 0.9
 DERIVED_FACTOR = 0.97
 """Share of its name evidence a derived reading (:mod:`fieldgate.matching.name_forms`) keeps."""
 
+# Lowest name credit of a name whose surname and given name both credit at
+# least RARE_PART_CREDIT, however it was read (swapped, a derived reading of both).
+_PROMOTABLE_NAME_CREDIT = RARE_PART_CREDIT * SWAPPED_FACTOR * DERIVED_FACTOR**2
+
 
 class NameParts(NamedTuple):
     """The pieces of a match :mod:`fieldgate.matching.evidence` weighs again.
@@ -309,8 +313,12 @@ def score_candidate(
         total += DOB_WEIGHT * evidence.credit
     score = round(min(1.0, max(0.0, total / weight)), 4)
     tier = _tier(name_credit, evidence, score >= threshold)
-    if tier == "none" and threshold > 0.0 and not keep_none:
-        return None
+    if tier == "none" and threshold > 0.0:
+        # Only a close name or a strong date can be promoted (_promotable):
+        # the rest is dropped before its parts are worked out.
+        strong_date = evidence is not None and evidence.strong
+        if not keep_none or not (strong_date or name_credit >= _PROMOTABLE_NAME_CREDIT):
+            return None
     shown = _swap(best_name) if best_swapped else best_name
     surname_credit = _surname_value(best_form, shown.surname)
     given_credit = _given_value(query.given_name, shown.given_name) if query.given_name else None
