@@ -197,8 +197,9 @@ class PersonQuery(_message.Message):
     Corroboration only: it never makes a match on its own.
     """
     age_min: _builtins.int
-    """Age range in whole years (0 means not given); corroboration only."""
+    """Youngest age the person may be, in whole years (0: not given); corroboration only."""
     age_max: _builtins.int
+    """Oldest age the person may be, in whole years (0: not given); corroboration only."""
     @_builtins.property
     def identifiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Identifier]:
         """Exact identifiers; any one matching is a hit."""
