@@ -30,11 +30,18 @@ class RecordOutcome:
         warrants_applied: the ids of the requester's warrants that applied to
             this record (unexpired, naming its person, covering its kind), as
             the node judged them; never whom they name.
+        match_tier: the match's tier (``strong``, ``possible``; "" for
+            entries written before tiers were logged).
+        match_evidence: the match's evidence codes (``dob:exact``,
+            ``name:common``, ...: :attr:`fieldgate.matching.matcher.Match.evidence`),
+            never a value.
     """
 
     record_id: str
     verdict: RecordVerdict
     warrants_applied: tuple[str, ...]
+    match_tier: str = ""
+    match_evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class DisclosureEntry:
                     "disclose": r.verdict.disclose,
                     "error": r.verdict.error,
                     "warrants_applied": list(r.warrants_applied),
+                    "tier": r.match_tier,
+                    "evidence": list(r.match_evidence),
                     "released": [f.name for f in r.verdict.fields if f.outcome == "released"],
                     "masked": [f.name for f in r.verdict.fields if f.outcome == "masked"],
                     "withheld": [f.name for f in r.verdict.fields if f.outcome == "withheld"],

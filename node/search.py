@@ -244,6 +244,7 @@ class AgencyNode:
         contract: ContractEngine,
         told_fields: Sequence[str] | None,
         match_tier: str = "strong",
+        match_evidence: Sequence[str] = (),
     ) -> tuple[PolicyDecision, int]:
         started = time.perf_counter_ns()
         decision = evaluate_record(
@@ -255,6 +256,7 @@ class AgencyNode:
             today=self._today(),
             told_fields=told_fields,
             match_tier=match_tier,
+            match_evidence=match_evidence,
         )
         elapsed = time.perf_counter_ns() - started
         if decision.policy_input is not None:  # the contract was asked
@@ -398,11 +400,20 @@ class AgencyNode:
                     contract,
                     told.get(candidate.record.kind),
                     candidate.match.tier,
+                    candidate.match.evidence,
                 )
                 decided.decisions.append(decision)
                 verdict, applied = decision[0].verdict, decision[0].warrants_applied
             self._count(verdict)
-            decided.outcomes.append(RecordOutcome(candidate.record.record_id, verdict, applied))
+            decided.outcomes.append(
+                RecordOutcome(
+                    candidate.record.record_id,
+                    verdict,
+                    applied,
+                    candidate.match.tier,
+                    candidate.match.evidence,
+                )
+            )
             if verdict.disclose:
                 contact = self._contact_for(candidate.record, verdict)
                 record_id = candidate.record.record_id

@@ -47,7 +47,13 @@ from pathlib import Path
 from types import TracebackType
 
 from fieldgate.core.query import PersonQuery
-from fieldgate.matching.candidates import INDEXES, candidate_union
+from fieldgate.matching.candidates import (
+    INDEXES,
+    candidate_union,
+    first_given_range,
+    name_counts_sql,
+)
+from fieldgate.matching.evidence import RARE_NAME_ROWS, weigh
 from fieldgate.matching.matcher import CandidateName, Match, phonetic_keys, score_candidate
 from fieldgate.matching.name_forms import expand_names
 from fieldgate.node.errors import DuplicateRecordError, StoreError
@@ -186,6 +192,8 @@ class RecordStore:
                     raise StoreError(
                         f"{path}: has schema version {version}; this build reads {SCHEMA_VERSION}"
                     )
+                for statement in INDEXES:  # an index added within the version
+                    db.execute(statement)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -414,7 +422,10 @@ class RecordStore:
                 self._db.execute("COMMIT")
 
     def _search(self, query: PersonQuery, limit: int) -> list[Candidate]:
-        union, params = candidate_union(query)
+        counts = _NameCounts(self._db)
+        rare = bool(query.dob and query.given_name)
+        rare = rare and counts.pair(query.surname, query.given_name) <= RARE_NAME_ROWS
+        union, params = candidate_union(query, rare_name=rare)
         if not union or limit <= 0:
             return []
         # Score from the small, indexed name rows; decode record bodies only
@@ -429,21 +440,32 @@ class RecordStore:
                 params,
             ):
                 identifiers.setdefault(record_id, []).append((kind, value))
-        scored: list[tuple[int, float, str, Match]] = []
+        matches: dict[str, tuple[Match, dt.date | None]] = {}
         for record_id, held_names in names.items():
             dob_text = dobs.get(record_id)
+            held_dob = dt.date.fromisoformat(dob_text) if dob_text else None
             match = score_candidate(
                 query,
                 held_names,
-                dt.date.fromisoformat(dob_text) if dob_text else None,
+                held_dob,
                 identifiers.get(record_id, ()),
+                keep_none=query.dob is not None,
             )
             if match is not None:
-                scored.append((_TIER_RANK[match.tier], -match.score, record_id, match))
+                matches[record_id] = (match, held_dob)
+        # The query's sex is weighed against each record's, which only its body holds.
+        bodies = self._records(list(matches)) if query.sex else {}
+        scored: list[tuple[int, float, str, Match]] = []
+        for record_id, (match, held_dob) in matches.items():
+            sex = bodies[record_id].fields.get("sex") if record_id in bodies else None
+            sex = sex if isinstance(sex, str) else ""
+            weighed = weigh(match, query, counts, sex, held_dob)
+            if weighed.tier != "none":
+                scored.append((_TIER_RANK[weighed.tier], -weighed.score, record_id, weighed))
         # Strong matches first, so a possible one never crowds a strong one out.
         scored.sort(key=lambda item: item[:3])
         best = scored[:limit]
-        bodies = self._records([record_id for _, _, record_id, _ in best])
+        bodies.update(self._records([rid for _, _, rid, _ in best if rid not in bodies]))
         return [Candidate(bodies[record_id], match) for _, _, record_id, match in best]
 
     def candidate_names(
@@ -547,6 +569,35 @@ def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
         " FROM candidates LEFT JOIN names ON names.record_id = candidates.record_id"
     )
     return sql, params
+
+
+_COUNT_CAP = 2_000  # past this a name is common for every rule of fieldgate.matching.evidence
+
+
+class _NameCounts:
+    """:class:`~fieldgate.matching.evidence.NameCounts` of one search: index ranges, each once."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._sql = name_counts_sql(_COUNT_CAP)
+        self._seen: dict[tuple[int, str, str], int] = {}
+
+    def _count(self, which: int, params: tuple[str, ...]) -> int:
+        key = (which, params[0], params[-1])
+        if key not in self._seen:
+            self._seen[key] = int(self._db.execute(self._sql[which], params).fetchone()[0])
+        return self._seen[key]
+
+    def surname(self, surname: str) -> int:
+        return self._count(0, (surname,)) if surname else 0
+
+    def given(self, given_name: str) -> int:
+        first, last = first_given_range(given_name)
+        return self._count(1, (first, last)) if first else 0
+
+    def pair(self, surname: str, given_name: str) -> int:
+        first, last = first_given_range(given_name)
+        return self._count(2, (surname, first, last)) if surname and first else 0
 
 
 def _record(row: tuple[str, str, int, int, int, str]) -> Record:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from tests.conftest import DemoFederation
@@ -194,3 +196,43 @@ def test_keys_and_credentials_for_sealed_searches(tmp_path: Path) -> None:
     assert wrong.returncode != 0
     assert "not an X25519 key" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_search_takes_sex_and_an_age_range_as_corroboration(demo: DemoFederation) -> None:
+    name = f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}"
+    age = _age(DEMO_SUBJECT.dob)
+    common = ["search", "--broker", demo.broker_address, "--name", name, "--dob", DEMO_SUBJECT.dob]
+    agrees = run(
+        *common, "--sex", "m", "--age-min", str(age - 1), "--age-max", str(age + 1),
+        *DETECTIVE_FLAGS, "--json",
+    )  # fmt: skip
+    assert agrees.returncode == 0, agrees.stderr
+    kcso = _agency(json.loads(agrees.stdout), "kcso")
+    assert any(h["fields"] for h in kcso["hits"])
+    # Born outside the range given: the match is weaker, so no field leaves.
+    contradicts = run(*common, "--age-max", str(age - 10), *DETECTIVE_FLAGS, "--json")
+    assert contradicts.returncode == 0, contradicts.stderr
+    kcso = _agency(json.loads(contradicts.stdout), "kcso")
+    assert all(h["fields"] == {} for h in kcso["hits"])
+
+
+def test_search_refuses_a_bad_age_range_naming_the_option() -> None:
+    done = run(
+        "search", "--name", "DOE, JOHN", "--age-min", "50", "--age-max", "20", *DETECTIVE_FLAGS
+    )
+    assert done.returncode == 2
+    assert "--age-min" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run("search", "--name", "DOE, JOHN", "--sex", "male", *DETECTIVE_FLAGS)
+    assert done.returncode == 2
+    assert "--sex" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _age(dob: str) -> int:
+    born, today = date.fromisoformat(dob), date.today()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _agency(document: dict[str, Any], node_id: str) -> dict[str, Any]:
+    return next(a for a in document["agencies"] if a["node_id"] == node_id)

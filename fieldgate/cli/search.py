@@ -56,6 +56,8 @@ class _Query(TypedDict):
     dob: str
     identifiers: list[tuple[str, str]]
     max_hits: int
+    sex: str
+    age_range: tuple[int, int]
     deadline_seconds: float
     identity: Identity | None
     warrant_tokens: list[str]
@@ -123,6 +125,24 @@ def parse_identifier(text: str) -> tuple[str, str]:
 @click.option("--surname", default="", help="Surname (instead of --name).")
 @click.option("--given", "given_name", default="", help="Given name (instead of --name).")
 @click.option("--dob", default="", help="Date of birth, YYYY-MM-DD.")
+@click.option(
+    "--sex",
+    type=click.Choice(["M", "F", "X"], case_sensitive=False),
+    default=None,
+    help="Sex as you believe it: corroborates a match, never makes one.",
+)
+@click.option(
+    "--age-min",
+    type=click.IntRange(1, 125),
+    default=None,
+    help="Youngest age the person may be (years): corroboration only.",
+)
+@click.option(
+    "--age-max",
+    type=click.IntRange(1, 125),
+    default=None,
+    help="Oldest age the person may be (years): corroboration only.",
+)
 @click.option(
     "--id",
     "identifiers",
@@ -226,6 +246,9 @@ def search(
     surname: str,
     given_name: str,
     dob: str,
+    sex: str | None,
+    age_min: int | None,
+    age_max: int | None,
     identifiers: tuple[str, ...],
     credential_path: Path | None,
     key_path: Path | None,
@@ -261,6 +284,8 @@ def search(
         if surname or given_name:
             raise click.UsageError("give either --name or --surname/--given, not both")
         surname, given_name = split_full_name(name)
+    if age_min is not None and age_max is not None and age_min > age_max:
+        raise click.BadParameter(f"{age_min} is above --age-max {age_max}", param_hint="--age-min")
     identity: Identity | None = None
     answers: AnswerCheck | None = None
     if credential_path is not None:
@@ -326,6 +351,8 @@ def search(
         "dob": dob,
         "identifiers": [parse_identifier(i) for i in identifiers],
         "max_hits": max_hits,
+        "sex": (sex or "").upper(),
+        "age_range": (age_min or 0, age_max or 0),
         "deadline_seconds": deadline,
         "identity": identity,
         "warrant_tokens": [p.read_text().strip() for p in warrant_tokens],

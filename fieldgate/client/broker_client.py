@@ -131,6 +131,8 @@ def build_request(
     dob: str = "",
     identifiers: Sequence[tuple[str, str]] = (),
     max_hits: int = 0,
+    sex: str = "",
+    age_range: tuple[int, int] = (0, 0),
     deadline_seconds: float = 0.0,
     identity: Identity | None = None,
     warrant_tokens: Sequence[str] = (),
@@ -146,6 +148,9 @@ def build_request(
     sealed to each audience node's key in ``node_keys`` (the trust bundle's
     ``nodes[].enc``). Nothing about the person is sent in the clear.
 
+    ``sex`` and ``age_range`` (minimum, maximum age in years; 0 for not
+    given) corroborate a match; they never make one.
+
     Raises:
         ValueError: a signed search with no audience, or an audience node
             without an encryption key.
@@ -156,6 +161,9 @@ def build_request(
         dob=dob,
         identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
         max_hits=max_hits,
+        sex=sex,
+        age_min=age_range[0],
+        age_max=age_range[1],
     )
     if identity is None:
         return broker_pb2.SearchRequest(
@@ -320,6 +328,8 @@ class SearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -334,6 +344,9 @@ class SearchClient:
             dob: date of birth, YYYY-MM-DD.
             identifiers: exact identifiers as (kind, value).
             max_hits: most hits per agency (0: the nodes' default).
+            sex: ``M``, ``F`` or ``X`` as you believe it: corroboration only.
+            age_range: (minimum, maximum) age in years, 0 for not given:
+                corroboration only, never a match on its own.
             deadline_seconds: how long to wait for agencies (0: the broker's default).
             identity: the investigator's credential and key; signs the search.
             warrant_tokens: signed warrant attestations to present (with ``identity``).
@@ -354,6 +367,8 @@ class SearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -378,6 +393,8 @@ class SearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -404,6 +421,8 @@ class SearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -479,6 +498,8 @@ class AsyncSearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -493,6 +514,8 @@ class AsyncSearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -517,6 +540,8 @@ class AsyncSearchClient:
         dob: str = "",
         identifiers: Sequence[tuple[str, str]] = (),
         max_hits: int = 0,
+        sex: str = "",
+        age_range: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -531,6 +556,8 @@ class AsyncSearchClient:
             dob=dob,
             identifiers=identifiers,
             max_hits=max_hits,
+            sex=sex,
+            age_range=age_range,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,

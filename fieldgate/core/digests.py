@@ -24,7 +24,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from fieldgate.core.errors import FieldgateError
-from fieldgate.core.query import PersonQuery
+from fieldgate.core.query import PersonQuery, corroboration
 
 KEY_BYTES = 32
 
@@ -41,6 +41,7 @@ def canonical_query(query: PersonQuery) -> str:
             "given_name": query.given_name,
             "dob": query.dob.isoformat() if query.dob else "",
             "identifiers": sorted(query.identifiers),
+            **corroboration(query),
         },
         sort_keys=True,
     )

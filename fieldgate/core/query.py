@@ -47,6 +47,11 @@ class PersonQuery:
         dob: date of birth, if given.
         identifiers: (kind, normalised value) pairs.
         max_hits: most hits wanted per agency.
+        sex: ``M``, ``F`` or ``X`` as the requester believes, or "": corroboration only.
+        born_from: earliest date of birth the query's age range allows, if given.
+        born_to: latest date of birth the query's age range allows, if given.
+            Corroboration only (:mod:`fieldgate.matching.evidence`): never a
+            match on its own.
     """
 
     surname: str
@@ -54,6 +59,30 @@ class PersonQuery:
     dob: dt.date | None
     identifiers: tuple[tuple[str, str], ...]
     max_hits: int
+    sex: str = ""
+    born_from: dt.date | None = None
+    born_to: dt.date | None = None
+
+
+SEXES = ("M", "F", "X")
+"""Values the query's ``sex`` accepts (as the catalog's ``sex`` field records them)."""
+
+MAX_AGE = 125
+"""Oldest age an age range may name."""
+
+
+def corroboration(query: PersonQuery) -> dict[str, str]:
+    """The query's corroboration (sex, birth-date range) as text, only what is given.
+
+    Digests add it only when present, so a query without it digests exactly
+    as before corroboration existed.
+    """
+    given = {
+        "sex": query.sex,
+        "born_from": query.born_from.isoformat() if query.born_from else "",
+        "born_to": query.born_to.isoformat() if query.born_to else "",
+    }
+    return {key: value for key, value in given.items() if value}
 
 
 def query_digest(query: PersonQuery) -> str:
@@ -70,6 +99,7 @@ def query_digest(query: PersonQuery) -> str:
             "given_name": query.given_name,
             "dob": query.dob.isoformat() if query.dob else "",
             "identifiers": sorted(query.identifiers),
+            **corroboration(query),
         },
         sort_keys=True,
     )
@@ -141,10 +171,43 @@ def validate_query(message: common_pb2.PersonQuery, *, today: dt.date | None = N
                 "query", "a surname alone is too broad; add a given name or a date of birth"
             )
     max_hits = message.max_hits or DEFAULT_MAX_HITS
+    sex = message.sex.strip().upper()
+    if sex and sex not in SEXES:
+        raise InvalidRequestError(
+            "query.sex", f"{message.sex[:10]!r} is not one of {', '.join(SEXES)} (or empty)"
+        )
+    born_from, born_to = _birth_range(message.age_min, message.age_max, today or dt.date.today())
     return PersonQuery(
         surname=surname,
         given_name=given,
         dob=dob,
         identifiers=tuple(identifiers),
         max_hits=min(max_hits, HARD_MAX_HITS),
+        sex=sex,
+        born_from=born_from,
+        born_to=born_to,
     )
+
+
+def _birth_range(
+    age_min: int, age_max: int, today: dt.date
+) -> tuple[dt.date | None, dt.date | None]:
+    """The dates of birth an age range (0 = not given) allows, as (earliest, latest)."""
+    for value, field in ((age_min, "query.age_min"), (age_max, "query.age_max")):
+        if value > MAX_AGE:
+            raise InvalidRequestError(field, f"{value} is not a plausible age (at most {MAX_AGE})")
+    if age_min and age_max and age_min > age_max:
+        raise InvalidRequestError(
+            "query.age_min", f"{age_min} is above query.age_max ({age_max}); give min <= max"
+        )
+    latest = _years_before(today, age_min) if age_min else None
+    # Aged at most age_max: born after the day age_max + 1 years ago.
+    earliest = _years_before(today, age_max + 1) + dt.timedelta(days=1) if age_max else None
+    return earliest, latest
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)

@@ -39,6 +39,14 @@ swapped reading), as before: correct, and slower on common names.
 
 Records holding one of the query's identifiers are always candidates.
 
+When the store holds the query's full name on at most
+:data:`~fieldgate.matching.evidence.RARE_NAME_ROWS` rows (counted first, an index
+range), every record with exactly that surname and first given name is a
+candidate whatever its date of birth: a possible match at most
+(``name:unique``), for duplicates whose date was replaced altogether (FEBRL).
+The ``names_given`` index serves the counts of :mod:`fieldgate.matching.evidence`
+(how common a given name is); stores of schema 3 get it when opened.
+
 Since schema version 3 the ``names`` rows hold every reading of a record's
 names (:func:`fieldgate.matching.name_forms.expand_names`), and the query's
 surname is looked up in each of its own readings and their other
@@ -64,6 +72,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS names_name_dob ON names (surname, given_name, dob)",
     "CREATE INDEX IF NOT EXISTS names_dob_given ON names (dob, given_name)",
     "CREATE INDEX IF NOT EXISTS names_record ON names (record_id)",
+    # How common a given name is (fieldgate.matching.evidence); added to
+    # schema 3 stores in place when they are opened.
+    "CREATE INDEX IF NOT EXISTS names_given ON names (given_name)",
 )
 """The ``names`` indexes the lookups below rely on (schema version 2 and later)."""
 
@@ -71,8 +82,13 @@ RETIRED_INDEXES = ("names_nysiis", "names_metaphone", "names_dob")
 """Version 1 indexes the composite ones above make redundant (their leading column)."""
 
 
-def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
+def candidate_union(query: PersonQuery, *, rare_name: bool = False) -> tuple[str, list[str]]:
     """The candidate record ids for ``query``: a UNION of index lookups, and its parameters.
+
+    ``rare_name``: the store holds the query's full name on at most a few rows
+    (:data:`fieldgate.matching.evidence.RARE_NAME_ROWS`), so every record with
+    exactly that name is a candidate whatever its date of birth: a possible
+    match at most (``name:unique``), and a handful of rows to read.
 
     Returns ("", []) when the query gives nothing to look up.
     """
@@ -97,6 +113,9 @@ def candidate_union(query: PersonQuery) -> tuple[str, list[str]]:
                 for form in surname_forms(query.surname):
                     parts.append(_SAME_NAME_SQL)
                     params += [form, first, first + _AFTER, f"{year}-01-01", f"{year}-12-31"]
+                if rare_name:
+                    parts.append(SAME_NAME_ANY_DOB_SQL)
+                    params += [query.surname, first, first + _AFTER]
                 for initial in dict.fromkeys((first[0], query.surname[0])):
                     # The query's surname initial too: a name recorded swapped.
                     parts.append(f"{sql} AND given_name BETWEEN ? AND ?")
@@ -118,6 +137,35 @@ _SAME_NAME_SQL = (
     "SELECT record_id FROM names WHERE surname = ? AND given_name >= ? AND given_name <= ?"
     " AND (dob BETWEEN ? AND ? OR dob IS NULL)"
 )
+
+SAME_NAME_ANY_DOB_SQL = (
+    "SELECT record_id FROM names WHERE surname = ? AND given_name >= ? AND given_name <= ?"
+)
+"""Rows with a surname and a first given name (then ``first``, ``first + " \uffff"``)."""
+
+
+def name_counts_sql(cap: int) -> tuple[str, str, str]:
+    """SQL counting (up to ``cap``) the rows with a surname, a first given name, and both.
+
+    Parameters: ``(surname,)``, ``(first, first + " \uffff")`` and
+    ``(surname, first, first + " \uffff")``; each an index range, never a scan.
+    """
+    return (
+        f"SELECT count(*) FROM (SELECT 1 FROM names WHERE surname = ? LIMIT {cap:d})",
+        "SELECT count(*) FROM (SELECT 1 FROM names WHERE given_name >= ? AND given_name <= ?"
+        f" LIMIT {cap:d})",
+        # SELECT 1, not record_id: the (surname, given_name, dob) index alone
+        # answers it, with no read of the rows themselves.
+        "SELECT count(*) FROM (SELECT 1 FROM names WHERE surname = ? AND given_name >= ?"
+        f" AND given_name <= ? LIMIT {cap:d})",
+    )
+
+
+def first_given_range(given_name: str) -> tuple[str, str]:
+    """The ``given_name`` bounds of a first given name alone or followed by more."""
+    first = given_name.split()[0] if given_name.split() else ""
+    return first, first + _AFTER
+
 
 # given_name BETWEEN first AND first + _AFTER: the first given word alone or
 # followed by more ("JOHN", "JOHN PAUL"); normalised names hold no character

@@ -45,6 +45,10 @@ agrees (exactly or day/month transposed) and a name agreeing at least
 :data:`STRONG_NAME_CREDIT`; **possible** (at most a pointer) is a good name
 without such a date (a name-only query gets possible at most); **none** is
 nothing. Dates of birth are weighed by which digits differ (:func:`dob_evidence`).
+The store then decides the tier again on how common the name is and on the
+query's sex and age range (:mod:`fieldgate.matching.evidence`), from the
+:attr:`Match.parts` kept for it; :attr:`Match.evidence` lists short codes of
+the evidence for the audit entry and ``input.match.evidence``.
 
 Names are compared in all their readings (:mod:`fieldgate.matching.name_forms`:
 middle names, each word of a compound surname, particles folded) and across
@@ -60,7 +64,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import jellyfish
@@ -76,6 +80,7 @@ __all__ = [
     "CandidateName",
     "DobEvidence",
     "Match",
+    "NameParts",
     "Tier",
     "dob_evidence",
     "near_miss_dobs",
@@ -128,8 +133,33 @@ CORROBORATED_NAME_CREDIT = 0.75
 WEAK_DATE_NAME_CREDIT = 0.96
 """Lowest name agreement of a possible match whose date of birth is weak (not conflicting)."""
 
+RARE_PART_CREDIT = 0.9
+"""Lowest credit of the name part a promotion of :mod:`fieldgate.matching.evidence` rests on."""
+
 DERIVED_FACTOR = 0.97
 """Share of its name evidence a derived reading (:mod:`fieldgate.matching.name_forms`) keeps."""
+
+# Lowest name credit of a name whose surname and given name both credit at
+# least RARE_PART_CREDIT, however it was read (swapped, a derived reading of both).
+_PROMOTABLE_NAME_CREDIT = RARE_PART_CREDIT * SWAPPED_FACTOR * DERIVED_FACTOR**2
+
+
+class NameParts(NamedTuple):
+    """The pieces of a match :mod:`fieldgate.matching.evidence` weighs again.
+
+    Attributes:
+        held: the record's name that matched best (as read: swapped if so).
+        surname_credit: the surname's credit (1 exact … 0).
+        given_credit: the given name's credit, or None when the query gives none.
+        name_credit: the weighted name evidence over its weight.
+        dob: the date of birth evidence, or None when the query gives no date.
+    """
+
+    held: CandidateName
+    surname_credit: float
+    given_credit: float | None
+    name_credit: float
+    dob: DobEvidence | None
 
 
 @dataclass(frozen=True)
@@ -141,11 +171,19 @@ class Match:
         reasons: human-readable evidence, strongest first.
         tier: ``strong`` (the contract decides the fields), ``possible`` (at
             most a pointer) or ``none`` (only when asked for every score).
+        evidence: short evidence codes for the audit entry and the contract
+            input (``input.match.evidence``), e.g. ``("surname:exact",
+            "given:nickname", "dob:exact", "name:rare")``; no record value.
+        parts: what :mod:`fieldgate.matching.evidence` needs to weigh the
+            match again (the record's best name, the credit of each part);
+            never shown, never sent.
     """
 
     score: float
     reasons: tuple[str, ...]
     tier: Tier = "strong"
+    evidence: tuple[str, ...] = ()
+    parts: NameParts | None = field(default=None, repr=False, compare=False)
 
 
 class DobEvidence(NamedTuple):
@@ -156,12 +194,14 @@ class DobEvidence(NamedTuple):
         reason: the evidence, in words.
         strong: whether it is enough for a strong match (exact, or day/month transposed).
         conflict: whether it rules the record out.
+        code: the evidence code (``dob:exact``, ``dob:transposed``, ...).
     """
 
     credit: float
     reason: str
     strong: bool
     conflict: bool
+    code: str = "dob:other"
 
 
 @functools.lru_cache(maxsize=8192)
@@ -222,6 +262,7 @@ def score_candidate(
     identifiers: Iterable[tuple[str, str]] = (),
     *,
     threshold: float = MATCH_THRESHOLD,
+    keep_none: bool = False,
 ) -> Match | None:
     """Score one record's person against ``query`` and decide the match's tier.
 
@@ -233,6 +274,8 @@ def score_candidate(
         identifiers: the record's (kind, normalised value) identifiers.
         threshold: a strong match also needs this score. Pass 0.0 to see every
             score: a record with no tier then comes back with tier ``none``.
+        keep_none: also return a record with no tier (tier ``none``) whose
+            evidence :func:`fieldgate.matching.evidence.weigh` could promote.
 
     Returns:
         The match, or None when it has no tier (see :func:`_tier`) or nothing
@@ -241,7 +284,7 @@ def score_candidate(
     held = set(identifiers)
     exact = [f"{kind} exact" for kind, value in query.identifiers if (kind, value) in held]
     if exact:
-        return Match(1.0, tuple(exact), "strong")
+        return Match(1.0, tuple(exact), "strong", ("identifier:exact",))
     if not query.surname or not names:
         return None
     weight = SURNAME_WEIGHT + (GIVEN_WEIGHT if query.given_name else 0.0)
@@ -271,8 +314,17 @@ def score_candidate(
     score = round(min(1.0, max(0.0, total / weight)), 4)
     tier = _tier(name_credit, evidence, score >= threshold)
     if tier == "none" and threshold > 0.0:
-        return None
+        # Only a close name or a strong date can be promoted (_promotable):
+        # the rest is dropped before its parts are worked out.
+        strong_date = evidence is not None and evidence.strong
+        if not keep_none or not (strong_date or name_credit >= _PROMOTABLE_NAME_CREDIT):
+            return None
     shown = _swap(best_name) if best_swapped else best_name
+    surname_credit = _surname_value(best_form, shown.surname)
+    given_credit = _given_value(query.given_name, shown.given_name) if query.given_name else None
+    parts = NameParts(shown, surname_credit, given_credit, name_credit, evidence)
+    if tier == "none" and threshold > 0.0 and not _promotable(parts):
+        return None
     name_reasons = _name_credit(best_form, query.given_name, shown, query)[1]
     if best_swapped:
         name_reasons = ("surname and given name recorded swapped", *name_reasons)
@@ -284,7 +336,47 @@ def score_candidate(
     if best_form != query.surname:
         name_reasons = (f"surname read as '{best_form}'", *name_reasons)
     reasons = name_reasons if evidence is None else (*name_reasons, evidence.reason)
-    return Match(score, reasons, tier)
+    codes = [_credit_code("surname", surname_credit)]
+    if given_credit is not None:
+        codes.append(
+            "given:unknown" if not shown.given_name else _credit_code("given", given_credit)
+        )
+    if evidence is not None:
+        codes.append(evidence.code)
+    codes += [
+        code
+        for code, present in (
+            ("name:swapped", best_swapped),
+            ("name:reading", best_name.derived),
+            ("name:alias", best_name.alias),
+        )
+        if present
+    ]
+    return Match(score, reasons, tier, tuple(codes), parts)
+
+
+def _promotable(parts: NameParts) -> bool:
+    """Whether a match with no tier has the evidence a rarity promotion needs.
+
+    :func:`fieldgate.matching.evidence.weigh` promotes only a name agreeing
+    closely in both parts, or a strong date of birth with a close surname or
+    an exact given name; anything else is dropped before its reasons are built.
+    """
+    surname_ok = parts.surname_credit >= RARE_PART_CREDIT
+    given = parts.given_credit
+    if surname_ok and given is not None and given >= RARE_PART_CREDIT:
+        return True
+    dob_strong = parts.dob is not None and parts.dob.strong
+    return dob_strong and (surname_ok or given == 1.0)
+
+
+def _credit_code(part: str, credit: float) -> str:
+    """``part:exact``, ``:close`` (credit ≥ 0.85), ``:partial`` (> 0) or ``:differs``."""
+    if credit >= 1.0:
+        return f"{part}:exact"
+    if credit >= 0.85:
+        return f"{part}:close"
+    return f"{part}:partial" if credit > 0 else f"{part}:differs"
 
 
 def _tier(name_credit: float, dob: DobEvidence | None, scored: bool) -> Tier:
@@ -324,34 +416,47 @@ def dob_evidence(wanted: dt.date, held: dt.date | None) -> DobEvidence:
     likely a father and son as a typo.
     """
     if held is None:
-        return DobEvidence(UNKNOWN_CREDIT, "no date of birth on record", False, False)
+        return DobEvidence(
+            UNKNOWN_CREDIT, "no date of birth on record", False, False, "dob:unknown"
+        )
     if wanted == held:
-        return DobEvidence(1.0, "date of birth exact", True, False)
+        return DobEvidence(1.0, "date of birth exact", True, False, "dob:exact")
     if transposed_dob(wanted) == held:
-        return DobEvidence(0.85, "date of birth with day and month transposed", True, False)
+        return DobEvidence(
+            0.85, "date of birth with day and month transposed", True, False, "dob:transposed"
+        )
     wanted_text, held_text = wanted.isoformat(), held.isoformat()
     one_digit = Hamming.distance(wanted_text, held_text) == 1
     adjacent = not one_digit and OSA.distance(wanted_text, held_text) == 1
     if wanted.year == held.year:
         if one_digit:
             return DobEvidence(
-                NEAR_MISS_DOB_CREDIT, "date of birth one digit different", False, False
+                NEAR_MISS_DOB_CREDIT, "date of birth one digit different", False, False, "dob:digit"
             )
         if adjacent:
             return DobEvidence(
-                NEAR_MISS_DOB_CREDIT, "date of birth with two adjacent digits swapped", False, False
+                NEAR_MISS_DOB_CREDIT,
+                "date of birth with two adjacent digits swapped",
+                False,
+                False,
+                "dob:swapped",
             )
-        return DobEvidence(0.4, "date of birth in the same year", False, False)
+        return DobEvidence(0.4, "date of birth in the same year", False, False, "dob:year")
     same_day = (wanted.month, wanted.day) == (held.month, held.day)
     if same_day and abs(wanted.year - held.year) == 1:
-        return DobEvidence(0.5, "date of birth one year off", False, False)
+        return DobEvidence(0.5, "date of birth one year off", False, False, "dob:year-off")
     if one_digit and wanted_text[3] != held_text[3]:
-        return DobEvidence(0.5, "date of birth one digit different in the year", False, False)
+        return DobEvidence(
+            0.5, "date of birth one digit different in the year", False, False, "dob:year-digit"
+        )
     if one_digit:
-        return DobEvidence(0.2, "date of birth differs in the decade or century", False, False)
+        return DobEvidence(
+            0.2, "date of birth differs in the decade or century", False, False, "dob:decade"
+        )
     if adjacent:
-        return DobEvidence(0.3, "date of birth with two adjacent year digits swapped", False, False)
-    return DobEvidence(DOB_CONFLICT_CREDIT, "date of birth differs", False, True)
+        reason = "date of birth with two adjacent year digits swapped"
+        return DobEvidence(0.3, reason, False, False, "dob:year-swap")
+    return DobEvidence(DOB_CONFLICT_CREDIT, "date of birth differs", False, True, "dob:differs")
 
 
 def _can_swap(query: PersonQuery, name: CandidateName) -> bool:

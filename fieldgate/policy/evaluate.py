@@ -77,6 +77,7 @@ def build_policy_input(
     warrants_applied: Collection[str] | None = None,
     fields: Sequence[str] | None = None,
     match_tier: str = "strong",
+    match_evidence: Sequence[str] = (),
 ) -> dict[str, object]:
     """The whole ``input`` document for one record (see docs/contracts.md).
 
@@ -93,12 +94,15 @@ def build_policy_input(
             ``strong``, or ``possible`` (the node releases at most a pointer,
             and only if the contract discloses the record). Authoring tools
             judge a record as a strong match, the case that releases most.
+        match_evidence: the match's evidence codes (``input.match.evidence``,
+            :attr:`fieldgate.matching.matcher.Match.evidence`), e.g.
+            ``["surname:exact", "given:exact", "dob:exact", "name:rare"]``.
     """
     return {
         "requester": requester_input(claims),
         "authority": authority_input(claims.authority, record, today, warrants_applied),
         "record": record_input(record, node_id, fields),
-        "match": {"tier": match_tier},
+        "match": {"tier": match_tier, "evidence": list(match_evidence)},
     }
 
 
@@ -136,6 +140,7 @@ def evaluate_record(
     applied: Collection[str] | None = None,
     told_fields: Sequence[str] | None = None,
     match_tier: str = "strong",
+    match_evidence: Sequence[str] = (),
 ) -> PolicyDecision:
     """Ask the contract about one record; any failure withholds everything.
 
@@ -154,6 +159,7 @@ def evaluate_record(
         match_tier: see :func:`build_policy_input`. A ``possible`` match the
             contract discloses leaves as a pointer: every field withheld
             (:data:`POSSIBLE_REASON`). Any other tier withholds the record.
+        match_evidence: see :func:`build_policy_input`.
     """
     # One judgement of the warrants serves the contract's input and the audit
     # entry. Told by id, so only when the ids tell the instruments apart (the
@@ -177,6 +183,7 @@ def evaluate_record(
         warrants_applied=applied,
         fields=told_fields,
         match_tier=match_tier,
+        match_evidence=match_evidence,
     )
     try:
         raw = contract.evaluate(policy_input)

@@ -171,14 +171,21 @@ def digest(token: str) -> str:
 
 
 def query_payload(query: common_pb2.PersonQuery) -> dict[str, Any]:
-    """The query exactly as signed: every field, identifiers in order."""
-    return {
+    """The query exactly as signed: every field, identifiers in order.
+
+    The corroboration fields (``sex``, ``age_min``, ``age_max``) are signed
+    too, present only when given, so a query without them signs as before.
+    """
+    payload: dict[str, Any] = {
         "surname": query.surname,
         "given_name": query.given_name,
         "dob": query.dob,
         "identifiers": [[i.kind, i.value] for i in query.identifiers],
         "max_hits": query.max_hits,
     }
+    extra = {"sex": query.sex, "age_min": query.age_min, "age_max": query.age_max}
+    payload.update({key: value for key, value in extra.items() if value})
+    return payload
 
 
 def query_from_payload(payload: object) -> common_pb2.PersonQuery:
@@ -197,7 +204,11 @@ def query_from_payload(payload: object) -> common_pb2.PersonQuery:
         raise ValueError("query.identifiers is not a list of [kind, value]")
     text = {k: payload.get(k, "") for k in ("surname", "given_name", "dob")}
     max_hits = payload.get("max_hits", 0)
-    if not all(isinstance(v, str) for v in text.values()) or not isinstance(max_hits, int):
+    sex = payload.get("sex", "")
+    ages = [payload.get("age_min", 0), payload.get("age_max", 0)]
+    if not all(isinstance(v, str) for v in (*text.values(), sex)) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in (max_hits, *ages)
+    ):
         raise ValueError("query fields have the wrong types")
     return common_pb2.PersonQuery(
         surname=str(text["surname"]),
@@ -205,4 +216,8 @@ def query_from_payload(payload: object) -> common_pb2.PersonQuery:
         dob=str(text["dob"]),
         identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
         max_hits=max(0, min(max_hits, 2**31)),
+        sex=str(sex),
+        # Out of range is refused by query validation, naming the field.
+        age_min=max(0, min(int(ages[0]), 2**31)),
+        age_max=max(0, min(int(ages[1]), 2**31)),
     )

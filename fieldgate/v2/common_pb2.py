@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ieldgate/v2/common.proto\x12\x0c\x66ieldgate.v2\x1a\x1cgoogle/protobuf/struct.proto\"\xa7\x01\n\tRequester\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_type\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x13\n\x0b\x63\x61se_number\x18\x06 \x01(\t\x12/\n\tauthority\x18\x07 \x03(\x0b\x32\x1c.fieldgate.v2.LegalAuthority\"\xba\x01\n\x0eLegalAuthority\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05\x63ourt\x18\x03 \x01(\t\x12\x17\n\x0fsubject_surname\x18\x04 \x01(\t\x12\x1a\n\x12subject_given_name\x18\x05 \x01(\t\x12\x13\n\x0bsubject_dob\x18\x06 \x01(\t\x12\x0e\n\x06\x63overs\x18\x07 \x03(\t\x12\x14\n\x0crecord_kinds\x18\x08 \x03(\t\x12\x0f\n\x07\x65xpires\x18\t \x01(\t\")\n\nIdentifier\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x80\x01\n\x0bPersonQuery\x12\x0f\n\x07surname\x18\x01 \x01(\t\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x0b\n\x03\x64ob\x18\x03 \x01(\t\x12-\n\x0bidentifiers\x18\x04 \x03(\x0b\x32\x18.fieldgate.v2.Identifier\x12\x10\n\x08max_hits\x18\x05 \x01(\r\"g\n\rReleasedField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bsensitivity\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04mask\x18\x04 \x01(\t\"=\n\x0ePointerContact\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"\xc2\x01\n\x03Hit\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_kind\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x15\n\rmatch_reasons\x18\x04 \x03(\t\x12+\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1b.fieldgate.v2.ReleasedField\x12-\n\x07\x63ontact\x18\x06 \x01(\x0b\x32\x1c.fieldgate.v2.PointerContact\x12\x11\n\treference\x18\x07 \x01(\t\"\\\n\x0cSignedSearch\x12\x12\n\ncredential\x18\x01 \x01(\t\x12\r\n\x05proof\x18\x02 \x01(\t\x12)\n\x06sealed\x18\x03 \x03(\x0b\x32\x19.fieldgate.v2.SealedQuery\"?\n\x0bSealedQuery\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0b\n\x03\x65nc\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\"/\n\x0cSealedAnswer\x12\x0b\n\x03\x65nc\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ieldgate/v2/common.proto\x12\x0c\x66ieldgate.v2\x1a\x1cgoogle/protobuf/struct.proto\"\xa7\x01\n\tRequester\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_type\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x13\n\x0b\x63\x61se_number\x18\x06 \x01(\t\x12/\n\tauthority\x18\x07 \x03(\x0b\x32\x1c.fieldgate.v2.LegalAuthority\"\xba\x01\n\x0eLegalAuthority\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05\x63ourt\x18\x03 \x01(\t\x12\x17\n\x0fsubject_surname\x18\x04 \x01(\t\x12\x1a\n\x12subject_given_name\x18\x05 \x01(\t\x12\x13\n\x0bsubject_dob\x18\x06 \x01(\t\x12\x0e\n\x06\x63overs\x18\x07 \x03(\t\x12\x14\n\x0crecord_kinds\x18\x08 \x03(\t\x12\x0f\n\x07\x65xpires\x18\t \x01(\t\")\n\nIdentifier\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xaf\x01\n\x0bPersonQuery\x12\x0f\n\x07surname\x18\x01 \x01(\t\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x0b\n\x03\x64ob\x18\x03 \x01(\t\x12-\n\x0bidentifiers\x18\x04 \x03(\x0b\x32\x18.fieldgate.v2.Identifier\x12\x10\n\x08max_hits\x18\x05 \x01(\r\x12\x0b\n\x03sex\x18\x06 \x01(\t\x12\x0f\n\x07\x61ge_min\x18\x07 \x01(\r\x12\x0f\n\x07\x61ge_max\x18\x08 \x01(\r\"g\n\rReleasedField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bsensitivity\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04mask\x18\x04 \x01(\t\"=\n\x0ePointerContact\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"\xc2\x01\n\x03Hit\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_kind\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x15\n\rmatch_reasons\x18\x04 \x03(\t\x12+\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1b.fieldgate.v2.ReleasedField\x12-\n\x07\x63ontact\x18\x06 \x01(\x0b\x32\x1c.fieldgate.v2.PointerContact\x12\x11\n\treference\x18\x07 \x01(\t\"\\\n\x0cSignedSearch\x12\x12\n\ncredential\x18\x01 \x01(\t\x12\r\n\x05proof\x18\x02 \x01(\t\x12)\n\x06sealed\x18\x03 \x03(\x0b\x32\x19.fieldgate.v2.SealedQuery\"?\n\x0bSealedQuery\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0b\n\x03\x65nc\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\"/\n\x0cSealedAnswer\x12\x0b\n\x03\x65nc\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,17 +39,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IDENTIFIER']._serialized_start=432
   _globals['_IDENTIFIER']._serialized_end=473
   _globals['_PERSONQUERY']._serialized_start=476
-  _globals['_PERSONQUERY']._serialized_end=604
-  _globals['_RELEASEDFIELD']._serialized_start=606
-  _globals['_RELEASEDFIELD']._serialized_end=709
-  _globals['_POINTERCONTACT']._serialized_start=711
-  _globals['_POINTERCONTACT']._serialized_end=772
-  _globals['_HIT']._serialized_start=775
-  _globals['_HIT']._serialized_end=969
-  _globals['_SIGNEDSEARCH']._serialized_start=971
-  _globals['_SIGNEDSEARCH']._serialized_end=1063
-  _globals['_SEALEDQUERY']._serialized_start=1065
-  _globals['_SEALEDQUERY']._serialized_end=1128
-  _globals['_SEALEDANSWER']._serialized_start=1130
-  _globals['_SEALEDANSWER']._serialized_end=1177
+  _globals['_PERSONQUERY']._serialized_end=651
+  _globals['_RELEASEDFIELD']._serialized_start=653
+  _globals['_RELEASEDFIELD']._serialized_end=756
+  _globals['_POINTERCONTACT']._serialized_start=758
+  _globals['_POINTERCONTACT']._serialized_end=819
+  _globals['_HIT']._serialized_start=822
+  _globals['_HIT']._serialized_end=1016
+  _globals['_SIGNEDSEARCH']._serialized_start=1018
+  _globals['_SIGNEDSEARCH']._serialized_end=1110
+  _globals['_SEALEDQUERY']._serialized_start=1112
+  _globals['_SEALEDQUERY']._serialized_end=1175
+  _globals['_SEALEDANSWER']._serialized_start=1177
+  _globals['_SEALEDANSWER']._serialized_end=1224
 # @@protoc_insertion_point(module_scope)

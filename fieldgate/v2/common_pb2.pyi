@@ -183,6 +183,9 @@ class PersonQuery(_message.Message):
     DOB_FIELD_NUMBER: _builtins.int
     IDENTIFIERS_FIELD_NUMBER: _builtins.int
     MAX_HITS_FIELD_NUMBER: _builtins.int
+    SEX_FIELD_NUMBER: _builtins.int
+    AGE_MIN_FIELD_NUMBER: _builtins.int
+    AGE_MAX_FIELD_NUMBER: _builtins.int
     surname: _builtins.str
     """Surname as the requester knows it; matched phonetically and by similarity."""
     given_name: _builtins.str
@@ -191,6 +194,14 @@ class PersonQuery(_message.Message):
     """Date of birth, YYYY-MM-DD; a day/month transposition still matches."""
     max_hits: _builtins.int
     """Most hits wanted per agency (0 means the node's default; capped by it)."""
+    sex: _builtins.str
+    """Sex as the requester believes it (M, F, X; empty if not given).
+    Corroboration only: it never makes a match on its own.
+    """
+    age_min: _builtins.int
+    """Youngest age the person may be, in whole years (0: not given); corroboration only."""
+    age_max: _builtins.int
+    """Oldest age the person may be, in whole years (0: not given); corroboration only."""
     @_builtins.property
     def identifiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Identifier]:
         """Exact identifiers; any one matching is a hit."""
@@ -203,10 +214,13 @@ class PersonQuery(_message.Message):
         dob: _builtins.str = ...,
         identifiers: _abc.Iterable[Global___Identifier] | None = ...,
         max_hits: _builtins.int = ...,
+        sex: _builtins.str = ...,
+        age_min: _builtins.int = ...,
+        age_max: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dob", b"dob", "given_name", b"given_name", "identifiers", b"identifiers", "max_hits", b"max_hits", "surname", b"surname"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_max", b"age_max", "age_min", b"age_min", "dob", b"dob", "given_name", b"given_name", "identifiers", b"identifiers", "max_hits", b"max_hits", "sex", b"sex", "surname", b"surname"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,9 @@ version, the outcome, the records sent (``disclosed``) with the opaque
 reference each was sent under (``references``, in the same order; absent from
 entries written before references existed), and per matching record the record id, the ids of the
 warrants that applied to it (``warrants_applied``; absent from entries written
-before it was logged) and every field's outcome with its class and reason.
+before it was logged), the match's ``tier`` and its short ``evidence`` codes
+(``dob:exact``, ``name:common``, ...; absent from entries written before
+issue 18) and every field's outcome with its class and reason.
 Values never appear in it.
 
 Entry formats (the envelope's ``format``; every reader reads both, through
@@ -182,6 +184,8 @@ def search_data(entry: DisclosureEntry) -> dict[str, Any]:
                 "disclose": r.verdict.disclose,
                 "error": r.verdict.error,
                 "warrants_applied": list(r.warrants_applied),
+                "tier": r.match_tier,
+                "evidence": list(r.match_evidence),
                 "decision": decision,
             }
             for r, decision in zip(entry.records, chosen, strict=True)

@@ -168,6 +168,9 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
                     "authority": ",".join(a.get("id", "") for a in requester.get("authority", [])),
                     "warrants_applied": _applied(record),
                     "contract": str(data.get("contract_version", "")),
+                    "match": " ".join(
+                        [str(record.get("tier", "?")), *map(str, record.get("evidence", []))]
+                    ),
                     "released": ",".join(
                         f["name"] for f in fields if f.get("outcome") == "released"
                     ),
@@ -190,6 +193,7 @@ def subject_history(reader: AuditReader, record_ids: set[str], period: Period = 
         "authority",
         "warrants_applied",
         "contract",
+        "match",
         "released",
         "masked",
     )

@@ -191,7 +191,7 @@ def test_missing_record_evidence_counts_less_than_agreement() -> None:
 def test_exact_identifier_scores_one_whatever_the_names() -> None:
     wanted = query("NOBODY", "AT ALL", "1901-01-01", identifiers=(("state_id", "WA123456"),))
     match = score_candidate(wanted, names(("SMITH", "JOHN")), DOB, [("state_id", "WA123456")])
-    assert match == Match(1.0, ("state_id exact",), "strong")
+    assert match == Match(1.0, ("state_id exact",), "strong", ("identifier:exact",))
     # The same value under another kind is not a hit.
     assert (
         score_candidate(wanted, names(("SMITH", "JOHN")), DOB, [("fbi_number", "WA123456")]) is None

@@ -20,7 +20,9 @@ from fieldgate.devkit.synthetic import (
     generate_agency_records,
     generate_labelled_variants,
 )
+from fieldgate.matching.candidates import name_counts_sql
 from fieldgate.matching.equivalents import equivalent_surnames
+from fieldgate.matching.evidence import RARE_NAME_ROWS, weigh
 from fieldgate.matching.matcher import (
     near_miss_dobs,
     phonetic_keys,
@@ -189,6 +191,27 @@ def test_candidate_lookup_uses_indexes_never_a_table_scan(
     assert any("SEARCH records USING INDEX" in line for line in plan), plan
 
 
+def test_name_counts_read_an_index_range_never_a_table_scan(store: RecordStore) -> None:
+    # The common-name penalty counts on every search: each count must stay cheap.
+    params = (("SMITH",), ("JOHN", "JOHN \uffff"), ("SMITH", "JOHN", "JOHN \uffff"))
+    for sql, values in zip(name_counts_sql(500), params, strict=True):
+        plan = [str(row[3]) for row in store._db.execute(f"EXPLAIN QUERY PLAN {sql}", values)]
+        assert not any(line.startswith("SCAN names") for line in plan), plan
+        assert any("USING" in line and "INDEX names_" in line for line in plan), plan
+
+
+def test_a_schema_3_store_without_the_given_name_index_gets_it_when_opened(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "older.sqlite"
+    RecordStore.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX names_given")
+    with RecordStore.open(path) as reopened:
+        names = {row[0] for row in reopened._db.execute("SELECT name FROM sqlite_schema")}
+    assert "names_given" in names
+
+
 def test_opening_something_that_is_not_a_store_fails_clearly(tmp_path: Path) -> None:
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not a database at all" * 100)
@@ -275,6 +298,11 @@ def test_dob_query_finds_every_way_the_person_was_written(variants: RecordStore)
             "W-NO-KEY",
             "W-NICKNAME",
             "W-ALIAS",
+            # In a store this small WALKER is a rare surname, and with the same
+            # date of birth a pointer (never fields) is due: the given name may
+            # have been replaced (FEBRL), or it is a twin (so no fields).
+            "R-NICKNAME",
+            "X-GIVEN",
         ]
     )
     # Exact name and date, as the primary name or an alias: 1.0, ties by record_id.
@@ -288,15 +316,20 @@ def test_dob_query_finds_every_way_the_person_was_written(variants: RecordStore)
     assert "date of birth in the same year" in reasons["W-SAME-YEAR"]
     assert "no date of birth on record" in reasons["W-NO-DOB"]
     robert = variants.search(query("Walker", "Robert", "1996-02-04"), 25)
-    assert ids(robert) == ["R-NICKNAME"]
+    # Only he is strong; the other WALKERs born that day are pointers (a rare surname).
+    assert [c.record.record_id for c in robert if c.match.tier == "strong"] == ["R-NICKNAME"]
+    assert ids(robert)[0] == "R-NICKNAME"
     assert "given name is a known nickname or equivalent" in robert[0].match.reasons
     assert reasons["W-ALIAS"][0] == "name matches alias 'WALKER, JOSHUA'"
     # Another year, a year-only agreement or no date on file: a pointer at most,
     # and strong matches always come first.
     tiers = {c.record.record_id: c.match.tier for c in found}
-    weak = {"W-DIGIT", "W-OTHER-YEAR", "W-SAME-YEAR", "W-NO-DOB"}
+    weak = {"W-DIGIT", "W-OTHER-YEAR", "W-SAME-YEAR", "W-NO-DOB", "R-NICKNAME", "X-GIVEN"}
     assert {r for r, tier in tiers.items() if tier == "possible"} == weak
     assert set(ids(found)[-len(weak) :]) == weak
+    evidence = {c.record.record_id: c.match.evidence for c in found}
+    assert evidence["X-GIVEN"] == ("surname:exact", "given:differs", "dob:exact", "surname:rare")
+    assert evidence["W-EXACT"] == ("surname:exact", "given:exact", "dob:exact", "name:rare")
 
 
 def test_query_held_swapped_is_found_from_either_side(variants: RecordStore) -> None:
@@ -387,9 +420,35 @@ def universe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Universe]:
         yield Universe(store, records)
 
 
-def _reachable(wanted: PersonQuery, held: Record) -> bool:
+class _Counts:
+    """The store's name counts (fieldgate.matching.evidence.NameCounts), counted in Python."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.rows = [name for r in records for name in expand_names(r.names())]
+
+    @staticmethod
+    def _starts(given_name: str, first: str) -> bool:
+        return given_name == first or given_name.startswith(first + " ")
+
+    def surname(self, surname: str) -> int:
+        return sum(name.surname == surname for name in self.rows)
+
+    def given(self, given_name: str) -> int:
+        first = given_name.split()[0] if given_name else ""
+        return sum(bool(first) and self._starts(n.given_name, first) for n in self.rows)
+
+    def pair(self, surname: str, given_name: str) -> int:
+        first = given_name.split()[0] if given_name else ""
+        return sum(
+            bool(first) and n.surname == surname and self._starts(n.given_name, first)
+            for n in self.rows
+        )
+
+
+def _reachable(wanted: PersonQuery, held: Record, counts: _Counts) -> bool:
     """node.candidates' documented rule, restated independently of its SQL."""
     first = wanted.given_name.split()[0] if wanted.given_name else ""
+    rare = bool(first and wanted.dob) and counts.pair(wanted.surname, first) <= RARE_NAME_ROWS
     forms = surname_forms(wanted.surname)
     spellings = [*forms, *(other for form in forms for other in equivalent_surnames(form))]
     keys = [phonetic_keys(s) for s in spellings] + ([phonetic_keys(first)] if first else [])
@@ -407,6 +466,8 @@ def _reachable(wanted: PersonQuery, held: Record) -> bool:
         same_year = dob is None or dob.year == wanted.dob.year
         if first and name.surname in forms and held_first == first and same_year:
             return True
+        if rare and name.surname == wanted.surname and held_first == first:
+            return True  # a rare full name, whatever the date (name:unique)
         exact_date = dob is not None and dob in (wanted.dob, transposed_dob(wanted.dob))
         initials = {first[0], wanted.surname[0]} if first else set()
         if exact_date and (not first or not held_first or held_first[0] in initials):
@@ -427,14 +488,21 @@ def test_indexed_search_finds_what_a_full_scan_ranks_above_the_threshold(
 ) -> None:
     store, records = universe.store, universe.records
     wanted = query(surname, given_name, dob.isoformat() if dob else None)
+    counts = _Counts(records)
     full_scan = {}
     for held in records:
-        match = score_candidate(wanted, expand_names(held.names()), held.dob())
+        match = score_candidate(
+            wanted, expand_names(held.names()), held.dob(), keep_none=dob is not None
+        )
         if match is not None:
+            match = weigh(match, wanted, counts, "", held.dob())
+        if match is not None and match.tier != "none":
             full_scan[held.record_id] = match
     found = {c.record.record_id: c.match for c in store.search(wanted, len(records))}
     # Never anything the scorer would not report, with the same score and reasons...
     assert all(full_scan[record_id] == match for record_id, match in found.items())
     # ...and every match the candidate rule reaches.
-    reached = {r.record_id for r in records if r.record_id in full_scan and _reachable(wanted, r)}
+    reached = {
+        r.record_id for r in records if r.record_id in full_scan and _reachable(wanted, r, counts)
+    }
     assert reached <= found.keys()
