@@ -33,6 +33,8 @@ def search_data_v1(entry: DisclosureEntry) -> dict[str, Any]:
                 "disclose": r.verdict.disclose,
                 "error": r.verdict.error,
                 "warrants_applied": list(r.warrants_applied),
+                "tier": r.match_tier,
+                "evidence": list(r.match_evidence),
                 "fields": [
                     {
                         "name": f.name,

@@ -76,10 +76,15 @@ def node(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     spec = NodeSpec("all", "All", write_contract(workdir, "a.rego", ALL), records)
     import_records(spec, workdir)
     federation: LocalFederation = loop.run(start_federation([spec], workdir, audit=True))
+    AUDIT_OF[federation.nodes["all"].address] = workdir / "all.audit.sqlite"
     try:
         yield federation.nodes["all"].address, workdir / "all.audit.sqlite"
     finally:
         loop.run(federation.stop())
+
+
+AUDIT_OF: dict[str, Path] = {}
+"""Node address → its audit log: the only way from a hit's opaque reference to its record."""
 
 
 def ask(address: str, request_id: str, **query: Any) -> dict[str, common_pb2.Hit]:
@@ -93,7 +98,15 @@ def ask(address: str, request_id: str, **query: Any) -> dict[str, common_pb2.Hit
             ),
             timeout=10,
         )
-    return {hit.record_id: hit for hit in answer.hits}
+    if not answer.hits:
+        return {}
+    with AuditReader(AUDIT_OF[address]) as reader:
+        for row in reader.entries("search"):
+            data = row.document()["data"]
+            if data["request_id"] == request_id:
+                named = dict(zip(data["references"], data["disclosed"], strict=True))
+                return {named[hit.reference]: hit for hit in answer.hits}
+    raise AssertionError(f"no entry for {request_id}")
 
 
 def audited(audit: Path, request_id: str) -> dict[str, dict[str, Any]]:
