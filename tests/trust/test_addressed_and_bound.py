@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 from fieldgate.client.answer_check import AnswerCheck
+from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import SearchClient, SearchError
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.config import build_store
@@ -196,10 +197,9 @@ def test_the_credentials_reach_decides_where_the_search_goes(trusted: Trusted) -
             identity=limited,
         )
         assert [a.node_id for a in result.agencies] == ["kcso", "pcso"]
-        with pytest.raises(SearchError) as caught:
+        # Refused by the client itself, before anything is sent (fieldgate.client.audience).
+        with pytest.raises(AudienceError, match="reach spd"):
             client.search(CRIMINAL, surname="DOE", dob="1980-01-01", identity=limited,
                           audience=["spd"])  # fmt: skip
-    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert "reach" in caught.value.details
     after = {n: r.node.counters.requests for n, r in trusted.federation.nodes.items()}
     assert after == {**requests, "kcso": requests["kcso"] + 1, "pcso": requests["pcso"] + 1}

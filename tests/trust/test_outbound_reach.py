@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from fieldgate.cli.main import cli
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError
 from fieldgate.client.stream import SearchFinished
@@ -48,6 +49,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.policy.outbound import outbound_policy_path
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.answers import ANSWERED
+from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import save_private_key
 from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2
@@ -83,7 +85,12 @@ class Federation:
         return self.running.nodes[node_id].gate.refused[reason]
 
     def client(self) -> SearchClient:
-        return SearchClient(self.running.broker_address, self.pki.files("investigator"))
+        """A verifying client: the trust bundle's node keys seal its queries, check answers."""
+        return SearchClient(
+            self.running.broker_address,
+            self.pki.files("investigator"),
+            answers=AnswerCheck(build_store(self.kit.config())),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -357,13 +364,19 @@ def test_a_credential_issued_before_a_policy_change_is_stopped_by_revocation(
 def test_fieldgate_search_shows_the_agencies_not_asked(fed: Federation, tmp_path: Path) -> None:
     identity = county_detective(fed.kit)
     credential, key = tmp_path / "det.credential", tmp_path / "det.key"
+    enc_key = tmp_path / "det-enc.key"
     credential.write_text(identity.credential)
     save_private_key(identity.key, key)
-    tls = fed.pki.files("investigator")
+    assert identity.enc_key is not None
+    save_private_key(identity.enc_key, enc_key)
+    tls, trust = fed.pki.files("investigator"), fed.kit.config()
+    assert trust.authority_key is not None
     args = [
         "search", "--broker", fed.running.broker_address, "--surname", DEMO_SUBJECT.surname,
         "--dob", DEMO_SUBJECT.dob, "--purpose", "criminal_investigation", "--case", "KC-1",
-        "--credential", str(credential), "--key", str(key), "--tls-ca", str(tls.ca),
+        "--credential", str(credential), "--key", str(key), "--enc-key", str(enc_key),
+        "--trust-bundle", str(trust.bundle), "--revocations", str(trust.revocations),
+        "--authority-key", str(trust.authority_key), "--tls-ca", str(tls.ca),
         "--tls-cert", str(tls.cert), "--tls-key", str(tls.key),
     ]  # fmt: skip
     before = fed.requests()["ice-ero"]
