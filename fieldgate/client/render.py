@@ -152,7 +152,7 @@ def comparison_table(
     )
     table.add_column("field", style="bold", no_wrap=True)
     for persona in personas:
-        table.add_column(Text(_safe(persona)))
+        table.add_column(Text(_safe(persona, keep_newlines=True)))
     views = [next((a for a in r.agencies if a.agency_name == agency_name), None) for r in results]
     counts: list[Text] = []
     field_names: list[str] = []

@@ -23,9 +23,9 @@ import grpc
 import jwt
 import pytest
 from click.testing import CliRunner
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2
 
 from fieldgate.cli.main import cli
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError
 from fieldgate.client.stream import SearchFinished
@@ -48,14 +48,20 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.policy.outbound import outbound_policy_path
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.answers import ANSWERED
+from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import save_private_key
-from fieldgate.trust.tokens import Identity, sign_search
+from fieldgate.trust.tokens import Identity
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.sealed import opened, sign_for
 
 CRIMINAL = Requester("", "", "", "criminal_investigation", "KC-2026-0042")
 QUERY = common_pb2.PersonQuery(
     surname=DEMO_SUBJECT.surname, given_name=DEMO_SUBJECT.given_name, dob=DEMO_SUBJECT.dob
 )
+NOBODY = common_pb2.PersonQuery(surname="QUELLWATHERBY", given_name="ZEBEDIAH", dob="1931-02-27")
+"""A person no agency holds: the answer a refusal must look like."""
 DIRECTORY = {
     "kcso": ("kcso", "local_law_enforcement"),
     "spd": ("spd", "local_law_enforcement"),
@@ -79,7 +85,12 @@ class Federation:
         return self.running.nodes[node_id].gate.refused[reason]
 
     def client(self) -> SearchClient:
-        return SearchClient(self.running.broker_address, self.pki.files("investigator"))
+        """A verifying client: the trust bundle's node keys seal its queries, check answers."""
+        return SearchClient(
+            self.running.broker_address,
+            self.pki.files("investigator"),
+            answers=AnswerCheck(build_store(self.kit.config())),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +127,17 @@ def fbi_agent(kit: DevTrust) -> Identity:
     return kit.identity("fbi-seattle", "sa-2231", ["criminal_investigation"])
 
 
-def sign(identity: Identity, audience: tuple[str, ...]) -> common_pb2.SignedSearch:
-    return sign_search(
-        credential=identity.credential,
-        holder_key=identity.key,
-        query=QUERY,
+def sign(
+    fed: Federation,
+    identity: Identity,
+    audience: tuple[str, ...],
+    query: common_pb2.PersonQuery = QUERY,
+) -> common_pb2.SignedSearch:
+    """A signed search sealed to every node's key (its identity's key kept to open answers)."""
+    return sign_for(
+        fed.kit,
+        identity,
+        query=query,
         purpose="criminal_investigation",
         case_number="KC-2026-0042",
         audience=audience,
@@ -129,29 +146,40 @@ def sign(identity: Identity, audience: tuple[str, ...]) -> common_pb2.SignedSear
 
 def node_answer(
     fed: Federation, node_id: str, signed: common_pb2.SignedSearch
-) -> node_pb2.NodeSearchResponse:
+) -> node_pb2.NodeServiceSearchResponse:
     """Straight to a node with the broker's certificate: what a compromised broker can do."""
     channel, stub = node_stub(fed.running.nodes[node_id].address, fed.pki.files(BROKER_NAME))
     with channel:
         return stub.Search(  # type: ignore[no-any-return]
-            node_pb2.NodeSearchRequest(request_id="r1", signed=signed), timeout=10
+            node_pb2.NodeServiceSearchRequest(request_id="r1", signed=signed), timeout=10
         )
 
 
-def absent(fed: Federation, node_id: str) -> node_pb2.NodeSearchResponse:
-    """Exactly the answer for a person the node does not hold (its signature aside)."""
-    return node_pb2.NodeSearchResponse(
-        request_id="r1",
-        node_id=node_id,
-        agency_name=fed.running.nodes[node_id].node.agency_name,
-    )
+def absent_length(fed: Federation, node_id: str) -> int:
+    """The size of the node's sealed answer for a person it does not hold, asked by an
+    agent whose reach includes it: what every refusal must be indistinguishable from."""
+    agent = fbi_agent(fed.kit)
+    signed = sign(fed, agent, (node_id,), NOBODY)
+    answer = node_answer(fed, node_id, signed)
+    verified = opened(fed.kit, answer, signed)
+    assert (verified.status, verified.hits) == (ANSWERED, ())
+    return len(answer.answer.ciphertext)
 
 
-def unsigned(answer: node_pb2.NodeSearchResponse) -> node_pb2.NodeSearchResponse:
-    copy = node_pb2.NodeSearchResponse()
-    copy.CopyFrom(answer)
-    copy.ClearField("answer_signature")
-    return copy
+def assert_answered_as_absent(
+    fed: Federation,
+    node_id: str,
+    answer: node_pb2.NodeServiceSearchResponse,
+    signed: common_pb2.SignedSearch,
+) -> None:
+    """Opened with the requester's key: answered, no hits, sealed to an absent person's size."""
+    assert (answer.request_id, answer.node_id) == ("r1", node_id)
+    assert not answer.hits  # nothing in the clear
+    verified = opened(fed.kit, answer, signed)
+    assert verified.status == ANSWERED
+    assert verified.reason == ""
+    assert verified.hits == ()
+    assert len(answer.answer.ciphertext) == absent_length(fed, node_id)
 
 
 def test_the_issuer_binds_the_county_policy_into_the_credential(fed: Federation) -> None:
@@ -225,7 +253,7 @@ def test_the_client_refuses_to_address_outside_reach(fed: Federation) -> None:
 
 def test_a_forged_audience_is_refused_by_the_broker_and_by_every_node(fed: Federation) -> None:
     identity = county_detective(fed.kit)
-    forged = sign(identity, ("kcso", "spd", "pcso", "ice-ero"))  # bypasses the client's check
+    forged = sign(fed, identity, ("kcso", "spd", "pcso", "ice-ero"))  # bypasses the client's check
     metrics = fed.running.broker.metrics
     assert metrics is not None
     counted = {"reason": "outside_reach"}
@@ -235,7 +263,7 @@ def test_a_forged_audience_is_refused_by_the_broker_and_by_every_node(fed: Feder
         fed.running.broker_address, fed.pki.files("investigator").channel_credentials()
     )
     with channel, pytest.raises(grpc.RpcError) as caught:
-        broker_pb2_grpc.BrokerStub(channel).Search(
+        broker_pb2_grpc.BrokerServiceStub(channel).Search(
             broker_pb2.SearchRequest(signed=forged), timeout=10
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -247,7 +275,7 @@ def test_a_forged_audience_is_refused_by_the_broker_and_by_every_node(fed: Feder
     # Sent straight to nodes, the forged proof gets nothing — in reach or not.
     for node_id in ("kcso", "ice-ero"):
         refused = fed.refused(node_id, "outside_reach")
-        assert unsigned(node_answer(fed, node_id, forged)) == absent(fed, node_id)
+        assert_answered_as_absent(fed, node_id, node_answer(fed, node_id, forged), forged)
         assert fed.refused(node_id, "outside_reach") == refused + 1
 
 
@@ -256,15 +284,15 @@ def test_a_broker_forwarding_to_a_node_outside_reach_gets_the_not_found_answer(
 ) -> None:
     # A genuine search for the county's reach; the compromised broker forwards it
     # to the immigration node as well.
-    signed = sign(county_detective(fed.kit), COUNTY_REACH)
+    signed = sign(fed, county_detective(fed.kit), COUNTY_REACH)
     before = fed.refused("ice-ero", "outside_reach")
     with caplog.at_level(logging.WARNING, logger="fieldgate.node"):
         answer = node_answer(fed, "ice-ero", signed)
-    assert unsigned(answer) == absent(fed, "ice-ero")
     assert fed.refused("ice-ero", "outside_reach") == before + 1
     assert any("outside_reach" in r.getMessage() for r in caplog.records)
+    assert_answered_as_absent(fed, "ice-ero", answer, signed)
     # Positive control: the same proof is answered where it was addressed.
-    assert node_answer(fed, "kcso", signed).hits
+    assert opened(fed.kit, node_answer(fed, "kcso", signed), signed).hits
 
 
 def test_a_credential_issued_before_a_node_joined_does_not_reach_it(fed: Federation) -> None:
@@ -289,7 +317,8 @@ def test_a_credential_issued_before_a_node_joined_does_not_reach_it(fed: Federat
     assert fed.requests()["ice-ero"] == before["ice-ero"]
     # Forwarded there anyway by a compromised broker: refused (fail closed).
     refused = fed.refused("ice-ero", "outside_reach")
-    assert unsigned(node_answer(fed, "ice-ero", sign(stale, ("kcso",)))) == absent(fed, "ice-ero")
+    signed = sign(fed, stale, ("kcso",))
+    assert_answered_as_absent(fed, "ice-ero", node_answer(fed, "ice-ero", signed), signed)
     assert fed.refused("ice-ero", "outside_reach") == refused + 1
     # After the next issuance the agency's policy reaches it.
     assert (
@@ -322,8 +351,8 @@ def test_a_credential_issued_before_a_policy_change_is_stopped_by_revocation(
         assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
         assert "revoked_credential" in caught.value.details
         assert fed.requests() == before
-        signed = sign(stale, ("ice-ero",))
-        assert unsigned(node_answer(fed, "ice-ero", signed)) == absent(fed, "ice-ero")
+        signed = sign(fed, stale, ("ice-ero",))
+        assert_answered_as_absent(fed, "ice-ero", node_answer(fed, "ice-ero", signed), signed)
         # Reissued under the new policy, the detective's credential leaves it out.
         fresh = jwt.decode(county_detective(kit).credential, options={"verify_signature": False})
         assert "ice-ero" not in fresh["reach"]
@@ -335,13 +364,19 @@ def test_a_credential_issued_before_a_policy_change_is_stopped_by_revocation(
 def test_fieldgate_search_shows_the_agencies_not_asked(fed: Federation, tmp_path: Path) -> None:
     identity = county_detective(fed.kit)
     credential, key = tmp_path / "det.credential", tmp_path / "det.key"
+    enc_key = tmp_path / "det-enc.key"
     credential.write_text(identity.credential)
     save_private_key(identity.key, key)
-    tls = fed.pki.files("investigator")
+    assert identity.enc_key is not None
+    save_private_key(identity.enc_key, enc_key)
+    tls, trust = fed.pki.files("investigator"), fed.kit.config()
+    assert trust.authority_key is not None
     args = [
         "search", "--broker", fed.running.broker_address, "--surname", DEMO_SUBJECT.surname,
         "--dob", DEMO_SUBJECT.dob, "--purpose", "criminal_investigation", "--case", "KC-1",
-        "--credential", str(credential), "--key", str(key), "--tls-ca", str(tls.ca),
+        "--credential", str(credential), "--key", str(key), "--enc-key", str(enc_key),
+        "--trust-bundle", str(trust.bundle), "--revocations", str(trust.revocations),
+        "--authority-key", str(trust.authority_key), "--tls-ca", str(tls.ca),
         "--tls-cert", str(tls.cert), "--tls-key", str(tls.key),
     ]  # fmt: skip
     before = fed.requests()["ice-ero"]
