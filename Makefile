@@ -68,7 +68,7 @@ fuzz: $(STAMP_FUZZ)
 	    | grep -E "^(Done|stat::number_of_executed_units|==[0-9]+== ERROR)|crash-" | tee -a fuzz-report.txt; \
 	done
 
-## Regenerate fieldgate/v1 from proto/ (commit the result).
+## Regenerate fieldgate/v2 from proto/ (commit the result).
 proto: $(STAMP_TEST)
 	$(BIN)/python scripts/gen_proto.py
 

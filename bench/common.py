@@ -14,7 +14,7 @@ from fieldgate.node.answer_timing import AnswerTimingConfig
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.policy.catalog import default_catalog_path
-from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
+from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The source tree (bench/ is not installed; it runs from the checkout)."""
@@ -59,9 +59,9 @@ def broker_request(query: common_pb2.PersonQuery) -> broker_pb2.SearchRequest:
     )
 
 
-def node_request(query: common_pb2.PersonQuery, request_id: str) -> node_pb2.NodeSearchRequest:
+def node_request(query: common_pb2.PersonQuery, request_id: str) -> node_pb2.NodeServiceSearchRequest:
     """The detective's search as a node receives it from the broker."""
-    return node_pb2.NodeSearchRequest(request_id=request_id, requester=DETECTIVE, query=query)
+    return node_pb2.NodeServiceSearchRequest(request_id=request_id, requester=DETECTIVE, query=query)
 
 
 _FRESH_CASES = itertools.count()
@@ -93,7 +93,7 @@ class FreshSearches:
         return self._broker.SerializeToString()
 
     def node(self) -> bytes:
-        """A NodeSearchRequest as the broker would send it, serialised."""
+        """A NodeServiceSearchRequest as the broker would send it, serialised."""
         self._node.requester.case_number = fresh_case_number()
         return self._node.SerializeToString()
 

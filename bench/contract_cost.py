@@ -45,7 +45,7 @@ from fieldgate.devkit.synthetic import DEMO_SUBJECT, KCSO
 from fieldgate.node.disclosure_log import MemoryDisclosureLog
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.server import build_node
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ async def run_contract(
         for label, query in queries:
             payload = node_request(query, "bench-contract").SerializeToString()
             answers = {
-                k: node_pb2.NodeSearchResponse.FromString(await call(payload, timeout=60))
+                k: node_pb2.NodeServiceSearchResponse.FromString(await call(payload, timeout=60))
                 for k, call in calls.items()
             }
             ids = {k: [h.record_id for h in a.hits] for k, a in answers.items()}

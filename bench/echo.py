@@ -12,8 +12,8 @@ from __future__ import annotations
 import grpc
 
 ECHO_METHOD = "/bench.Echo/Echo"
-BROKER_SEARCH_METHOD = "/fieldgate.v1.Broker/Search"
-NODE_SEARCH_METHOD = "/fieldgate.v1.AgencyNode/Search"
+BROKER_SEARCH_METHOD = "/fieldgate.v2.BrokerService/Search"
+NODE_SEARCH_METHOD = "/fieldgate.v2.NodeService/Search"
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),

@@ -56,7 +56,7 @@ from bench.echo import (
 from bench.procs import Worker, start_worker, stop_all, wait_ready
 from bench.stats import Summary, slope, summarize
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import broker_pb2, node_pb2
+from fieldgate.v2 import broker_pb2, node_pb2
 
 HOLDER_EVERY = 10
 """Every tenth node holds the person searched for."""
@@ -378,7 +378,7 @@ async def _measure_point(
     # Check once, outside the timed loop, that the search really is answered by every node.
     answered, hits = _check_broker_answer(await through_broker(), n)
     direct_hits = sum(
-        len(node_pb2.NodeSearchResponse.FromString(raw).hits) for raw in await direct()
+        len(node_pb2.NodeServiceSearchResponse.FromString(raw).hits) for raw in await direct()
     )
     expected = 2 * len(range(0, n, HOLDER_EVERY))
     if answered != n or hits != expected or direct_hits != expected:

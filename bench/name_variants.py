@@ -52,7 +52,7 @@ from fieldgate.devkit.synthetic_names import ORIGINS
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.policy.records import Record, validate_record
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 TOP = 25
 """Hits a node returns at most by default."""

@@ -41,7 +41,7 @@ from bench.stats import Summary, percentile, summarize
 from fieldgate.core.query import PersonQuery, validate_query
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.records import Record
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 FUZZY_LIMIT = 100
 """Candidates the node asks its store for (25 hits × CANDIDATE_FACTOR 4)."""

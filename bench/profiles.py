@@ -298,7 +298,7 @@ async def _measure_calls(workdir: Path, calls: int) -> None:
     from bench.echo import ECHO_METHOD, NODE_SEARCH_METHOD, start_echo_server
     from bench.fanout import fanout_query
     from fieldgate.node.server import start_node
-    from fieldgate.v1 import common_pb2, node_pb2
+    from fieldgate.v2 import common_pb2, node_pb2
 
     _, other = fleet_templates(workdir / "templates", 1000)
     running = await start_node(node_config("n000", "Agency 000", other, SANCTUARY_CONTRACT))
@@ -312,7 +312,7 @@ async def _measure_calls(workdir: Path, calls: int) -> None:
             requester = common_pb2.Requester()
             requester.CopyFrom(DETECTIVE)
             requester.case_number = f"calls-{i}"  # a first search each time
-            message = node_pb2.NodeSearchRequest(
+            message = node_pb2.NodeServiceSearchRequest(
                 request_id=f"calls-{i}", requester=requester, query=fanout_query()
             )
             requests.append(message.SerializeToString())

@@ -48,7 +48,7 @@ from fieldgate.devkit.local_federation import (
 )
 from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
 
 CASES = ("absent", "held_1", "held_60", "sealed")
 """``absent`` and the held cases each is told apart from."""
@@ -123,12 +123,12 @@ def measure(
     requester = demo_personas(dt.date.today())[1].requester.to_message()
     node_channel = grpc.insecure_channel(node_address)
     broker_channel = grpc.insecure_channel(broker_address)
-    node = node_pb2_grpc.AgencyNodeStub(node_channel)
-    broker = broker_pb2_grpc.BrokerStub(broker_channel)
+    node = node_pb2_grpc.NodeServiceStub(node_channel)
+    broker = broker_pb2_grpc.BrokerServiceStub(broker_channel)
 
     def node_unary(query: common_pb2.PersonQuery, number: int) -> None:
         answer = node.Search(
-            node_pb2.NodeSearchRequest(request_id=f"t{number}", requester=requester, query=query),
+            node_pb2.NodeServiceSearchRequest(request_id=f"t{number}", requester=requester, query=query),
             timeout=10,
         )
         assert not answer.hits, "the immigration officer must see nothing"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from google.protobuf import struct_pb2
 
 from fieldgate.core.answer_caps import MAX_FIELDS_PER_HIT, MAX_HITS_PER_ANSWER, MAX_VALUE_DEPTH
-from fieldgate.v1 import node_pb2
+from fieldgate.v2 import node_pb2
 
 __all__ = ["answer_problem"]
 
@@ -32,7 +32,7 @@ def _depth(value: struct_pb2.Value, limit: int) -> int:
     return 1 + max(inner, default=0)
 
 
-def answer_problem(answer: node_pb2.NodeSearchResponse, agency_name: str) -> str | None:
+def answer_problem(answer: node_pb2.NodeServiceSearchResponse, agency_name: str) -> str | None:
     """What is wrong with ``answer`` from the node registered as ``agency_name``, or None.
 
     The text is for the requester and the broker's log: it names the cap, never

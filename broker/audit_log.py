@@ -41,7 +41,7 @@ from fieldgate.core.digests import (
     ensure_digest_key,
 )
 from fieldgate.core.query import PersonQuery
-from fieldgate.v1 import broker_pb2, common_pb2
+from fieldgate.v2 import broker_pb2, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
 

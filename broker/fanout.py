@@ -20,7 +20,7 @@ from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.metrics import BrokerMetrics
 from fieldgate.broker.straggler import AgencyCaller, AgencyOutcome
 from fieldgate.core.tls import TLSFiles
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 
 OnOutcome = Callable[[AgencyOutcome], None]
 """Called with each agency's outcome as soon as it is known, in the order they end."""
@@ -68,7 +68,7 @@ class FanOut:
         exactly as the client sent it; no other node is asked. If this is
         cancelled, every call still running is cancelled with it.
         """
-        request = node_pb2.NodeSearchRequest(
+        request = node_pb2.NodeServiceSearchRequest(
             request_id=request_id, requester=requester, query=query, signed=signed
         )
         calls = [

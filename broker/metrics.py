@@ -21,7 +21,7 @@ from fieldgate.broker.limits import LIMIT_REASONS
 from fieldgate.core.vocabulary import PURPOSES
 from fieldgate.ops.metrics import OTHER, bounded
 from fieldgate.trust.verify import REASONS
-from fieldgate.v1 import broker_pb2
+from fieldgate.v2 import broker_pb2
 
 SEARCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 """Seconds of one whole search or one node call (loopback p50 ≈ 20 ms; deadline 3–10 s)."""

@@ -18,7 +18,7 @@ from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.status import NODE_INTERNAL, NODE_TIMED_OUT, NODE_UNREACHABLE
 from fieldgate.core.answer_caps import MAX_NODE_ANSWER_BYTES
 from fieldgate.core.tls import TLSFiles
-from fieldgate.v1 import broker_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import broker_pb2, node_pb2, node_pb2_grpc
 
 # Reconnect quickly once a node comes back, rather than grpc's default backoff
 # of up to two minutes.
@@ -61,12 +61,12 @@ class NodeChannel:
             self._channel = grpc.aio.secure_channel(
                 address, tls.channel_credentials(), options=[*CHANNEL_OPTIONS, *expected]
             )
-        self._stub = node_pb2_grpc.AgencyNodeStub(self._channel)
+        self._stub = node_pb2_grpc.NodeServiceStub(self._channel)
 
     async def ask(
         self,
         entry: NodeEntry,
-        request: node_pb2.NodeSearchRequest,
+        request: node_pb2.NodeServiceSearchRequest,
         seconds: float,
         timeout_detail: str = SEARCH_DEADLINE_DETAIL,
     ) -> broker_pb2.AgencyResult:
@@ -80,7 +80,7 @@ class NodeChannel:
         """
         result = broker_pb2.AgencyResult(node_id=entry.node_id, agency_name=entry.agency_name)
         try:
-            answer: node_pb2.NodeSearchResponse = await self._stub.Search(
+            answer: node_pb2.NodeServiceSearchResponse = await self._stub.Search(
                 request, timeout=max(seconds, 0.001)
             )
         except grpc.aio.AioRpcError as exc:

@@ -19,7 +19,7 @@ from fieldgate.broker.status import abort, status_for
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.request_shape import check_search_shape
 from fieldgate.trust.verify import SearchVerifier, VerifiedSearch
-from fieldgate.v1 import broker_pb2
+from fieldgate.v2 import broker_pb2
 
 log = logging.getLogger("fieldgate.broker")
 

@@ -22,11 +22,11 @@ from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_regist
 from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
 from fieldgate.trust.config import build_verifier
-from fieldgate.v1 import broker_pb2_grpc
+from fieldgate.v2 import broker_pb2_grpc
 
 log = logging.getLogger("fieldgate.broker")
 
-SERVICE_NAME = "fieldgate.v1.Broker"
+SERVICE_NAME = "fieldgate.v2.BrokerService"
 """The broker's gRPC service, as health checks and reflection name it."""
 
 MAX_ANSWER_BYTES = MAX_BROKER_ANSWER_BYTES
@@ -101,7 +101,7 @@ async def start_broker(
         if config.search_log
         else None
     )
-    broker_pb2_grpc.add_BrokerServicer_to_server(
+    broker_pb2_grpc.add_BrokerServiceServicer_to_server(
         BrokerServicer(config, fanout, verifier, search_log, metrics, limits), server
     )
     host, _, _ = config.listen.rpartition(":")

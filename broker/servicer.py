@@ -36,7 +36,7 @@ from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
 from fieldgate.core.query import PersonQuery, query_digest, validate_query
 from fieldgate.trust.verify import SearchVerifier, VerificationError, VerifiedSearch
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2
 
 log = logging.getLogger("fieldgate.broker")
 
@@ -58,7 +58,7 @@ class _Admitted:
     """The node ids the signed search is addressed to; None (unsigned, insecure): every node."""
 
 
-class BrokerServicer(broker_pb2_grpc.BrokerServicer):
+class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
     """Serves searches across the federation in ``config``."""
 
     def __init__(
@@ -101,10 +101,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
     async def SearchStream(
         self,
         request: broker_pb2.SearchRequest,
-        context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchEvent],
-    ) -> AsyncIterator[broker_pb2.SearchEvent]:
+        context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchStreamResponse],
+    ) -> AsyncIterator[broker_pb2.SearchStreamResponse]:
         search = await self._admit(request, context)
-        events: asyncio.Queue[broker_pb2.SearchEvent | None] = asyncio.Queue()
+        events: asyncio.Queue[broker_pb2.SearchStreamResponse | None] = asyncio.Queue()
         agencies = [
             broker_pb2.RegisteredNode(
                 node_id=a.entry.node_id, agency_name=a.entry.agency_name, address=a.entry.address
@@ -114,7 +114,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
 
         def started() -> None:
             events.put_nowait(
-                broker_pb2.SearchEvent(
+                broker_pb2.SearchStreamResponse(
                     started=broker_pb2.SearchStarted(
                         request_id=search.request_id, agencies=agencies
                     )
@@ -122,7 +122,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             )
 
         def ended(result: broker_pb2.AgencyResult) -> None:
-            events.put_nowait(broker_pb2.SearchEvent(agency=result))
+            events.put_nowait(broker_pb2.SearchStreamResponse(agency=result))
 
         # The search runs as its own task so each agency's event can leave while
         # the others are still being asked; the queue ends with None.
@@ -141,7 +141,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
                 run.cancel()
                 await asyncio.wait({run})
         answered = sum(r.status == broker_pb2.NODE_STATUS_ANSWERED for r in results)
-        yield broker_pb2.SearchEvent(
+        yield broker_pb2.SearchStreamResponse(
             summary=broker_pb2.SearchSummary(
                 request_id=search.request_id,
                 agencies=len(results),

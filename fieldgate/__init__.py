@@ -4,7 +4,7 @@ One import name, in one-way layers (lowest first; a module imports its own
 layer and those below, never a sibling on its layer; checked by
 ``pytest tests/architecture``)::
 
-    fieldgate.v1                      generated wire code (from proto/)
+    fieldgate.v2                      generated wire code (from proto/)
     fieldgate.core                    errors, vocabulary, names, query, claims, config, tls, logs
     fieldgate.trust                   keys, signed documents, trust bundles, verification
     fieldgate.ops                     listening, metrics, health and reflection endpoints

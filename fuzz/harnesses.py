@@ -28,7 +28,7 @@ from fieldgate.policy.contract_bundle import BundleError, verify_bundle
 from fieldgate.policy.errors import CatalogError
 from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.trust.verify import SearchVerifier, VerificationError
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 
 CATALOG = load_catalog(default_catalog_path())
 
@@ -36,7 +36,7 @@ CATALOG = load_catalog(default_catalog_path())
 def search_request(data: bytes) -> None:
     """A node's request as raw bytes: decode, then validate claims and query."""
     try:
-        request = node_pb2.NodeSearchRequest.FromString(data)
+        request = node_pb2.NodeServiceSearchRequest.FromString(data)
     except DecodeError:
         return
     message = ""

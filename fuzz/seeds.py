@@ -9,11 +9,11 @@ import json
 import tarfile
 
 from fieldgate.policy.contract_bundle import pack_bundle
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 
 
 def _request() -> bytes:
-    return node_pb2.NodeSearchRequest(
+    return node_pb2.NodeServiceSearchRequest(
         request_id="r",
         requester=common_pb2.Requester(
             subject="s", agency="a", agency_type="local_law_enforcement",
@@ -60,11 +60,11 @@ def seeds() -> dict[str, list[bytes]]:
         "search_request": [
             request,
             request[: len(request) // 2],  # truncated
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 query=common_pb2.PersonQuery(surname="A" * 100_000)
             ).SerializeToString(),  # oversized
             b"\x0a" * 64,  # lengths that promise more than there is
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 signed=common_pb2.SignedSearch(warrants=["a.b.c"] * 9 + ["\u00eb.\u00ff.x"])
             ).SerializeToString(),  # too many warrants, a non-ASCII token
         ],

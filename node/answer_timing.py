@@ -89,7 +89,7 @@ class AnswerTiming(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         methods: Collection[str],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Hold answers of ``methods`` (full names, ``/fieldgate.v1.AgencyNode/Search``)."""
+        """Hold answers of ``methods`` (full names, ``/fieldgate.v2.NodeService/Search``)."""
         self.floor = floor_seconds
         self._methods = frozenset(methods)
         self._clock = clock

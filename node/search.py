@@ -41,7 +41,7 @@ from fieldgate.policy.evaluate import PolicyDecision, evaluate_record, requester
 from fieldgate.policy.field_locality import adopt_field_locality, told_fields_by_kind
 from fieldgate.policy.records import Record
 from fieldgate.policy.verdict import RecordVerdict, build_hit, deny
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 log = logging.getLogger("fieldgate.node")
 

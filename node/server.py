@@ -21,7 +21,7 @@ from fieldgate.node.health import NodeHealth
 from fieldgate.node.limits import NodeLimits, default_limits_path
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.node.search import AgencyNode
-from fieldgate.node.servicer import AgencyNodeServicer
+from fieldgate.node.servicer import NodeServicer
 from fieldgate.node.store import RecordStore
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.ops.clean_errors import CleanErrors
@@ -38,11 +38,11 @@ from fieldgate.policy.engine import MissingContract
 from fieldgate.trust.answers import AnswerSigner
 from fieldgate.trust.config import build_verifier
 from fieldgate.trust.keys import load_private_key, load_public_key
-from fieldgate.v1 import common_pb2, node_pb2_grpc
+from fieldgate.v2 import common_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
 
-SERVICE_NAME = "fieldgate.v1.AgencyNode"
+SERVICE_NAME = "fieldgate.v2.NodeService"
 """The node's gRPC service, as health checks and reflection name it."""
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -248,7 +248,7 @@ async def start_node(
             if config.answer_key is None
             else AnswerSigner(config.node_id, load_private_key(config.answer_key))
         )
-        servicer = AgencyNodeServicer(
+        servicer = NodeServicer(
             node,
             gate,
             allowed_clients=config.allowed_clients,
@@ -256,7 +256,7 @@ async def start_node(
             budget=budget,
             signer=signer,
         )
-        node_pb2_grpc.add_AgencyNodeServicer_to_server(servicer, server)
+        node_pb2_grpc.add_NodeServiceServicer_to_server(servicer, server)
         port = bind(server, config.listen, config.tls, f"node {config.node_id}")
         await server.start()
         await health.refresh()

@@ -28,12 +28,12 @@ from fieldgate.node.search import AgencyNode
 from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
-from fieldgate.v1 import common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import common_pb2, node_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
 
 
-class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
+class NodeServicer(node_pb2_grpc.NodeServiceServicer):
     """Serves :class:`fieldgate.node.search.AgencyNode` over gRPC."""
 
     def __init__(
@@ -64,9 +64,9 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
 
     async def Search(
         self,
-        request: node_pb2.NodeSearchRequest,
-        context: grpc.aio.ServicerContext[node_pb2.NodeSearchRequest, node_pb2.NodeSearchResponse],
-    ) -> node_pb2.NodeSearchResponse:
+        request: node_pb2.NodeServiceSearchRequest,
+        context: grpc.aio.ServicerContext[node_pb2.NodeServiceSearchRequest, node_pb2.NodeServiceSearchResponse],
+    ) -> node_pb2.NodeServiceSearchResponse:
         await self._check_caller(context)  # type: ignore[arg-type]
         self._node.count_request()
         request_id = request.request_id or uuid.uuid4().hex
@@ -122,12 +122,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
 
     def _answer(
         self,
-        request: node_pb2.NodeSearchRequest,
+        request: node_pb2.NodeServiceSearchRequest,
         request_id: str,
         hits: list[common_pb2.Hit],
-    ) -> node_pb2.NodeSearchResponse:
+    ) -> node_pb2.NodeServiceSearchResponse:
         """The answer, signed with this node's answer key if it has one."""
-        answer = node_pb2.NodeSearchResponse(
+        answer = node_pb2.NodeServiceSearchResponse(
             request_id=request_id,
             node_id=self._node.node_id,
             agency_name=self._node.agency_name,
@@ -142,10 +142,10 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
     async def Describe(
         self,
         request: node_pb2.DescribeRequest,
-        context: grpc.aio.ServicerContext[node_pb2.DescribeRequest, node_pb2.NodeDescription],
-    ) -> node_pb2.NodeDescription:
+        context: grpc.aio.ServicerContext[node_pb2.DescribeRequest, node_pb2.DescribeResponse],
+    ) -> node_pb2.DescribeResponse:
         await self._check_caller(context)  # type: ignore[arg-type]
-        return node_pb2.NodeDescription(
+        return node_pb2.DescribeResponse(
             node_id=self._node.node_id,
             agency_name=self._node.agency_name,
             contact=self._node.contact,

@@ -18,7 +18,7 @@ from fieldgate.core.claims import RequesterClaims, validate_requester
 from fieldgate.core.query import PersonQuery, validate_query
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.trust.verify import SearchVerifier, VerificationError
-from fieldgate.v1 import node_pb2
+from fieldgate.v2 import node_pb2
 
 log = logging.getLogger("fieldgate.node")
 
@@ -50,7 +50,7 @@ class TrustGate:
         self.metrics = metrics
         """Where failures are also counted for Prometheus, if anywhere."""
 
-    def admit(self, request: node_pb2.NodeSearchRequest) -> Admitted | None:
+    def admit(self, request: node_pb2.NodeServiceSearchRequest) -> Admitted | None:
         """Verified claims and query, or None when the request must get a not-found answer.
 
         Raises:

@@ -34,7 +34,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.node.disclosure_log import DisclosureLog, MemoryDisclosureLog
 from fieldgate.node.server import build_node, open_audit_log
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 
 def timed(log: DisclosureLog, config: object, query: common_pb2.PersonQuery, n: int) -> list[float]:

@@ -1,4 +1,4 @@
-"""Generate the Python wire code for ``proto/`` into ``fieldgate/v1``.
+"""Generate the Python wire code for ``proto/`` into ``fieldgate/v2``.
 
 One script makes the committed code; ``tests/test_wire_generated.py`` runs it
 into a temporary directory and fails if the committed files drift.
@@ -21,9 +21,9 @@ PROTO_ROOT = ROOT / "proto"
 
 def generate(out_root: Path) -> list[Path]:
     """Run protoc with the grpc and mypy-protobuf plugins; return the files written."""
-    protos = sorted(PROTO_ROOT.glob("fieldgate/v1/*.proto"))
+    protos = sorted(PROTO_ROOT.glob("fieldgate/v2/*.proto"))
     well_known = str(resources.files("grpc_tools") / "_proto")
-    target = out_root / "fieldgate" / "v1"
+    target = out_root / "fieldgate" / "v2"
     target.mkdir(parents=True, exist_ok=True)
     args = [
         "protoc",
@@ -41,7 +41,7 @@ def generate(out_root: Path) -> list[Path]:
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     init = target / "__init__.py"
-    init.write_text('"""Generated protobuf and gRPC code for fieldgate.v1 (do not edit)."""\n')
+    init.write_text('"""Generated protobuf and gRPC code for fieldgate.v2 (do not edit)."""\n')
     return sorted(p for p in target.iterdir() if p.suffix in {".py", ".pyi"})
 
 

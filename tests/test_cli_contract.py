@@ -20,7 +20,7 @@ from fieldgate.node.search import AgencyNode
 from fieldgate.node.server import build_node
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ from fieldgate.node.server import build_node
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 from tests.helpers.audit import PreWarrantsAuditLog, StepClock, tamper
 from tests.helpers.oracle import Expected, expected
 

@@ -17,7 +17,7 @@ from fieldgate.core.query import validate_query
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 from tests.conftest import DemoFederation
 from tests.helpers.oracle import expected
 

@@ -1,4 +1,4 @@
-"""The committed wire code in fieldgate/v1 is exactly what proto/ generates."""
+"""The committed wire code in fieldgate/v2 is exactly what proto/ generates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, node_pb2, node_pb2_grpc
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, node_pb2, node_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def test_generated_code_matches_proto(tmp_path: Path) -> None:
     }
     assert set(fresh) == set(committed), "files differ: run `make proto` and commit"
     for name, text in fresh.items():
-        assert committed[name] == text, f"fieldgate/v1/{name} is stale: run `make proto` and commit"
+        assert committed[name] == text, f"fieldgate/v2/{name} is stale: run `make proto` and commit"
 
 
 def _commented_fields(proto: Path) -> list[str]:
@@ -54,18 +54,18 @@ def test_every_proto_field_is_documented() -> None:
 def test_every_rpc_has_a_handler() -> None:
     """Each service method in the descriptors is implemented by our servicers."""
     from fieldgate.broker.servicer import BrokerServicer
-    from fieldgate.node.servicer import AgencyNodeServicer
+    from fieldgate.node.servicer import NodeServicer
 
     pairs = [
         (
-            node_pb2.DESCRIPTOR.services_by_name["AgencyNode"],
-            AgencyNodeServicer,
-            node_pb2_grpc.AgencyNodeServicer,
+            node_pb2.DESCRIPTOR.services_by_name["NodeService"],
+            NodeServicer,
+            node_pb2_grpc.NodeServiceServicer,
         ),
         (
-            broker_pb2.DESCRIPTOR.services_by_name["Broker"],
+            broker_pb2.DESCRIPTOR.services_by_name["BrokerService"],
             BrokerServicer,
-            broker_pb2_grpc.BrokerServicer,
+            broker_pb2_grpc.BrokerServiceServicer,
         ),
     ]
     for service, ours, generated in pairs:

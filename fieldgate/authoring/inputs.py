@@ -1,7 +1,7 @@
 """Persona, record and warrant files for the authoring tools.
 
 A **persona** is a JSON object of requester claims, exactly as they travel on
-the wire (``fieldgate.v1.Requester``), plus two optional keys for people::
+the wire (``fieldgate.v2.Requester``), plus two optional keys for people::
 
     {
       "name": "Detective",                       # optional; default: the file name
@@ -36,7 +36,7 @@ from fieldgate.core.errors import FieldgateError
 from fieldgate.policy.catalog import FieldCatalog
 from fieldgate.policy.errors import RecordError
 from fieldgate.policy.records import Record, validate_record
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 PERSONA_META_KEYS = ("name", "description")
 """Persona keys that describe the persona and are not requester claims."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from fieldgate.client.results import AgencyView, SearchResult, search_result
 from fieldgate.trust.answers import AnswerVerificationError, verify_answer
 from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
-from fieldgate.v1 import broker_pb2
+from fieldgate.v2 import broker_pb2
 
 log = logging.getLogger("fieldgate.client")
 

@@ -37,7 +37,7 @@ from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
 from fieldgate.trust.answers import unverified_nonce
 from fieldgate.trust.tokens import Identity, sign_search
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2
 
 CHANNEL_OPTIONS = [
     # A broker answer is bounded by the sum of the protocol's per-node caps; the
@@ -206,7 +206,7 @@ class SearchClient:
             self._channel = grpc.secure_channel(
                 address, tls.channel_credentials(), options=CHANNEL_OPTIONS
             )
-        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+        self._stub = broker_pb2_grpc.BrokerServiceStub(self._channel)
 
     def node_ids(self) -> list[str]:
         """The node ids the broker routes to, in its configured order.
@@ -354,7 +354,7 @@ class AsyncSearchClient:
             self._channel = grpc.aio.secure_channel(
                 address, tls.channel_credentials(), options=CHANNEL_OPTIONS
             )
-        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+        self._stub = broker_pb2_grpc.BrokerServiceStub(self._channel)
 
     async def node_ids(self) -> list[str]:
         """As :meth:`SearchClient.node_ids`."""

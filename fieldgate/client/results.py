@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from fieldgate.v1 import broker_pb2, common_pb2
+from fieldgate.v2 import broker_pb2, common_pb2
 
 SCHEMA = "fieldgate.search/v1"
 """Value of the ``schema`` key of every result document."""

@@ -21,7 +21,7 @@ import grpc
 
 from fieldgate.client.results import AgencyView, SearchResult, agency_json, agency_view
 from fieldgate.core.errors import FieldgateError
-from fieldgate.v1 import broker_pb2
+from fieldgate.v2 import broker_pb2
 
 STREAM_SCHEMA = "fieldgate.search-stream/v1"
 """Value of the ``schema`` key of every JSON line of a streamed search."""
@@ -135,7 +135,7 @@ class StreamAssembler:
         failed = len(self._ended) - answered
         return Progress(answered=answered, pending=total - len(self._ended), failed=failed)
 
-    def add(self, event: broker_pb2.SearchEvent) -> SearchUpdate:
+    def add(self, event: broker_pb2.SearchStreamResponse) -> SearchUpdate:
         """The update ``event`` makes.
 
         Raises:

@@ -1,6 +1,6 @@
 """The base every other package shares: errors, vocabulary, names, query, claims, config, TLS, logs.
 
-Layer 1 of the package (see README "Layout"): imports only :mod:`fieldgate.v1`.
+Layer 1 of the package (see README "Layout"): imports only :mod:`fieldgate.v2`.
 
 Modules:
 

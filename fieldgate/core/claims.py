@@ -17,7 +17,7 @@ from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.names import normalize_name
 from fieldgate.core.query import parse_date
 from fieldgate.core.vocabulary import AGENCY_TYPES, AUTHORITY_KINDS, PURPOSES, RECORD_KINDS
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 MAX_CLAIM_LENGTH = 128
 """Longest subject, agency, role, case number or authority id accepted."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.names import normalize_identifier, normalize_name
 from fieldgate.core.vocabulary import IDENTIFIER_KINDS
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 MAX_NAME_LENGTH = 100
 """Longest surname or given name accepted, in characters."""

@@ -19,7 +19,7 @@ import re
 from fieldgate.core.claims import MAX_AUTHORITIES, MAX_CLAIM_LENGTH, MAX_COVERS, MAX_ROLES
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.query import MAX_IDENTIFIER_LENGTH, MAX_IDENTIFIERS, MAX_NAME_LENGTH
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 __all__ = ["MAX_NAME_PARTS", "MAX_SHOWN", "MAX_TOKEN_LENGTH", "check_search_shape", "shown"]
 
@@ -101,6 +101,29 @@ def _query(message: common_pb2.PersonQuery) -> None:
         _text(ident.value, f"query.identifiers[{i}].value", MAX_IDENTIFIER_LENGTH)
 
 
+MAX_SEALED = 64
+"""Sealed queries one search may carry (one per addressed node; the broker's node cap)."""
+SEALED_CIPHERTEXT_SIZES = frozenset(size + 16 for size in (4096, 16384, 65536))
+"""A sealed query's ciphertext is a query bucket plus the 16-byte tag
+(:mod:`fieldgate.trust.sealing`; repeated here, the layer below it)."""
+
+
+def _sealed(signed: common_pb2.SignedSearch) -> None:
+    if len(signed.sealed) > MAX_SEALED:
+        raise InvalidRequestError(
+            "signed.sealed", f"{len(signed.sealed)} sealed queries; at most {MAX_SEALED}"
+        )
+    for i, sealed in enumerate(signed.sealed):
+        _text(sealed.node_id, f"signed.sealed[{i}].node_id")
+        if len(sealed.enc) != 32:
+            raise InvalidRequestError(f"signed.sealed[{i}].enc", "must be 32 bytes")
+        if len(sealed.ciphertext) not in SEALED_CIPHERTEXT_SIZES:
+            raise InvalidRequestError(
+                f"signed.sealed[{i}].ciphertext",
+                f"is {len(sealed.ciphertext)} bytes; not a padded query size",
+            )
+
+
 def check_search_shape(
     requester: common_pb2.Requester | None,
     query: common_pb2.PersonQuery | None,
@@ -116,15 +139,9 @@ def check_search_shape(
         InvalidRequestError: naming the first field out of bounds.
     """
     if signed is not None:
-        if len(signed.warrants) > MAX_AUTHORITIES:
-            raise InvalidRequestError(
-                "signed.warrants",
-                f"{len(signed.warrants)} warrants sent; at most {MAX_AUTHORITIES} are accepted",
-            )
         _token(signed.credential, "signed.credential")
         _token(signed.proof, "signed.proof")
-        for i, warrant in enumerate(signed.warrants):
-            _token(warrant, f"signed.warrants[{i}]")
+        _sealed(signed)
     if requester is not None:
         _requester(requester)
     if query is not None:

@@ -13,7 +13,7 @@ each only when its config table is present:
   cluster.
 
 Health names: ``""`` (the whole server) and the API's service
-(``fieldgate.v1.AgencyNode`` / ``fieldgate.v1.Broker``) report SERVING only
+(``fieldgate.v2.NodeService`` / ``fieldgate.v2.BrokerService``) report SERVING only
 while the process can answer searches; :data:`LIVENESS_SERVICE` reports
 SERVING for as long as the process's event loop runs, for liveness probes
 (restarting a node because its contract is broken would not mend it).

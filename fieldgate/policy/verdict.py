@@ -20,7 +20,7 @@ from fieldgate.matching.matcher import Match
 from fieldgate.policy.catalog import FieldCatalog
 from fieldgate.policy.masking import FieldValue, apply_mask
 from fieldgate.policy.records import Record
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 Outcome = Literal["released", "masked", "withheld"]
 

@@ -6,6 +6,8 @@
     ├── AnswerVerificationError (answers)   a node's signed answer that does not verify
     ├── BundleSignatureError (bundle_signing)  a trust bundle not signed by the pinned authority
     ├── KeyFileError (keys)                 a key file that cannot be used
+    ├── OpenError (sealed_search)           a sealed query that does not open to this search
+    ├── SealingError (sealing)              an HPKE envelope that cannot be made or opened
     ├── TrustUnavailable (trust_bundle)     the trust bundle or revocation list is unusable
     └── VerificationError (verify)          a signed search that does not verify (``reason``)
 

@@ -1,6 +1,6 @@
 """The three signed documents and how they are made.
 
-All three are compact JWS/JWT with EdDSA (Ed25519) through PyJWT. Each carries
+All three (and the v2 proof, :mod:`fieldgate.trust.sealed_search`) are compact JWS/JWT with EdDSA (Ed25519) through PyJWT. Each carries
 a ``typ`` header naming what it is, so a warrant can never be presented as a
 credential or a proof as a warrant.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from fieldgate.trust.keys import public_jwk
-from fieldgate.v1 import common_pb2
+from fieldgate.trust.keys import enc_public_jwk, public_jwk
+from fieldgate.v2 import common_pb2
 
 CREDENTIAL_TYPE = "fieldgate-credential+jwt"
 PROOF_TYPE = "fieldgate-search-proof+jwt"
@@ -36,10 +36,12 @@ def _sign(payload: dict[str, Any], key: Ed25519PrivateKey, typ: str) -> str:
 
 @dataclass(frozen=True)
 class Identity:
-    """An investigator's credential and the private key it is bound to (never sent)."""
+    """An investigator's credential and the private keys it is bound to (never sent)."""
 
     credential: str
     key: Ed25519PrivateKey
+    enc_key: X25519PrivateKey | None = None
+    """The X25519 key answers are sealed to (the credential's ``enc`` claim)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class CredentialRequest:
     purposes: tuple[str, ...]
     holder_key: Ed25519PublicKey
     hours: float = 8.0
+    holder_enc_key: X25519PublicKey | None = None
+    """The holder's X25519 key: nodes seal their answers to it (claim ``enc``)."""
+    reach: tuple[str, ...] | None = None
+    """Node ids this investigator's searches may reach (claim ``reach``); None: no constraint."""
 
 
 def issue_credential(
@@ -67,7 +73,7 @@ def issue_credential(
     if not 1 / 60 <= request.hours <= MAX_CREDENTIAL_HOURS:
         raise ValueError(f"a credential lives between 1 minute and {MAX_CREDENTIAL_HOURS} hours")
     issued = now or dt.datetime.now(dt.UTC)
-    payload = {
+    payload: dict[str, Any] = {
         "iss": request.issuer,
         "sub": request.subject,
         "jti": uuid.uuid4().hex,
@@ -81,6 +87,11 @@ def issue_credential(
         # RFC 7800 proof-of-possession: only the holder of this key can use it.
         "cnf": {"jwk": public_jwk(request.holder_key)},
     }
+    if request.holder_enc_key is not None:
+        # Beside "cnf" (RFC 7800 style): answers are sealed to this key only.
+        payload["enc"] = enc_public_jwk(request.holder_enc_key)
+    if request.reach is not None:
+        payload["reach"] = list(request.reach)
     return _sign(payload, issuer_key, CREDENTIAL_TYPE)
 
 
@@ -137,12 +148,6 @@ def issue_warrant(request: WarrantRequest, court_key: Ed25519PrivateKey) -> str:
     return _sign(payload, court_key, WARRANT_TYPE)
 
 
-def proof_nonce(signed: common_pb2.SignedSearch) -> str:
-    """The nonce of a signed search's proof (read unverified: the signer's own token)."""
-    claims = jwt.decode(signed.proof, options={"verify_signature": False, "verify_aud": False})
-    return str(claims.get("nonce", ""))
-
-
 def digest(token: str) -> str:
     """SHA-256 (hex) of a compact token, as the proof names warrants."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
@@ -183,49 +188,4 @@ def query_from_payload(payload: object) -> common_pb2.PersonQuery:
         dob=str(text["dob"]),
         identifiers=[common_pb2.Identifier(kind=k, value=v) for k, v in identifiers],
         max_hits=max(0, min(max_hits, 2**31)),
-    )
-
-
-def sign_search(
-    *,
-    credential: str,
-    holder_key: Ed25519PrivateKey,
-    query: common_pb2.PersonQuery,
-    purpose: str,
-    case_number: str,
-    audience: Sequence[str],
-    warrants: Sequence[str] = (),
-    now: dt.datetime | None = None,
-) -> common_pb2.SignedSearch:
-    """Sign one search with the investigator's own key.
-
-    The proof covers the exact query, the purpose, the case number, the
-    audience (the node ids of the agencies it is for: any other node refuses
-    it, so it cannot be replayed elsewhere), the digests of the warrants
-    presented (so none can be dropped or swapped), a timestamp and a fresh
-    nonce (so it cannot be replayed to the same node).
-
-    Raises:
-        ValueError: the audience is empty or names a node twice.
-    """
-    if not audience or len(set(audience)) != len(audience) or not all(audience):
-        raise ValueError("a search is addressed to one or more distinct node ids")
-    claims = jwt.decode(credential, options={"verify_signature": False})
-    payload = {
-        "cid": claims.get("jti", ""),
-        "sub": claims.get("sub", ""),
-        "purpose": purpose,
-        "case_number": case_number,
-        "query": query_payload(query),
-        "aud": list(audience),
-        "warrants": [digest(w) for w in warrants],
-        # Milliseconds: a node refuses proofs timed before it started (its nonce
-        # memory begins then), and whole seconds would refuse a second's searches.
-        "iat": round((now or dt.datetime.now(dt.UTC)).timestamp(), 3),
-        "nonce": secrets.token_hex(16),
-    }
-    return common_pb2.SignedSearch(
-        credential=credential,
-        proof=_sign(payload, holder_key, PROOF_TYPE),
-        warrants=list(warrants),
     )

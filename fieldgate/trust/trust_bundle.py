@@ -9,10 +9,12 @@ Both are JSON files the agency's operators maintain::
                   "agency_type": "local_law_enforcement",
                   "jwk": {...}}],               "agency_types": ["civil_immigration"]}
      "courts": [{"id": "wawd", "name": "...", "jwk": {...}}],
-     "nodes": [{"id": "kcso", "jwk": {...}}]}
+     "nodes": [{"id": "kcso", "jwk": {...}, "enc": {...}}]}
 
-``nodes`` (optional) publishes each agency node's answer key: clients verify
-every answer a broker relays against it (:mod:`fieldgate.trust.answers`).
+``nodes`` (optional) publishes each agency node's answer key (``jwk``,
+Ed25519): clients verify every answer a broker relays against it
+(:mod:`fieldgate.trust.answers`); and its encryption key (``enc``, an X25519
+JWK): clients seal their queries to it (:mod:`fieldgate.trust.sealed_search`).
 
 An issuer vouches only for its own agency and agency type: a credential that
 names another is refused. :class:`TrustStore` re-reads a file as soon as it
@@ -34,11 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.vocabulary import AGENCY_TYPES
 from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle
-from fieldgate.trust.keys import key_from_jwk
+from fieldgate.trust.keys import enc_key_from_jwk, key_from_jwk
 
 
 class TrustUnavailable(FieldgateError):
@@ -77,6 +80,8 @@ class TrustState:
     revocations_issued_at: dt.datetime
     nodes: Mapping[str, Ed25519PublicKey] = dataclasses.field(default_factory=dict)
     """Node id → the key that node signs its answers with."""
+    node_enc: Mapping[str, X25519PublicKey] = dataclasses.field(default_factory=dict)
+    """Node id → the X25519 key queries to that node are sealed to."""
 
 
 def _timestamp(value: object, where: str) -> dt.datetime:
@@ -136,6 +141,21 @@ def parse_nodes(bundle: Mapping[str, object], bundle_path: Path) -> dict[str, Ed
             raise TrustUnavailable(f"{where}: node {node_id!r} is listed twice")
         nodes[node_id] = _key(entry, where)
     return nodes
+
+
+def parse_node_enc(
+    bundle: Mapping[str, object], bundle_path: Path
+) -> dict[str, X25519PublicKey]:
+    """The ``enc`` keys of a trust bundle's ``nodes``: node id → X25519 key (if published)."""
+    keys: dict[str, X25519PublicKey] = {}
+    for i, entry in enumerate(_entries(bundle, "nodes", bundle_path)):
+        if "enc" not in entry:
+            continue
+        try:
+            keys[str(entry.get("id"))] = enc_key_from_jwk(entry["enc"])
+        except ValueError as exc:
+            raise TrustUnavailable(f"{bundle_path}: nodes[{i}].enc: {exc}") from None
+    return keys
 
 
 def parse_bundle(
@@ -217,6 +237,7 @@ class TrustStore:
                 revocations.get("issued_at"), str(self.revocations_path)
             ),
             nodes=parse_nodes(bundle, self.bundle_path),
+            node_enc=parse_node_enc(bundle, self.bundle_path),
         )
 
     def current(self, now: dt.datetime) -> TrustState:

@@ -1,7 +1,8 @@
 """Checking a signed search end to end, as every node (and the broker) does.
 
-:meth:`SearchVerifier.verify` either returns the requester's claims and the
-query exactly as signed, or raises :class:`VerificationError` with a short
+:meth:`SearchVerifier.verify` either returns the requester's claims (and, at
+a node, the query and warrants it opened from its own sealed envelope,
+:mod:`fieldgate.trust.sealed_search`), or raises :class:`VerificationError` with a short
 ``reason`` from :data:`REASONS` (for logs and metrics; never for the
 requester, to whom a node answers exactly as if it held no record).
 """
@@ -15,21 +16,23 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
-from fieldgate.trust.keys import key_from_jwk
+from fieldgate.core.claims import MAX_AUTHORITIES
+from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
+from fieldgate.trust.keys import enc_key_from_jwk, key_from_jwk
 from fieldgate.trust.nonce_cache import ReplayCache
+from fieldgate.trust.sealed_search import PROTOCOL_VERSION, OpenError, open_query
 from fieldgate.trust.tokens import (
     ALGORITHM,
     CREDENTIAL_TYPE,
     MAX_CREDENTIAL_HOURS,
     PROOF_TYPE,
     WARRANT_TYPE,
-    digest,
-    query_from_payload,
 )
 from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 REASONS = (
     "unsigned",
@@ -52,8 +55,12 @@ REASONS = (
     "unknown_court",
     "warrant_signature",
     "warrant_expired",
-    "unsigned_fields_mismatch",
+    "clear_fields",
     "not_addressed",
+    "outside_reach",
+    "sealed_mismatch",
+    "unsealable",
+    "commitment",
     "warrant_holder",
     "replayed_nonce",
 )
@@ -79,7 +86,8 @@ class VerifiedSearch:
     """What a signed search proves."""
 
     requester: common_pb2.Requester
-    query: common_pb2.PersonQuery
+    query: common_pb2.PersonQuery | None
+    """The query this node opened; None at the broker, which cannot open any."""
     credential_id: str
     issuer: str
     allowed_purposes: tuple[str, ...] = ()
@@ -89,6 +97,10 @@ class VerifiedSearch:
     """The proof's nonce, now remembered: a node's signed answer is bound to it, and
     :meth:`ReplayCache.forget` it if the search is refused before any agency is asked,
     so an honest retry is not taken for a replay."""
+    sealed: str = ""
+    """The proof's commitment to the sealed query (the broker's only handle on it)."""
+    answer_key: X25519PublicKey | None = None
+    """The requester's X25519 key (credential ``enc``): answers are sealed to it."""
 
 
 def _header_type(token: str, expected: str, reason: str) -> None:
@@ -184,6 +196,29 @@ def _check_holder(
         )
 
 
+def _audience(
+    proof: dict[str, Any], credential: dict[str, Any], node_id: str | None
+) -> tuple[str, ...]:
+    """The proof's audience, inside the credential's reach and naming this node."""
+    audience = proof.get("aud")
+    if (
+        not isinstance(audience, list)
+        or not audience
+        or not all(isinstance(a, str) and a for a in audience)
+        or len(set(audience)) != len(audience)
+    ):
+        raise VerificationError("not_addressed", "proof names no audience (distinct node ids)")
+    reach = credential.get("reach")
+    if reach is not None:
+        # The requester's own agency decided where its queries may go.
+        if not isinstance(reach, list) or not set(audience) <= set(reach):
+            raise VerificationError("outside_reach", "audience is outside the credential's reach")
+    if node_id is not None and node_id not in audience:
+        # A search captured at one node and replayed to another ends here.
+        raise VerificationError("not_addressed", f"proof is addressed to {audience}, not here")
+    return tuple(audience)
+
+
 class SearchVerifier:
     """Verifies signed searches against a trust store, remembering nonces."""
 
@@ -215,18 +250,17 @@ class SearchVerifier:
         self,
         signed: common_pb2.SignedSearch,
         *,
-        unsigned_requester: common_pb2.Requester | None = None,
-        unsigned_query: common_pb2.PersonQuery | None = None,
         node_id: str | None = None,
+        enc_key: X25519PrivateKey | None = None,
     ) -> VerifiedSearch:
-        """Check the whole chain; see the module docstring.
+        """Check the whole chain; see the module docstring and docs/protocol.md.
 
         Args:
-            signed: the credential, proof and warrants as the client sent them.
-            unsigned_requester: plain claims sent alongside; must match if set.
-            unsigned_query: plain query sent alongside; must match if set.
-            node_id: the verifying node; the proof must be addressed to it.
-                None (the broker) only requires a well-formed audience.
+            signed: the credential, proof and sealed queries as the client sent them.
+            node_id: the verifying node; the proof must be addressed to it and
+                its sealed query must open with ``enc_key``. None (the broker)
+                only checks that every addressed node has exactly one envelope.
+            enc_key: the node's X25519 private key (with ``node_id``).
 
         Raises:
             VerificationError: naming the first check that failed.
@@ -238,14 +272,95 @@ class SearchVerifier:
             raise VerificationError("trust_unavailable", str(exc)) from None
         if not signed.credential or not signed.proof:
             raise VerificationError("unsigned", "no credential or proof")
+        credential, issuer_id = self._credential(signed.credential, state)
+        try:
+            holder = key_from_jwk(credential.get("cnf", {}).get("jwk"))
+        except (ValueError, AttributeError) as exc:
+            raise VerificationError("malformed", f"credential holder key: {exc}") from None
+        answer_key = None
+        if "enc" in credential:
+            try:
+                answer_key = enc_key_from_jwk(credential["enc"])
+            except ValueError as exc:
+                raise VerificationError("malformed", f"credential enc key: {exc}") from None
 
-        _header_type(signed.credential, CREDENTIAL_TYPE, "credential")
-        unverified = _unverified_claims(signed.credential, "credential")
+        _header_type(signed.proof, PROOF_TYPE, "proof")
+        proof = _decode(
+            signed.proof, holder, leeway=self.skew, require=["iat"], what="proof", verify_exp=False
+        )
+        if proof.get("v") != PROTOCOL_VERSION:
+            raise VerificationError("malformed", "proof is not version 2")
+        if proof.get("cid") != credential["jti"] or proof.get("sub") != credential["sub"]:
+            raise VerificationError("proof_mismatch", "proof is for another credential")
+        self._check_time(proof["iat"], now)
+        purposes = credential.get("purposes", [])
+        if not isinstance(purposes, list) or proof.get("purpose") not in purposes:
+            raise VerificationError(
+                "purpose_not_allowed", f"purpose {proof.get('purpose')!r} not in the credential"
+            )
+        audience = _audience(proof, credential, node_id)
+        nonce, sealed_claim = proof.get("nonce"), proof.get("sealed")
+        if not isinstance(nonce, str) or not isinstance(sealed_claim, str):
+            raise VerificationError("malformed", "proof names no nonce or sealed commitment")
+        query: common_pb2.PersonQuery | None = None
+        authority: list[common_pb2.LegalAuthority] = []
+        if node_id is None:
+            if [s.node_id for s in signed.sealed] != list(audience):
+                raise VerificationError(
+                    "sealed_mismatch", "sealed queries are not one per addressed node, in order"
+                )
+        else:
+            if enc_key is None:
+                raise VerificationError("unsealable", "this node has no encryption key")
+            try:
+                opened = open_query(
+                    signed, node_id=node_id, enc_key=enc_key, nonce=nonce, sealed_claim=sealed_claim
+                )
+            except OpenError as exc:
+                raise VerificationError(exc.reason, str(exc)) from None
+            if len(opened.warrants) > MAX_AUTHORITIES or any(
+                len(w) > MAX_TOKEN_LENGTH for w in opened.warrants
+            ):
+                raise VerificationError("malformed", "too many or too long sealed warrants")
+            case_number = str(proof.get("case_number", ""))
+            authority = [
+                self._warrant(w, state.courts, credential, case_number) for w in opened.warrants
+            ]
+            query = opened.query
+        roles = credential.get("roles", [])
+        requester = common_pb2.Requester(
+            subject=str(credential["sub"]),
+            agency=str(credential.get("agency", "")),
+            agency_type=str(credential.get("agency_type", "")),
+            roles=[str(r) for r in roles] if isinstance(roles, list) else [],
+            purpose=str(proof.get("purpose", "")),
+            case_number=str(proof.get("case_number", "")),
+            authority=authority,
+        )
+        # Last, after every signature: junk cannot fill the nonce memory.
+        if not self.replay.first_use(credential["jti"], nonce):
+            raise VerificationError("replayed_nonce", "proof already used (or replay cache full)")
+        return VerifiedSearch(
+            requester,
+            query,
+            str(credential["jti"]),
+            issuer_id,
+            tuple(str(p) for p in purposes),
+            audience,
+            nonce,
+            sealed_claim,
+            answer_key,
+        )
+
+    def _credential(self, token: str, state: Any) -> tuple[dict[str, Any], str]:
+        """The verified credential's claims and its issuer's id."""
+        _header_type(token, CREDENTIAL_TYPE, "credential")
+        unverified = _unverified_claims(token, "credential")
         issuer = state.issuers.get(str(unverified.get("iss", "")))
         if issuer is None:
             raise VerificationError("unknown_issuer", f"issuer {unverified.get('iss')!r}")
         credential = _decode(
-            signed.credential,
+            token,
             issuer.key,
             leeway=self.skew,
             require=["iss", "sub", "jti", "exp", "nbf", "iat"],
@@ -265,18 +380,9 @@ class SearchVerifier:
             raise VerificationError("revoked_issuer", f"issuer {issuer.id}")
         if issuer.agency_type in state.revoked_agency_types:
             raise VerificationError("revoked_agency_type", f"agency type {issuer.agency_type}")
-        try:
-            holder = key_from_jwk(credential.get("cnf", {}).get("jwk"))
-        except (ValueError, AttributeError) as exc:
-            raise VerificationError("malformed", f"credential holder key: {exc}") from None
+        return credential, str(issuer.id)
 
-        _header_type(signed.proof, PROOF_TYPE, "proof")
-        proof = _decode(
-            signed.proof, holder, leeway=self.skew, require=["iat"], what="proof", verify_exp=False
-        )
-        if proof.get("cid") != credential["jti"] or proof.get("sub") != credential["sub"]:
-            raise VerificationError("proof_mismatch", "proof is for another credential")
-        iat = proof["iat"]
+    def _check_time(self, iat: object, now: dt.datetime) -> None:
         if not isinstance(iat, int | float) or abs(now.timestamp() - iat) > self.skew:
             raise VerificationError("stale_timestamp", f"proof time {iat} is not within skew")
         if iat > now.timestamp() + self.future:
@@ -290,55 +396,6 @@ class SearchVerifier:
                 f"proof time {iat} is before this node began remembering nonces "
                 f"({self.remembers_since}): it may have been used before a restart",
             )
-        purposes = credential.get("purposes", [])
-        if not isinstance(purposes, list) or proof.get("purpose") not in purposes:
-            raise VerificationError(
-                "purpose_not_allowed", f"purpose {proof.get('purpose')!r} not in the credential"
-            )
-        audience = proof.get("aud")
-        if (
-            not isinstance(audience, list)
-            or not audience
-            or not all(isinstance(a, str) and a for a in audience)
-        ):
-            raise VerificationError("not_addressed", "proof names no audience (node ids)")
-        if node_id is not None and node_id not in audience:
-            # A search captured at one node and replayed to another ends here.
-            raise VerificationError("not_addressed", f"proof is addressed to {audience}, not here")
-        if proof.get("warrants") != [digest(w) for w in signed.warrants]:
-            raise VerificationError("warrant_mismatch", "warrants differ from those signed")
-        authority = [
-            self._warrant(w, state.courts, credential, str(proof.get("case_number", "")))
-            for w in signed.warrants
-        ]
-        try:
-            query = query_from_payload(proof.get("query"))
-        except ValueError as exc:
-            raise VerificationError("malformed", f"proof query: {exc}") from None
-        roles = credential.get("roles", [])
-        requester = common_pb2.Requester(
-            subject=str(credential["sub"]),
-            agency=str(credential.get("agency", "")),
-            agency_type=str(credential.get("agency_type", "")),
-            roles=[str(r) for r in roles] if isinstance(roles, list) else [],
-            purpose=str(proof.get("purpose", "")),
-            case_number=str(proof.get("case_number", "")),
-            authority=authority,
-        )
-        self._check_unsigned(requester, query, unsigned_requester, unsigned_query)
-        # Last, after every signature: junk cannot fill the nonce memory.
-        nonce = str(proof.get("nonce", ""))
-        if not self.replay.first_use(credential["jti"], nonce):
-            raise VerificationError("replayed_nonce", "proof already used (or replay cache full)")
-        return VerifiedSearch(
-            requester,
-            query,
-            str(credential["jti"]),
-            issuer.id,
-            tuple(str(p) for p in purposes),
-            tuple(audience),
-            nonce,
-        )
 
     def _warrant(
         self,
@@ -369,25 +426,3 @@ class SearchVerifier:
             record_kinds=[str(k) for k in claims.get("record_kinds", [])],
             expires=expires.isoformat(),
         )
-
-    @staticmethod
-    def _check_unsigned(
-        requester: common_pb2.Requester,
-        query: common_pb2.PersonQuery,
-        unsigned_requester: common_pb2.Requester | None,
-        unsigned_query: common_pb2.PersonQuery | None,
-    ) -> None:
-        empty_requester, empty_query = common_pb2.Requester(), common_pb2.PersonQuery()
-        if unsigned_query is not None and unsigned_query != empty_query and unsigned_query != query:
-            raise VerificationError("unsigned_fields_mismatch", "query differs from the signed one")
-        if unsigned_requester is None or unsigned_requester == empty_requester:
-            return
-        for field in ("subject", "agency", "agency_type", "purpose", "case_number"):
-            if getattr(unsigned_requester, field) != getattr(requester, field):
-                raise VerificationError(
-                    "unsigned_fields_mismatch", f"requester.{field} differs from the signed one"
-                )
-        if list(unsigned_requester.authority) and list(unsigned_requester.authority) != list(
-            requester.authority
-        ):
-            raise VerificationError("unsigned_fields_mismatch", "authority differs from the signed")

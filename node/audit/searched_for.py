@@ -17,7 +17,7 @@ from fieldgate.core.digests import PersonDigester
 from fieldgate.core.query import validate_query
 from fieldgate.node.audit.reports import Period, Report, _searches
 from fieldgate.node.audit.schema import AuditReader
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 COLUMNS = ("time", "request_id", "agency", "agency_type", "subject", "purpose", "disclosed")
 

@@ -4,7 +4,7 @@ Layers, lowest first; a module may import its own layer's package and any
 layer below it, never above. Packages that share a layer are siblings and must
 not import each other (the node, the broker and the client stand alone)::
 
-    fieldgate.v1                      wire code (generated from proto/)
+    fieldgate.v2                      wire code (generated from proto/)
     fieldgate.core                    errors, vocabulary, names, query, claims, config, tls, logs
     fieldgate.trust                   keys, tokens, trust bundle, verification
     fieldgate.ops                     metrics, health, maintenance endpoints
@@ -29,7 +29,7 @@ import fieldgate
 
 PACKAGE_ROOT = Path(fieldgate.__file__).resolve().parent
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("fieldgate.v1",),
+    ("fieldgate.v2",),
     ("fieldgate.core",),
     ("fieldgate.trust",),
     ("fieldgate.ops",),

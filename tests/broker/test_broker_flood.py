@@ -35,7 +35,7 @@ from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.policy.shipped import rego_library, shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.brokers import import_two_agencies
 from tests.helpers.federation import LoopThread, node_stub
 
@@ -225,7 +225,7 @@ def _investigator(address: str, pki: DevPKI) -> Iterator[Search]:
 def _broker_to_node(address: str, pki: DevPKI) -> Iterator[Search]:
     """The broker's channel to the node at ``address``."""
     channel, stub = node_stub(address, pki.files("broker"))
-    request = node_pb2.NodeSearchRequest(
+    request = node_pb2.NodeServiceSearchRequest(
         request_id="honest",
         requester=DETECTIVE.to_message(),
         query=common_pb2.PersonQuery(**SUBJECT),

@@ -26,7 +26,7 @@ from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.tokens import Identity
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
 from tests.helpers.brokers import import_two_agencies, start_test_broker
 from tests.helpers.federation import LoopThread
 
@@ -136,15 +136,15 @@ def _broker_search(
     hostile: Hostile, request: broker_pb2.SearchRequest, address: str | None = None
 ) -> broker_pb2.SearchResponse:
     with hostile.broker_channel(address) as channel:
-        return broker_pb2_grpc.BrokerStub(channel).Search(request, timeout=20)
+        return broker_pb2_grpc.BrokerServiceStub(channel).Search(request, timeout=20)
 
 
-def _node_search(hostile: Hostile, request: node_pb2.NodeSearchRequest) -> None:
+def _node_search(hostile: Hostile, request: node_pb2.NodeServiceSearchRequest) -> None:
     with hostile.node_channel() as channel:
         channel.unary_unary(
-            "/fieldgate.v1.AgencyNode/Search",
-            request_serializer=node_pb2.NodeSearchRequest.SerializeToString,
-            response_deserializer=node_pb2.NodeSearchResponse.FromString,
+            "/fieldgate.v2.NodeService/Search",
+            request_serializer=node_pb2.NodeServiceSearchRequest.SerializeToString,
+            response_deserializer=node_pb2.NodeServiceSearchResponse.FromString,
         )(request, timeout=20)
 
 
@@ -168,7 +168,7 @@ def test_seven_thousand_copies_of_a_genuine_warrant_are_refused_before_verificat
     # A compromised broker forwarding it anyway: the node refuses it as cheaply.
     began = time.perf_counter()
     with pytest.raises(grpc.RpcError) as at_node:
-        _node_search(hostile, node_pb2.NodeSearchRequest(request_id="r7000", signed=flood.signed))
+        _node_search(hostile, node_pb2.NodeServiceSearchRequest(request_id="r7000", signed=flood.signed))
     node_seconds = time.perf_counter() - began
     assert at_node.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Verifying 7,000 EdDSA warrants took seconds; the shape check takes milliseconds.
@@ -189,7 +189,7 @@ def test_bad_tokens_get_invalid_argument_not_unknown(hostile: Hostile, token: st
     assert "signed.warrants[0]" in (at_broker.value.details() or "")
     assert len(at_broker.value.details() or "") < 500
     with pytest.raises(grpc.RpcError) as at_node:
-        _node_search(hostile, node_pb2.NodeSearchRequest(request_id="r1", signed=request.signed))
+        _node_search(hostile, node_pb2.NodeServiceSearchRequest(request_id="r1", signed=request.signed))
     assert at_node.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -206,9 +206,9 @@ def test_a_huge_issuer_name_is_refused_with_a_bounded_message(hostile: Hostile) 
 @pytest.mark.parametrize(
     ("target", "method"),
     [
-        ("broker", "/fieldgate.v1.Broker/Search"),
-        ("broker", "/fieldgate.v1.Broker/SearchStream"),
-        ("node", "/fieldgate.v1.AgencyNode/Search"),
+        ("broker", "/fieldgate.v2.BrokerService/Search"),
+        ("broker", "/fieldgate.v2.BrokerService/SearchStream"),
+        ("node", "/fieldgate.v2.NodeService/Search"),
     ],
 )
 @pytest.mark.parametrize("payload", [b"\xff\xff\xff\xff", b"\x0a\x05\xff\xfe\xfd\xfc\xfb"])
@@ -250,13 +250,13 @@ def test_a_search_refused_by_a_limit_keeps_no_nonce(hostile: Hostile) -> None:
     assert {r.node_id for r in retried.results} == {"kcso", "spd"}
 
 
-class _Impostor(node_pb2_grpc.AgencyNodeServicer):
+class _Impostor(node_pb2_grpc.NodeServiceServicer):
     """Answers as King County with one hit, whoever it really is."""
 
     async def Search(
-        self, request: node_pb2.NodeSearchRequest, context: object
-    ) -> node_pb2.NodeSearchResponse:
-        return node_pb2.NodeSearchResponse(
+        self, request: node_pb2.NodeServiceSearchRequest, context: object
+    ) -> node_pb2.NodeServiceSearchResponse:
+        return node_pb2.NodeServiceSearchResponse(
             request_id=request.request_id,
             node_id="kcso",
             agency_name="King County Sheriff's Office",
@@ -272,7 +272,7 @@ def test_a_process_with_another_partys_certificate_cannot_answer_as_a_node(
 
     async def start_impostor() -> tuple[grpc.aio.Server, int]:
         server = grpc.aio.server()
-        node_pb2_grpc.add_AgencyNodeServicer_to_server(_Impostor(), server)
+        node_pb2_grpc.add_NodeServiceServicer_to_server(_Impostor(), server)
         port = server.add_secure_port(
             "127.0.0.1:0", hostile.pki.files(certificate).server_credentials()
         )

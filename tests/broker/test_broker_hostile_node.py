@@ -23,7 +23,7 @@ from fieldgate.client.broker_client import SearchClient
 from fieldgate.core.answer_caps import MAX_HITS_PER_ANSWER
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import common_pb2, node_pb2, node_pb2_grpc
 from tests.conftest import DemoFederation
 from tests.helpers.brokers import start_test_broker
 from tests.helpers.federation import LoopThread
@@ -68,16 +68,16 @@ ANSWERS: dict[str, Hits] = {
 }
 
 
-class HostileNode(node_pb2_grpc.AgencyNodeServicer):
+class HostileNode(node_pb2_grpc.NodeServiceServicer):
     """Answers every search with ``self.hits()``, as the node it claims to be."""
 
     def __init__(self) -> None:
         self.hits: Hits = list
 
     async def Search(
-        self, request: node_pb2.NodeSearchRequest, context: Any
-    ) -> node_pb2.NodeSearchResponse:
-        return node_pb2.NodeSearchResponse(
+        self, request: node_pb2.NodeServiceSearchRequest, context: Any
+    ) -> node_pb2.NodeServiceSearchResponse:
+        return node_pb2.NodeServiceSearchResponse(
             request_id=request.request_id,
             node_id="hostile",
             agency_name=HOSTILE_NAME,
@@ -93,7 +93,7 @@ def federation(
 
     async def start_hostile() -> tuple[grpc.aio.Server, int]:
         server = grpc.aio.server(options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
-        node_pb2_grpc.add_AgencyNodeServicer_to_server(hostile, server)
+        node_pb2_grpc.add_NodeServiceServicer_to_server(hostile, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         return server, port

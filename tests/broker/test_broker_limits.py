@@ -34,7 +34,7 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import broker_pb2
+from fieldgate.v2 import broker_pb2
 from tests.helpers.faults import FaultProxy
 from tests.helpers.federation import LoopThread, broker_stub
 

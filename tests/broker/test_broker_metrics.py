@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from fieldgate.broker.metrics import BrokerMetrics
-from fieldgate.v1 import broker_pb2
+from fieldgate.v2 import broker_pb2
 
 
 def calls(registry: CollectorRegistry, node: str, status: str) -> float | None:

@@ -10,7 +10,7 @@ import pytest
 from fieldgate.client.broker_client import build_request
 from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import broker_pb2
+from fieldgate.v2 import broker_pb2
 from tests.conftest import DemoFederation
 from tests.helpers.federation import broker_stub
 from tests.node.test_node_grpc import BAD_QUERIES

@@ -28,7 +28,7 @@ from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.local_federation import LocalFederation, NodeSpec, start_federation
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import broker_pb2, common_pb2
+from fieldgate.v2 import broker_pb2, common_pb2
 from tests.helpers.federation import LoopThread, broker_stub
 
 QUERY = common_pb2.PersonQuery(surname="QUILLFEATHER", given_name="ZEBEDEE", dob="1961-07-13")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import grpc
 
 from fieldgate.core.tls import TLSFiles
-from fieldgate.v1 import broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
 
 T = TypeVar("T")
 
@@ -46,18 +46,18 @@ def _channel(address: str, tls: TLSFiles | None) -> grpc.Channel:
 
 def broker_stub(
     address: str, tls: TLSFiles | None = None
-) -> tuple[grpc.Channel, broker_pb2_grpc.BrokerStub]:
+) -> tuple[grpc.Channel, broker_pb2_grpc.BrokerServiceStub]:
     """A blocking channel and stub to a broker (mTLS with ``tls``)."""
     channel = _channel(address, tls)
-    return channel, broker_pb2_grpc.BrokerStub(channel)
+    return channel, broker_pb2_grpc.BrokerServiceStub(channel)
 
 
 def node_stub(
     address: str, tls: TLSFiles | None = None
-) -> tuple[grpc.Channel, node_pb2_grpc.AgencyNodeStub]:
+) -> tuple[grpc.Channel, node_pb2_grpc.NodeServiceStub]:
     """A blocking channel and stub to a node (mTLS with ``tls``)."""
     channel = _channel(address, tls)
-    return channel, node_pb2_grpc.AgencyNodeStub(channel)
+    return channel, node_pb2_grpc.NodeServiceStub(channel)
 
 
 JOHN_DOE = common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12", max_hits=5)
@@ -69,12 +69,12 @@ def search_node(
     requester: common_pb2.Requester,
     query: common_pb2.PersonQuery = JOHN_DOE,
     request_id: str = "test",
-) -> node_pb2.NodeSearchResponse:
+) -> node_pb2.NodeServiceSearchResponse:
     """One Search call straight to a node (no broker), over plaintext."""
     channel, stub = node_stub(address)
     with channel:
-        answer: node_pb2.NodeSearchResponse = stub.Search(
-            node_pb2.NodeSearchRequest(request_id=request_id, requester=requester, query=query),
+        answer: node_pb2.NodeServiceSearchResponse = stub.Search(
+            node_pb2.NodeServiceSearchRequest(request_id=request_id, requester=requester, query=query),
             timeout=10,
         )
     return answer

@@ -15,24 +15,24 @@ from typing import Any
 import grpc
 
 from fieldgate.core.tls import TLSFiles
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc
 
 Tamper = Callable[[broker_pb2.SearchResponse], broker_pb2.SearchResponse]
 
 
-class HostileBroker(broker_pb2_grpc.BrokerServicer):
+class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
     """Forwards to ``upstream`` and rewrites each response with :attr:`tamper`."""
 
     def __init__(self, upstream: str, tls: TLSFiles) -> None:
         self._channel = grpc.secure_channel(upstream, tls.channel_credentials())
-        self._stub = broker_pb2_grpc.BrokerStub(self._channel)
+        self._stub = broker_pb2_grpc.BrokerServiceStub(self._channel)
         self.tamper: Tamper = lambda response: response
         self.seen: list[broker_pb2.SearchResponse] = []
         """Every genuine response, for replays."""
         self.last_proof = ""
         """The proof of the search being forwarded (what a broker sees)."""
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        broker_pb2_grpc.add_BrokerServicer_to_server(self, self._server)
+        broker_pb2_grpc.add_BrokerServiceServicer_to_server(self, self._server)
         port = self._server.add_insecure_port("127.0.0.1:0")
         self.address = f"127.0.0.1:{port}"
         self._server.start()

@@ -25,7 +25,7 @@ from fieldgate.devkit.local_federation import NodeSpec, import_records
 from fieldgate.node.server import RunningNode
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.oracle import expected, masked_value
 
@@ -165,7 +165,7 @@ def check_answer(
     running: RunningNode,
     requester: Requester,
     query: common_pb2.PersonQuery,
-    answer: node_pb2.NodeSearchResponse,
+    answer: node_pb2.NodeServiceSearchResponse,
 ) -> None:
     """The whole answer of one node is what the oracle says, record by record and in order."""
     if contract in BROKEN:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.k8s import DASHBOARD, PROMETHEUS_RULE
 from tests.helpers.ops import IMMIGRATION, OpsFederation, run_ops_federation
@@ -81,7 +81,7 @@ def drive_traffic(ops: OpsFederation) -> None:
     channel, stub = node_stub(ops.federation.nodes["kcso"].address, ops.pki.files("broker"))
     with channel:
         stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id="unsigned", query=common_pb2.PersonQuery(surname="X")
             ),
             timeout=10,

@@ -44,7 +44,7 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import broker_pb2, broker_pb2_grpc
+from fieldgate.v2 import broker_pb2, broker_pb2_grpc
 from tests.helpers.federation import LoopThread
 
 SEARCHES = int(os.environ.get("FIELDGATE_LOAD_SEARCHES", "1000"))
@@ -131,7 +131,7 @@ async def run_load(
 
     async def client() -> None:
         async with grpc.aio.insecure_channel(address) as channel:
-            stub = broker_pb2_grpc.BrokerStub(channel)
+            stub = broker_pb2_grpc.BrokerServiceStub(channel)
             while not work.empty():
                 index = work.get_nowait()
                 requester, query = plan[index]

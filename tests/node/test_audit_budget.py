@@ -29,7 +29,7 @@ from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit_budget import AuditBudget, AuditBudgetConfig, AuditBudgetExceeded
 from fieldgate.node.server import start_node
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 
 BUDGET = 40_000
@@ -74,7 +74,7 @@ def test_one_requester_at_full_speed_meets_its_budget_and_no_one_else_does(
             for number in range(2000):
                 try:
                     stub.Search(
-                        node_pb2.NodeSearchRequest(
+                        node_pb2.NodeServiceSearchRequest(
                             request_id=f"ice-{number}", requester=immigration, query=SUBJECT_QUERY
                         ),
                         timeout=10,
@@ -90,7 +90,7 @@ def test_one_requester_at_full_speed_meets_its_budget_and_no_one_else_does(
             for number in range(50):
                 with pytest.raises(grpc.RpcError) as again:
                     stub.Search(
-                        node_pb2.NodeSearchRequest(
+                        node_pb2.NodeServiceSearchRequest(
                             request_id=f"ice-again-{number}",
                             requester=immigration,
                             query=SUBJECT_QUERY,
@@ -101,7 +101,7 @@ def test_one_requester_at_full_speed_meets_its_budget_and_no_one_else_does(
             grown = _audit_bytes(audit_path) - before
             # Someone else is served as before.
             answer = stub.Search(
-                node_pb2.NodeSearchRequest(
+                node_pb2.NodeServiceSearchRequest(
                     request_id="detective-1", requester=detective, query=SUBJECT_QUERY
                 ),
                 timeout=10,

@@ -37,7 +37,7 @@ from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import verify_log
 from fieldgate.node.server import start_node
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, node_stub
 
@@ -59,11 +59,11 @@ FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 
 def node_search(
     address: str, requester: Requester, query: common_pb2.PersonQuery, request_id: str
-) -> node_pb2.NodeSearchResponse:
+) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id=request_id, requester=requester.to_message(), query=query
             ),
             timeout=10,
@@ -337,7 +337,7 @@ def test_a_node_killed_while_answering_disclosed_nothing_without_an_entry(
                 query = SUBJECT_QUERY if number % 3 else NOBODY_QUERY
                 try:
                     answer = stub.Search(
-                        node_pb2.NodeSearchRequest(
+                        node_pb2.NodeServiceSearchRequest(
                             request_id=request_id,
                             requester=DETECTIVE.to_message(),
                             query=query,

@@ -35,7 +35,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import verify_log
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 
 TODAY = dt.date.today()
@@ -96,11 +96,11 @@ def node(loop: LoopThread, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         loop.run(running.stop())
 
 
-def _search(address: str, requester: Requester, request_id: str) -> node_pb2.NodeSearchResponse:
+def _search(address: str, requester: Requester, request_id: str) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id=request_id, requester=requester.to_message(), query=QUERY
             ),
             timeout=10,

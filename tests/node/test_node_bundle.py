@@ -53,7 +53,7 @@ from fieldgate.policy.contract_bundle_state import (
 from fieldgate.policy.decision_log import redact_input
 from fieldgate.policy.engine import MissingContract
 from fieldgate.trust.keys import generate_key, save_private_key, save_public_key
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 
 REGO = Path(__file__).resolve().parents[2] / "rego"
@@ -140,11 +140,11 @@ def bundle_node(loop: LoopThread, tmp_path: Path, bundles: dict[str, Path]) -> I
     loop.run(running.stop())
 
 
-def search(node: BundleNode, request_id: str) -> node_pb2.NodeSearchResponse:
+def search(node: BundleNode, request_id: str) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(node.running.address)
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id=request_id, requester=DETECTIVE.to_message(), query=QUERY
             ),
             timeout=10,

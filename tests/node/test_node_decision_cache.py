@@ -30,7 +30,7 @@ from fieldgate.policy.engine import RegorusContract
 from fieldgate.policy.errors import ContractError
 from fieldgate.policy.evaluate import build_policy_input, record_input
 from fieldgate.policy.records import Record, validate_record
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 from tests.conftest import write_contract
 
 CATALOG = load_catalog(default_catalog_path())

@@ -153,7 +153,7 @@ def test_masks() -> None:
 def test_match_evidence_goes_out_only_with_every_field_it_comes_from() -> None:
     from fieldgate.matching.matcher import Match
     from fieldgate.policy.verdict import build_hit
-    from fieldgate.v1 import common_pb2
+    from fieldgate.v2 import common_pb2
 
     match = Match(
         0.955,

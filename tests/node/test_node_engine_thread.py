@@ -37,7 +37,7 @@ from fieldgate.node.server import build_node
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.policy.engine import RegorusContract
 from fieldgate.policy.errors import ContractError
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
 

@@ -40,7 +40,7 @@ from fieldgate.policy.field_locality import (
 )
 from fieldgate.policy.records import Record, validate_record
 from fieldgate.policy.sample_inputs import covering_warrant
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
 

@@ -24,7 +24,7 @@ from fieldgate.devkit.synthetic import (
     generate_agency_records,
     write_jsonl,
 )
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import DemoFederation, write_contract
 from tests.helpers.federation import LoopThread, node_stub
 
@@ -39,11 +39,11 @@ NOBODY_QUERY = common_pb2.PersonQuery(
 
 def node_search(
     address: str, requester: Requester, query: common_pb2.PersonQuery, request_id: str = "req-1"
-) -> node_pb2.NodeSearchResponse:
+) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id=request_id, requester=requester.to_message(), query=query
             ),
             timeout=10,
@@ -120,7 +120,7 @@ def test_bad_claims_are_refused_naming_the_claim(
     channel, stub = node_stub(demo.node_address("kcso"))
     with channel, pytest.raises(grpc.RpcError) as caught:
         stub.Search(
-            node_pb2.NodeSearchRequest(requester=requester, query=SUBJECT_QUERY), timeout=10
+            node_pb2.NodeServiceSearchRequest(requester=requester, query=SUBJECT_QUERY), timeout=10
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details().startswith(field)

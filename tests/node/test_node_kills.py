@@ -43,7 +43,7 @@ from fieldgate.node.audit.verify import verify_log
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.tokens import Identity, sign_search
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import node_stub
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
@@ -347,7 +347,7 @@ class Stream:
                     self.sent.add(request_id)
                 try:
                     answer = stub.Search(
-                        node_pb2.NodeSearchRequest(request_id=request_id, signed=signed),
+                        node_pb2.NodeServiceSearchRequest(request_id=request_id, signed=signed),
                         timeout=10,
                     )
                 except grpc.RpcError:
@@ -418,7 +418,7 @@ def test_a_node_killed_mid_query_again_and_again_loses_no_answered_search_and_no
         channel, stub = node_stub(address, secure_node.pki.files("broker"))
         with channel:
             answer = stub.Search(
-                node_pb2.NodeSearchRequest(
+                node_pb2.NodeServiceSearchRequest(
                     request_id="after",
                     signed=sign_search(
                         credential=identity.credential,
@@ -476,7 +476,7 @@ def test_a_search_captured_before_a_restart_is_not_answered_after_it(
         channel, stub = node_stub(address, secure_node.pki.files("broker"))
         with channel:
             answer = stub.Search(
-                node_pb2.NodeSearchRequest(request_id=request_id, signed=search), timeout=10
+                node_pb2.NodeServiceSearchRequest(request_id=request_id, signed=search), timeout=10
             )
         return len(answer.hits)
 

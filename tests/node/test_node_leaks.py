@@ -19,7 +19,7 @@ from fieldgate.devkit.local_federation import (
     start_federation,
 )
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
+from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 from tests.conftest import DemoFederation, write_contract
 from tests.helpers.federation import LoopThread, broker_stub, node_stub
 
@@ -67,11 +67,11 @@ def leaky(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     loop.run(federation.stop())
 
 
-def ask(address: str, requester: Requester, max_hits: int) -> node_pb2.NodeSearchResponse:
+def ask(address: str, requester: Requester, max_hits: int) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id="r",
                 requester=requester.to_message(),
                 query=common_pb2.PersonQuery(
@@ -173,7 +173,7 @@ def test_warrant_claims_that_would_widen_are_refused(
     channel, stub = node_stub(demo.node_address("kcso"))
     with channel, pytest.raises(grpc.RpcError) as caught:
         stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 requester=requester,
                 query=common_pb2.PersonQuery(surname="DOE", dob="1980-04-12"),
             ),
@@ -187,7 +187,7 @@ def test_week_dates_are_not_birth_dates(demo: DemoFederation) -> None:
     channel, stub = node_stub(demo.node_address("kcso"))
     with channel, pytest.raises(grpc.RpcError) as caught:
         stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 requester=DETECTIVE.to_message(),
                 query=common_pb2.PersonQuery(surname="DOE", dob="2020-W01-1"),
             ),

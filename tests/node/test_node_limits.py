@@ -26,7 +26,7 @@ from fieldgate.devkit.local_federation import NodeSpec, start_federation
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.limits import NodeLimitExceeded, NodeLimits, NodeLimitsConfig
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import broker_pb2, common_pb2
+from fieldgate.v2 import broker_pb2, common_pb2
 from tests.helpers.federation import LoopThread, broker_stub
 
 LIMITS = NodeLimitsConfig(sweep_max_persons=4, poll_max_repeats=3)

@@ -31,7 +31,7 @@ from fieldgate.node.store import RecordStore
 from fieldgate.node.sync import SyncError, safe_source, sync_once
 from fieldgate.node.sync_config import SyncConfig, parse_duration, sync_config
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, search_node
 from tests.helpers.postgres import create_database, postgres_server

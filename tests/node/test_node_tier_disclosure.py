@@ -21,7 +21,7 @@ from fieldgate.devkit.local_federation import (
     import_records,
     start_federation,
 )
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, node_stub
 
@@ -84,7 +84,7 @@ def ask(
     channel, stub = node_stub(federation.nodes[node].address)
     with channel:
         answer = stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id="t",
                 requester=requester.to_message(),
                 query=common_pb2.PersonQuery(**query),

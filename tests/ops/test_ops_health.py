@@ -26,7 +26,7 @@ from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.server import RunningNode, start_node
 from fieldgate.ops.endpoints import LIVENESS_SERVICE, MaintenanceConfig, MetricsConfig
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.ops import OpsFederation, health, parse, run_ops_federation, scrape, value
 
@@ -38,7 +38,7 @@ REQUESTER = common_pb2.Requester(
     purpose="criminal_investigation",
     case_number="BPD-2026-1",
 )
-API = "fieldgate.v1.AgencyNode"
+API = "fieldgate.v2.NodeService"
 
 
 class SwitchableLog(MemoryDisclosureLog):
@@ -73,11 +73,11 @@ def start(loop: LoopThread, spec: NodeSpec, workdir: Path, log: MemoryDisclosure
     return loop.run(start_node(config, log))
 
 
-def search(running: RunningNode) -> node_pb2.NodeSearchResponse:
+def search(running: RunningNode) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(running.address)
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id="health-check-search",
                 requester=REQUESTER,
                 query=common_pb2.PersonQuery(surname="HERNANDEZ", given_name="MIGUEL"),
@@ -97,7 +97,7 @@ def test_a_healthy_federation_is_serving_with_reflection(ops: OpsFederation) -> 
     broker = ops.federation.broker
     assert broker.maintenance_port is not None
     assert health(broker.maintenance_port) == "SERVING"
-    assert health(broker.maintenance_port, "fieldgate.v1.Broker") == "SERVING"
+    assert health(broker.maintenance_port, "fieldgate.v2.BrokerService") == "SERVING"
     for node_id, running in ops.federation.nodes.items():
         port = running.maintenance_port
         assert port is not None
@@ -117,7 +117,7 @@ def test_the_maintenance_port_carries_no_data(ops: OpsFederation) -> None:
     port = ops.federation.nodes["kcso"].maintenance_port
     channel, stub = node_stub(f"127.0.0.1:{port}")
     with channel, pytest.raises(grpc.RpcError) as refused:
-        stub.Search(node_pb2.NodeSearchRequest(request_id="x"), timeout=5)
+        stub.Search(node_pb2.NodeServiceSearchRequest(request_id="x"), timeout=5)
     assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

@@ -21,7 +21,7 @@ from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.policy.catalog import SENSITIVITY_CLASSES
 from fieldgate.trust.verify import REASONS
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.ops import (
     CRIMINAL,
@@ -132,7 +132,7 @@ def test_a_search_moves_the_broker_and_every_node(ops: OpsFederation) -> None:
             broker_before,
             broker_after,
             "grpc_server_handled_total",
-            grpc_service="fieldgate.v1.Broker",
+            grpc_service="fieldgate.v2.BrokerService",
             grpc_method="Search",
             grpc_code="OK",
         )
@@ -143,7 +143,7 @@ def test_a_search_moves_the_broker_and_every_node(ops: OpsFederation) -> None:
             broker_before,
             broker_after,
             "grpc_server_started_total",
-            grpc_service="fieldgate.v1.Broker",
+            grpc_service="fieldgate.v2.BrokerService",
             grpc_method="Search",
         )
         == 2
@@ -194,7 +194,7 @@ def test_a_search_moves_the_broker_and_every_node(ops: OpsFederation) -> None:
                 b,
                 a,
                 "grpc_server_handled_total",
-                grpc_service="fieldgate.v1.AgencyNode",
+                grpc_service="fieldgate.v2.NodeService",
                 grpc_method="Search",
                 grpc_code="OK",
             )
@@ -229,7 +229,7 @@ def test_a_streamed_search_is_counted_as_a_server_stream(ops: OpsFederation) -> 
         )
     assert updates
     after = scrape_all(ops)["broker"]
-    labels = {"grpc_type": "server_stream", "grpc_service": "fieldgate.v1.Broker"}
+    labels = {"grpc_type": "server_stream", "grpc_service": "fieldgate.v2.BrokerService"}
     method = {**labels, "grpc_method": "SearchStream"}
     assert delta(before, after, "grpc_server_started_total", **method) == 1
     assert delta(before, after, "grpc_server_handled_total", **method, grpc_code="OK") == 1
@@ -270,7 +270,7 @@ def test_refusals_are_counted_by_reason_where_they_happen(ops: OpsFederation) ->
     channel, stub = node_stub(ops.federation.nodes["spd"].address, ops.pki.files("broker"))
     with channel:
         answer = stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id="unsigned-probe",
                 query=common_pb2.PersonQuery(surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob),
             ),

@@ -33,7 +33,7 @@ from fieldgate.node.disclosure_log import DisclosureEntry, MemoryDisclosureLog
 from fieldgate.node.server import RunningNode, start_node
 from fieldgate.ops.endpoints import MaintenanceConfig
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import node_stub
 from tests.helpers.ops import health
 
@@ -53,11 +53,11 @@ class SlowLog(MemoryDisclosureLog):
         super().write(entry)
 
 
-def search(address: str) -> node_pb2.NodeSearchResponse:
+def search(address: str) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id="in-flight",
                 requester=common_pb2.Requester(
                     subject="det-1",
@@ -118,7 +118,7 @@ def test_sigterm_finishes_the_search_in_flight(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     answer = seen["answer"]
-    assert isinstance(answer, node_pb2.NodeSearchResponse)
+    assert isinstance(answer, node_pb2.NodeServiceSearchResponse)
     assert answer.request_id == "in-flight"
     assert len(answer.hits) >= 1, "the in-flight search lost its answer"
     assert len(log.entries) == 1, "its audit entry was written"

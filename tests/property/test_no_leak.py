@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from fieldgate.client.broker_client import Requester, Warrant
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
-from fieldgate.v1 import node_pb2
+from fieldgate.v2 import node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.no_leak import (
     CATALOG,
@@ -103,7 +103,7 @@ def test_no_field_leaves_unless_the_contract_releases_it(
         channel, stub = node_stub(running.address)
         with channel:
             answer = stub.Search(
-                node_pb2.NodeSearchRequest(
+                node_pb2.NodeServiceSearchRequest(
                     request_id="p", requester=requester.to_message(), query=query
                 ),
                 timeout=20,

@@ -48,7 +48,7 @@ from fieldgate.trust.tokens import (
     issue_warrant,
     sign_search,
 )
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.no_leak import (
     CATALOG,
@@ -152,11 +152,11 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def _ask(
     address: str, search: common_pb2.SignedSearch, query: common_pb2.PersonQuery | None = None
-) -> node_pb2.NodeSearchResponse:
+) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(  # type: ignore[no-any-return]
-            node_pb2.NodeSearchRequest(request_id="p", signed=search, query=query), timeout=20
+            node_pb2.NodeServiceSearchRequest(request_id="p", signed=search, query=query), timeout=20
         )
 
 
@@ -425,7 +425,7 @@ def test_invalid_signed_searches_get_the_not_found_answer_and_nothing_else(
 
 
 def _check_valid(
-    signed: Signed, case: Case, now: dt.datetime, answers: dict[str, node_pb2.NodeSearchResponse]
+    signed: Signed, case: Case, now: dt.datetime, answers: dict[str, node_pb2.NodeServiceSearchResponse]
 ) -> None:
     requester = _as_oracle_sees_it(signed.kit, case, now.date())
     query = person_query(case.target)

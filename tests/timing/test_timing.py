@@ -42,7 +42,7 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 
 SAMPLES = int(os.environ.get("FIELDGATE_TIMING_SAMPLES", "400"))
@@ -90,13 +90,13 @@ def test_absent_denied_and_withheld_answers_take_the_same_time(federation: str) 
     channel, stub = node_stub(federation)
     with channel:
 
-        def ask(kind: str, number: int) -> tuple[float, node_pb2.NodeSearchResponse]:
+        def ask(kind: str, number: int) -> tuple[float, node_pb2.NodeServiceSearchResponse]:
             requester, query = KINDS[kind]
-            request = node_pb2.NodeSearchRequest(
+            request = node_pb2.NodeServiceSearchRequest(
                 request_id=f"t-{kind}-{number}", requester=requester.to_message(), query=query
             )
             started = time.perf_counter()
-            answer: node_pb2.NodeSearchResponse = stub.Search(request, timeout=10)
+            answer: node_pb2.NodeServiceSearchResponse = stub.Search(request, timeout=10)
             return time.perf_counter() - started, answer
 
         # The shapes first: absent and denied are the same message; withheld has hits

@@ -17,7 +17,7 @@ import pytest
 
 from fieldgate.client.broker_client import SearchClient, SearchError
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
-from fieldgate.v1 import node_pb2
+from fieldgate.v2 import node_pb2
 from tests.trust import test_trust_e2e
 from tests.trust.test_trust_e2e import (
     CRIMINAL,
@@ -34,9 +34,9 @@ trusted = test_trust_e2e.trusted
 """The same signed federation fixture (a federation of its own for this module)."""
 
 
-def _absent(trusted: Trusted, node_id: str) -> node_pb2.NodeSearchResponse:
+def _absent(trusted: Trusted, node_id: str) -> node_pb2.NodeServiceSearchResponse:
     """The very answer a node gives for a person it does not hold."""
-    return node_pb2.NodeSearchResponse(
+    return node_pb2.NodeServiceSearchResponse(
         request_id="r1",
         node_id=node_id,
         agency_name=trusted.federation.nodes[node_id].node.agency_name,
@@ -92,7 +92,7 @@ def test_the_broker_asks_only_the_addressed_agencies(trusted: Trusted) -> None:
     assert "nowhere-pd" in caught.value.details
 
 
-def _address_fields(answer: node_pb2.NodeSearchResponse) -> set[tuple[str, str]]:
+def _address_fields(answer: node_pb2.NodeServiceSearchResponse) -> set[tuple[str, str]]:
     return {(f.name, f.mask) for h in answer.hits for f in h.fields}
 
 

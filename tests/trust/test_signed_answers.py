@@ -40,7 +40,7 @@ from fieldgate.trust.answers import AnswerSigner, unverified_nonce
 from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.tokens import sign_search
-from fieldgate.v1 import broker_pb2, common_pb2, node_pb2
+from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.hostile_broker import HostileBroker
 
@@ -187,7 +187,7 @@ def test_a_refusal_is_signed_exactly_like_an_absent_persons_answer(signed: Signe
     identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
     nobody = common_pb2.PersonQuery(surname="QUIZZLEWICK", given_name="ZED", dob="1901-01-01")
 
-    def ask(audience: list[str]) -> node_pb2.NodeSearchResponse:
+    def ask(audience: list[str]) -> node_pb2.NodeServiceSearchResponse:
         search = sign_search(
             credential=identity.credential, holder_key=identity.key, query=nobody,
             purpose="criminal_investigation", case_number="C-1", audience=audience,
@@ -196,8 +196,8 @@ def test_a_refusal_is_signed_exactly_like_an_absent_persons_answer(signed: Signe
             signed.federation.nodes["kcso"].address, signed.pki.files("broker")
         )
         with channel:
-            answer: node_pb2.NodeSearchResponse = stub.Search(
-                node_pb2.NodeSearchRequest(request_id="r1", signed=search), timeout=10
+            answer: node_pb2.NodeServiceSearchResponse = stub.Search(
+                node_pb2.NodeServiceSearchRequest(request_id="r1", signed=search), timeout=10
             )
         return answer
 

@@ -35,7 +35,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.tokens import Identity, sign_search
-from fieldgate.v1 import common_pb2, node_pb2
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 
 TODAY = dt.date.today()
@@ -118,12 +118,12 @@ def hits_via_broker(
 
 def node_answer(
     trusted: Trusted, node_id: str, signed: common_pb2.SignedSearch, **extra: object
-) -> node_pb2.NodeSearchResponse:
+) -> node_pb2.NodeServiceSearchResponse:
     # Straight to the node with the broker's own certificate: a compromised broker.
     channel, stub = node_stub(trusted.node(node_id), trusted.pki.files("broker"))
     with channel:
         return stub.Search(
-            node_pb2.NodeSearchRequest(request_id="r1", signed=signed, **extra),
+            node_pb2.NodeServiceSearchRequest(request_id="r1", signed=signed, **extra),
             timeout=10,  # type: ignore[arg-type]
         )
 
@@ -160,7 +160,7 @@ def assert_nothing_at_node(
     before = refused(trusted, "kcso", reason)
     answer = node_answer(trusted, "kcso", signed, **extra)
     assert list(answer.hits) == []
-    assert answer == node_pb2.NodeSearchResponse(
+    assert answer == node_pb2.NodeServiceSearchResponse(
         request_id="r1", node_id="kcso", agency_name=answer.agency_name
     )
     assert refused(trusted, "kcso", reason) == before + 1, reason
@@ -238,7 +238,7 @@ def test_a_request_id_that_could_forge_log_lines_is_refused(trusted: Trusted) ->
         channel, stub = node_stub(trusted.node("kcso"), trusted.pki.files("broker"))
         with channel, pytest.raises(grpc.RpcError) as refused_call:
             stub.Search(
-                node_pb2.NodeSearchRequest(request_id=bad, signed=sign(detective(trusted.kit))),
+                node_pb2.NodeServiceSearchRequest(request_id=bad, signed=sign(detective(trusted.kit))),
                 timeout=10,
             )
         assert refused_call.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
@@ -389,7 +389,7 @@ def test_unsigned_searches_get_nothing_from_a_trusting_node(trusted: Trusted) ->
     channel, stub = node_stub(trusted.node("kcso"), trusted.pki.files("broker"))
     with channel:
         answer = stub.Search(
-            node_pb2.NodeSearchRequest(
+            node_pb2.NodeServiceSearchRequest(
                 request_id="r1", requester=request.requester, query=request.query
             ),
             timeout=10,
@@ -408,7 +408,7 @@ def test_unsigned_searches_get_nothing_from_a_trusting_node(trusted: Trusted) ->
 
 def test_only_mutual_tls_from_the_federation_reaches_a_node(trusted: Trusted) -> None:
     honest = sign(detective(trusted.kit))
-    request = node_pb2.NodeSearchRequest(request_id="r1", signed=honest)
+    request = node_pb2.NodeServiceSearchRequest(request_id="r1", signed=honest)
     address = trusted.node("kcso")
     # Plaintext to a TLS node: no connection at all.
     channel, stub = node_stub(address)

@@ -18,7 +18,7 @@ from fieldgate.trust.nonce_cache import ReplayCache
 from fieldgate.trust.tokens import CREDENTIAL_TYPE, sign_search
 from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
 from fieldgate.trust.verify import SearchVerifier, VerificationError
-from fieldgate.v1 import common_pb2
+from fieldgate.v2 import common_pb2
 
 QUERY = common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12")
 

@@ -3,8 +3,10 @@
 isort:skip_file
 Messages shared by the agency node and the broker services.
 
-Wire contract version 1. Fields are only ever added, never renumbered or
-retyped; a breaking change goes into a new package (fieldgate.v2).
+Wire contract version 2 (docs/protocol.md): the broker relays sealed
+queries and sealed, signed answers it cannot read. Fields are only ever
+added, never renumbered or retyped; a breaking change goes into a new
+package (fieldgate.v3).
 """
 
 from collections import abc as _abc
@@ -326,41 +328,101 @@ Global___Hit: _TypeAlias = Hit  # noqa: Y015
 
 @_typing.final
 class SignedSearch(_message.Message):
-    """A search signed by the investigator, carried untouched from client to node.
-    When a node has a trust bundle it takes the requester's claims and the query
-    from here only, after checking every signature itself.
+    """A search signed by the investigator and sealed to each agency it is
+    addressed to, carried untouched from client to node. The broker can read
+    the credential and the proof (who asks, why, for which case, which
+    agencies) but not whom they ask about nor any warrant: those are inside
+    `sealed`, one HPKE envelope per audience node (docs/protocol.md).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CREDENTIAL_FIELD_NUMBER: _builtins.int
     PROOF_FIELD_NUMBER: _builtins.int
-    WARRANTS_FIELD_NUMBER: _builtins.int
+    SEALED_FIELD_NUMBER: _builtins.int
     credential: _builtins.str
     """The investigator's credential: a JWT (EdDSA) issued by their agency,
-    binding their subject, agency, agency type, roles and allowed purposes to
-    their own public key for a few hours.
+    binding their subject, agency, agency type, roles, allowed purposes, their
+    signing key (`cnf`) and their X25519 answer key (`enc`) for a few hours.
     """
     proof: _builtins.str
-    """A JWS (EdDSA) by the investigator's own key over this very query, the
-    purpose, the case number, the digests of the warrants, a timestamp and a
-    nonce.
+    """A JWS (EdDSA, typ `fieldgate-search-proof+jwt`) by the investigator's own
+    key over the purpose, case number, audience, time, nonce and the SHA-256
+    commitment to the sealed-query plaintext.
     """
     @_builtins.property
-    def warrants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Warrant attestations: JWS (EdDSA) by a court key, each named in the proof."""
+    def sealed(self) -> _containers.RepeatedCompositeFieldContainer[Global___SealedQuery]:
+        """The sealed query, once per audience node, in the proof's `aud` order."""
 
     def __init__(
         self,
         *,
         credential: _builtins.str = ...,
         proof: _builtins.str = ...,
-        warrants: _abc.Iterable[_builtins.str] | None = ...,
+        sealed: _abc.Iterable[Global___SealedQuery] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "proof", b"proof", "warrants", b"warrants"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "proof", b"proof", "sealed", b"sealed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SignedSearch: _TypeAlias = SignedSearch  # noqa: Y015
+
+@_typing.final
+class SealedQuery(_message.Message):
+    """The query plaintext (person and warrants) sealed to one node's X25519 key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_ID_FIELD_NUMBER: _builtins.int
+    ENC_FIELD_NUMBER: _builtins.int
+    CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    node_id: _builtins.str
+    """The node this envelope is sealed to (one of the proof's `aud`)."""
+    enc: _builtins.bytes
+    """HPKE encapsulated key (32 bytes for DHKEM(X25519))."""
+    ciphertext: _builtins.bytes
+    """HPKE ciphertext of the padded plaintext (a query bucket size + 16 bytes)."""
+    def __init__(
+        self,
+        *,
+        node_id: _builtins.str = ...,
+        enc: _builtins.bytes = ...,
+        ciphertext: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ciphertext", b"ciphertext", "enc", b"enc", "node_id", b"node_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SealedQuery: _TypeAlias = SealedQuery  # noqa: Y015
+
+@_typing.final
+class SealedAnswer(_message.Message):
+    """A node's answer (a signed JWS, padded) sealed to the requester's X25519 key.
+    Empty when the node could not read the requester's credential at all.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENC_FIELD_NUMBER: _builtins.int
+    CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    enc: _builtins.bytes
+    """HPKE encapsulated key (32 bytes for DHKEM(X25519))."""
+    ciphertext: _builtins.bytes
+    """HPKE ciphertext of the padded answer JWS (an answer bucket size + 16 bytes)."""
+    def __init__(
+        self,
+        *,
+        enc: _builtins.bytes = ...,
+        ciphertext: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ciphertext", b"ciphertext", "enc", b"enc"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SealedAnswer: _TypeAlias = SealedAnswer  # noqa: Y015

@@ -7,7 +7,7 @@ answer contains.
 """
 
 from collections import abc as _abc
-from fieldgate.v1 import common_pb2 as _common_pb2
+from fieldgate.v2 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
@@ -23,34 +23,37 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class NodeSearchRequest(_message.Message):
+class NodeServiceSearchRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
     REQUESTER_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
-    SIGNED_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Correlates this call with the broker's search; echoed in the answer."""
     @_builtins.property
+    def signed(self) -> _common_pb2.SignedSearch:
+        """The investigator's signed, sealed search, exactly as the client sent it."""
+
+    @_builtins.property
     def requester(self) -> _common_pb2.Requester:
-        """Who is asking and why."""
+        """Development only: who is asking, stated in the clear, for a node started
+        with `insecure = true` and no trust bundle. A node with a trust bundle
+        answers a request that sets it as it answers an absent person.
+        """
 
     @_builtins.property
     def query(self) -> _common_pb2.PersonQuery:
-        """Whom they are looking for."""
-
-    @_builtins.property
-    def signed(self) -> _common_pb2.SignedSearch:
-        """The investigator's signed search, exactly as the client sent it."""
+        """Development only: the query in the clear (see `requester`)."""
 
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
+        signed: _common_pb2.SignedSearch | None = ...,
         requester: _common_pb2.Requester | None = ...,
         query: _common_pb2.PersonQuery | None = ...,
-        signed: _common_pb2.SignedSearch | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query", "requester", b"requester", "signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -58,51 +61,47 @@ class NodeSearchRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NodeSearchRequest: _TypeAlias = NodeSearchRequest  # noqa: Y015
+Global___NodeServiceSearchRequest: _TypeAlias = NodeServiceSearchRequest  # noqa: Y015
 
 @_typing.final
-class NodeSearchResponse(_message.Message):
+class NodeServiceSearchResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     NODE_ID_FIELD_NUMBER: _builtins.int
-    AGENCY_NAME_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
     HITS_FIELD_NUMBER: _builtins.int
-    ANSWER_SIGNATURE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """The request id from the request."""
     node_id: _builtins.str
     """Identifier of the answering node (its agency's short name)."""
-    agency_name: _builtins.str
-    """Display name of the answering agency."""
-    answer_signature: _builtins.str
-    """The node's signature over this answer: a compact JWS (EdDSA, typ
-    `fieldgate-answer+jwt`) by the node's answer key over its node id, the
-    nonce of the search's proof, the time and the SHA-256 of
-    NodeSearchResponse{hits} (deterministic encoding). Empty from a node
-    without an answer key; a verifying client then shows the agency as
-    failed verification.
-    """
+    @_builtins.property
+    def answer(self) -> _common_pb2.SealedAnswer:
+        """The node's answer, signed by its answer key and sealed to the
+        requester's `enc` key (docs/protocol.md, "Answers").
+        """
+
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Hit]:
-        """Disclosed hits, best first. Empty when nothing is held or released."""
+        """Development only: hits in the clear from a node without a trust bundle.
+        Never set by a node with one; a verifying client ignores it.
+        """
 
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         node_id: _builtins.str = ...,
-        agency_name: _builtins.str = ...,
+        answer: _common_pb2.SealedAnswer | None = ...,
         hits: _abc.Iterable[_common_pb2.Hit] | None = ...,
-        answer_signature: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "answer_signature", b"answer_signature", "hits", b"hits", "node_id", b"node_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "hits", b"hits", "node_id", b"node_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NodeSearchResponse: _TypeAlias = NodeSearchResponse  # noqa: Y015
+Global___NodeServiceSearchResponse: _TypeAlias = NodeServiceSearchResponse  # noqa: Y015
 
 @_typing.final
 class DescribeRequest(_message.Message):
@@ -120,7 +119,7 @@ class DescribeRequest(_message.Message):
 Global___DescribeRequest: _TypeAlias = DescribeRequest  # noqa: Y015
 
 @_typing.final
-class NodeDescription(_message.Message):
+class DescribeResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NODE_ID_FIELD_NUMBER: _builtins.int
@@ -151,4 +150,4 @@ class NodeDescription(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NodeDescription: _TypeAlias = NodeDescription  # noqa: Y015
+Global___DescribeResponse: _TypeAlias = DescribeResponse  # noqa: Y015

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from fieldgate.v1 import broker_pb2 as fieldgate_dot_v1_dot_broker__pb2
+from fieldgate.v2 import broker_pb2 as fieldgate_dot_v2_dot_broker__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in fieldgate/v1/broker_pb2_grpc.py depends on'
+        + ' but the generated code in fieldgate/v2/broker_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class BrokerStub:
+class BrokerServiceStub:
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -35,27 +35,27 @@ class BrokerStub:
             channel: A grpc.Channel.
         """
         self.Search = channel.unary_unary(
-                '/fieldgate.v1.Broker/Search',
-                request_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
-                response_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchResponse.FromString,
+                '/fieldgate.v2.BrokerService/Search',
+                request_serializer=fieldgate_dot_v2_dot_broker__pb2.SearchRequest.SerializeToString,
+                response_deserializer=fieldgate_dot_v2_dot_broker__pb2.SearchResponse.FromString,
                 _registered_method=True)
         self.SearchStream = channel.unary_stream(
-                '/fieldgate.v1.Broker/SearchStream',
-                request_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
-                response_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchEvent.FromString,
+                '/fieldgate.v2.BrokerService/SearchStream',
+                request_serializer=fieldgate_dot_v2_dot_broker__pb2.SearchStreamRequest.SerializeToString,
+                response_deserializer=fieldgate_dot_v2_dot_broker__pb2.SearchStreamResponse.FromString,
                 _registered_method=True)
         self.ListNodes = channel.unary_unary(
-                '/fieldgate.v1.Broker/ListNodes',
-                request_serializer=fieldgate_dot_v1_dot_broker__pb2.ListNodesRequest.SerializeToString,
-                response_deserializer=fieldgate_dot_v1_dot_broker__pb2.ListNodesResponse.FromString,
+                '/fieldgate.v2.BrokerService/ListNodes',
+                request_serializer=fieldgate_dot_v2_dot_broker__pb2.ListNodesRequest.SerializeToString,
+                response_deserializer=fieldgate_dot_v2_dot_broker__pb2.ListNodesResponse.FromString,
                 _registered_method=True)
 
 
-class BrokerServicer:
+class BrokerServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Search(self, request, context):
-        """Search every registered agency for one person. Bad queries fail with
+        """Search the addressed agencies for one person. Bad searches fail with
         INVALID_ARGUMENT before any node is asked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -81,32 +81,32 @@ class BrokerServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_BrokerServicer_to_server(servicer, server):
+def add_BrokerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
-                    request_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.FromString,
-                    response_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchResponse.SerializeToString,
+                    request_deserializer=fieldgate_dot_v2_dot_broker__pb2.SearchRequest.FromString,
+                    response_serializer=fieldgate_dot_v2_dot_broker__pb2.SearchResponse.SerializeToString,
             ),
             'SearchStream': grpc.unary_stream_rpc_method_handler(
                     servicer.SearchStream,
-                    request_deserializer=fieldgate_dot_v1_dot_broker__pb2.SearchRequest.FromString,
-                    response_serializer=fieldgate_dot_v1_dot_broker__pb2.SearchEvent.SerializeToString,
+                    request_deserializer=fieldgate_dot_v2_dot_broker__pb2.SearchStreamRequest.FromString,
+                    response_serializer=fieldgate_dot_v2_dot_broker__pb2.SearchStreamResponse.SerializeToString,
             ),
             'ListNodes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNodes,
-                    request_deserializer=fieldgate_dot_v1_dot_broker__pb2.ListNodesRequest.FromString,
-                    response_serializer=fieldgate_dot_v1_dot_broker__pb2.ListNodesResponse.SerializeToString,
+                    request_deserializer=fieldgate_dot_v2_dot_broker__pb2.ListNodesRequest.FromString,
+                    response_serializer=fieldgate_dot_v2_dot_broker__pb2.ListNodesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'fieldgate.v1.Broker', rpc_method_handlers)
+            'fieldgate.v2.BrokerService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('fieldgate.v1.Broker', rpc_method_handlers)
+    server.add_registered_method_handlers('fieldgate.v2.BrokerService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Broker:
+class BrokerService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -123,9 +123,9 @@ class Broker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fieldgate.v1.Broker/Search',
-            fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
-            fieldgate_dot_v1_dot_broker__pb2.SearchResponse.FromString,
+            '/fieldgate.v2.BrokerService/Search',
+            fieldgate_dot_v2_dot_broker__pb2.SearchRequest.SerializeToString,
+            fieldgate_dot_v2_dot_broker__pb2.SearchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -150,9 +150,9 @@ class Broker:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/fieldgate.v1.Broker/SearchStream',
-            fieldgate_dot_v1_dot_broker__pb2.SearchRequest.SerializeToString,
-            fieldgate_dot_v1_dot_broker__pb2.SearchEvent.FromString,
+            '/fieldgate.v2.BrokerService/SearchStream',
+            fieldgate_dot_v2_dot_broker__pb2.SearchStreamRequest.SerializeToString,
+            fieldgate_dot_v2_dot_broker__pb2.SearchStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -177,9 +177,9 @@ class Broker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fieldgate.v1.Broker/ListNodes',
-            fieldgate_dot_v1_dot_broker__pb2.ListNodesRequest.SerializeToString,
-            fieldgate_dot_v1_dot_broker__pb2.ListNodesResponse.FromString,
+            '/fieldgate.v2.BrokerService/ListNodes',
+            fieldgate_dot_v2_dot_broker__pb2.ListNodesRequest.SerializeToString,
+            fieldgate_dot_v2_dot_broker__pb2.ListNodesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,7 +7,7 @@ answer contains.
 """
 
 from collections import abc as _abc
-from fieldgate.v1 import node_pb2 as _node_pb2
+from fieldgate.v2 import node_pb2 as _node_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -29,44 +29,47 @@ class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ig
 GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
-class AgencyNodeStub:
+class NodeServiceStub:
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
-    def __new__(cls, channel: _aio.Channel) -> AgencyNodeAsyncStub: ...
-    Search: _grpc.UnaryUnaryMultiCallable[_node_pb2.NodeSearchRequest, _node_pb2.NodeSearchResponse]
+    def __new__(cls, channel: _aio.Channel) -> NodeServiceAsyncStub: ...
+    Search: _grpc.UnaryUnaryMultiCallable[_node_pb2.NodeServiceSearchRequest, _node_pb2.NodeServiceSearchResponse]
     """Search this agency's records for one person. A person the agency does not
-    hold and a person the contract withholds from this requester give the
-    same answer. Bad queries fail with INVALID_ARGUMENT.
+    hold, a person the contract withholds from this requester and a search
+    the node refuses (not addressed to it, unsealable, bad signature...) give
+    the same answer: a sealed, signed, zero-hit answer of the same size.
     """
-    Describe: _grpc.UnaryUnaryMultiCallable[_node_pb2.DescribeRequest, _node_pb2.NodeDescription]
+    Describe: _grpc.UnaryUnaryMultiCallable[_node_pb2.DescribeRequest, _node_pb2.DescribeResponse]
     """Describe this node: who it is and which contract it runs. It never says
     how many records it holds.
     """
 
 @_typing.type_check_only
-class AgencyNodeAsyncStub(AgencyNodeStub):
+class NodeServiceAsyncStub(NodeServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
-    Search: _aio.UnaryUnaryMultiCallable[_node_pb2.NodeSearchRequest, _node_pb2.NodeSearchResponse]  # type: ignore[assignment]
+    Search: _aio.UnaryUnaryMultiCallable[_node_pb2.NodeServiceSearchRequest, _node_pb2.NodeServiceSearchResponse]  # type: ignore[assignment]
     """Search this agency's records for one person. A person the agency does not
-    hold and a person the contract withholds from this requester give the
-    same answer. Bad queries fail with INVALID_ARGUMENT.
+    hold, a person the contract withholds from this requester and a search
+    the node refuses (not addressed to it, unsealable, bad signature...) give
+    the same answer: a sealed, signed, zero-hit answer of the same size.
     """
-    Describe: _aio.UnaryUnaryMultiCallable[_node_pb2.DescribeRequest, _node_pb2.NodeDescription]  # type: ignore[assignment]
+    Describe: _aio.UnaryUnaryMultiCallable[_node_pb2.DescribeRequest, _node_pb2.DescribeResponse]  # type: ignore[assignment]
     """Describe this node: who it is and which contract it runs. It never says
     how many records it holds.
     """
 
-class AgencyNodeServicer(metaclass=_abc_1.ABCMeta):
+class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
     def Search(
         self,
-        request: _node_pb2.NodeSearchRequest,
+        request: _node_pb2.NodeServiceSearchRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_node_pb2.NodeSearchResponse, _abc.Awaitable[_node_pb2.NodeSearchResponse]]:
+    ) -> _typing.Union[_node_pb2.NodeServiceSearchResponse, _abc.Awaitable[_node_pb2.NodeServiceSearchResponse]]:
         """Search this agency's records for one person. A person the agency does not
-        hold and a person the contract withholds from this requester give the
-        same answer. Bad queries fail with INVALID_ARGUMENT.
+        hold, a person the contract withholds from this requester and a search
+        the node refuses (not addressed to it, unsealable, bad signature...) give
+        the same answer: a sealed, signed, zero-hit answer of the same size.
         """
 
     @_abc_1.abstractmethod
@@ -74,9 +77,9 @@ class AgencyNodeServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _node_pb2.DescribeRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_node_pb2.NodeDescription, _abc.Awaitable[_node_pb2.NodeDescription]]:
+    ) -> _typing.Union[_node_pb2.DescribeResponse, _abc.Awaitable[_node_pb2.DescribeResponse]]:
         """Describe this node: who it is and which contract it runs. It never says
         how many records it holds.
         """
 
-def add_AgencyNodeServicer_to_server(servicer: AgencyNodeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_NodeServiceServicer_to_server(servicer: NodeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

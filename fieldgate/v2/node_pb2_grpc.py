@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from fieldgate.v1 import node_pb2 as fieldgate_dot_v1_dot_node__pb2
+from fieldgate.v2 import node_pb2 as fieldgate_dot_v2_dot_node__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in fieldgate/v1/node_pb2_grpc.py depends on'
+        + ' but the generated code in fieldgate/v2/node_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class AgencyNodeStub:
+class NodeServiceStub:
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -35,24 +35,25 @@ class AgencyNodeStub:
             channel: A grpc.Channel.
         """
         self.Search = channel.unary_unary(
-                '/fieldgate.v1.AgencyNode/Search',
-                request_serializer=fieldgate_dot_v1_dot_node__pb2.NodeSearchRequest.SerializeToString,
-                response_deserializer=fieldgate_dot_v1_dot_node__pb2.NodeSearchResponse.FromString,
+                '/fieldgate.v2.NodeService/Search',
+                request_serializer=fieldgate_dot_v2_dot_node__pb2.NodeServiceSearchRequest.SerializeToString,
+                response_deserializer=fieldgate_dot_v2_dot_node__pb2.NodeServiceSearchResponse.FromString,
                 _registered_method=True)
         self.Describe = channel.unary_unary(
-                '/fieldgate.v1.AgencyNode/Describe',
-                request_serializer=fieldgate_dot_v1_dot_node__pb2.DescribeRequest.SerializeToString,
-                response_deserializer=fieldgate_dot_v1_dot_node__pb2.NodeDescription.FromString,
+                '/fieldgate.v2.NodeService/Describe',
+                request_serializer=fieldgate_dot_v2_dot_node__pb2.DescribeRequest.SerializeToString,
+                response_deserializer=fieldgate_dot_v2_dot_node__pb2.DescribeResponse.FromString,
                 _registered_method=True)
 
 
-class AgencyNodeServicer:
+class NodeServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Search(self, request, context):
         """Search this agency's records for one person. A person the agency does not
-        hold and a person the contract withholds from this requester give the
-        same answer. Bad queries fail with INVALID_ARGUMENT.
+        hold, a person the contract withholds from this requester and a search
+        the node refuses (not addressed to it, unsealable, bad signature...) give
+        the same answer: a sealed, signed, zero-hit answer of the same size.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -67,27 +68,27 @@ class AgencyNodeServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_AgencyNodeServicer_to_server(servicer, server):
+def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
-                    request_deserializer=fieldgate_dot_v1_dot_node__pb2.NodeSearchRequest.FromString,
-                    response_serializer=fieldgate_dot_v1_dot_node__pb2.NodeSearchResponse.SerializeToString,
+                    request_deserializer=fieldgate_dot_v2_dot_node__pb2.NodeServiceSearchRequest.FromString,
+                    response_serializer=fieldgate_dot_v2_dot_node__pb2.NodeServiceSearchResponse.SerializeToString,
             ),
             'Describe': grpc.unary_unary_rpc_method_handler(
                     servicer.Describe,
-                    request_deserializer=fieldgate_dot_v1_dot_node__pb2.DescribeRequest.FromString,
-                    response_serializer=fieldgate_dot_v1_dot_node__pb2.NodeDescription.SerializeToString,
+                    request_deserializer=fieldgate_dot_v2_dot_node__pb2.DescribeRequest.FromString,
+                    response_serializer=fieldgate_dot_v2_dot_node__pb2.DescribeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'fieldgate.v1.AgencyNode', rpc_method_handlers)
+            'fieldgate.v2.NodeService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('fieldgate.v1.AgencyNode', rpc_method_handlers)
+    server.add_registered_method_handlers('fieldgate.v2.NodeService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class AgencyNode:
+class NodeService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -104,9 +105,9 @@ class AgencyNode:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fieldgate.v1.AgencyNode/Search',
-            fieldgate_dot_v1_dot_node__pb2.NodeSearchRequest.SerializeToString,
-            fieldgate_dot_v1_dot_node__pb2.NodeSearchResponse.FromString,
+            '/fieldgate.v2.NodeService/Search',
+            fieldgate_dot_v2_dot_node__pb2.NodeServiceSearchRequest.SerializeToString,
+            fieldgate_dot_v2_dot_node__pb2.NodeServiceSearchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -131,9 +132,9 @@ class AgencyNode:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fieldgate.v1.AgencyNode/Describe',
-            fieldgate_dot_v1_dot_node__pb2.DescribeRequest.SerializeToString,
-            fieldgate_dot_v1_dot_node__pb2.NodeDescription.FromString,
+            '/fieldgate.v2.NodeService/Describe',
+            fieldgate_dot_v2_dot_node__pb2.DescribeRequest.SerializeToString,
+            fieldgate_dot_v2_dot_node__pb2.DescribeResponse.FromString,
             options,
             channel_credentials,
             insecure,

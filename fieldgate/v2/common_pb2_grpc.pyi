@@ -3,8 +3,10 @@
 isort:skip_file
 Messages shared by the agency node and the broker services.
 
-Wire contract version 1. Fields are only ever added, never renumbered or
-retyped; a breaking change goes into a new package (fieldgate.v2).
+Wire contract version 2 (docs/protocol.md): the broker relays sealed
+queries and sealed, signed answers it cannot read. Fields are only ever
+added, never renumbered or retyped; a breaking change goes into a new
+package (fieldgate.v3).
 """
 
 from collections import abc as _abc

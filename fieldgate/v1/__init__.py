@@ -1,1 +1,0 @@
-"""Generated protobuf and gRPC code for fieldgate.v1 (do not edit)."""

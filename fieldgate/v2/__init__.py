@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC code for fieldgate.v2 (do not edit)."""
