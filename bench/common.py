@@ -59,9 +59,13 @@ def broker_request(query: common_pb2.PersonQuery) -> broker_pb2.SearchRequest:
     )
 
 
-def node_request(query: common_pb2.PersonQuery, request_id: str) -> node_pb2.NodeServiceSearchRequest:
+def node_request(
+    query: common_pb2.PersonQuery, request_id: str
+) -> node_pb2.NodeServiceSearchRequest:
     """The detective's search as a node receives it from the broker."""
-    return node_pb2.NodeServiceSearchRequest(request_id=request_id, requester=DETECTIVE, query=query)
+    return node_pb2.NodeServiceSearchRequest(
+        request_id=request_id, requester=DETECTIVE, query=query
+    )
 
 
 _FRESH_CASES = itertools.count()

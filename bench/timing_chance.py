@@ -128,7 +128,9 @@ def measure(
 
     def node_unary(query: common_pb2.PersonQuery, number: int) -> None:
         answer = node.Search(
-            node_pb2.NodeServiceSearchRequest(request_id=f"t{number}", requester=requester, query=query),
+            node_pb2.NodeServiceSearchRequest(
+                request_id=f"t{number}", requester=requester, query=query
+            ),
             timeout=10,
         )
         assert not answer.hits, "the immigration officer must see nothing"
@@ -141,7 +143,10 @@ def measure(
 
     def broker_stream(query: common_pb2.PersonQuery, number: int) -> None:
         for event in broker.SearchStream(
-            broker_pb2.SearchRequest(requester=requester, query=query), timeout=10
+            broker_pb2.SearchStreamRequest(
+                search=broker_pb2.SearchRequest(requester=requester, query=query)
+            ),
+            timeout=10,
         ):
             if event.HasField("agency"):  # the node's answer has arrived
                 assert not event.agency.hits

@@ -101,12 +101,17 @@ class BrokerSearchLog:
         self,
         request_id: str,
         requester: common_pb2.Requester,
-        query: PersonQuery,
+        query: PersonQuery | None,
         results: Sequence[broker_pb2.AgencyResult],
         credential_id: str = "",
         hedged: Mapping[str, tuple[Sequence[str], str]] | None = None,
+        sealed: str = "",
     ) -> None:
         """Append one search.
+
+        ``query`` is the clear query of a development search; a sealed search
+        has none the broker can read, and ``sealed`` (the proof's salted
+        commitment) is logged in its place, prefixed ``sealed:``.
 
         ``hedged`` maps the node id of each agency whose replicas were asked to
         the addresses asked (primary first) and the one that answered ("" if none).
@@ -135,7 +140,7 @@ class BrokerSearchLog:
             requester.purpose,
             requester.case_number,
             credential_id,
-            self._digester.query(query),
+            self._digester.query(query) if query is not None else f"sealed:{sealed}",
             json.dumps(nodes, sort_keys=True),
         )
         with self._lock:

@@ -55,8 +55,8 @@ class FanOut:
     async def search(
         self,
         request_id: str,
-        requester: common_pb2.Requester,
-        query: common_pb2.PersonQuery,
+        requester: common_pb2.Requester | None,
+        query: common_pb2.PersonQuery | None,
         signed: common_pb2.SignedSearch | None,
         deadline_seconds: float,
         on_outcome: OnOutcome | None = None,
@@ -65,12 +65,17 @@ class FanOut:
         """Return one outcome per addressed agency, in configured order, within the deadline.
 
         ``signed`` goes to every node in ``audience`` (None: every node)
-        exactly as the client sent it; no other node is asked. If this is
-        cancelled, every call still running is cancelled with it.
+        exactly as the client sent it; no other node is asked. ``requester``
+        and ``query`` are the development (insecure) clear fields, sent only
+        without ``signed``. If this is cancelled, every call still running is
+        cancelled with it.
         """
-        request = node_pb2.NodeServiceSearchRequest(
-            request_id=request_id, requester=requester, query=query, signed=signed
-        )
+        if signed is not None:
+            request = node_pb2.NodeServiceSearchRequest(request_id=request_id, signed=signed)
+        else:
+            request = node_pb2.NodeServiceSearchRequest(
+                request_id=request_id, requester=requester, query=query
+            )
         calls = [
             asyncio.create_task(a.call(request, deadline_seconds)) for a in self.addressed(audience)
         ]

@@ -47,7 +47,8 @@ class _Admitted:
 
     request_id: str
     requester: common_pb2.Requester
-    query: PersonQuery
+    query: PersonQuery | None
+    """The clear query of a development search; None when sealed (the broker cannot read it)."""
     credential_id: str
     deadline: float
     who: str
@@ -100,9 +101,12 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
 
     async def SearchStream(
         self,
-        request: broker_pb2.SearchRequest,
-        context: grpc.aio.ServicerContext[broker_pb2.SearchRequest, broker_pb2.SearchStreamResponse],
+        stream_request: broker_pb2.SearchStreamRequest,
+        context: grpc.aio.ServicerContext[
+            broker_pb2.SearchStreamRequest, broker_pb2.SearchStreamResponse
+        ],
     ) -> AsyncIterator[broker_pb2.SearchStreamResponse]:
+        request = stream_request.search
         search = await self._admit(request, context)
         events: asyncio.Queue[broker_pb2.SearchStreamResponse | None] = asyncio.Queue()
         agencies = [
@@ -159,20 +163,21 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
         request_id = uuid.uuid4().hex
         # Every line logged for this search carries its id; each node logs the same id.
         request_id_var.set(request_id)
-        requester, query = request.requester, request.query
+        requester = request.requester
+        query: PersonQuery | None = None
         credential_id = ""
         # Sizes, counts and token shapes first: junk costs no signature check,
         # no limit and no nonce memory.
         await refuse_misshapen(request, context, self._metrics, started)
         verified = None
         audience: tuple[str, ...] | None = None
+        digest = ""
         if self._verifier is not None:
             try:
-                verified = self._verifier.verify(
-                    request.signed,
-                    unsigned_requester=requester if request.HasField("requester") else None,
-                    unsigned_query=query if request.HasField("query") else None,
-                )
+                if request.HasField("requester") or request.HasField("query"):
+                    # Development fields beside a signed search: never read, never forwarded.
+                    raise VerificationError("clear_fields", "a clear requester or query was sent")
+                verified = self._verifier.verify(request.signed)
             except VerificationError as exc:
                 log.warning("search refused: %.300s", exc)
                 if self._metrics is not None:
@@ -180,12 +185,16 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
                         UNKNOWN_PURPOSE, exc.reason, time.perf_counter() - started
                     )
                 await abort(context, status_for(exc))
-            requester, query = verified.requester, verified.query
+            requester = verified.requester
             credential_id = verified.credential_id
             audience = verified.audience
+            # The broker's only handle on a sealed query: its salted commitment.
+            digest = f"sealed:{verified.sealed}"
         try:
             validate_requester(requester)
-            validated_query = validate_query(query)
+            if verified is None:
+                query = validate_query(request.query)
+                digest = query_digest(query)
             deadline = self.deadline_for(request.deadline_seconds)
             if audience is not None:
                 self._check_audience(audience)
@@ -202,7 +211,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
         search = _Admitted(
             request_id=request_id,
             requester=requester,
-            query=validated_query,
+            query=query,
             credential_id=credential_id,
             deadline=deadline,
             who=Limits.requester_key(requester.agency, requester.subject, credential_id),
@@ -213,7 +222,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
         # Limits apply to the verified requester, before any agency is asked;
         # over one the search is refused at once, never queued.
         try:
-            self._limits.admit(search.who, requester.agency, query_digest(validated_query))
+            self._limits.admit(search.who, requester.agency, digest)
         except LimitExceeded as exc:
             await self._refuse(context, search, exc)
         return search
@@ -273,9 +282,9 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
                 # Forward what the client sent, untouched: nodes verify the signed search.
                 outcomes = await self._fanout.search(
                     search.request_id,
-                    request.requester,
-                    request.query,
-                    request.signed if request.HasField("signed") else None,
+                    request.requester if search.verified is None else None,
+                    request.query if search.verified is None else None,
+                    request.signed if search.verified is not None else None,
                     search.deadline,
                     record,
                     search.audience,
@@ -314,7 +323,9 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             requester.purpose,
             " (cancelled by the requester)" if cancelled else "",
             ", ".join(
-                f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}:{len(r.hits)}" for r in results
+                f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}"
+                + (f":{len(r.answer.ciphertext)}B" if r.HasField("answer") else f":{len(r.hits)}")
+                for r in results
             ),
         )
         if self._search_log is not None:
@@ -330,6 +341,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
                     results,
                     search.credential_id,
                     hedged,
+                    search.verified.sealed if search.verified is not None else "",
                 )
             except BrokerLogError as exc:
                 # The nodes logged their disclosures before answering; the

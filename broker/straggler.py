@@ -93,7 +93,9 @@ class AgencyCaller:
             self._metrics.node_call(self.entry.node_id, result.status, time.monotonic() - started)
         return result
 
-    async def _hedged(self, request: node_pb2.NodeServiceSearchRequest, end: float) -> AgencyOutcome:
+    async def _hedged(
+        self, request: node_pb2.NodeServiceSearchRequest, end: float
+    ) -> AgencyOutcome:
         hedge_after = self.entry.hedge_after_ms / 1000
         running: dict[asyncio.Task[broker_pb2.AgencyResult], int] = {}
         failed: dict[int, broker_pb2.AgencyResult] = {}

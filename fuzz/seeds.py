@@ -65,8 +65,11 @@ def seeds() -> dict[str, list[bytes]]:
             ).SerializeToString(),  # oversized
             b"\x0a" * 64,  # lengths that promise more than there is
             node_pb2.NodeServiceSearchRequest(
-                signed=common_pb2.SignedSearch(warrants=["a.b.c"] * 9 + ["\u00eb.\u00ff.x"])
-            ).SerializeToString(),  # too many warrants, a non-ASCII token
+                signed=common_pb2.SignedSearch(
+                    proof="\u00eb.\u00ff.x",
+                    sealed=[common_pb2.SealedQuery(node_id="n", enc=b"x")] * 65,
+                )
+            ).SerializeToString(),  # too many sealed queries, a non-ASCII token
         ],
         "names": [
             "O'Brien-Smith, José María".encode(),
@@ -96,7 +99,8 @@ def seeds() -> dict[str, list[bytes]]:
         "signed_search": [
             common_pb2.SignedSearch(credential="a.b.c", proof="d.e.f").SerializeToString(),
             common_pb2.SignedSearch(
-                credential="eyJhbGciOiJFZERTQSJ9.e30.AAAA", warrants=["x"] * 100
+                credential="eyJhbGciOiJFZERTQSJ9.e30.AAAA",
+                sealed=[common_pb2.SealedQuery(node_id="x", enc=bytes(32))] * 100,
             ).SerializeToString(),
             b"\x12" + b"\xff" * 10,
         ],

@@ -22,8 +22,10 @@ Example::
     [node.trust]                      # see fieldgate.trust.config
     bundle = "trust.json"
     revocations = "revocations.json"
-    answer_key = "kcso-answer.pem"    # optional: signs every answer (its public
-                                      # half goes in the bundle's `nodes`)
+    answer_key = "kcso-answer.pem"    # Ed25519: signs every answer (its public
+                                      # half goes in the bundle's `nodes[].jwk`)
+    enc_key = "kcso-enc.pem"          # X25519: opens the queries sealed to this node
+                                      # (its public half is the bundle's `nodes[].enc`)
 
     [node.audit]                      # optional; see fieldgate.node.audit.config
     retention_days = 2555
@@ -117,6 +119,9 @@ class NodeConfig:
     """Trust bundle and revocation list; None only when ``insecure``."""
     answer_key: Path | None = None
     """Ed25519 key this node signs its answers with (``[node.trust] answer_key``)."""
+    enc_key: Path | None = None
+    """X25519 key that opens the queries sealed to this node (``[node.trust] enc_key``);
+    without it a verifying node can open no query and answers every search as absent."""
     insecure: bool = False
     """Development only: allow no trust bundle (claims taken as stated) and plaintext."""
     tls: TLSFiles | None = None
@@ -155,7 +160,8 @@ def _trust_settings(node: Section) -> dict[str, Any]:
     section = node.section("trust")
     # The answer key is the node's own; the rest of the table is shared with brokers.
     answer_key = section.optional_path("answer_key")
-    return {"trust": trust_config(section), "answer_key": answer_key}
+    enc_key = section.optional_path("enc_key")
+    return {"trust": trust_config(section), "answer_key": answer_key, "enc_key": enc_key}
 
 
 def _tls_settings(node: Section) -> dict[str, Any]:

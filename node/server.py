@@ -37,7 +37,7 @@ from fieldgate.policy.decision_log import DecisionLog
 from fieldgate.policy.engine import MissingContract
 from fieldgate.trust.answers import AnswerSigner
 from fieldgate.trust.config import build_verifier
-from fieldgate.trust.keys import load_private_key, load_public_key
+from fieldgate.trust.keys import load_enc_private_key, load_private_key, load_public_key
 from fieldgate.v2 import common_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
@@ -232,7 +232,19 @@ async def start_node(
         )
         gate = TrustGate(None, metrics)
     else:
-        gate = TrustGate(build_verifier(config.trust), metrics, node_id=config.node_id)
+        if config.enc_key is None or config.answer_key is None:
+            log.warning(
+                "NODE %s HAS NO %s: it can neither open a sealed query nor answer one "
+                "(set [node.trust] answer_key and enc_key)",
+                config.node_id,
+                "ENCRYPTION KEY" if config.enc_key is None else "ANSWER KEY",
+            )
+        gate = TrustGate(
+            build_verifier(config.trust),
+            metrics,
+            node_id=config.node_id,
+            enc_key=None if config.enc_key is None else load_enc_private_key(config.enc_key),
+        )
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)

@@ -14,6 +14,8 @@ import logging
 import uuid
 
 import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.identifiers import MAX_REQUEST_ID_LENGTH, validate_request_id
@@ -28,6 +30,7 @@ from fieldgate.node.search import AgencyNode
 from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
+from fieldgate.trust.keys import enc_key_from_jwk
 from fieldgate.v2 import common_pb2, node_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
@@ -65,7 +68,9 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
     async def Search(
         self,
         request: node_pb2.NodeServiceSearchRequest,
-        context: grpc.aio.ServicerContext[node_pb2.NodeServiceSearchRequest, node_pb2.NodeServiceSearchResponse],
+        context: grpc.aio.ServicerContext[
+            node_pb2.NodeServiceSearchRequest, node_pb2.NodeServiceSearchResponse
+        ],
     ) -> node_pb2.NodeServiceSearchResponse:
         await self._check_caller(context)  # type: ignore[arg-type]
         self._node.count_request()
@@ -87,8 +92,8 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             await abort(context, status_for(exc))
         if admitted is None:
             # Unverifiable: exactly the answer for a person this agency does not hold
-            # (signed alike, with the nonce the request claims).
-            return self._answer(request, request_id, [])
+            # (signed and sealed alike, with the nonce and key the request claims).
+            return self._answer(request, request_id, [], _claimed_answer_key(request))
         if self._budget is not None:
             try:
                 # Before any record is looked at: a spent requester causes no more audit.
@@ -118,25 +123,38 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                     # Health is for probes: its failure must not replace the answer.
                     log.exception("health status could not be refreshed")
         log.info("node %s answered with %d hits", self._node.node_id, len(hits))
-        return self._answer(request, request_id, hits)
+        return self._answer(request, request_id, hits, admitted.answer_key)
 
     def _answer(
         self,
         request: node_pb2.NodeServiceSearchRequest,
         request_id: str,
         hits: list[common_pb2.Hit],
+        recipient: X25519PublicKey | None,
     ) -> node_pb2.NodeServiceSearchResponse:
-        """The answer, signed with this node's answer key if it has one."""
+        """The answer: in the clear from an insecure node, else signed and sealed.
+
+        A verifying node with no answer key, or a requester with no ``enc``
+        key, gets an empty sealed answer: the client shows it as failed
+        verification, never as data or "no record".
+        """
         answer = node_pb2.NodeServiceSearchResponse(
-            request_id=request_id,
-            node_id=self._node.node_id,
-            agency_name=self._node.agency_name,
-            hits=hits,
+            request_id=request_id, node_id=self._node.node_id
         )
-        if self._signer is not None:
-            answer.answer_signature = self._signer.sign(
-                unverified_nonce(request.signed.proof), hits
+        if self._gate.verifier is None:
+            answer.hits.extend(hits)
+            return answer
+        if self._signer is not None and recipient is not None:
+            answer.answer.CopyFrom(
+                self._signer.seal(
+                    recipient=recipient,
+                    nonce=unverified_nonce(request.signed.proof),
+                    proof=request.signed.proof,
+                    hits=hits,
+                )
             )
+        else:
+            answer.answer.SetInParent()
         return answer
 
     async def Describe(
@@ -151,3 +169,18 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             contact=self._node.contact,
             contract_version=self._node.contract.version,
         )
+
+
+def _claimed_answer_key(request: node_pb2.NodeServiceSearchRequest) -> X25519PublicKey | None:
+    """The ``enc`` key a refused search's credential names, read without verifying it.
+
+    Sealing zero hits to whatever key is claimed discloses nothing, and keeps a
+    refusal the same shape as an absent person's answer.
+    """
+    if not request.signed.credential:
+        return None
+    try:
+        claims = jwt.decode(request.signed.credential, options={"verify_signature": False})
+        return enc_key_from_jwk(claims.get("enc") if isinstance(claims, dict) else None)
+    except (jwt.InvalidTokenError, ValueError):
+        return None

@@ -14,6 +14,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
 from fieldgate.core.claims import RequesterClaims, validate_requester
 from fieldgate.core.query import PersonQuery, validate_query
 from fieldgate.node.metrics import NodeMetrics
@@ -29,6 +31,8 @@ class Admitted:
 
     claims: RequesterClaims
     query: PersonQuery
+    answer_key: X25519PublicKey | None = None
+    """The requester's X25519 key from the verified credential; the answer is sealed to it."""
 
 
 class TrustGate:
@@ -40,10 +44,16 @@ class TrustGate:
         metrics: NodeMetrics | None = None,
         *,
         node_id: str = "",
+        enc_key: X25519PrivateKey | None = None,
     ) -> None:
-        """Verify with ``verifier`` (None: insecure); only searches addressed to ``node_id``."""
+        """Verify with ``verifier`` (None: insecure); only searches addressed to ``node_id``.
+
+        ``enc_key`` is this node's X25519 key, which opens the query sealed to it;
+        without one every signed search is refused (``unsealable``).
+        """
         self.verifier = verifier
         self.node_id = node_id
+        self._enc_key = enc_key
         """This node's id: a signed search must name it in its audience."""
         self.refused: Counter[str] = Counter()
         """Verification failures by reason (a bounded set: see ``REASONS``)."""
@@ -61,15 +71,22 @@ class TrustGate:
         if not request.HasField("signed"):
             self._refuse(request.request_id, VerificationError("unsigned", "no signed search"))
             return None
+        if request.HasField("requester") or request.HasField("query"):
+            # Development fields at a node that verifies: never taken, never mixed.
+            self._refuse(
+                request.request_id,
+                VerificationError("clear_fields", "a clear requester or query was sent"),
+            )
+            return None
         try:
             verified = self.verifier.verify(
-                request.signed,
-                unsigned_requester=request.requester if request.HasField("requester") else None,
-                unsigned_query=request.query if request.HasField("query") else None,
-                node_id=self.node_id,
+                request.signed, node_id=self.node_id, enc_key=self._enc_key
             )
         except VerificationError as exc:
             self._refuse(request.request_id, exc)
+            return None
+        if verified.query is None:  # verify() opens the query whenever node_id is given
+            self._refuse(request.request_id, VerificationError("unsealable", "no query opened"))
             return None
         claims = replace(
             validate_requester(verified.requester),
@@ -77,7 +94,7 @@ class TrustGate:
             issuer=verified.issuer,
             allowed_purposes=verified.allowed_purposes,
         )
-        return Admitted(claims, validate_query(verified.query))
+        return Admitted(claims, validate_query(verified.query), verified.answer_key)
 
     def _refuse(self, request_id: str, exc: VerificationError) -> None:
         self.refused[exc.reason] += 1

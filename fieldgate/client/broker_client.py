@@ -23,20 +23,23 @@ then the whole result (see :mod:`fieldgate.client.stream`)::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from fieldgate.client.answer_check import AnswerCheck
+from fieldgate.client.answer_check import AnswerCheck, SentSearch
 from fieldgate.client.results import SearchResult, search_result
 from fieldgate.client.stream import SearchUpdate, StreamAssembler, StreamProtocolError
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
 from fieldgate.trust.answers import unverified_nonce
-from fieldgate.trust.tokens import Identity, sign_search
+from fieldgate.trust.sealed_search import sign_search
+from fieldgate.trust.tokens import Identity
+from fieldgate.trust.trust_bundle import TrustUnavailable
 from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2
 
 CHANNEL_OPTIONS = [
@@ -125,17 +128,20 @@ def build_request(
     identity: Identity | None = None,
     warrant_tokens: Sequence[str] = (),
     audience: Sequence[str] = (),
+    node_keys: Mapping[str, X25519PublicKey] | None = None,
 ) -> broker_pb2.SearchRequest:
     """Build the broker's wire request.
 
-    With an ``identity`` the search is signed: the claims come from its
-    credential (``requester`` then only gives the purpose and case number),
-    the proof covers this query, the ``audience`` (node ids of the agencies
-    asked; no other node will answer it) and the ``warrant_tokens`` (signed
-    warrant attestations), and nothing else is sent in the clear.
+    With an ``identity`` the search is signed and sealed: the claims come from
+    its credential (``requester`` then only gives the purpose and case
+    number), the proof names the ``audience`` (node ids of the agencies asked;
+    no other node will answer it), and the query and ``warrant_tokens`` are
+    sealed to each audience node's key in ``node_keys`` (the trust bundle's
+    ``nodes[].enc``). Nothing about the person is sent in the clear.
 
     Raises:
-        ValueError: a signed search with no audience.
+        ValueError: a signed search with no audience, or an audience node
+            without an encryption key.
     """
     query = common_pb2.PersonQuery(
         surname=surname,
@@ -155,6 +161,7 @@ def build_request(
         purpose=requester.purpose,
         case_number=requester.case_number,
         audience=audience,
+        node_keys=node_keys or {},
         warrants=warrant_tokens,
     )
     return broker_pb2.SearchRequest(signed=signed, deadline_seconds=deadline_seconds)
@@ -173,19 +180,71 @@ def call_timeout(request: broker_pb2.SearchRequest) -> float:
     return (request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS) + 5.0
 
 
-def checked_result(
-    response: broker_pb2.SearchResponse,
-    request: broker_pb2.SearchRequest,
-    answers: AnswerCheck | None,
-) -> SearchResult:
-    """The result, each answer verified when there is an ``answers`` check and a signed search."""
-    if answers is None or not request.HasField("signed"):
-        return search_result(response)
-    return answers.result(
-        response,
+def sent_search(request: broker_pb2.SearchRequest, identity: Identity | None) -> SentSearch | None:
+    """What a signed search's answers are checked against (None for a development search).
+
+    Raises:
+        SearchError: a signed search from an identity without an X25519 key.
+    """
+    if identity is None or not request.HasField("signed"):
+        return None
+    if identity.enc_key is None:
+        raise SearchError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "a signed search needs your X25519 key (answers are sealed to it)",
+        )
+    return SentSearch(
+        request.signed.proof,
         unverified_nonce(request.signed.proof),
+        identity.enc_key,
         request.deadline_seconds or BROKER_MAX_DEADLINE_SECONDS,
     )
+
+
+def checked_result(
+    response: broker_pb2.SearchResponse, answers: AnswerCheck | None, sent: SentSearch | None
+) -> SearchResult:
+    """The result; every answer to a signed search opened and verified."""
+    if sent is None:
+        return search_result(response)
+    if answers is None:
+        raise SearchError(
+            grpc.StatusCode.FAILED_PRECONDITION, "a signed search needs the trust bundle"
+        )
+    return answers.result(response, sent)
+
+
+def _node_keys(
+    answers: AnswerCheck | None, identity: Identity | None
+) -> dict[str, X25519PublicKey]:
+    """The keys a signed search is sealed to (none for a development search).
+
+    Raises:
+        SearchError: a signed search without a usable trust bundle.
+    """
+    if identity is None:
+        return {}
+    if answers is None:
+        raise SearchError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "a signed search needs the trust bundle: its nodes' keys seal the query",
+        )
+    try:
+        return answers.node_keys()
+    except TrustUnavailable as exc:
+        raise SearchError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+
+
+def _assembler(answers: AnswerCheck | None, sent: SentSearch | None) -> StreamAssembler:
+    """A stream assembler that opens and verifies each agency's answer to a signed search."""
+    if sent is None:
+        return StreamAssembler()
+    if answers is None:
+        raise SearchError(
+            grpc.StatusCode.FAILED_PRECONDITION, "a signed search needs the trust bundle"
+        )
+    checker = answers
+    return StreamAssembler(lambda wire: checker.view(wire, sent))
 
 
 class SearchClient:
@@ -268,12 +327,14 @@ class SearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=self._audience(identity, audience),
+            node_keys=_node_keys(self._answers, identity),
         )
+        sent = sent_search(request, identity)
         try:
             response = self._stub.Search(request, timeout=call_timeout(request))
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
-        return checked_result(response, request, self._answers)
+        return checked_result(response, self._answers, sent)
 
     def search_stream(
         self,
@@ -313,9 +374,12 @@ class SearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=self._audience(identity, audience),
+            node_keys=_node_keys(self._answers, identity),
         )
-        call = self._stub.SearchStream(request, timeout=call_timeout(request))
-        assembler = StreamAssembler()
+        assembler = _assembler(self._answers, sent_search(request, identity))
+        call = self._stub.SearchStream(
+            broker_pb2.SearchStreamRequest(search=request), timeout=call_timeout(request)
+        )
         try:
             for event in call:
                 yield assembler.add(event)
@@ -397,12 +461,14 @@ class AsyncSearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=await self._audience(identity, audience),
+            node_keys=_node_keys(self._answers, identity),
         )
+        sent = sent_search(request, identity)
         try:
             response = await self._stub.Search(request, timeout=call_timeout(request))
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
-        return checked_result(response, request, self._answers)
+        return checked_result(response, self._answers, sent)
 
     async def search_stream(
         self,
@@ -430,9 +496,12 @@ class AsyncSearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=await self._audience(identity, audience),
+            node_keys=_node_keys(self._answers, identity),
         )
-        call = self._stub.SearchStream(request, timeout=call_timeout(request))
-        assembler = StreamAssembler()
+        assembler = _assembler(self._answers, sent_search(request, identity))
+        call = self._stub.SearchStream(
+            broker_pb2.SearchStreamRequest(search=request), timeout=call_timeout(request)
+        )
         try:
             async for event in call:
                 yield assembler.add(event)

@@ -83,6 +83,8 @@ class SearchResult:
                 "failed_verification": sum(
                     a.status == "failed_verification" for a in self.agencies
                 ),
+                # Nodes that signed that they could not answer (counted in `failed`).
+                "not_answering": sum(a.status == "not_answering" for a in self.agencies),
                 "hits": sum(len(a.hits) for a in self.agencies),
             },
             "agencies": [agency_json(a) for a in self.agencies],
@@ -147,7 +149,9 @@ def agency_view(result: broker_pb2.AgencyResult) -> AgencyView:
         agency_name=result.agency_name,
         status=STATUS_NAMES.get(result.status, "error"),
         detail=result.detail,
-        elapsed_seconds=result.elapsed_seconds,
+        # Never sent (v2 dropped it): per-agency latency would tell how long a
+        # contract worked on records it then withheld. Kept at 0 in the document.
+        elapsed_seconds=0.0,
         hits=tuple(hit_view(h) for h in result.hits),
     )
 

@@ -14,6 +14,7 @@ line (schema ``fieldgate.search-stream/v1``, documented in the README next to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,8 +121,15 @@ SearchUpdate = SearchStarted | AgencyEnded | SearchFinished
 class StreamAssembler:
     """Folds the broker's wire events into updates and the final result."""
 
-    def __init__(self) -> None:
-        """Expect a ``started`` event first."""
+    def __init__(self, view: Callable[[broker_pb2.AgencyResult], AgencyView] = agency_view) -> None:
+        """Expect a ``started`` event first; turn each agency's result into a view with ``view``.
+
+        ``view`` is where a sealed answer is opened and verified
+        (:meth:`fieldgate.client.answer_check.AnswerCheck.view`).
+        """
+        self._view = view
+        self._wire_answered = 0
+        self._wire_hits = 0
         self._request_id = ""
         self._agencies: tuple[AgencyRef, ...] | None = None
         self._ended: dict[str, AgencyView] = {}
@@ -155,7 +163,10 @@ class StreamAssembler:
         if self._agencies is None:
             raise StreamProtocolError(f"the broker sent a {kind!r} event before starting")
         if kind == "agency":
-            view = agency_view(event.agency)
+            view = self._view(event.agency)
+            # The summary counts what the broker relayed, before any verification.
+            self._wire_answered += event.agency.status == broker_pb2.NODE_STATUS_ANSWERED
+            self._wire_hits += len(event.agency.hits)
             known = {a.node_id for a in self._agencies}
             if view.node_id not in known or view.node_id in self._ended:
                 raise StreamProtocolError(
@@ -175,8 +186,8 @@ class StreamAssembler:
             summary = event.summary
             if (summary.agencies, summary.answered, summary.hits) != (
                 len(result.agencies),
-                self.progress.answered,
-                sum(len(a.hits) for a in result.agencies),
+                self._wire_answered,
+                self._wire_hits,
             ):
                 raise StreamProtocolError("the broker's summary does not match its events")
             self._finished = True

@@ -20,8 +20,9 @@ MAX_FIELDS_PER_HIT = 256
 MAX_VALUE_DEPTH = 8
 """Nesting of a released value (lists and structs inside lists and structs)."""
 
-MAX_NODE_ANSWER_BYTES = 1024 * 1024
-"""Serialized size of one node's answer."""
+MAX_NODE_ANSWER_BYTES = 2 * 1024 * 1024 + 64 * 1024
+"""Serialized size of one node's answer: the largest sealed answer (a 2 MiB bucket,
+:mod:`fieldgate.trust.sealing`) and room for its ids and framing."""
 
 MAX_NODES = 64
 """Agencies one broker may fan a search out to."""

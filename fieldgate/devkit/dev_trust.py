@@ -15,10 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fieldgate.trust.bundle_signing import sign_bundle
 from fieldgate.trust.config import TrustConfig
-from fieldgate.trust.keys import generate_key, public_jwk, save_private_key, save_public_key
+from fieldgate.trust.keys import (
+    enc_public_jwk,
+    generate_enc_key,
+    generate_key,
+    public_jwk,
+    save_private_key,
+    save_public_key,
+)
 from fieldgate.trust.tokens import (
     CredentialRequest,
     Identity,
@@ -31,6 +39,11 @@ from fieldgate.trust.tokens import (
 def answer_key_path(trust: TrustConfig, node_id: str) -> Path:
     """Where a development node's answer key lives: beside the trust bundle."""
     return trust.bundle.parent / "nodes" / f"{node_id}.pem"
+
+
+def enc_key_path(trust: TrustConfig, node_id: str) -> Path:
+    """Where a development node's X25519 key (opens queries sealed to it) lives."""
+    return trust.bundle.parent / "nodes" / f"{node_id}-enc.pem"
 
 
 @dataclass
@@ -51,6 +64,8 @@ class DevTrust:
     """Write the bundle signed (and pin the authority in :meth:`config`)."""
     nodes: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     """Node id → its answer key (published in the bundle's ``nodes``)."""
+    node_enc: dict[str, X25519PrivateKey] = field(default_factory=dict)
+    """Node id → its X25519 key (published in the bundle's ``nodes[].enc``)."""
 
     @property
     def bundle_path(self) -> Path:
@@ -78,11 +93,15 @@ class DevTrust:
         save_private_key(key, self.directory / "issuers" / f"{agency}.pem")
 
     def add_node(self, node_id: str) -> Path:
-        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`); its path."""
+        """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`) and an
+        X25519 key (:func:`enc_key_path`); the answer key's path."""
         key = generate_key()
         self.nodes[node_id] = key
         path = answer_key_path(self.config(), node_id)
         save_private_key(key, path)
+        enc = generate_enc_key()
+        self.node_enc[node_id] = enc
+        save_private_key(enc, enc_key_path(self.config(), node_id))
         return path
 
     def write(self, *, issued_at: dt.datetime | None = None) -> None:
@@ -107,7 +126,11 @@ class DevTrust:
                 }
             ],
             "nodes": [
-                {"id": node_id, "jwk": public_jwk(key.public_key())}
+                {
+                    "id": node_id,
+                    "jwk": public_jwk(key.public_key()),
+                    "enc": enc_public_jwk(self.node_enc[node_id].public_key()),
+                }
                 for node_id, key in sorted(self.nodes.items())
             ],
         }
@@ -140,10 +163,13 @@ class DevTrust:
         roles: Sequence[str] = (),
         hours: float = 8.0,
         now: dt.datetime | None = None,
+        reach: Sequence[str] | None = None,
     ) -> Identity:
-        """A fresh investigator key and a credential for it from ``agency``'s issuer."""
+        """Fresh investigator keys (Ed25519 to sign, X25519 to receive answers) and a
+        credential for them from ``agency``'s issuer (``reach``: its outbound constraint)."""
         agency_type, issuer_key = self.issuers[agency]
         holder = generate_key()
+        enc = generate_enc_key()
         credential = issue_credential(
             CredentialRequest(
                 issuer=agency,
@@ -154,11 +180,13 @@ class DevTrust:
                 purposes=tuple(purposes),
                 holder_key=holder.public_key(),
                 hours=hours,
+                holder_enc_key=enc.public_key(),
+                reach=None if reach is None else tuple(reach),
             ),
             issuer_key,
             now=now,
         )
-        return Identity(credential, holder)
+        return Identity(credential, holder, enc)
 
     def warrant(
         self,

@@ -16,7 +16,7 @@ from fieldgate.broker.config import BrokerConfig, NodeEntry
 from fieldgate.broker.limits import LimitsConfig
 from fieldgate.broker.server import RunningBroker, start_broker
 from fieldgate.core.tls import DevPKI
-from fieldgate.devkit.dev_trust import answer_key_path
+from fieldgate.devkit.dev_trust import answer_key_path, enc_key_path
 from fieldgate.node.answer_timing import AnswerTimingConfig
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.config import NodeConfig
@@ -105,10 +105,19 @@ def node_config(
         contact_phone=spec.phone,
         trust=trust,
         answer_key=_answer_key(trust, spec.node_id),
+        enc_key=_enc_key(trust, spec.node_id),
         insecure=trust is None or pki is None,
         tls=pki.files(spec.node_id) if pki else None,
         allowed_clients=(BROKER_NAME,) if pki else (),
     )
+
+
+def _enc_key(trust: TrustConfig | None, node_id: str) -> Path | None:
+    """The node's X25519 key, if the development trust kit made one (``DevTrust.add_node``)."""
+    if trust is None:
+        return None
+    path = enc_key_path(trust, node_id)
+    return path if path.exists() else None
 
 
 def _answer_key(trust: TrustConfig | None, node_id: str) -> Path | None:

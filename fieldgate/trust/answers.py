@@ -28,7 +28,6 @@ replayed — is a "failed verification" for that agency, never data and never
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 

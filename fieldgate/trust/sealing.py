@@ -26,9 +26,7 @@ from pyhpke import AEADId, CipherSuite, KDFId, KEMId, KEMKey, PyHPKEError
 
 from fieldgate.core.errors import FieldgateError
 
-SUITE = CipherSuite.new(
-    KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.CHACHA20_POLY1305
-)
+SUITE = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.CHACHA20_POLY1305)
 """The one HPKE suite of protocol v2."""
 
 TAG_BYTES = 16

@@ -1,7 +1,7 @@
 """The three signed documents and how they are made.
 
-All three (and the v2 proof, :mod:`fieldgate.trust.sealed_search`) are compact JWS/JWT with EdDSA (Ed25519) through PyJWT. Each carries
-a ``typ`` header naming what it is, so a warrant can never be presented as a
+All three (and the v2 proof, :mod:`fieldgate.trust.sealed_search`) are
+compact JWS with EdDSA (Ed25519) through PyJWT. Each carries a ``typ`` header naming what it is, so a warrant can never be presented as a
 credential or a proof as a warrant.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 

@@ -143,9 +143,7 @@ def parse_nodes(bundle: Mapping[str, object], bundle_path: Path) -> dict[str, Ed
     return nodes
 
 
-def parse_node_enc(
-    bundle: Mapping[str, object], bundle_path: Path
-) -> dict[str, X25519PublicKey]:
+def parse_node_enc(bundle: Mapping[str, object], bundle_path: Path) -> dict[str, X25519PublicKey]:
     """The ``enc`` keys of a trust bundle's ``nodes``: node id → X25519 key (if published)."""
     keys: dict[str, X25519PublicKey] = {}
     for i, entry in enumerate(_entries(bundle, "nodes", bundle_path)):

@@ -18,8 +18,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from fieldgate.core.errors import FieldgateError
 from fieldgate.core.claims import MAX_AUTHORITIES
+from fieldgate.core.errors import FieldgateError
 from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
 from fieldgate.trust.keys import enc_key_from_jwk, key_from_jwk
 from fieldgate.trust.nonce_cache import ReplayCache
@@ -209,10 +209,9 @@ def _audience(
     ):
         raise VerificationError("not_addressed", "proof names no audience (distinct node ids)")
     reach = credential.get("reach")
-    if reach is not None:
-        # The requester's own agency decided where its queries may go.
-        if not isinstance(reach, list) or not set(audience) <= set(reach):
-            raise VerificationError("outside_reach", "audience is outside the credential's reach")
+    # The requester's own agency decided where its queries may go.
+    if reach is not None and (not isinstance(reach, list) or not set(audience) <= set(reach)):
+        raise VerificationError("outside_reach", "audience is outside the credential's reach")
     if node_id is not None and node_id not in audience:
         # A search captured at one node and replayed to another ends here.
         raise VerificationError("not_addressed", f"proof is addressed to {audience}, not here")

@@ -168,7 +168,9 @@ def test_seven_thousand_copies_of_a_genuine_warrant_are_refused_before_verificat
     # A compromised broker forwarding it anyway: the node refuses it as cheaply.
     began = time.perf_counter()
     with pytest.raises(grpc.RpcError) as at_node:
-        _node_search(hostile, node_pb2.NodeServiceSearchRequest(request_id="r7000", signed=flood.signed))
+        _node_search(
+            hostile, node_pb2.NodeServiceSearchRequest(request_id="r7000", signed=flood.signed)
+        )
     node_seconds = time.perf_counter() - began
     assert at_node.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Verifying 7,000 EdDSA warrants took seconds; the shape check takes milliseconds.
@@ -189,7 +191,9 @@ def test_bad_tokens_get_invalid_argument_not_unknown(hostile: Hostile, token: st
     assert "signed.warrants[0]" in (at_broker.value.details() or "")
     assert len(at_broker.value.details() or "") < 500
     with pytest.raises(grpc.RpcError) as at_node:
-        _node_search(hostile, node_pb2.NodeServiceSearchRequest(request_id="r1", signed=request.signed))
+        _node_search(
+            hostile, node_pb2.NodeServiceSearchRequest(request_id="r1", signed=request.signed)
+        )
     assert at_node.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 

@@ -74,7 +74,9 @@ def search_node(
     channel, stub = node_stub(address)
     with channel:
         answer: node_pb2.NodeServiceSearchResponse = stub.Search(
-            node_pb2.NodeServiceSearchRequest(request_id=request_id, requester=requester, query=query),
+            node_pb2.NodeServiceSearchRequest(
+                request_id=request_id, requester=requester, query=query
+            ),
             timeout=10,
         )
     return answer

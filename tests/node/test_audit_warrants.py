@@ -96,7 +96,9 @@ def node(loop: LoopThread, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         loop.run(running.stop())
 
 
-def _search(address: str, requester: Requester, request_id: str) -> node_pb2.NodeServiceSearchResponse:
+def _search(
+    address: str, requester: Requester, request_id: str
+) -> node_pb2.NodeServiceSearchResponse:
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(

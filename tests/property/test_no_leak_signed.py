@@ -156,7 +156,8 @@ def _ask(
     channel, stub = node_stub(address)
     with channel:
         return stub.Search(  # type: ignore[no-any-return]
-            node_pb2.NodeServiceSearchRequest(request_id="p", signed=search, query=query), timeout=20
+            node_pb2.NodeServiceSearchRequest(request_id="p", signed=search, query=query),
+            timeout=20,
         )
 
 
@@ -425,7 +426,10 @@ def test_invalid_signed_searches_get_the_not_found_answer_and_nothing_else(
 
 
 def _check_valid(
-    signed: Signed, case: Case, now: dt.datetime, answers: dict[str, node_pb2.NodeServiceSearchResponse]
+    signed: Signed,
+    case: Case,
+    now: dt.datetime,
+    answers: dict[str, node_pb2.NodeServiceSearchResponse],
 ) -> None:
     requester = _as_oracle_sees_it(signed.kit, case, now.date())
     query = person_query(case.target)

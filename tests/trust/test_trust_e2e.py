@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, build_request
 from fieldgate.core.tls import DevPKI, TLSFiles
 from fieldgate.devkit.demo import CONTRACT_OF
@@ -33,10 +35,14 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import generate_key
-from fieldgate.trust.tokens import Identity, sign_search
+from fieldgate.trust.sealed_search import sign_search
+from fieldgate.trust.sealing import ANSWER_BUCKETS
+from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.sealed import ENC_KEYS, opened
 
 TODAY = dt.date.today()
 NOW = dt.datetime.now(dt.UTC)
@@ -64,6 +70,8 @@ def trusted(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Itera
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
     kit.add_issuer("ice-ero-seattle", "civil_immigration")
     kit.add_issuer("fbi-seattle", "federal_law_enforcement")
+    for agency in DEMO_AGENCIES:
+        kit.add_node(agency.node_id)
     kit.write()
     pki = DevPKI.create(
         workdir / "pki", ["broker", "kcso", "spd", "pcso", "investigator", "intruder"]
@@ -78,6 +86,8 @@ def trusted(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Itera
         import_records(spec, workdir)
         specs.append(spec)
     federation = loop.run(start_federation(specs, workdir, trust=kit.config(), pki=pki))
+    KIT_ENC.clear()
+    KIT_ENC.update(kit.node_enc)
     yield Trusted(federation, kit, pki)
     loop.run(federation.stop())
 
@@ -100,7 +110,9 @@ def hits_via_broker(
 ) -> dict[str, int] | str:
     """Hits per agency, or the broker's refusal code."""
     with SearchClient(
-        trusted.federation.broker_address, trusted.pki.files("investigator")
+        trusted.federation.broker_address,
+        trusted.pki.files("investigator"),
+        answers=AnswerCheck(build_store(trusted.kit.config())),
     ) as client:
         try:
             result = client.search(
@@ -122,13 +134,20 @@ def node_answer(
     # Straight to the node with the broker's own certificate: a compromised broker.
     channel, stub = node_stub(trusted.node(node_id), trusted.pki.files("broker"))
     with channel:
-        return stub.Search(
+        answer: node_pb2.NodeServiceSearchResponse = stub.Search(
             node_pb2.NodeServiceSearchRequest(request_id="r1", signed=signed, **extra),
             timeout=10,  # type: ignore[arg-type]
         )
+    # Every answer of a trusting node is sealed, refusals included; opened here as
+    # the requester would, its hits put where the assertions read them.
+    assert not answer.hits
+    answer.hits.extend(opened(trusted.kit, answer, signed).hits)
+    return answer
 
 
 ALL_NODES = ("kcso", "spd", "pcso")
+KIT_ENC: dict[str, X25519PrivateKey] = {}
+"""The nodes' X25519 keys of the module's kit (set by the fixture)."""
 
 
 def sign(
@@ -138,6 +157,8 @@ def sign(
     now: dt.datetime | None = None,
     audience: tuple[str, ...] = ALL_NODES,
 ) -> common_pb2.SignedSearch:
+    assert identity.enc_key is not None
+    ENC_KEYS[identity.credential] = identity.enc_key
     return sign_search(
         credential=identity.credential,
         holder_key=identity.key,
@@ -145,6 +166,7 @@ def sign(
         purpose=purpose,
         case_number="C-1",
         audience=audience,
+        node_keys={n: k.public_key() for n, k in KIT_ENC.items()},
         warrants=warrants,
         now=now,
     )
@@ -160,9 +182,8 @@ def assert_nothing_at_node(
     before = refused(trusted, "kcso", reason)
     answer = node_answer(trusted, "kcso", signed, **extra)
     assert list(answer.hits) == []
-    assert answer == node_pb2.NodeServiceSearchResponse(
-        request_id="r1", node_id="kcso", agency_name=answer.agency_name
-    )
+    # The same size as an absent person's answer: the smallest answer bucket.
+    assert len(answer.answer.ciphertext) == ANSWER_BUCKETS[0] + 16
     assert refused(trusted, "kcso", reason) == before + 1, reason
 
 
@@ -175,9 +196,8 @@ def test_the_honest_detective_is_answered(trusted: Trusted) -> None:
 
 def _forged_key(kit: DevTrust) -> Identity:
     honest = detective(kit)
-    return Identity(
-        honest.credential, generate_key()
-    )  # proof signed by a key not in the credential
+    # The proof signed by a key not in the credential.
+    return Identity(honest.credential, generate_key(), honest.enc_key)
 
 
 def _foreign_issuer(kit: DevTrust) -> Identity:
@@ -238,7 +258,9 @@ def test_a_request_id_that_could_forge_log_lines_is_refused(trusted: Trusted) ->
         channel, stub = node_stub(trusted.node("kcso"), trusted.pki.files("broker"))
         with channel, pytest.raises(grpc.RpcError) as refused_call:
             stub.Search(
-                node_pb2.NodeServiceSearchRequest(request_id=bad, signed=sign(detective(trusted.kit))),
+                node_pb2.NodeServiceSearchRequest(
+                    request_id=bad, signed=sign(detective(trusted.kit))
+                ),
                 timeout=10,
             )
         assert refused_call.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
@@ -266,37 +288,60 @@ def test_a_tampering_broker_is_refused_by_every_node(trusted: Trusted) -> None:
     def purpose(d: dict[str, object]) -> None:
         d["purpose"] = "missing_person"
 
-    def name(d: dict[str, object]) -> None:
-        d["query"] = {**d["query"], "surname": "NGUYEN"}  # type: ignore[dict-item]
+    def swap_envelopes(signed: common_pb2.SignedSearch) -> common_pb2.SignedSearch:
+        """Every node gets the envelope sealed to another node."""
+        envelopes = list(signed.sealed)
+        rotated = [
+            common_pb2.SealedQuery(node_id=a.node_id, enc=b.enc, ciphertext=b.ciphertext)
+            for a, b in zip(envelopes, envelopes[1:] + envelopes[:1], strict=True)
+        ]
+        return common_pb2.SignedSearch(
+            credential=signed.credential, proof=signed.proof, sealed=rotated
+        )
+
+    def flip_a_bit(signed: common_pb2.SignedSearch) -> common_pb2.SignedSearch:
+        altered = common_pb2.SignedSearch()
+        altered.CopyFrom(signed)
+        for envelope in altered.sealed:
+            envelope.ciphertext = bytes([envelope.ciphertext[0] ^ 1]) + envelope.ciphertext[1:]
+        return altered
+
+    def from_another_search(signed: common_pb2.SignedSearch) -> common_pb2.SignedSearch:
+        """The warrant dropped: the envelopes of the same requester's warrant-less search."""
+        other = sign(fed)
+        return common_pb2.SignedSearch(
+            credential=signed.credential, proof=signed.proof, sealed=other.sealed
+        )
 
     tampered = {
         "purpose changed": common_pb2.SignedSearch(
             credential=honest.credential, proof=_tamper_payload(honest.proof, purpose),
-            warrants=honest.warrants,
+            sealed=honest.sealed,
         ),
-        "name changed": common_pb2.SignedSearch(
-            credential=honest.credential, proof=_tamper_payload(honest.proof, name),
-            warrants=honest.warrants,
-        ),
-        "warrant dropped": common_pb2.SignedSearch(
+        "envelopes swapped": swap_envelopes(honest),
+        "ciphertext altered": flip_a_bit(honest),
+        "warrant dropped": from_another_search(honest),
+        "envelope missing": common_pb2.SignedSearch(
             credential=honest.credential, proof=honest.proof
         ),
     }  # fmt: skip
     reasons = {
         "purpose changed": "proof_signature",
-        "name changed": "proof_signature",
-        "warrant dropped": "warrant_mismatch",
+        "envelopes swapped": "unsealable",
+        "ciphertext altered": "unsealable",
+        "warrant dropped": "unsealable",
+        "envelope missing": "unsealable",
     }
     for label, signed in tampered.items():
         for node_id in ("kcso", "spd", "pcso"):
             before = refused(trusted, node_id, reasons[label])
             assert list(node_answer(trusted, node_id, signed).hits) == [], (label, node_id)
             assert refused(trusted, node_id, reasons[label]) == before + 1, (label, node_id)
-    # A changed plain copy beside an intact signature is refused too.
+    # A clear query beside an intact signed search is refused too.
     assert_nothing_at_node(
         trusted,
         sign(fed, warrants=(warrant,)),
-        "unsigned_fields_mismatch",
+        "clear_fields",
         query=common_pb2.PersonQuery(surname="NGUYEN", given_name="LINH", dob="2005-09-12"),
     )
     # And the untouched search is answered, warrant and all.

@@ -1,0 +1,38 @@
+"""Tests' side of sealed answers: open what a node sealed to a test identity.
+
+Tests that call a node directly (as a compromised broker would) get a sealed
+answer; :func:`open_hits` opens and verifies it with the real client code
+(:func:`fieldgate.trust.answers.open_answer`) so they can assert on the hits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.trust.answers import VerifiedAnswer, open_answer, unverified_nonce
+from fieldgate.v2 import common_pb2, node_pb2
+
+ENC_KEYS: dict[str, X25519PrivateKey] = {}
+"""Credential → the X25519 key of its identity (filled by the tests' sign helpers)."""
+
+
+def opened(
+    kit: DevTrust, answer: node_pb2.NodeServiceSearchResponse, signed: common_pb2.SignedSearch
+) -> VerifiedAnswer:
+    """Open and verify ``answer`` to ``signed`` as its requester would.
+
+    Raises:
+        fieldgate.trust.answers.AnswerVerificationError: it does not open or verify.
+    """
+    return open_answer(
+        answer.answer,
+        enc_key=ENC_KEYS[signed.credential],
+        node_id=answer.node_id,
+        nonce=unverified_nonce(signed.proof),
+        proof=signed.proof,
+        node_keys={n: k.public_key() for n, k in kit.nodes.items()},
+        now=dt.datetime.now(dt.UTC),
+    )
