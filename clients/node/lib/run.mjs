@@ -21,6 +21,11 @@ export class BrokerError extends Error {
   }
 }
 
+/** The longest deadline a broker grants (0 asks for its default, at most this). */
+const BROKER_MAX_DEADLINE_SECONDS = 10;
+/** Tolerated difference between a node's clock and ours. */
+const SKEW_SECONDS = 60;
+
 const BROKER_STATUS = {
   NODE_STATUS_TIMED_OUT: "timed_out",
   NODE_STATUS_UNREACHABLE: "unreachable",
@@ -160,9 +165,17 @@ export async function runSearch(opts) {
       continue;
     }
     try {
+      if (result.hits?.length) {
+        // Field 15 is for development brokers without a trust bundle; beside a
+        // sealed search it can only be a broker's own words.
+        throw new AnswerVerificationError("malformed", "clear hits beside a sealed search");
+      }
       const verified = await openAnswer(result.answer, {
         encKey: setup.encKey, nodeId, nonce: built.nonce, proof: built.proof,
         nodes: setup.trust.nodes, hitType, now: new Date(),
+        // The oldest answer this search can have: its deadline plus clock skew both ways.
+        maxAgeSeconds: (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 2 * SKEW_SECONDS,
+        skewSeconds: SKEW_SECONDS,
       });
       if (verified.status === NOT_ANSWERING) {
         agencies.push({ ...entry, status: "could_not_answer", reason: verified.reason, detail: "" });
