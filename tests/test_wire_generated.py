@@ -20,10 +20,10 @@ def test_generated_code_matches_proto(tmp_path: Path) -> None:
         capture_output=True,
     )
     fresh = {
-        p.name: p.read_text() for p in (tmp_path / "fieldgate" / "v1").iterdir() if p.is_file()
+        p.name: p.read_text() for p in (tmp_path / "fieldgate" / "v2").iterdir() if p.is_file()
     }
     committed = {
-        p.name: p.read_text() for p in (ROOT / "fieldgate" / "v1").iterdir() if p.is_file()
+        p.name: p.read_text() for p in (ROOT / "fieldgate" / "v2").iterdir() if p.is_file()
     }
     assert set(fresh) == set(committed), "files differ: run `make proto` and commit"
     for name, text in fresh.items():

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -235,6 +236,18 @@ def _node_keys(
         raise SearchError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
 
 
+def _build(requester: Requester, **kwargs: Any) -> broker_pb2.SearchRequest:
+    """:func:`build_request`, its refusals as :class:`SearchError` (nothing was sent).
+
+    Raises:
+        SearchError: INVALID_ARGUMENT, e.g. an audience node without an encryption key.
+    """
+    try:
+        return build_request(requester, **kwargs)
+    except ValueError as exc:
+        raise SearchError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+
+
 def _assembler(answers: AnswerCheck | None, sent: SentSearch | None) -> StreamAssembler:
     """A stream assembler that opens and verifies each agency's answer to a signed search."""
     if sent is None:
@@ -316,7 +329,7 @@ class SearchClient:
         Raises:
             SearchError: the broker refused the search or could not be reached.
         """
-        request = build_request(
+        request = _build(
             requester,
             surname=surname,
             given_name=given_name,
@@ -363,7 +376,7 @@ class SearchClient:
             SearchError: the broker refused the search, could not be reached,
                 or broke the stream's order.
         """
-        request = build_request(
+        request = _build(
             requester,
             surname=surname,
             given_name=given_name,
@@ -450,7 +463,7 @@ class AsyncSearchClient:
         audience: Sequence[str] | None = None,
     ) -> SearchResult:
         """As :meth:`SearchClient.search`."""
-        request = build_request(
+        request = _build(
             requester,
             surname=surname,
             given_name=given_name,
@@ -485,7 +498,7 @@ class AsyncSearchClient:
         audience: Sequence[str] | None = None,
     ) -> AsyncIterator[SearchUpdate]:
         """As :meth:`SearchClient.search_stream`; cancelling the task cancels the search."""
-        request = build_request(
+        request = _build(
             requester,
             surname=surname,
             given_name=given_name,

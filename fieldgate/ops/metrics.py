@@ -139,7 +139,7 @@ class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """
 
     def __init__(self, registry: CollectorRegistry, services: Collection[str]) -> None:
-        """Count calls to ``services`` (full names, ``fieldgate.v2.NodeService``) in ``registry``."""
+        """Count calls to ``services`` (full names, e.g. ``fieldgate.v2.NodeService``)."""
         self._services = frozenset(services)
         self._wrapped: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = {}
         labels = ["grpc_type", "grpc_service", "grpc_method"]

@@ -4,13 +4,16 @@
 
     agency issuer key ──signs──▶ credential (JWT: subject, agency, type, roles,
                                   purposes, hours of validity, holder's public key)
-    investigator key  ──signs──▶ proof (JWS over this very query, purpose, case,
-                                  warrant digests, time, nonce)
+    investigator key  ──signs──▶ proof (JWS over purpose, case, audience, time,
+                                  nonce and the commitment to the sealed query)
+    node enc keys     ◀──seal─── query and warrants (HPKE, one envelope per node)
     court key         ──signs──▶ warrant attestation (JWS: person, covers, expiry)
 
 Every node checks the whole chain itself against its own trust bundle
-(:mod:`fieldgate.trust.verify`); the broker checks too, to refuse junk early,
-but forwards the signed search untouched, so it can neither forge nor alter it.
+(:mod:`fieldgate.trust.verify`); the broker checks the credential and proof
+too, to refuse junk early, but forwards the signed search untouched, so it can
+neither forge nor alter it — and cannot read the query, the warrants or any
+answer, which are sealed (protocol v2, docs/protocol.md).
 
 Layer 2 (see README "Layout"): imports only :mod:`fieldgate.core` and the wire code.
 
@@ -23,8 +26,11 @@ Modules:
 - :mod:`fieldgate.trust.nonce_cache`: the proofs already seen, so none is used twice.
 - :mod:`fieldgate.trust.verify`: checking a signed search end to end.
 - :mod:`fieldgate.trust.config`: the ``trust`` table of a config, and the verifier it makes.
-- :mod:`fieldgate.trust.answers`: Signed answers: each node signs what it released, the client
-  checks every one.
+- :mod:`fieldgate.trust.answers`: Signed, sealed answers: each node signs its answer and seals it
+  to the requester; the client opens and checks every one.
+- :mod:`fieldgate.trust.sealing`: HPKE envelopes (pyhpke) and the padding buckets that hide sizes.
+- :mod:`fieldgate.trust.sealed_search`: The v2 signed search: a proof the broker can read, a
+  query sealed to each addressed node.
 - :mod:`fieldgate.trust.bundle_signing`: A trust bundle signed by the federation authority, and how
   every party opens it.
 """

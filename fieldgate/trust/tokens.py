@@ -1,7 +1,8 @@
 """The three signed documents and how they are made.
 
 All three (and the v2 proof, :mod:`fieldgate.trust.sealed_search`) are
-compact JWS with EdDSA (Ed25519) through PyJWT. Each carries a ``typ`` header naming what it is, so a warrant can never be presented as a
+compact JWS with EdDSA (Ed25519) through PyJWT. Each carries a ``typ``
+header naming what it is, so a warrant can never be presented as a
 credential or a proof as a warrant.
 """
 

@@ -80,7 +80,6 @@ class HostileNode(node_pb2_grpc.NodeServiceServicer):
         return node_pb2.NodeServiceSearchResponse(
             request_id=request.request_id,
             node_id="hostile",
-            agency_name=HOSTILE_NAME,
             hits=self.hits(),
         )
 
@@ -148,3 +147,23 @@ def test_one_hostile_answer_fails_that_node_alone(
         assert [h.record_id for h in kept.hits] == [h.record_id for h in agency.hits]
     assert any(a.hits for a in honest.agencies)
     assert sum(len(a.hits) for a in result.agencies) <= MAX_HITS_PER_ANSWER * len(result.agencies)
+
+
+def test_a_sealed_answer_off_the_padded_sizes_is_refused() -> None:
+    """The broker cannot read a sealed answer, but can hold it to the protocol's sizes."""
+    from fieldgate.broker.answer_checks import answer_problem
+    from fieldgate.trust.sealing import ANSWER_BUCKETS
+    from fieldgate.v2 import common_pb2
+
+    def sealed(enc: int, ciphertext: int) -> node_pb2.NodeServiceSearchResponse:
+        return node_pb2.NodeServiceSearchResponse(
+            answer=common_pb2.SealedAnswer(enc=bytes(enc), ciphertext=bytes(ciphertext))
+        )
+
+    assert answer_problem(sealed(32, ANSWER_BUCKETS[0] + 16), "x") is None
+    # One byte more tells sizes apart; a short enc is no HPKE envelope.
+    assert "padded answer size" in (answer_problem(sealed(32, ANSWER_BUCKETS[0] + 17), "x") or "")
+    assert "padded answer size" in (answer_problem(sealed(31, ANSWER_BUCKETS[0] + 16), "x") or "")
+    beside = sealed(32, ANSWER_BUCKETS[0] + 16)
+    beside.hits.add(record_id="R-1")
+    assert "clear hits" in (answer_problem(beside, "x") or "")

@@ -17,6 +17,7 @@ import pytest
 
 from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.server import RunningBroker
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient
 from fieldgate.client.results import SearchResult
 from fieldgate.core.tls import DevPKI
@@ -35,6 +36,7 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.config import build_store
 from tests.helpers.brokers import start_test_broker
 from tests.helpers.faults import FaultProxy
 from tests.helpers.federation import LoopThread
@@ -74,6 +76,8 @@ def agencies(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iter
     workdir = tmp_path_factory.mktemp("straggler")
     kit = DevTrust(workdir / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
+    for agency in (KCSO, SPD):  # a replica holds its agency's keys (the same files)
+        kit.add_node(agency.node_id)
     kit.write()
     pki = DevPKI.create(workdir / "pki", ["broker", KCSO.node_id, SPD.node_id, "investigator"])
     (workdir / "replica").mkdir()
@@ -105,7 +109,11 @@ def search(agencies: Agencies, broker: RunningBroker) -> tuple[SearchResult, flo
         "bellevue-pd", "det-4711", ["criminal_investigation"], roles=["detective"]
     )
     started = time.monotonic()
-    with SearchClient(broker.address, agencies.pki.files("investigator")) as client:
+    with SearchClient(
+        broker.address,
+        agencies.pki.files("investigator"),
+        answers=AnswerCheck(build_store(agencies.kit.config())),
+    ) as client:
         result = client.search(
             CRIMINAL,
             surname=DEMO_SUBJECT.surname,

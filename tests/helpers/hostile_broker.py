@@ -37,6 +37,8 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
         """Every genuine response, for replays."""
         self.last_proof = ""
         """The proof of the search being forwarded (what a broker sees)."""
+        self.last_request = broker_pb2.SearchRequest()
+        """The whole search being forwarded: everything a broker receives."""
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         broker_pb2_grpc.add_BrokerServiceServicer_to_server(self, self._server)
         if serve_tls is None:
@@ -48,6 +50,7 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
 
     def Search(self, request: broker_pb2.SearchRequest, context: Any) -> broker_pb2.SearchResponse:
         self.last_proof = request.signed.proof
+        self.last_request = request
         genuine = self._stub.Search(request, timeout=20)
         self.seen.append(genuine)
         forged = broker_pb2.SearchResponse()

@@ -15,8 +15,11 @@ import logging
 import grpc
 import pytest
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import SearchClient, SearchError
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
+from fieldgate.trust.config import build_store
+from fieldgate.trust.sealing import ANSWER_BUCKETS
 from fieldgate.v2 import node_pb2
 from tests.trust import test_trust_e2e
 from tests.trust.test_trust_e2e import (
@@ -34,13 +37,26 @@ trusted = test_trust_e2e.trusted
 """The same signed federation fixture (a federation of its own for this module)."""
 
 
-def _absent(trusted: Trusted, node_id: str) -> node_pb2.NodeServiceSearchResponse:
-    """The very answer a node gives for a person it does not hold."""
-    return node_pb2.NodeServiceSearchResponse(
-        request_id="r1",
-        node_id=node_id,
-        agency_name=trusted.federation.nodes[node_id].node.agency_name,
-    )
+class _Absent:
+    """Equal to any answer shaped like a node's answer for a person it does not hold:
+    no hits once opened, sealed in the smallest answer bucket."""
+
+    def __init__(self, trusted: Trusted, node_id: str) -> None:
+        self.node_id = node_id
+
+    def __eq__(self, answer: object) -> bool:
+        return (
+            isinstance(answer, node_pb2.NodeServiceSearchResponse)
+            and answer.request_id == "r1"
+            and answer.node_id == self.node_id
+            and not answer.hits
+            and len(answer.answer.ciphertext) == ANSWER_BUCKETS[0] + 16
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_absent = _Absent
 
 
 def test_a_search_replayed_to_a_node_it_was_not_addressed_to_gets_nothing(
@@ -65,7 +81,9 @@ def test_the_broker_asks_only_the_addressed_agencies(trusted: Trusted) -> None:
     identity = trusted.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
     requests = {n: r.node.counters.requests for n, r in trusted.federation.nodes.items()}
     with SearchClient(
-        trusted.federation.broker_address, trusted.pki.files("investigator")
+        trusted.federation.broker_address,
+        trusted.pki.files("investigator"),
+        answers=AnswerCheck(build_store(trusted.kit.config())),
     ) as client:
         result = client.search(
             CRIMINAL,
@@ -123,7 +141,12 @@ def test_a_copy_of_another_agencys_warrant_unlocks_nothing(trusted: Trusted) -> 
     assert refused(trusted, "pcso", "warrant_holder") == before + 1
     # Through the broker the copy is refused before any agency is asked.
     officer = kit.identity("ice-ero-seattle", "ero-0917", ["civil_immigration"])
-    assert hits_via_broker(trusted, officer, IMMIGRATION, (fbi_warrant,)) == "UNAUTHENTICATED"
+    # The warrant is sealed: the broker cannot see it, every node refuses the copy.
+    assert hits_via_broker(trusted, officer, IMMIGRATION, (fbi_warrant,)) == {
+        "kcso": 0,
+        "spd": 0,
+        "pcso": 0,
+    }
 
 
 def test_a_warrant_applies_only_to_its_case_and_named_investigator(trusted: Trusted) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.dev_trust import DevTrust
@@ -22,6 +23,7 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.config import build_store
 from tests.helpers.federation import LoopThread
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
@@ -34,6 +36,7 @@ def test_every_credential_seen_is_listed_and_long_unused_ones_flagged(
     kit = DevTrust(workdir / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
     kit.add_issuer("ice-ero-seattle", "civil_immigration")
+    kit.add_node("kcso")
     kit.write()
     pki = DevPKI.create(workdir / "pki", ["broker", "kcso", "investigator"])
     records = workdir / "kcso.jsonl"
@@ -48,7 +51,11 @@ def test_every_credential_seen_is_listed_and_long_unused_ones_flagged(
         start_federation([spec], workdir, trust=kit.config(), pki=pki, audit=True)
     )
     try:
-        with SearchClient(federation.broker_address, pki.files("investigator")) as client:
+        with SearchClient(
+            federation.broker_address,
+            pki.files("investigator"),
+            answers=AnswerCheck(build_store(kit.config())),
+        ) as client:
             for identity, purpose in ((detective, "criminal_investigation"),
                                       (detective, "missing_person"),
                                       (officer, "civil_immigration")):  # fmt: skip

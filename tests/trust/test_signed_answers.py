@@ -11,9 +11,11 @@ agencies' honest answers still come through.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import jwt
 import pytest
 from google.protobuf import struct_pb2
 
@@ -38,11 +40,12 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
 from fieldgate.trust.config import build_store
-from fieldgate.trust.keys import generate_key
-from fieldgate.trust.tokens import sign_search
+from fieldgate.trust.keys import enc_key_from_jwk, generate_key
+from fieldgate.trust.sealed_search import sign_search
 from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
 from tests.helpers.hostile_broker import HostileBroker
+from tests.helpers.sealed import ENC_KEYS, opened
 
 CRIMINAL = Requester("", "", "", "criminal_investigation", "BPD-2026-018233")
 
@@ -111,34 +114,45 @@ def test_honest_answers_verify_through_the_real_broker(signed: Signed) -> None:
 
 
 def _altered(response: broker_pb2.SearchResponse, signed: Signed) -> None:
-    hit = _result(response, "kcso").hits[0]
-    hit.fields[0].value.CopyFrom(struct_pb2.Value(string_value="123 FORGED ST"))
+    sealed = _result(response, "kcso").answer
+    sealed.ciphertext = (
+        sealed.ciphertext[:100] + bytes([sealed.ciphertext[100] ^ 1]) + (sealed.ciphertext[101:])
+    )
 
 
-def _hits_hidden(response: broker_pb2.SearchResponse, signed: Signed) -> None:
-    del _result(response, "kcso").hits[:]  # "no record", with the genuine signature
+def _hidden(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    # "No record": the sealed answer withheld.
+    _result(response, "kcso").answer.Clear()
 
 
-def _stripped(response: broker_pb2.SearchResponse, signed: Signed) -> None:
-    result = _result(response, "kcso")
-    del result.hits[:]
-    result.answer_signature = ""  # "no record", unsigned
+def _clear_hits(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    # Hits of the broker's own making, beside the genuine sealed answer.
+    forged = common_pb2.Hit(record_id="FORGED-1", record_kind="booking", score=1.0)
+    forged.fields.add(name="address", value=struct_pb2.Value(string_value="123 FORGED ST"))
+    _result(response, "kcso").hits.append(forged)
 
 
 def _forged(response: broker_pb2.SearchResponse, signed: Signed) -> None:
-    # A whole answer the broker signs itself, bound to the right search.
-    result = _result(response, "kcso")
-    nonce = unverified_nonce(signed.hostile.last_proof)
-    result.answer_signature = AnswerSigner("kcso", generate_key()).sign(nonce, result.hits)
+    # A whole answer the broker signs with its own key and seals to the requester's
+    # public key (from the credential it relays), bound to the right search.
+    request = signed.hostile.last_request
+    claims = jwt.decode(request.signed.credential, options={"verify_signature": False})
+    _result(response, "kcso").answer.CopyFrom(
+        AnswerSigner("kcso", generate_key()).seal(
+            recipient=enc_key_from_jwk(claims["enc"]),
+            nonce=unverified_nonce(request.signed.proof),
+            proof=request.signed.proof,
+            hits=[],
+        )
+    )
 
 
 def _swapped(response: broker_pb2.SearchResponse, signed: Signed) -> None:
     kcso, spd = _result(response, "kcso"), _result(response, "spd")
-    kcso.answer_signature, spd.answer_signature = spd.answer_signature, kcso.answer_signature
-    kcso_hits, spd_hits = list(kcso.hits), list(spd.hits)
-    del kcso.hits[:], spd.hits[:]
-    kcso.hits.extend(spd_hits)
-    spd.hits.extend(kcso_hits)
+    kcso_answer = common_pb2.SealedAnswer()
+    kcso_answer.CopyFrom(kcso.answer)
+    kcso.answer.CopyFrom(spd.answer)
+    spd.answer.CopyFrom(kcso_answer)
 
 
 def _replayed(response: broker_pb2.SearchResponse, signed: Signed) -> None:
@@ -147,12 +161,12 @@ def _replayed(response: broker_pb2.SearchResponse, signed: Signed) -> None:
 
 
 ATTACKS: dict[str, tuple[Callable[[broker_pb2.SearchResponse, Signed], None], set[str]]] = {
-    "altered field": (_altered, {"altered"}),
-    "hits hidden (no record)": (_hits_hidden, {"altered"}),
-    "signature stripped": (_stripped, {"unsigned"}),
+    "altered ciphertext": (_altered, {"unsealable"}),
+    "answer withheld (no record)": (_hidden, {"unsealable"}),
+    "clear hits added": (_clear_hits, {"malformed"}),
     "forged with the broker's key": (_forged, {"signature"}),
-    "swapped with another agency's": (_swapped, {"signature"}),
-    "replayed from another search": (_replayed, {"wrong_search"}),
+    "swapped with another agency's": (_swapped, {"unsealable"}),
+    "replayed from another search": (_replayed, {"unsealable"}),
 }
 
 
@@ -182,15 +196,18 @@ def test_a_lying_broker_is_caught_for_the_agency_it_lied_about(signed: Signed, a
     assert views["pcso"].status == "answered"
 
 
-def test_a_refusal_is_signed_exactly_like_an_absent_persons_answer(signed: Signed) -> None:
-    """Signed or not, a refused search still looks like a person the agency does not hold."""
+def test_a_refusal_is_sealed_exactly_like_an_absent_persons_answer(signed: Signed) -> None:
+    """A refused search still looks like a person the agency does not hold, to the byte count."""
     identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
     nobody = common_pb2.PersonQuery(surname="QUIZZLEWICK", given_name="ZED", dob="1901-01-01")
+    assert identity.enc_key is not None
+    ENC_KEYS[identity.credential] = identity.enc_key
 
     def ask(audience: list[str]) -> node_pb2.NodeServiceSearchResponse:
         search = sign_search(
             credential=identity.credential, holder_key=identity.key, query=nobody,
             purpose="criminal_investigation", case_number="C-1", audience=audience,
+            node_keys={n: k.public_key() for n, k in signed.kit.node_enc.items()},
         )  # fmt: skip
         channel, stub = node_stub(
             signed.federation.nodes["kcso"].address, signed.pki.files("broker")
@@ -199,12 +216,39 @@ def test_a_refusal_is_signed_exactly_like_an_absent_persons_answer(signed: Signe
             answer: node_pb2.NodeServiceSearchResponse = stub.Search(
                 node_pb2.NodeServiceSearchRequest(request_id="r1", signed=search), timeout=10
             )
+        # Both open and verify as an answered, zero-hit answer from kcso.
+        opened_answer = opened(signed.kit, answer, search)
+        assert (opened_answer.status, opened_answer.hits) == ("answered", ())
         return answer
 
     gate = signed.federation.nodes["kcso"].gate
     before = gate.refused["not_addressed"]
     absent, refused = ask(["kcso"]), ask(["spd"])  # the second is not addressed to kcso
     assert gate.refused["not_addressed"] == before + 1
-    assert absent.answer_signature
-    assert refused.answer_signature
+    assert len(absent.answer.ciphertext) == len(refused.answer.ciphertext)
     assert len(absent.SerializeToString()) == len(refused.SerializeToString())
+
+
+def test_the_broker_never_holds_a_name_a_date_of_birth_or_a_field(
+    signed: Signed, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Everything a broker receives and logs for a search, searched for the person."""
+    check = _check(signed.kit)
+    with caplog.at_level(logging.DEBUG):
+        result = _search(signed, signed.hostile.address, check)
+    released = [
+        str(v.value)
+        for a in result.agencies
+        for h in a.hits
+        for v in h.fields.values()
+        if len(str(v.value)) >= 6
+    ]
+    assert released, "the requester saw fields (so the broker relayed them, sealed)"
+    received = signed.hostile.last_request.SerializeToString()
+    relayed = signed.hostile.seen[-1].SerializeToString()
+    secrets = [DEMO_SUBJECT.surname, DEMO_SUBJECT.given_name, DEMO_SUBJECT.dob, *released]
+    for secret in secrets:
+        for form in {secret, secret.upper(), secret.lower()}:
+            assert form.encode() not in received, form
+            assert form.encode() not in relayed, form
+            assert form not in caplog.text, form

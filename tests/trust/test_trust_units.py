@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fieldgate.devkit.dev_trust import DevTrust
-from fieldgate.trust.keys import generate_key, public_jwk
+from fieldgate.trust.keys import generate_enc_key, generate_key, public_jwk
 from fieldgate.trust.nonce_cache import ReplayCache
-from fieldgate.trust.tokens import CREDENTIAL_TYPE, sign_search
+from fieldgate.trust.sealed_search import sign_search
+from fieldgate.trust.tokens import CREDENTIAL_TYPE
 from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
 from fieldgate.trust.verify import SearchVerifier, VerificationError
 from fieldgate.v2 import common_pb2
@@ -124,6 +125,7 @@ def test_credentials_an_issuer_may_not_sign(
     signed = sign_search(
         credential=token, holder_key=holder, query=QUERY,  # type: ignore[arg-type]
         purpose="criminal_investigation", case_number="", audience=["kcso"],
+        node_keys={"kcso": generate_enc_key().public_key()},
     )  # fmt: skip
     with pytest.raises(VerificationError) as caught:
         verifier(kit).verify(signed)
