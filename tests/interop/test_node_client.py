@@ -189,35 +189,28 @@ def _kcso(response: broker_pb2.SearchResponse) -> broker_pb2.AgencyResult:
     return next(r for r in response.results if r.node_id == "kcso")
 
 
-def _flipped(
-    response: broker_pb2.SearchResponse, hostile: HostileBroker, identity: Identity
-) -> None:
+def _flipped(response: broker_pb2.SearchResponse, hostile: HostileBroker) -> None:
     answer = _kcso(response).answer
     answer.ciphertext = (
         answer.ciphertext[:100] + bytes([answer.ciphertext[100] ^ 1]) + (answer.ciphertext[101:])
     )
 
 
-def _swapped(
-    response: broker_pb2.SearchResponse, hostile: HostileBroker, identity: Identity
-) -> None:
+def _swapped(response: broker_pb2.SearchResponse, hostile: HostileBroker) -> None:
     spd = next(r for r in response.results if r.node_id == "spd")
     _kcso(response).answer.CopyFrom(spd.answer)
 
 
-def _replayed(
-    response: broker_pb2.SearchResponse, hostile: HostileBroker, identity: Identity
-) -> None:
+def _replayed(response: broker_pb2.SearchResponse, hostile: HostileBroker) -> None:
     _kcso(response).answer.CopyFrom(_kcso(hostile.seen[-2]).answer)
 
 
-def _forged(
-    response: broker_pb2.SearchResponse, hostile: HostileBroker, identity: Identity
-) -> None:
+def _forged(response: broker_pb2.SearchResponse, hostile: HostileBroker) -> None:
     # "No record", sealed to the requester's own key (the credential it relayed
     # names it) and bound to this very search — signed with a key the broker made up.
     proof = hostile.last_proof
-    claims = jwt.decode(identity.credential, options={"verify_signature": False})
+    credential = hostile.last_request.signed.credential
+    claims = jwt.decode(credential, options={"verify_signature": False})
     forged = AnswerSigner("kcso", generate_key()).seal(
         recipient=enc_key_from_jwk(claims["enc"]),
         nonce=unverified_nonce(proof),
@@ -227,7 +220,7 @@ def _forged(
     _kcso(response).answer.CopyFrom(forged)
 
 
-Attack = Callable[[broker_pb2.SearchResponse, HostileBroker, Identity], None]
+Attack = Callable[[broker_pb2.SearchResponse, HostileBroker], None]
 
 ATTACKS: dict[str, tuple[Attack, str]] = {
     "one byte of the sealed answer flipped": (_flipped, "unsealable"),
@@ -246,7 +239,7 @@ def test_a_tampering_broker_makes_that_agency_fail_verification(
     _node_search(interop, identity, interop.hostile.address)  # honest, for the replay
 
     def lie(response: broker_pb2.SearchResponse) -> broker_pb2.SearchResponse:
-        tamper(response, interop.hostile, identity)
+        tamper(response, interop.hostile)
         return response
 
     interop.hostile.tamper = lie
