@@ -220,6 +220,18 @@ def _forged(response: broker_pb2.SearchResponse, hostile: HostileBroker) -> None
     _kcso(response).answer.CopyFrom(forged)
 
 
+def _dropped(response: broker_pb2.SearchResponse, hostile: HostileBroker) -> None:
+    # Not a word about kcso: the investigator must not read silence as "no record".
+    kept = [r for r in response.results if r.node_id != "kcso"]
+    del response.results[:]
+    response.results.extend(kept)
+
+
+def _clear_hits(response: broker_pb2.SearchResponse, hostile: HostileBroker) -> None:
+    # A record of the broker's own, in the development-only clear field.
+    _kcso(response).hits.add(record_id="KCSO-FORGED-1", record_kind="booking", score=1.0)
+
+
 Attack = Callable[[broker_pb2.SearchResponse, HostileBroker], None]
 
 ATTACKS: dict[str, tuple[Attack, str]] = {
@@ -227,6 +239,8 @@ ATTACKS: dict[str, tuple[Attack, str]] = {
     "another agency's sealed answer put in": (_swapped, "unsealable"),
     "its sealed answer to an earlier search replayed": (_replayed, "unsealable"),
     "a 'no record' answer forged and sealed by the broker": (_forged, "signature"),
+    "the agency's result left out": (_dropped, "missing"),
+    "clear hits put beside the sealed answer": (_clear_hits, "malformed"),
 }
 
 
