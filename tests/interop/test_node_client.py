@@ -30,7 +30,7 @@ from fieldgate.broker.limits import LimitsConfig
 from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient
 from fieldgate.core.tls import DevPKI
-from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.demo import CONTRACT_OF, demo_personas, sign_personas
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import (
     LocalFederation,
@@ -183,6 +183,60 @@ def test_the_node_client_sees_exactly_what_the_python_client_sees(interop: Inter
             }
     assert output["counts"]["hits"] == sum(len(a.hits) for a in python.agencies) > 0
     assert not check.failed
+
+
+def test_a_warrant_sealed_by_the_node_client_is_applied_as_from_the_python_client(
+    interop: Interop,
+) -> None:
+    federal = next(p for p in demo_personas(dt.date.today()) if p.requester.warrants)
+    (signed,) = sign_personas([federal], interop.kit)
+    token = interop.workdir / "warrant.jws"
+    token.write_text(signed.warrant_tokens[0], encoding="ascii")
+    requester = federal.requester
+
+    def node(*extra: str) -> dict[str, Any]:
+        status, output = run_json(
+            "search.mjs",
+            "--broker", interop.federation.broker_address,
+            *interop.files(requester.subject, signed.identity),
+            "--surname", DEMO_SUBJECT.surname,
+            "--given-name", DEMO_SUBJECT.given_name,
+            "--dob", DEMO_SUBJECT.dob,
+            "--purpose", requester.purpose,
+            "--case-number", requester.case_number,
+            *extra,
+        )  # fmt: skip
+        assert status == 0, output
+        return _agencies(output)
+
+    with_warrant, without = node("--warrant-token", str(token)), node()
+    check = AnswerCheck(build_store(interop.kit.config()))
+    with SearchClient(
+        interop.federation.broker_address, interop.pki.files("investigator"), answers=check
+    ) as client:
+        python = client.search(
+            Requester("", "", "", requester.purpose, requester.case_number),
+            surname=DEMO_SUBJECT.surname,
+            given_name=DEMO_SUBJECT.given_name,
+            dob=DEMO_SUBJECT.dob,
+            identity=signed.identity,
+            warrant_tokens=signed.warrant_tokens,
+            audience=NODE_IDS,
+        )
+
+    def released(agencies: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+        return {
+            n: {f["name"] for h in a["hits"] for f in h.get("fields", [])}
+            for n, a in agencies.items()
+        }
+
+    assert released(with_warrant) == {
+        a.node_id: {name for h in a.hits for name in h.fields} for a in python.agencies
+    }
+    # The warrant, sealed inside the query, unlocked fields somewhere — and only widened.
+    opened, plain = released(with_warrant), released(without)
+    assert all(plain[n] <= opened[n] for n in NODE_IDS)
+    assert any(plain[n] < opened[n] for n in NODE_IDS)
 
 
 def _kcso(response: broker_pb2.SearchResponse) -> broker_pb2.AgencyResult:
