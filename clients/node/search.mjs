@@ -18,8 +18,19 @@ const USAGE = `usage: node search.mjs --broker HOST:PORT --credential FILE --key
   [--max-hits N] [--warrant-token FILE ...] [--audience ID,ID] [--deadline SECONDS]
   [--max-bundle-age SECONDS]`;
 
-const REQUIRED = ["broker", "credential", "key", "enc-key", "ca", "cert", "client-key", "trust-bundle",
-  "authority", "purpose", "case-number"];
+const REQUIRED = [
+  "broker",
+  "credential",
+  "key",
+  "enc-key",
+  "ca",
+  "cert",
+  "client-key",
+  "trust-bundle",
+  "authority",
+  "purpose",
+  "case-number",
+];
 
 function parse(argv) {
   const { values } = parseArgs({
@@ -64,7 +75,8 @@ function parse(argv) {
   };
   const identifiers = values.identifier.map((text) => {
     const at = text.indexOf(":");
-    if (at <= 0 || at === text.length - 1) throw new UsageError(`--identifier ${text}: expected KIND:VALUE`);
+    if (at <= 0 || at === text.length - 1)
+      throw new UsageError(`--identifier ${text}: expected KIND:VALUE`);
     return [text.slice(0, at), text.slice(at + 1)];
   });
   if (!values.surname && !identifiers.length) {
@@ -93,7 +105,12 @@ function parse(argv) {
       max_hits: number("max-hits", true),
     },
     warrantTokens: values["warrant-token"],
-    audience: values.audience ? values.audience.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    audience: values.audience
+      ? values.audience
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
     deadline: number("deadline", false),
     maxBundleAge: number("max-bundle-age", false),
   };
@@ -104,8 +121,12 @@ async function main() {
   try {
     result = await runSearch(parse(process.argv.slice(2)));
   } catch (error) {
-    if (error instanceof UsageError || error instanceof BrokerError || error?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
-      || error?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (
+      error instanceof UsageError ||
+      error instanceof BrokerError ||
+      error?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      error?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
+    ) {
       process.stderr.write(`error: ${error.message}\n`);
       if (!(error instanceof BrokerError)) process.stderr.write(`${USAGE}\n`);
       return error instanceof BrokerError ? 4 : 1;

@@ -30,7 +30,8 @@ export class AnswerVerificationError extends Error {
 }
 
 /** The answer's `req` claim: b64url SHA-256 of the proof JWS's ASCII bytes. */
-export const proofDigest = (proof) => b64url(crypto.createHash("sha256").update(proof, "ascii").digest());
+export const proofDigest = (proof) =>
+  b64url(crypto.createHash("sha256").update(proof, "ascii").digest());
 
 /**
  * Open and check one relayed answer.
@@ -49,14 +50,27 @@ export async function openAnswer(sealed, ctx) {
   }
   let body;
   try {
-    body = await openPadded(encKey, sealed.enc, sealed.ciphertext, ANSWER_BUCKETS, answerInfo(nodeId), nonce);
+    body = await openPadded(
+      encKey,
+      sealed.enc,
+      sealed.ciphertext,
+      ANSWER_BUCKETS,
+      answerInfo(nodeId),
+      nonce,
+    );
   } catch (error) {
     if (!(error instanceof SealingError)) throw error;
-    throw new AnswerVerificationError(error.reason === "unsealable" ? "unsealable" : "malformed", error.message);
+    throw new AnswerVerificationError(
+      error.reason === "unsealable" ? "unsealable" : "malformed",
+      error.message,
+    );
   }
   const node = nodes.get(nodeId);
   if (!node) {
-    throw new AnswerVerificationError("unknown_node", `no answer key for ${JSON.stringify(nodeId)}`);
+    throw new AnswerVerificationError(
+      "unknown_node",
+      `no answer key for ${JSON.stringify(nodeId)}`,
+    );
   }
   const token = body.toString("latin1");
   if (!/^[\x21-\x7e]*$/.test(token)) {
@@ -69,7 +83,10 @@ export async function openAnswer(sealed, ctx) {
   } catch (error) {
     if (!(error instanceof JwsError)) throw error;
     const reason = error.reason === "signature" ? "signature" : "malformed";
-    throw new AnswerVerificationError(reason, reason === "signature" ? `not signed by ${nodeId}'s key` : error.message);
+    throw new AnswerVerificationError(
+      reason,
+      reason === "signature" ? `not signed by ${nodeId}'s key` : error.message,
+    );
   }
   if (claims.v !== 2) {
     throw new AnswerVerificationError("malformed", "not a version 2 answer");

@@ -13,7 +13,9 @@ export function readText(path, what) {
   try {
     return fs.readFileSync(path, "utf8");
   } catch (error) {
-    throw new UsageError(`${what} ${path}: ${error.code === "ENOENT" ? "no such file" : error.message}`);
+    throw new UsageError(
+      `${what} ${path}: ${error.code === "ENOENT" ? "no such file" : error.message}`,
+    );
   }
 }
 
@@ -44,7 +46,9 @@ export function loadAuthorityKey(path) {
   const pem = readText(path, "--authority");
   let key;
   try {
-    key = pem.includes("PRIVATE KEY") ? crypto.createPublicKey(crypto.createPrivateKey(pem)) : crypto.createPublicKey(pem);
+    key = pem.includes("PRIVATE KEY")
+      ? crypto.createPublicKey(crypto.createPrivateKey(pem))
+      : crypto.createPublicKey(pem);
   } catch {
     throw new UsageError(`--authority ${path}: not a public key PEM`);
   }

@@ -13,9 +13,12 @@ const LONGS = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
 function scalarOk(type, value) {
   if (STRINGS.has(type) || type === "bytes") return typeof value === "string";
   if (type === "bool") return typeof value === "boolean";
-  if (NUMBERS.has(type)) return typeof value === "number" || ["NaN", "Infinity", "-Infinity"].includes(value);
-  if (INTEGERS.has(type)) return Number.isInteger(value) || (typeof value === "string" && /^-?\d+$/.test(value));
-  if (LONGS.has(type)) return Number.isSafeInteger(value) || (typeof value === "string" && /^-?\d+$/.test(value));
+  if (NUMBERS.has(type))
+    return typeof value === "number" || ["NaN", "Infinity", "-Infinity"].includes(value);
+  if (INTEGERS.has(type))
+    return Number.isInteger(value) || (typeof value === "string" && /^-?\d+$/.test(value));
+  if (LONGS.has(type))
+    return Number.isSafeInteger(value) || (typeof value === "string" && /^-?\d+$/.test(value));
   return false;
 }
 
@@ -48,7 +51,10 @@ export function checkMessage(type, value, where = type.name) {
   for (const field of type.fieldsArray) {
     byName.set(field.name, field);
     if (field.options?.json_name) byName.set(field.options.json_name, field);
-    byName.set(field.name.replace(/_([a-z])/g, (_m, c) => c.toUpperCase()), field);
+    byName.set(
+      field.name.replace(/_([a-z])/g, (_m, c) => c.toUpperCase()),
+      field,
+    );
   }
   for (const [key, item] of Object.entries(value)) {
     const field = byName.get(key);

@@ -10,7 +10,8 @@ import protobuf from "protobufjs";
 
 /** The repository's proto/ directory (override with FIELDGATE_PROTO_DIR). */
 export const PROTO_DIR =
-  process.env.FIELDGATE_PROTO_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../proto");
+  process.env.FIELDGATE_PROTO_DIR ??
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../proto");
 
 const FILES = ["fieldgate/v2/broker.proto", "fieldgate/v2/node.proto", "fieldgate/v2/common.proto"];
 

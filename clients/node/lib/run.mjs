@@ -5,7 +5,14 @@
 import grpc from "@grpc/grpc-js";
 
 import { AnswerVerificationError, NOT_ANSWERING, openAnswer } from "./answers.mjs";
-import { UsageError, loadAuthorityKey, loadEncKey, loadSigningKey, publicJwk, readText } from "./files.mjs";
+import {
+  UsageError,
+  loadAuthorityKey,
+  loadEncKey,
+  loadSigningKey,
+  publicJwk,
+  readText,
+} from "./files.mjs";
 import { decodeUnverified } from "./jws.mjs";
 import { loadTypes, loadV2 } from "./proto.mjs";
 import { privateKey } from "./sealing.mjs";
@@ -51,7 +58,8 @@ export function chooseAudience(nodes, reach, requested) {
   const reachable = (id) => reach === undefined || reach.includes(id);
   if (requested) {
     for (const id of requested) {
-      if (!nodes.has(id)) throw new UsageError(`--audience: ${id} is not a node of the trust bundle`);
+      if (!nodes.has(id))
+        throw new UsageError(`--audience: ${id} is not a node of the trust bundle`);
       if (!nodes.get(id).enc) throw new UsageError(`--audience: ${id} publishes no encryption key`);
     }
     const outside = requested.filter((id) => !reachable(id));
@@ -84,7 +92,9 @@ export async function loadSetup(opts) {
   }
   const encJwk = loadEncKey(opts.encKey);
   if (!claims.enc) {
-    throw new UsageError(`--credential ${opts.credential}: names no encryption key (enc); answers cannot be sealed to you`);
+    throw new UsageError(
+      `--credential ${opts.credential}: names no encryption key (enc); answers cannot be sealed to you`,
+    );
   }
   if (claims.enc.x !== encJwk.x || claims.enc.crv !== "X25519") {
     throw new UsageError(`--enc-key ${opts.encKey}: not the key the credential names (enc)`);
@@ -102,7 +112,16 @@ export async function loadSetup(opts) {
     cert: Buffer.from(readText(opts.cert, "--cert")),
     key: Buffer.from(readText(opts.clientKey, "--client-key")),
   };
-  return { trust, credential, claims, signingKey, encKey: await privateKey(encJwk), reach, warrants, tls };
+  return {
+    trust,
+    credential,
+    claims,
+    signingKey,
+    encKey: await privateKey(encJwk),
+    reach,
+    warrants,
+    tls,
+  };
 }
 
 function callSearch(v2, broker, tls, request, timeoutSeconds) {
@@ -111,7 +130,8 @@ function callSearch(v2, broker, tls, request, timeoutSeconds) {
   return new Promise((resolve, reject) => {
     client.Search(request, { deadline: Date.now() + timeoutSeconds * 1000 }, (error, response) => {
       client.close();
-      if (error) reject(new BrokerError(grpc.status[error.code] ?? String(error.code), error.details));
+      if (error)
+        reject(new BrokerError(grpc.status[error.code] ?? String(error.code), error.details));
       else resolve(response);
     });
   });
@@ -137,7 +157,11 @@ export async function runSearch(opts) {
   });
   const v2 = loadV2();
   const response = await callSearch(
-    v2, opts.broker, setup.tls, { signed: built.signed, deadline_seconds: opts.deadline }, (opts.deadline || 10) + 10,
+    v2,
+    opts.broker,
+    setup.tls,
+    { signed: built.signed, deadline_seconds: opts.deadline },
+    (opts.deadline || 10) + 10,
   );
   const hitType = loadTypes().lookupType("fieldgate.v2.Hit");
   const seen = new Map();
@@ -152,11 +176,21 @@ export async function runSearch(opts) {
     const result = seen.get(nodeId);
     const entry = { node_id: nodeId, agency_name: result?.agency_name ?? "" };
     if (!result) {
-      agencies.push({ ...entry, status: "failed_verification", reason: "missing", detail: "the broker relayed no answer" });
+      agencies.push({
+        ...entry,
+        status: "failed_verification",
+        reason: "missing",
+        detail: "the broker relayed no answer",
+      });
       continue;
     }
     if (result.duplicate) {
-      agencies.push({ ...entry, status: "failed_verification", reason: "malformed", detail: "the broker relayed two answers" });
+      agencies.push({
+        ...entry,
+        status: "failed_verification",
+        reason: "malformed",
+        detail: "the broker relayed two answers",
+      });
       continue;
     }
     if (result.status !== "NODE_STATUS_ANSWERED") {
@@ -171,20 +205,35 @@ export async function runSearch(opts) {
         throw new AnswerVerificationError("malformed", "clear hits beside a sealed search");
       }
       const verified = await openAnswer(result.answer, {
-        encKey: setup.encKey, nodeId, nonce: built.nonce, proof: built.proof,
-        nodes: setup.trust.nodes, hitType, now: new Date(),
+        encKey: setup.encKey,
+        nodeId,
+        nonce: built.nonce,
+        proof: built.proof,
+        nodes: setup.trust.nodes,
+        hitType,
+        now: new Date(),
         // The oldest answer this search can have: its deadline plus clock skew both ways.
         maxAgeSeconds: (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 2 * SKEW_SECONDS,
         skewSeconds: SKEW_SECONDS,
       });
       if (verified.status === NOT_ANSWERING) {
-        agencies.push({ ...entry, status: "could_not_answer", reason: verified.reason, detail: "" });
+        agencies.push({
+          ...entry,
+          status: "could_not_answer",
+          reason: verified.reason,
+          detail: "",
+        });
       } else {
         agencies.push({ ...entry, status: "answered", hits: verified.hits });
       }
     } catch (error) {
       if (!(error instanceof AnswerVerificationError)) throw error;
-      agencies.push({ ...entry, status: "failed_verification", reason: error.reason, detail: error.message });
+      agencies.push({
+        ...entry,
+        status: "failed_verification",
+        reason: error.reason,
+        detail: error.message,
+      });
     }
   }
   const count = (status) => agencies.filter((a) => a.status === status).length;

@@ -81,7 +81,11 @@ export async function privateKey(jwk) {
 /** Pad and seal `body`; aad is the ASCII nonce. @returns {{enc: Buffer, ciphertext: Buffer}} */
 export async function sealPadded(recipient, body, buckets, info, nonce) {
   const padded = pad(body, buckets);
-  const { enc, ct } = await SUITE.seal({ recipientPublicKey: recipient, info }, own(padded), ascii(nonce));
+  const { enc, ct } = await SUITE.seal(
+    { recipientPublicKey: recipient, info },
+    own(padded),
+    ascii(nonce),
+  );
   return { enc: Buffer.from(enc), ciphertext: Buffer.from(ct) };
 }
 

@@ -13,7 +13,8 @@ export const PROTOCOL_VERSION = 2;
 export const SALT_BYTES = 32;
 
 /** The proof's `sealed` claim: b64url SHA-256 of the exact plaintext bytes. */
-export const commitment = (plaintext) => b64url(crypto.createHash("sha256").update(plaintext).digest());
+export const commitment = (plaintext) =>
+  b64url(crypto.createHash("sha256").update(plaintext).digest());
 
 /**
  * The sealed-query plaintext as exact UTF-8 bytes (compact JSON; characters as themselves).
@@ -73,7 +74,13 @@ export async function signSearch(args) {
   const sealed = [];
   for (const nodeId of audience) {
     const recipient = await publicKey(nodeEnc.get(nodeId));
-    const { enc, ciphertext } = await sealPadded(recipient, plaintext, QUERY_BUCKETS, queryInfo(nodeId), nonce);
+    const { enc, ciphertext } = await sealPadded(
+      recipient,
+      plaintext,
+      QUERY_BUCKETS,
+      queryInfo(nodeId),
+      nonce,
+    );
     sealed.push({ node_id: nodeId, enc, ciphertext });
   }
   return { signed: { credential, proof, sealed }, proof, nonce, plaintext };

@@ -25,15 +25,24 @@ export function loadTrustBundle(path, authority, { now = new Date(), maxAgeSecon
     if (error instanceof UsageError) throw error;
     throw new UsageError(`--trust-bundle ${path}: not valid JSON (${error.message})`);
   }
-  if (!isObject(document) || Object.keys(document).join() !== "signed" || typeof document.signed !== "string") {
-    throw new UsageError(`--trust-bundle ${path}: not signed, and this client pins a federation authority key`);
+  if (
+    !isObject(document) ||
+    Object.keys(document).join() !== "signed" ||
+    typeof document.signed !== "string"
+  ) {
+    throw new UsageError(
+      `--trust-bundle ${path}: not signed, and this client pins a federation authority key`,
+    );
   }
   let bundle;
   try {
     bundle = verify(document.signed, authority, BUNDLE_TYPE);
   } catch (error) {
     if (!(error instanceof JwsError)) throw error;
-    const why = error.reason === "signature" ? "not signed by the pinned federation authority key" : error.message;
+    const why =
+      error.reason === "signature"
+        ? "not signed by the pinned federation authority key"
+        : error.message;
     throw new UsageError(`--trust-bundle ${path}: ${why}`);
   }
   const issuedAt = new Date(typeof bundle.issued_at === "string" ? bundle.issued_at : NaN);
@@ -41,7 +50,9 @@ export function loadTrustBundle(path, authority, { now = new Date(), maxAgeSecon
     throw new UsageError(`--trust-bundle ${path}: issued_at is not an RFC 3339 timestamp`);
   }
   if ((now.getTime() - issuedAt.getTime()) / 1000 > maxAgeSeconds) {
-    throw new UsageError(`--trust-bundle ${path}: issued ${bundle.issued_at}, older than ${maxAgeSeconds} s; refresh it`);
+    throw new UsageError(
+      `--trust-bundle ${path}: issued ${bundle.issued_at}, older than ${maxAgeSeconds} s; refresh it`,
+    );
   }
   const entries = bundle.nodes ?? [];
   if (!Array.isArray(entries)) {

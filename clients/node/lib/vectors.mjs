@@ -11,7 +11,11 @@ const X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
 function fromRaw(prefix, b64) {
   const raw = Buffer.from(b64, "base64url");
   if (raw.length !== 32) throw new Error("a raw private key is 32 bytes");
-  return crypto.createPrivateKey({ key: Buffer.concat([prefix, raw]), format: "der", type: "pkcs8" });
+  return crypto.createPrivateKey({
+    key: Buffer.concat([prefix, raw]),
+    format: "der",
+    type: "pkcs8",
+  });
 }
 
 /** An Ed25519 private KeyObject from its 32-byte seed (b64url). */

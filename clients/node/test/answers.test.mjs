@@ -12,7 +12,15 @@ import { fileURLToPath } from "node:url";
 import { openAnswer, proofDigest } from "../lib/answers.mjs";
 import { ANSWER_TYPE, sign } from "../lib/jws.mjs";
 import { loadTypes } from "../lib/proto.mjs";
-import { ANSWER_BUCKETS, SUITE, answerInfo, pad, privateKey, publicKey, sealPadded } from "../lib/sealing.mjs";
+import {
+  ANSWER_BUCKETS,
+  SUITE,
+  answerInfo,
+  pad,
+  privateKey,
+  publicKey,
+  sealPadded,
+} from "../lib/sealing.mjs";
 import { ed25519FromSeed, x25519JwkFromRaw } from "../lib/vectors.mjs";
 
 const DIR =
@@ -46,14 +54,26 @@ const ctx = async (overrides = {}) => ({
 
 function payload(overrides = {}) {
   return {
-    v: 2, node: "kcso", nonce: NONCE, req: proofDigest(PROOF), iat: NOW,
-    status: "answered", reason: "", hits: [{ record_id: "KC-1", score: 0.9 }],
+    v: 2,
+    node: "kcso",
+    nonce: NONCE,
+    req: proofDigest(PROOF),
+    iat: NOW,
+    status: "answered",
+    reason: "",
+    hits: [{ record_id: "KC-1", score: 0.9 }],
     ...overrides,
   };
 }
 
 async function sealed(body, { nodeId = "kcso", nonce = NONCE } = {}) {
-  return sealPadded(await publicKey(investigatorPub), Buffer.from(body), ANSWER_BUCKETS, answerInfo(nodeId), nonce);
+  return sealPadded(
+    await publicKey(investigatorPub),
+    Buffer.from(body),
+    ANSWER_BUCKETS,
+    answerInfo(nodeId),
+    nonce,
+  );
 }
 
 const answer = (claims, key = "kcso_answer") => sealed(sign(claims, signer(key), ANSWER_TYPE));
@@ -67,20 +87,30 @@ async function fails(sealedAnswer, reason, overrides) {
 
 test("an honest answer opens to its hits", async () => {
   const opened = await openAnswer(await answer(payload()), await ctx());
-  assert.deepEqual(opened, { status: "answered", reason: "", hits: [{ record_id: "KC-1", score: 0.9 }] });
+  assert.deepEqual(opened, {
+    status: "answered",
+    reason: "",
+    hits: [{ record_id: "KC-1", score: 0.9 }],
+  });
 });
 
 test("no sealed answer, or one that does not open: unsealable", async () => {
   await fails(Promise.resolve({ enc: Buffer.alloc(0), ciphertext: Buffer.alloc(0) }), "unsealable");
   await fails(answer(payload()), "unsealable", { nodeId: "spd" }); // sealed as kcso's
-  await fails(sealed(sign(payload(), signer("kcso_answer"), ANSWER_TYPE), { nonce: "f".repeat(32) }), "unsealable");
+  await fails(
+    sealed(sign(payload(), signer("kcso_answer"), ANSWER_TYPE), { nonce: "f".repeat(32) }),
+    "unsealable",
+  );
 });
 
 test("padding that is not zero, or a body that is no JWS: malformed", async () => {
   const padded = pad(Buffer.from("x"), ANSWER_BUCKETS);
   padded[padded.length - 1] = 1;
   const { enc, ct } = await SUITE.seal(
-    { recipientPublicKey: await publicKey(investigatorPub), info: new Uint8Array(answerInfo("kcso")) },
+    {
+      recipientPublicKey: await publicKey(investigatorPub),
+      info: new Uint8Array(answerInfo("kcso")),
+    },
     new Uint8Array(padded),
     new Uint8Array(Buffer.from(NONCE)),
   );

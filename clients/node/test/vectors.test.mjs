@@ -58,13 +58,21 @@ test("every key's public half is the JWK the vectors publish", () => {
 });
 
 test("credential and warrant JWS are reproduced byte for byte", () => {
-  assert.equal(sign(tokens.credential.payload, signer("issuer"), CREDENTIAL_TYPE), tokens.credential.jws);
+  assert.equal(
+    sign(tokens.credential.payload, signer("issuer"), CREDENTIAL_TYPE),
+    tokens.credential.jws,
+  );
   assert.equal(sign(tokens.warrant.payload, signer("court"), WARRANT_TYPE), tokens.warrant.jws);
 });
 
 test("the sealed-query plaintext, its commitment and the proof are reproduced byte for byte", async () => {
   const { inputs } = search;
-  const plaintext = queryPlaintext(inputs.query, inputs.warrants, inputs.nonce, bytes(inputs.salt_b64url));
+  const plaintext = queryPlaintext(
+    inputs.query,
+    inputs.warrants,
+    inputs.nonce,
+    bytes(inputs.salt_b64url),
+  );
   assert.equal(plaintext.toString("utf8"), search.plaintext);
   assert.equal(commitment(plaintext), search.commitment);
   assert.equal(pad(plaintext, QUERY_BUCKETS).toString("base64url"), search.padded_b64url);
@@ -93,7 +101,12 @@ test("the sealed-query plaintext, its commitment and the proof are reproduced by
   for (const sealed of built.signed.sealed) {
     const recipient = await privateKey(encJwk(keys.node_keys[sealed.node_id].enc));
     const opened = await openPadded(
-      recipient, sealed.enc, sealed.ciphertext, QUERY_BUCKETS, queryInfo(sealed.node_id), inputs.nonce,
+      recipient,
+      sealed.enc,
+      sealed.ciphertext,
+      QUERY_BUCKETS,
+      queryInfo(sealed.node_id),
+      inputs.nonce,
     );
     assert.deepEqual(opened, plaintext);
   }
@@ -104,7 +117,11 @@ test("the vectors' sealed queries open to the expected padded plaintext", async 
     const recipient = await privateKey(encJwk(sealed.recipient));
     assert.equal(Buffer.from(queryInfo(sealed.node_id)).toString(), sealed.info);
     const padded = await SUITE.open(
-      { recipientKey: recipient, enc: new Uint8Array(bytes(sealed.enc_b64url)), info: queryInfo(sealed.node_id) },
+      {
+        recipientKey: recipient,
+        enc: new Uint8Array(bytes(sealed.enc_b64url)),
+        info: queryInfo(sealed.node_id),
+      },
       new Uint8Array(bytes(sealed.ciphertext_b64url)),
       new Uint8Array(Buffer.from(sealed.aad, "ascii")),
     );
@@ -112,8 +129,14 @@ test("the vectors' sealed queries open to the expected padded plaintext", async 
     // Another node's key, or another node's info, does not open it.
     const other = sealed.node_id === "kcso" ? "spd" : "kcso";
     await assert.rejects(
-      openPadded(recipient, bytes(sealed.enc_b64url), bytes(sealed.ciphertext_b64url), QUERY_BUCKETS,
-        queryInfo(other), sealed.aad),
+      openPadded(
+        recipient,
+        bytes(sealed.enc_b64url),
+        bytes(sealed.ciphertext_b64url),
+        QUERY_BUCKETS,
+        queryInfo(other),
+        sealed.aad,
+      ),
       (error) => error instanceof SealingError && error.reason === "unsealable",
     );
   }
@@ -124,13 +147,20 @@ test("every answer vector: JWS byte for byte, opens, verifies, and our own seal 
   const nodes = new Map(
     Object.entries(keys.node_keys).map(([id, k]) => [
       id,
-      { answerKey: crypto.createPublicKey(signer(k.answer)), enc: bytes(keys.x25519[k.enc].public_jwk.x) },
+      {
+        answerKey: crypto.createPublicKey(signer(k.answer)),
+        enc: bytes(keys.x25519[k.enc].public_jwk.x),
+      },
     ]),
   );
   const investigator = await privateKey(encJwk("investigator_enc"));
   assert.equal(proofDigest(answers.proof), JSON.parse(answers.answers[0].payload_json).req);
   for (const vector of answers.answers) {
-    assert.equal(sign(vector.payload_json, signer(vector.signer), ANSWER_TYPE), vector.jws, vector.name);
+    assert.equal(
+      sign(vector.payload_json, signer(vector.signer), ANSWER_TYPE),
+      vector.jws,
+      vector.name,
+    );
     assert.equal(Buffer.from(answerInfo(vector.node_id)).toString(), vector.info);
     const ctx = {
       encKey: investigator,
@@ -143,23 +173,36 @@ test("every answer vector: JWS byte for byte, opens, verifies, and our own seal 
     };
     const sealed = { enc: bytes(vector.enc_b64url), ciphertext: bytes(vector.ciphertext_b64url) };
     assert.equal(sealed.ciphertext.length, vector.padded_length + 16);
-    const body = await openPadded(investigator, sealed.enc, sealed.ciphertext, ANSWER_BUCKETS,
-      answerInfo(vector.node_id), vector.aad);
+    const body = await openPadded(
+      investigator,
+      sealed.enc,
+      sealed.ciphertext,
+      ANSWER_BUCKETS,
+      answerInfo(vector.node_id),
+      vector.aad,
+    );
     assert.equal(body.toString("ascii"), vector.jws, vector.name);
     const verified = await openAnswer(sealed, ctx);
     assert.equal(verified.status, vector.status);
     assert.equal(verified.reason, vector.reason);
     assert.deepEqual(verified.hits, vector.hits);
     const recipient = await publicKey(bytes(keys.x25519[vector.recipient].public_jwk.x));
-    const own = await sealPadded(recipient, Buffer.from(vector.jws, "ascii"), ANSWER_BUCKETS,
-      answerInfo(vector.node_id), vector.aad);
+    const own = await sealPadded(
+      recipient,
+      Buffer.from(vector.jws, "ascii"),
+      ANSWER_BUCKETS,
+      answerInfo(vector.node_id),
+      vector.aad,
+    );
     assert.deepEqual(await openAnswer(own, ctx), verified);
     // Relayed as another node's answer, the same bytes fail (info binds the node).
     const asSpd = { ...ctx, nodeId: "spd" };
     await assert.rejects(openAnswer(sealed, asSpd), (error) => error.reason === "unsealable");
     // An hour later it is stale.
-    await assert.rejects(openAnswer(sealed, { ...ctx, now: new Date((vector.iat + 3600) * 1000) }),
-      (error) => error.reason === "stale");
+    await assert.rejects(
+      openAnswer(sealed, { ...ctx, now: new Date((vector.iat + 3600) * 1000) }),
+      (error) => error.reason === "stale",
+    );
   }
 });
 
@@ -174,11 +217,17 @@ test("padding: sizes, too large and refused exactly as the vectors say", () => {
     assert.deepEqual(unpad(padded, buckets[good.buckets]), body);
   }
   for (const big of padding.too_large) {
-    assert.throws(() => pad(Buffer.alloc(big.body_length), buckets[big.buckets]),
-      (error) => error.reason === "too_large");
+    assert.throws(
+      () => pad(Buffer.alloc(big.body_length), buckets[big.buckets]),
+      (error) => error.reason === "too_large",
+    );
   }
   for (const bad of padding.refused) {
     const which = bad.buckets ? buckets[bad.buckets] : QUERY_BUCKETS;
-    assert.throws(() => unpad(bytes(bad.padded_b64url), which), (error) => error.reason === "malformed", bad.why);
+    assert.throws(
+      () => unpad(bytes(bad.padded_b64url), which),
+      (error) => error.reason === "malformed",
+      bad.why,
+    );
   }
 });

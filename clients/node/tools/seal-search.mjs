@@ -30,6 +30,10 @@ process.stdout.write(
   JSON.stringify({
     credential: built.signed.credential,
     proof: built.signed.proof,
-    sealed: built.signed.sealed.map((s) => ({ node_id: s.node_id, enc: b64(s.enc), ciphertext: b64(s.ciphertext) })),
+    sealed: built.signed.sealed.map((s) => ({
+      node_id: s.node_id,
+      enc: b64(s.enc),
+      ciphertext: b64(s.ciphertext),
+    })),
   }),
 );
