@@ -8,11 +8,14 @@ answer; :func:`open_hits` opens and verifies it with the real client code
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.trust.answers import VerifiedAnswer, open_answer, unverified_nonce
+from fieldgate.trust.sealed_search import sign_search
+from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import common_pb2, node_pb2
 
 ENC_KEYS: dict[str, X25519PrivateKey] = {}
@@ -36,3 +39,23 @@ def opened(
         node_keys={n: k.public_key() for n, k in kit.nodes.items()},
         now=dt.datetime.now(dt.UTC),
     )
+
+
+def sign_for(kit: DevTrust, identity: Identity, **kwargs: Any) -> common_pb2.SignedSearch:
+    """:func:`fieldgate.trust.sealed_search.sign_search` sealed to ``kit``'s nodes, its
+    identity's key remembered so :func:`hits` can open the answers."""
+    assert identity.enc_key is not None
+    ENC_KEYS[identity.credential] = identity.enc_key
+    return sign_search(
+        credential=identity.credential,
+        holder_key=identity.key,
+        node_keys={n: k.public_key() for n, k in kit.node_enc.items()},
+        **kwargs,
+    )
+
+
+def hits(
+    kit: DevTrust, answer: node_pb2.NodeServiceSearchResponse, signed: common_pb2.SignedSearch
+) -> tuple[common_pb2.Hit, ...]:
+    """The hits of a node's sealed answer, opened and verified as the requester would."""
+    return opened(kit, answer, signed).hits

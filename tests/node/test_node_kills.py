@@ -30,7 +30,7 @@ import pytest
 from fieldgate.core.digests import default_digest_key_path, load_digest_key
 from fieldgate.core.query import validate_query
 from fieldgate.core.tls import DevPKI
-from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.dev_trust import DevTrust, enc_key_path
 from fieldgate.devkit.local_federation import NodeSpec, import_records, node_config
 from fieldgate.devkit.synthetic import (
     DEMO_AGENCIES,
@@ -42,9 +42,10 @@ from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import verify_log
 from fieldgate.node.store import RecordStore
 from fieldgate.policy.shipped import shipped_contract
-from fieldgate.trust.tokens import Identity, sign_search
+from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import node_stub
+from tests.helpers.sealed import hits, sign_for
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 IMPORT_RECORDS = int(os.environ.get("FIELDGATE_KILL_IMPORT_RECORDS", "15000"))
@@ -256,6 +257,7 @@ def secure_node(tmp_path: Path) -> SecureNode:
     config = node_config(spec, tmp_path)
     kit = DevTrust(tmp_path / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
+    answer_key = kit.add_node("kcso")
     kit.write()
     pki = DevPKI.create(tmp_path / "pki", ["broker", "kcso"])
     tls = pki.files("kcso")
@@ -279,6 +281,8 @@ def secure_node(tmp_path: Path) -> SecureNode:
                 f'bundle = "{kit.bundle_path}"',
                 f'revocations = "{kit.revocations_path}"',
                 f'authority_key = "{kit.authority_path}"',
+                f'answer_key = "{answer_key}"',
+                f'enc_key = "{enc_key_path(kit.config(), "kcso")}"',
                 "[node.audit]",
                 "checkpoint_every = 100000",  # the tail is covered by the chain alone
                 "checkpoint_seconds = 3600",
@@ -335,9 +339,9 @@ class Stream:
             for number in range(100_000):
                 request_id = f"c{self.cycle}-w{worker}-{number}"
                 query = subject if number % 3 else NOBODY
-                signed = sign_search(
-                    credential=self.identity.credential,
-                    holder_key=self.identity.key,
+                signed = sign_for(
+                    self.node.kit,
+                    self.identity,
                     query=query,
                     purpose="criminal_investigation",
                     case_number="BPD-2026-018233",
@@ -357,7 +361,8 @@ class Stream:
                 digest = digester.query(validate_query(query))
                 with self._lock:
                     self.answered[request_id] = Answered(
-                        digest, tuple(h.record_id for h in answer.hits)
+                        digest,
+                        tuple(h.record_id for h in hits(self.node.kit, answer, signed)),
                     )
                     if len(self.answered) >= ANSWERS_BEFORE_KILL:
                         self.enough.set()
@@ -416,22 +421,19 @@ def test_a_node_killed_mid_query_again_and_again_loses_no_answered_search_and_no
             surname=DEMO_SUBJECT.surname, given_name=DEMO_SUBJECT.given_name, dob=DEMO_SUBJECT.dob
         )
         channel, stub = node_stub(address, secure_node.pki.files("broker"))
+        after = sign_for(
+            secure_node.kit,
+            identity,
+            query=query,
+            purpose="criminal_investigation",
+            case_number="BPD-2026-018233",
+            audience=["kcso"],
+        )
         with channel:
             answer = stub.Search(
-                node_pb2.NodeServiceSearchRequest(
-                    request_id="after",
-                    signed=sign_search(
-                        credential=identity.credential,
-                        holder_key=identity.key,
-                        query=query,
-                        purpose="criminal_investigation",
-                        case_number="BPD-2026-018233",
-                        audience=["kcso"],
-                    ),
-                ),
-                timeout=10,
+                node_pb2.NodeServiceSearchRequest(request_id="after", signed=after), timeout=10
             )
-        assert answer.hits
+        assert hits(secure_node.kit, answer, after)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.communicate(timeout=30)
@@ -463,9 +465,9 @@ def test_a_search_captured_before_a_restart_is_not_answered_after_it(
     )
 
     def signed() -> common_pb2.SignedSearch:
-        return sign_search(
-            credential=identity.credential,
-            holder_key=identity.key,
+        return sign_for(
+            secure_node.kit,
+            identity,
             query=query,
             purpose="criminal_investigation",
             case_number="KC-2026-1",
@@ -478,7 +480,7 @@ def test_a_search_captured_before_a_restart_is_not_answered_after_it(
             answer = stub.Search(
                 node_pb2.NodeServiceSearchRequest(request_id=request_id, signed=search), timeout=10
             )
-        return len(answer.hits)
+        return len(hits(secure_node.kit, answer, search))
 
     process, address = start_node_process(secure_node)
     try:
