@@ -17,6 +17,7 @@ import base64
 import datetime as dt
 import json
 import re
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ from fieldgate.devkit.synthetic import (
 )
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
+from fieldgate.trust.bundle_signing import sign_bundle
 from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import enc_key_from_jwk, generate_key, save_private_key
 from fieldgate.trust.sealed_search import open_query
@@ -374,6 +376,46 @@ def test_bad_input_is_named_not_a_traceback(client_dir: Path, tmp_path: Path) ->
     assert "--authority" in done.stderr
     assert "no such file" in done.stderr
     assert "    at " not in done.stderr
+
+
+def test_a_bundle_not_signed_by_the_pinned_authority_stops_the_search_before_it_is_sent(
+    interop: Interop,
+) -> None:
+    bundle = json.loads(interop.kit.bundle_path.read_text(encoding="utf-8"))
+    document = jwt.decode(bundle["signed"], options={"verify_signature": False})
+    forged = interop.workdir / "forged-trust.json"
+    forged.write_text(json.dumps(sign_bundle(document, generate_key())), encoding="utf-8")
+    unsigned = interop.workdir / "unsigned-trust.json"
+    unsigned.write_text(json.dumps(document), encoding="utf-8")
+    flags = interop.files("det-4711", _detective(interop))
+    at = flags.index("--trust-bundle") + 1
+    searches_before = len(interop.hostile.seen)
+    for path, why in ((forged, "not signed by the pinned"), (unsigned, "not signed, and")):
+        flags[at] = str(path)
+        done = run_node(
+            "search.mjs", "--broker", interop.hostile.address, *flags,
+            "--surname", "DOE", "--given-name", "JOHN",
+            "--purpose", PURPOSE, "--case-number", CASE,
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert why in done.stderr
+    # Nothing reached even the (hostile) broker.
+    assert len(interop.hostile.seen) == searches_before
+
+
+def test_an_unreachable_broker_is_its_own_exit_status(interop: Interop) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    address = f"127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()  # nothing listens there now
+    done = run_node(
+        "search.mjs", "--broker", address, *interop.files("det-4711", _detective(interop)),
+        "--surname", "DOE", "--given-name", "JOHN", "--purpose", PURPOSE, "--case-number", CASE,
+        "--deadline", "2",
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert "UNAVAILABLE" in done.stderr
+    assert done.stdout == ""
 
 
 def test_the_node_implementation_verifies_every_test_vector(client_dir: Path) -> None:
