@@ -27,6 +27,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.limits import LimitsConfig
 from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient
@@ -53,6 +54,7 @@ from fieldgate.trust.keys import enc_key_from_jwk, generate_key, save_private_ke
 from fieldgate.trust.sealed_search import open_query
 from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import broker_pb2, common_pb2
+from tests.helpers.brokers import start_test_broker
 from tests.helpers.federation import LoopThread
 from tests.helpers.hostile_broker import HostileBroker
 from tests.helpers.nodejs import node_client, run_json, run_node
@@ -340,6 +342,28 @@ def test_a_node_outside_the_audience_is_not_asked(interop: Interop) -> None:
         n for n in NODE_IDS if any(e.request_id == output["request_id"] for e in logs[n].entries)
     }
     assert asked == {"kcso", "spd"}
+
+
+def test_a_node_the_broker_does_not_route_to_is_not_asked(
+    interop: Interop, loop: LoopThread
+) -> None:
+    nodes = interop.federation.nodes
+    broker = loop.run(
+        start_test_broker(
+            tuple(NodeEntry(n, n, nodes[n].address) for n in ("kcso", "spd")),
+            interop.workdir,
+            trust=interop.kit.config(),
+            tls=interop.pki.files("broker"),
+        )
+    )
+    try:
+        status, output = _node_search(interop, _detective(interop), broker.address)
+    finally:
+        loop.run(broker.stop())
+    assert status == 0, output
+    assert sorted(output["audience"]) == ["kcso", "spd"]
+    assert output["not_asked"] == [{"node_id": "pcso", "reason": "not_routed_by_broker"}]
+    assert all(a["status"] == "answered" for a in output["agencies"])
 
 
 def test_an_audience_outside_the_reach_is_refused_before_anything_is_sent(

@@ -51,9 +51,11 @@ function readCredential(path) {
 /**
  * Which agencies this search is for, and which are not asked and why.
  * Default: every node of the signed directory that publishes an encryption key,
- * within the credential's `reach` when it has one.
+ * within the credential's `reach` when it has one, that the broker routes to
+ * (its ListNodes: a broker can only narrow a search that way, which it could
+ * anyway by not forwarding). An explicit `requested` audience is sent as it is.
  */
-export function chooseAudience(nodes, reach, requested) {
+export function chooseAudience(nodes, reach, requested, routed) {
   const notAsked = [];
   const reachable = (id) => reach === undefined || reach.includes(id);
   if (requested) {
@@ -74,6 +76,7 @@ export function chooseAudience(nodes, reach, requested) {
   const audience = [];
   for (const [id, keys] of nodes) {
     if (!reachable(id)) notAsked.push({ node_id: id, reason: "outside_reach" });
+    else if (!routed.has(id)) notAsked.push({ node_id: id, reason: "not_routed_by_broker" });
     else if (!keys.enc) notAsked.push({ node_id: id, reason: "no_encryption_key" });
     else audience.push(id);
   }
@@ -124,15 +127,15 @@ export async function loadSetup(opts) {
   };
 }
 
-function callSearch(v2, broker, tls, request, timeoutSeconds) {
-  const creds = grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
-  const client = new v2.BrokerService(broker, creds);
+/** Call `method` of the broker; a gRPC failure becomes a BrokerError naming its status. */
+function call(client, method, request, timeoutSeconds) {
   return new Promise((resolve, reject) => {
-    client.Search(request, { deadline: Date.now() + timeoutSeconds * 1000 }, (error, response) => {
-      client.close();
-      if (error)
+    client[method](request, { deadline: Date.now() + timeoutSeconds * 1000 }, (error, response) => {
+      if (error) {
         reject(new BrokerError(grpc.status[error.code] ?? String(error.code), error.details));
-      else resolve(response);
+      } else {
+        resolve(response);
+      }
     });
   });
 }
@@ -143,7 +146,28 @@ function callSearch(v2, broker, tls, request, timeoutSeconds) {
  */
 export async function runSearch(opts) {
   const setup = await loadSetup(opts);
-  const { audience, notAsked } = chooseAudience(setup.trust.nodes, setup.reach, opts.audience);
+  const v2 = loadV2();
+  const creds = grpc.credentials.createSsl(setup.tls.ca, setup.tls.key, setup.tls.cert);
+  const client = new v2.BrokerService(opts.broker, creds);
+  try {
+    return await search(opts, setup, client);
+  } finally {
+    client.close();
+  }
+}
+
+async function search(opts, setup, client) {
+  let routed = new Set();
+  if (!opts.audience) {
+    const listed = await call(client, "ListNodes", {}, 10);
+    routed = new Set(listed.nodes.map((n) => n.node_id));
+  }
+  const { audience, notAsked } = chooseAudience(
+    setup.trust.nodes,
+    setup.reach,
+    opts.audience,
+    routed,
+  );
   const nodeEnc = new Map([...setup.trust.nodes].map(([id, k]) => [id, k.enc]));
   const built = await signSearch({
     credential: setup.credential,
@@ -155,13 +179,11 @@ export async function runSearch(opts) {
     nodeEnc,
     warrants: setup.warrants,
   });
-  const v2 = loadV2();
-  const response = await callSearch(
-    v2,
-    opts.broker,
-    setup.tls,
+  const response = await call(
+    client,
+    "Search",
     { signed: built.signed, deadline_seconds: opts.deadline },
-    (opts.deadline || 10) + 10,
+    (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 10,
   );
   const hitType = loadTypes().lookupType("fieldgate.v2.Hit");
   const seen = new Map();
