@@ -8,9 +8,10 @@ answer; :func:`open_hits` opens and verifies it with the real client code
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.trust.answers import VerifiedAnswer, open_answer, unverified_nonce
@@ -41,16 +42,20 @@ def opened(
     )
 
 
-def sign_for(kit: DevTrust, identity: Identity, **kwargs: Any) -> common_pb2.SignedSearch:
-    """:func:`fieldgate.trust.sealed_search.sign_search` sealed to ``kit``'s nodes, its
-    identity's key remembered so :func:`hits` can open the answers."""
+def sign_for(
+    kit: DevTrust,
+    identity: Identity,
+    extra_node_keys: Mapping[str, X25519PublicKey] | None = None,
+    **kwargs: Any,
+) -> common_pb2.SignedSearch:
+    """:func:`fieldgate.trust.sealed_search.sign_search` sealed to ``kit``'s nodes (and
+    ``extra_node_keys``), its identity's key remembered so :func:`hits` can open the answers."""
     assert identity.enc_key is not None
     ENC_KEYS[identity.credential] = identity.enc_key
+    keys = {n: k.public_key() for n, k in kit.node_enc.items()}
+    keys.update(extra_node_keys or {})
     return sign_search(
-        credential=identity.credential,
-        holder_key=identity.key,
-        node_keys={n: k.public_key() for n, k in kit.node_enc.items()},
-        **kwargs,
+        credential=identity.credential, holder_key=identity.key, node_keys=keys, **kwargs
     )
 
 

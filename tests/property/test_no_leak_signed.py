@@ -39,14 +39,13 @@ from fieldgate.client.broker_client import Requester, Warrant
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES, RECORD_KINDS
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
-from fieldgate.trust.keys import generate_key
+from fieldgate.trust.keys import generate_enc_key, generate_key
 from fieldgate.trust.tokens import (
     CredentialRequest,
     Identity,
     WarrantRequest,
     issue_credential,
     issue_warrant,
-    sign_search,
 )
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
@@ -61,6 +60,7 @@ from tests.helpers.no_leak import (
     contract_specs,
     person_query,
 )
+from tests.helpers.sealed import hits, sign_for
 
 AGENCY_OF = {
     "local_law_enforcement": "bellevue-pd",
@@ -83,8 +83,8 @@ FAULTS = {
     "issuer vouches for another agency type": "issuer_mismatch",
     "proof signed by another key": "proof_signature",
     "purpose outside the credential": "purpose_not_allowed",
-    "proof tampered (query changed)": "proof_signature",
-    "plain query differs from the signed one": "unsigned_fields_mismatch",
+    "proof tampered (commitment changed)": "proof_signature",
+    "plain query beside the signed one": "clear_fields",
     "stale proof": "stale_timestamp",
     "replayed proof": "replayed_nonce",
     "revoked credential": "revoked_credential",
@@ -93,7 +93,7 @@ FAULTS = {
     "forged warrant": "warrant_signature",
     "warrant of an unknown court": "unknown_court",
     "expired warrant": "warrant_expired",
-    "warrant dropped": "warrant_mismatch",
+    "warrant dropped (envelopes replaced)": "unsealable",
     "warrant granted to another agency": "warrant_holder",
     "warrant granted for another case": "warrant_holder",
     "addressed to other nodes": "not_addressed",
@@ -110,8 +110,9 @@ class Signed:
     federation: LocalFederation
     kit: DevTrust
     rogue: DevTrust
-    absent: dict[str, bytes]
-    """Node id → the serialized answer (request id ``p``) for a person it does not hold."""
+    absent: dict[str, tuple[object, ...]]
+    """Node id → the shape of its answer (request id ``p``) for a person it does not hold:
+    sealed answers are randomised, so their sizes and what they open to are compared."""
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,8 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         kit.add_issuer(agency, agency_type)
         rogue.add_issuer(agency, agency_type)
     rogue.add_issuer("sheriff-of-nowhere", "local_law_enforcement")
+    for node_id in CONTRACTS:  # contract_specs names each node after its contract
+        kit.add_node(node_id)
     kit.write()
     # Content, not timing, is checked here (tests/timing holds the answer floor).
     federation = loop.run(
@@ -133,32 +136,52 @@ def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     detective = kit.identity(AGENCY_OF["local_law_enforcement"], SUBJECT, sorted(PURPOSES))
     absent = {}
     for node_id, running in federation.nodes.items():
-        search = sign_search(
-            credential=detective.credential,
-            holder_key=detective.key,
+        search = sign_for(
+            kit,
+            detective,
             query=NOBODY,
             purpose="criminal_investigation",
             case_number=CASE,
             audience=list(federation.nodes),
         )
-        answer = _ask(running.address, search)
+        answer = _ask(kit, running.address, search)
         assert list(answer.hits) == []
         assert answer.node_id == node_id
-        absent[node_id] = answer.SerializeToString(deterministic=True)
+        absent[node_id] = _shape(answer)
     assert not any(running.gate.refused for running in federation.nodes.values())
     yield Signed(federation, kit, rogue, absent)
     loop.run(federation.stop())
 
 
+def _shape(answer: node_pb2.NodeServiceSearchResponse) -> tuple[object, ...]:
+    """What a sealed answer shows anyone but its requester, and what it opened to."""
+    return (
+        answer.request_id,
+        answer.node_id,
+        len(answer.answer.enc),
+        len(answer.answer.ciphertext),
+        len(answer.SerializeToString()),
+        len(answer.hits),
+    )
+
+
 def _ask(
-    address: str, search: common_pb2.SignedSearch, query: common_pb2.PersonQuery | None = None
+    kit: DevTrust,
+    address: str,
+    search: common_pb2.SignedSearch,
+    query: common_pb2.PersonQuery | None = None,
 ) -> node_pb2.NodeServiceSearchResponse:
+    """The node's answer, its sealed hits opened (as the requester would) into ``hits``."""
     channel, stub = node_stub(address)
     with channel:
-        return stub.Search(  # type: ignore[no-any-return]
+        answer: node_pb2.NodeServiceSearchResponse = stub.Search(
             node_pb2.NodeServiceSearchRequest(request_id="p", signed=search, query=query),
             timeout=20,
         )
+    assert not answer.hits  # a trusting node never answers in the clear
+    # Every answer opens and verifies, refusals included (sealed to the key claimed).
+    answer.hits.extend(hits(kit, answer, search))
+    return answer
 
 
 @dataclass(frozen=True)
@@ -284,20 +307,25 @@ def _identity(signed: Signed, case: Case, now: dt.datetime) -> Identity:
         return signed.rogue.identity("sheriff-of-nowhere", SUBJECT, case.allowed)
     if fault == "issuer vouches for another agency type":
         holder = generate_key()
+        enc = generate_enc_key()
         request = CredentialRequest(
-            agency, SUBJECT, agency, case.other_type, (), case.allowed, holder.public_key()
-        )
-        return Identity(issue_credential(request, kit.issuers[agency][1]), holder)
+            agency, SUBJECT, agency, case.other_type, (), case.allowed, holder.public_key(),
+            holder_enc_key=enc.public_key(),
+        )  # fmt: skip
+        return Identity(issue_credential(request, kit.issuers[agency][1]), holder, enc)
     honest = kit.identity(agency, SUBJECT, case.allowed)
     if fault == "proof signed by another key":
-        return Identity(honest.credential, generate_key())
+        return Identity(honest.credential, generate_key(), honest.enc_key)
     return honest
 
 
-def _tamper_query(token: str, query: common_pb2.PersonQuery) -> str:
+def _tamper_commitment(token: str, other: common_pb2.SignedSearch) -> str:
+    """The proof, its commitment swapped for another search's (whose envelopes ride along)."""
     header, payload, signature = token.split(".")
     document = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    document["query"] = {**document["query"], "surname": query.surname, "dob": query.dob}
+    _, other_payload, _ = other.proof.split(".")
+    theirs = json.loads(base64.urlsafe_b64decode(other_payload + "=" * (-len(other_payload) % 4)))
+    document["sealed"] = theirs["sealed"]
     encoded = base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
     return ".".join((header, encoded, signature))
 
@@ -326,12 +354,13 @@ def _signed_search(
                         today + dt.timedelta(days=5), applicant_agency=holder,
                         case_number="C-2026-OTHER")
         )  # fmt: skip
-    elif fault in ("expired warrant", "warrant dropped"):
+    elif fault in ("expired warrant", "warrant dropped (envelopes replaced)"):
         days = -1 if fault == "expired warrant" else 5
         tokens.append(_warrant_token(kit, 9, replace(bad, days=days), today, holder))
-    search = sign_search(
-        credential=identity.credential,
-        holder_key=identity.key,
+    elsewhere = {"elsewhere": generate_enc_key().public_key()}
+    search = sign_for(
+        kit,
+        identity,
         query=person_query(case.target),
         purpose=case.purpose,
         case_number=CASE,
@@ -340,12 +369,20 @@ def _signed_search(
         else list(signed.federation.nodes),
         warrants=tokens,
         now=now - dt.timedelta(minutes=10) if fault == "stale proof" else now,
+        extra_node_keys=elsewhere,
     )
-    if fault == "warrant dropped":
-        del search.warrants[-1]
-    if fault == "proof tampered (query changed)":
-        search.proof = _tamper_query(search.proof, person_query(case.other))
-    if fault == "plain query differs from the signed one":
+    if fault in ("warrant dropped (envelopes replaced)", "proof tampered (commitment changed)"):
+        # A broker that wants the warrant gone must replace the sealed envelopes: with
+        # those of a search it saw without it (same requester, same person).
+        other = sign_for(
+            kit, identity, query=person_query(case.target), purpose=case.purpose,
+            case_number=CASE, audience=list(signed.federation.nodes), warrants=tokens[:-1],
+        )  # fmt: skip
+        del search.sealed[:]
+        search.sealed.extend(other.sealed)
+        if fault == "proof tampered (commitment changed)":
+            search.proof = _tamper_commitment(search.proof, other)
+    if fault == "plain query beside the signed one":
         return search, common_pb2.PersonQuery(surname="QUIZZLEWICK", dob=case.target["dob"])
     return search, None
 
@@ -389,7 +426,7 @@ def test_valid_signed_searches_get_exactly_what_the_contract_releases(
     now = dt.datetime.now(dt.UTC)
     search, _ = _signed_search(signed, case, _identity(signed, case, now), now)
     refused = {n: Counter(r.gate.refused) for n, r in nodes.items()}
-    answers = {n: _ask(r.address, search) for n, r in nodes.items()}
+    answers = {n: _ask(signed.kit, r.address, search) for n, r in nodes.items()}
     _check_valid(signed, case, now, answers)
     assert {n: r.gate.refused for n, r in nodes.items()} == refused
 
@@ -410,17 +447,17 @@ def test_invalid_signed_searches_get_the_not_found_answer_and_nothing_else(
     logged = {n: len(signed.federation.disclosure_logs[n].entries) for n in nodes}
     _revoke(signed.kit, case, identity)
     try:
-        answers = {n: _ask(r.address, search, plain_query) for n, r in nodes.items()}
+        answers = {n: _ask(signed.kit, r.address, search, plain_query) for n, r in nodes.items()}
         if fault == "replayed proof":
             # The first use is a valid search; the replay is not.
             _check_valid(signed, case, now, answers)
             logged = {n: len(signed.federation.disclosure_logs[n].entries) for n in nodes}
-            answers = {n: _ask(r.address, search) for n, r in nodes.items()}
+            answers = {n: _ask(signed.kit, r.address, search) for n, r in nodes.items()}
     finally:
         _unrevoke(signed.kit)
     for node_id, running in nodes.items():
         # The very bytes of a not-found answer; refused for this reason; nothing logged as sent.
-        assert answers[node_id].SerializeToString(deterministic=True) == signed.absent[node_id]
+        assert _shape(answers[node_id]) == signed.absent[node_id]
         assert running.gate.refused - refused[node_id] == Counter({FAULTS[fault]: 1}), node_id
         assert len(signed.federation.disclosure_logs[node_id].entries) == logged[node_id]
 
@@ -437,4 +474,4 @@ def _check_valid(
         answer = answers[contract]
         check_answer(contract, signed.federation.nodes[contract], requester, query, answer)
         if not answer.hits:  # denied looks exactly like absent
-            assert answer.SerializeToString(deterministic=True) == signed.absent[contract]
+            assert _shape(answer) == signed.absent[contract]
