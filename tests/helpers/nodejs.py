@@ -9,6 +9,7 @@ Node.js 20+ or a reachable npm registry the tests skip with the reason, unless
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -48,17 +49,21 @@ def node_client() -> Path:
     major = int(version.lstrip("v").split(".")[0] or 0) if version else 0
     if major < MIN_NODE_MAJOR:
         _unavailable(f"Node.js {version or '?'} is older than {MIN_NODE_MAJOR}")
-    if not _installed():
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=CLIENT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            _unavailable(f"npm ci failed (registry unreachable?): {done.stderr.strip()[-400:]}")
+    # One install even when test workers start together (pytest -n): they queue here.
+    with (CLIENT_DIR / ".npm-ci.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _installed():
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=CLIENT_DIR,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if done.returncode != 0:
+                why = done.stderr.strip()[-400:]
+                _unavailable(f"npm ci failed (registry unreachable?): {why}")
     return CLIENT_DIR
 
 
