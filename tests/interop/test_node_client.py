@@ -189,6 +189,36 @@ def test_the_node_client_sees_exactly_what_the_python_client_sees(interop: Inter
     assert not check.failed
 
 
+def test_an_identifier_search_from_the_node_client_finds_what_the_python_client_finds(
+    interop: Interop,
+) -> None:
+    identity = _detective(interop)
+    status, output = run_json(
+        "search.mjs",
+        "--broker", interop.federation.broker_address,
+        *interop.files("det-4711", identity),
+        "--identifier", f"state_id:{DEMO_SUBJECT.state_id}",
+        "--max-hits", "2",
+        "--purpose", PURPOSE, "--case-number", CASE,
+    )  # fmt: skip
+    check = AnswerCheck(build_store(interop.kit.config()))
+    with SearchClient(
+        interop.federation.broker_address, interop.pki.files("investigator"), answers=check
+    ) as client:
+        python = client.search(
+            Requester("", "", "", PURPOSE, CASE),
+            identifiers=[("state_id", DEMO_SUBJECT.state_id)],
+            max_hits=2,
+            identity=identity,
+            audience=NODE_IDS,
+        )
+    assert status == 0, output
+    found = {n: [h["record_id"] for h in a["hits"]] for n, a in _agencies(output).items()}
+    assert found == {a.node_id: [h.record_id for h in a.hits] for a in python.agencies}
+    assert any(found.values())
+    assert all(len(ids) <= 2 for ids in found.values())
+
+
 def test_a_warrant_sealed_by_the_node_client_is_applied_as_from_the_python_client(
     interop: Interop,
 ) -> None:
