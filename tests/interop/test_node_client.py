@@ -396,6 +396,40 @@ def test_a_node_the_broker_does_not_route_to_is_not_asked(
     assert all(a["status"] == "answered" for a in output["agencies"])
 
 
+def _closed_address() -> str:
+    """A loopback address nothing listens on."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    address = f"127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    return address
+
+
+def test_an_agency_that_cannot_be_reached_could_not_answer(
+    interop: Interop, loop: LoopThread
+) -> None:
+    nodes = interop.federation.nodes
+    entries = [NodeEntry(n, n, nodes[n].address) for n in ("kcso", "spd")]
+    broker = loop.run(
+        start_test_broker(
+            (*entries, NodeEntry("pcso", "pcso", _closed_address())),
+            interop.workdir,
+            trust=interop.kit.config(),
+            tls=interop.pki.files("broker"),
+        )
+    )
+    try:
+        status, output = _node_search(interop, _detective(interop), broker.address)
+    finally:
+        loop.run(broker.stop())
+    agencies = _agencies(output)
+    assert status == 3, output
+    assert agencies["pcso"]["status"] == "could_not_answer"
+    assert agencies["pcso"]["reason"] == "unreachable"
+    assert "hits" not in agencies["pcso"]
+    assert agencies["kcso"]["status"] == agencies["spd"]["status"] == "answered"
+
+
 def test_an_audience_outside_the_reach_is_refused_before_anything_is_sent(
     interop: Interop,
 ) -> None:
@@ -458,12 +492,9 @@ def test_a_bundle_not_signed_by_the_pinned_authority_stops_the_search_before_it_
 
 
 def test_an_unreachable_broker_is_its_own_exit_status(interop: Interop) -> None:
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    address = f"127.0.0.1:{closed.getsockname()[1]}"
-    closed.close()  # nothing listens there now
     done = run_node(
-        "search.mjs", "--broker", address, *interop.files("det-4711", _detective(interop)),
+        "search.mjs", "--broker", _closed_address(),
+        *interop.files("det-4711", _detective(interop)),
         "--surname", "DOE", "--given-name", "JOHN", "--purpose", PURPOSE, "--case-number", CASE,
         "--deadline", "2",
     )  # fmt: skip
