@@ -173,6 +173,7 @@ def test_the_node_client_sees_exactly_what_the_python_client_sees(interop: Inter
             audience=NODE_IDS,
         )
     assert status == 0, output
+    assert output["schema"] == "fieldgate.node-search/v1"
     assert sorted(output["audience"]) == sorted(NODE_IDS)
     node = _agencies(output)
     assert {a.node_id: a.status for a in python.agencies} == dict.fromkeys(NODE_IDS, "answered")
@@ -355,6 +356,7 @@ def test_a_tampering_broker_makes_that_agency_fail_verification(
     assert agencies["kcso"]["reason"] == reason
     assert "hits" not in agencies["kcso"]
     assert output["counts"]["failed_verification"] == 1
+    assert output["counts"]["failed_by_reason"] == {reason: 1}
     # The agencies it did not touch still answer, verified.
     assert agencies["spd"]["status"] == agencies["pcso"]["status"] == "answered"
 

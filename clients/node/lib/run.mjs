@@ -28,6 +28,9 @@ export class BrokerError extends Error {
   }
 }
 
+/** The output's schema: its shape only ever grows (pinned by tests/interop). */
+export const SCHEMA = "fieldgate.node-search/v1";
+
 /** The longest deadline a broker grants (0 asks for its default, at most this). */
 const BROKER_MAX_DEADLINE_SECONDS = 10;
 /** Tolerated difference between a node's clock and ours. */
@@ -259,7 +262,12 @@ async function search(opts, setup, client) {
     }
   }
   const count = (status) => agencies.filter((a) => a.status === status).length;
+  const failedByReason = {};
+  for (const a of agencies.filter((x) => x.status === "failed_verification")) {
+    failedByReason[a.reason] = (failedByReason[a.reason] ?? 0) + 1;
+  }
   return {
+    schema: SCHEMA,
     request_id: response.request_id,
     audience,
     not_asked: notAsked,
@@ -270,6 +278,7 @@ async function search(opts, setup, client) {
       failed_verification: count("failed_verification"),
       could_not_answer: count("could_not_answer"),
       hits: agencies.reduce((n, a) => n + (a.hits?.length ?? 0), 0),
+      failed_by_reason: failedByReason,
     },
   };
 }
