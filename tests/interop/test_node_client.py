@@ -468,6 +468,20 @@ def test_bad_input_is_named_not_a_traceback(client_dir: Path, tmp_path: Path) ->
     assert "    at " not in done.stderr
 
 
+def test_a_query_too_large_to_seal_is_named_not_sent(interop: Interop) -> None:
+    searches_before = len(interop.hostile.seen)
+    done = run_node(
+        "search.mjs", "--broker", interop.hostile.address,
+        *interop.files("det-4711", _detective(interop)),
+        "--surname", "DOE", "--given-name", "J" * 70_000,
+        "--purpose", PURPOSE, "--case-number", CASE,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "too large to seal" in done.stderr
+    assert "    at " not in done.stderr
+    assert len(interop.hostile.seen) == searches_before
+
+
 def test_a_bundle_not_signed_by_the_pinned_authority_stops_the_search_before_it_is_sent(
     interop: Interop,
 ) -> None:

@@ -14,8 +14,8 @@ import {
   readText,
 } from "./files.mjs";
 import { decodeUnverified } from "./jws.mjs";
-import { loadTypes, loadV2 } from "./proto.mjs";
-import { privateKey } from "./sealing.mjs";
+import { PROTO_DIR, loadTypes, loadV2 } from "./proto.mjs";
+import { SealingError, privateKey } from "./sealing.mjs";
 import { signSearch } from "./search.mjs";
 import { loadTrustBundle } from "./trust.mjs";
 
@@ -149,7 +149,14 @@ function call(client, method, request, timeoutSeconds) {
  */
 export async function runSearch(opts) {
   const setup = await loadSetup(opts);
-  const v2 = loadV2();
+  let v2;
+  try {
+    v2 = loadV2();
+  } catch (error) {
+    throw new UsageError(
+      `cannot load the .proto files from ${PROTO_DIR} (set FIELDGATE_PROTO_DIR): ${error.message}`,
+    );
+  }
   const creds = grpc.credentials.createSsl(setup.tls.ca, setup.tls.key, setup.tls.cert);
   const client = new v2.BrokerService(opts.broker, creds);
   try {
@@ -172,16 +179,24 @@ async function search(opts, setup, client) {
     routed,
   );
   const nodeEnc = new Map([...setup.trust.nodes].map(([id, k]) => [id, k.enc]));
-  const built = await signSearch({
-    credential: setup.credential,
-    signingKey: setup.signingKey,
-    query: opts.query,
-    purpose: opts.purpose,
-    caseNumber: opts.caseNumber,
-    audience,
-    nodeEnc,
-    warrants: setup.warrants,
-  });
+  let built;
+  try {
+    built = await signSearch({
+      credential: setup.credential,
+      signingKey: setup.signingKey,
+      query: opts.query,
+      purpose: opts.purpose,
+      caseNumber: opts.caseNumber,
+      audience,
+      nodeEnc,
+      warrants: setup.warrants,
+    });
+  } catch (error) {
+    if (error instanceof SealingError) {
+      throw new UsageError(`the query and warrants are too large to seal (${error.message})`);
+    }
+    throw error;
+  }
   const response = await call(
     client,
     "Search",
