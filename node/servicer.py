@@ -29,7 +29,7 @@ from fieldgate.node.limits import NodeLimitExceeded
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
-from fieldgate.trust.answers import AnswerSigner, unverified_nonce
+from fieldgate.trust.answers import ANSWERED, NOT_ANSWERING, AnswerSigner, unverified_nonce
 from fieldgate.trust.keys import enc_key_from_jwk
 from fieldgate.v2 import common_pb2, node_pb2, node_pb2_grpc
 
@@ -92,8 +92,18 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             await abort(context, status_for(exc))
         if admitted is None:
             # Unverifiable: exactly the answer for a person this agency does not hold
-            # (signed and sealed alike, with the nonce and key the request claims).
-            return self._answer(request, request_id, [], _claimed_answer_key(request))
+            # (signed and sealed alike, with the nonce and key the request claims) —
+            # unless the node's own trust files are unusable: that is the same for every
+            # search at this time, never person-dependent, so the node says it cannot
+            # answer rather than let "no record" be read.
+            not_answering = self._gate.last_refusal == "trust_unavailable"
+            return self._answer(
+                request,
+                request_id,
+                [],
+                _claimed_answer_key(request),
+                reason="trust_stale" if not_answering else "",
+            )
         if self._budget is not None:
             try:
                 # Before any record is looked at: a spent requester causes no more audit.
@@ -131,8 +141,11 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
         request_id: str,
         hits: list[common_pb2.Hit],
         recipient: X25519PublicKey | None,
+        *,
+        reason: str = "",
     ) -> node_pb2.NodeServiceSearchResponse:
-        """The answer: in the clear from an insecure node, else signed and sealed.
+        """The answer: in the clear from an insecure node, else signed and sealed
+        (``not_answering`` with ``reason`` when one is given).
 
         A verifying node with no answer key, or a requester with no ``enc``
         key, gets an empty sealed answer: the client shows it as failed
@@ -151,6 +164,8 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                     nonce=unverified_nonce(request.signed.proof),
                     proof=request.signed.proof,
                     hits=hits,
+                    status=NOT_ANSWERING if reason else ANSWERED,
+                    reason=reason,
                 )
             )
         else:

@@ -59,6 +59,9 @@ class TrustGate:
         """Verification failures by reason (a bounded set: see ``REASONS``)."""
         self.metrics = metrics
         """Where failures are also counted for Prometheus, if anywhere."""
+        self.last_refusal = ""
+        """The reason of the latest refusal (read by the servicer, on the same event loop,
+        right after :meth:`admit` returned None)."""
 
     def admit(self, request: node_pb2.NodeServiceSearchRequest) -> Admitted | None:
         """Verified claims and query, or None when the request must get a not-found answer.
@@ -97,6 +100,7 @@ class TrustGate:
         return Admitted(claims, validate_query(verified.query), verified.answer_key)
 
     def _refuse(self, request_id: str, exc: VerificationError) -> None:
+        self.last_refusal = exc.reason
         self.refused[exc.reason] += 1
         if self.metrics is not None:
             self.metrics.verification_failed(exc.reason)

@@ -27,7 +27,7 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 # The documented JSON shape (README, "Search results as JSON"). Changing it breaks users.
 TOP_KEYS = {"schema", "request_id", "summary", "agencies"}
-SUMMARY_KEYS = {"agencies", "answered", "failed", "failed_verification", "hits"}
+SUMMARY_KEYS = {"agencies", "answered", "failed", "failed_verification", "not_answering", "hits"}
 AGENCY_KEYS = {"node_id", "agency_name", "status", "detail", "elapsed_seconds", "hits"}
 HIT_KEYS = {"record_id", "record_kind", "score", "match_reasons", "contact", "fields"}
 CONTACT_KEYS = {"agency", "unit", "phone"}

@@ -11,7 +11,7 @@ import jwt
 
 from fieldgate.cli.files import EXISTING_FILE, emit_token
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
-from fieldgate.trust.keys import load_private_key, load_public_key
+from fieldgate.trust.keys import load_enc_public_key, load_private_key, load_public_key
 from fieldgate.trust.tokens import MAX_CREDENTIAL_HOURS, CredentialRequest, issue_credential
 
 
@@ -42,6 +42,17 @@ def credential() -> None:
     help="The investigator's PUBLIC key (their private key never leaves them).",
 )
 @click.option(
+    "--holder-enc-key",
+    type=EXISTING_FILE,
+    help="The investigator's PUBLIC X25519 key (keygen --x25519): answers are sealed to it. "
+    "Without it no node can answer their searches.",
+)
+@click.option(
+    "--reach",
+    multiple=True,
+    help="A node id this investigator's searches may reach (repeatable); none: no constraint.",
+)
+@click.option(
     "--hours",
     type=click.FloatRange(0.02, MAX_CREDENTIAL_HOURS),
     default=8.0,
@@ -51,8 +62,8 @@ def credential() -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path))
 def credential_issue(
     issuer_key: Path, issuer: str, agency: str, agency_type: str, subject: str,
-    roles: tuple[str, ...], purposes: tuple[str, ...], holder_key: Path, hours: float,
-    out: Path | None,
+    roles: tuple[str, ...], purposes: tuple[str, ...], holder_key: Path,
+    holder_enc_key: Path | None, reach: tuple[str, ...], hours: float, out: Path | None,
 ) -> None:  # fmt: skip
     """Sign a short-lived credential binding an investigator's key to their claims."""
     token = issue_credential(
@@ -65,6 +76,8 @@ def credential_issue(
             purposes=purposes,
             holder_key=load_public_key(holder_key),
             hours=hours,
+            holder_enc_key=None if holder_enc_key is None else load_enc_public_key(holder_enc_key),
+            reach=reach or None,
         ),
         load_private_key(issuer_key),
     )

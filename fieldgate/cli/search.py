@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
 from fieldgate.client.render import agency_table, progress_text, result_group
 from fieldgate.client.results import SearchResult
@@ -25,8 +26,14 @@ from fieldgate.core.inert_text import terminal_safe
 from fieldgate.core.names import split_full_name
 from fieldgate.core.tls import TLSFiles
 from fieldgate.core.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
-from fieldgate.trust.keys import load_private_key
+from fieldgate.trust.config import TrustConfig, build_store
+from fieldgate.trust.keys import load_enc_private_key, load_private_key
 from fieldgate.trust.tokens import Identity
+
+EXIT_FAILED_VERIFICATION = 3
+"""Exit status when any agency's answer failed verification (never data, never "no record")."""
+EXIT_NOT_ANSWERING = 4
+"""Exit status when any agency signed that it could not answer (and none failed verification)."""
 
 WARRANT_KEYS = {
     "id",
@@ -135,6 +142,31 @@ def parse_identifier(text: str) -> tuple[str, str]:
     help="Your private key, the one your credential is bound to.",
 )
 @click.option(
+    "--enc-key",
+    "enc_key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your X25519 private key (keygen --x25519), the one your credential's answers "
+    "are sealed to.",
+)
+@click.option(
+    "--trust-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FIELDGATE_TRUST_BUNDLE",
+    help="The federation's signed trust bundle: the nodes' keys (seal to, verify with).",
+)
+@click.option(
+    "--revocations",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FIELDGATE_REVOCATIONS",
+    help="The federation's revocation list.",
+)
+@click.option(
+    "--authority-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FIELDGATE_AUTHORITY_KEY",
+    help="The federation authority's public key the trust bundle must be signed by.",
+)
+@click.option(
     "--warrant-token",
     "warrant_tokens",
     multiple=True,
@@ -196,6 +228,10 @@ def search(
     identifiers: tuple[str, ...],
     credential_path: Path | None,
     key_path: Path | None,
+    enc_key_path: Path | None,
+    trust_bundle: Path | None,
+    revocations: Path | None,
+    authority_key: Path | None,
     warrant_tokens: tuple[Path, ...],
     subject: str | None,
     agency: str | None,
@@ -213,12 +249,19 @@ def search(
     as_json: bool,
     stream: bool,
 ) -> None:
-    """Search every agency for a person; each agency's contract decides what you see."""
+    """Search every agency for a person; each agency's contract decides what you see.
+
+    A signed search (--credential) is sealed to each agency's key and every answer is
+    opened and verified against the trust bundle. Exit status: 0 when every agency
+    answered; 3 when any answer failed verification; 4 when any agency could not
+    answer; 1 when the search was refused.
+    """
     if name:
         if surname or given_name:
             raise click.UsageError("give either --name or --surname/--given, not both")
         surname, given_name = split_full_name(name)
     identity: Identity | None = None
+    answers: AnswerCheck | None = None
     if credential_path is not None:
         if key_path is None:
             raise click.UsageError("--credential needs --key (the private key it is bound to)")
@@ -227,7 +270,24 @@ def search(
                 "with --credential your claims come from it: drop --subject, --agency, "
                 "--agency-type and --warrant (use --warrant-token for signed warrants)"
             )
-        identity = Identity(credential_path.read_text().strip(), load_private_key(key_path))
+        if enc_key_path is None or trust_bundle is None or revocations is None:
+            raise click.UsageError(
+                "--credential needs --enc-key (answers are sealed to it), --trust-bundle and "
+                "--revocations (the nodes' keys: queries are sealed to them, answers checked)"
+            )
+        if authority_key is None:
+            raise click.UsageError(
+                "--credential needs --authority-key: the trust bundle must be signed by the "
+                "federation authority you pin"
+            )
+        identity = Identity(
+            credential_path.read_text().strip(),
+            load_private_key(key_path),
+            load_enc_private_key(enc_key_path),
+        )
+        answers = AnswerCheck(
+            build_store(TrustConfig(trust_bundle, revocations, authority_key=authority_key))
+        )
     elif not (subject and agency and agency_type):
         raise click.UsageError(
             "give --credential and --key, or (for insecure development nodes) "
@@ -270,9 +330,10 @@ def search(
         "warrant_tokens": [p.read_text().strip() for p in warrant_tokens],
     }
     try:
-        with SearchClient(broker_address, tls) as client:
+        with SearchClient(broker_address, tls, answers=answers) as client:
             if stream:
-                _show_stream(client.search_stream(requester, **query), as_json)
+                finished = _show_stream(client.search_stream(requester, **query), as_json)
+                _exit_for(finished)
                 return
             result = client.search(requester, **query)
     except SearchError as exc:
@@ -282,33 +343,59 @@ def search(
         ) from None
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        console = Console()
+        console.print(result_group(result))
+        console.print(_summary_line(result))
+    _exit_for(result)
+
+
+def _exit_for(result: SearchResult | None) -> None:
+    """Leave with the documented status when an answer failed verification or was refused."""
+    if result is None:
         return
-    console = Console()
-    console.print(result_group(result))
-    console.print(_summary_line(result))
+    statuses = {a.status for a in result.agencies}
+    if "failed_verification" in statuses:
+        raise SystemExit(EXIT_FAILED_VERIFICATION)
+    if "not_answering" in statuses:
+        raise SystemExit(EXIT_NOT_ANSWERING)
 
 
 def _summary_line(result: SearchResult) -> Text:
     summary = result.to_json()["summary"]
-    return Text(
+    text = Text(
         f"request {terminal_safe(result.request_id)}: {summary['answered']}/"
         f"{summary['agencies']} agencies answered, {summary['hits']} record(s) disclosed"
     )
+    if summary["failed_verification"]:
+        text.append(
+            f"; {summary['failed_verification']} answer(s) FAILED VERIFICATION "
+            "(neither data nor 'no record')",
+            style="bold red",
+        )
+    if summary["not_answering"]:
+        text.append(f"; {summary['not_answering']} agency(ies) could not answer", style="yellow")
+    return text
 
 
-def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> None:
-    """Show a streamed search as it goes; Ctrl-C cancels it (the iterator cancels the call)."""
+def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> SearchResult | None:
+    """Show a streamed search as it goes; Ctrl-C cancels it (the iterator cancels the call).
+
+    Returns the whole result once the search finished.
+    """
     request_id = ""
+    finished: SearchResult | None = None
     try:
         if as_json:
             for update in updates:
                 if isinstance(update, SearchStarted):
                     request_id = update.request_id
+                if isinstance(update, SearchFinished):
+                    finished = update.result
                 click.echo(json.dumps(update.to_json(), ensure_ascii=False))
-            return
+            return finished
         console = Console()
         waiting: dict[str, str] = {}
-        finished: SearchResult | None = None
         with Live("asking the agencies…", console=console, auto_refresh=False) as live:
             for update in updates:
                 if isinstance(update, SearchStarted):
@@ -323,6 +410,7 @@ def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> None:
                     finished = update.result
         if finished is not None:
             console.print(_summary_line(finished))
+        return finished
     except KeyboardInterrupt:
         which = f" (request {request_id})" if request_id else ""
         click.echo(f"search cancelled{which}", err=True)

@@ -16,7 +16,13 @@ from fieldgate.trust.bundle_signing import (
     sign_bundle,
     unverified_payload,
 )
-from fieldgate.trust.keys import load_private_key, load_public_key, public_jwk
+from fieldgate.trust.keys import (
+    enc_public_jwk,
+    load_enc_public_key,
+    load_private_key,
+    load_public_key,
+    public_jwk,
+)
 from fieldgate.trust.trust_bundle import TrustUnavailable, parse_bundle, parse_nodes
 
 
@@ -86,12 +92,23 @@ def trust_sign(bundle: Path, authority_key: Path) -> None:
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--id", "node_id", required=True, help="The node's id.")
 @click.option("--key", type=EXISTING_FILE, required=True, help="The node's public answer key.")
+@click.option(
+    "--enc-key",
+    type=EXISTING_FILE,
+    help="The node's public X25519 key (keygen --x25519): clients seal queries to it.",
+)
 @AUTHORITY_KEY
-def trust_add_node(bundle: Path, node_id: str, key: Path, authority_key: Path | None) -> None:
-    """Publish a node's answer key: clients verify that node's answers with it."""
+def trust_add_node(
+    bundle: Path, node_id: str, key: Path, enc_key: Path | None, authority_key: Path | None
+) -> None:
+    """Publish a node's answer key (clients verify its answers) and encryption key (clients
+    seal their queries to it; without one no client can address the node)."""
     document = _load_bundle(bundle, authority_key)
     nodes = [n for n in _entries(bundle, document, "nodes") if n.get("id") != node_id]
-    nodes.append({"id": node_id, "jwk": public_jwk(load_public_key(key))})
+    entry: dict[str, object] = {"id": node_id, "jwk": public_jwk(load_public_key(key))}
+    if enc_key is not None:
+        entry["enc"] = enc_public_jwk(load_enc_public_key(enc_key))
+    nodes.append(entry)
     document["nodes"] = nodes
     _check_and_write(bundle, document, authority_key)
 

@@ -19,7 +19,14 @@ STATUS_STYLE = {
     "timed_out": "yellow",
     "unreachable": "red",
     "error": "red",
+    "failed_verification": "bold red",
+    "not_answering": "yellow",
 }
+STATUS_LABEL = {
+    "failed_verification": "FAILED VERIFICATION",
+    "not_answering": "could not answer",
+}
+"""How a status reads to a person; neither of these is ever "no record"."""
 
 
 def format_value(value: Any) -> str:
@@ -60,7 +67,7 @@ def agency_table(agency: AgencyView) -> Table:
     title = Text.assemble(
         (_safe(agency.agency_name), "bold"),
         "  ",
-        (_safe(agency.status), style),
+        (STATUS_LABEL.get(agency.status, _safe(agency.status)), style),
         f"  {len(agency.hits)} hit(s)",
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)

@@ -14,4 +14,6 @@ Modules:
 - :mod:`fieldgate.devkit.sample`: write a runnable sample federation to a directory.
 - :mod:`fieldgate.devkit.demo`: ``fieldgate demo``: one search, three requesters, side by side.
 - :mod:`fieldgate.devkit.demo_checks`: what the demo checks before it calls itself a success.
+- :mod:`fieldgate.devkit.demo_broker`: what the demo shows of the broker: it holds no name or
+  field, and a forged answer is caught.
 """

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import signal
 import tempfile
 from collections.abc import Mapping
@@ -35,7 +36,16 @@ from fieldgate.client.broker_client import AsyncSearchClient, Requester, Warrant
 from fieldgate.client.render import comparison_table
 from fieldgate.client.results import SearchResult
 from fieldgate.core.tls import DevPKI, TLSFiles
+from fieldgate.devkit.demo_broker import (
+    BrokerLog,
+    BrokerSaw,
+    BrokerTap,
+    broker_saw,
+    forgery_caught,
+    secrets_of,
+)
 from fieldgate.devkit.demo_checks import (
+    DemoFailed,
     check_audit,
     check_disclosed,
     check_serving,
@@ -216,12 +226,14 @@ async def run_searches(
     personas: list[SignedPersona],
     tls: TLSFiles,
     answers: AnswerCheck | None = None,
+    address: str | None = None,
 ) -> list[SearchResult]:
     """Run the demo search once per persona through the broker, signed, over mTLS.
 
-    With ``answers`` every agency's signed answer is verified.
+    With ``answers`` every agency's signed answer is verified. ``address``: the
+    broker's (default: the federation's own).
     """
-    client = AsyncSearchClient(federation.broker_address, tls, answers=answers)
+    client = AsyncSearchClient(address or federation.broker_address, tls, answers=answers)
     try:
         return [
             await client.search(
@@ -239,14 +251,60 @@ async def run_searches(
 
 
 def answers_summary(results: list[SearchResult]) -> str:
-    """One line: how many answers the client verified against their node's signature."""
+    """One line: how many answers the client opened and verified."""
     statuses = [a.status for r in results for a in r.agencies]
     verified = statuses.count("answered")
     failed = statuses.count("failed_verification")
     return (
-        f"answers: {verified} signed by their node and verified by the client "
-        f"(nonce, node, time, hits); {failed} failed verification"
+        f"answers: {verified} sealed to the requester, signed by their node and verified by "
+        f"the client (node, search, time); {failed} failed verification"
     )
+
+
+def broker_summary(saw: BrokerSaw) -> str:
+    """One line: what the broker held, and that the person was not in it."""
+    held = (
+        f"{saw.received_bytes:,} bytes received, {saw.relayed_bytes:,} relayed, "
+        f"{saw.log_lines} log lines, {saw.log_rows} search-log rows"
+    )
+    if saw.found:
+        return f"broker: {held}: FOUND {len(saw.found)} of the person's values"
+    return (
+        f"broker: saw who asked, why and which agencies; in {held}: no name, no date of "
+        f"birth, none of the {saw.secrets_checked} values searched for or released (all sealed)"
+    )
+
+
+def forgery_summary(caught: bool, agency: str) -> str:
+    """One line: the tampering broker's forged answer, and whether the client caught it."""
+    if caught:
+        return (
+            f"tampering broker: forged {agency}'s answer (its own key, sealed to the detective): "
+            "the client showed FAILED VERIFICATION, no data and not 'no record'"
+        )
+    return f"tampering broker: the forged answer of {agency} was NOT caught"
+
+
+async def _broker_checks(
+    federation: LocalFederation,
+    persona: SignedPersona,
+    pki: DevPKI,
+    answers: AnswerCheck,
+    tap: BrokerTap,
+) -> bool:
+    """Search as ``persona`` through a tampering broker; whether the forgery was caught."""
+    tap.forge = DEMO_AGENCIES[0].node_id
+    client_log = logging.getLogger("fieldgate.client")
+    level = client_log.level
+    client_log.setLevel(logging.ERROR)  # the demo says it in its own words
+    try:
+        (forged,) = await run_searches(
+            federation, [persona], pki.files("investigator"), answers, tap.address
+        )
+    finally:
+        tap.forge = ""
+        client_log.setLevel(level)
+    return forgery_caught(forged, DEMO_AGENCIES[0].node_id)
 
 
 def audit_summary(reports: list[VerifyReport]) -> str:
@@ -268,7 +326,7 @@ async def _run_federation(
     seed: int,
     interrupted: asyncio.Event,
     contracts: Mapping[str, Path] | None,
-) -> tuple[list[SearchResult], list[VerifyReport]] | None:
+) -> tuple[list[SearchResult], list[VerifyReport], dict[str, object]] | None:
     """Load, start, check, search, stop; None if interrupted on the way.
 
     Raises:
@@ -286,9 +344,10 @@ async def _run_federation(
         )
         console.print(
             "  Each requester holds a credential from their agency, bound to their own key,\n"
-            "  and signs every search, addressed to the agencies it is for; the court signed\n"
-            "  the warrant for the requester's own case; each node signs its answer and the\n"
-            "  client verifies every one; every hop is mutual TLS."
+            "  and signs every search, addressed to the agencies it is for and sealed to each\n"
+            "  of them (the broker cannot read whom it is about); the court signed the\n"
+            "  warrant for the requester's own case; each node signs its answer and seals it\n"
+            "  to the requester, who verifies every one; every hop is mutual TLS."
         )
         if interrupted.is_set():
             return None
@@ -297,7 +356,19 @@ async def _run_federation(
             specs, workdir, trust=kit.config(), pki=pki, audit=True, ops=True
         )
         completed = False
+        # What the broker's operator has: a tap with the broker's own certificate.
+        tap = BrokerTap(
+            federation.broker_address, pki.files("investigator"), pki.files(BROKER_NAME)
+        )
+        broker_log = BrokerLog()
+        broker_logger = logging.getLogger("fieldgate.broker")
+        # Every line the broker writes, INFO included, is collected (and not printed).
+        saved = broker_logger.level, broker_logger.propagate
+        broker_logger.setLevel(logging.INFO)
+        broker_logger.propagate = False
+        broker_logger.addHandler(broker_log)
         try:
+            await tap.start()
             await check_serving(federation.nodes)
             console.print(
                 f"\nbroker on {federation.broker_address}; nodes on "
@@ -308,7 +379,9 @@ async def _run_federation(
                 f"born {DEMO_SUBJECT.dob} as three different requesters...\n"
             )
             searches = asyncio.ensure_future(
-                run_searches(federation, signed, pki.files("investigator"), answer_check(kit))
+                run_searches(
+                    federation, signed, pki.files("investigator"), answer_check(kit), tap.address
+                )
             )
             stop = asyncio.ensure_future(interrupted.wait())
             await asyncio.wait({searches, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -320,12 +393,40 @@ async def _run_federation(
             completed = True
             results = searches.result()
             console.print(answers_summary(results))
+            subject = (DEMO_SUBJECT.surname, DEMO_SUBJECT.given_name, DEMO_SUBJECT.dob)
+            saw = broker_saw(
+                tap,
+                broker_log,
+                workdir / "broker-searches.sqlite",  # local_federation's search log
+                secrets_of(subject, results),
+            )
+            console.print(broker_summary(saw))
+            caught = await _broker_checks(federation, signed[0], pki, answer_check(kit), tap)
+            console.print(forgery_summary(caught, DEMO_AGENCIES[0].name))
+            if saw.found or not caught:
+                raise DemoFailed(
+                    "the broker held the person's data"
+                    if saw.found
+                    else "a forged answer was not caught"
+                )
         finally:
+            broker_logger.removeHandler(broker_log)
+            broker_logger.setLevel(saved[0])
+            broker_logger.propagate = saved[1]
+            await tap.stop()
             await federation.stop()
         reports = [verify_log(workdir / f"{s.node_id}.audit.sqlite") for s in specs]
         if completed:
             console.print(audit_summary(reports))
-        return results, reports
+        broker: dict[str, object] = {
+            "bytes_received": saw.received_bytes,
+            "bytes_relayed": saw.relayed_bytes,
+            "log_lines": saw.log_lines,
+            "values_checked": saw.secrets_checked,
+            "values_found": len(saw.found),
+            "forged_answer_caught": caught,
+        }
+        return results, reports, broker
 
 
 async def run_demo(
@@ -372,7 +473,7 @@ async def run_demo(
     if outcome is None:
         console.print("Interrupted: every server stopped, temporary databases removed.")
         return None
-    results, reports = outcome
+    results, reports, broker = outcome
     labels = [p.label for p in personas]
     for agency in DEMO_AGENCIES:
         title = f"{agency.name} — {CONTRACT_OF[agency.node_id]} contract"
@@ -393,7 +494,9 @@ async def run_demo(
     # demo_personas lists the detective first; every shipped contract discloses to them.
     check_disclosed(personas[0].label, results[0])
     check_audit(reports)
-    return demo_summary(personas, results, reports)
+    summary = demo_summary(personas, results, reports)
+    summary["broker"] = broker
+    return summary
 
 
 def demo_summary(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import CONTRACT_OF
-from fieldgate.devkit.dev_trust import DevTrust, answer_key_path
+from fieldgate.devkit.dev_trust import DevTrust, answer_key_path, enc_key_path
 from fieldgate.devkit.local_federation import BROKER_NAME
 from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
 from fieldgate.policy.shipped import rego_root, shipped_contract
@@ -71,7 +71,13 @@ def write_sample(
     credential = directory / f"{INVESTIGATOR}.credential"
     credential.write_text(identity.credential + "\n", encoding="ascii")
     save_private_key(identity.key, directory / f"{INVESTIGATOR}.key")
-    written: list[Path] = [credential, directory / f"{INVESTIGATOR}.key"]
+    assert identity.enc_key is not None  # DevTrust always makes one
+    save_private_key(identity.enc_key, directory / f"{INVESTIGATOR}.enc.key")
+    written: list[Path] = [
+        credential,
+        directory / f"{INVESTIGATOR}.key",
+        directory / f"{INVESTIGATOR}.enc.key",
+    ]
     broker_lines = [
         "[broker]",
         'listen = "127.0.0.1:50051"',
@@ -100,6 +106,7 @@ def write_sample(
                 "",
                 *_trust_and_tls("node", agency.node_id, pki, kit),
                 f"answer_key = {_quote(str(answer_key_path(kit.config(), agency.node_id)))}",
+                f"enc_key = {_quote(str(enc_key_path(kit.config(), agency.node_id)))}",
             ]),
             encoding="utf-8",
         )  # fmt: skip

@@ -118,6 +118,23 @@ def load_enc_private_key(path: Path) -> X25519PrivateKey:
     return key
 
 
+def load_enc_public_key(path: Path) -> X25519PublicKey:
+    """Read an X25519 public key PEM (or the public half of a private key PEM)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"{path}: {exc.strerror}") from None
+    if b"PRIVATE KEY" in data:
+        return load_enc_private_key(path).public_key()
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise KeyFileError(f"{path}: not a public key PEM ({exc})") from None
+    if not isinstance(key, X25519PublicKey):
+        raise KeyFileError(f"{path}: not an X25519 key")
+    return key
+
+
 def enc_public_jwk(key: X25519PublicKey) -> dict[str, Any]:
     """The public X25519 key as a JWK (``{"kty": "OKP", "crv": "X25519", "x": ...}``)."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

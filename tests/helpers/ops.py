@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError
 from fieldgate.client.results import SearchResult
 from fieldgate.core.tls import DevPKI
@@ -33,6 +34,7 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.config import build_store
 from fieldgate.trust.tokens import Identity
 from tests.helpers.federation import LoopThread
 
@@ -68,7 +70,7 @@ class OpsFederation:
         self, identity: Identity, requester: Requester = CRIMINAL
     ) -> SearchResult | SearchError:
         """Search for the demo subject through the broker (the refusal, if refused)."""
-        with SearchClient(self.federation.broker_address, self.pki.files("investigator")) as c:
+        with self.client() as c:
             try:
                 return c.search(
                     requester,
@@ -79,6 +81,14 @@ class OpsFederation:
                 )
             except SearchError as exc:
                 return exc
+
+    def client(self) -> SearchClient:
+        """A client of the broker that seals to and verifies against the kit's nodes."""
+        return SearchClient(
+            self.federation.broker_address,
+            self.pki.files("investigator"),
+            answers=AnswerCheck(build_store(self.kit.config())),
+        )
 
     def metrics_ports(self) -> dict[str, int]:
         """``broker`` and each node id → its metrics port."""
@@ -92,6 +102,8 @@ async def start_ops_federation(workdir: Path, records: int = 120) -> OpsFederati
     kit = DevTrust(workdir / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
     kit.add_issuer("ice-ero-seattle", "civil_immigration")
+    for agency in DEMO_AGENCIES:
+        kit.add_node(agency.node_id)
     kit.write()
     pki = DevPKI.create(workdir / "pki", ["broker", "kcso", "spd", "pcso", "investigator"])
     specs = []

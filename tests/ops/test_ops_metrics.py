@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldgate.client.broker_client import SearchClient, SearchError
+from fieldgate.client.broker_client import SearchError
 from fieldgate.client.results import HitView, SearchResult
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
@@ -217,7 +217,7 @@ def test_a_search_moves_the_broker_and_every_node(ops: OpsFederation) -> None:
 
 def test_a_streamed_search_is_counted_as_a_server_stream(ops: OpsFederation) -> None:
     before = scrape_all(ops)["broker"]
-    with SearchClient(ops.federation.broker_address, ops.pki.files("investigator")) as client:
+    with ops.client() as client:
         updates = list(
             client.search_stream(
                 CRIMINAL,

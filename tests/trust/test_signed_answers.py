@@ -11,9 +11,13 @@ agencies' honest answers still come through.
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import jwt
 import pytest
@@ -40,7 +44,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
 from fieldgate.trust.config import build_store
-from fieldgate.trust.keys import enc_key_from_jwk, generate_key
+from fieldgate.trust.keys import enc_key_from_jwk, generate_key, save_private_key
 from fieldgate.trust.sealed_search import sign_search
 from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
@@ -252,3 +256,59 @@ def test_the_broker_never_holds_a_name_a_date_of_birth_or_a_field(
             assert form.encode() not in received, form
             assert form.encode() not in relayed, form
             assert form not in caplog.text, form
+
+
+def _cli_search(signed: Signed, tmp_path: Path, broker: str, *extra: str) -> tuple[int, str]:
+    """``fieldgate search`` as an investigator runs it, signed and sealed; (status, stdout)."""
+    identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+    assert identity.enc_key is not None
+    credential = tmp_path / "det.credential"
+    credential.write_text(identity.credential)
+    save_private_key(identity.key, tmp_path / "det.key")
+    save_private_key(identity.enc_key, tmp_path / "det.enc.key")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "fieldgate"), "search", "--broker", broker,
+            "--name", f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}",
+            "--dob", DEMO_SUBJECT.dob, "--purpose", "criminal_investigation",
+            "--case", CRIMINAL.case_number, "--credential", str(credential),
+            "--key", str(tmp_path / "det.key"), "--enc-key", str(tmp_path / "det.enc.key"),
+            "--trust-bundle", str(signed.kit.bundle_path),
+            "--revocations", str(signed.kit.revocations_path),
+            "--authority-key", str(signed.kit.authority_path), *extra,
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_fieldgate_search_verifies_every_answer_and_exits_3_on_a_forgery(
+    signed: Signed, tmp_path: Path
+) -> None:
+    tls = signed.pki.files("investigator")
+    tls_flags = ("--tls-ca", str(tls.ca), "--tls-cert", str(tls.cert), "--tls-key", str(tls.key))
+    status, out = _cli_search(signed, tmp_path, signed.federation.broker_address, *tls_flags)
+    assert status == 0, out
+    assert "FAILED VERIFICATION" not in out
+    status, out = _cli_search(
+        signed, tmp_path, signed.federation.broker_address, *tls_flags, "--json"
+    )
+    document = json.loads(out)
+    assert status == 0
+    assert document["summary"]["failed_verification"] == 0
+    assert any(a["hits"] for a in document["agencies"])
+    # Through a broker that forges King County's answer: the table says so, and so does
+    # the exit status; the forged agency shows no data and not "no record".
+    signed.hostile.tamper = lambda response: (_forged(response, signed), response)[1]
+    try:
+        status, out = _cli_search(signed, tmp_path, signed.hostile.address, "--insecure")
+        assert status == 3, out
+        assert "FAILED VERIFICATION" in out
+        status, out = _cli_search(signed, tmp_path, signed.hostile.address, "--insecure", "--json")
+    finally:
+        signed.hostile.tamper = lambda response: response
+    assert status == 3
+    document = json.loads(out[: out.rindex("}") + 1])
+    kcso = next(a for a in document["agencies"] if a["node_id"] == "kcso")
+    assert (kcso["status"], kcso["hits"]) == ("failed_verification", [])
+    assert "signature" in kcso["detail"]

@@ -488,3 +488,22 @@ def test_plaintext_to_a_tls_broker_gets_nothing(trusted: Trusted) -> None:
             deadline_seconds=2,
         )
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_node_with_stale_trust_files_says_it_cannot_answer(trusted: Trusted) -> None:
+    """Stale trust is the same for every search: the node signs "not answering", never
+    an answer that reads as "no record"."""
+    search = sign(detective(trusted.kit))
+    try:
+        trusted.kit.write(issued_at=NOW - dt.timedelta(days=3))
+        channel, stub = node_stub(trusted.node("kcso"), trusted.pki.files("broker"))
+        with channel:
+            answer = stub.Search(
+                node_pb2.NodeServiceSearchRequest(request_id="r1", signed=search), timeout=10
+            )
+    finally:
+        trusted.kit.write()
+    verified = opened(trusted.kit, answer, search)
+    assert (verified.status, verified.reason, verified.hits) == ("not_answering", "trust_stale", ())
+    # Sealed in the same bucket as every other answer.
+    assert len(answer.answer.ciphertext) == ANSWER_BUCKETS[0] + 16
