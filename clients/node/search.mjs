@@ -2,14 +2,20 @@
 // fieldgate-node-search: one addressed, sealed, signed search through a Fieldgate
 // broker, every answer opened and verified; prints JSON. See README.md.
 //
-// Exit status: 0 every agency asked answered and verified; 2 an agency failed
-// verification; 3 an agency could not answer (and none failed); 1 bad input
-// (named on stderr); 4 the broker refused the search or could not be reached.
+// Exit status, as `fieldgate search` (docs/protocol.md §8.3): 0 every agency asked
+// answered and verified; 3 an agency failed verification; 4 an agency could not
+// answer (and none failed); 1 the broker refused the search or could not be
+// reached; 2 bad input (named on stderr).
 
 import { parseArgs } from "node:util";
 
 import { UsageError } from "./lib/files.mjs";
 import { BrokerError, runSearch } from "./lib/run.mjs";
+
+const EXIT_REFUSED = 1;
+const EXIT_USAGE = 2;
+const EXIT_FAILED_VERIFICATION = 3;
+const EXIT_COULD_NOT_ANSWER = 4;
 
 const USAGE = `usage: node search.mjs --broker HOST:PORT --credential FILE --key FILE --enc-key FILE
   --ca FILE --cert FILE --client-key FILE --trust-bundle FILE --authority FILE
@@ -129,13 +135,13 @@ async function main() {
     ) {
       process.stderr.write(`error: ${error.message}\n`);
       if (!(error instanceof BrokerError)) process.stderr.write(`${USAGE}\n`);
-      return error instanceof BrokerError ? 4 : 1;
+      return error instanceof BrokerError ? EXIT_REFUSED : EXIT_USAGE;
     }
     throw error;
   }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  if (result.counts.failed_verification) return 2;
-  if (result.counts.could_not_answer) return 3;
+  if (result.counts.failed_verification) return EXIT_FAILED_VERIFICATION;
+  if (result.counts.could_not_answer) return EXIT_COULD_NOT_ANSWER;
   return 0;
 }
 
