@@ -468,6 +468,20 @@ def test_bad_input_is_named_not_a_traceback(client_dir: Path, tmp_path: Path) ->
     assert "    at " not in done.stderr
 
 
+def test_more_warrants_than_a_node_takes_are_named_not_sent(interop: Interop) -> None:
+    token = interop.workdir / "some-warrant.jws"
+    token.write_text("x.y.z", encoding="ascii")
+    done = run_node(
+        "search.mjs", "--broker", interop.hostile.address,
+        *interop.files("det-4711", _detective(interop)),
+        "--surname", "DOE", "--given-name", "JOHN",
+        "--purpose", PURPOSE, "--case-number", CASE,
+        *[arg for _ in range(9) for arg in ("--warrant-token", str(token))],
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "at most 8 warrants" in done.stderr
+
+
 def test_a_query_too_large_to_seal_is_named_not_sent(interop: Interop) -> None:
     searches_before = len(interop.hostile.seen)
     done = run_node(

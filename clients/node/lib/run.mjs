@@ -33,6 +33,9 @@ export const SCHEMA = "fieldgate.node-search/v1";
 
 /** The longest deadline a broker grants (0 asks for its default, at most this). */
 const BROKER_MAX_DEADLINE_SECONDS = 10;
+/** Warrants a search may carry, and the longest one (docs/protocol.md 5.2). */
+const MAX_WARRANTS = 8;
+const MAX_WARRANT_CHARS = 16384;
 /** Tolerated difference between a node's clock and ours. */
 const SKEW_SECONDS = 60;
 
@@ -113,6 +116,16 @@ export async function loadSetup(opts) {
     reach = claims.reach;
   }
   const warrants = (opts.warrantTokens ?? []).map((p) => readText(p, "--warrant-token").trim());
+  // A node refuses more, or longer, warrants — silently, as for an absent person
+  // (docs/protocol.md 5.2) — so they are refused here, where the reason can be said.
+  if (warrants.length > MAX_WARRANTS) {
+    throw new UsageError(`--warrant-token: at most ${MAX_WARRANTS} warrants per search`);
+  }
+  opts.warrantTokens?.forEach((path, i) => {
+    if (warrants[i].length > MAX_WARRANT_CHARS) {
+      throw new UsageError(`--warrant-token ${path}: longer than ${MAX_WARRANT_CHARS} characters`);
+    }
+  });
   const tls = {
     ca: Buffer.from(readText(opts.ca, "--ca")),
     cert: Buffer.from(readText(opts.cert, "--cert")),
