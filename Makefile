@@ -11,7 +11,7 @@ STAMP_FUZZ := $(VENV)/.installed-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES := search_request names import_jsonl import_csv catalog signed_search contract_bundle
 
-.PHONY: demo test lint typecheck unit contract-test proto bench fuzz clean
+.PHONY: demo test lint typecheck unit contract-test proto vectors bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ fuzz: $(STAMP_FUZZ)
 ## Regenerate fieldgate/v2 from proto/ (commit the result).
 proto: $(STAMP_TEST)
 	$(BIN)/python scripts/gen_proto.py
+
+## Rewrite the protocol test vectors in tests/vectors/v2 (docs/protocol.md; only the
+## HPKE ciphertexts change; commit the result).
+vectors: $(STAMP_TEST)
+	$(BIN)/python scripts/gen_vectors.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -148,3 +148,41 @@ def test_contract_test_command_fails_on_a_failing_rule(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "FAILED" in done.stdout
     assert "test_allow" in done.stdout
+
+
+def test_keys_and_credentials_for_sealed_searches(tmp_path: Path) -> None:
+    """keygen makes the X25519 key answers are sealed to; the credential names it and the reach."""
+    done = run("keygen", str(tmp_path / "det.key"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["crv"] == "Ed25519"
+    done = run("keygen", "--x25519", str(tmp_path / "det.enc"))
+    assert done.returncode == 0, done.stderr
+    enc_jwk = json.loads(done.stdout)
+    assert enc_jwk["crv"] == "X25519"
+    assert "d" not in enc_jwk
+    assert (tmp_path / "det.enc").stat().st_mode & 0o077 == 0  # the private half: owner only
+    assert run("keygen", str(tmp_path / "issuer.key")).returncode == 0
+    done = run(
+        "credential", "issue", "--issuer-key", str(tmp_path / "issuer.key"),
+        "--issuer", "bellevue-pd", "--agency", "bellevue-pd",
+        "--agency-type", "local_law_enforcement", "--subject", "det-4711",
+        "--purpose", "criminal_investigation", "--holder-key", str(tmp_path / "det.key.pub"),
+        "--holder-enc-key", str(tmp_path / "det.enc.pub"), "--reach", "kcso", "--reach", "spd",
+        "-o", str(tmp_path / "det.credential"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = run("credential", "show", str(tmp_path / "det.credential"))
+    claims = json.loads(shown.stdout)
+    assert claims["enc"] == enc_jwk
+    assert claims["reach"] == ["kcso", "spd"]
+    # An Ed25519 key where the X25519 one belongs is named, not a traceback.
+    wrong = run(
+        "credential", "issue", "--issuer-key", str(tmp_path / "issuer.key"),
+        "--issuer", "bellevue-pd", "--agency", "bellevue-pd",
+        "--agency-type", "local_law_enforcement", "--subject", "det-4711",
+        "--purpose", "criminal_investigation", "--holder-key", str(tmp_path / "det.key.pub"),
+        "--holder-enc-key", str(tmp_path / "det.key.pub"),
+    )  # fmt: skip
+    assert wrong.returncode != 0
+    assert "not an X25519 key" in wrong.stderr
+    assert "Traceback" not in wrong.stderr

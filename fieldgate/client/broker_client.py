@@ -23,12 +23,13 @@ then the whole result (see :mod:`fieldgate.client.stream`)::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import grpc
+import jwt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.client.answer_check import AnswerCheck, SentSearch
@@ -236,6 +237,40 @@ def _node_keys(
         raise SearchError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
 
 
+def credential_reach(identity: Identity) -> list[str] | None:
+    """The node ids the identity's own credential lets its searches reach (None: no limit)."""
+    try:
+        claims = jwt.decode(identity.credential, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None
+    reach = claims.get("reach") if isinstance(claims, dict) else None
+    if isinstance(reach, list) and all(isinstance(n, str) for n in reach):
+        return list(reach)
+    return None
+
+
+def within_reach(
+    identity: Identity, audience: Sequence[str] | None, listed: Callable[[], list[str]]
+) -> list[str]:
+    """The audience of a signed search: ``audience``, else every node ``listed()`` —
+    kept within the credential's ``reach`` (the requesting agency's own outbound rule).
+
+    Raises:
+        SearchError: INVALID_ARGUMENT, an explicit audience names a node outside the reach.
+    """
+    reach = credential_reach(identity)
+    if audience is not None:
+        outside = sorted(set(audience) - set(reach)) if reach is not None else []
+        if outside:
+            raise SearchError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"outside your credential's reach (your agency's rule): {', '.join(outside)}",
+            )
+        return list(audience)
+    nodes = listed()
+    return nodes if reach is None else [n for n in nodes if n in reach]
+
+
 def _build(requester: Requester, **kwargs: Any) -> broker_pb2.SearchRequest:
     """:func:`build_request`, its refusals as :class:`SearchError` (nothing was sent).
 
@@ -295,7 +330,7 @@ class SearchClient:
     def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> list[str]:
         if identity is None:
             return []
-        return list(audience) if audience is not None else self.node_ids()
+        return within_reach(identity, audience, self.node_ids if audience is None else list)
 
     def search(
         self,
@@ -446,7 +481,8 @@ class AsyncSearchClient:
     ) -> list[str]:
         if identity is None:
             return []
-        return list(audience) if audience is not None else await self.node_ids()
+        listed = await self.node_ids() if audience is None else []
+        return within_reach(identity, audience, lambda: listed)
 
     async def search(
         self,

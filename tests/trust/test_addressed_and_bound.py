@@ -174,3 +174,32 @@ def test_a_warrant_applies_only_to_its_case_and_named_investigator(trusted: Trus
     # The named investigator, on the warrant's own case, is served by it.
     answer = node_answer(trusted, "kcso", sign(agent, warrants=(personal,)))
     assert ("address", "") in _address_fields(answer)
+
+
+def test_the_credentials_reach_decides_where_the_search_goes(trusted: Trusted) -> None:
+    """The requesting agency's own rule (the credential's reach): the client addresses only
+    those agencies, refuses an audience outside it, and nothing else is asked."""
+    limited = trusted.kit.identity(
+        "bellevue-pd", "det-4711", ["criminal_investigation"], reach=["kcso", "pcso"]
+    )
+    requests = {n: r.node.counters.requests for n, r in trusted.federation.nodes.items()}
+    with SearchClient(
+        trusted.federation.broker_address,
+        trusted.pki.files("investigator"),
+        answers=AnswerCheck(build_store(trusted.kit.config())),
+    ) as client:
+        result = client.search(
+            CRIMINAL,
+            surname=DEMO_SUBJECT.surname,
+            given_name=DEMO_SUBJECT.given_name,
+            dob=DEMO_SUBJECT.dob,
+            identity=limited,
+        )
+        assert [a.node_id for a in result.agencies] == ["kcso", "pcso"]
+        with pytest.raises(SearchError) as caught:
+            client.search(CRIMINAL, surname="DOE", dob="1980-01-01", identity=limited,
+                          audience=["spd"])  # fmt: skip
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "reach" in caught.value.details
+    after = {n: r.node.counters.requests for n, r in trusted.federation.nodes.items()}
+    assert after == {**requests, "kcso": requests["kcso"] + 1, "pcso": requests["pcso"] + 1}
