@@ -131,7 +131,8 @@ async function main() {
       error instanceof UsageError ||
       error instanceof BrokerError ||
       error?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
-      error?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
+      error?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
+      error?.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
     ) {
       process.stderr.write(`error: ${error.message}\n`);
       if (!(error instanceof BrokerError)) process.stderr.write(`${USAGE}\n`);

@@ -361,6 +361,28 @@ def test_a_tampering_broker_makes_that_agency_fail_verification(
     assert agencies["spd"]["status"] == agencies["pcso"]["status"] == "answered"
 
 
+def test_a_brokers_error_message_cannot_drive_the_terminal(interop: Interop) -> None:
+    def refuse(response: broker_pb2.SearchResponse) -> broker_pb2.SearchResponse:
+        raise RuntimeError("\x1b]0;owned\x07\x1b[2J all clear, no records anywhere")
+
+    interop.hostile.tamper = refuse
+    try:
+        done = run_node(
+            "search.mjs", "--broker", interop.hostile.address,
+            *interop.files("det-4711", _detective(interop)),
+            "--surname", "DOE", "--given-name", "JOHN",
+            "--purpose", PURPOSE, "--case-number", CASE,
+        )  # fmt: skip
+    finally:
+        interop.hostile.tamper = lambda response: response
+    assert done.returncode == 1
+    assert "the broker refused the search" in done.stderr
+    assert "\x1b" not in done.stderr
+    assert "\x07" not in done.stderr
+    assert "\\u001b]0;owned" in done.stderr
+    assert done.stdout == ""
+
+
 def test_a_node_outside_the_audience_is_not_asked(interop: Interop) -> None:
     # The issuer's outbound constraint: this detective's searches reach kcso and spd only.
     identity = _detective(interop, reach=["kcso", "spd"])

@@ -19,10 +19,17 @@ import { SealingError, privateKey } from "./sealing.mjs";
 import { signSearch } from "./search.mjs";
 import { loadTrustBundle } from "./trust.mjs";
 
+/** `text` with control characters shown as escapes: a broker's words never drive a terminal. */
+export const inert = (text) =>
+  String(text).replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+
 /** The broker refused the search or could not be reached. */
 export class BrokerError extends Error {
   constructor(code, details) {
-    super(`the broker refused the search: ${code}: ${details}`);
+    super(`the broker refused the search: ${code}: ${inert(details)}`);
     this.code = code;
     this.details = details;
   }
