@@ -140,7 +140,13 @@ async function main() {
     }
     throw error;
   }
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  // Every character outside ASCII escaped: the same JSON, but no byte of it (a
+  // broker's agency name, a record's field) can act on the terminal it is shown in.
+  const json = JSON.stringify(result, null, 2).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  process.stdout.write(`${json}\n`);
   if (result.counts.failed_verification) return EXIT_FAILED_VERIFICATION;
   if (result.counts.could_not_answer) return EXIT_COULD_NOT_ANSWER;
   return 0;

@@ -383,6 +383,29 @@ def test_a_brokers_error_message_cannot_drive_the_terminal(interop: Interop) -> 
     assert done.stdout == ""
 
 
+def test_the_output_is_ascii_whatever_the_broker_names_an_agency(interop: Interop) -> None:
+    name = "King County \u009b2J Sheriff \x1b[0m"
+
+    def rename(response: broker_pb2.SearchResponse) -> broker_pb2.SearchResponse:
+        _kcso(response).agency_name = name
+        return response
+
+    interop.hostile.tamper = rename
+    try:
+        done = run_node(
+            "search.mjs", "--broker", interop.hostile.address,
+            *interop.files("det-4711", _detective(interop)),
+            "--surname", "DOE", "--given-name", "JOHN",
+            "--purpose", PURPOSE, "--case-number", CASE,
+        )  # fmt: skip
+    finally:
+        interop.hostile.tamper = lambda response: response
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.isascii()
+    assert "\x1b" not in done.stdout
+    assert _agencies(json.loads(done.stdout))["kcso"]["agency_name"] == name
+
+
 def test_a_node_outside_the_audience_is_not_asked(interop: Interop) -> None:
     # The issuer's outbound constraint: this detective's searches reach kcso and spd only.
     identity = _detective(interop, reach=["kcso", "spd"])
