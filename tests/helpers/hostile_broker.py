@@ -23,7 +23,13 @@ Tamper = Callable[[broker_pb2.SearchResponse], broker_pb2.SearchResponse]
 class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
     """Forwards to ``upstream`` and rewrites each response with :attr:`tamper`."""
 
-    def __init__(self, upstream: str, tls: TLSFiles) -> None:
+    def __init__(self, upstream: str, tls: TLSFiles, *, serve_tls: TLSFiles | None = None) -> None:
+        """Forward to ``upstream`` (mutual TLS with ``tls``).
+
+        With ``serve_tls`` it serves mutual TLS with those files — the broker's
+        own certificate, which an operator running the broker holds — so a
+        client that only speaks TLS (the Node.js client) connects to it unawares.
+        """
         self._channel = grpc.secure_channel(upstream, tls.channel_credentials())
         self._stub = broker_pb2_grpc.BrokerServiceStub(self._channel)
         self.tamper: Tamper = lambda response: response
@@ -35,7 +41,10 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
         """The whole search being forwarded: everything a broker receives."""
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         broker_pb2_grpc.add_BrokerServiceServicer_to_server(self, self._server)
-        port = self._server.add_insecure_port("127.0.0.1:0")
+        if serve_tls is None:
+            port = self._server.add_insecure_port("127.0.0.1:0")
+        else:
+            port = self._server.add_secure_port("127.0.0.1:0", serve_tls.server_credentials())
         self.address = f"127.0.0.1:{port}"
         self._server.start()
 

@@ -1,0 +1,319 @@
+// One search from the investigator's files to per-agency results: load and
+// cross-check the files, choose the audience, seal and sign, call the broker over
+// mutual TLS, then open and verify every answer.
+
+import grpc from "@grpc/grpc-js";
+
+import { AnswerVerificationError, NOT_ANSWERING, openAnswer } from "./answers.mjs";
+import {
+  UsageError,
+  loadAuthorityKey,
+  loadEncKey,
+  loadSigningKey,
+  publicJwk,
+  readText,
+} from "./files.mjs";
+import { decodeUnverified } from "./jws.mjs";
+import { PROTO_DIR, loadTypes, loadV2 } from "./proto.mjs";
+import { SealingError, privateKey } from "./sealing.mjs";
+import { signSearch } from "./search.mjs";
+import { loadTrustBundle } from "./trust.mjs";
+
+/** `text` with control characters shown as escapes: a broker's words never drive a terminal. */
+export const inert = (text) =>
+  String(text).replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+
+/** The broker refused the search or could not be reached. */
+export class BrokerError extends Error {
+  constructor(code, details) {
+    super(`the broker refused the search: ${code}: ${inert(details)}`);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** The output's schema: its shape only ever grows (pinned by tests/interop). */
+export const SCHEMA = "fieldgate.node-search/v1";
+
+/** The longest deadline a broker grants (0 asks for its default, at most this). */
+const BROKER_MAX_DEADLINE_SECONDS = 10;
+/** Warrants a search may carry, and the longest one (docs/protocol.md 5.2). */
+const MAX_WARRANTS = 8;
+const MAX_WARRANT_CHARS = 16384;
+/** Tolerated difference between a node's clock and ours. */
+const SKEW_SECONDS = 60;
+
+const BROKER_STATUS = {
+  NODE_STATUS_TIMED_OUT: "timed_out",
+  NODE_STATUS_UNREACHABLE: "unreachable",
+  NODE_STATUS_ERROR: "error",
+};
+
+function readCredential(path) {
+  const credential = readText(path, "--credential").trim();
+  try {
+    return { credential, claims: decodeUnverified(credential).claims };
+  } catch (error) {
+    throw new UsageError(`--credential ${path}: not a compact JWT (${error.message})`);
+  }
+}
+
+/**
+ * Which agencies this search is for, and which are not asked and why.
+ * Default: every node of the signed directory that publishes an encryption key,
+ * within the credential's `reach` when it has one, that the broker routes to
+ * (its ListNodes: a broker can only narrow a search that way, which it could
+ * anyway by not forwarding). An explicit `requested` audience is sent as it is.
+ */
+export function chooseAudience(nodes, reach, requested, routed) {
+  const notAsked = [];
+  const reachable = (id) => reach === undefined || reach.includes(id);
+  if (requested) {
+    for (const id of requested) {
+      if (!nodes.has(id))
+        throw new UsageError(`--audience: ${id} is not a node of the trust bundle`);
+      if (!nodes.get(id).enc) throw new UsageError(`--audience: ${id} publishes no encryption key`);
+    }
+    const outside = requested.filter((id) => !reachable(id));
+    if (outside.length) {
+      throw new UsageError(`--audience: outside the credential's reach: ${outside.join(", ")}`);
+    }
+    for (const id of nodes.keys()) {
+      if (!requested.includes(id)) notAsked.push({ node_id: id, reason: "not_in_audience" });
+    }
+    return { audience: [...requested], notAsked };
+  }
+  const audience = [];
+  for (const [id, keys] of nodes) {
+    if (!reachable(id)) notAsked.push({ node_id: id, reason: "outside_reach" });
+    else if (!routed.has(id)) notAsked.push({ node_id: id, reason: "not_routed_by_broker" });
+    else if (!keys.enc) notAsked.push({ node_id: id, reason: "no_encryption_key" });
+    else audience.push(id);
+  }
+  if (!audience.length) throw new UsageError("no agency may be asked: the audience is empty");
+  return { audience, notAsked };
+}
+
+/** Load every file and check they belong together; a UsageError names what does not. */
+export async function loadSetup(opts) {
+  const authority = loadAuthorityKey(opts.authority);
+  const trust = loadTrustBundle(opts.trustBundle, authority, { maxAgeSeconds: opts.maxBundleAge });
+  const { credential, claims } = readCredential(opts.credential);
+  const signingKey = loadSigningKey(opts.key);
+  if (claims.cnf?.jwk?.x !== publicJwk(signingKey).x) {
+    throw new UsageError(`--key ${opts.key}: not the key the credential is bound to (cnf)`);
+  }
+  const encJwk = loadEncKey(opts.encKey);
+  if (!claims.enc) {
+    throw new UsageError(
+      `--credential ${opts.credential}: names no encryption key (enc); answers cannot be sealed to you`,
+    );
+  }
+  if (claims.enc.x !== encJwk.x || claims.enc.crv !== "X25519") {
+    throw new UsageError(`--enc-key ${opts.encKey}: not the key the credential names (enc)`);
+  }
+  let reach;
+  if (claims.reach !== undefined) {
+    if (!Array.isArray(claims.reach) || !claims.reach.every((r) => typeof r === "string")) {
+      throw new UsageError(`--credential ${opts.credential}: reach is not a list of node ids`);
+    }
+    reach = claims.reach;
+  }
+  const warrants = (opts.warrantTokens ?? []).map((p) => readText(p, "--warrant-token").trim());
+  // A node refuses more, or longer, warrants — silently, as for an absent person
+  // (docs/protocol.md 5.2) — so they are refused here, where the reason can be said.
+  if (warrants.length > MAX_WARRANTS) {
+    throw new UsageError(`--warrant-token: at most ${MAX_WARRANTS} warrants per search`);
+  }
+  opts.warrantTokens?.forEach((path, i) => {
+    if (warrants[i].length > MAX_WARRANT_CHARS) {
+      throw new UsageError(`--warrant-token ${path}: longer than ${MAX_WARRANT_CHARS} characters`);
+    }
+  });
+  const tls = {
+    ca: Buffer.from(readText(opts.ca, "--ca")),
+    cert: Buffer.from(readText(opts.cert, "--cert")),
+    key: Buffer.from(readText(opts.clientKey, "--client-key")),
+  };
+  return {
+    trust,
+    credential,
+    claims,
+    signingKey,
+    encKey: await privateKey(encJwk),
+    reach,
+    warrants,
+    tls,
+  };
+}
+
+/** Call `method` of the broker; a gRPC failure becomes a BrokerError naming its status. */
+function call(client, method, request, timeoutSeconds) {
+  return new Promise((resolve, reject) => {
+    client[method](request, { deadline: Date.now() + timeoutSeconds * 1000 }, (error, response) => {
+      if (error) {
+        reject(new BrokerError(grpc.status[error.code] ?? String(error.code), error.details));
+      } else {
+        resolve(response);
+      }
+    });
+  });
+}
+
+/**
+ * Run one search; resolves to the JSON-ready result.
+ * @param {object} opts parsed command line (see search.mjs)
+ */
+export async function runSearch(opts) {
+  const setup = await loadSetup(opts);
+  let v2;
+  try {
+    v2 = loadV2();
+  } catch (error) {
+    throw new UsageError(
+      `cannot load the .proto files from ${PROTO_DIR} (set FIELDGATE_PROTO_DIR): ${error.message}`,
+    );
+  }
+  const creds = grpc.credentials.createSsl(setup.tls.ca, setup.tls.key, setup.tls.cert);
+  const client = new v2.BrokerService(opts.broker, creds);
+  try {
+    return await search(opts, setup, client);
+  } finally {
+    client.close();
+  }
+}
+
+async function search(opts, setup, client) {
+  let routed = new Set();
+  if (!opts.audience) {
+    const listed = await call(client, "ListNodes", {}, 10);
+    routed = new Set(listed.nodes.map((n) => n.node_id));
+  }
+  const { audience, notAsked } = chooseAudience(
+    setup.trust.nodes,
+    setup.reach,
+    opts.audience,
+    routed,
+  );
+  const nodeEnc = new Map([...setup.trust.nodes].map(([id, k]) => [id, k.enc]));
+  let built;
+  try {
+    built = await signSearch({
+      credential: setup.credential,
+      signingKey: setup.signingKey,
+      query: opts.query,
+      purpose: opts.purpose,
+      caseNumber: opts.caseNumber,
+      audience,
+      nodeEnc,
+      warrants: setup.warrants,
+    });
+  } catch (error) {
+    if (error instanceof SealingError) {
+      throw new UsageError(`the query and warrants are too large to seal (${error.message})`);
+    }
+    throw error;
+  }
+  const response = await call(
+    client,
+    "Search",
+    { signed: built.signed, deadline_seconds: opts.deadline },
+    (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 10,
+  );
+  const hitType = loadTypes().lookupType("fieldgate.v2.Hit");
+  const seen = new Map();
+  const unexpected = [];
+  for (const result of response.results) {
+    if (!audience.includes(result.node_id)) unexpected.push(result.node_id);
+    else if (seen.has(result.node_id)) seen.set(result.node_id, { duplicate: true });
+    else seen.set(result.node_id, result);
+  }
+  const agencies = [];
+  for (const nodeId of audience) {
+    const result = seen.get(nodeId);
+    const entry = { node_id: nodeId, agency_name: result?.agency_name ?? "" };
+    if (!result) {
+      agencies.push({
+        ...entry,
+        status: "failed_verification",
+        reason: "missing",
+        detail: "the broker relayed no answer",
+      });
+      continue;
+    }
+    if (result.duplicate) {
+      agencies.push({
+        ...entry,
+        status: "failed_verification",
+        reason: "malformed",
+        detail: "the broker relayed two answers",
+      });
+      continue;
+    }
+    if (result.status !== "NODE_STATUS_ANSWERED") {
+      const reason = BROKER_STATUS[result.status] ?? "error";
+      agencies.push({ ...entry, status: "could_not_answer", reason, detail: result.detail ?? "" });
+      continue;
+    }
+    try {
+      if (result.hits?.length) {
+        // Field 15 is for development brokers without a trust bundle; beside a
+        // sealed search it can only be a broker's own words.
+        throw new AnswerVerificationError("malformed", "clear hits beside a sealed search");
+      }
+      const verified = await openAnswer(result.answer, {
+        encKey: setup.encKey,
+        nodeId,
+        nonce: built.nonce,
+        proof: built.proof,
+        nodes: setup.trust.nodes,
+        hitType,
+        now: new Date(),
+        // The oldest answer this search can have: its deadline plus clock skew both ways.
+        maxAgeSeconds: (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 2 * SKEW_SECONDS,
+        skewSeconds: SKEW_SECONDS,
+      });
+      if (verified.status === NOT_ANSWERING) {
+        agencies.push({
+          ...entry,
+          status: "could_not_answer",
+          reason: verified.reason,
+          detail: "",
+        });
+      } else {
+        agencies.push({ ...entry, status: "answered", hits: verified.hits });
+      }
+    } catch (error) {
+      if (!(error instanceof AnswerVerificationError)) throw error;
+      agencies.push({
+        ...entry,
+        status: "failed_verification",
+        reason: error.reason,
+        detail: error.message,
+      });
+    }
+  }
+  const count = (status) => agencies.filter((a) => a.status === status).length;
+  const failedByReason = {};
+  for (const a of agencies.filter((x) => x.status === "failed_verification")) {
+    failedByReason[a.reason] = (failedByReason[a.reason] ?? 0) + 1;
+  }
+  return {
+    schema: SCHEMA,
+    request_id: response.request_id,
+    audience,
+    not_asked: notAsked,
+    unexpected,
+    agencies,
+    counts: {
+      answered: count("answered"),
+      failed_verification: count("failed_verification"),
+      could_not_answer: count("could_not_answer"),
+      hits: agencies.reduce((n, a) => n + (a.hits?.length ?? 0), 0),
+      failed_by_reason: failedByReason,
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// Building one v2 search: the sealed-query plaintext, sealed to every audience
+// node, and the investigator's proof that commits to it (docs/protocol.md,
+// "The signed search"). The broker can read the proof (who, why, which case,
+// which agencies) but never the query or the warrants.
+
+import crypto from "node:crypto";
+
+import { PROOF_TYPE, b64url, decodeUnverified, sign } from "./jws.mjs";
+import { PyFloat } from "./pyjson.mjs";
+import { QUERY_BUCKETS, publicKey, queryInfo, sealPadded } from "./sealing.mjs";
+
+export const PROTOCOL_VERSION = 2;
+export const SALT_BYTES = 32;
+
+/** The proof's `sealed` claim: b64url SHA-256 of the exact plaintext bytes. */
+export const commitment = (plaintext) =>
+  b64url(crypto.createHash("sha256").update(plaintext).digest());
+
+/**
+ * The sealed-query plaintext as exact UTF-8 bytes (compact JSON; characters as themselves).
+ * @param {{surname: string, given_name: string, dob: string, identifiers: string[][], max_hits: number}} query
+ */
+export function queryPlaintext(query, warrants, nonce, salt) {
+  const document = {
+    v: PROTOCOL_VERSION,
+    nonce,
+    salt: b64url(salt),
+    query: {
+      surname: query.surname,
+      given_name: query.given_name,
+      dob: query.dob,
+      identifiers: query.identifiers.map(([kind, value]) => [kind, value]),
+      max_hits: query.max_hits,
+    },
+    warrants: [...warrants],
+  };
+  return Buffer.from(JSON.stringify(document), "utf8");
+}
+
+/**
+ * Seal the query to every audience node and sign the proof.
+ * @param {object} args {credential, signingKey, query, purpose, caseNumber, audience (node ids),
+ *   nodeEnc (Map node id → raw X25519 public key), warrants, nowMs, nonce, salt}
+ * @returns {Promise<{signed: object, proof: string, nonce: string, plaintext: Buffer}>}
+ *   `signed` is a fieldgate.v2.SignedSearch as grpc-js takes it.
+ */
+export async function signSearch(args) {
+  const { credential, signingKey, query, purpose, caseNumber, audience, nodeEnc } = args;
+  if (!audience.length || new Set(audience).size !== audience.length || !audience.every(Boolean)) {
+    throw new Error("a search is addressed to one or more distinct node ids");
+  }
+  const missing = audience.filter((id) => !nodeEnc.get(id));
+  if (missing.length) {
+    throw new Error(`no encryption key in the trust bundle for: ${missing.join(", ")}`);
+  }
+  const { claims } = decodeUnverified(credential);
+  const nonce = args.nonce ?? crypto.randomBytes(16).toString("hex");
+  const salt = args.salt ?? crypto.randomBytes(SALT_BYTES);
+  const plaintext = queryPlaintext(query, args.warrants ?? [], nonce, salt);
+  const nowMs = args.nowMs ?? Date.now();
+  const payload = {
+    v: PROTOCOL_VERSION,
+    cid: claims.jti ?? "",
+    sub: claims.sub ?? "",
+    purpose,
+    case_number: caseNumber,
+    aud: [...audience],
+    // Seconds with milliseconds, as a float (written like Python writes one).
+    iat: new PyFloat(Math.round(nowMs) / 1000),
+    nonce,
+    sealed: commitment(plaintext),
+  };
+  const proof = sign(payload, signingKey, PROOF_TYPE);
+  const sealed = [];
+  for (const nodeId of audience) {
+    const recipient = await publicKey(nodeEnc.get(nodeId));
+    const { enc, ciphertext } = await sealPadded(
+      recipient,
+      plaintext,
+      QUERY_BUCKETS,
+      queryInfo(nodeId),
+      nonce,
+    );
+    sealed.push({ node_id: nodeId, enc, ciphertext });
+  }
+  return { signed: { credential, proof, sealed }, proof, nonce, plaintext };
+}

@@ -1,0 +1,147 @@
+"""A running federation for the Node.js client's tests (tests/interop).
+
+:func:`start_interop` starts the three demo agencies' nodes and a broker on
+loopback with development trust (signed bundle, node answer and encryption keys)
+and mutual TLS, plus a :class:`~tests.helpers.hostile_broker.HostileBroker` in
+front of the real broker that serves the broker's own certificate; the other
+helpers write an investigator's files and run one search with the Node.js client.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fieldgate.broker.limits import LimitsConfig
+from fieldgate.core.tls import DevPKI
+from fieldgate.devkit.demo import CONTRACT_OF
+from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import (
+    LocalFederation,
+    NodeSpec,
+    import_records,
+    start_federation,
+)
+from fieldgate.devkit.synthetic import (
+    DEMO_AGENCIES,
+    DEMO_SUBJECT,
+    generate_agency_records,
+    write_jsonl,
+)
+from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.keys import save_private_key
+from fieldgate.trust.tokens import Identity
+from fieldgate.v2 import broker_pb2
+from tests.helpers.federation import LoopThread
+from tests.helpers.hostile_broker import HostileBroker
+from tests.helpers.nodejs import run_json
+
+PURPOSE = "criminal_investigation"
+CASE = "BPD-2026-018233"
+NODE_IDS = [agency.node_id for agency in DEMO_AGENCIES]
+
+
+@dataclass
+class Interop:
+    """The running federation, its trust kit and PKI, and the hostile broker in front."""
+
+    federation: LocalFederation
+    kit: DevTrust
+    pki: DevPKI
+    hostile: HostileBroker
+    workdir: Path
+
+    def files(self, name: str, identity: Identity) -> list[str]:
+        """Write ``identity``'s files as an investigator keeps them; the client's flags."""
+        directory = self.workdir / "investigators" / name
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "credential.jwt").write_text(identity.credential, encoding="ascii")
+        save_private_key(identity.key, directory / "key.pem")
+        assert identity.enc_key is not None
+        save_private_key(identity.enc_key, directory / "enc.pem")
+        tls = self.pki.files("investigator")
+        return [
+            "--credential", str(directory / "credential.jwt"),
+            "--key", str(directory / "key.pem"),
+            "--enc-key", str(directory / "enc.pem"),
+            "--ca", str(tls.ca), "--cert", str(tls.cert), "--client-key", str(tls.key),
+            "--trust-bundle", str(self.kit.bundle_path),
+            "--authority", str(self.kit.authority_path),
+        ]  # fmt: skip
+
+
+def start_interop(loop: LoopThread, workdir: Path) -> Interop:
+    """Start the federation in ``workdir``; stop it with :func:`stop_interop`."""
+    kit = DevTrust(workdir / "trust")
+    kit.add_issuer("bellevue-pd", "local_law_enforcement")
+    specs = []
+    for agency in DEMO_AGENCIES:
+        path = workdir / f"{agency.node_id}.jsonl"
+        write_jsonl(generate_agency_records(agency, count=100, seed=21), path)
+        contract = shipped_contract(CONTRACT_OF[agency.node_id])
+        spec = NodeSpec(agency.node_id, agency.name, contract, path)
+        import_records(spec, workdir)
+        specs.append(spec)
+        kit.add_node(agency.node_id)
+    kit.write()
+    pki = DevPKI.create(workdir / "pki", ["broker", *NODE_IDS, "investigator"])
+    # Limits off: the same person is searched for on purpose, again and again.
+    federation = loop.run(
+        start_federation(
+            specs, workdir, trust=kit.config(), pki=pki, limits=LimitsConfig(enabled=False)
+        )
+    )
+    # The attacker runs the broker, so it holds the broker's certificate.
+    hostile = HostileBroker(
+        federation.broker_address, pki.files("broker"), serve_tls=pki.files("broker")
+    )
+    return Interop(federation, kit, pki, hostile, workdir)
+
+
+def stop_interop(loop: LoopThread, interop: Interop) -> None:
+    """Stop the hostile broker, the broker and every node."""
+    interop.hostile.stop()
+    loop.run(interop.federation.stop())
+
+
+def detective(interop: Interop, reach: list[str] | None = None) -> Identity:
+    """A fresh Bellevue PD detective (credential with an ``enc`` key; ``reach`` if given)."""
+    return interop.kit.identity("bellevue-pd", "det-4711", [PURPOSE], reach=reach)
+
+
+def node_search(
+    interop: Interop, identity: Identity, broker: str, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    """The Node.js client's search for the demo subject; its exit status and output."""
+    return run_json(
+        "search.mjs",
+        "--broker", broker,
+        *interop.files("det-4711", identity),
+        "--surname", DEMO_SUBJECT.surname,
+        "--given-name", DEMO_SUBJECT.given_name,
+        "--dob", DEMO_SUBJECT.dob,
+        "--purpose", PURPOSE,
+        "--case-number", CASE,
+        *extra,
+    )  # fmt: skip
+
+
+def by_node(output: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The client's per-agency results by node id."""
+    return {a["node_id"]: a for a in output["agencies"]}
+
+
+def kcso_result(response: broker_pb2.SearchResponse) -> broker_pb2.AgencyResult:
+    """King County's result in a broker's response."""
+    return next(r for r in response.results if r.node_id == "kcso")
+
+
+def closed_address() -> str:
+    """A loopback address nothing listens on."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    address = f"127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    return address
