@@ -13,6 +13,8 @@ Modules:
 - :mod:`fieldgate.node.importer`: bulk import from JSON Lines or CSV, all or nothing.
 - :mod:`fieldgate.node.trust_gate`: whom the node is talking to: verified (or stated) claims.
 - :mod:`fieldgate.node.search`: search the store, ask the contract, log, disclose.
+- :mod:`fieldgate.node.requester_view`: withheld fields never shape an answer: hits filtered and
+  ranked on what the requester knows.
 - :mod:`fieldgate.node.disclosure_log`: the audit seam every answer passes before it leaves.
 - :mod:`fieldgate.node.audit`: the tamper-evident audit log (a package of its own).
 - :mod:`fieldgate.node.servicer`: the gRPC face: validate, search off the event loop.

@@ -15,6 +15,7 @@ the agency does not hold.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -31,6 +32,12 @@ from fieldgate.core.query import PersonQuery, query_digest
 from fieldgate.node.disclosure_log import DisclosureEntry, DisclosureLog, RecordOutcome
 from fieldgate.node.limits import NodeLimitExceeded, NodeLimits
 from fieldgate.node.metrics import NodeMetrics
+from fieldgate.node.requester_view import (
+    WITHHELD_EVIDENCE_REASON,
+    blind_query,
+    evidence_known,
+    pointer_order,
+)
 from fieldgate.node.store import Candidate, RecordStore
 from fieldgate.policy.authority import applied_ids
 from fieldgate.policy.catalog import FieldCatalog
@@ -40,7 +47,7 @@ from fieldgate.policy.engine import ContractEngine, MissingContract
 from fieldgate.policy.evaluate import PolicyDecision, evaluate_record, requester_input
 from fieldgate.policy.field_locality import adopt_field_locality, told_fields_by_kind
 from fieldgate.policy.records import Record
-from fieldgate.policy.verdict import RecordVerdict, build_hit, deny
+from fieldgate.policy.verdict import RecordVerdict, build_hit, deny, withhold
 from fieldgate.v1 import common_pb2
 
 log = logging.getLogger("fieldgate.node")
@@ -308,13 +315,20 @@ class AgencyNode:
         contract: ContractEngine,
     ) -> list[common_pb2.Hit]:
         wanted = min(query.max_hits, self._max_hits)
+        blind = blind_query(query)
         with self._store_lock:
-            candidates = self.store.search(query, limit=MAX_CANDIDATES)
+            candidates, blind_candidates = self.store.search_views(
+                query, blind, limit=MAX_CANDIDATES
+            )
         # All of the search's records in one job where the contract's
         # evaluations are direct calls (the embedded engine's own thread).
         decided = (
-            contract.run(lambda: self._decide_all(claims, candidates, contract, wanted))
-            if candidates
+            contract.run(
+                lambda: self._decide_all(
+                    claims, query, candidates, blind_candidates, contract, wanted
+                )
+            )
+            if candidates or blind_candidates
             else _Decided()
         )
         outcomes, hits, decisions = decided.outcomes, decided.hits, decided.decisions
@@ -345,40 +359,84 @@ class AgencyNode:
     def _decide_all(
         self,
         claims: RequesterClaims,
+        query: PersonQuery,
         candidates: Sequence[Candidate],
+        blind_candidates: Sequence[Candidate],
         contract: ContractEngine,
         wanted: int,
     ) -> _Decided:
-        """Ask the contract about candidates, best first, until ``wanted`` are disclosed."""
+        """Ask the contract about candidates, best first, until ``wanted`` are disclosed.
+
+        A candidate whose match rests on evidence the contract withholds from
+        this requester is decided on its names alone, as a pointer at most
+        (:mod:`fieldgate.node.requester_view`); such pointers follow the other
+        hits in a keyed order.
+        """
         decided = _Decided()
         deadline = time.monotonic() + self._budget
+        full = {c.record.record_id for c in candidates}
+        blind = {c.record.record_id: c for c in blind_candidates}
+        # Names-only candidates the query's own evidence did not find come last.
+        ordered = [*candidates, *(c for c in blind_candidates if c.record.record_id not in full)]
         # A field-local contract is asked once per kind of record in this search
         # rather than once per record (fieldgate/policy/field_locality.py).
-        told = told_fields_by_kind(c.record for c in candidates) if contract.field_local else {}
-        for candidate in candidates:
+        told = told_fields_by_kind(c.record for c in ordered) if contract.field_local else {}
+        pointers: list[tuple[str, common_pb2.Hit]] = []
+        for candidate in ordered:
             if len(decided.hits) >= wanted:
                 break
+            record = candidate.record
             if time.monotonic() > deadline:
-                verdict = deny(candidate.record, self.catalog, "search's policy budget spent")
+                if record.record_id not in full:
+                    continue  # never asked about: not a candidate of this query
+                verdict = deny(record, self.catalog, "search's policy budget spent")
                 # Not asked, but judged as the contract would have been told: a
                 # replay of the entry decides this record without a guess.
-                applied = applied_ids(claims.authority, candidate.record, self._today())
-            else:
-                decision = self._evaluate(
-                    claims,
-                    candidate.record,
-                    contract,
-                    told.get(candidate.record.kind),
-                    candidate.match.tier,
-                )
-                decided.decisions.append(decision)
-                verdict, applied = decision[0].verdict, decision[0].warrants_applied
+                applied = applied_ids(claims.authority, record, self._today())
+                self._count(verdict)
+                decided.outcomes.append(RecordOutcome(record.record_id, verdict, applied))
+                continue
+            in_full = record.record_id in full
+            tier = candidate.match.tier if in_full else "possible"
+            decision = self._ask(decided, claims, record, contract, told, tier)
+            known = evidence_known(decision[0], record, self.catalog, query)
+            if known and not in_full:
+                continue  # known evidence rules it out: not a candidate of this query
+            match = candidate.match
+            if not known:
+                names_only = blind.get(record.record_id)
+                if names_only is None or names_only.match.tier != "possible":
+                    verdict = withhold(record, self.catalog, WITHHELD_EVIDENCE_REASON)
+                    decision = (dataclasses.replace(decision[0], verdict=verdict), decision[1])
+                elif tier != "possible":
+                    decision = self._ask(decided, claims, record, contract, told, "possible")
+                match = names_only.match if names_only is not None else match
+            verdict, applied = decision[0].verdict, decision[0].warrants_applied
             self._count(verdict)
-            decided.outcomes.append(RecordOutcome(candidate.record.record_id, verdict, applied))
+            decided.outcomes.append(RecordOutcome(record.record_id, verdict, applied))
             if verdict.disclose:
-                contact = self._contact_for(candidate.record, verdict)
-                decided.hits.append(build_hit(candidate.record, candidate.match, verdict, contact))
+                hit = build_hit(record, match, verdict, self._contact_for(record, verdict))
+                if known:
+                    decided.hits.append(hit)
+                else:
+                    pointers.append((pointer_order(self.digester, record.record_id), hit))
+        pointers.sort(key=lambda pointer: pointer[0])
+        decided.hits = [*decided.hits, *(hit for _, hit in pointers)][:wanted]
         return decided
+
+    def _ask(
+        self,
+        decided: _Decided,
+        claims: RequesterClaims,
+        record: Record,
+        contract: ContractEngine,
+        told: dict[str, tuple[str, ...]],
+        tier: str,
+    ) -> tuple[PolicyDecision, int]:
+        """Ask the contract about ``record`` at ``tier``, noting the decision for the log."""
+        decision = self._evaluate(claims, record, contract, told.get(record.kind), tier)
+        decided.decisions.append(decision)
+        return decision
 
     def _write_audit(self, entry: DisclosureEntry) -> None:
         """Write ``entry`` durably, timing it and noting whether the log works."""
