@@ -50,6 +50,9 @@ class DisclosureEntry:
         contract_version: SHA-256 of the contract that decided.
         records: the verdict on every matching record, disclosed or not.
         disclosed_record_ids: the records actually sent, in answer order.
+        catalog_version: SHA-256 of the field catalog the contract was given
+            (:attr:`fieldgate.policy.catalog.FieldCatalog.version`); "" in entries
+            written before it was recorded.
     """
 
     request_id: str
@@ -60,6 +63,7 @@ class DisclosureEntry:
     contract_version: str
     records: tuple[RecordOutcome, ...]
     disclosed_record_ids: tuple[str, ...]
+    catalog_version: str = ""
 
     def to_json(self) -> str:
         """The entry as one JSON line; withheld values are never in it."""
@@ -70,6 +74,7 @@ class DisclosureEntry:
             "requester": asdict(self.requester),
             "query_digest": self.query_digest,
             "contract_version": self.contract_version,
+            **({"catalog_version": self.catalog_version} if self.catalog_version else {}),
             "disclosed": list(self.disclosed_record_ids),
             "records": [
                 {

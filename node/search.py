@@ -303,6 +303,7 @@ class AgencyNode:
                     contract_version=f"refused:{exc.reason}",
                     records=(),
                     disclosed_record_ids=(),
+                    catalog_version=self.catalog.version,
                 )
             )
             raise
@@ -349,6 +350,7 @@ class AgencyNode:
                 contract_version=contract.version,
                 records=tuple(outcomes),
                 disclosed_record_ids=tuple(h.record_id for h in hits),
+                catalog_version=self.catalog.version,
             )
         )
         if self.decision_log is not None:
