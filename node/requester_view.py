@@ -34,13 +34,13 @@ does not reason about what a mask leaves known.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from fieldgate.core.digests import PersonDigester
 from fieldgate.core.query import PersonQuery
 from fieldgate.policy.catalog import FieldCatalog
 from fieldgate.policy.evaluate import PolicyDecision
 from fieldgate.policy.records import Record
-from fieldgate.policy.verdict import decide_fields
 
 __all__ = ["WITHHELD_EVIDENCE_REASON", "blind_query", "evidence_known", "pointer_order"]
 
@@ -80,11 +80,16 @@ def evidence_known(
         needed = tuple(name for name in needed if name != "dob")
     if not needed:
         return True
-    if decision.raw is None:
+    raw = decision.raw
+    # The contract's own decision, read as decide_fields reads it: a field is
+    # released whole when it is in the catalog, in ``release`` and not masked.
+    # (Not through decide_fields itself: this runs for every candidate.)
+    if not isinstance(raw, Mapping) or raw.get("disclose") is not True:
         return False
-    stated = decide_fields(decision.raw, record, catalog)
-    whole = {f.name for f in stated.fields if f.outcome == "released"}
-    return stated.disclose and all(name in whole for name in needed)
+    release, mask = raw.get("release", ()), raw.get("mask", {})
+    if not isinstance(release, set | frozenset | list | tuple) or not isinstance(mask, Mapping):
+        return False
+    return all(name in catalog.fields and name in release and name not in mask for name in needed)
 
 
 def pointer_order(digester: PersonDigester, record_id: str) -> str:
