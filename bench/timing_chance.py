@@ -25,6 +25,7 @@ import asyncio
 import copy
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import sys
@@ -90,7 +91,7 @@ def query_for(case: str) -> common_pb2.PersonQuery:
     return common_pb2.PersonQuery(surname=surname, given_name=given, dob=dob)
 
 
-async def start(workdir: Path, floor_seconds: float) -> LocalFederation:
+async def start(workdir: Path, floor_seconds: float, load_factor: int = 1) -> LocalFederation:
     """The node (answers held for ``floor_seconds``) and a broker over it."""
     records = workdir / "kcso.jsonl"
     write_records(records)
@@ -106,6 +107,7 @@ async def start(workdir: Path, floor_seconds: float) -> LocalFederation:
         # 1,000 searches per mode for a person with sixty records write more
         # audit for one requester than the node's daily budget allows.
         audit_budget=AuditBudgetConfig(enabled=False),
+        max_load_factor=load_factor,
     )
 
 
@@ -246,6 +248,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--floor-ms", type=float, default=100.0, help="the node's answer floor")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument(
+        "--load-factor",
+        type=int,
+        default=1,
+        choices=(1, 2, 4, 8),
+        help="the node's [node.timing] max_load_factor (1: a fixed floor)",
+    )
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
     unknown = set(modes) - set(MODES)
@@ -256,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         thread = threading.Thread(target=loop.run_forever, daemon=True)
         thread.start()
         running = asyncio.run_coroutine_threadsafe(
-            start(Path(tmp), args.floor_ms / 1000), loop
+            start(Path(tmp), args.floor_ms / 1000, args.load_factor), loop
         ).result(120)
         try:
             timed = measure(
@@ -269,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = {
         "samples_per_case": args.samples,
         "floor_ms": args.floor_ms,
+        "max_load_factor": args.load_factor,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         **report(timed, args.floor_ms / 1000),
     }
     text = json.dumps(figures, indent=2)

@@ -147,6 +147,7 @@ async def start_federation(
     answer_floor_seconds: float | None = None,
     node_limits: NodeLimitsConfig | None = None,
     audit_budget: AuditBudgetConfig | None = None,
+    max_load_factor: int = 1,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -171,6 +172,8 @@ async def start_federation(
         clock: the monotonic clock of the broker's limits (tests inject one).
         answer_floor_seconds: when every node answer leaves after receipt
             (``[node.timing]``); None keeps the node default.
+        max_load_factor: with ``answer_floor_seconds``, how far the floor may
+            scale with the machine's load (``[node.timing] max_load_factor``).
         node_limits: every node's own limits (``[node.limits]``); None keeps the
             defaults, or turns them off too when ``limits`` is given disabled
             (a test or benchmark that repeats searches on purpose).
@@ -196,7 +199,9 @@ async def start_federation(
             if ops:
                 config = replace(config, metrics=metrics, maintenance=maintenance)
             if answer_floor_seconds is not None:
-                config = replace(config, timing=AnswerTimingConfig(answer_floor_seconds))
+                config = replace(
+                    config, timing=AnswerTimingConfig(answer_floor_seconds, max_load_factor)
+                )
             if node_limits is None and limits is not None and not limits.enabled:
                 node_limits = NodeLimitsConfig(enabled=False)
             if node_limits is not None:
