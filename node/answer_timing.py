@@ -90,7 +90,6 @@ def timing_config(parent: Section) -> AnswerTimingConfig:
     return AnswerTimingConfig(floor_seconds=milliseconds / 1000, max_load_factor=factor)
 
 
-
 def load_factor(load: float, cpus: int, cap: int) -> int:
     """How many floors a machine with this load calls for: a power of two, at most ``cap``.
 
