@@ -15,6 +15,8 @@ Modules:
 - :mod:`fieldgate.node.search`: search the store, ask the contract, log, disclose.
 - :mod:`fieldgate.node.references`: the opaque reference a hit carries instead of the record id.
 - :mod:`fieldgate.node.request_ids`: each request id once: a reused id is refused first.
+- :mod:`fieldgate.node.requester_view`: withheld fields never shape an answer: hits filtered and
+  ranked on what the requester knows.
 - :mod:`fieldgate.node.disclosure_log`: the audit seam every answer passes before it leaves.
 - :mod:`fieldgate.node.audit`: the tamper-evident audit log (a package of its own).
 - :mod:`fieldgate.node.servicer`: the gRPC face: validate, search off the event loop.

@@ -60,6 +60,9 @@ class DisclosureEntry:
         disclosed_references: the opaque reference each of them was sent under
             (:mod:`fieldgate.node.references`), in the same order: how the
             agency maps a reference its investigator quotes back to the record.
+        catalog_version: SHA-256 of the field catalog the contract was given
+            (:attr:`fieldgate.policy.catalog.FieldCatalog.version`); "" in entries
+            written before it was recorded.
     """
 
     request_id: str
@@ -71,6 +74,7 @@ class DisclosureEntry:
     records: tuple[RecordOutcome, ...]
     disclosed_record_ids: tuple[str, ...]
     disclosed_references: tuple[str, ...] = ()
+    catalog_version: str = ""
 
     def to_json(self) -> str:
         """The entry as one JSON line; withheld values are never in it."""
@@ -81,6 +85,7 @@ class DisclosureEntry:
             "requester": asdict(self.requester),
             "query_digest": self.query_digest,
             "contract_version": self.contract_version,
+            **({"catalog_version": self.catalog_version} if self.catalog_version else {}),
             "disclosed": list(self.disclosed_record_ids),
             "references": list(self.disclosed_references),
             "records": [

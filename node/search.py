@@ -15,6 +15,7 @@ the agency does not hold.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -33,6 +34,12 @@ from fieldgate.node.limits import NodeLimitExceeded, NodeLimits
 from fieldgate.node.metrics import NodeMetrics
 from fieldgate.node.references import disclosure_reference
 from fieldgate.node.request_ids import MemoryRequestIds, RequestIds
+from fieldgate.node.requester_view import (
+    WITHHELD_EVIDENCE_REASON,
+    blind_query,
+    evidence_known,
+    pointer_order,
+)
 from fieldgate.node.store import Candidate, RecordStore
 from fieldgate.policy.authority import applied_ids
 from fieldgate.policy.catalog import FieldCatalog
@@ -42,7 +49,7 @@ from fieldgate.policy.engine import ContractEngine, MissingContract
 from fieldgate.policy.evaluate import PolicyDecision, evaluate_record, requester_input
 from fieldgate.policy.field_locality import adopt_field_locality, told_fields_by_kind
 from fieldgate.policy.records import Record
-from fieldgate.policy.verdict import RecordVerdict, build_hit, deny
+from fieldgate.policy.verdict import RecordVerdict, build_hit, deny, withhold
 from fieldgate.v2 import common_pb2
 
 log = logging.getLogger("fieldgate.node")
@@ -316,6 +323,7 @@ class AgencyNode:
                 contract_version=f"refused:{exc.reason}",
                 records=(),
                 disclosed_record_ids=(),
+                catalog_version=self.catalog.version,
             )
         )
 
@@ -327,13 +335,20 @@ class AgencyNode:
         contract: ContractEngine,
     ) -> list[common_pb2.Hit]:
         wanted = min(query.max_hits, self._max_hits)
+        blind = blind_query(query)
         with self._store_lock:
-            candidates = self.store.search(query, limit=MAX_CANDIDATES)
+            candidates, blind_candidates = self.store.search_views(
+                query, blind, limit=MAX_CANDIDATES
+            )
         # All of the search's records in one job where the contract's
         # evaluations are direct calls (the embedded engine's own thread).
         decided = (
-            contract.run(lambda: self._decide_all(request_id, claims, candidates, contract, wanted))
-            if candidates
+            contract.run(
+                lambda: self._decide_all(
+                    request_id, claims, query, candidates, blind_candidates, contract, wanted
+                )
+            )
+            if candidates or blind_candidates
             else _Decided()
         )
         outcomes, hits, decisions = decided.outcomes, decided.hits, decided.decisions
@@ -364,6 +379,7 @@ class AgencyNode:
                 records=tuple(outcomes),
                 disclosed_record_ids=tuple(record_id for record_id, _ in decided.sent),
                 disclosed_references=tuple(reference for _, reference in decided.sent),
+                catalog_version=self.catalog.version,
             )
         )
         if self.decision_log is not None:
@@ -375,57 +391,109 @@ class AgencyNode:
         self,
         request_id: str,
         claims: RequesterClaims,
+        query: PersonQuery,
         candidates: Sequence[Candidate],
+        blind_candidates: Sequence[Candidate],
         contract: ContractEngine,
         wanted: int,
     ) -> _Decided:
-        """Ask the contract about candidates, best first, until ``wanted`` are disclosed."""
+        """Ask the contract about candidates, best first, until ``wanted`` are disclosed.
+
+        A candidate whose match rests on evidence the contract withholds from
+        this requester is decided on its names alone, as a pointer at most
+        (:mod:`fieldgate.node.requester_view`); such pointers follow the other
+        hits in a keyed order.
+        """
         decided = _Decided()
         deadline = time.monotonic() + self._budget
+        full = {c.record.record_id for c in candidates}
+        blind = {c.record.record_id: c for c in blind_candidates}
+        # Names-only candidates the query's own evidence did not find come last.
+        ordered = [*candidates, *(c for c in blind_candidates if c.record.record_id not in full)]
         # A field-local contract is asked once per kind of record in this search
         # rather than once per record (fieldgate/policy/field_locality.py).
-        told = told_fields_by_kind(c.record for c in candidates) if contract.field_local else {}
-        for candidate in candidates:
+        told = told_fields_by_kind(c.record for c in ordered) if contract.field_local else {}
+        pointers: list[tuple[str, common_pb2.Hit, tuple[str, str]]] = []
+        for candidate in ordered:
             if len(decided.hits) >= wanted:
                 break
+            record = candidate.record
             if time.monotonic() > deadline:
-                verdict = deny(candidate.record, self.catalog, "search's policy budget spent")
+                if record.record_id not in full:
+                    continue  # never asked about: not a candidate of this query
+                verdict = deny(record, self.catalog, "search's policy budget spent")
                 # Not asked, but judged as the contract would have been told: a
                 # replay of the entry decides this record without a guess.
-                applied = applied_ids(claims.authority, candidate.record, self._today())
-            else:
-                decision = self._evaluate(
-                    claims,
-                    candidate.record,
-                    contract,
-                    told.get(candidate.record.kind),
-                    candidate.match.tier,
-                    candidate.match.evidence,
-                )
-                decided.decisions.append(decision)
-                verdict, applied = decision[0].verdict, decision[0].warrants_applied
-            self._count(verdict)
-            decided.outcomes.append(
-                RecordOutcome(
-                    candidate.record.record_id,
-                    verdict,
-                    applied,
-                    candidate.match.tier,
-                    candidate.match.evidence,
-                )
-            )
-            if verdict.disclose:
-                contact = self._contact_for(candidate.record, verdict)
-                record_id = candidate.record.record_id
-                # Never the record id: a reference only this agency can map back.
-                reference = disclosure_reference(self.digester, self.node_id, request_id, record_id)
-                decided.hits.append(
-                    build_hit(
-                        candidate.record, candidate.match, verdict, contact, reference=reference
+                applied = applied_ids(claims.authority, record, self._today())
+                self._count(verdict)
+                decided.outcomes.append(
+                    RecordOutcome(
+                        record.record_id,
+                        verdict,
+                        applied,
+                        candidate.match.tier,
+                        candidate.match.evidence,
                     )
                 )
-                decided.sent.append((record_id, reference))
+                continue
+            in_full = record.record_id in full
+            tier = candidate.match.tier if in_full else "possible"
+            decision = self._ask(
+                decided, claims, record, contract, told, tier, candidate.match.evidence
+            )
+            known = evidence_known(decision[0], record, self.catalog, query)
+            if known and not in_full:
+                continue  # known evidence rules it out: not a candidate of this query
+            match = candidate.match
+            if not known:
+                names_only = blind.get(record.record_id)
+                if names_only is None or names_only.match.tier != "possible":
+                    verdict = withhold(record, self.catalog, WITHHELD_EVIDENCE_REASON)
+                    decision = (dataclasses.replace(decision[0], verdict=verdict), decision[1])
+                elif tier != "possible":
+                    decision = self._ask(
+                        decided, claims, record, contract, told, "possible",
+                        names_only.match.evidence,
+                    )  # fmt: skip
+                match = names_only.match if names_only is not None else match
+            verdict, applied = decision[0].verdict, decision[0].warrants_applied
+            self._count(verdict)
+            decided.outcomes.append(
+                RecordOutcome(record.record_id, verdict, applied, match.tier, match.evidence)
+            )
+            if verdict.disclose:
+                # Never the record id: a reference only this agency can map back.
+                reference = disclosure_reference(
+                    self.digester, self.node_id, request_id, record.record_id
+                )
+                hit = build_hit(
+                    record, match, verdict, self._contact_for(record, verdict), reference=reference
+                )
+                if known:
+                    decided.hits.append(hit)
+                    decided.sent.append((record.record_id, reference))
+                else:
+                    order = pointer_order(self.digester, record.record_id)
+                    pointers.append((order, hit, (record.record_id, reference)))
+        pointers.sort(key=lambda pointer: pointer[0])
+        decided.hits = [*decided.hits, *(hit for _, hit, _ in pointers)][:wanted]
+        decided.sent = [*decided.sent, *(sent for _, _, sent in pointers)][:wanted]
         return decided
+
+    def _ask(
+        self,
+        decided: _Decided,
+        claims: RequesterClaims,
+        record: Record,
+        contract: ContractEngine,
+        told: dict[str, tuple[str, ...]],
+        tier: str,
+        evidence: tuple[str, ...],
+    ) -> tuple[PolicyDecision, int]:
+        """Ask the contract about ``record`` at ``tier`` (on ``evidence``), noting the decision."""
+        decision = self._evaluate(claims, record, contract, told.get(record.kind), tier, evidence)
+        decided.decisions.append(decision)
+        return decision
 
     def _write_audit(self, entry: DisclosureEntry) -> None:
         """Write ``entry`` durably, timing it and noting whether the log works."""

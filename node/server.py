@@ -269,7 +269,11 @@ async def start_node(
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "Describe"))
     # Inside the metrics interceptor: handling times are the held ones, which say nothing.
-    timing = AnswerTiming(config.timing.floor_seconds, (f"/{SERVICE_NAME}/Search",))
+    timing = AnswerTiming(
+        config.timing.floor_seconds,
+        (f"/{SERVICE_NAME}/Search",),
+        max_load_factor=config.timing.max_load_factor,
+    )
     server = grpc.aio.server(
         # Metrics outermost, so they count the clean status CleanErrors gives; the
         # answer hold outside CleanErrors, so a clean INTERNAL leaves on time too.

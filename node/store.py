@@ -421,6 +421,22 @@ class RecordStore:
             if self._db.in_transaction:
                 self._db.execute("COMMIT")
 
+    def search_views(
+        self, query: PersonQuery, blind: PersonQuery | None, limit: int
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        """:meth:`search` for ``query`` and for ``blind`` (names only), in one snapshot.
+
+        For :mod:`fieldgate.node.requester_view`; ``blind`` None gives no blind candidates.
+        """
+        if self._db.in_transaction:
+            return self._search(query, limit), self._search(blind, limit) if blind else []
+        self._db.execute("BEGIN")
+        try:
+            return self._search(query, limit), self._search(blind, limit) if blind else []
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+
     def _search(self, query: PersonQuery, limit: int) -> list[Candidate]:
         counts = _NameCounts(self._db)
         rare = bool(query.dob and query.given_name)

@@ -512,3 +512,29 @@ def test_an_old_log_without_the_key_verifies_and_replays_with_the_guess(
     assert table.returncode == 0, table.stderr
     assert f"whether they applied: 0 records as logged, {len(applied)} guessed" in table.stdout
     assert f"{len(applied)} records replayed with a guess" in table.stdout
+
+
+def test_a_catalog_change_is_replayed_and_flagged(audited: AuditedNode, tmp_path: Path) -> None:
+    # The contract stays; the catalog moves citizenship into identity, a class
+    # the sanctuary contract releases whole to criminal investigators.
+    text = default_catalog_path().read_text()
+    moved = tmp_path / "moved.toml"
+    start = text.index("[fields.citizenship]")
+    end = text.index("[fields.", start + 1) if "[fields." in text[start + 1 :] else len(text)
+    block = text[start:end]
+    assert 'class = "immigration_status"' in block
+    moved.write_text(text[:start] + block.replace("immigration_status", "identity") + text[end:])
+    document = audited.diff(
+        SANCTUARY, SANCTUARY, "--since", "2026-01-01", "--new-catalog", str(moved)
+    )
+    assert document["catalog_changes"] == {
+        "citizenship": {"old_class": "immigration_status", "new_class": "identity"}
+    }
+    assert document["catalog_gains"] == ["citizenship"]
+    assert document["flagged"] is True
+    assert document["exit"] == 1
+    gains = _changes(_rows(document, "det-4711"), "gained")
+    assert ("citizenship", "withheld", "released") in gains
+    # The same catalog on both sides changes nothing.
+    same = audited.diff(SANCTUARY, SANCTUARY, "--since", "2026-01-01")
+    assert (same["catalog_changes"], same["catalog_gains"], same["exit"]) == ({}, [], 0)

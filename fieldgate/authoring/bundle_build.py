@@ -68,8 +68,14 @@ def build_bundle(
     key: Ed25519PrivateKey,
     out: Path,
     catalog: FieldCatalog,
+    acknowledged: tuple[str, ...] = (),
 ) -> BuiltBundle:
     """Check, sign and write a bundle; it is written only if a node would activate it.
+
+    The manifest records ``catalog`` as the one the contract was reviewed with,
+    and ``acknowledged``: fields a later catalog may add to a class the contract
+    releases without the node refusing the bundle
+    (:func:`fieldgate.policy.contract_bundle.refuse_unreviewed_catalog`).
 
     Raises:
         ContractError: the contract does not compile, or its tests fail
@@ -79,7 +85,13 @@ def build_bundle(
     with ContractSession(module, library, catalog) as session:
         revision = render_contract(session).summary_hash
     files = bundle_files(contract_dir, library)
-    data = pack_bundle(files, revision=revision, key=key)
+    data = pack_bundle(
+        files,
+        revision=revision,
+        key=key,
+        catalog=catalog.classes(),
+        catalog_acknowledged=acknowledged,
+    )
     load_bundle(data, [key.public_key()], catalog.classes()).close()
     out.write_bytes(data)
     return BuiltBundle(out, revision, tuple(sorted(files)))

@@ -13,7 +13,14 @@ Two questions, answered two ways:
   (:mod:`fieldgate.authoring.source`). A literal one or two letters away from a
   catalog field, a class, a mask or a vocabulary word is a typo.
 
-A third question: **does the contract keep its field-local promise?**
+A third: **which fields leave by class membership rather than by name?**
+(:func:`class_release_findings`). A field the contract releases or masks but
+never names is released because of its class, so a catalog edit that adds a
+field to that class (``ssn`` to ``identity``) releases it with no contract
+change to review: each is a warning, and the catalog change itself is reviewed
+with ``fieldgate contract diff --old-catalog --new-catalog``.
+
+A fourth question: **does the contract keep its field-local promise?**
 (:func:`locality_findings`, :mod:`fieldgate.policy.field_locality`).
 
 Errors (typos, names the catalog lacks in a decision, masks that never fit,
@@ -104,8 +111,8 @@ class Finding:
     Attributes:
         severity: ``error`` (exit non-zero), ``warning`` or ``info``.
         kind: ``typo``, ``not_in_catalog``, ``unknown_name``, ``never_released``,
-            ``warrant_only``, ``bad_mask``, ``evaluation_error``, ``not_field_local``
-            or ``could_be_field_local``.
+            ``warrant_only``, ``bad_mask``, ``evaluation_error``, ``released_by_class``,
+            ``not_field_local`` or ``could_be_field_local``.
         name: the field, class or literal concerned.
         message: what it means, in words.
         line: 1-based source line for findings read from the source, else 0.
@@ -272,6 +279,26 @@ def matrix_findings(cells: list[Cell], session: ContractSession) -> list[Finding
     return findings
 
 
+def class_release_findings(
+    cells: list[Cell], source: str, session: ContractSession
+) -> list[Finding]:
+    """A warning per field released or masked to someone although the source never names it."""
+    named = {literal.value for literal in name_like_literals(source)}
+    released = {f.name for c in cells for f in c.decision.verdict.released()}
+    return [
+        Finding(
+            "warning",
+            "released_by_class",
+            name,
+            f"{name} ({spec.sensitivity}): released because its class is, not by name — a "
+            f"field the catalog adds to {spec.sensitivity} would leave too; review catalog "
+            "changes with `fieldgate contract diff --old-catalog --new-catalog`.",
+        )
+        for name, spec in session.catalog.fields.items()
+        if name in released and name not in named
+    ]
+
+
 def locality_findings(session: ContractSession, cases: int = AUTHOR_CHECK_CASES) -> list[Finding]:
     """Whether the contract keeps (or could make) the field-local promise.
 
@@ -308,6 +335,7 @@ def check_contract(session: ContractSession) -> CheckReport:
     findings = [
         *scan_source(source, fields, classes),
         *matrix_findings(cells, session),
+        *class_release_findings(cells, source, session),
         *locality_findings(session),
     ]
     order = {"error": 0, "warning": 1, "info": 2}

@@ -11,17 +11,30 @@ the requester now learns exists at all is a widening of its own, listed as
 Any widening for a persona in an immigration context (agency type or purpose
 ``civil_immigration``) is flagged: the command exits non-zero unless the author
 accepts it with ``--accept-widening``.
+
+Each contract comes with its catalog (``--old-catalog``/``--new-catalog``): the
+same contract under two catalogs shows what a catalog change would release.
+When the catalogs differ, the sample records are joined by a record of each
+kind holding every field of the new catalog (the matrix's sample record), so a
+field the new catalog adds is asked about even if no sample record holds it;
+any widening of a field the new catalog adds or moves to another class is
+flagged whoever the persona (:mod:`fieldgate.policy.catalog_review`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from fieldgate.authoring.inputs import Persona
 from fieldgate.authoring.session import ContractSession
+from fieldgate.core.vocabulary import RECORD_KINDS
+from fieldgate.policy.catalog_review import catalog_changes
 from fieldgate.policy.records import Record
+from fieldgate.policy.sample_inputs import full_record
 from fieldgate.policy.verdict import FieldVerdict, RecordVerdict
 
 Direction = Literal["wider", "narrower", "changed"]
@@ -91,11 +104,20 @@ class DiffReport:
     new: str
     records: int
     personas: tuple[PersonaDiff, ...]
+    catalog_changes: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    """Fields the new catalog adds or moves to another class: field → (old class, new class)."""
+
+    @property
+    def catalog_widened(self) -> list[str]:
+        """Fields a catalog change adds that any persona would now see more of."""
+        wider = {c.field for p in self.personas for c in p.changes if c.direction == "wider"}
+        return sorted(wider & set(self.catalog_changes))
 
     @property
     def flagged(self) -> bool:
-        """True when any immigration-context persona would see more."""
-        return any(p.flagged for p in self.personas)
+        """True when any immigration-context persona would see more, or a catalog change
+        would release a field to anyone."""
+        return any(p.flagged for p in self.personas) or bool(self.catalog_widened)
 
     def to_json(self) -> dict[str, object]:
         """The report as a JSON-ready object."""
@@ -103,6 +125,11 @@ class DiffReport:
             "old": self.old,
             "new": self.new,
             "records": self.records,
+            "catalog_changes": {
+                name: {"old_class": old, "new_class": new}
+                for name, (old, new) in sorted(self.catalog_changes.items())
+            },
+            "catalog_widened": self.catalog_widened,
             "flagged": self.flagged,
             "personas": [
                 {
@@ -160,7 +187,10 @@ def compare_verdicts(
 def diff_contracts(
     old: ContractSession, new: ContractSession, personas: list[Persona], records: list[Record]
 ) -> DiffReport:
-    """Decide every persona x record under both contracts and collect the changes."""
+    """Decide every persona x record under both contracts (each with its catalog)."""
+    changed = catalog_changes(old.catalog.classes(), new.catalog.classes())
+    if changed:
+        records = [*records, *(full_record(new.catalog, kind) for kind in sorted(RECORD_KINDS))]
     results = []
     for persona in personas:
         changes: list[Change] = []
@@ -174,4 +204,4 @@ def diff_contracts(
                 )
             )
         results.append(PersonaDiff(persona, tuple(changes)))
-    return DiffReport(str(old.path), str(new.path), len(records), tuple(results))
+    return DiffReport(str(old.path), str(new.path), len(records), tuple(results), changed)

@@ -55,6 +55,8 @@ class EntryExplanation:
     contract_version: str
     outcome: str
     records: tuple[RecordExplanation, ...] = field(default=())
+    catalog_version: str = ""
+    """SHA-256 of the catalog the node used; "" for entries written before it was recorded."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready document."""
@@ -64,6 +66,7 @@ class EntryExplanation:
             "request_id": self.request_id,
             "requester": self.requester,
             "contract_version": self.contract_version,
+            "catalog_version": self.catalog_version,
             "outcome": self.outcome,
             "records": [
                 {
@@ -147,4 +150,5 @@ def explain_entry(
         contract_version=str(data.get("contract_version", "")),
         outcome=str(data.get("outcome", "")),
         records=tuple(records),
+        catalog_version=str(data.get("catalog_version", "")),
     )

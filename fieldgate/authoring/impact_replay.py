@@ -36,6 +36,11 @@ What the replay cannot know, it says:
 
 Gains for a requester in an immigration context (agency type or purpose
 ``civil_immigration``) are a widening, flagged as in the persona diff.
+
+OLD and NEW each come with their catalog (``--old-catalog``/``--new-catalog``,
+both the node's by default): a catalog change is replayed like a contract
+change, and any gain of a field the new catalog adds or moves to another class
+is flagged too, whoever gains it (:mod:`fieldgate.policy.catalog_review`).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from fieldgate.node.audit.reports import Period
 from fieldgate.node.audit.schema import AuditReader
 from fieldgate.node.audit.verify import VerifyReport, verify_log
 from fieldgate.node.store import RecordStore
+from fieldgate.policy.catalog_review import catalog_changes
 from fieldgate.policy.evaluate import evaluate_record
 from fieldgate.policy.records import Record
 from fieldgate.policy.verdict import RecordVerdict
@@ -247,6 +253,18 @@ class AuditDiffReport:
     old_agrees: int = 0
     old_differs: int = 0
     audited_versions: Counter[str] = field(default_factory=Counter)
+    catalog_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Fields NEW's catalog adds or moves to another class: field → (old class, new class)."""
+
+    def catalog_gains(self) -> list[str]:
+        """Fields a catalog change adds that some audited requester would gain."""
+        gained = {
+            key[2]
+            for impact in self.requesters.values()
+            for key in impact.tallies
+            if key[0] == "gained"
+        }
+        return sorted(gained & set(self.catalog_changes))
 
     def flagged_requesters(self) -> list[AuditedRequester]:
         """Immigration-context requesters who would gain anything."""
@@ -258,8 +276,9 @@ class AuditDiffReport:
 
     @property
     def flagged(self) -> bool:
-        """True when NEW would widen release to a civil immigration requester."""
-        return bool(self.flagged_requesters())
+        """True when NEW would widen release to a civil immigration requester, or a catalog
+        change would release a field to anyone."""
+        return bool(self.flagged_requesters()) or bool(self.catalog_gains())
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready object."""
@@ -297,6 +316,11 @@ class AuditDiffReport:
                 "differ": self.old_differs,
                 "audited_contract_versions": dict(self.audited_versions),
             },
+            "catalog_changes": {
+                name: {"old_class": old, "new_class": new}
+                for name, (old, new) in sorted(self.catalog_changes.items())
+            },
+            "catalog_gains": self.catalog_gains(),
             "flagged": self.flagged,
             "requesters": [
                 {**r.to_json(), "flagged": r in flagged, **impact.to_json()}
@@ -562,6 +586,7 @@ def replay_audit(
         since=since,
         warrants=warrants,
         chain=chain,
+        catalog_changes=catalog_changes(old.catalog.classes(), new.catalog.classes()),
     )
     period = Period(since=since)
     rows = [row for row in reader.entries(SEARCH) if period.contains(row.time)]

@@ -19,6 +19,7 @@ from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.dev_trust import answer_key_path, enc_key_path
 from fieldgate.node.answer_timing import AnswerTimingConfig
 from fieldgate.node.audit.store import AuditStore
+from fieldgate.node.audit_budget import AuditBudgetConfig
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.disclosure_log import DisclosureLog, MemoryDisclosureLog
 from fieldgate.node.importer import import_file
@@ -154,6 +155,8 @@ async def start_federation(
     clock: Callable[[], float] = time.monotonic,
     answer_floor_seconds: float | None = None,
     node_limits: NodeLimitsConfig | None = None,
+    audit_budget: AuditBudgetConfig | None = None,
+    max_load_factor: int = 1,
 ) -> LocalFederation:
     """Start every node of ``specs`` (records already imported) and a broker over them.
 
@@ -178,9 +181,14 @@ async def start_federation(
         clock: the monotonic clock of the broker's limits (tests inject one).
         answer_floor_seconds: when every node answer leaves after receipt
             (``[node.timing]``); None keeps the node default.
+        max_load_factor: with ``answer_floor_seconds``, how far the floor may
+            scale with the machine's load (``[node.timing] max_load_factor``).
         node_limits: every node's own limits (``[node.limits]``); None keeps the
             defaults, or turns them off too when ``limits`` is given disabled
             (a test or benchmark that repeats searches on purpose).
+        audit_budget: every node's audit budget (``[node.audit_budget]``); None
+            keeps the defaults (a benchmark that writes hundreds of megabytes
+            of audit for one requester turns it off).
     """
     metrics = MetricsConfig("127.0.0.1:0") if ops else None
     # A node's person-dependent series on a port of their own (node/metrics.py).
@@ -202,11 +210,15 @@ async def start_federation(
             if ops:
                 config = replace(config, metrics=node_metrics, maintenance=maintenance)
             if answer_floor_seconds is not None:
-                config = replace(config, timing=AnswerTimingConfig(answer_floor_seconds))
+                config = replace(
+                    config, timing=AnswerTimingConfig(answer_floor_seconds, max_load_factor)
+                )
             if node_limits is None and limits is not None and not limits.enabled:
                 node_limits = NodeLimitsConfig(enabled=False)
             if node_limits is not None:
                 config = replace(config, limits=node_limits)
+            if audit_budget is not None:
+                config = replace(config, audit_budget=audit_budget)
             nodes[spec.node_id] = await start_node(config, chosen)
         entries = [NodeEntry(s.node_id, s.agency_name, nodes[s.node_id].address) for s in specs]
         broker = await start_broker(

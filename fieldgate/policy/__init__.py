@@ -8,6 +8,7 @@ Modules:
 
 - :mod:`fieldgate.policy.errors`: the decision path's error tree.
 - :mod:`fieldgate.policy.catalog`: the field catalog: every field, its type and sensitivity class.
+- :mod:`fieldgate.policy.catalog_review`: what a catalog change would release through a contract.
 - :mod:`fieldgate.policy.records`: the record model and its checks.
 - :mod:`fieldgate.policy.authority`: which of the requester's legal instruments apply to a record.
 - :mod:`fieldgate.policy.engine`: the policy engine seam (regorus): load a contract, ask it.

@@ -24,6 +24,8 @@ rather than something silently ignored.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -120,6 +122,27 @@ class FieldCatalog:
     def classes(self) -> dict[str, str]:
         """Return field name → sensitivity class, the contract's ``data.catalog``."""
         return {name: spec.sensitivity for name, spec in self.fields.items()}
+
+    @cached_property
+    def version(self) -> str:
+        """SHA-256 (hex) of what the catalog says: every field's class, type and description,
+        and the retention periods; not of the file's formatting or comments.
+
+        Audit entries record it beside the contract's version: a catalog change
+        changes what a contract releases by class as surely as a contract edit.
+        """
+        canonical = json.dumps(
+            {
+                "fields": {
+                    name: [spec.sensitivity, spec.type, spec.description]
+                    for name, spec in self.fields.items()
+                },
+                "retention_days": dict(self.retention_days),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     @cached_property
     def field_names(self) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 A bundle is a ``.tar.gz`` holding::
 
-    .manifest                 JSON: format, revision, package, contract, files {name: sha256}
+    .manifest                 JSON: format, revision, package, contract, files {name: sha256},
+                              and optionally catalog {sha256, classes} and catalog_acknowledged
     .signatures.json          {"signatures": [JWS]}: EdDSA over the manifest's SHA-256
     contract/*.rego           the contract, and its own *_test.rego files
     contract/data.json        optional: loaded as data (``data.catalog`` stays the node's)
@@ -12,7 +13,11 @@ The JWS (``typ`` ``fieldgate-bundle+jwt``) carries ``manifest_sha256`` and the
 revision; the manifest names the SHA-256 of every other file. A node loads a
 bundle only when a signature verifies against one of its ``bundle_keys``, every
 file's hash matches, no file is missing or extra, every module compiles and
-every one of the bundle's own ``test_`` rules passes. :class:`BundleWatcher`
+every one of the bundle's own ``test_`` rules passes, and — when the manifest
+names the catalog the contract was reviewed with — the node's own catalog
+releases no field through this contract that the reviewed catalog did not
+hold in that class, unless the manifest's ``catalog_acknowledged`` lists it
+(:mod:`fieldgate.policy.catalog_review`). :class:`BundleWatcher`
 re-checks the file on each search and keeps the last good bundle active when a
 new one is refused.
 """
@@ -37,6 +42,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fieldgate.policy.catalog_review import classes_version, released_changes
 from fieldgate.policy.contract_bundle_state import (
     BundleStateError,
     HighWater,
@@ -63,7 +69,7 @@ FORMAT = 1
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 """Largest bundle (uncompressed content) a node reads."""
 
-REJECT_REASONS = ("unreadable", "signature", "hash", "compile", "tests", "rollback")
+REJECT_REASONS = ("unreadable", "signature", "hash", "compile", "tests", "rollback", "catalog")
 """Why a bundle is refused (the ``reason`` label of ``fieldgate_node_bundle_rejected_total``)."""
 
 _MEMBER = re.compile(r"^(?:contract/[\w.-]+\.(?:rego|json)|lib/(?:[\w.-]+/)*[\w.-]+\.rego)$")
@@ -88,6 +94,10 @@ class Bundle:
     files: Mapping[str, bytes]
     signed_at: int = 0
     """When the bundle was signed (the signature's ``iat``, seconds since the epoch)."""
+    reviewed_catalog: Mapping[str, str] | None = None
+    """Field → class of the catalog the contract was reviewed with; None when not named."""
+    catalog_acknowledged: frozenset[str] = frozenset()
+    """Fields the signer acknowledges a catalog change releases through this contract."""
 
 
 def _sha256(data: bytes) -> str:
@@ -100,8 +110,17 @@ def pack_bundle(
     revision: str,
     key: Ed25519PrivateKey,
     now: dt.datetime | None = None,
+    catalog: Mapping[str, str] | None = None,
+    catalog_acknowledged: Sequence[str] = (),
 ) -> bytes:
     """Sign and pack ``files`` (bundle-relative names) into a bundle's bytes.
+
+    Args:
+        catalog: field → class of the catalog the contract was reviewed with,
+            recorded in the manifest; a node whose catalog releases more through
+            the contract refuses the bundle. None records none (no check).
+        catalog_acknowledged: fields a catalog change releases that the signer
+            has reviewed and accepts (``fieldgate contract bundle --acknowledge``).
 
     Raises:
         BundleError: a name is not allowed, or there is not exactly one contract module.
@@ -126,6 +145,14 @@ def pack_bundle(
             "contract": contracts[0],
             "created": created.isoformat(),
             "files": {name: _sha256(files[name]) for name in sorted(files)},
+            **(
+                {
+                    "catalog": {"sha256": classes_version(catalog), "classes": dict(catalog)},
+                    "catalog_acknowledged": sorted(set(catalog_acknowledged)),
+                }
+                if catalog is not None
+                else {}
+            ),
         },
         indent=2,
         sort_keys=True,
@@ -232,12 +259,60 @@ def verify_bundle(data: bytes, keys: Sequence[Ed25519PublicKey]) -> Bundle:
     if contract not in members:
         raise BundleError("unreadable", "the manifest names no contract in the bundle")
     signed_at = claims.get("iat", 0)
+    reviewed, acknowledged = _manifest_catalog(manifest)
     return Bundle(
         str(manifest["revision"]),
         str(manifest.get("package", "")),
         contract,
         members,
         signed_at if isinstance(signed_at, int) else 0,
+        reviewed,
+        acknowledged,
+    )
+
+
+def _manifest_catalog(manifest: Mapping[str, Any]) -> tuple[dict[str, str] | None, frozenset[str]]:
+    """The manifest's reviewed catalog and acknowledged fields (a wrong shape is unreadable)."""
+    acknowledged = manifest.get("catalog_acknowledged", [])
+    if not isinstance(acknowledged, list) or not all(isinstance(a, str) for a in acknowledged):
+        raise BundleError("unreadable", "manifest catalog_acknowledged is not a list of fields")
+    if "catalog" not in manifest:
+        return None, frozenset(acknowledged)
+    catalog = manifest["catalog"]
+    classes = catalog.get("classes") if isinstance(catalog, dict) else None
+    if not isinstance(classes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in classes.items()
+    ):
+        raise BundleError("unreadable", "manifest catalog has no classes {field: class}")
+    if catalog.get("sha256") != classes_version(classes):
+        raise BundleError("hash", "manifest catalog's sha256 does not match its classes")
+    return dict(classes), frozenset(acknowledged)
+
+
+def refuse_unreviewed_catalog(
+    bundle: Bundle, engine: ContractEngine, catalog_classes: Mapping[str, str]
+) -> None:
+    """Refuse a bundle whose contract the node's catalog makes release unreviewed fields.
+
+    Raises:
+        BundleError: with reason ``catalog``, naming each field, its class
+            change and how to acknowledge it.
+    """
+    if bundle.reviewed_catalog is None:
+        return
+    released = released_changes(engine, bundle.reviewed_catalog, catalog_classes)
+    unreviewed = {n: c for n, c in released.items() if n not in bundle.catalog_acknowledged}
+    if not unreviewed:
+        return
+    listed = ", ".join(
+        f"{name} ({old or 'new'} -> {new})" for name, (old, new) in sorted(unreviewed.items())
+    )
+    raise BundleError(
+        "catalog",
+        f"the node's catalog releases through this contract fields the bundle was not "
+        f"reviewed with: {listed}; review the change (fieldgate contract diff --old-catalog "
+        f"--new-catalog) and rebuild the bundle with the new catalog or acknowledge them "
+        f"(fieldgate contract bundle --acknowledge FIELD)",
     )
 
 
@@ -316,6 +391,7 @@ def activate_bundle(
             raise BundleError("compile", str(exc).replace(f"{root}/", "")) from None
         try:
             _run_tests(root, lib)
+            refuse_unreviewed_catalog(bundle, engine, catalog_classes)
         except BundleError:
             engine.close()
             raise

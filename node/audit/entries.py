@@ -172,6 +172,9 @@ def search_data(entry: DisclosureEntry) -> dict[str, Any]:
         "requester": requester_data(entry.requester),
         "query_digest": entry.query_digest,
         "contract_version": entry.contract_version,
+        # Added after the format was fixed, and only when known, so entries
+        # written before it verify and read exactly as they did.
+        **({"catalog_version": entry.catalog_version} if entry.catalog_version else {}),
         "outcome": search_outcome(entry),
         "disclosed": list(entry.disclosed_record_ids),
         # Parallel to "disclosed": the reference each record left under.

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from fieldgate.policy.catalog import default_catalog_path, load_catalog
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
-from tests.helpers.oracle import expected, masked_value
+from tests.helpers.oracle import Expected, expected, masked_value, warrant_fields
 from tests.helpers.references import sent_record_ids
 
 CATALOG = load_catalog(default_catalog_path())
@@ -167,6 +168,17 @@ def check_hit(
         assert (hit.score, list(hit.match_reasons)) == (0.0, [])
 
 
+def _knows_evidence(requester: Requester, record: dict[str, Any], want: Expected) -> bool:
+    """Whether the requester may know the record's date of birth (the only non-name evidence
+    these queries give): it holds none, the contract releases it whole, or a warrant they
+    presented names it (and so applies)."""
+    return (
+        "dob" not in record
+        or "dob" in want.whole
+        or warrant_fields(requester, record, CLASSES, TODAY) is not None
+    )
+
+
 def check_answer(
     contract: str,
     running: RunningNode,
@@ -177,19 +189,42 @@ def check_answer(
 ) -> None:
     """The whole answer of one node is what the oracle says, record by record and in order.
 
+    Hits whose date of birth the requester may know come first, in match order;
+    the others are decided on names alone (issue 16, item 8): a pointer for
+    each record the names alone make a possible match of, after them, in an
+    order keyed by the node (so checked as a set here).
+
     ``log``: the node's disclosure log, the only way from a hit's reference to its record.
     """
     if contract in BROKEN:
         assert list(answer.hits) == [], contract
         return
-    # Every record the oracle would disclose is there, in match order, up to the cap.
-    candidates = running.store.search(validate_query(query), limit=1000)
+    asked = validate_query(query)
+    candidates = running.store.search(asked, limit=1000)
+    names_only = running.store.search(replace(asked, dob=None, identifiers=()), limit=1000)
     tiers = {c.record.record_id: c.match.tier for c in candidates}
-    sent = sent_record_ids(log, answer.request_id, answer.hits)
-    for hit, record_id in zip(answer.hits, sent, strict=True):
-        check_hit(contract, requester, hit, record_id, tiers[record_id])
-    disclosed = [
-        c.record.record_id for c in candidates
-        if expected(contract, requester, BY_ID[c.record.record_id], CLASSES, TODAY) is not None
-    ]  # fmt: skip
-    assert sent == disclosed[:NODE_MAX_HITS], contract
+    possible = {c.record.record_id for c in names_only if c.match.tier == "possible"}
+    known: list[str] = []
+    pointers: set[str] = set()
+    for c in candidates:
+        rid = c.record.record_id
+        want = expected(contract, requester, BY_ID[rid], CLASSES, TODAY)
+        if want is not None and _knows_evidence(requester, BY_ID[rid], want):
+            known.append(rid)
+    for c in names_only:
+        rid = c.record.record_id
+        want = expected(contract, requester, BY_ID[rid], CLASSES, TODAY)
+        if (
+            rid in possible
+            and want is not None
+            and not _knows_evidence(requester, BY_ID[rid], want)
+        ):
+            pointers.add(rid)
+    got = sent_record_ids(log, answer.request_id, answer.hits)
+    assert got[: len(known)] == known[:NODE_MAX_HITS], contract
+    rest = got[len(known) :]
+    assert set(rest) <= pointers, contract
+    assert len(rest) == min(len(pointers), max(0, NODE_MAX_HITS - len(known))), contract
+    for hit, record_id in zip(answer.hits, got, strict=True):
+        tier = tiers[record_id] if record_id in known else "possible"
+        check_hit(contract, requester, hit, record_id, tier)

@@ -195,7 +195,9 @@ def test_a_search_moves_the_broker_and_every_node(ops: OpsFederation) -> None:
         if withheld:
             assert delta(b, a, "fieldgate_node_fields_total", outcome="withheld") > 0
         evaluations = delta(b, a, "fieldgate_node_policy_evaluation_seconds_count")
-        assert 1 <= evaluations <= found
+        # At most twice per record: one decided on names alone (its date of birth
+        # withheld from the requester) is asked again as a possible match.
+        assert 1 <= evaluations <= 2 * found
         assert delta(b, a, "fieldgate_node_policy_errors_total") == 0
         assert delta(b, a, "fieldgate_node_audit_write_seconds_count") == 2
         assert delta(b, a, "fieldgate_node_audit_write_failures_total") == 0

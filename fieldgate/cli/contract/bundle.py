@@ -46,20 +46,42 @@ def bundle() -> None:
     "--catalog",
     "catalog_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The node's field catalog (default: the standard catalog).",
+    help="The node's field catalog (default: the standard catalog), recorded in the "
+    "manifest as the catalog the contract was reviewed with.",
+)
+@click.option(
+    "--acknowledge",
+    "acknowledged",
+    multiple=True,
+    metavar="FIELD",
+    help="A field a later catalog may add to a class this contract releases, reviewed and "
+    "accepted (repeatable); any other such field makes a node refuse the bundle.",
 )
 def bundle_build(
-    contract_dir: Path, library: Path | None, key_path: Path, out: Path, catalog_path: Path | None
+    contract_dir: Path,
+    library: Path | None,
+    key_path: Path,
+    out: Path,
+    catalog_path: Path | None,
+    acknowledged: tuple[str, ...],
 ) -> None:
     """Check (compile, run its tests), sign and write a contract bundle.
 
     The revision is the contract's `fieldgate contract render` summary hash.
     Nothing is written when the contract does not compile or a test fails.
+    The manifest records the catalog: a node whose own catalog makes the
+    contract release a field that catalog did not hold in that class refuses
+    the bundle, unless --acknowledge names the field.
     """
     try:
         key = load_private_key(key_path)
         built = build_bundle(
-            contract_dir, library, key, out, load_catalog(catalog_path or default_catalog_path())
+            contract_dir,
+            library,
+            key,
+            out,
+            load_catalog(catalog_path or default_catalog_path()),
+            acknowledged,
         )
     except (ContractError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -89,6 +111,8 @@ def bundle_verify(path: Path, key_paths: tuple[Path, ...]) -> None:
                 "package": verified.package,
                 "contract": verified.contract,
                 "files": sorted(verified.files),
+                "reviewed_catalog": verified.reviewed_catalog,
+                "catalog_acknowledged": sorted(verified.catalog_acknowledged),
             },
             indent=2,
         )

@@ -97,6 +97,19 @@ def _audit_replay_options(command: F) -> F:
     is_flag=True,
     help="Exit 0 even when release widens for a civil immigration persona or requester.",
 )
+@click.option(
+    "--old-catalog",
+    "old_catalog_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The catalog OLD is judged with (default: --catalog).",
+)
+@click.option(
+    "--new-catalog",
+    "new_catalog_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The catalog NEW is judged with (default: --catalog). OLD and NEW may be the same "
+    "contract: the diff is then the catalog change's.",
+)
 @catalog_and_lib
 @today_option
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
@@ -111,6 +124,8 @@ def contract_diff(
     warrants: WarrantMode,
     audit_key: Path | None,
     accept_widening: bool,
+    old_catalog_path: Path | None,
+    new_catalog_path: Path | None,
     catalog_path: Path | None,
     library: Path | None,
     node_id: str,
@@ -127,7 +142,13 @@ def contract_diff(
     audit log recorded (since --since) under OLD and NEW: per requester, and
     per agency type and purpose, the fields lost and gained, and whether the
     requester actually received them. The log's chain is verified first.
+
+    --old-catalog and --new-catalog judge each contract with its own catalog:
+    a field the new catalog adds or moves to another class that anyone would
+    see more of is flagged and exits 1 unless --accept-widening.
     """
+    old_catalog = load_catalog_or_default(old_catalog_path or catalog_path)
+    new_catalog = load_catalog_or_default(new_catalog_path or catalog_path)
     if audit is not None:
         if records_path is not None or personas_dir is not None or today is not None:
             raise click.UsageError("--audit replays the log: drop --records, --personas, --today")
@@ -141,7 +162,8 @@ def contract_diff(
             new,
             audit=audit,
             records_db=records_db,
-            catalog=load_catalog_or_default(catalog_path),
+            catalog=old_catalog,
+            new_catalog=new_catalog,
             library=library,
             node_id=None if node_id == DEFAULT_NODE_ID else node_id,
             since=since.date() if since else None,
@@ -155,24 +177,34 @@ def contract_diff(
         raise click.UsageError("--records-db, --since and --audit-key need --audit")
     if records_path is None or personas_dir is None:
         raise click.UsageError("give --records and --personas (or --audit and --records-db)")
-    catalog = load_catalog_or_default(catalog_path)
     personas = load_personas(personas_dir)
-    records = load_records(records_path, catalog)
+    records = load_records(records_path, new_catalog)
     with (
-        contract_session(old, library, catalog, node_id, today) as before,
-        contract_session(new, library, catalog, node_id, today) as after,
+        contract_session(old, library, old_catalog, node_id, today) as before,
+        contract_session(new, library, new_catalog, node_id, today) as after,
     ):
         report = diff_contracts(before, after, personas, records)
     if as_json:
         echo_json({**report.to_json(), "accepted": accept_widening})
     else:
-        _print_diff(report.personas, len(records))
+        for name, (was, now) in sorted(report.catalog_changes.items()):
+            wide_console().print(
+                f"catalog change: [bold]{escape(name)}[/] {escape(was or '(not in catalog)')} → "
+                f"{escape(now)}",
+                highlight=False,
+            )
+        _print_diff(report.personas, report.records)
     if report.flagged:
         if not as_json:
             how = "accepted (--accept-widening)" if accept_widening else "refused"
-            Console(stderr=True).print(
-                f"[bold red]release widens for a civil immigration persona: {how}[/]"
-            )
+            err = Console(stderr=True)
+            if any(p.flagged for p in report.personas):
+                err.print(f"[bold red]release widens for a civil immigration persona: {how}[/]")
+            if report.catalog_widened:
+                err.print(
+                    "[bold red]the catalog change releases "
+                    f"{escape(', '.join(report.catalog_widened))}: {how}[/]"
+                )
         if not accept_widening:
             raise SystemExit(1)
 

@@ -48,6 +48,7 @@ def run_audit_diff(
     records_db: Path,
     catalog: FieldCatalog,
     library: Path | None,
+    new_catalog: FieldCatalog | None = None,
     node_id: str | None,
     since: dt.date | None,
     warrants: WarrantMode,
@@ -73,7 +74,7 @@ def run_audit_diff(
             AuditReader(audit) as reader,
             RecordStore.open(records_db) as store,
             _session(old, library, catalog) as before,
-            _session(new, library, catalog) as after,
+            _session(new, library, new_catalog or catalog) as after,
             Progress(
                 TextColumn("replaying audited searches"),
                 BarColumn(),
@@ -110,11 +111,18 @@ def run_audit_diff(
         if not as_json:
             how = "accepted (--accept-widening)" if accept_widening else "refused"
             names = ", ".join(f"{r.subject} ({r.agency})" for r in report.flagged_requesters())
-            err.print(
-                f"[bold red]release widens for civil immigration requesters: "
-                f"{escape(names)}: {how}[/]",
-                highlight=False,
-            )
+            if names:
+                err.print(
+                    f"[bold red]release widens for civil immigration requesters: "
+                    f"{escape(names)}: {how}[/]",
+                    highlight=False,
+                )
+            if gains := report.catalog_gains():
+                err.print(
+                    f"[bold red]the catalog change releases {escape(', '.join(gains))} to "
+                    f"audited requesters: {how}[/]",
+                    highlight=False,
+                )
         if not accept_widening:
             raise SystemExit(1)
 
@@ -164,6 +172,12 @@ def print_report(report: AuditDiffReport, console: Console) -> None:
         f"key from {escape(report.chain.key_source)})",
         highlight=False,
     )
+    for name, (old, new) in sorted(report.catalog_changes.items()):
+        console.print(
+            f"catalog change: [bold]{escape(name)}[/] {escape(old or '(not in catalog)')} → "
+            f"{escape(new)}",
+            highlight=False,
+        )
     flagged = set(report.flagged_requesters())
     for who, impact in sorted(report.requesters.items()):
         head = (
