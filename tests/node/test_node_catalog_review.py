@@ -15,7 +15,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from fieldgate.v1 import common_pb2
 
 from fieldgate.authoring.bundle_build import build_bundle
 from fieldgate.core.claims import validate_requester
@@ -41,6 +40,7 @@ from fieldgate.policy.contract_bundle import BundleError, load_bundle
 from fieldgate.policy.engine import MissingContract, RegorusContract
 from fieldgate.policy.shipped import rego_library, shipped_contract
 from fieldgate.trust.keys import generate_key, save_public_key
+from fieldgate.v2 import common_pb2
 
 REGO = Path(__file__).resolve().parents[2] / "rego"
 CATALOG = load_catalog(default_catalog_path())

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
-from fieldgate.v1 import common_pb2, node_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,8 +30,10 @@ from fieldgate.devkit.local_federation import (
 )
 from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.references import sent_record_ids
 
 DETECTIVE = demo_personas(dt.date.today())[0].requester
 
@@ -108,17 +110,27 @@ def federation(
 def ask(
     federation: LocalFederation, node: str, requester: Requester, **query: str
 ) -> list[common_pb2.Hit]:
+    """The node's hits, each with its record id read back from the node's own log (the
+    hit carries only a per-search reference, cleared here so answers compare)."""
     channel, stub = node_stub(federation.nodes[node].address)
+    request_id = f"withheld-{uuid.uuid4().hex}"  # a node answers each id once
     with channel:
         answer = stub.Search(
-            node_pb2.NodeSearchRequest(
-                request_id="withheld",
+            node_pb2.NodeServiceSearchRequest(
+                request_id=request_id,
                 requester=requester.to_message(),
                 query=common_pb2.PersonQuery(max_hits=20, **query),
             ),
             timeout=10,
         )
-    return list(answer.hits)
+    ids = sent_record_ids(federation.disclosure_logs[node], request_id, answer.hits)
+    hits = []
+    for hit, record_id in zip(answer.hits, ids, strict=True):
+        named = common_pb2.Hit()
+        named.CopyFrom(hit)
+        named.reference, named.record_id = "", record_id
+        hits.append(named)
+    return hits
 
 
 def answer_bytes(hits: list[common_pb2.Hit]) -> list[bytes]:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import grpc
 import pytest
-from fieldgate.v1 import common_pb2, node_pb2, node_pb2_grpc
 
 from fieldgate.core.config import ConfigError, Section
 from fieldgate.node.answer_timing import AnswerTiming, load_factor, timing_config
+from fieldgate.v2 import common_pb2, node_pb2, node_pb2_grpc
 from tests.helpers.federation import LoopThread
 
 pytestmark = [pytest.mark.timing, pytest.mark.timeout(120)]
 
-METHOD = "/fieldgate.v1.AgencyNode/Search"
+METHOD = "/fieldgate.v2.NodeService/Search"
 
 
 @pytest.mark.parametrize(
@@ -56,11 +56,11 @@ def test_the_factor_is_configured_as_a_power_of_two() -> None:
         read(3)
 
 
-class _Echo(node_pb2_grpc.AgencyNodeServicer):
+class _Echo(node_pb2_grpc.NodeServiceServicer):
     async def Search(
-        self, request: node_pb2.NodeSearchRequest, context: object
-    ) -> node_pb2.NodeSearchResponse:
-        return node_pb2.NodeSearchResponse(request_id=request.request_id)
+        self, request: node_pb2.NodeServiceSearchRequest, context: object
+    ) -> node_pb2.NodeServiceSearchResponse:
+        return node_pb2.NodeServiceSearchResponse(request_id=request.request_id)
 
 
 def test_answers_wait_the_floor_the_load_called_for_at_receipt(loop: LoopThread) -> None:
@@ -75,7 +75,7 @@ def test_answers_wait_the_floor_the_load_called_for_at_receipt(loop: LoopThread)
         server = grpc.aio.server(
             interceptors=[AnswerTiming(floor, (METHOD,), max_load_factor=8, load=loaded)]
         )
-        node_pb2_grpc.add_AgencyNodeServicer_to_server(_Echo(), server)
+        node_pb2_grpc.add_NodeServiceServicer_to_server(_Echo(), server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         return server, port
@@ -83,10 +83,10 @@ def test_answers_wait_the_floor_the_load_called_for_at_receipt(loop: LoopThread)
     server, port = loop.run(serve())
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = node_pb2_grpc.AgencyNodeStub(channel)
+            stub = node_pb2_grpc.NodeServiceStub(channel)
             started = time.perf_counter()
             stub.Search(
-                node_pb2.NodeSearchRequest(request_id="r", query=common_pb2.PersonQuery()),
+                node_pb2.NodeServiceSearchRequest(request_id="r", query=common_pb2.PersonQuery()),
                 timeout=10,
             )
             took = time.perf_counter() - started
