@@ -42,7 +42,8 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 
@@ -239,18 +240,7 @@ class RecordStore:
 
     def _insert(self, record: Record) -> None:
         try:
-            self._db.execute(
-                "INSERT INTO records (record_id, kind, sealed, juvenile, expunged, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    record.record_id,
-                    record.kind,
-                    int(record.sealed),
-                    int(record.juvenile),
-                    int(record.expunged),
-                    json.dumps(record.fields, ensure_ascii=False, separators=(",", ":")),
-                ),
-            )
+            self._db.execute(_INSERT_RECORD_SQL, record_row(record))
         except sqlite3.IntegrityError as exc:
             raise DuplicateRecordError(record.record_id) from exc
         self._db.executemany(INSERT_NAMES_SQL, name_rows(record))
@@ -308,6 +298,54 @@ class RecordStore:
         """Insert ``record``, replacing the one with its id (and its index rows) if stored."""
         self._db.execute("DELETE FROM records WHERE record_id = ?", (record.record_id,))
         self._insert(record)
+
+    def stored_rows(self, record_ids: Iterable[str]) -> dict[str, RecordRow]:
+        """The stored :func:`record_row` of each of ``record_ids`` the store holds, undecoded.
+
+        A change set compares these with the new records' rows to tell an
+        unchanged upsert without decoding the stored body.
+        """
+        wanted = list(dict.fromkeys(record_ids))
+        found: dict[str, RecordRow] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(_BODIES_SQL.format(marks=marks), chunk):
+                found[row[0]] = row
+        return found
+
+    def write_batch(self, batch: ChangeBatch, at: str) -> None:
+        """Write one batch of a change set (inside :meth:`write_transaction`), in bulk.
+
+        Each record_id appears at most once in a batch, so the statements
+        may run one kind at a time: deletions (replaced, removed and expunged
+        records, their index rows with them), then inserts, seal flags and
+        expunged ids, each as one ``executemany``.
+        """
+        db = self._db
+        gone = [(rid,) for rid in (*batch.replaced, *batch.removed, *batch.expunged)]
+        if gone:
+            db.executemany("DELETE FROM records WHERE record_id = ?", gone)
+        if batch.records:
+            db.executemany(_INSERT_RECORD_SQL, batch.rows)
+            db.executemany(
+                INSERT_NAMES_SQL, [row for record in batch.records for row in name_rows(record)]
+            )
+            db.executemany(
+                "INSERT INTO identifiers (kind, value, record_id) VALUES (?, ?, ?)",
+                [
+                    (kind, value, record.record_id)
+                    for record in batch.records
+                    for kind, value in record.identifiers()
+                ],
+            )
+        if batch.sealed:
+            db.executemany("UPDATE records SET sealed = ? WHERE record_id = ?", batch.sealed)
+        if batch.expunged:
+            db.executemany(
+                "INSERT INTO expunged (record_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(rid, at) for rid in batch.expunged],
+            )
 
     def remove(self, record_id: str) -> bool:
         """Delete a record and its index rows; False when it is not stored."""
@@ -511,6 +549,51 @@ class RecordStore:
         )
 
 
+RecordRow = tuple[str, str, int, int, int, str]
+"""A ``records`` row: record_id, kind, sealed, juvenile, expunged, body (JSON text)."""
+
+_INSERT_RECORD_SQL = (
+    "INSERT INTO records (record_id, kind, sealed, juvenile, expunged, body)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def record_row(record: Record) -> RecordRow:
+    """The ``records`` row of ``record``.
+
+    The body is the fields in the catalog's order (as validated), so equal
+    records give equal rows: a change set compares rows, not decoded records.
+    """
+    return (
+        record.record_id,
+        record.kind,
+        int(record.sealed),
+        int(record.juvenile),
+        int(record.expunged),
+        json.dumps(record.fields, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+@dataclass
+class ChangeBatch:
+    """The writes of one batch of a change set, for :meth:`RecordStore.write_batch`.
+
+    Attributes:
+        records: records to insert, ``rows`` their :func:`record_row` s.
+        replaced: ids of stored records that ``records`` replace.
+        removed: ids of records to delete.
+        sealed: (sealed flag, record_id) to set.
+        expunged: ids to expunge (delete if stored, and remember).
+    """
+
+    records: list[Record] = field(default_factory=list)
+    rows: list[RecordRow] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    sealed: list[tuple[int, str]] = field(default_factory=list)
+    expunged: list[str] = field(default_factory=list)
+
+
 INSERT_NAMES_SQL = (
     "INSERT INTO names (record_id, is_alias, surname, given_name, surname_nysiis,"
     " surname_metaphone, dob, derived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -528,12 +611,17 @@ def name_rows(record: Record) -> list[tuple[str, int, str, str, str, str, str | 
             int(name.alias),
             name.surname,
             name.given_name,
-            *phonetic_keys(name.surname),
+            *_phonetic_keys(name.surname),
             dob_text,
             int(name.derived),
         )
         for name in expand_names(record.names())
     ]
+
+
+# Surnames repeat across records (families, common names): each one's keys
+# are computed once per process rather than once per name row.
+_phonetic_keys = lru_cache(maxsize=1 << 16)(phonetic_keys)
 
 
 def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:

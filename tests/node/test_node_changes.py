@@ -362,3 +362,51 @@ def test_a_change_set_applies_like_its_steps_in_order_or_not_at_all_and_is_idemp
             assert list(store.iter_records()) == after
             if again is not None and len({rid for _, rid, _ in steps}) == len(steps):
                 assert again.changed == 0  # each record named once: nothing to count either
+
+
+def test_batches_split_where_a_record_repeats_and_apply_in_file_order(
+    store: RecordStore, audit: AuditStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, so that the set spans several and a record repeats both
+    # inside what would be one batch and across a batch boundary.
+    monkeypatch.setattr("fieldgate.node.changes.BATCH", 3)
+    rows: list[dict[str, object]] = [
+        {"op": "upsert", **person("R1", surname="Roe")},
+        {"op": "seal", "record_id": "R1"},
+        person("N1", booking_number="N-1"),
+        {"op": "unseal", "record_id": "R1"},
+        {"op": "delete", "record_id": "N1"},
+        person("N1", booking_number="N-1b"),
+        {"op": "seal", "record_id": "R2"},
+        {"op": "expunge", "record_id": "R3"},
+        person("R3", surname="Back"),  # expunged: skipped
+        {"op": "upsert", **person("R4")},  # as stored: unchanged
+    ]
+    path = write_jsonl(tmp_path / "changes.jsonl", rows)
+    result = apply_file(store, audit, path, CATALOG)
+    held = {r.record_id: r for r in store.iter_records()}
+    assert sorted(held) == ["N1", "R1", "R2", "R4"]
+    assert held["R1"].fields["surname"] == "Roe"
+    assert not held["R1"].sealed
+    assert held["N1"].fields["booking_number"] == "N-1b"
+    assert held["R2"].sealed
+    assert result.summary() == {
+        "upsert": 3,
+        "delete": 1,
+        "seal": 2,
+        "unseal": 1,
+        "expunge": 1,
+        "unchanged": 1,
+        "skipped_expunged": 1,
+    }
+    assert result.records["sealed"] == ["R1", "R2"]
+    # N1 is found once, as last written; the expunged R3 not at all.
+    found = [c.record for c in store.search(DOE, 10)]
+    assert [r.fields["booking_number"] for r in found if r.record_id == "N1"] == ["N-1b"]
+    assert "R3" not in {r.record_id for r in found}
+    before = list(store.iter_records())
+    tail = write_jsonl(tmp_path / "again.jsonl", [rows[0], rows[5], rows[6], rows[9]])
+    again = apply_file(store, audit, tail, CATALOG)
+    assert again.changed == 0
+    assert again.counts["unchanged"] == 4
+    assert list(store.iter_records()) == before
