@@ -184,7 +184,9 @@ def apply_changes(
     expunged ids, then one ``executemany`` per statement
     (:meth:`RecordStore.write_batch`). An upsert is unchanged when its
     :func:`~fieldgate.node.store.record_row` equals the stored row, compared
-    as text, never decoded.
+    as text, never decoded; a replaced record keeps its name and identifier
+    index rows when they come out the same (a corrected release date does
+    not touch the name index).
 
     Args:
         store: the node's record store.
@@ -265,10 +267,10 @@ def _apply_batch(
             if row == before:
                 counts["unchanged"] += 1
                 continue
-            writes.records.append(change.record)
-            writes.rows.append(row)
-            if before is not None:
-                writes.replaced.append(rid)
+            if before is None:
+                writes.inserted.append((change.record, row))
+            else:
+                writes.updated.append((change.record, row))
             if change.record.sealed and not was_sealed:
                 listed["sealed"].append(rid)
             elif was_sealed and not change.record.sealed:

@@ -148,6 +148,7 @@ class RecordStore:
             # crash can lose the last transactions, never corrupt the file.
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA cache_size = -65536")
             # Deleted rows (expunged records, disposed fields) are overwritten
             # with zeros, not left in free space to be read from the file.
             db.execute("PRAGMA secure_delete = ON")
@@ -318,26 +319,50 @@ class RecordStore:
         """Write one batch of a change set (inside :meth:`write_transaction`), in bulk.
 
         Each record_id appears at most once in a batch, so the statements
-        may run one kind at a time: deletions (replaced, removed and expunged
-        records, their index rows with them), then inserts, seal flags and
-        expunged ids, each as one ``executemany``.
+        may run one kind at a time, each as one ``executemany``: deletions
+        (removed and expunged records, their index rows with them), updates
+        of replaced records' rows in place, inserts, seal flags and expunged
+        ids. A replaced record's ``names`` and ``identifiers`` rows are
+        rewritten only when the new ones differ from those stored.
         """
         db = self._db
-        gone = [(rid,) for rid in (*batch.replaced, *batch.removed, *batch.expunged)]
+        gone = [(rid,) for rid in (*batch.removed, *batch.expunged)]
         if gone:
             db.executemany("DELETE FROM records WHERE record_id = ?", gone)
-        if batch.records:
-            db.executemany(_INSERT_RECORD_SQL, batch.rows)
+        names: list[NameRow] = []
+        identifiers: list[tuple[str, str, str]] = []
+        if batch.updated:
+            db.executemany(_UPDATE_RECORD_SQL, [(*row[1:], row[0]) for _, row in batch.updated])
+            ids = [record.record_id for record, _ in batch.updated]
+            held_names = self._index_rows(_NAMES_ROWS_SQL, ids, 0)
+            held_identifiers = self._index_rows(_IDENTIFIERS_ROWS_SQL, ids, 2)
+            stale_names: list[tuple[str]] = []
+            stale_identifiers: list[tuple[str]] = []
+            for record, _ in batch.updated:
+                rid = record.record_id
+                new_names = name_rows(record)
+                if new_names != held_names.get(rid, []):
+                    stale_names.append((rid,))
+                    names.extend(new_names)
+                new_identifiers = [(kind, value, rid) for kind, value in record.identifiers()]
+                if new_identifiers != held_identifiers.get(rid, []):
+                    stale_identifiers.append((rid,))
+                    identifiers.extend(new_identifiers)
+            if stale_names:
+                db.executemany("DELETE FROM names WHERE record_id = ?", stale_names)
+            if stale_identifiers:
+                db.executemany("DELETE FROM identifiers WHERE record_id = ?", stale_identifiers)
+        if batch.inserted:
+            db.executemany(_INSERT_RECORD_SQL, [row for _, row in batch.inserted])
+            for record, _ in batch.inserted:
+                names.extend(name_rows(record))
+                rid = record.record_id
+                identifiers.extend((kind, value, rid) for kind, value in record.identifiers())
+        if names:
+            db.executemany(INSERT_NAMES_SQL, names)
+        if identifiers:
             db.executemany(
-                INSERT_NAMES_SQL, [row for record in batch.records for row in name_rows(record)]
-            )
-            db.executemany(
-                "INSERT INTO identifiers (kind, value, record_id) VALUES (?, ?, ?)",
-                [
-                    (kind, value, record.record_id)
-                    for record in batch.records
-                    for kind, value in record.identifiers()
-                ],
+                "INSERT INTO identifiers (kind, value, record_id) VALUES (?, ?, ?)", identifiers
             )
         if batch.sealed:
             db.executemany("UPDATE records SET sealed = ? WHERE record_id = ?", batch.sealed)
@@ -346,6 +371,18 @@ class RecordStore:
                 "INSERT INTO expunged (record_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(rid, at) for rid in batch.expunged],
             )
+
+    def _index_rows(
+        self, sql: str, record_ids: list[str], id_column: int
+    ) -> dict[str, list[tuple[object, ...]]]:
+        """The stored index rows of ``record_ids``, per record, in the order they were written."""
+        found: dict[str, list[tuple[object, ...]]] = {}
+        for start in range(0, len(record_ids), _CHUNK):
+            chunk = record_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(sql.format(marks=marks), chunk):
+                found.setdefault(row[id_column], []).append(row)
+        return found
 
     def remove(self, record_id: str) -> bool:
         """Delete a record and its index rows; False when it is not stored."""
@@ -574,21 +611,34 @@ def record_row(record: Record) -> RecordRow:
     )
 
 
+_UPDATE_RECORD_SQL = (
+    "UPDATE records SET kind = ?, sealed = ?, juvenile = ?, expunged = ?, body = ?"
+    " WHERE record_id = ?"
+)
+# Index rows as name_rows() and write_batch build them, in rowid (written) order.
+_NAMES_ROWS_SQL = (
+    "SELECT record_id, is_alias, surname, given_name, surname_nysiis, surname_metaphone,"
+    " dob, derived FROM names WHERE record_id IN ({marks}) ORDER BY rowid"
+)
+_IDENTIFIERS_ROWS_SQL = (
+    "SELECT kind, value, record_id FROM identifiers WHERE record_id IN ({marks}) ORDER BY rowid"
+)
+
+
 @dataclass
 class ChangeBatch:
     """The writes of one batch of a change set, for :meth:`RecordStore.write_batch`.
 
     Attributes:
-        records: records to insert, ``rows`` their :func:`record_row` s.
-        replaced: ids of stored records that ``records`` replace.
+        inserted: (record, its :func:`record_row`) for records not stored.
+        updated: (record, its :func:`record_row`) replacing a stored record.
         removed: ids of records to delete.
         sealed: (sealed flag, record_id) to set.
         expunged: ids to expunge (delete if stored, and remember).
     """
 
-    records: list[Record] = field(default_factory=list)
-    rows: list[RecordRow] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
+    inserted: list[tuple[Record, RecordRow]] = field(default_factory=list)
+    updated: list[tuple[Record, RecordRow]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     sealed: list[tuple[int, str]] = field(default_factory=list)
     expunged: list[str] = field(default_factory=list)
@@ -601,7 +651,11 @@ INSERT_NAMES_SQL = (
 """Inserts one row of :func:`name_rows`."""
 
 
-def name_rows(record: Record) -> list[tuple[str, int, str, str, str, str, str | None, int]]:
+NameRow = tuple[str, int, str, str, str, str, str | None, int]
+"""A ``names`` row: record_id, is_alias, surname, given_name, NYSIIS, metaphone, dob, derived."""
+
+
+def name_rows(record: Record) -> list[NameRow]:
     """The ``names`` rows of ``record``: each name as filed, then each reading of it."""
     dob = record.dob()
     dob_text = dob.isoformat() if dob else None

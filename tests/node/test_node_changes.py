@@ -410,3 +410,34 @@ def test_batches_split_where_a_record_repeats_and_apply_in_file_order(
     assert again.changed == 0
     assert again.counts["unchanged"] == 4
     assert list(store.iter_records()) == before
+
+
+def test_a_replaced_record_is_found_by_its_new_names_and_identifiers_only(
+    store: RecordStore, audit: AuditStore, tmp_path: Path
+) -> None:
+    # R1 gets a new surname and FBI number (an entry under the wrong person
+    # corrected); R2 only a new custody status, so its index rows are kept.
+    first = write_jsonl(tmp_path / "one.jsonl", [person("R1", fbi_number="111AA1")])
+    apply_file(store, audit, first, CATALOG)
+    path = write_jsonl(
+        tmp_path / "two.jsonl",
+        [
+            person("R1", surname="Quist", fbi_number="222BB2"),
+            person("R2", custody_status="released"),
+        ],
+    )
+    result = apply_file(store, audit, path, CATALOG)
+    assert result.counts["upsert"] == 2
+
+    def found(query: PersonQuery) -> set[str]:
+        return {c.record.record_id for c in store.search(query, 10) if c.match.tier == "strong"}
+
+    by_name = found(DOE)
+    assert "R1" not in by_name
+    assert "R2" in by_name
+    assert "R1" in found(PersonQuery("QUIST", "JOHN", DOE.dob, (), 50))
+    old_fbi = PersonQuery("", "", None, (("fbi_number", "111AA1"),), 50)
+    new_fbi = PersonQuery("", "", None, (("fbi_number", "222BB2"),), 50)
+    assert found(old_fbi) == set()
+    assert found(new_fbi) == {"R1"}
+    assert store.get("R2") == validate_record(person("R2", custody_status="released"), CATALOG)
