@@ -31,7 +31,8 @@ from fieldgate.devkit.synthetic import KCSO, generate_agency_records
 from fieldgate.node.audit.keys import ensure_key
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.change_files import apply_file
-from fieldgate.node.store import INSERT_NAMES_SQL, RecordStore, name_rows, record_row
+from fieldgate.node.store import RecordStore
+from fieldgate.node.store_rows import INSERT_NAMES_SQL, name_rows, record_row
 from fieldgate.node.sync import sync_once
 from fieldgate.node.sync_config import SyncConfig
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
@@ -58,7 +59,7 @@ def bare_insert_seconds(directory: Path, rows: list[tuple[str, str]]) -> tuple[f
 
 def bare_store_insert_seconds(
     directory: Path, records: list[Record], indexed: set[str] | None = None
-) -> float:
+) -> tuple[float, float]:
     """Seconds to insert the rows the store writes for ``records``, precomputed, in bulk.
 
     The same tables and indexes as the store (a fresh store's schema), the

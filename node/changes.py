@@ -35,7 +35,8 @@ from typing import Any
 
 from fieldgate.node.audit.entries import RECORDS_CHANGED
 from fieldgate.node.audit.store import AuditStore
-from fieldgate.node.store import ChangeBatch, RecordStore, record_row
+from fieldgate.node.store import RecordStore
+from fieldgate.node.store_rows import ChangeBatch, record_row
 from fieldgate.policy.catalog import FieldCatalog
 from fieldgate.policy.errors import RecordError
 from fieldgate.policy.records import Record, validate_record
@@ -183,7 +184,7 @@ def apply_changes(
     its writes may run in bulk): one lookup of the batch's stored rows and
     expunged ids, then one ``executemany`` per statement
     (:meth:`RecordStore.write_batch`). An upsert is unchanged when its
-    :func:`~fieldgate.node.store.record_row` equals the stored row, compared
+    :func:`~fieldgate.node.store_rows.record_row` equals the stored row, compared
     as text, never decoded; a replaced record keeps its name and identifier
     index rows when they come out the same (a corrected release date does
     not touch the name index).

@@ -42,16 +42,27 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from fieldgate.core.query import PersonQuery
 from fieldgate.matching.candidates import INDEXES, candidate_union
-from fieldgate.matching.matcher import CandidateName, Match, phonetic_keys, score_candidate
-from fieldgate.matching.name_forms import expand_names
+from fieldgate.matching.matcher import CandidateName, Match, score_candidate
 from fieldgate.node.errors import DuplicateRecordError, StoreError
+from fieldgate.node.store_rows import (
+    IDENTIFIERS_ROWS_SQL,
+    INSERT_IDENTIFIERS_SQL,
+    INSERT_NAMES_SQL,
+    INSERT_RECORD_SQL,
+    NAMES_ROWS_SQL,
+    UPDATE_RECORD_SQL,
+    ChangeBatch,
+    NameRow,
+    RecordRow,
+    name_rows,
+    record_row,
+)
 from fieldgate.policy.records import FieldValue, Record
 
 SCHEMA_VERSION = 3
@@ -244,7 +255,7 @@ class RecordStore:
 
     def _insert(self, record: Record) -> None:
         try:
-            self._db.execute(_INSERT_RECORD_SQL, record_row(record))
+            self._db.execute(INSERT_RECORD_SQL, record_row(record))
         except sqlite3.IntegrityError as exc:
             raise DuplicateRecordError(record.record_id) from exc
         self._db.executemany(INSERT_NAMES_SQL, name_rows(record))
@@ -285,8 +296,9 @@ class RecordStore:
     def write_transaction(self) -> Iterator[None]:
         """Run the block in one write transaction: committed whole, or rolled back whole.
 
-        Change sets (:mod:`node.changes`) use :meth:`replace`, :meth:`remove`,
-        :meth:`set_sealed`, :meth:`expunge` and :meth:`set_watermark` inside it;
+        Change sets (:mod:`node.changes`) use :meth:`write_batch` and
+        :meth:`set_watermark` inside it (:meth:`replace`, :meth:`remove`,
+        :meth:`set_sealed` and :meth:`expunge` do one change at a time);
         a search on another connection sees the store as before or as after.
         """
         self._db.execute("BEGIN IMMEDIATE")
@@ -335,10 +347,10 @@ class RecordStore:
         names: list[NameRow] = []
         identifiers: list[tuple[str, str, str]] = []
         if batch.updated:
-            db.executemany(_UPDATE_RECORD_SQL, [(*row[1:], row[0]) for _, row in batch.updated])
+            db.executemany(UPDATE_RECORD_SQL, [(*row[1:], row[0]) for _, row in batch.updated])
             ids = [record.record_id for record, _ in batch.updated]
-            held_names = self._index_rows(_NAMES_ROWS_SQL, ids, 0)
-            held_identifiers = self._index_rows(_IDENTIFIERS_ROWS_SQL, ids, 2)
+            held_names = self._index_rows(NAMES_ROWS_SQL, ids, 0)
+            held_identifiers = self._index_rows(IDENTIFIERS_ROWS_SQL, ids, 2)
             stale_names: list[tuple[str]] = []
             stale_identifiers: list[tuple[str]] = []
             for record, _ in batch.updated:
@@ -356,7 +368,7 @@ class RecordStore:
             if stale_identifiers:
                 db.executemany("DELETE FROM identifiers WHERE record_id = ?", stale_identifiers)
         if batch.inserted:
-            db.executemany(_INSERT_RECORD_SQL, [row for _, row in batch.inserted])
+            db.executemany(INSERT_RECORD_SQL, [row for _, row in batch.inserted])
             for record, _ in batch.inserted:
                 names.extend(name_rows(record))
                 rid = record.record_id
@@ -364,9 +376,7 @@ class RecordStore:
         if names:
             db.executemany(INSERT_NAMES_SQL, names)
         if identifiers:
-            db.executemany(
-                "INSERT INTO identifiers (kind, value, record_id) VALUES (?, ?, ?)", identifiers
-            )
+            db.executemany(INSERT_IDENTIFIERS_SQL, identifiers)
         if batch.sealed:
             db.executemany("UPDATE records SET sealed = ? WHERE record_id = ?", batch.sealed)
         if batch.expunged:
@@ -587,98 +597,6 @@ class RecordStore:
                 " ORDER BY record_id"
             )
         )
-
-
-RecordRow = tuple[str, str, int, int, int, str]
-"""A ``records`` row: record_id, kind, sealed, juvenile, expunged, body (JSON text)."""
-
-_INSERT_RECORD_SQL = (
-    "INSERT INTO records (record_id, kind, sealed, juvenile, expunged, body)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
-
-
-def record_row(record: Record) -> RecordRow:
-    """The ``records`` row of ``record``.
-
-    The body is the fields in the catalog's order (as validated), so equal
-    records give equal rows: a change set compares rows, not decoded records.
-    """
-    return (
-        record.record_id,
-        record.kind,
-        int(record.sealed),
-        int(record.juvenile),
-        int(record.expunged),
-        json.dumps(record.fields, ensure_ascii=False, separators=(",", ":")),
-    )
-
-
-_UPDATE_RECORD_SQL = (
-    "UPDATE records SET kind = ?, sealed = ?, juvenile = ?, expunged = ?, body = ?"
-    " WHERE record_id = ?"
-)
-# Index rows as name_rows() and write_batch build them, in rowid (written) order.
-_NAMES_ROWS_SQL = (
-    "SELECT record_id, is_alias, surname, given_name, surname_nysiis, surname_metaphone,"
-    " dob, derived FROM names WHERE record_id IN ({marks}) ORDER BY rowid"
-)
-_IDENTIFIERS_ROWS_SQL = (
-    "SELECT kind, value, record_id FROM identifiers WHERE record_id IN ({marks}) ORDER BY rowid"
-)
-
-
-@dataclass
-class ChangeBatch:
-    """The writes of one batch of a change set, for :meth:`RecordStore.write_batch`.
-
-    Attributes:
-        inserted: (record, its :func:`record_row`) for records not stored.
-        updated: (record, its :func:`record_row`) replacing a stored record.
-        removed: ids of records to delete.
-        sealed: (sealed flag, record_id) to set.
-        expunged: ids to expunge (delete if stored, and remember).
-    """
-
-    inserted: list[tuple[Record, RecordRow]] = field(default_factory=list)
-    updated: list[tuple[Record, RecordRow]] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    sealed: list[tuple[int, str]] = field(default_factory=list)
-    expunged: list[str] = field(default_factory=list)
-
-
-INSERT_NAMES_SQL = (
-    "INSERT INTO names (record_id, is_alias, surname, given_name, surname_nysiis,"
-    " surname_metaphone, dob, derived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-"""Inserts one row of :func:`name_rows`."""
-
-
-NameRow = tuple[str, int, str, str, str, str, str | None, int]
-"""A ``names`` row: record_id, is_alias, surname, given_name, NYSIIS, metaphone, dob, derived."""
-
-
-def name_rows(record: Record) -> list[NameRow]:
-    """The ``names`` rows of ``record``: each name as filed, then each reading of it."""
-    dob = record.dob()
-    dob_text = dob.isoformat() if dob else None
-    return [
-        (
-            record.record_id,
-            int(name.alias),
-            name.surname,
-            name.given_name,
-            *_phonetic_keys(name.surname),
-            dob_text,
-            int(name.derived),
-        )
-        for name in expand_names(record.names())
-    ]
-
-
-# Surnames repeat across records (families, common names): each one's keys
-# are computed once per process rather than once per name row.
-_phonetic_keys = lru_cache(maxsize=1 << 16)(phonetic_keys)
 
 
 def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
