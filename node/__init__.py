@@ -10,6 +10,7 @@ Modules:
 - :mod:`fieldgate.node.errors`: the node's error tree (the audit log's errors included).
 - :mod:`fieldgate.node.config`: a node's configuration, one TOML file with a ``[node]`` table.
 - :mod:`fieldgate.node.store`: the record store, one SQLite file searched by index only.
+- :mod:`fieldgate.node.store_rows`: the rows the store writes for a record, and change-set batches.
 - :mod:`fieldgate.node.importer`: bulk import from JSON Lines or CSV, all or nothing.
 - :mod:`fieldgate.node.trust_gate`: whom the node is talking to: verified (or stated) claims.
 - :mod:`fieldgate.node.search`: search the store, ask the contract, log, disclose.

@@ -9,17 +9,20 @@ other operations take ``record_id`` only (in CSV the other cells stay empty)::
     {"op": "seal", "record_id": "B-7"}
     {"op": "expunge", "record_id": "B-9"}
 
-Like an import, the file is read twice: the first pass checks every line
-(and each change against the store and the lines before it) and writes
-nothing, listing every bad line; the second applies the changes in one
-transaction (:func:`node.changes.apply_changes`), after making sure by
-SHA-256 that the file did not change in between.
+The file is read and validated once: every line is checked (and each
+change against the store and the lines before it) and nothing is written
+while any line is bad, all of them listed; the checked changes, kept in
+memory, are then applied in one transaction
+(:func:`node.changes.apply_changes`). What is applied is exactly what was
+read and hashed (the audit entry's SHA-256), so a file rewritten meanwhile
+cannot slip in unchecked lines. The price is memory: the whole change set
+is held (about 2 KB a record; split files of millions of lines).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from fieldgate.node.audit.store import AuditStore
@@ -73,50 +76,45 @@ def apply_file(
     try:
         size = path.stat().st_size
         reader = _ChangeReader(path, fmt, catalog, total=2 * size, progress=progress, item=item)
-        digest = _check(store, reader)
-        source = {"kind": "file", "path": str(path.resolve()), "format": fmt, "sha256": digest}
-        result = apply_changes(store, audit, _changes_again(reader, digest), source=source)
+        changes, digest = _check(store, reader)
     except OSError as exc:
         raise RecordImportError(path, f"cannot read: {exc.strerror or exc}") from exc
-    except ValueError as exc:  # the store changed between the passes
+    source = {"kind": "file", "path": str(path.resolve()), "format": fmt, "sha256": digest}
+
+    def applied(done: int) -> None:
+        if progress is not None:
+            progress(size + size * done // len(changes), 2 * size)
+
+    try:
+        result = apply_changes(store, audit, changes, source=source, on_batch=applied)
+    except ValueError as exc:  # the store changed since the check (another writer)
         raise RecordImportError(path, f"{exc}; nothing was changed") from exc
     if progress is not None:
         progress(2 * size, 2 * size)
     return result
 
 
-def _check(store: RecordStore, reader: _ChangeReader) -> str:
-    """First pass: raise unless every change is good; return the file's SHA-256 (hex)."""
+def _check(store: RecordStore, reader: _ChangeReader) -> tuple[list[Change], str]:
+    """The only pass: raise unless every change is good; return them and the SHA-256 (hex)."""
     problems: list[tuple[int, str]] = []
-    light: list[tuple[int, Change]] = []  # without the records: only ids and operations
+    changes: list[Change] = []
+    numbered: list[tuple[int, Change]] = []
     digest = hashlib.sha256()
     for number, item in reader.parse(digest):
         if isinstance(item, str):
             problems.append((number, item))
         else:
-            light.append((number, Change(item.op, item.record_id)))
+            changes.append(item)
+            numbered.append((number, item))
     # Every line is named at once: the malformed ones, and those the store refuses.
-    problems = sorted(problems + check_changes(store, light))
+    problems = sorted(problems + check_changes(store, numbered))
     if problems:
         bad = len(problems)
         plural = "line is" if bad == 1 else "lines are"
         raise RecordImportError(
             reader.path, f"{bad} {plural} bad; nothing was changed", problems, bad
         )
-    if not light:
+    if not changes:
         what = "has a header but no changes" if reader.saw_content else "is empty"
         raise RecordImportError(reader.path, f"the file {what}; nothing was changed")
-    return digest.hexdigest()
-
-
-def _changes_again(reader: _ChangeReader, first_digest: str) -> Iterator[Change]:
-    """Second pass: yield the changes; raising here rolls the whole change set back."""
-    digest = hashlib.sha256()
-    for _, item in reader.parse(digest):
-        if isinstance(item, str):
-            break
-        yield item
-    else:
-        if digest.hexdigest() == first_digest:
-            return
-    raise ValueError("the file changed while it was applied")
+    return changes, digest.hexdigest()

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fieldgate.node.audit.entries import RECORDS_CHANGED
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.store import RecordStore
+from fieldgate.node.store_rows import ChangeBatch, record_row
 from fieldgate.policy.catalog import FieldCatalog
 from fieldgate.policy.errors import RecordError
 from fieldgate.policy.records import Record, validate_record
@@ -174,8 +175,19 @@ def apply_changes(
     *,
     source: Mapping[str, Any],
     watermark: tuple[str, str] | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> ChangeSetResult:
     """Apply checked ``changes`` in one transaction, with one audit entry, all or nothing.
+
+    The changes are written in batches of up to :data:`BATCH` (a batch ends
+    early where a record_id repeats, so each batch names a record once and
+    its writes may run in bulk): one lookup of the batch's stored rows and
+    expunged ids, then one ``executemany`` per statement
+    (:meth:`RecordStore.write_batch`). An upsert is unchanged when its
+    :func:`~fieldgate.node.store_rows.record_row` equals the stored row, compared
+    as text, never decoded; a replaced record keeps its name and identifier
+    index rows when they come out the same (a corrected release date does
+    not touch the name index).
 
     Args:
         store: the node's record store.
@@ -186,6 +198,7 @@ def apply_changes(
             logged as the entry's ``source``.
         watermark: (sync source, new watermark) stored in the same transaction,
             so a sync resumes exactly after the last change set applied.
+        on_batch: called after each batch with how many changes were applied so far.
 
     Raises:
         ValueError: a change cannot apply (the store changed since it was checked).
@@ -195,9 +208,20 @@ def apply_changes(
     result = ChangeSetResult()
     listed: dict[str, list[str]] = {name: [] for name in _LISTED.values()}
     now = dt.datetime.now(dt.UTC).isoformat()
+    done = 0
     with store.write_transaction():
+        batch: dict[str, Change] = {}
         for change in changes:
-            result.counts[_apply_one(store, change, now, listed)] += 1
+            if change.record_id in batch or len(batch) >= BATCH:
+                done += _apply_batch(store, list(batch.values()), now, result.counts, listed)
+                if on_batch is not None:
+                    on_batch(done)
+                batch = {}
+            batch[change.record_id] = change
+        if batch:
+            done += _apply_batch(store, list(batch.values()), now, result.counts, listed)
+            if on_batch is not None:
+                on_batch(done)
         result.records = {name: ids for name, ids in listed.items() if ids}
         data: dict[str, Any] = {
             "source": dict(source),
@@ -215,31 +239,63 @@ def apply_changes(
     return result
 
 
-def _apply_one(store: RecordStore, change: Change, now: str, listed: dict[str, list[str]]) -> str:
-    """Apply one change; return what to count it as (its op when it changed the store)."""
-    rid = change.record_id
-    if change.op in (UPSERT, SEAL, UNSEAL) and store.expunged_ids([rid]):
-        return SKIPPED_EXPUNGED
-    if change.op == UPSERT:
-        assert change.record is not None
-        before = store.get(rid)
-        if before == change.record:
-            return "unchanged"
-        store.replace(change.record)
-        if change.record.sealed and not (before and before.sealed):
-            listed["sealed"].append(rid)
-        elif before and before.sealed and not change.record.sealed:
-            listed["unsealed"].append(rid)
-        return UPSERT
-    if change.op in (SEAL, UNSEAL):
-        done = store.set_sealed(rid, change.op == SEAL)
-        if done is None:
-            raise ValueError(f"{change.op}: record_id {rid!r} is not in the store")
-    elif change.op == DELETE:
-        done = store.remove(rid)
-    else:
-        done = store.expunge(rid, now)
-    if not done:
-        return "unchanged"
-    listed[_LISTED[change.op]].append(rid)
-    return change.op
+BATCH = 2_000
+"""Changes written per batch: one lookup and one ``executemany`` per statement each."""
+
+
+def _apply_batch(
+    store: RecordStore,
+    changes: list[Change],
+    now: str,
+    counts: Counter[str],
+    listed: dict[str, list[str]],
+) -> int:
+    """Apply changes naming distinct records; count each; return how many there were."""
+    ids = [change.record_id for change in changes]
+    expunged = store.expunged_ids(ids)
+    stored = store.stored_rows(ids)
+    writes = ChangeBatch()
+    for change in changes:
+        rid, op = change.record_id, change.op
+        if op in (UPSERT, SEAL, UNSEAL) and rid in expunged:
+            counts[SKIPPED_EXPUNGED] += 1
+            continue
+        before = stored.get(rid)
+        was_sealed = before is not None and bool(before[2])
+        if op == UPSERT:
+            assert change.record is not None
+            row = record_row(change.record)
+            if row == before:
+                counts["unchanged"] += 1
+                continue
+            if before is None:
+                writes.inserted.append((change.record, row))
+            else:
+                writes.updated.append((change.record, row))
+            if change.record.sealed and not was_sealed:
+                listed["sealed"].append(rid)
+            elif was_sealed and not change.record.sealed:
+                listed["unsealed"].append(rid)
+        elif op in (SEAL, UNSEAL):
+            if before is None:
+                raise ValueError(f"{op}: record_id {rid!r} is not in the store")
+            if was_sealed == (op == SEAL):
+                counts["unchanged"] += 1
+                continue
+            writes.sealed.append((int(op == SEAL), rid))
+            listed[_LISTED[op]].append(rid)
+        elif op == DELETE:
+            if before is None:
+                counts["unchanged"] += 1
+                continue
+            writes.removed.append(rid)
+            listed[_LISTED[op]].append(rid)
+        else:  # expunge: deleted if stored, and remembered so it cannot come back
+            if rid in expunged:
+                counts["unchanged"] += 1
+                continue
+            writes.expunged.append(rid)
+            listed[_LISTED[op]].append(rid)
+        counts[op] += 1
+    store.write_batch(writes, now)
+    return len(changes)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from fieldgate.matching.candidates import INDEXES, RETIRED_INDEXES
 from fieldgate.node.errors import StoreError
-from fieldgate.node.store import INSERT_NAMES_SQL, SCHEMA_VERSION, name_rows
+from fieldgate.node.store import SCHEMA_VERSION
+from fieldgate.node.store_rows import INSERT_NAMES_SQL, name_rows
 from fieldgate.policy.records import FieldValue, Record
 
 DEFAULT_BATCH = 2000

@@ -54,9 +54,21 @@ from fieldgate.matching.candidates import (
     name_counts_sql,
 )
 from fieldgate.matching.evidence import RARE_NAME_ROWS, weigh
-from fieldgate.matching.matcher import CandidateName, Match, phonetic_keys, score_candidate
-from fieldgate.matching.name_forms import expand_names
+from fieldgate.matching.matcher import CandidateName, Match, score_candidate
 from fieldgate.node.errors import DuplicateRecordError, StoreError
+from fieldgate.node.store_rows import (
+    IDENTIFIERS_ROWS_SQL,
+    INSERT_IDENTIFIERS_SQL,
+    INSERT_NAMES_SQL,
+    INSERT_RECORD_SQL,
+    NAMES_ROWS_SQL,
+    UPDATE_RECORD_SQL,
+    ChangeBatch,
+    NameRow,
+    RecordRow,
+    name_rows,
+    record_row,
+)
 from fieldgate.policy.records import FieldValue, Record
 
 SCHEMA_VERSION = 3
@@ -153,6 +165,10 @@ class RecordStore:
             # crash can lose the last transactions, never corrupt the file.
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
+            # 16 MiB of page cache (allocated only as used): a change set of
+            # 100k records in one transaction otherwise spills index pages to
+            # the WAL and reads them back, which grew its cost superlinearly.
+            db.execute("PRAGMA cache_size = -16384")
             # Deleted rows (expunged records, disposed fields) are overwritten
             # with zeros, not left in free space to be read from the file.
             db.execute("PRAGMA secure_delete = ON")
@@ -247,18 +263,7 @@ class RecordStore:
 
     def _insert(self, record: Record) -> None:
         try:
-            self._db.execute(
-                "INSERT INTO records (record_id, kind, sealed, juvenile, expunged, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    record.record_id,
-                    record.kind,
-                    int(record.sealed),
-                    int(record.juvenile),
-                    int(record.expunged),
-                    json.dumps(record.fields, ensure_ascii=False, separators=(",", ":")),
-                ),
-            )
+            self._db.execute(INSERT_RECORD_SQL, record_row(record))
         except sqlite3.IntegrityError as exc:
             raise DuplicateRecordError(record.record_id) from exc
         self._db.executemany(INSERT_NAMES_SQL, name_rows(record))
@@ -299,8 +304,9 @@ class RecordStore:
     def write_transaction(self) -> Iterator[None]:
         """Run the block in one write transaction: committed whole, or rolled back whole.
 
-        Change sets (:mod:`node.changes`) use :meth:`replace`, :meth:`remove`,
-        :meth:`set_sealed`, :meth:`expunge` and :meth:`set_watermark` inside it;
+        Change sets (:mod:`node.changes`) use :meth:`write_batch` and
+        :meth:`set_watermark` inside it (:meth:`replace`, :meth:`remove`,
+        :meth:`set_sealed` and :meth:`expunge` do one change at a time);
         a search on another connection sees the store as before or as after.
         """
         self._db.execute("BEGIN IMMEDIATE")
@@ -316,6 +322,88 @@ class RecordStore:
         """Insert ``record``, replacing the one with its id (and its index rows) if stored."""
         self._db.execute("DELETE FROM records WHERE record_id = ?", (record.record_id,))
         self._insert(record)
+
+    def stored_rows(self, record_ids: Iterable[str]) -> dict[str, RecordRow]:
+        """The stored :func:`record_row` of each of ``record_ids`` the store holds, undecoded.
+
+        A change set compares these with the new records' rows to tell an
+        unchanged upsert without decoding the stored body.
+        """
+        wanted = list(dict.fromkeys(record_ids))
+        found: dict[str, RecordRow] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(_BODIES_SQL.format(marks=marks), chunk):
+                found[row[0]] = row
+        return found
+
+    def write_batch(self, batch: ChangeBatch, at: str) -> None:
+        """Write one batch of a change set (inside :meth:`write_transaction`), in bulk.
+
+        Each record_id appears at most once in a batch, so the statements
+        may run one kind at a time, each as one ``executemany``: deletions
+        (removed and expunged records, their index rows with them), updates
+        of replaced records' rows in place, inserts, seal flags and expunged
+        ids. A replaced record's ``names`` and ``identifiers`` rows are
+        rewritten only when the new ones differ from those stored.
+        """
+        db = self._db
+        gone = [(rid,) for rid in (*batch.removed, *batch.expunged)]
+        if gone:
+            db.executemany("DELETE FROM records WHERE record_id = ?", gone)
+        names: list[NameRow] = []
+        identifiers: list[tuple[str, str, str]] = []
+        if batch.updated:
+            db.executemany(UPDATE_RECORD_SQL, [(*row[1:], row[0]) for _, row in batch.updated])
+            ids = [record.record_id for record, _ in batch.updated]
+            held_names = self._index_rows(NAMES_ROWS_SQL, ids, 0)
+            held_identifiers = self._index_rows(IDENTIFIERS_ROWS_SQL, ids, 2)
+            stale_names: list[tuple[str]] = []
+            stale_identifiers: list[tuple[str]] = []
+            for record, _ in batch.updated:
+                rid = record.record_id
+                new_names = name_rows(record)
+                if new_names != held_names.get(rid, []):
+                    stale_names.append((rid,))
+                    names.extend(new_names)
+                new_identifiers = [(kind, value, rid) for kind, value in record.identifiers()]
+                if new_identifiers != held_identifiers.get(rid, []):
+                    stale_identifiers.append((rid,))
+                    identifiers.extend(new_identifiers)
+            if stale_names:
+                db.executemany("DELETE FROM names WHERE record_id = ?", stale_names)
+            if stale_identifiers:
+                db.executemany("DELETE FROM identifiers WHERE record_id = ?", stale_identifiers)
+        if batch.inserted:
+            db.executemany(INSERT_RECORD_SQL, [row for _, row in batch.inserted])
+            for record, _ in batch.inserted:
+                names.extend(name_rows(record))
+                rid = record.record_id
+                identifiers.extend((kind, value, rid) for kind, value in record.identifiers())
+        if names:
+            db.executemany(INSERT_NAMES_SQL, names)
+        if identifiers:
+            db.executemany(INSERT_IDENTIFIERS_SQL, identifiers)
+        if batch.sealed:
+            db.executemany("UPDATE records SET sealed = ? WHERE record_id = ?", batch.sealed)
+        if batch.expunged:
+            db.executemany(
+                "INSERT INTO expunged (record_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(rid, at) for rid in batch.expunged],
+            )
+
+    def _index_rows(
+        self, sql: str, record_ids: list[str], id_column: int
+    ) -> dict[str, list[tuple[object, ...]]]:
+        """The stored index rows of ``record_ids``, per record, in the order they were written."""
+        found: dict[str, list[tuple[object, ...]]] = {}
+        for start in range(0, len(record_ids), _CHUNK):
+            chunk = record_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(sql.format(marks=marks), chunk):
+                found.setdefault(row[id_column], []).append(row)
+        return found
 
     def remove(self, record_id: str) -> bool:
         """Delete a record and its index rows; False when it is not stored."""
@@ -547,31 +635,6 @@ class RecordStore:
                 " ORDER BY record_id"
             )
         )
-
-
-INSERT_NAMES_SQL = (
-    "INSERT INTO names (record_id, is_alias, surname, given_name, surname_nysiis,"
-    " surname_metaphone, dob, derived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-"""Inserts one row of :func:`name_rows`."""
-
-
-def name_rows(record: Record) -> list[tuple[str, int, str, str, str, str, str | None, int]]:
-    """The ``names`` rows of ``record``: each name as filed, then each reading of it."""
-    dob = record.dob()
-    dob_text = dob.isoformat() if dob else None
-    return [
-        (
-            record.record_id,
-            int(name.alias),
-            name.surname,
-            name.given_name,
-            *phonetic_keys(name.surname),
-            dob_text,
-            int(name.derived),
-        )
-        for name in expand_names(record.names())
-    ]
 
 
 def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:

@@ -90,7 +90,8 @@ def test_a_change_set_killed_half_way_leaves_the_store_as_it_was(tmp_path: Path)
     with RecordStore.open(database) as store:
         store.purge_free_pages()
         before = list(store.iter_records())
-    # Big enough that its transaction spills to the WAL long before it commits.
+    # Big enough (about 25 MB of rows) that its transaction outgrows the store's
+    # 16 MiB page cache and spills to the WAL long before it commits.
     changes = tmp_path / "changes.jsonl"
     lines = [booking(f"N{i}", incident_summary="x" * 1500) for i in range(15_000)]
     lines += [f'{{"op": "expunge", "record_id": "B{i}"}}' for i in range(2000)]
@@ -103,7 +104,7 @@ def test_a_change_set_killed_half_way_leaves_the_store_as_it_was(tmp_path: Path)
     )
     try:
         deadline = time.monotonic() + 90
-        # Wait until the second pass is writing: the uncommitted transaction fills the WAL.
+        # Wait until the change set is being written: the uncommitted transaction fills the WAL.
         while not (wal.exists() and wal.stat().st_size > 6 << 20):
             assert process.poll() is None, "the apply finished before it could be killed"
             assert time.monotonic() < deadline, "the apply never started writing"

@@ -362,3 +362,82 @@ def test_a_change_set_applies_like_its_steps_in_order_or_not_at_all_and_is_idemp
             assert list(store.iter_records()) == after
             if again is not None and len({rid for _, rid, _ in steps}) == len(steps):
                 assert again.changed == 0  # each record named once: nothing to count either
+
+
+def test_batches_split_where_a_record_repeats_and_apply_in_file_order(
+    store: RecordStore, audit: AuditStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, so that the set spans several and a record repeats both
+    # inside what would be one batch and across a batch boundary.
+    monkeypatch.setattr("fieldgate.node.changes.BATCH", 3)
+    rows: list[dict[str, object]] = [
+        {"op": "upsert", **person("R1", surname="Roe")},
+        {"op": "seal", "record_id": "R1"},
+        person("N1", booking_number="N-1"),
+        {"op": "unseal", "record_id": "R1"},
+        {"op": "delete", "record_id": "N1"},
+        person("N1", booking_number="N-1b"),
+        {"op": "seal", "record_id": "R2"},
+        {"op": "expunge", "record_id": "R3"},
+        person("R3", surname="Back"),  # expunged: skipped
+        {"op": "upsert", **person("R4")},  # as stored: unchanged
+    ]
+    path = write_jsonl(tmp_path / "changes.jsonl", rows)
+    result = apply_file(store, audit, path, CATALOG)
+    held = {r.record_id: r for r in store.iter_records()}
+    assert sorted(held) == ["N1", "R1", "R2", "R4"]
+    assert held["R1"].fields["surname"] == "Roe"
+    assert not held["R1"].sealed
+    assert held["N1"].fields["booking_number"] == "N-1b"
+    assert held["R2"].sealed
+    assert result.summary() == {
+        "upsert": 3,
+        "delete": 1,
+        "seal": 2,
+        "unseal": 1,
+        "expunge": 1,
+        "unchanged": 1,
+        "skipped_expunged": 1,
+    }
+    assert result.records["sealed"] == ["R1", "R2"]
+    # N1 is found once, as last written; the expunged R3 not at all.
+    found = [c.record for c in store.search(DOE, 10)]
+    assert [r.fields["booking_number"] for r in found if r.record_id == "N1"] == ["N-1b"]
+    assert "R3" not in {r.record_id for r in found}
+    before = list(store.iter_records())
+    tail = write_jsonl(tmp_path / "again.jsonl", [rows[0], rows[5], rows[6], rows[9]])
+    again = apply_file(store, audit, tail, CATALOG)
+    assert again.changed == 0
+    assert again.counts["unchanged"] == 4
+    assert list(store.iter_records()) == before
+
+
+def test_a_replaced_record_is_found_by_its_new_names_and_identifiers_only(
+    store: RecordStore, audit: AuditStore, tmp_path: Path
+) -> None:
+    # R1 gets a new surname and FBI number (an entry under the wrong person
+    # corrected); R2 only a new custody status, so its index rows are kept.
+    first = write_jsonl(tmp_path / "one.jsonl", [person("R1", fbi_number="111AA1")])
+    apply_file(store, audit, first, CATALOG)
+    path = write_jsonl(
+        tmp_path / "two.jsonl",
+        [
+            person("R1", surname="Quist", fbi_number="222BB2"),
+            person("R2", custody_status="released"),
+        ],
+    )
+    result = apply_file(store, audit, path, CATALOG)
+    assert result.counts["upsert"] == 2
+
+    def found(query: PersonQuery) -> set[str]:
+        return {c.record.record_id for c in store.search(query, 10) if c.match.tier == "strong"}
+
+    by_name = found(DOE)
+    assert "R1" not in by_name
+    assert "R2" in by_name
+    assert "R1" in found(PersonQuery("QUIST", "JOHN", DOE.dob, (), 50))
+    old_fbi = PersonQuery("", "", None, (("fbi_number", "111AA1"),), 50)
+    new_fbi = PersonQuery("", "", None, (("fbi_number", "222BB2"),), 50)
+    assert found(old_fbi) == set()
+    assert found(new_fbi) == {"R1"}
+    assert store.get("R2") == validate_record(person("R2", custody_status="released"), CATALOG)
