@@ -17,7 +17,8 @@
 ``contract/``             ``fieldgate contract ...``: one module per subcommand, ``options``
 ``demo``                  ``fieldgate demo`` and ``fieldgate sample``
 ``keygen``                ``fieldgate keygen``
-``credential``            ``fieldgate credential issue|show``
+``credential``            ``fieldgate credential issue|show|login``
+``issuer``                ``fieldgate issuer serve``: the agency's OIDC credential service
 ``warrant``               ``fieldgate warrant issue``
 ``trust``                 ``fieldgate trust sign|add-node|add-issuer|add-court|revoke``
 ``pki``                   ``fieldgate pki init``

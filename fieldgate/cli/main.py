@@ -21,6 +21,7 @@ from fieldgate.cli.broker import broker
 from fieldgate.cli.contract import contract
 from fieldgate.cli.credential import credential
 from fieldgate.cli.demo import demo, sample
+from fieldgate.cli.issuer import issuer
 from fieldgate.cli.keygen import keygen
 from fieldgate.cli.node import node
 from fieldgate.cli.node_apply import node_apply
@@ -63,6 +64,7 @@ cli.add_command(warrant)
 cli.add_command(trust)
 cli.add_command(pki)
 cli.add_command(witness)
+cli.add_command(issuer)
 
 
 def main() -> None:
