@@ -5,6 +5,7 @@
 ``search``                ``fieldgate search``
 ``node``                  ``fieldgate node serve|import|keygen|purge|bundle-state``
 ``node_audit_init``       ``fieldgate node audit-init``
+``node_backup``           ``fieldgate node backup``
 ``node_apply``            ``fieldgate node apply``
 ``node_sync``             ``fieldgate node sync``
 ``node_reindex``          ``fieldgate node reindex``

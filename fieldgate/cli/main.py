@@ -26,6 +26,7 @@ from fieldgate.cli.keygen import keygen
 from fieldgate.cli.node import node
 from fieldgate.cli.node_apply import node_apply
 from fieldgate.cli.node_audit_init import node_audit_init
+from fieldgate.cli.node_backup import node_backup
 from fieldgate.cli.node_reindex import node_reindex
 from fieldgate.cli.node_sync import node_sync
 from fieldgate.cli.pki import pki
@@ -55,6 +56,7 @@ cli.add_command(audit)
 audit.add_command(prove)
 audit.add_command(verify_proof)
 node.add_command(node_audit_init)
+node.add_command(node_backup)
 node.add_command(node_apply)
 node.add_command(node_sync)
 node.add_command(node_reindex)
