@@ -106,3 +106,37 @@ def test_the_federation_kit_renders_alone_from_a_copy(kubectl: str, tmp_path: Pa
     assert ("Deployment", "fieldgate-directory") in names
     assert ("StatefulSet", "fieldgate-witness") in names
     assert "PLACEHOLDER" not in yaml.safe_dump_all(docs)
+
+
+def _readme_steps() -> list[str]:
+    """The shell lines of README "One agency joining an existing federation"."""
+    text = (K8S.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("### One agency joining an existing federation", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.replace("\\\n", " ").splitlines() if not line.startswith("#")]
+
+
+def test_the_readme_steps_that_run_here_make_a_renderable_kit(kubectl: str, tmp_path: Path) -> None:
+    """Copy, key generation and rendering, run as README says (network and cluster steps not)."""
+    steps = _readme_steps()
+    local = [s for s in steps if s.startswith(("cp ", "fieldgate ", "mkdir "))]
+    assert any("fieldgate pki init" in s for s in local)
+    assert any("fieldgate keygen" in s for s in local)
+    assert any(s.startswith("kubectl kustomize .") for s in steps)
+    shutil.copytree(KITS, tmp_path / "k8s" / "kits")
+    bin_dir = str(Path(FIELDGATE).parent)
+    script = " && ".join(local)
+    done = subprocess.run(
+        ["/bin/bash", "-c", f'export PATH="{bin_dir}:$PATH" && {script}'],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kit = tmp_path / "kcso-node"
+    assert (kit / "kcso.audit-key.pem").exists()
+    # The trust files come from the federation's directory (a network step): stand-ins.
+    (kit / "trust" / "trust.json").write_text("{}\n")
+    (kit / "trust" / "revocations.json").write_text("{}\n")
+    docs = _render(kubectl, kit, tmp_path)
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    cert = base64.b64decode(secret["data"]["cert.pem"]).decode()
+    assert cert == (kit / "pki" / "kcso.pem").read_text()
