@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers.k8s import K8S, Doc
+from tests.helpers.k8s import K8S, Doc, of_kind, render
 from tests.k8s.test_k8s_manifests import kubernetes_validate
 
 FIELDGATE = str(Path(sys.executable).with_name("fieldgate"))
@@ -140,3 +140,13 @@ def test_the_readme_steps_that_run_here_make_a_renderable_kit(kubectl: str, tmp_
     secret = next(d for d in docs if d["kind"] == "Secret")
     cert = base64.b64decode(secret["data"]["cert.pem"]).decode()
     assert cert == (kit / "pki" / "kcso.pem").read_text()
+
+
+def test_each_demo_agency_names_its_own_secrets(kubectl: str) -> None:
+    """The overlays' patches address volumes by position: pin that each lands on its Secret."""
+    for sts in of_kind(render(kubectl, "overlays/demo"), "StatefulSet"):
+        agency = sts["metadata"]["labels"]["fieldgate.io/agency"]
+        volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["tls"]["secret"]["secretName"] == f"fieldgate-node-tls-{agency}"
+        key = volumes["audit-key"]["secret"]["secretName"]
+        assert key == f"fieldgate-node-audit-key-{agency}"
