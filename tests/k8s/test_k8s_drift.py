@@ -95,7 +95,13 @@ def mounted_file(docs: list[Doc], container: Container, path: str) -> tuple[Doc,
             continue
         key = path[len(root) :]
         (volume,) = [v for v in container.pod["volumes"] if v["name"] == mount["name"]]
-        if "configMap" in volume:
+        if "configMap" in volume and volume["configMap"]["name"] == "fieldgate-trust":
+            # The federation's trust files: the operator's ConfigMap, named, never rendered
+            # (a placeholder would replace the real bundle on every apply).
+            assert not [d for d in docs if d["metadata"]["name"] == "fieldgate-trust"]
+            assert key in {"trust.json", "revocations.json"}, f"{path}: no trust file {key}"
+            source = {"kind": "ConfigMap", "metadata": {"name": "fieldgate-trust"}}
+        elif "configMap" in volume:
             source = named(docs, "ConfigMap", volume["configMap"]["name"])
             assert key in source["data"], f"{path}: ConfigMap has no key {key}"
         elif "secret" in volume:
