@@ -21,6 +21,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import time
 import tomllib
 import urllib.request
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ DEFAULT_ALGORITHMS = ("RS256", "ES256", "PS256", "EdDSA")
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                         "ES512", "EdDSA"})  # fmt: skip
 HTTP_TIMEOUT_SECONDS = 10.0
+JWKS_MIN_REFETCH_SECONDS = 60.0
 
 
 class LoginRefused(FieldgateError):
@@ -195,6 +197,7 @@ class ProviderKeys:
     def __init__(self, idp_issuer: str) -> None:
         self.idp_issuer = idp_issuer
         self._keys: KeySet | None = None
+        self._fetched = 0.0
 
     def refresh(self) -> KeySet:
         """Fetch discovery, check it names the configured issuer, then fetch its JWKS."""
@@ -216,7 +219,13 @@ class ProviderKeys:
     def keys(self, kid: object) -> KeySet:
         """The key set, refetched when it has no key of this ``kid`` (the IdP rotated)."""
         keys = self._keys
-        if keys is None or (isinstance(kid, str) and all(k.kid != kid for k in keys.keys)):
+        unknown = keys is not None and all(k.kid != kid for k in keys.keys)
+        # At most one refetch a minute for unknown kids: tokens with made-up kids must not
+        # turn the issuer into a flood of requests at the agency's IdP.
+        if keys is None or (
+            unknown and time.monotonic() - self._fetched > JWKS_MIN_REFETCH_SECONDS
+        ):
+            self._fetched = time.monotonic()
             keys = self.refresh()
         return keys
 

@@ -276,3 +276,26 @@ def test_an_issuer_config_allowing_forgeable_algorithms_is_refused(
     assert done.returncode == 1
     assert named in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_made_up_key_ids_do_not_make_the_issuer_refetch_the_jwks(provider: Provider) -> None:
+    """One fetch serves every token; an unknown kid refetches at most once a minute."""
+    from fieldgate.trust import oidc
+
+    keys = oidc.ProviderKeys(provider.url)
+    fetched: list[str] = []
+    real_fetch = oidc._fetch_json
+
+    def counting(url: str) -> dict[str, object]:
+        fetched.append(url)
+        return real_fetch(url)
+
+    oidc_fetch = pytest.MonkeyPatch()
+    oidc_fetch.setattr(oidc, "_fetch_json", counting)
+    try:
+        keys.keys(KID)
+        for n in range(20):
+            keys.keys(f"made-up-{n}")
+    finally:
+        oidc_fetch.undo()
+    assert len(fetched) == 2  # discovery and JWKS, once
