@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -429,3 +430,47 @@ def test_contract_explain_shows_a_past_entry_record_by_record(audited: Audited) 
     assert "no entry 999" in missing.stderr
     assert "Traceback" not in missing.stderr
     assert run("contract", "explain", "--audit-db", audited.db()).returncode == 2
+
+
+def test_node_backup_copies_records_and_audit_online(tmp_path: Path) -> None:
+    """The copies open as the same data, the audit copy verifies, and the key is not copied."""
+    import sqlite3
+
+    from tests.node.test_audit_retention import write_catalog, write_records
+
+    catalog = write_catalog(tmp_path)
+    imported = run("node", "import", "--db", str(tmp_path / "node.sqlite"), "--catalog",
+                   str(catalog), str(write_records(tmp_path)))  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    config = _node_config(tmp_path, catalog)
+    assert run("node", "purge", "--config", str(config), "--today", "2026-06-01").returncode == 0
+    # A reader holds the records database open, as a serving node would, during the backup.
+    live = sqlite3.connect(tmp_path / "node.sqlite")
+    try:
+        live.execute("BEGIN")
+        live.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        done = run("node", "backup", "--config", str(config), "--to", str(tmp_path / "bak"),
+                   "--json")  # fmt: skip
+    finally:
+        live.close()
+    assert done.returncode == 0, done.stderr
+    written = json.loads(done.stdout)
+    assert set(written) == {"records", "audit"}
+    assert sorted(p.name for p in (tmp_path / "bak").iterdir()) == [
+        "audit.sqlite",
+        "records.sqlite",
+    ]
+
+    def tables(path: Path) -> list[tuple[str, int]]:
+        with closing(sqlite3.connect(path)) as db:
+            names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            return [(n, db.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names]
+
+    assert tables(tmp_path / "bak" / "records.sqlite") == tables(tmp_path / "node.sqlite")
+    verified = run("audit", "verify", "--db", str(tmp_path / "bak" / "audit.sqlite"))
+    assert verified.returncode == 0, verified.stdout
+    missing = run("node", "backup", "--config", str(_node_config(tmp_path / "bak", catalog)),
+                  "--to", str(tmp_path / "bak2"))  # fmt: skip
+    assert missing.returncode == 1, missing
+    assert "Traceback" not in missing.stderr
+    assert "bak/node.sqlite: no such database to back up" in missing.stderr

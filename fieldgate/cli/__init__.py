@@ -5,6 +5,7 @@
 ``search``                ``fieldgate search``
 ``node``                  ``fieldgate node serve|import|keygen|purge|bundle-state``
 ``node_audit_init``       ``fieldgate node audit-init``
+``node_backup``           ``fieldgate node backup``
 ``node_apply``            ``fieldgate node apply``
 ``node_sync``             ``fieldgate node sync``
 ``node_reindex``          ``fieldgate node reindex``
@@ -17,7 +18,8 @@
 ``contract/``             ``fieldgate contract ...``: one module per subcommand, ``options``
 ``demo``                  ``fieldgate demo`` and ``fieldgate sample``
 ``keygen``                ``fieldgate keygen``
-``credential``            ``fieldgate credential issue|show``
+``credential``            ``fieldgate credential issue|show|login``
+``issuer``                ``fieldgate issuer serve``: the agency's OIDC credential service
 ``warrant``               ``fieldgate warrant issue``
 ``trust``                 ``fieldgate trust sign|add-node|add-issuer|add-court|revoke``
 ``pki``                   ``fieldgate pki init``

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import click
 import jwt
 
 from fieldgate.cli.files import EXISTING_FILE, emit_token
+from fieldgate.client.login import LoginFailed, login, remaining
 from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
 from fieldgate.policy.errors import OutboundPolicyError
 from fieldgate.policy.outbound import compute_reach, outbound_policy_path
 from fieldgate.trust.keys import (
     KeyFileError,
+    load_enc_private_key,
     load_enc_public_key,
     load_private_key,
     load_public_key,
 )
+from fieldgate.trust.oidc import key_thumbprint
 from fieldgate.trust.reach import Reach, read_directory
 from fieldgate.trust.tokens import MAX_CREDENTIAL_HOURS, CredentialRequest, issue_credential
 from fieldgate.trust.trust_bundle import TrustUnavailable
@@ -173,3 +177,61 @@ def credential_show(token_file: Path) -> None:
         if isinstance(claims.get(key), int):
             claims[key] = dt.datetime.fromtimestamp(claims[key], dt.UTC).isoformat()
     click.echo(json.dumps(claims, indent=2))
+
+
+@credential.command("login")
+@click.option("--issuer", "issuer_url", required=True, help="Your agency's issuer URL.")
+@click.option(
+    "--id-token",
+    required=True,
+    help="A file holding the ID token from your agency's login, or - for stdin. Ask the "
+    "identity provider for nonce = `fieldgate credential thumbprint --key KEY`.",
+)
+@click.option("--key", type=EXISTING_FILE, required=True, help="Your PRIVATE signing key.")
+@click.option("--enc-key", type=EXISTING_FILE, help="Your PRIVATE X25519 key (answers).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--renew-before",
+    type=click.FloatRange(0, MAX_CREDENTIAL_HOURS * 60),
+    default=30.0,
+    show_default=True,
+    help="Keep the credential at --out if it has more minutes than this left.",
+)
+def credential_login(
+    issuer_url: str, id_token: str, key: Path, enc_key: Path | None, out: Path,
+    renew_before: float,
+) -> None:  # fmt: skip
+    """Exchange your agency login (an OIDC ID token) for a credential, renewing it if due."""
+    left = remaining(out)
+    if left is not None and left > dt.timedelta(minutes=renew_before):
+        click.echo(f"{out}: still valid for {int(left.total_seconds() // 60)} min; kept", err=True)
+        return
+    try:
+        stdin = id_token == "-"  # noqa: S105 - "-" names stdin, it is no password
+        token_text = sys.stdin.read() if stdin else Path(id_token).read_text()
+    except OSError as exc:
+        raise click.ClickException(f"--id-token {id_token}: cannot read ({exc})") from None
+    try:
+        token = login(
+            issuer_url,
+            token_text.strip(),
+            load_private_key(key),
+            None if enc_key is None else load_enc_private_key(enc_key),
+        )
+    except (LoginFailed, KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    emit_token(token, out)
+
+
+@credential.command("thumbprint")
+@click.option("--key", type=EXISTING_FILE, required=True, help="Your signing key (either half).")
+def credential_thumbprint(key: Path) -> None:
+    """Print the nonce to ask your identity provider for: your key's RFC 7638 thumbprint."""
+    try:
+        public = load_public_key(key)
+    except KeyFileError:
+        try:
+            public = load_private_key(key).public_key()
+        except KeyFileError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(key_thumbprint(public))

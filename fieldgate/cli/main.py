@@ -21,10 +21,12 @@ from fieldgate.cli.broker import broker
 from fieldgate.cli.contract import contract
 from fieldgate.cli.credential import credential
 from fieldgate.cli.demo import demo, sample
+from fieldgate.cli.issuer import issuer
 from fieldgate.cli.keygen import keygen
 from fieldgate.cli.node import node
 from fieldgate.cli.node_apply import node_apply
 from fieldgate.cli.node_audit_init import node_audit_init
+from fieldgate.cli.node_backup import node_backup
 from fieldgate.cli.node_reindex import node_reindex
 from fieldgate.cli.node_sync import node_sync
 from fieldgate.cli.pki import pki
@@ -54,6 +56,7 @@ cli.add_command(audit)
 audit.add_command(prove)
 audit.add_command(verify_proof)
 node.add_command(node_audit_init)
+node.add_command(node_backup)
 node.add_command(node_apply)
 node.add_command(node_sync)
 node.add_command(node_reindex)
@@ -63,6 +66,7 @@ cli.add_command(warrant)
 cli.add_command(trust)
 cli.add_command(pki)
 cli.add_command(witness)
+cli.add_command(issuer)
 
 
 def main() -> None:

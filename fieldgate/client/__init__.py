@@ -11,5 +11,6 @@ Modules:
 - :mod:`fieldgate.client.results`: search results as tools see them, and their JSON form.
 - :mod:`fieldgate.client.stream`: a streamed search: events, progress, JSON lines.
 - :mod:`fieldgate.client.render`: rich tables for people reading results.
+- :mod:`fieldgate.client.login`: exchange the agency login (an OIDC ID token) for a credential.
 - :mod:`fieldgate.client.answer_check`: the check of every answer the broker relays.
 """

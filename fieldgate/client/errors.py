@@ -4,6 +4,7 @@
 
     FieldgateError                          (fieldgate.core.errors)
     ├── AudienceError (audience)            a search addressed outside the credential's reach
+    ├── LoginFailed (login)                 the credential issuer refused or could not be reached
     ├── SearchError (broker_client)         the broker refused or failed a search
     └── StreamProtocolError (stream)        the broker's stream broke its documented order
 

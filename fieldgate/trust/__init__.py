@@ -34,6 +34,10 @@ Modules:
   query sealed to each addressed node.
 - :mod:`fieldgate.trust.reach`: the federation directory, and where a credential's ``reach``
   lets its searches go.
+- :mod:`fieldgate.trust.oidc`: the credential issuer's checks: an OIDC ID token verified against
+  the IdP's discovery and JWKS (joserfc), claims mapped to roles and purposes.
+- :mod:`fieldgate.trust.issuer_service`: ``fieldgate issuer serve``: the HTTP exchange of an ID
+  token for a credential.
 - :mod:`fieldgate.trust.bundle_signing`: A trust bundle signed by the federation authority, and how
   every party opens it.
 """

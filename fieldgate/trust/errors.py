@@ -6,6 +6,7 @@
     ├── AnswerVerificationError (answers)   a node's signed answer that does not verify
     ├── BundleSignatureError (bundle_signing)  a trust bundle not signed by the pinned authority
     ├── KeyFileError (keys)                 a key file that cannot be used
+    ├── LoginRefused (oidc)                 an ID token or login the issuer will not exchange
     ├── OpenError (sealed_search)           a sealed query that does not open to this search
     ├── SealingError (sealing)              an HPKE envelope that cannot be made or opened
     ├── TrustUnavailable (trust_bundle)     the trust bundle or revocation list is unusable

@@ -83,6 +83,10 @@ def parse_args(args: list[str]) -> tuple[str, dict[str, str]]:
     return group_name, given
 
 
+OPERATOR_SECRET_KEYS = {"ca.pem", "cert.pem", "key.pem"}
+"""The keys README "Running in production" has the operator put in each Secret."""
+
+
 def mounted_file(docs: list[Doc], container: Container, path: str) -> tuple[Doc, str]:
     """The ConfigMap or Secret, and its key, that a container sees at ``path``."""
     for mount in container.spec["volumeMounts"]:
@@ -91,12 +95,22 @@ def mounted_file(docs: list[Doc], container: Container, path: str) -> tuple[Doc,
             continue
         key = path[len(root) :]
         (volume,) = [v for v in container.pod["volumes"] if v["name"] == mount["name"]]
-        if "configMap" in volume:
+        if "configMap" in volume and volume["configMap"]["name"] == "fieldgate-trust":
+            # The federation's trust files: the operator's ConfigMap, named, never rendered
+            # (a placeholder would replace the real bundle on every apply).
+            assert not [d for d in docs if d["metadata"]["name"] == "fieldgate-trust"]
+            assert key in {"trust.json", "revocations.json"}, f"{path}: no trust file {key}"
+            source = {"kind": "ConfigMap", "metadata": {"name": "fieldgate-trust"}}
+        elif "configMap" in volume:
             source = named(docs, "ConfigMap", volume["configMap"]["name"])
             assert key in source["data"], f"{path}: ConfigMap has no key {key}"
         elif "secret" in volume:
-            source = named(docs, "Secret", volume["secret"]["secretName"])
-            assert key in source["stringData"], f"{path}: Secret has no key {key}"
+            # Secrets are the operator's, referenced by name and never rendered (a placeholder
+            # could overwrite a real key): the key must be one README tells them to create.
+            name = volume["secret"]["secretName"]
+            assert not [d for d in docs if d["kind"] == "Secret"], "no manifest carries a Secret"
+            assert key in OPERATOR_SECRET_KEYS, f"{path}: Secret {name} has no documented key {key}"
+            source = {"kind": "Secret", "metadata": {"name": name}}
         else:
             raise AssertionError(f"{path} is not on a ConfigMap or Secret volume")
         return source, key
