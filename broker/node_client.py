@@ -2,8 +2,8 @@
 
 A :class:`NodeChannel` is a long-lived channel to one address: an agency's
 node, or one of its replicas. Its :meth:`NodeChannel.ask` never raises for a
-node failure: it turns every ending into an ``AgencyResult`` (answered, timed
-out, unreachable, error), and refuses an answer that names another node or
+node failure: it turns every ending into an ``AgencyResult`` (answered, not
+answering, timed out, unreachable, error), and refuses an answer that names another node or
 another search, so a misconfigured replica can never speak for an agency.
 """
 
@@ -18,6 +18,7 @@ from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.status import NODE_INTERNAL, NODE_TIMED_OUT, NODE_UNREACHABLE
 from fieldgate.core.answer_caps import MAX_NODE_ANSWER_BYTES
 from fieldgate.core.tls import TLSFiles
+from fieldgate.core.vocabulary import NOT_ANSWERING_REASONS, not_answering_words
 from fieldgate.v1 import broker_pb2, node_pb2, node_pb2_grpc
 
 # Reconnect quickly once a node comes back, rather than grpc's default backoff
@@ -130,6 +131,18 @@ class NodeChannel:
                 )
                 result.status = broker_pb2.NODE_STATUS_ERROR
                 result.detail = f"the agency's answer was refused: {problem}"
+            elif answer.not_answering_reason:
+                # The node says it cannot decide any search: shown as such, never as "no record".
+                reason = answer.not_answering_reason
+                if reason not in NOT_ANSWERING_REASONS or answer.hits:
+                    result.status = broker_pb2.NODE_STATUS_ERROR
+                    result.detail = "the agency's answer was refused: malformed not-answering"
+                else:
+                    result.status = broker_pb2.NODE_STATUS_NOT_ANSWERING
+                    result.not_answering_reason = reason
+                    result.detail = f"{entry.agency_name}: {not_answering_words(reason)}"
+                    result.answer_signature = answer.answer_signature
+                    log.warning("node %s is not answering: %s", entry.node_id, reason)
             else:
                 result.status = broker_pb2.NODE_STATUS_ANSWERED
                 result.hits.extend(answer.hits)

@@ -4,7 +4,9 @@ Every error leaves as a gRPC status with a message a person can act on,
 chosen in one place, :mod:`fieldgate.node.status`: bad queries and claims as
 INVALID_ARGUMENT, a disclosure log that cannot be written as UNAVAILABLE
 (raised for every search alike, so it says nothing about whether a record
-exists).
+exists). A node that cannot decide at all (no contract, stale or missing
+trust data, a halted audit log) answers every search with its
+``not_answering_reason`` (:mod:`fieldgate.node.readiness`), never "0 hits".
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fieldgate.node.audit_budget import AuditBudget, AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.limits import NodeLimitExceeded
+from fieldgate.node.readiness import not_answering_reason
 from fieldgate.node.search import AgencyNode
 from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
 from fieldgate.node.trust_gate import TrustGate
@@ -82,6 +85,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
                 request.query if request.HasField("query") else None,
                 request.signed if request.HasField("signed") else None,
             )
+            reason = await asyncio.to_thread(self._not_answering)
+            if reason:
+                # The node's state, the same for every search: says nothing about anyone.
+                self._node.metrics.not_answering(reason)
+                log.warning("search %s not answered: %s", request_id, reason)
+                return self._answer(request, request_id, [], reason)
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await abort(context, status_for(exc))
@@ -120,22 +129,32 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         log.info("node %s answered with %d hits", self._node.node_id, len(hits))
         return self._answer(request, request_id, hits)
 
+    def _not_answering(self) -> str:
+        """Why this node cannot decide any search now ("" when it can)."""
+        verifier = self._gate.verifier
+        return not_answering_reason(self._node, verifier.trust if verifier else None)
+
     def _answer(
         self,
         request: node_pb2.NodeSearchRequest,
         request_id: str,
         hits: list[common_pb2.Hit],
+        reason: str = "",
     ) -> node_pb2.NodeSearchResponse:
-        """The answer, signed with this node's answer key if it has one."""
+        """The answer, signed with this node's answer key if it has one.
+
+        ``reason`` (not answering) is signed with it, so no broker can strip it.
+        """
         answer = node_pb2.NodeSearchResponse(
             request_id=request_id,
             node_id=self._node.node_id,
             agency_name=self._node.agency_name,
             hits=hits,
+            not_answering_reason=reason,
         )
         if self._signer is not None:
             answer.answer_signature = self._signer.sign(
-                unverified_nonce(request.signed.proof), hits
+                unverified_nonce(request.signed.proof), hits, reason
             )
         return answer
 

@@ -3,8 +3,9 @@
 An agency whose answer does not verify — unsigned, signed by another key,
 altered, swapped with another agency's, or replayed from another search — is
 shown as ``failed_verification`` with the reason, its hits dropped: never as
-data and never as "no record". A trust bundle that cannot be read fails every
-answer (fail closed).
+data and never as "no record". A "not answering" answer is verified too (its
+reason is signed), so a broker can neither invent nor strip it. A trust
+bundle that cannot be read fails every answer (fail closed).
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ class AnswerCheck:
         plain = search_result(response)
         agencies: list[AgencyView] = []
         for wire, view in zip(response.results, plain.agencies, strict=True):
-            if wire.status != broker_pb2.NODE_STATUS_ANSWERED:
+            if wire.status not in (
+                broker_pb2.NODE_STATUS_ANSWERED,
+                broker_pb2.NODE_STATUS_NOT_ANSWERING,
+            ):
                 agencies.append(view)
                 continue
             try:
@@ -78,6 +82,7 @@ class AnswerCheck:
                     now=now,
                     skew_seconds=self.skew,
                     max_age_seconds=deadline_seconds + 2 * self.skew,
+                    reason=wire.not_answering_reason,
                 )
             except AnswerVerificationError as exc:
                 self.failed[exc.reason] += 1

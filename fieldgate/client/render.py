@@ -19,6 +19,7 @@ STATUS_STYLE = {
     "timed_out": "yellow",
     "unreachable": "red",
     "error": "red",
+    "not_answering": "red",
 }
 
 
@@ -61,7 +62,7 @@ def agency_table(agency: AgencyView) -> Table:
         (_safe(agency.agency_name), "bold"),
         "  ",
         (_safe(agency.status), style),
-        f"  {len(agency.hits)} hit(s)",
+        f"  {len(agency.hits)} hit(s)" if agency.status == "answered" else "  could not answer",
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
     table.add_column("record", no_wrap=True)
@@ -69,7 +70,13 @@ def agency_table(agency: AgencyView) -> Table:
     table.add_column("masked")
     table.add_column("call", no_wrap=False)
     if agency.status != "answered":
-        table.add_row(Text(_safe(agency.detail), style=style), "", "", "")
+        # Never "no records": this agency did not look, so nothing is known about the person.
+        table.add_row(
+            Text(f"{_safe(agency.detail)}\nnot searched: this is not 'no record'", style=style),
+            "",
+            "",
+            "",
+        )
     elif not agency.hits:
         table.add_row(Text("no records disclosed", style="dim"), "", "", "")
     for hit in agency.hits:

@@ -22,6 +22,7 @@ STATUS_NAMES = {
     broker_pb2.NODE_STATUS_TIMED_OUT: "timed_out",
     broker_pb2.NODE_STATUS_UNREACHABLE: "unreachable",
     broker_pb2.NODE_STATUS_ERROR: "error",
+    broker_pb2.NODE_STATUS_NOT_ANSWERING: "not_answering",
 }
 
 
@@ -61,6 +62,8 @@ class AgencyView:
     detail: str
     elapsed_seconds: float
     hits: tuple[HitView, ...]
+    not_answering_reason: str = ""
+    """For status ``not_answering``: the node's signed reason (e.g. ``trust_stale``)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class SearchResult:
                 "agencies": len(self.agencies),
                 "answered": sum(a.status == "answered" for a in self.agencies),
                 "failed": sum(a.status != "answered" for a in self.agencies),
+                # Agencies that said they could not decide (counted in `failed`):
+                # "could not answer", never "no record".
+                "not_answering": sum(a.status == "not_answering" for a in self.agencies),
                 # Answers whose node signature did not verify (counted in `failed`).
                 "failed_verification": sum(
                     a.status == "failed_verification" for a in self.agencies
@@ -96,6 +102,9 @@ def agency_json(agency: AgencyView) -> dict[str, Any]:
         "agency_name": agency.agency_name,
         "status": agency.status,
         "detail": agency.detail,
+        # Only "answered" means the agency looked; anything else is "could not answer".
+        "answered": agency.status == "answered",
+        "not_answering_reason": agency.not_answering_reason,
         "elapsed_seconds": agency.elapsed_seconds,
         "hits": [
             {
@@ -149,6 +158,7 @@ def agency_view(result: broker_pb2.AgencyResult) -> AgencyView:
         detail=result.detail,
         elapsed_seconds=result.elapsed_seconds,
         hits=tuple(hit_view(h) for h in result.hits),
+        not_answering_reason=result.not_answering_reason,
     )
 
 

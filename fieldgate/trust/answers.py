@@ -6,14 +6,18 @@ JWS (``typ`` ``fieldgate-answer+jwt``, EdDSA) whose payload is::
     {"node": "<node id>",            # who answers: a swapped answer fails
      "nonce": "<the proof's nonce>", # which search: a replayed answer fails
      "iat": <epoch seconds>,         # when: an old answer fails
-     "hits": "<SHA-256 hex>"}        # what: over the deterministic protobuf
+     "hits": "<SHA-256 hex>",        # what: over the deterministic protobuf
                                      # encoding of NodeSearchResponse{hits}
+     "reason": "<why not answering>"} # only when the node could not decide
+                                     # (NodeSearchResponse.not_answering_reason)
 
 The node's public key is published in the trust bundle (``nodes``). The
 client verifies every answer the broker relays against that key, its own
 search's nonce and the agency the broker says answered; anything else —
 unsigned, forged, altered, swapped between agencies or replayed — is a
 "failed verification" for that agency, never data and never "no record".
+The not-answering reason is signed too: a broker cannot strip it to make
+"this agency could not answer" read as "no record", nor add one.
 """
 
 from __future__ import annotations
@@ -90,15 +94,20 @@ class AnswerSigner:
         self._key = key
         self._clock = clock
 
-    def sign(self, nonce: str, hits: Sequence[common_pb2.Hit]) -> str:
-        """The signature over this answer to the search with ``nonce``."""
-        payload = {
+    def sign(self, nonce: str, hits: Sequence[common_pb2.Hit], reason: str = "") -> str:
+        """The signature over this answer to the search with ``nonce``.
+
+        ``reason`` is the node's not-answering reason ("" for an answer).
+        """
+        payload: dict[str, object] = {
             "node": self.node_id,
             "nonce": nonce,
             # Whole seconds: every answer's signature has the same length.
             "iat": int(self._clock().timestamp()),
             "hits": hits_digest(hits),
         }
+        if reason:
+            payload["reason"] = reason
         return jwt.encode(payload, self._key, algorithm=ALGORITHM, headers={"typ": ANSWER_TYPE})
 
 
@@ -112,6 +121,7 @@ def verify_answer(
     now: dt.datetime,
     skew_seconds: float = 60.0,
     max_age_seconds: float = 120.0,
+    reason: str = "",
 ) -> None:
     """Check one relayed answer; see the module docstring.
 
@@ -124,6 +134,7 @@ def verify_answer(
         now: the client's clock.
         skew_seconds: tolerance for a node clock running ahead.
         max_age_seconds: oldest answer accepted (the search's deadline and skew).
+        reason: the not-answering reason as relayed ("" for an answer).
 
     Raises:
         AnswerVerificationError: naming the first check that failed.
@@ -160,3 +171,5 @@ def verify_answer(
         raise AnswerVerificationError("stale", f"answer time {iat} is not this search's")
     if claims.get("hits") != hits_digest(hits):
         raise AnswerVerificationError("altered", "hits differ from those the node signed")
+    if claims.get("reason", "") != reason:
+        raise AnswerVerificationError("altered", "not-answering reason differs from the signed one")

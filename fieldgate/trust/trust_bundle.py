@@ -42,7 +42,15 @@ from fieldgate.trust.keys import key_from_jwk
 
 
 class TrustUnavailable(FieldgateError):
-    """The trust bundle or revocation list is missing, broken or too old."""
+    """The trust bundle or revocation list is missing, broken or too old.
+
+    Attributes:
+        stale: True when the files are readable but older than the maximum age.
+    """
+
+    def __init__(self, message: str, *, stale: bool = False) -> None:
+        super().__init__(message)
+        self.stale = stale
 
 
 @dataclass(frozen=True)
@@ -242,6 +250,7 @@ class TrustStore:
         ):
             if now - issued > self.max_age:
                 raise TrustUnavailable(
-                    f"{label} issued {issued.isoformat()} is older than {self.max_age}; refresh it"
+                    f"{label} issued {issued.isoformat()} is older than {self.max_age}; refresh it",
+                    stale=True,
                 )
         return state

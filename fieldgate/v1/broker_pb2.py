@@ -25,33 +25,33 @@ _sym_db = _symbol_database.Default()
 from fieldgate.v1 import common_pb2 as fieldgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ieldgate/v1/broker.proto\x12\x0c\x66ieldgate.v1\x1a\x19\x66ieldgate/v1/common.proto\"\xab\x01\n\rSearchRequest\x12*\n\trequester\x18\x01 \x01(\x0b\x32\x17.fieldgate.v1.Requester\x12(\n\x05query\x18\x02 \x01(\x0b\x32\x19.fieldgate.v1.PersonQuery\x12\x18\n\x10\x64\x65\x61\x64line_seconds\x18\x03 \x01(\x01\x12*\n\x06signed\x18\x04 \x01(\x0b\x32\x1a.fieldgate.v1.SignedSearch\"\xc2\x01\n\x0c\x41gencyResult\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.fieldgate.v1.NodeStatus\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x1f\n\x04hits\x18\x05 \x03(\x0b\x32\x11.fieldgate.v1.Hit\x12\x17\n\x0f\x65lapsed_seconds\x18\x06 \x01(\x01\x12\x18\n\x10\x61nswer_signature\x18\x07 \x01(\t\"Q\n\x0eSearchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.fieldgate.v1.AgencyResult\"\xa4\x01\n\x0bSearchEvent\x12.\n\x07started\x18\x01 \x01(\x0b\x32\x1b.fieldgate.v1.SearchStartedH\x00\x12,\n\x06\x61gency\x18\x02 \x01(\x0b\x32\x1a.fieldgate.v1.AgencyResultH\x00\x12.\n\x07summary\x18\x03 \x01(\x0b\x32\x1b.fieldgate.v1.SearchSummaryH\x00\x42\x07\n\x05\x65vent\"S\n\rSearchStarted\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\x08\x61gencies\x18\x02 \x03(\x0b\x32\x1c.fieldgate.v1.RegisteredNode\"e\n\rSearchSummary\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gencies\x18\x02 \x01(\r\x12\x10\n\x08\x61nswered\x18\x03 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\r\x12\x0c\n\x04hits\x18\x05 \x01(\r\"\x12\n\x10ListNodesRequest\"@\n\x11ListNodesResponse\x12+\n\x05nodes\x18\x01 \x03(\x0b\x32\x1c.fieldgate.v1.RegisteredNode\"G\n\x0eRegisteredNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t*\x92\x01\n\nNodeStatus\x12\x1b\n\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14NODE_STATUS_ANSWERED\x10\x01\x12\x19\n\x15NODE_STATUS_TIMED_OUT\x10\x02\x12\x1b\n\x17NODE_STATUS_UNREACHABLE\x10\x03\x12\x15\n\x11NODE_STATUS_ERROR\x10\x04\x32\xe5\x01\n\x06\x42roker\x12\x43\n\x06Search\x12\x1b.fieldgate.v1.SearchRequest\x1a\x1c.fieldgate.v1.SearchResponse\x12H\n\x0cSearchStream\x12\x1b.fieldgate.v1.SearchRequest\x1a\x19.fieldgate.v1.SearchEvent0\x01\x12L\n\tListNodes\x12\x1e.fieldgate.v1.ListNodesRequest\x1a\x1f.fieldgate.v1.ListNodesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ieldgate/v1/broker.proto\x12\x0c\x66ieldgate.v1\x1a\x19\x66ieldgate/v1/common.proto\"\xab\x01\n\rSearchRequest\x12*\n\trequester\x18\x01 \x01(\x0b\x32\x17.fieldgate.v1.Requester\x12(\n\x05query\x18\x02 \x01(\x0b\x32\x19.fieldgate.v1.PersonQuery\x12\x18\n\x10\x64\x65\x61\x64line_seconds\x18\x03 \x01(\x01\x12*\n\x06signed\x18\x04 \x01(\x0b\x32\x1a.fieldgate.v1.SignedSearch\"\xe0\x01\n\x0c\x41gencyResult\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.fieldgate.v1.NodeStatus\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x1f\n\x04hits\x18\x05 \x03(\x0b\x32\x11.fieldgate.v1.Hit\x12\x17\n\x0f\x65lapsed_seconds\x18\x06 \x01(\x01\x12\x18\n\x10\x61nswer_signature\x18\x07 \x01(\t\x12\x1c\n\x14not_answering_reason\x18\x08 \x01(\t\"Q\n\x0eSearchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.fieldgate.v1.AgencyResult\"\xa4\x01\n\x0bSearchEvent\x12.\n\x07started\x18\x01 \x01(\x0b\x32\x1b.fieldgate.v1.SearchStartedH\x00\x12,\n\x06\x61gency\x18\x02 \x01(\x0b\x32\x1a.fieldgate.v1.AgencyResultH\x00\x12.\n\x07summary\x18\x03 \x01(\x0b\x32\x1b.fieldgate.v1.SearchSummaryH\x00\x42\x07\n\x05\x65vent\"S\n\rSearchStarted\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\x08\x61gencies\x18\x02 \x03(\x0b\x32\x1c.fieldgate.v1.RegisteredNode\"e\n\rSearchSummary\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gencies\x18\x02 \x01(\r\x12\x10\n\x08\x61nswered\x18\x03 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\r\x12\x0c\n\x04hits\x18\x05 \x01(\r\"\x12\n\x10ListNodesRequest\"@\n\x11ListNodesResponse\x12+\n\x05nodes\x18\x01 \x03(\x0b\x32\x1c.fieldgate.v1.RegisteredNode\"G\n\x0eRegisteredNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t*\xb1\x01\n\nNodeStatus\x12\x1b\n\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14NODE_STATUS_ANSWERED\x10\x01\x12\x19\n\x15NODE_STATUS_TIMED_OUT\x10\x02\x12\x1b\n\x17NODE_STATUS_UNREACHABLE\x10\x03\x12\x15\n\x11NODE_STATUS_ERROR\x10\x04\x12\x1d\n\x19NODE_STATUS_NOT_ANSWERING\x10\x05\x32\xe5\x01\n\x06\x42roker\x12\x43\n\x06Search\x12\x1b.fieldgate.v1.SearchRequest\x1a\x1c.fieldgate.v1.SearchResponse\x12H\n\x0cSearchStream\x12\x1b.fieldgate.v1.SearchRequest\x1a\x19.fieldgate.v1.SearchEvent0\x01\x12L\n\tListNodes\x12\x1e.fieldgate.v1.ListNodesRequest\x1a\x1f.fieldgate.v1.ListNodesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fieldgate.v1.broker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODESTATUS']._serialized_start=1039
-  _globals['_NODESTATUS']._serialized_end=1185
+  _globals['_NODESTATUS']._serialized_start=1069
+  _globals['_NODESTATUS']._serialized_end=1246
   _globals['_SEARCHREQUEST']._serialized_start=71
   _globals['_SEARCHREQUEST']._serialized_end=242
   _globals['_AGENCYRESULT']._serialized_start=245
-  _globals['_AGENCYRESULT']._serialized_end=439
-  _globals['_SEARCHRESPONSE']._serialized_start=441
-  _globals['_SEARCHRESPONSE']._serialized_end=522
-  _globals['_SEARCHEVENT']._serialized_start=525
-  _globals['_SEARCHEVENT']._serialized_end=689
-  _globals['_SEARCHSTARTED']._serialized_start=691
-  _globals['_SEARCHSTARTED']._serialized_end=774
-  _globals['_SEARCHSUMMARY']._serialized_start=776
-  _globals['_SEARCHSUMMARY']._serialized_end=877
-  _globals['_LISTNODESREQUEST']._serialized_start=879
-  _globals['_LISTNODESREQUEST']._serialized_end=897
-  _globals['_LISTNODESRESPONSE']._serialized_start=899
-  _globals['_LISTNODESRESPONSE']._serialized_end=963
-  _globals['_REGISTEREDNODE']._serialized_start=965
-  _globals['_REGISTEREDNODE']._serialized_end=1036
-  _globals['_BROKER']._serialized_start=1188
-  _globals['_BROKER']._serialized_end=1417
+  _globals['_AGENCYRESULT']._serialized_end=469
+  _globals['_SEARCHRESPONSE']._serialized_start=471
+  _globals['_SEARCHRESPONSE']._serialized_end=552
+  _globals['_SEARCHEVENT']._serialized_start=555
+  _globals['_SEARCHEVENT']._serialized_end=719
+  _globals['_SEARCHSTARTED']._serialized_start=721
+  _globals['_SEARCHSTARTED']._serialized_end=804
+  _globals['_SEARCHSUMMARY']._serialized_start=806
+  _globals['_SEARCHSUMMARY']._serialized_end=907
+  _globals['_LISTNODESREQUEST']._serialized_start=909
+  _globals['_LISTNODESREQUEST']._serialized_end=927
+  _globals['_LISTNODESRESPONSE']._serialized_start=929
+  _globals['_LISTNODESRESPONSE']._serialized_end=993
+  _globals['_REGISTEREDNODE']._serialized_start=995
+  _globals['_REGISTEREDNODE']._serialized_end=1066
+  _globals['_BROKER']._serialized_start=1249
+  _globals['_BROKER']._serialized_end=1478
 # @@protoc_insertion_point(module_scope)

@@ -39,6 +39,11 @@ class _NodeStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NodeStatus
     """The node could not be reached (connection refused or lost)."""
     NODE_STATUS_ERROR: _NodeStatus.ValueType  # 4
     """The node answered with an error status."""
+    NODE_STATUS_NOT_ANSWERING: _NodeStatus.ValueType  # 5
+    """The node answered that it cannot decide any search right now (no usable
+    contract, trust data stale or missing, audit log unavailable); the reason
+    is in `not_answering_reason`. Never "no record".
+    """
 
 class NodeStatus(_NodeStatus, metaclass=_NodeStatusEnumTypeWrapper):
     """How one node's part of a search ended."""
@@ -53,6 +58,11 @@ NODE_STATUS_UNREACHABLE: NodeStatus.ValueType  # 3
 """The node could not be reached (connection refused or lost)."""
 NODE_STATUS_ERROR: NodeStatus.ValueType  # 4
 """The node answered with an error status."""
+NODE_STATUS_NOT_ANSWERING: NodeStatus.ValueType  # 5
+"""The node answered that it cannot decide any search right now (no usable
+contract, trust data stale or missing, audit log unavailable); the reason
+is in `not_answering_reason`. Never "no record".
+"""
 Global___NodeStatus: _TypeAlias = NodeStatus  # noqa: Y015
 
 @_typing.final
@@ -111,6 +121,7 @@ class AgencyResult(_message.Message):
     HITS_FIELD_NUMBER: _builtins.int
     ELAPSED_SECONDS_FIELD_NUMBER: _builtins.int
     ANSWER_SIGNATURE_FIELD_NUMBER: _builtins.int
+    NOT_ANSWERING_REASON_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     """Node identifier from the broker's config."""
     agency_name: _builtins.str
@@ -127,6 +138,10 @@ class AgencyResult(_message.Message):
     """The node's signature over its answer, relayed untouched (see
     NodeSearchResponse.answer_signature); the client verifies it.
     """
+    not_answering_reason: _builtins.str
+    """For NODE_STATUS_NOT_ANSWERING, the node's reason as it signed it (see
+    NodeSearchResponse.not_answering_reason); `detail` says it in words.
+    """
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Hit]:
         """Hits exactly as the node disclosed them."""
@@ -141,10 +156,11 @@ class AgencyResult(_message.Message):
         hits: _abc.Iterable[_common_pb2.Hit] | None = ...,
         elapsed_seconds: _builtins.float = ...,
         answer_signature: _builtins.str = ...,
+        not_answering_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "answer_signature", b"answer_signature", "detail", b"detail", "elapsed_seconds", b"elapsed_seconds", "hits", b"hits", "node_id", b"node_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "answer_signature", b"answer_signature", "detail", b"detail", "elapsed_seconds", b"elapsed_seconds", "hits", b"hits", "node_id", b"node_id", "not_answering_reason", b"not_answering_reason", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

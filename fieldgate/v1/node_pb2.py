@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fieldgate.v1 import common_pb2 as fieldgate_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66ieldgate/v1/node.proto\x12\x0c\x66ieldgate.v1\x1a\x19\x66ieldgate/v1/common.proto\"\xa9\x01\n\x11NodeSearchRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\trequester\x18\x02 \x01(\x0b\x32\x17.fieldgate.v1.Requester\x12(\n\x05query\x18\x03 \x01(\x0b\x32\x19.fieldgate.v1.PersonQuery\x12*\n\x06signed\x18\x04 \x01(\x0b\x32\x1a.fieldgate.v1.SignedSearch\"\x89\x01\n\x12NodeSearchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x03 \x01(\t\x12\x1f\n\x04hits\x18\x04 \x03(\x0b\x32\x11.fieldgate.v1.Hit\x12\x18\n\x10\x61nswer_signature\x18\x05 \x01(\t\"\x11\n\x0f\x44\x65scribeRequest\"\x80\x01\n\x0fNodeDescription\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12-\n\x07\x63ontact\x18\x03 \x01(\x0b\x32\x1c.fieldgate.v1.PointerContact\x12\x18\n\x10\x63ontract_version\x18\x04 \x01(\t2\xa3\x01\n\nAgencyNode\x12K\n\x06Search\x12\x1f.fieldgate.v1.NodeSearchRequest\x1a .fieldgate.v1.NodeSearchResponse\x12H\n\x08\x44\x65scribe\x12\x1d.fieldgate.v1.DescribeRequest\x1a\x1d.fieldgate.v1.NodeDescriptionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66ieldgate/v1/node.proto\x12\x0c\x66ieldgate.v1\x1a\x19\x66ieldgate/v1/common.proto\"\xa9\x01\n\x11NodeSearchRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\trequester\x18\x02 \x01(\x0b\x32\x17.fieldgate.v1.Requester\x12(\n\x05query\x18\x03 \x01(\x0b\x32\x19.fieldgate.v1.PersonQuery\x12*\n\x06signed\x18\x04 \x01(\x0b\x32\x1a.fieldgate.v1.SignedSearch\"\xa7\x01\n\x12NodeSearchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x03 \x01(\t\x12\x1f\n\x04hits\x18\x04 \x03(\x0b\x32\x11.fieldgate.v1.Hit\x12\x18\n\x10\x61nswer_signature\x18\x05 \x01(\t\x12\x1c\n\x14not_answering_reason\x18\x06 \x01(\t\"\x11\n\x0f\x44\x65scribeRequest\"\x80\x01\n\x0fNodeDescription\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12-\n\x07\x63ontact\x18\x03 \x01(\x0b\x32\x1c.fieldgate.v1.PointerContact\x12\x18\n\x10\x63ontract_version\x18\x04 \x01(\t2\xa3\x01\n\nAgencyNode\x12K\n\x06Search\x12\x1f.fieldgate.v1.NodeSearchRequest\x1a .fieldgate.v1.NodeSearchResponse\x12H\n\x08\x44\x65scribe\x12\x1d.fieldgate.v1.DescribeRequest\x1a\x1d.fieldgate.v1.NodeDescriptionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,11 +35,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODESEARCHREQUEST']._serialized_start=69
   _globals['_NODESEARCHREQUEST']._serialized_end=238
   _globals['_NODESEARCHRESPONSE']._serialized_start=241
-  _globals['_NODESEARCHRESPONSE']._serialized_end=378
-  _globals['_DESCRIBEREQUEST']._serialized_start=380
-  _globals['_DESCRIBEREQUEST']._serialized_end=397
-  _globals['_NODEDESCRIPTION']._serialized_start=400
-  _globals['_NODEDESCRIPTION']._serialized_end=528
-  _globals['_AGENCYNODE']._serialized_start=531
-  _globals['_AGENCYNODE']._serialized_end=694
+  _globals['_NODESEARCHRESPONSE']._serialized_end=408
+  _globals['_DESCRIBEREQUEST']._serialized_start=410
+  _globals['_DESCRIBEREQUEST']._serialized_end=427
+  _globals['_NODEDESCRIPTION']._serialized_start=430
+  _globals['_NODEDESCRIPTION']._serialized_end=558
+  _globals['_AGENCYNODE']._serialized_start=561
+  _globals['_AGENCYNODE']._serialized_end=724
 # @@protoc_insertion_point(module_scope)

@@ -69,6 +69,7 @@ class NodeSearchResponse(_message.Message):
     AGENCY_NAME_FIELD_NUMBER: _builtins.int
     HITS_FIELD_NUMBER: _builtins.int
     ANSWER_SIGNATURE_FIELD_NUMBER: _builtins.int
+    NOT_ANSWERING_REASON_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """The request id from the request."""
     node_id: _builtins.str
@@ -81,7 +82,14 @@ class NodeSearchResponse(_message.Message):
     nonce of the search's proof, the time and the SHA-256 of
     NodeSearchResponse{hits} (deterministic encoding). Empty from a node
     without an answer key; a verifying client then shows the agency as
-    failed verification.
+    failed verification. Covers `not_answering_reason` too.
+    """
+    not_answering_reason: _builtins.str
+    """Set when the node cannot decide any search right now (and then `hits` is
+    empty): one of `no_contract`, `trust_stale`, `trust_unavailable`,
+    `audit_unavailable`. The same for every search alike, so it says nothing
+    about any person; a requester must read it as "this agency could not
+    answer", never as "no record".
     """
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Hit]:
@@ -95,10 +103,11 @@ class NodeSearchResponse(_message.Message):
         agency_name: _builtins.str = ...,
         hits: _abc.Iterable[_common_pb2.Hit] | None = ...,
         answer_signature: _builtins.str = ...,
+        not_answering_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "answer_signature", b"answer_signature", "hits", b"hits", "node_id", b"node_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_name", b"agency_name", "answer_signature", b"answer_signature", "hits", b"hits", "node_id", b"node_id", "not_answering_reason", b"not_answering_reason", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -187,7 +187,14 @@ def test_broken_contracts_release_nothing_and_the_search_goes_on(
             dob=DEMO_SUBJECT.dob,
         )
     by_node = {a.node_id: a for a in result.agencies}
-    assert {a.status for a in result.agencies} == {"answered"}
+    # Without a usable contract a node says it cannot decide: never "no record".
+    for node_id in ("broken", "missing", "none"):
+        assert by_node[node_id].status == "not_answering", node_id
+        assert by_node[node_id].not_answering_reason == "no_contract", node_id
+        assert "not answering — no usable contract" in by_node[node_id].detail
+    # A contract that loads but fails on a record withholds that record (the node decided).
+    for node_id in ("conflicting", "malformed", "good"):
+        assert by_node[node_id].status == "answered", node_id
     for node_id in ("broken", "missing", "conflicting", "malformed", "none"):
         assert by_node[node_id].hits == (), node_id
     # The working node holds the same records and does release them.

@@ -133,11 +133,13 @@ def test_a_node_without_a_contract_is_not_serving(loop: LoopThread, tmp_path: Pa
         samples = parse(scrape(running.metrics_port))
         assert value(samples, "fieldgate_node_ready") == 0
         assert value(samples, "fieldgate_node_contract_info", version="") == 1
-        # It still answers (with nothing), and stays NOT_SERVING.
-        assert list(search(running).hits) == []
+        # It still answers, with nothing and saying it cannot decide, and stays NOT_SERVING.
+        answer = search(running)
+        assert list(answer.hits) == []
+        assert answer.not_answering_reason == "no_contract"
         assert health(port) == "NOT_SERVING"
-        errors = value(parse(scrape(running.metrics_port)), "fieldgate_node_policy_errors_total")
-        assert errors >= 1
+        samples = parse(scrape(running.metrics_port))
+        assert value(samples, "fieldgate_node_not_answering_total", reason="no_contract") >= 1
     finally:
         loop.run(running.stop(0))
 

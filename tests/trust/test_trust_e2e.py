@@ -366,12 +366,23 @@ def test_revocation_takes_effect_on_the_very_next_search(trusted: Trusted) -> No
         trusted.kit.write()
 
 
+def assert_not_answering(trusted: Trusted, signed: common_pb2.SignedSearch, reason: str) -> None:
+    """Nothing released, and the node says it could not decide (never "no record")."""
+    answer = node_answer(trusted, "kcso", signed)
+    assert answer == node_pb2.NodeSearchResponse(
+        request_id="r1",
+        node_id="kcso",
+        agency_name=answer.agency_name,
+        not_answering_reason=reason,
+    )
+
+
 def test_stale_or_broken_trust_files_release_nothing(trusted: Trusted) -> None:
     try:
         trusted.kit.write(issued_at=NOW - dt.timedelta(days=3))
-        assert_nothing_at_node(trusted, sign(detective(trusted.kit)), "trust_unavailable")
+        assert_not_answering(trusted, sign(detective(trusted.kit)), "trust_stale")
         trusted.kit.revocations_path.write_text("{not json")
-        assert_nothing_at_node(trusted, sign(detective(trusted.kit)), "trust_unavailable")
+        assert_not_answering(trusted, sign(detective(trusted.kit)), "trust_unavailable")
     finally:
         trusted.kit.write()
     assert node_answer(trusted, "kcso", sign(detective(trusted.kit))).hits
