@@ -16,6 +16,7 @@
         ├── NoteError (audit.note)          a checkpoint note that cannot be parsed or verified
         ├── TreeError (audit.tree)          the log cannot be read as a Merkle tree
         ├── AuditReadError (audit.schema)   an audit database that cannot be opened or read
+        │   └── NotAnAuditDatabase (audit.schema)  no audit log at all (a wrong path)
         ├── CheckpointFileError (audit.checkpoints)  an exported checkpoint file is unreadable
         └── NotCanonicalError (audit.canonical)      a value with no canonical JSON form
 

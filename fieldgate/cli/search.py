@@ -3,6 +3,12 @@
 With ``--stream`` each agency is shown as soon as it ends, under a live
 "answered / pending / failed" line (or, with ``--json``, one JSON object per
 line); Ctrl-C cancels the search at the broker and exits with status 130.
+
+Exit status: 0 when every agency answered (with or without hits),
+:data:`EXIT_SOME_DID_NOT_ANSWER` (3) when at least one agency did not
+(timed out, unreachable, error, not answering, failed verification) — its
+empty part means "could not answer", never "no record" — and 2 for a
+refused search or bad input.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from fieldgate.cli.files import read_token
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
 from fieldgate.client.render import agency_table, progress_text, result_group
 from fieldgate.client.results import SearchResult
@@ -26,7 +33,10 @@ from fieldgate.core.names import split_full_name
 from fieldgate.core.tls import TLSFiles
 from fieldgate.core.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
 from fieldgate.trust.keys import load_private_key
-from fieldgate.trust.tokens import Identity
+from fieldgate.trust.tokens import CREDENTIAL_TYPE, WARRANT_TYPE, Identity
+
+EXIT_SOME_DID_NOT_ANSWER = 3
+"""Exit status of a search in which some agency did not answer."""
 
 WARRANT_KEYS = {
     "id",
@@ -227,7 +237,10 @@ def search(
                 "with --credential your claims come from it: drop --subject, --agency, "
                 "--agency-type and --warrant (use --warrant-token for signed warrants)"
             )
-        identity = Identity(credential_path.read_text().strip(), load_private_key(key_path))
+        identity = Identity(
+            read_token(credential_path, "--credential", CREDENTIAL_TYPE),
+            load_private_key(key_path),
+        )
     elif not (subject and agency and agency_type):
         raise click.UsageError(
             "give --credential and --key, or (for insecure development nodes) "
@@ -267,12 +280,12 @@ def search(
         "max_hits": max_hits,
         "deadline_seconds": deadline,
         "identity": identity,
-        "warrant_tokens": [p.read_text().strip() for p in warrant_tokens],
+        "warrant_tokens": [read_token(p, "--warrant-token", WARRANT_TYPE) for p in warrant_tokens],
     }
     try:
         with SearchClient(broker_address, tls) as client:
             if stream:
-                _show_stream(client.search_stream(requester, **query), as_json)
+                _exit_for(_show_stream(client.search_stream(requester, **query), as_json))
                 return
             result = client.search(requester, **query)
     except SearchError as exc:
@@ -282,33 +295,52 @@ def search(
         ) from None
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
-        return
-    console = Console()
-    console.print(result_group(result))
-    console.print(_summary_line(result))
+    else:
+        console = Console()
+        console.print(result_group(result))
+        console.print(_summary_line(result))
+    _exit_for(result)
+
+
+def _exit_for(result: SearchResult | None) -> None:
+    """Exit with :data:`EXIT_SOME_DID_NOT_ANSWER` when some agency did not answer."""
+    if result is not None and any(a.status != "answered" for a in result.agencies):
+        raise SystemExit(EXIT_SOME_DID_NOT_ANSWER)
 
 
 def _summary_line(result: SearchResult) -> Text:
     summary = result.to_json()["summary"]
-    return Text(
+    line = Text(
         f"request {terminal_safe(result.request_id)}: {summary['answered']}/"
         f"{summary['agencies']} agencies answered, {summary['hits']} record(s) disclosed"
     )
+    if summary["failed"]:
+        line.append(
+            f"\n{summary['failed']} agency(ies) could not answer: their records are unknown, "
+            "not absent",
+            style="bold red",
+        )
+    return line
 
 
-def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> None:
-    """Show a streamed search as it goes; Ctrl-C cancels it (the iterator cancels the call)."""
+def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> SearchResult | None:
+    """Show a streamed search as it goes; Ctrl-C cancels it (the iterator cancels the call).
+
+    Returns the finished search (None if the stream ended without its summary).
+    """
     request_id = ""
+    finished: SearchResult | None = None
     try:
         if as_json:
             for update in updates:
                 if isinstance(update, SearchStarted):
                     request_id = update.request_id
+                if isinstance(update, SearchFinished):
+                    finished = update.result
                 click.echo(json.dumps(update.to_json(), ensure_ascii=False))
-            return
+            return finished
         console = Console()
         waiting: dict[str, str] = {}
-        finished: SearchResult | None = None
         with Live("asking the agencies…", console=console, auto_refresh=False) as live:
             for update in updates:
                 if isinstance(update, SearchStarted):
@@ -323,6 +355,7 @@ def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> None:
                     finished = update.result
         if finished is not None:
             console.print(_summary_line(finished))
+        return finished
     except KeyboardInterrupt:
         which = f" (request {request_id})" if request_id else ""
         click.echo(f"search cancelled{which}", err=True)
