@@ -76,7 +76,11 @@ def credential_issue(
 def credential_show(token_file: Path) -> None:
     """Print a credential's or warrant's claims (not verified: for reading only)."""
     try:
-        claims = jwt.decode(token_file.read_text().strip(), options={"verify_signature": False})
+        text = token_file.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{token_file}: not a token (not even text)") from None
+    try:
+        claims = jwt.decode(text, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:
         raise click.ClickException(f"{token_file}: not a token ({exc})") from None
     for key in ("iat", "nbf", "exp"):

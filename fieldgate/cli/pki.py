@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
 
 from fieldgate.core.tls import DevPKI
+
+PARTY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+"""A certified party's name: it becomes file names and the certificate's common name."""
 
 
 @click.group()
@@ -30,6 +34,13 @@ def pki_init(directory: Path, names: tuple[str, ...], days: int) -> None:
     Real federations issue certificates from their own CA; these are for
     development and demos on loopback (localhost, 127.0.0.1).
     """
+    for name in names:
+        if not PARTY_NAME.fullmatch(name):
+            raise click.BadParameter(
+                f"{name!r}: a party name is 1-63 letters, digits, '.', '_' or '-' "
+                "(it names the certificate's files)",
+                param_hint="--name",
+            )
     if (directory / "ca.pem").exists():
         raise click.UsageError(f"{directory} already holds a CA; refusing to replace it")
     DevPKI.create(directory, names, days=days)

@@ -61,6 +61,10 @@ def read_toml(path: Path, *, env: Mapping[str, str], table: str) -> dict[str, An
         raise ConfigError("", f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"not valid TOML: {exc}", str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("", "not a UTF-8 text file (is this the config?)", str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("", "is a directory, not a config file", str(path)) from None
     marker = f"FIELDGATE_{table.upper()}__"
     for name, value in env.items():
         if not name.startswith(marker):
