@@ -17,6 +17,7 @@ import uuid
 
 import grpc
 
+from fieldgate.core.certs import caller_admitted, peer_roles
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.identifiers import MAX_REQUEST_ID_LENGTH, validate_request_id
 from fieldgate.core.logs import request_id_var
@@ -57,7 +58,12 @@ class AgencyNodeServicer(node_pb2_grpc.AgencyNodeServicer):
         self._health = health
 
     async def _check_caller(self, context: grpc.aio.ServicerContext[object, object]) -> None:
-        """Only the federation's brokers, named by their TLS certificate, may call."""
+        """Only the federation's brokers, by their certificate's role and name, may call."""
+        roles = peer_roles(context.auth_context())
+        if not caller_admitted("node", roles):
+            # The CA bound another role in the caller's certificate (an investigator's).
+            log.warning("call with certificate roles %s refused: not a broker", sorted(roles or ()))
+            await abort(context, CALLER_NOT_ALLOWED)
         if not self._allowed:
             return
         caller = peer_name(context.auth_context())

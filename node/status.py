@@ -4,6 +4,7 @@
 Error or refusal                        gRPC status         Message
 ======================================  ==================  =====================================
 caller is not an allowed broker         PERMISSION_DENIED   this node answers only its brokers
+(by name, or by its certificate's role)
 :class:`InvalidRequestError`            INVALID_ARGUMENT    the field and what is wrong with it
 :class:`DisclosureLogError`             UNAVAILABLE         cannot record disclosures; try later
 anything else                           INTERNAL            the operator has the details
