@@ -18,7 +18,12 @@ from fieldgate.broker.servicer import BrokerServicer
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.ops.clean_errors import CleanErrors
 from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
-from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.metrics import (
+    GrpcServerMetrics,
+    MetricsEndpoint,
+    new_registry,
+    track_certificate_expiry,
+)
 from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
 from fieldgate.trust.config import build_verifier
@@ -83,6 +88,8 @@ async def start_broker(
     # This broker's own registry: never the process-wide default.
     registry = new_registry()
     metrics = BrokerMetrics(registry, [n.node_id for n in config.nodes])
+    if config.tls is not None:
+        track_certificate_expiry(registry, "fieldgate_broker", config.tls)
     fanout = FanOut(config.nodes, config.tls, metrics, config.node_deadline_ms)
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"), streams=("SearchStream",))

@@ -26,7 +26,12 @@ from fieldgate.node.store import RecordStore
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.ops.clean_errors import CleanErrors
 from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
-from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.metrics import (
+    GrpcServerMetrics,
+    MetricsEndpoint,
+    new_registry,
+    track_certificate_expiry,
+)
 from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
 from fieldgate.policy.catalog import load_catalog
@@ -197,6 +202,8 @@ async def start_node(
     # This node's own registry: several nodes in one process must not share series.
     registry = new_registry()
     metrics = NodeMetrics(registry)
+    if config.tls is not None:
+        track_certificate_expiry(registry, "fieldgate_node", config.tls)
     budget = AuditBudget(
         config.audit_budget,
         volume_path=(config.audit or default_audit_config(config.database)).database,

@@ -30,13 +30,16 @@ import grpc
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     disable_created_metrics,
 )
 from prometheus_client.exposition import start_http_server
 
+from fieldgate.core.certs import expiry_of
 from fieldgate.core.errors import FieldgateError
+from fieldgate.core.tls import TLSFiles
 
 OTHER = "other"
 """Label value standing for anything outside a label's known set."""
@@ -62,6 +65,28 @@ GRPC_HANDLING_BUCKETS = (
 def bounded(value: str, allowed: Collection[str]) -> str:
     """``value`` if it is one of ``allowed``, else :data:`OTHER` (keeps label sets bounded)."""
     return value if value in allowed else OTHER
+
+
+def track_certificate_expiry(registry: CollectorRegistry, prefix: str, tls: TLSFiles) -> Gauge:
+    """``<prefix>_certificate_expiry_seconds``: when each certificate in use expires.
+
+    The value is the Unix time (seconds) of the certificate's ``notAfter``, for
+    ``certificate`` = ``own`` (the certificate this server presents and calls
+    with) and ``ca`` (the CA it trusts), read when the server started — the
+    ones it actually uses. A file that cannot be read exports 0, which the
+    14-day alert (``FieldgateCertificateExpiring``) also catches.
+    """
+    gauge = Gauge(
+        f"{prefix}_certificate_expiry_seconds",
+        "Unix time at which each TLS certificate this server uses expires "
+        "(certificate=own: the one it presents; ca: the CA it trusts).",
+        ["certificate"],
+        registry=registry,
+    )
+    for label, path in (("own", tls.cert), ("ca", tls.ca)):
+        expires = expiry_of(path)
+        gauge.labels(label).set(expires.timestamp() if expires is not None else 0)
+    return gauge
 
 
 def new_registry() -> CollectorRegistry:

@@ -216,3 +216,25 @@ def test_a_client_certificate_is_refused_as_a_server_even_when_it_names_the_host
         assert caught.value.code == grpc.StatusCode.UNAVAILABLE
     finally:
         loop.run(fake.stop())
+
+
+def test_the_broker_exports_when_its_certificates_expire(
+    loop: LoopThread, roled: Roled, tmp_path: Path
+) -> None:
+    broker = loop.run(
+        start_test_broker(
+            (NodeEntry("kcso", "King County", roled.federation.nodes["kcso"].address),),
+            tmp_path,
+            tls=roled.pki.files("broker"),
+        )
+    )
+    try:
+        assert broker.metrics is not None
+        sample = broker.metrics.registry.get_sample_value
+        own = describe(roled.pki.files("broker").cert.read_bytes()).not_after
+        ca = describe(roled.pki.ca.read_bytes()).not_after
+        name = "fieldgate_broker_certificate_expiry_seconds"
+        assert sample(name, {"certificate": "own"}) == own.timestamp()
+        assert sample(name, {"certificate": "ca"}) == ca.timestamp()
+    finally:
+        loop.run(broker.stop())
