@@ -7,8 +7,8 @@ line); Ctrl-C cancels the search at the broker and exits with status 130.
 Exit status: 0 when every agency answered (with or without hits),
 :data:`EXIT_SOME_DID_NOT_ANSWER` (3) when at least one agency did not
 (timed out, unreachable, error, not answering, failed verification) — its
-empty part means "could not answer", never "no record" — and 2 for a
-refused search or bad input.
+empty part means "could not answer", never "no record" — 1 for a search the
+broker refused or a broker that could not be reached, and 2 for bad input.
 """
 
 from __future__ import annotations
