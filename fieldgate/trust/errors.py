@@ -6,6 +6,7 @@
     ├── AnswerVerificationError (answers)   a node's signed answer that does not verify
     ├── BundleSignatureError (bundle_signing)  a trust bundle not signed by the pinned authority
     ├── KeyFileError (keys)                 a key file that cannot be used
+    ├── TrustRefreshError (refresh)         a fetched bundle or list refused; the last good kept
     ├── TrustUnavailable (trust_bundle)     the trust bundle or revocation list is unusable
     └── VerificationError (verify)          a signed search that does not verify (``reason``)
 

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.vocabulary import AGENCY_TYPES
-from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle
+from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle, open_revocations
 from fieldgate.trust.keys import key_from_jwk
 
 
@@ -210,9 +210,11 @@ class TrustStore:
     def _load(self) -> TrustState:
         try:
             bundle = open_bundle(_read(self.bundle_path), self.authority, self.bundle_path)
+            revocations = open_revocations(
+                _read(self.revocations_path), self.authority, self.revocations_path
+            )
         except BundleSignatureError as exc:
             raise TrustUnavailable(str(exc)) from None
-        revocations = _read(self.revocations_path)
         issuers, courts, bundle_time = parse_bundle(bundle, self.bundle_path)
         return TrustState(
             issuers=issuers,
@@ -254,3 +256,8 @@ class TrustStore:
                     stale=True,
                 )
         return state
+
+    def last_loaded(self) -> TrustState | None:
+        """The state last read from the files, however old (None if none could be read)."""
+        with self._lock:
+            return self._state
