@@ -23,10 +23,12 @@ from fieldgate.ops.metrics import (
     MetricsEndpoint,
     new_registry,
     track_certificate_expiry,
+    track_trust_age,
 )
 from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
-from fieldgate.trust.config import build_verifier
+from fieldgate.trust.config import build_refresher, build_verifier
+from fieldgate.trust.refresh import TrustRefresher
 from fieldgate.v1 import broker_pb2_grpc
 
 log = logging.getLogger("fieldgate.broker")
@@ -54,6 +56,8 @@ class RunningBroker:
     """The health (and reflection) server, when ``[broker.maintenance]`` asked for one."""
     limits: Limits | None = None
     """The broker's abuse limits (``[broker.limits]``)."""
+    refresher: TrustRefresher | None = None
+    """The scheduled trust refresh, when ``[broker.trust] source`` is set."""
 
     @property
     def metrics_port(self) -> int | None:
@@ -72,6 +76,8 @@ class RunningBroker:
         sending work while in-flight searches finish.
         """
         await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
+        if self.refresher is not None:
+            self.refresher.close()
         await self.fanout.close()
         if self.search_log is not None:
             self.search_log.close()
@@ -103,6 +109,7 @@ async def start_broker(
         verifier = None
     else:
         verifier = build_verifier(config.trust)
+        track_trust_age(registry, "fieldgate_broker", verifier.trust)
     search_log = (
         BrokerSearchLog(config.search_log, search_log_digester(config))
         if config.search_log
@@ -134,6 +141,17 @@ async def start_broker(
         if search_log is not None:
             search_log.close()
         raise
+    refresher = None if config.trust is None else build_refresher(config.trust)
+    if refresher is not None:
+        refresher.start()
     return RunningBroker(
-        server, f"{host}:{port}", fanout, search_log, metrics, endpoint, maintenance, limits
+        server,
+        f"{host}:{port}",
+        fanout,
+        search_log,
+        metrics,
+        endpoint,
+        maintenance,
+        limits,
+        refresher,
     )

@@ -31,6 +31,7 @@ from fieldgate.ops.metrics import (
     MetricsEndpoint,
     new_registry,
     track_certificate_expiry,
+    track_trust_age,
 )
 from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
@@ -41,8 +42,9 @@ from fieldgate.policy.contract_bundle_state import state_path
 from fieldgate.policy.decision_log import DecisionLog
 from fieldgate.policy.engine import MissingContract
 from fieldgate.trust.answers import AnswerSigner
-from fieldgate.trust.config import build_verifier
+from fieldgate.trust.config import build_refresher, build_verifier
 from fieldgate.trust.keys import load_private_key, load_public_key
+from fieldgate.trust.refresh import TrustRefresher
 from fieldgate.v1 import common_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
@@ -71,6 +73,8 @@ class RunningNode:
     """The health (and reflection) server, when ``[node.maintenance]`` asked for one."""
     witnesses: WitnessPusher | None = None
     """What pushes checkpoints to ``[[node.audit.witnesses]]``, when there are any."""
+    refresher: TrustRefresher | None = None
+    """The scheduled trust refresh, when ``[node.trust] source`` is set."""
 
     @property
     def metrics_port(self) -> int | None:
@@ -97,6 +101,8 @@ class RunningNode:
             self.audit.close()
         if self.witnesses is not None:
             self.witnesses.close()
+        if self.refresher is not None:
+            self.refresher.close()
 
 
 def open_audit_log(config: NodeConfig, *, maintenance: bool = False) -> AuditStore:
@@ -240,6 +246,8 @@ async def start_node(
         gate = TrustGate(None, metrics)
     else:
         gate = TrustGate(build_verifier(config.trust), metrics, node_id=config.node_id)
+        assert gate.verifier is not None
+        track_trust_age(registry, "fieldgate_node", gate.verifier.trust)
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)
@@ -284,8 +292,20 @@ async def start_node(
         if witnesses is not None:
             witnesses.close()
         raise
+    refresher = None if config.trust is None else build_refresher(config.trust)
+    if refresher is not None:
+        refresher.start()
     return RunningNode(
-        server, f"{host}:{port}", node, node.store, gate, audit, endpoint, maintenance, witnesses
+        server,
+        f"{host}:{port}",
+        node,
+        node.store,
+        gate,
+        audit,
+        endpoint,
+        maintenance,
+        witnesses,
+        refresher,
     )
 
 

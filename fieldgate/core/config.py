@@ -99,6 +99,10 @@ class Section:
             reason = f"{reason} (set by environment variable {value.variable})"
         return ConfigError(self._key(key), reason)
 
+    def key_name(self, key: str) -> str:
+        """The full dotted name of ``key`` in this table, for errors raised by callers."""
+        return self._key(key)
+
     def _key(self, key: str) -> str:
         return f"{self._name}.{key}" if self._name else key
 

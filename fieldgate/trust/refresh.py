@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import threading
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +41,8 @@ MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 """The largest trust document fetched (a federation's bundle is kilobytes)."""
 
 FETCH_TIMEOUT_SECONDS = 20.0
+
+log = logging.getLogger("fieldgate.trust")
 
 
 class TrustRefreshError(FieldgateError):
@@ -163,3 +168,80 @@ def _require_signed_revocations(path: Path) -> None:
         raise TrustRefreshError(
             "verify", "a fetched revocation list must be signed by the federation authority"
         )
+
+
+class TrustRefresher:
+    """Refreshes a party's trust files from its ``source`` on a schedule, in a thread.
+
+    The first refresh runs at once, then every ``every_seconds``. A refused
+    refresh is logged (with its step) and counted; the files held stay as
+    they were, and the party's trust-age metric and alert show them ageing.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        bundle: Path,
+        revocations: Path,
+        *,
+        authority: Ed25519PublicKey,
+        max_age: dt.timedelta,
+        every_seconds: float,
+    ) -> None:
+        """Refresh ``bundle`` and ``revocations`` from ``source`` every ``every_seconds``."""
+        self.source = source
+        self.bundle = bundle
+        self.revocations = revocations
+        self.authority = authority
+        self.max_age = max_age
+        self.every_seconds = every_seconds
+        self.refused: Counter[str] = Counter()
+        """Refused refreshes by step (fetch, verify, stale, rollback)."""
+        self.succeeded = 0
+        """Refreshes that installed new files."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trust-refresh", daemon=True)
+
+    def start(self) -> TrustRefresher:
+        """Start refreshing (returns self)."""
+        self._thread.start()
+        return self
+
+    def refresh_now(self) -> bool:
+        """One refresh; True if it installed the files (a refusal is logged, never raised)."""
+        try:
+            done = refresh(
+                self.source,
+                self.bundle,
+                self.revocations,
+                authority=self.authority,
+                max_age=self.max_age,
+            )
+        except TrustRefreshError as exc:
+            self.refused[exc.step] += 1
+            log.error("%s; keeping the trust files held", exc)
+            return False
+        except OSError as exc:
+            self.refused["fetch"] += 1
+            log.error("trust refresh failed: %s; keeping the trust files held", exc)
+            return False
+        self.succeeded += 1
+        log.info(
+            "trust refreshed from %s: bundle issued %s, revocations issued %s",
+            self.source,
+            done.bundle_issued_at.isoformat(),
+            done.revocations_issued_at.isoformat(),
+        )
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh_now()
+            # Waiting on the event, not sleeping: close() ends the loop at once.
+            self._stop.wait(self.every_seconds)
+
+    def close(self) -> None:
+        """Stop refreshing."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=FETCH_TIMEOUT_SECONDS + 5)

@@ -20,11 +20,16 @@ from pathlib import Path
 
 import pytest
 
+from fieldgate.client.broker_client import Requester, SearchClient
 from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.devkit.local_federation import start_federation
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.bundle_signing import sign_revocations
 from fieldgate.trust.keys import generate_key, save_private_key
 from fieldgate.trust.refresh import TrustRefreshError, refresh
 from fieldgate.trust.trust_bundle import TrustStore
+from tests.helpers.brokers import import_two_agencies, wait_until
+from tests.helpers.federation import LoopThread
 from tests.test_cli import FIELDGATE
 
 DAY = dt.timedelta(days=1)
@@ -176,3 +181,43 @@ def test_unrevoke_is_logged_and_signed(federation: DevTrust, tmp_path: Path) -> 
     again = fieldgate("unrevoke", str(revocations), "--credential", "cred-1", "--reason", "x")
     assert again.returncode == 2
     assert "cred-1 is not revoked" in again.stdout + again.stderr
+
+
+def test_a_node_configured_with_a_source_refreshes_stale_trust_and_answers_again(
+    loop: LoopThread, federation: DevTrust, tmp_path: Path
+) -> None:
+    """Started with stale trust files, nodes and broker fetch fresh ones themselves."""
+    held = DevTrust(
+        tmp_path / "held",
+        issuers=federation.issuers,
+        authority_key=federation.authority_key,
+        revoked_credentials=["cred-1"],
+    )
+    held.write(issued_at=dt.datetime.now(dt.UTC) - 3 * DAY)  # stale: would not answer
+    (tmp_path / "records").mkdir()
+    specs, workdir = import_two_agencies(tmp_path / "records")
+    config = held.config(source=str(federation.directory), refresh_seconds=3600.0)
+    running = loop.run(start_federation(specs, workdir, trust=config))
+    try:
+        nodes = list(running.nodes.values())
+        wait_until(loop, lambda: all(n.refresher and n.refresher.succeeded for n in nodes), 20)
+        identity = held.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+        with SearchClient(running.broker_address) as client:
+            result = client.search(
+                Requester("", "", "", "criminal_investigation", "C-1"),
+                surname=DEMO_SUBJECT.surname, given_name=DEMO_SUBJECT.given_name,
+                identity=identity,
+            )  # fmt: skip
+        assert {a.status for a in result.agencies} == {"answered"}
+        # The age the metric reports is the fresh publication's.
+        published = TrustStore(
+            federation.bundle_path, federation.revocations_path, max_age=DAY,
+            authority=federation.authority_key.public_key(),
+        ).current(dt.datetime.now(dt.UTC))  # fmt: skip
+        registry = nodes[0].node.metrics.registry
+        issued = registry.get_sample_value(
+            "fieldgate_node_trust_issued_at_seconds", {"file": "bundle"}
+        )
+        assert issued == published.bundle_issued_at.timestamp()
+    finally:
+        loop.run(running.stop())
