@@ -28,6 +28,7 @@ from fieldgate.client.broker_client import Requester, SearchClient, SearchError,
 from fieldgate.client.render import agency_table, progress_text, result_group
 from fieldgate.client.results import SearchResult
 from fieldgate.client.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
+from fieldgate.core.certs import check_server_role
 from fieldgate.core.inert_text import terminal_safe
 from fieldgate.core.names import split_full_name
 from fieldgate.core.tls import TLSFiles
@@ -260,6 +261,8 @@ def search(
     tls: TLSFiles | None = None
     if tls_ca and tls_cert and tls_key:
         tls = TLSFiles(tls_ca, tls_cert, tls_key)
+        # The broker's certificate must be a broker's (its role), not a node's or a person's.
+        check_server_role(broker_address, tls, "broker")
     elif tls_ca or tls_cert or tls_key:
         raise click.UsageError("mutual TLS needs all of --tls-ca, --tls-cert and --tls-key")
     elif insecure:

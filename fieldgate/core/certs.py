@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
+import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +83,10 @@ def describe(pem: bytes) -> CertificateInfo:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
         raise TLSError(f"not a PEM certificate: {exc}") from None
+    return _info(cert)
+
+
+def _info(cert: x509.Certificate) -> CertificateInfo:
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -126,6 +132,40 @@ def caller_admitted(server_role: str, roles: frozenset[str] | None) -> bool:
     if not roles:
         return True
     return bool(roles & ADMITTED.get(server_role, frozenset()))
+
+
+def check_server_role(address: str, tls: TLSFiles, role: str, timeout: float = 10.0) -> None:
+    """Refuse a server at ``address`` whose certificate binds a role other than ``role``.
+
+    One TLS handshake with the standard library (the federation CA, this
+    party's client certificate, the server's name checked as gRPC checks it)
+    reads the server's certificate before any search is sent. A certificate
+    without a role (development, ``pki init``) is left to the name check.
+
+    Raises:
+        TLSError: the server cannot be reached over TLS, or holds another role's certificate.
+    """
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
+    context.load_cert_chain(str(tls.cert), str(tls.key))
+    context.set_alpn_protocols(["h2"])
+    try:
+        with (
+            socket.create_connection((host, int(port)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as conn,
+        ):
+            der = conn.getpeercert(binary_form=True)
+    except (OSError, ValueError) as exc:
+        raise TLSError(f"{address}: TLS handshake failed: {exc}") from None
+    if der is None:
+        raise TLSError(f"{address}: presented no certificate")
+    info = _info(x509.load_der_x509_certificate(der))
+    if info.roles and role not in info.roles:
+        raise TLSError(
+            f"{address} presents a certificate for {', '.join(sorted(info.roles))} "
+            f"({info.subject!r}), not a {role}'s: refusing to send it anything"
+        )
 
 
 def _ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

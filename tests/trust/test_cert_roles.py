@@ -238,3 +238,28 @@ def test_the_broker_exports_when_its_certificates_expire(
         assert sample(name, {"certificate": "ca"}) == ca.timestamp()
     finally:
         loop.run(broker.stop())
+
+
+def test_the_search_cli_refuses_a_node_posing_as_the_broker(roled: Roled) -> None:
+    """A node's certificate names the address too; its role is what gives it away."""
+    files = roled.pki.files("investigator")
+    tls = ["--tls-ca", str(files.ca), "--tls-cert", str(files.cert), "--tls-key", str(files.key)]
+    flags = [
+        "--name", f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}",
+        "--subject", "det-4711", "--agency", "bellevue-pd",
+        "--agency-type", "local_law_enforcement", "--purpose", "criminal_investigation",
+        "--json", *tls,
+    ]  # fmt: skip
+
+    def search(address: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [FIELDGATE, "search", "--broker", address, *flags],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    honest = search(roled.federation.broker_address)
+    assert honest.returncode == 0, honest.stdout + honest.stderr
+    posing = search(roled.federation.nodes["kcso"].address)
+    assert posing.returncode == 2
+    assert "certificate for node" in posing.stdout
+    assert "not a broker's" in posing.stdout
