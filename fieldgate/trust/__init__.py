@@ -36,4 +36,6 @@ Modules:
   lets its searches go.
 - :mod:`fieldgate.trust.bundle_signing`: A trust bundle signed by the federation authority, and how
   every party opens it.
+- :mod:`fieldgate.trust.refresh`: fetch, verify, then replace the trust files (or keep the last
+  good ones).
 """
