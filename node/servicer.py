@@ -5,8 +5,9 @@ chosen in one place, :mod:`fieldgate.node.status`: bad queries and claims as
 INVALID_ARGUMENT, a disclosure log that cannot be written as UNAVAILABLE
 (raised for every search alike, so it says nothing about whether a record
 exists). A node that cannot decide at all (no contract, stale or missing
-trust data, a halted audit log) answers every search with its
-``not_answering_reason`` (:mod:`fieldgate.node.readiness`), never "0 hits".
+trust data, a halted audit log) signs ``not_answering`` with its reason
+(:mod:`fieldgate.node.readiness`) in the answer sealed to the requester, the
+same for every search, never "0 hits"; the broker cannot read or forge it.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             if self._gate.last_refusal == "trust_unavailable":
                 # The reason as node.readiness words it (stale or missing trust data).
                 reason = self._not_answering() or "trust_unavailable"
+                self._node.metrics.not_answering(reason)
             return self._answer(
                 request, request_id, [], _claimed_answer_key(request), reason=reason
             )

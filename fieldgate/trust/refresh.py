@@ -25,6 +25,8 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -91,9 +93,15 @@ def fetch(source: str, name: str) -> bytes:
 
 
 def _install(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".refresh.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # atomic: a party never reads half a file
+    # A file of its own per refresh: parties sharing one copy may refresh at once.
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".refresh.tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)  # atomic: a party never reads half a file
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def refresh(
@@ -123,8 +131,9 @@ def refresh(
         bundle: fetch(source, bundle.name),
         revocations: fetch(source, revocations.name),
     }
-    staging = bundle.parent / f".{bundle.name}.refresh"
-    staging.mkdir(parents=True, exist_ok=True)
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    # Its own staging directory: parties sharing one copy may refresh at once.
+    staging = Path(tempfile.mkdtemp(prefix=f".{bundle.name}.refresh-", dir=bundle.parent))
     try:
         new_bundle, new_revocations = staging / bundle.name, staging / revocations.name
         if new_bundle == new_revocations:
@@ -154,9 +163,7 @@ def refresh(
         _install(bundle, fetched[bundle])
         return Refreshed(state.bundle_issued_at, state.revocations_issued_at)
     finally:
-        for leftover in staging.iterdir():
-            leftover.unlink()
-        staging.rmdir()
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _require_signed_revocations(path: Path) -> None:
