@@ -34,7 +34,7 @@ SEARCH_OUTCOMES = ("complete", "partial", "no_answer", "rejected", "cancelled")
 ``rejected``: refused before any node was asked (see ``fieldgate_broker_rejected_total``);
 ``cancelled``: the requester went away (cancelled the call) before every node had ended."""
 
-NODE_STATUSES = ("answered", "deadline", "unreachable", "error")
+NODE_STATUSES = ("answered", "not_answering", "deadline", "unreachable", "error")
 """How one node call ended."""
 
 REJECT_REASONS = (*REASONS, "invalid_request", "invalid_deadline", *LIMIT_REASONS)

@@ -18,10 +18,17 @@ from fieldgate.broker.servicer import BrokerServicer
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.ops.clean_errors import CleanErrors
 from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
-from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.metrics import (
+    GrpcServerMetrics,
+    MetricsEndpoint,
+    new_registry,
+    track_certificate_expiry,
+    track_trust_age,
+)
 from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
-from fieldgate.trust.config import build_verifier
+from fieldgate.trust.config import build_refresher, build_verifier
+from fieldgate.trust.refresh import TrustRefresher
 from fieldgate.v2 import broker_pb2_grpc
 
 log = logging.getLogger("fieldgate.broker")
@@ -49,6 +56,8 @@ class RunningBroker:
     """The health (and reflection) server, when ``[broker.maintenance]`` asked for one."""
     limits: Limits | None = None
     """The broker's abuse limits (``[broker.limits]``)."""
+    refresher: TrustRefresher | None = None
+    """The scheduled trust refresh, when ``[broker.trust] source`` is set."""
 
     @property
     def metrics_port(self) -> int | None:
@@ -67,6 +76,8 @@ class RunningBroker:
         sending work while in-flight searches finish.
         """
         await drain_and_stop(self.server, grace, self.maintenance, self.metrics_endpoint)
+        if self.refresher is not None:
+            self.refresher.close()
         await self.fanout.close()
         if self.search_log is not None:
             self.search_log.close()
@@ -83,6 +94,8 @@ async def start_broker(
     # This broker's own registry: never the process-wide default.
     registry = new_registry()
     metrics = BrokerMetrics(registry, [n.node_id for n in config.nodes])
+    if config.tls is not None:
+        track_certificate_expiry(registry, "fieldgate_broker", config.tls)
     fanout = FanOut(config.nodes, config.tls, metrics, config.node_deadline_ms)
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"), streams=("SearchStream",))
@@ -96,6 +109,7 @@ async def start_broker(
         verifier = None
     else:
         verifier = build_verifier(config.trust)
+        track_trust_age(registry, "fieldgate_broker", verifier.trust)
     search_log = (
         BrokerSearchLog(config.search_log, search_log_digester(config))
         if config.search_log
@@ -127,6 +141,17 @@ async def start_broker(
         if search_log is not None:
             search_log.close()
         raise
+    refresher = None if config.trust is None else build_refresher(config.trust)
+    if refresher is not None:
+        refresher.start()
     return RunningBroker(
-        server, f"{host}:{port}", fanout, search_log, metrics, endpoint, maintenance, limits
+        server,
+        f"{host}:{port}",
+        fanout,
+        search_log,
+        metrics,
+        endpoint,
+        maintenance,
+        limits,
+        refresher,
     )

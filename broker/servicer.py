@@ -29,8 +29,9 @@ from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
 from fieldgate.broker.request_checks import forget_nonce, refuse_misshapen
-from fieldgate.broker.status import abort, status_for
+from fieldgate.broker.status import CALLER_ROLE_REFUSED, abort, status_for
 from fieldgate.broker.straggler import AgencyOutcome
+from fieldgate.core.certs import caller_admitted, peer_roles
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.logs import request_id_var
@@ -159,6 +160,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
     ) -> _Admitted:
         """Verify, validate and rate-limit a search, or refuse it (the call ends)."""
         started = time.perf_counter()
+        if not caller_admitted("broker", peer_roles(context.auth_context())):
+            # The role the CA bound in the caller's certificate: a node or witness never searches.
+            log.warning("search refused: the caller's certificate role is not investigator")
+            await abort(context, CALLER_ROLE_REFUSED)
         request_id = uuid.uuid4().hex
         # Every line logged for this search carries its id; each node logs the same id.
         request_id_var.set(request_id)

@@ -7,6 +7,7 @@ Refusal                                 gRPC status         Message
 … its reason ``outside_reach``          PERMISSION_DENIED   ``search refused (outside_reach): …``
 :class:`InvalidRequestError`            INVALID_ARGUMENT    the field and what is wrong with it
 :class:`LimitExceeded`                  RESOURCE_EXHAUSTED  ``search refused (reason): message``
+caller's certificate role not admitted  PERMISSION_DENIED   this broker answers investigators
 ======================================  ==================  =====================================
 
 The ``reason`` in a refusal's message is a stable code (the verifier's
@@ -49,6 +50,13 @@ class Status:
     """The status code."""
     message: str
     """The details, in words the caller can act on."""
+
+
+CALLER_ROLE_REFUSED = Status(
+    grpc.StatusCode.PERMISSION_DENIED,
+    "this broker answers only investigators' certificates (role investigator)",
+)
+"""A caller whose certificate binds a role the broker does not answer (a node's, say)."""
 
 
 def status_for(error: Refused) -> Status:

@@ -23,6 +23,7 @@ Modules:
 - :mod:`fieldgate.node.servicer`: the gRPC face: validate, search off the event loop.
 - :mod:`fieldgate.node.status`: every gRPC status the node ends a call with, and why.
 - :mod:`fieldgate.node.health`: whether the node can answer, for probes and metrics.
+- :mod:`fieldgate.node.readiness`: why a node cannot decide any search, as one bounded reason.
 - :mod:`fieldgate.node.metrics`: the node's Prometheus metrics (``fieldgate_node_*``).
 - :mod:`fieldgate.node.server`: starting and stopping the node's gRPC server.
 - :mod:`fieldgate.node.change_files`: Change files: a change set in JSON Lines or CSV, checked

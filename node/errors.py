@@ -18,6 +18,7 @@
         ├── TreeError (audit.tree)          the log cannot be read as a Merkle tree
         ├── ProofError (audit.proofs)       a proof that cannot be made, or a proof file unreadable
         ├── AuditReadError (audit.schema)   an audit database that cannot be opened or read
+        │   └── NotAnAuditDatabase (audit.schema)  no audit log at all (a wrong path)
         ├── CheckpointFileError (audit.checkpoints)  an exported checkpoint file is unreadable
         └── NotCanonicalError (audit.canonical)      a value with no canonical JSON form
 

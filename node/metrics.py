@@ -46,7 +46,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from fieldgate.core.vocabulary import AGENCY_TYPES, PURPOSES
+from fieldgate.core.vocabulary import AGENCY_TYPES, NOT_ANSWERING_REASONS, PURPOSES
 from fieldgate.node.limits import NODE_LIMIT_REASONS
 from fieldgate.ops.metrics import bounded
 from fieldgate.policy.catalog import SENSITIVITY_CLASSES
@@ -276,6 +276,15 @@ class NodeMetrics:
             ["reason"],
             registry=public,
         )
+        self.not_answering_searches = Counter(
+            "fieldgate_node_not_answering",
+            "Searches this node answered as 'not answering' because it could not decide any "
+            "search (no_contract, trust_stale, trust_unavailable, audit_unavailable).",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in NOT_ANSWERING_REASONS:
+            self.not_answering_searches.labels(reason)
         for reason in NODE_LIMIT_REASONS:
             self.limit_refusals.labels(reason)
         for reason in REJECT_REASONS:
@@ -376,6 +385,10 @@ class NodeMetrics:
     def policy_evaluated(self, seconds: float) -> None:
         """Observe one contract evaluation."""
         self.policy_seconds.observe(seconds)
+
+    def not_answering(self, reason: str) -> None:
+        """Count one search answered as 'not answering' (the node's state, not the person's)."""
+        self.not_answering_searches.labels(bounded(reason, tuple(NOT_ANSWERING_REASONS))).inc()
 
     def verification_failed(self, reason: str) -> None:
         """Count one search refused by verification."""

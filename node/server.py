@@ -31,7 +31,13 @@ from fieldgate.node.store import RecordStore
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.ops.clean_errors import CleanErrors
 from fieldgate.ops.endpoints import MaintenanceServer, drain_and_stop
-from fieldgate.ops.metrics import GrpcServerMetrics, MetricsEndpoint, new_registry
+from fieldgate.ops.metrics import (
+    GrpcServerMetrics,
+    MetricsEndpoint,
+    new_registry,
+    track_certificate_expiry,
+    track_trust_age,
+)
 from fieldgate.ops.server_options import server_options
 from fieldgate.ops.serving import bind
 from fieldgate.policy.catalog import load_catalog
@@ -41,8 +47,9 @@ from fieldgate.policy.contract_bundle_state import state_path
 from fieldgate.policy.decision_log import DecisionLog
 from fieldgate.policy.engine import MissingContract
 from fieldgate.trust.answers import AnswerSigner
-from fieldgate.trust.config import build_verifier
+from fieldgate.trust.config import build_refresher, build_verifier
 from fieldgate.trust.keys import load_enc_private_key, load_private_key, load_public_key
+from fieldgate.trust.refresh import TrustRefresher
 from fieldgate.v2 import common_pb2, node_pb2_grpc
 
 log = logging.getLogger("fieldgate.node")
@@ -73,6 +80,8 @@ class RunningNode:
     """What pushes checkpoints to ``[[node.audit.witnesses]]``, when there are any."""
     private_metrics_endpoint: MetricsEndpoint | None = None
     """The agency-only endpoint of the person-dependent series (``private_listen``)."""
+    refresher: TrustRefresher | None = None
+    """The scheduled trust refresh, when ``[node.trust] source`` is set."""
 
     @property
     def metrics_port(self) -> int | None:
@@ -111,6 +120,8 @@ class RunningNode:
             self.audit.close()
         if self.witnesses is not None:
             self.witnesses.close()
+        if self.refresher is not None:
+            self.refresher.close()
 
 
 def open_audit_log(config: NodeConfig, *, maintenance: bool = False) -> AuditStore:
@@ -244,6 +255,8 @@ async def start_node(
     registry = new_registry(process=False)
     private = new_registry()
     metrics = NodeMetrics(registry, private)
+    if config.tls is not None:
+        track_certificate_expiry(registry, "fieldgate_node", config.tls)
     budget = AuditBudget(
         config.audit_budget,
         volume_path=(config.audit or default_audit_config(config.database)).database,
@@ -301,6 +314,8 @@ async def start_node(
             node_id=config.node_id,
             enc_key=None if config.enc_key is None else load_enc_private_key(config.enc_key),
         )
+        assert gate.verifier is not None
+        track_trust_age(registry, "fieldgate_node", gate.verifier.trust)
     host, _, _ = config.listen.rpartition(":")
     if config.tls is None:
         log.warning("NODE %s SERVES PLAINTEXT: development only.", config.node_id)
@@ -355,6 +370,9 @@ async def start_node(
         if witnesses is not None:
             witnesses.close()
         raise
+    refresher = None if config.trust is None else build_refresher(config.trust)
+    if refresher is not None:
+        refresher.start()
     return RunningNode(
         server,
         f"{host}:{port}",
@@ -366,6 +384,7 @@ async def start_node(
         maintenance,
         witnesses,
         private_endpoint,
+        refresher,
     )
 
 

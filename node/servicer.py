@@ -4,7 +4,10 @@ Every error leaves as a gRPC status with a message a person can act on,
 chosen in one place, :mod:`fieldgate.node.status`: bad queries and claims as
 INVALID_ARGUMENT, a disclosure log that cannot be written as UNAVAILABLE
 (raised for every search alike, so it says nothing about whether a record
-exists).
+exists). A node that cannot decide at all (no contract, stale or missing
+trust data, a halted audit log) signs ``not_answering`` with its reason
+(:mod:`fieldgate.node.readiness`) in the answer sealed to the requester, the
+same for every search, never "0 hits"; the broker cannot read or forge it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import grpc
 import jwt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from fieldgate.core.certs import caller_admitted, peer_roles
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.identifiers import MAX_REQUEST_ID_LENGTH, validate_request_id
 from fieldgate.core.logs import request_id_var
@@ -26,9 +30,10 @@ from fieldgate.node.audit_budget import AuditBudget, AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.health import NodeHealth
 from fieldgate.node.limits import NodeLimitExceeded
+from fieldgate.node.readiness import not_answering_reason
 from fieldgate.node.request_ids import DuplicateRequestId
 from fieldgate.node.search import AgencyNode
-from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, status_for
+from fieldgate.node.status import CALLER_NOT_ALLOWED, abort, not_answering_status, status_for
 from fieldgate.node.trust_gate import TrustGate
 from fieldgate.trust.answers import ANSWERED, NOT_ANSWERING, AnswerSigner, unverified_nonce
 from fieldgate.trust.keys import enc_key_from_jwk
@@ -58,7 +63,12 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
         self._health = health
 
     async def _check_caller(self, context: grpc.aio.ServicerContext[object, object]) -> None:
-        """Only the federation's brokers, named by their TLS certificate, may call."""
+        """Only the federation's brokers, by their certificate's role and name, may call."""
+        roles = peer_roles(context.auth_context())
+        if not caller_admitted("node", roles):
+            # The CA bound another role in the caller's certificate (an investigator's).
+            log.warning("call with certificate roles %s refused: not a broker", sorted(roles or ()))
+            await abort(context, CALLER_NOT_ALLOWED)
         if not self._allowed:
             return
         caller = peer_name(context.auth_context())
@@ -88,6 +98,20 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                 request.query if request.HasField("query") else None,
                 request.signed if request.HasField("signed") else None,
             )
+            # Inline, not in a worker thread: a few stat calls (~6 µs, bench/readiness_cost.py).
+            reason = self._not_answering()
+            if reason:
+                # The node's state, the same for every search: says nothing about anyone.
+                self._node.metrics.not_answering(reason)
+                log.warning("search %s not answered: %s", request_id, reason)
+                if self._gate.verifier is None:
+                    # A development node has no signed answer to carry the reason:
+                    # an error status, never "0 hits".
+                    await abort(context, not_answering_status(reason))
+                # Sealed to the key the credential claims: no hits, only the node's state.
+                return self._answer(
+                    request, request_id, [], _claimed_answer_key(request), reason=reason
+                )
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await abort(context, status_for(exc))
@@ -97,13 +121,13 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             # unless the node's own trust files are unusable: that is the same for every
             # search at this time, never person-dependent, so the node says it cannot
             # answer rather than let "no record" be read.
-            not_answering = self._gate.last_refusal == "trust_unavailable"
+            reason = ""
+            if self._gate.last_refusal == "trust_unavailable":
+                # The reason as node.readiness words it (stale or missing trust data).
+                reason = self._not_answering() or "trust_unavailable"
+                self._node.metrics.not_answering(reason)
             return self._answer(
-                request,
-                request_id,
-                [],
-                _claimed_answer_key(request),
-                reason="trust_stale" if not_answering else "",
+                request, request_id, [], _claimed_answer_key(request), reason=reason
             )
         if self._budget is not None:
             try:
@@ -142,6 +166,11 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                     log.exception("health status could not be refreshed")
         log.info("node %s answered with %d hits", self._node.node_id, len(hits))
         return self._answer(request, request_id, hits, admitted.answer_key)
+
+    def _not_answering(self) -> str:
+        """Why this node cannot decide any search now ("" when it can)."""
+        verifier = self._gate.verifier
+        return not_answering_reason(self._node, verifier.trust if verifier else None)
 
     def _answer(
         self,

@@ -4,9 +4,11 @@
 Error or refusal                        gRPC status         Message
 ======================================  ==================  =====================================
 caller is not an allowed broker         PERMISSION_DENIED   this node answers only its brokers
+(by name, or by its certificate's role)
 :class:`InvalidRequestError`            INVALID_ARGUMENT    the field and what is wrong with it
 :class:`DisclosureLogError`             UNAVAILABLE         cannot record disclosures; try later
 :class:`DuplicateRequestId`             ALREADY_EXISTS      the id was used here; send a new one
+development node that cannot decide     FAILED_PRECONDITION not answering — <reason> (readiness)
 anything else                           INTERNAL            the operator has the details
 ======================================  ==================  =====================================
 
@@ -26,6 +28,7 @@ from typing import Any, NoReturn
 import grpc
 
 from fieldgate.core.errors import InvalidRequestError
+from fieldgate.core.vocabulary import not_answering_words
 from fieldgate.node.audit_budget import AuditBudgetExceeded
 from fieldgate.node.errors import DisclosureLogError
 from fieldgate.node.limits import NodeLimitExceeded
@@ -58,6 +61,13 @@ INTERNAL = Status(
     grpc.StatusCode.INTERNAL, "the node failed to answer; its operator has the details"
 )
 """Whatever else went wrong: nothing is released and nothing internal is told."""
+
+
+def not_answering_status(reason: str) -> Status:
+    """A development node (no signed answer) that cannot decide any search: ``reason``
+    from :mod:`fieldgate.node.readiness`, the node's state and never the person's."""
+    words = not_answering_words(reason)
+    return Status(grpc.StatusCode.FAILED_PRECONDITION, f"this node is {words} ({reason})")
 
 
 def status_for(error: BaseException) -> Status:

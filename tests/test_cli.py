@@ -38,7 +38,16 @@ SUMMARY_KEYS = {
     "hits",
     "not_asked",
 }
-AGENCY_KEYS = {"node_id", "agency_name", "status", "detail", "elapsed_seconds", "hits"}
+AGENCY_KEYS = {
+    "node_id",
+    "agency_name",
+    "status",
+    "detail",
+    "answered",
+    "not_answering_reason",
+    "elapsed_seconds",
+    "hits",
+}
 HIT_KEYS = {"reference", "record_id", "record_kind", "score", "match_reasons", "contact", "fields"}
 CONTACT_KEYS = {"agency", "unit", "phone"}
 FIELD_KEYS = {"value", "sensitivity", "mask"}
@@ -62,6 +71,7 @@ def test_search_json_has_the_documented_shape(demo: DemoFederation) -> None:
     for agency in document["agencies"]:
         assert set(agency) == AGENCY_KEYS
         assert agency["status"] in {"answered", "timed_out", "unreachable", "error"}
+        assert agency["answered"] is (agency["status"] == "answered")
     for hit in hits:
         assert set(hit) == HIT_KEYS
         assert set(hit["contact"]) == CONTACT_KEYS

@@ -175,3 +175,20 @@ def test_node_policy_bundle_settings(tmp_path: Path) -> None:
     bad_key = bundled.replace("policy.pub.pem", "missing.pem")
     with pytest.raises(ConfigError, match="bundle_keys"):
         load_node_config(write(tmp_path, bad_key), env={})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FIELDGATE_NODE__LISTEN", "nowhere"),
+        ("FIELDGATE_NODE__MAX_HITS", "many"),
+        ("FIELDGATE_NODE__MAX_HITS", "-3"),
+        ("FIELDGATE_NODE__INSECURE", "perhaps"),
+        ("FIELDGATE_NODE__LISTN", "127.0.0.1:1"),
+    ],
+)
+def test_a_bad_value_from_the_environment_names_the_variable(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"set by environment variable {variable}"):
+        load_node_config(write(tmp_path, NODE), env={variable: value})

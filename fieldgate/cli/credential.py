@@ -130,7 +130,10 @@ def credential_issue(
             ),
             load_private_key(issuer_key),
         )
-    except (ValueError, KeyFileError) as exc:
+    except KeyFileError:
+        # A key file that cannot be used is bad input (exit 2, fieldgate.cli.main).
+        raise
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     emit_token(token, out)
 
@@ -170,7 +173,11 @@ def _reach(
 def credential_show(token_file: Path) -> None:
     """Print a credential's or warrant's claims (not verified: for reading only)."""
     try:
-        claims = jwt.decode(token_file.read_text().strip(), options={"verify_signature": False})
+        text = token_file.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{token_file}: not a token (not even text)") from None
+    try:
+        claims = jwt.decode(text, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:
         raise click.ClickException(f"{token_file}: not a token ({exc})") from None
     for key in ("iat", "nbf", "exp"):

@@ -5,11 +5,19 @@ module named after it (``fieldgate node ...`` in :mod:`fieldgate.cli.node`,
 ``fieldgate contract diff`` in :mod:`fieldgate.cli.contract.diff`, ...).
 
 Every expected failure (bad flags, bad files, a refused search) ends with a
-one-paragraph message and exit status 2, never a traceback.
+one-paragraph message and exit status 2, never a traceback. With ``--json``
+the failure is one JSON document on standard output instead, of a stable
+shape (schema ``fieldgate.error/v1``)::
+
+    {"schema": "fieldgate.error/v1",
+     "error": {"kind": "usage" | "input" | "file" | "refused" | "interrupted",
+               "message": "<what was wrong, naming the option, file or key>",
+               "exit_code": <the process's exit status>}}
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -69,23 +77,44 @@ cli.add_command(witness)
 cli.add_command(issuer)
 
 
-def main() -> None:
+ERROR_SCHEMA = "fieldgate.error/v1"
+"""Value of the ``schema`` key of a ``--json`` error document."""
+
+
+def _fail(kind: str, message: str, code: int, as_json: bool, show: object = None) -> None:
+    """End with ``code``: a JSON error document with ``--json``, else a message on stderr."""
+    if as_json:
+        document = {
+            "schema": ERROR_SCHEMA,
+            "error": {"kind": kind, "message": message, "exit_code": code},
+        }
+        click.echo(json.dumps(document, ensure_ascii=False))
+    elif isinstance(show, click.ClickException):
+        show.show()
+    else:
+        click.echo(f"error: {message}" if kind in ("input", "file") else message, err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning Fieldgate errors into clean messages."""
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, prog_name="fieldgate", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+        _fail("interrupted", "Aborted.", 130, as_json)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        kind = "usage" if isinstance(exc, click.UsageError) else "refused"
+        message = exc.format_message()
+        if isinstance(exc, click.BadParameter | click.MissingParameter):
+            kind = "input"
+        _fail(kind, message, exc.exit_code, as_json, exc)
     except FieldgateError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail("input", str(exc), 2, as_json)
     except OSError as exc:
         # A file or directory given on the command line that cannot be used.
-        where = f" {exc.filename}" if exc.filename else ""
-        click.echo(f"error:{where}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail("file", f"{where}{exc.strerror or exc}", 2, as_json)
     except KeyboardInterrupt:
-        sys.exit(130)
+        _fail("interrupted", "interrupted", 130, as_json)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from fieldgate.cli.progress import progress_bar
 from fieldgate.cli.serving import LOG_FORMAT_OPTION, ops_notes, serve_until_signal, setup_logging
@@ -33,6 +34,7 @@ from fieldgate.policy.contract_bundle_state import (
     reset_high_water,
     state_path,
 )
+from fieldgate.trust.keys import load_private_key, save_public_key
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -116,14 +118,26 @@ _CONFIG = click.option(
 
 @node.command("keygen")
 @_CONFIG
-def node_keygen(config_path: Path) -> None:
+@click.option(
+    "--public-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the public key (PEM) here, for auditors: `fieldgate audit verify "
+    "--key FILE`. With a key that exists already, only writes this file.",
+)
+def node_keygen(config_path: Path, public_out: Path | None) -> None:
     """Make the node's audit signing key (refuses to replace an existing one)."""
 
     config = load_node_config(config_path, os.environ)
     audit_config = config.audit or default_audit_config(config.database)
-    key = create_key(audit_config.key)
-    click.echo(f"wrote {audit_config.key} (mode 0600)")
+    if public_out is not None and audit_config.key.exists():
+        key = load_private_key(audit_config.key)
+    else:
+        key = create_key(audit_config.key)
+        click.echo(f"wrote {audit_config.key} (mode 0600)")
     click.echo(f"public key: {public_hex(key.public_key())}")
+    if public_out is not None:
+        save_public_key(key.public_key(), public_out)
+        click.echo(f"wrote {public_out} (public: give it to your auditors)")
 
 
 @node.command("purge")
@@ -164,6 +178,15 @@ def node_purge(
         stop.wait(every_hours * 3600)
 
 
+def _advance(bar: Progress, task: TaskID) -> Callable[[int, int], None]:
+    """A progress callback moving ``task`` of ``bar``."""
+
+    def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return advance
+
+
 def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
 
     config = load_node_config(config_path, os.environ)
@@ -171,8 +194,12 @@ def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_
     day = _purge_day(today)
     catalog = load_catalog(config.catalog)
     cutoff = audit_cutoff(day, audit_config.retention_days)
+    console = Console(stderr=True)
     with RecordStore.open(config.database) as store:
-        plan = plan_purge(store, catalog, day)
+        # Long on a large store (about 31 s for 100k records): show how far it is.
+        with progress_bar(console, by_bytes=False, disable=as_json) as bar:
+            task = bar.add_task("examining records", total=None)
+            plan = plan_purge(store, catalog, day, _advance(bar, task))
         summary = plan.summary()
         summary["audit_retention_days"] = audit_config.retention_days
         summary["audit_cutoff"] = cutoff.isoformat()
@@ -182,7 +209,9 @@ def _purge_once(config_path: Path, dry_run: bool, today: dt.datetime | None, as_
         else:
             audit_store = open_audit_log(config, maintenance=True)
             try:
-                apply_plan(plan, store, audit_store)
+                with progress_bar(console, by_bytes=False, disable=as_json) as bar:
+                    task = bar.add_task("disposing", total=len(plan.disposals))
+                    apply_plan(plan, store, audit_store, _advance(bar, task))
                 summary["audit_entries_removed"] = audit_store.purge_before(
                     cutoff,
                     minimum_days=audit_config.retention_floor,

@@ -3,6 +3,14 @@
 With ``--stream`` each agency is shown as soon as it ends, under a live
 "answered / pending / failed" line (or, with ``--json``, one JSON object per
 line); Ctrl-C cancels the search at the broker and exits with status 130.
+
+Exit status: 0 when every agency answered (with or without hits);
+:data:`EXIT_FAILED_VERIFICATION` (3) when some agency's answer failed
+verification (this wins over 4); :data:`EXIT_SOME_DID_NOT_ANSWER` (4) when
+some agency could not answer (signed ``not_answering``) or did not answer
+(timed out, unreachable, error) — its empty part means "could not answer",
+never "no record"; 1 for a search the broker refused or a broker that could
+not be reached; 2 for bad input.
 """
 
 from __future__ import annotations
@@ -17,24 +25,29 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from fieldgate.cli.files import read_token
 from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
 from fieldgate.client.render import agency_table, not_asked_table, progress_text, result_group
 from fieldgate.client.results import SearchResult
 from fieldgate.client.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
+from fieldgate.core.certs import check_server_role
 from fieldgate.core.inert_text import terminal_safe
 from fieldgate.core.names import split_full_name
 from fieldgate.core.tls import TLSFiles
 from fieldgate.core.vocabulary import AGENCY_TYPES, IDENTIFIER_KINDS, PURPOSES
 from fieldgate.trust.config import TrustConfig, build_store
 from fieldgate.trust.keys import load_enc_private_key, load_private_key
-from fieldgate.trust.tokens import Identity
+from fieldgate.trust.tokens import CREDENTIAL_TYPE, WARRANT_TYPE, Identity
 
 EXIT_FAILED_VERIFICATION = 3
 """Exit status when any agency's answer failed verification (never data, never "no record")."""
-EXIT_NOT_ANSWERING = 4
-"""Exit status when any agency signed that it could not answer (and none failed verification)."""
+EXIT_SOME_DID_NOT_ANSWER = 4
+"""Exit status when some agency could not answer (signed ``not_answering``) or did not
+answer (timed out, unreachable, error), and none failed verification."""
+EXIT_NOT_ANSWERING = EXIT_SOME_DID_NOT_ANSWER
+"""The same status, by its protocol-v2 name."""
 
 WARRANT_KEYS = {
     "id",
@@ -296,6 +309,8 @@ def search(
                 "with --credential your claims come from it: drop --subject, --agency, "
                 "--agency-type and --warrant (use --warrant-token for signed warrants)"
             )
+        # The token first: a file that is not one is named before anything else is asked.
+        credential_token = read_token(credential_path, "--credential", CREDENTIAL_TYPE)
         if enc_key_path is None or trust_bundle is None or revocations is None:
             raise click.UsageError(
                 "--credential needs --enc-key (answers are sealed to it), --trust-bundle and "
@@ -307,7 +322,7 @@ def search(
                 "federation authority you pin"
             )
         identity = Identity(
-            credential_path.read_text().strip(),
+            credential_token,
             load_private_key(key_path),
             load_enc_private_key(enc_key_path),
         )
@@ -333,6 +348,8 @@ def search(
     tls: TLSFiles | None = None
     if tls_ca and tls_cert and tls_key:
         tls = TLSFiles(tls_ca, tls_cert, tls_key)
+        # The broker's certificate must be a broker's (its role), not a node's or a person's.
+        check_server_role(broker_address, tls, "broker")
     elif tls_ca or tls_cert or tls_key:
         raise click.UsageError("mutual TLS needs all of --tls-ca, --tls-cert and --tls-key")
     elif insecure:
@@ -355,13 +372,12 @@ def search(
         "age_range": (age_min or 0, age_max or 0),
         "deadline_seconds": deadline,
         "identity": identity,
-        "warrant_tokens": [p.read_text().strip() for p in warrant_tokens],
+        "warrant_tokens": [read_token(p, "--warrant-token", WARRANT_TYPE) for p in warrant_tokens],
     }
     try:
         with SearchClient(broker_address, tls, answers=answers) as client:
             if stream:
-                finished = _show_stream(client.search_stream(requester, **query), as_json)
-                _exit_for(finished)
+                _exit_for(_show_stream(client.search_stream(requester, **query), as_json))
                 return
             result = client.search(requester, **query)
     except SearchError as exc:
@@ -381,38 +397,49 @@ def search(
 
 
 def _exit_for(result: SearchResult | None) -> None:
-    """Leave with the documented status when an answer failed verification or was refused."""
+    """Leave with the documented status (module docstring) when some agency did not answer.
+
+    A failed verification (3) wins over any other agency that did not answer (4).
+    """
     if result is None:
         return
     statuses = {a.status for a in result.agencies}
     if "failed_verification" in statuses:
         raise SystemExit(EXIT_FAILED_VERIFICATION)
-    if "not_answering" in statuses:
-        raise SystemExit(EXIT_NOT_ANSWERING)
+    if any(status != "answered" for status in statuses):
+        raise SystemExit(EXIT_SOME_DID_NOT_ANSWER)
 
 
 def _summary_line(result: SearchResult) -> Text:
     summary = result.to_json()["summary"]
-    text = Text(
+    line = Text(
         f"request {terminal_safe(result.request_id)}: {summary['answered']}/"
         f"{summary['agencies']} agencies answered, {summary['hits']} record(s) disclosed"
         + (f", {summary['not_asked']} not asked" if summary["not_asked"] else "")
     )
     if summary["failed_verification"]:
-        text.append(
+        line.append(
             f"; {summary['failed_verification']} answer(s) FAILED VERIFICATION "
             "(neither data nor 'no record')",
             style="bold red",
         )
     if summary["not_answering"]:
-        text.append(f"; {summary['not_answering']} agency(ies) could not answer", style="yellow")
-    return text
+        line.append(
+            f"; {summary['not_answering']} agency(ies) signed 'not answering'", style="yellow"
+        )
+    if summary["failed"]:
+        line.append(
+            f"\n{summary['failed']} agency(ies) could not answer: their records are unknown, "
+            "not absent",
+            style="bold red",
+        )
+    return line
 
 
 def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> SearchResult | None:
     """Show a streamed search as it goes; Ctrl-C cancels it (the iterator cancels the call).
 
-    Returns the whole result once the search finished.
+    Returns the finished search (None if the stream ended without its summary).
     """
     request_id = ""
     finished: SearchResult | None = None

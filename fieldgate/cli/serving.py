@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import click
 
 from fieldgate.broker.server import RunningBroker
-from fieldgate.core.logs import LOG_FORMATS, configure_logging
+from fieldgate.core.logs import LOG_FORMATS, capture_native_stderr, configure_logging
 from fieldgate.node.server import RunningNode
 
 GRACE_SECONDS = 5.0
@@ -59,6 +59,9 @@ def setup_logging(log_format: str) -> None:
     """Log to stderr in ``log_format``; JSON output includes INFO (one line per search)."""
     level = logging.getLogger().getEffectiveLevel()
     configure_logging(log_format, min(level, logging.INFO) if log_format == "json" else level)
+    if log_format == "json":
+        # gRPC's C core logs straight to stderr; in a JSON stream its lines are wrapped too.
+        capture_native_stderr()
 
 
 def ops_notes(running: RunningNode | RunningBroker) -> list[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,6 +16,7 @@ from fieldgate.trust.bundle_signing import (
     BundleSignatureError,
     is_signed,
     sign_bundle,
+    sign_revocations,
     unverified_payload,
 )
 from fieldgate.trust.keys import (
@@ -23,6 +26,7 @@ from fieldgate.trust.keys import (
     load_public_key,
     public_jwk,
 )
+from fieldgate.trust.refresh import TrustRefreshError, refresh
 from fieldgate.trust.trust_bundle import TrustUnavailable, parse_bundle, parse_nodes
 
 
@@ -187,28 +191,159 @@ def _check_and_write(
     click.echo(f"wrote {bundle}{' (signed)' if authority_key else ''}")
 
 
+_REVOCATION_KEYS = ("credentials", "issuers", "agency_types")
+
+
+def _load_revocations(path: Path) -> dict[str, object]:
+    document = _load_json(path, {key: [] for key in _REVOCATION_KEYS})
+    if is_signed(document):
+        try:
+            document = unverified_payload(document, path)
+        except BundleSignatureError as exc:
+            raise click.ClickException(str(exc)) from None
+        document.pop("kind", None)
+    return document
+
+
+def _write_revocations(path: Path, document: dict[str, object], authority_key: Path | None) -> None:
+    """Write the list (signed with ``authority_key`` if given), atomically."""
+    if authority_key is None:
+        _write_json(path, document)
+        return
+    document["issued_at"] = dt.datetime.now(dt.UTC).isoformat()
+    signed = sign_revocations(document, load_private_key(authority_key))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(signed, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _log_change(path: Path, action: str, entries: dict[str, list[str]], reason: str) -> Path:
+    """Append the change to ``<list>.log.jsonl``: who, when, what and why (never rewritten)."""
+    log_path = path.with_name(path.name + ".log.jsonl")
+    line = {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "action": action,
+        "operator": getpass.getuser(),
+        "reason": reason,
+        **entries,
+    }
+    with log_path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return log_path
+
+
+_REVOCATION_OPTIONS = (
+    click.option("--credential", "credentials", multiple=True, help="Credential id (jti)."),
+    click.option("--issuer", "issuers", multiple=True, help="Issuer id."),
+    click.option(
+        "--agency-type", "agency_types", multiple=True, type=click.Choice(sorted(AGENCY_TYPES))
+    ),
+    click.option(
+        "--authority-key",
+        type=EXISTING_FILE,
+        help="The federation authority's private key: writes the list signed (what "
+        "`trust refresh` and pinned parties fetching it require).",
+    ),
+)
+
+
+def _revocation_options(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_REVOCATION_OPTIONS):
+        command = option(command)
+    return command
+
+
 @trust.command("revoke")
 @click.argument("revocations", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--credential", "credentials", multiple=True, help="Credential id (jti).")
-@click.option("--issuer", "issuers", multiple=True, help="Issuer id.")
-@click.option(
-    "--agency-type", "agency_types", multiple=True, type=click.Choice(sorted(AGENCY_TYPES))
-)
+@_revocation_options
+@click.option("--reason", default="", help="Why (kept in the list's change log).")
 def trust_revoke(
     revocations: Path, credentials: tuple[str, ...], issuers: tuple[str, ...],
-    agency_types: tuple[str, ...],
+    agency_types: tuple[str, ...], authority_key: Path | None, reason: str,
 ) -> None:  # fmt: skip
     """Revoke credentials, issuers or whole agency types; nodes refuse them on the next search.
 
     Also refreshes the list's issued_at: run it (even with nothing to add) more
     often than the nodes' max_age_seconds, or they stop releasing.
     """
-    document = _load_json(revocations, {"credentials": [], "issuers": [], "agency_types": []})
-    for key, added in (("credentials", credentials), ("issuers", issuers),
-                       ("agency_types", agency_types)):  # fmt: skip
+    document = _load_revocations(revocations)
+    added = dict(zip(_REVOCATION_KEYS, (credentials, issuers, agency_types), strict=True))
+    for key in _REVOCATION_KEYS:
         current = document.get(key, [])
         if not isinstance(current, list):
             raise click.ClickException(f"{revocations}: {key} must be a list")
-        document[key] = sorted({*map(str, current), *added})
-    _write_json(revocations, document)
-    click.echo(f"wrote {revocations}")
+        document[key] = sorted({*map(str, current), *added[key]})
+    _write_revocations(revocations, document, authority_key)
+    if any(added.values()):
+        _log_change(revocations, "revoke", {k: list(v) for k, v in added.items() if v}, reason)
+    click.echo(f"wrote {revocations}{' (signed)' if authority_key else ''}")
+
+
+@trust.command("unrevoke")
+@click.argument("revocations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_revocation_options
+@click.option("--reason", required=True, help="Why the revocation was a mistake (logged).")
+def trust_unrevoke(
+    revocations: Path, credentials: tuple[str, ...], issuers: tuple[str, ...],
+    agency_types: tuple[str, ...], authority_key: Path | None, reason: str,
+) -> None:  # fmt: skip
+    """Undo a mistaken revocation: remove the entries named, log who and why, re-sign the list."""
+    document = _load_revocations(revocations)
+    removed = dict(zip(_REVOCATION_KEYS, (credentials, issuers, agency_types), strict=True))
+    if not any(removed.values()):
+        raise click.UsageError("name what to unrevoke: --credential, --issuer or --agency-type")
+    for key in _REVOCATION_KEYS:
+        current = document.get(key, [])
+        if not isinstance(current, list):
+            raise click.ClickException(f"{revocations}: {key} must be a list")
+        missing = set(removed[key]) - set(map(str, current))
+        if missing:
+            flag = "--" + key.rstrip("s").replace("_", "-")
+            raise click.BadParameter(
+                f"{', '.join(sorted(missing))} is not revoked in {revocations}", param_hint=flag
+            )
+        document[key] = sorted(set(map(str, current)) - set(removed[key]))
+    _write_revocations(revocations, document, authority_key)
+    log_path = _log_change(
+        revocations, "unrevoke", {k: list(v) for k, v in removed.items() if v}, reason
+    )
+    click.echo(f"wrote {revocations}{' (signed)' if authority_key else ''}; logged in {log_path}")
+
+
+@trust.command("refresh")
+@click.option(
+    "--source",
+    required=True,
+    help="Where the federation publishes them: a URL prefix or a directory.",
+)
+@click.option("--bundle", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--revocations", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--authority-key",
+    type=EXISTING_FILE,
+    required=True,
+    help="The federation authority's PUBLIC key: both files must be signed by it.",
+)
+@click.option("--max-age-seconds", type=click.FloatRange(1), default=86400.0, show_default=True)
+def trust_refresh(
+    source: str, bundle: Path, revocations: Path, authority_key: Path, max_age_seconds: float
+) -> None:
+    """Fetch the signed trust bundle and revocation list, verify them, then replace the local ones.
+
+    Anything refused (unsigned, wrongly signed, too old, older than what is
+    held) leaves the last good files in place and exits 1.
+    """
+    try:
+        done = refresh(
+            source,
+            bundle,
+            revocations,
+            authority=load_public_key(authority_key),
+            max_age=dt.timedelta(seconds=max_age_seconds),
+        )
+    except TrustRefreshError as exc:
+        raise click.ClickException(f"{exc}; kept {bundle} and {revocations} as they were") from None
+    click.echo(
+        f"refreshed {bundle} (issued {done.bundle_issued_at.isoformat()}) and {revocations} "
+        f"(issued {done.revocations_issued_at.isoformat()})"
+    )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from fieldgate.client.results import AgencyView, SearchResult, agency_view, hit_view
+from fieldgate.core.vocabulary import not_answering_words
 from fieldgate.trust.answers import NOT_ANSWERING, AnswerVerificationError, open_answer
 from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
 from fieldgate.v2 import broker_pb2
@@ -108,7 +109,9 @@ class AnswerCheck:
             return dataclasses.replace(
                 plain,
                 status=NOT_ANSWERING_STATUS,
-                detail=f"could not answer: {answer.reason or 'no reason given'}",
+                # The reason is inside the node's signature: no broker can add or strip it.
+                detail=f"{plain.agency_name}: {not_answering_words(answer.reason)}",
+                not_answering_reason=answer.reason,
                 hits=(),
             )
         return dataclasses.replace(plain, hits=tuple(hit_view(h) for h in answer.hits))

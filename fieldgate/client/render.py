@@ -61,6 +61,21 @@ def _fields_text(hit: HitView, *, masked: bool) -> Text:
     return text
 
 
+PHONE_WIDTH_CAP = 16
+"""The widest a phone number may make the "call" column (longer ones fold, never cut)."""
+
+
+def _score_text(hit: HitView) -> str:
+    """The match score, or why there is none: a pointer answer is not scored for the requester.
+
+    A pointer-only answer carries score 0 and no reasons (the score would use
+    withheld fields); "score 0.00" would read as "a bad match".
+    """
+    if hit.score == 0 and not hit.match_reasons:
+        return "not scored (pointer)"
+    return f"score {hit.score:.2f}"
+
+
 def agency_table(agency: AgencyView) -> Table:
     """One agency's status and hits."""
     style = STATUS_STYLE.get(agency.status, "red")
@@ -68,21 +83,32 @@ def agency_table(agency: AgencyView) -> Table:
         (_safe(agency.agency_name), "bold"),
         "  ",
         (STATUS_LABEL.get(agency.status, _safe(agency.status)), style),
-        f"  {len(agency.hits)} hit(s)",
+        f"  {len(agency.hits)} hit(s)"
+        if agency.status == "answered"
+        else ("" if agency.status == "not_answering" else "  could not answer"),
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
     table.add_column("reference (quote it)", no_wrap=True)
-    table.add_column("released")
-    table.add_column("masked")
-    table.add_column("call", no_wrap=False)
+    # Folded, never cut with an ellipsis: a released value is shown whole or not at all.
+    table.add_column("released", overflow="fold")
+    table.add_column("masked", overflow="fold")
+    # The phone number to call is the point of a pointer: never cut or broken, even at 80 columns.
+    phone_width = max((len(_safe(h.contact["phone"])) for h in agency.hits), default=0)
+    table.add_column("call", min_width=min(phone_width, PHONE_WIDTH_CAP), overflow="fold")
     if agency.status != "answered":
-        table.add_row(Text(_safe(agency.detail), style=style), "", "", "")
+        # Never "no records": this agency did not look, so nothing is known about the person.
+        table.add_row(
+            Text(f"{_safe(agency.detail)}\nnot searched: this is not 'no record'", style=style),
+            "",
+            "",
+            "",
+        )
     elif not agency.hits:
         table.add_row(Text("no records disclosed", style="dim"), "", "", "")
     for hit in agency.hits:
         record = Text.assemble(
             (_safe(hit.reference), "bold"),
-            f"\n{_safe(hit.record_kind)}\nscore {hit.score:.2f}\n",
+            f"\n{_safe(hit.record_kind)}\n{_score_text(hit)}\n",
             ("\n".join(_safe(r) for r in hit.match_reasons), "dim"),
         )
         # Text, not markup: a unit name is the agency's data and may hold brackets.

@@ -65,6 +65,9 @@ class AgencyView:
     detail: str
     elapsed_seconds: float
     hits: tuple[HitView, ...]
+    not_answering_reason: str = ""
+    """For status ``not_answering``: the reason inside the node's signed, sealed answer
+    (e.g. ``trust_stale``); set only once the answer opened and verified."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ def agency_json(agency: AgencyView) -> dict[str, Any]:
         "agency_name": agency.agency_name,
         "status": agency.status,
         "detail": agency.detail,
+        # Only "answered" means the agency looked; anything else is "could not answer".
+        "answered": agency.status == "answered",
+        "not_answering_reason": agency.not_answering_reason,
         "elapsed_seconds": agency.elapsed_seconds,
         "hits": [
             {

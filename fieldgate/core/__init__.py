@@ -11,6 +11,7 @@ Modules:
 - :mod:`fieldgate.core.claims`: validation of the requester's claims.
 - :mod:`fieldgate.core.config`: TOML configuration with environment overrides.
 - :mod:`fieldgate.core.tls`: mutual TLS for every hop: a development CA, certificates, credentials.
+- :mod:`fieldgate.core.certs`: certificates for a real deployment: given names, a bound role.
 - :mod:`fieldgate.core.logs`: server log output, human text or JSON lines, with request ids.
 - :mod:`fieldgate.core.answer_caps`: The protocol's caps on answers: what one node may send, and so
   what a broker ans.

@@ -36,6 +36,22 @@ class ConfigError(FieldgateError):
         self.reason = reason
 
 
+class EnvValue(str):
+    """A setting's text as it came from an environment variable, remembering which one.
+
+    Errors about it name the variable (a bad value set in a Kubernetes manifest
+    is otherwise hard to find).
+    """
+
+    variable: str
+
+    def __new__(cls, value: str, variable: str) -> EnvValue:
+        """``value`` as read from ``variable``."""
+        text = super().__new__(cls, value)
+        text.variable = variable
+        return text
+
+
 def read_toml(path: Path, *, env: Mapping[str, str], table: str) -> dict[str, Any]:
     """Read ``path`` and apply the ``FIELDGATE_<TABLE>__*`` overrides found in ``env``."""
     try:
@@ -45,6 +61,10 @@ def read_toml(path: Path, *, env: Mapping[str, str], table: str) -> dict[str, An
         raise ConfigError("", f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"not valid TOML: {exc}", str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("", "not a UTF-8 text file (is this the config?)", str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("", "is a directory, not a config file", str(path)) from None
     marker = f"FIELDGATE_{table.upper()}__"
     for name, value in env.items():
         if not name.startswith(marker):
@@ -58,7 +78,7 @@ def read_toml(path: Path, *, env: Mapping[str, str], table: str) -> dict[str, An
             if not isinstance(inner, dict):
                 raise ConfigError(".".join(keys), f"override {name} names a value, not a table")
             target = inner
-        target[keys[-1]] = value
+        target[keys[-1]] = EnvValue(value, name)
     return document
 
 
@@ -72,6 +92,17 @@ class Section:
         self._base = base
         self._read: set[str] = set()
 
+    def _error(self, key: str, reason: str) -> ConfigError:
+        """The error for ``key``, naming the environment variable if the value came from one."""
+        value = self._table.get(key)
+        if isinstance(value, EnvValue):
+            reason = f"{reason} (set by environment variable {value.variable})"
+        return ConfigError(self._key(key), reason)
+
+    def key_name(self, key: str) -> str:
+        """The full dotted name of ``key`` in this table, for errors raised by callers."""
+        return self._key(key)
+
     def _key(self, key: str) -> str:
         return f"{self._name}.{key}" if self._name else key
 
@@ -79,7 +110,7 @@ class Section:
         self._read.add(key)
         if key not in self._table:
             if default is ...:
-                raise ConfigError(self._key(key), "is required")
+                raise self._error(key, "is required")
             return default
         return self._table[key]
 
@@ -87,7 +118,7 @@ class Section:
         """A non-empty string."""
         value = self._raw(key, default)
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(self._key(key), f"must be a non-empty string, not {value!r}")
+            raise self._error(key, f"must be a non-empty string, not {value!r}")
         return value.strip()
 
     def number(self, key: str, default: Any = ..., *, minimum: float = 0.0) -> float:
@@ -96,9 +127,9 @@ class Section:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(self._key(key), f"must be a number, not {value!r}") from None
+            raise self._error(key, f"must be a number, not {value!r}") from None
         if isinstance(value, bool) or number < minimum:
-            raise ConfigError(self._key(key), f"must be a number ≥ {minimum}, not {value!r}")
+            raise self._error(key, f"must be a number ≥ {minimum}, not {value!r}")
         return number
 
     def integer(self, key: str, default: Any = ..., *, minimum: int = 0) -> int:
@@ -107,9 +138,9 @@ class Section:
         try:
             number = int(value)
         except (TypeError, ValueError):
-            raise ConfigError(self._key(key), f"must be an integer, not {value!r}") from None
+            raise self._error(key, f"must be an integer, not {value!r}") from None
         if isinstance(value, bool | float) or number < minimum:
-            raise ConfigError(self._key(key), f"must be an integer ≥ {minimum}, not {value!r}")
+            raise self._error(key, f"must be an integer ≥ {minimum}, not {value!r}")
         return number
 
     def boolean(self, key: str, default: Any = ...) -> bool:
@@ -122,7 +153,7 @@ class Section:
             return True
         if text in {"false", "0", "no"}:
             return False
-        raise ConfigError(self._key(key), f"must be true or false, not {value!r}")
+        raise self._error(key, f"must be true or false, not {value!r}")
 
     def string_list(self, key: str, default: Any = ...) -> tuple[str, ...]:
         """A non-empty list of non-empty strings."""
@@ -132,7 +163,7 @@ class Section:
             or not value
             or not all(isinstance(v, str) and v.strip() for v in value)
         ):
-            raise ConfigError(self._key(key), f"must be a non-empty list of strings, not {value!r}")
+            raise self._error(key, f"must be a non-empty list of strings, not {value!r}")
         return tuple(v.strip() for v in value)
 
     def names(self) -> list[str]:
@@ -162,25 +193,25 @@ class Section:
         value = self.string(key, default)
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ConfigError(self._key(key), f"must be host:port, not {value!r}")
+            raise self._error(key, f"must be host:port, not {value!r}")
         return value
 
     def section(self, key: str, *, required: bool = True) -> Section:
         """A nested table."""
         value = self._raw(key, ... if required else {})
         if not isinstance(value, Mapping):
-            raise ConfigError(self._key(key), "must be a table")
+            raise self._error(key, "must be a table")
         return Section(value, self._key(key), self._base)
 
     def sections(self, key: str) -> list[Section]:
         """An array of tables (``[[key]]``)."""
         value = self._raw(key, ...)
         if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-            raise ConfigError(self._key(key), "must be an array of tables")
+            raise self._error(key, "must be an array of tables")
         return [Section(v, f"{self._key(key)}[{i}]", self._base) for i, v in enumerate(value)]
 
     def finish(self) -> None:
         """Refuse any key that was not read: it is a typo or belongs elsewhere."""
         unknown = sorted(set(self._table) - self._read)
         if unknown:
-            raise ConfigError(self._key(unknown[0]), "unknown key")
+            raise self._error(unknown[0], "unknown key")

@@ -21,11 +21,15 @@ never arbitrary ``extra`` values a caller might fill with names.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import datetime as dt
 import json
 import logging
+import os
+import sys
+import threading
 from collections.abc import Iterator
 
 LOG_FORMATS = ("text", "json")
@@ -96,3 +100,47 @@ def configure_logging(log_format: str, level: int) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+
+
+NATIVE_LOGGER = "grpc.native"
+"""Logger name of lines written straight to the stderr file descriptor by native code."""
+
+
+def capture_native_stderr() -> None:
+    """Route everything written to file descriptor 2 through the logging handlers.
+
+    gRPC's C core (and any other native code) writes its own log lines straight
+    to the stderr descriptor, bypassing :mod:`logging`: in a JSON log stream
+    such a line breaks every collector's parser. After this call the root
+    logger's handlers write to a copy of the original stderr, and each line
+    anything else writes to descriptor 2 becomes a record of
+    :data:`NATIVE_LOGGER` (formatted like every other line). For the serving
+    commands only: it takes over the process's stderr for good.
+    """
+    original = os.dup(2)
+    stream = os.fdopen(original, "w", buffering=1, encoding="utf-8", errors="replace")
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    native = logging.getLogger(NATIVE_LOGGER)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.strip():
+                    native.warning("%s", line.rstrip("\n")[:4000])
+
+    thread = threading.Thread(target=pump, name="native-stderr", daemon=True)
+    thread.start()
+
+    def drain() -> None:
+        # At exit: end the pipe so the last lines written are logged, not lost.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.close(2)
+        thread.join(timeout=2)
+
+    atexit.register(drain)

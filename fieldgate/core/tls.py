@@ -85,6 +85,11 @@ def peer_name(auth_context: Mapping[str, Iterable[bytes]]) -> str:
     return names[0].decode("utf-8", "replace") if names else ""
 
 
+def write_pem(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write a PEM file; a private one readable by its owner only."""
+    _write(path, data, private=private)
+
+
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)

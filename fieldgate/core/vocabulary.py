@@ -35,3 +35,21 @@ IDENTIFIER_KINDS: frozenset[str] = frozenset(
 
 AUTHORITY_KINDS: frozenset[str] = frozenset({"criminal_judicial_warrant"})
 """Kinds of legal authority contracts know."""
+
+NOT_ANSWERING_REASONS: dict[str, str] = {
+    "no_contract": "no usable contract",
+    "trust_stale": "trust data stale",
+    "trust_unavailable": "trust data missing or unreadable",
+    "audit_unavailable": "audit log unavailable",
+}
+"""Why a node cannot decide any search (reason → words for the requester's table).
+
+The node says this for every search alike while it lasts, so it reveals
+nothing about any person (issue 16 item 5).
+"""
+
+
+def not_answering_words(reason: str) -> str:
+    """``"not answering — <words>"`` for a known reason; an unknown one is named as unknown."""
+    words = NOT_ANSWERING_REASONS.get(reason, "unknown reason")
+    return f"not answering — {words}"

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -86,7 +87,7 @@ class DevTrust:
     def authority_path(self) -> Path:
         return self.directory / "federation.pub.pem"
 
-    def config(self, **overrides: float) -> TrustConfig:
+    def config(self, **overrides: Any) -> TrustConfig:
         """The ``trust`` settings pointing at this kit's files (pinning its authority)."""
         authority = self.authority_path if self.sign else None
         return TrustConfig(

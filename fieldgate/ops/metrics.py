@@ -20,6 +20,8 @@ record id or subject is ever a label.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
@@ -30,13 +32,17 @@ import grpc
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     disable_created_metrics,
 )
 from prometheus_client.exposition import start_http_server
 
+from fieldgate.core.certs import expiry_of
 from fieldgate.core.errors import FieldgateError
+from fieldgate.core.tls import TLSFiles
+from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
 
 OTHER = "other"
 """Label value standing for anything outside a label's known set."""
@@ -62,6 +68,67 @@ GRPC_HANDLING_BUCKETS = (
 def bounded(value: str, allowed: Collection[str]) -> str:
     """``value`` if it is one of ``allowed``, else :data:`OTHER` (keeps label sets bounded)."""
     return value if value in allowed else OTHER
+
+
+def track_certificate_expiry(registry: CollectorRegistry, prefix: str, tls: TLSFiles) -> Gauge:
+    """``<prefix>_certificate_expiry_seconds``: when each certificate in use expires.
+
+    The value is the Unix time (seconds) of the certificate's ``notAfter``, for
+    ``certificate`` = ``own`` (the certificate this server presents and calls
+    with) and ``ca`` (the CA it trusts), read when the server started — the
+    ones it actually uses. A file that cannot be read exports 0, which the
+    14-day alert (``FieldgateCertificateExpiring``) also catches.
+    """
+    gauge = Gauge(
+        f"{prefix}_certificate_expiry_seconds",
+        "Unix time at which each TLS certificate this server uses expires "
+        "(certificate=own: the one it presents; ca: the CA it trusts).",
+        ["certificate"],
+        registry=registry,
+    )
+    for label, path in (("own", tls.cert), ("ca", tls.ca)):
+        expires = expiry_of(path)
+        gauge.labels(label).set(expires.timestamp() if expires is not None else 0)
+    return gauge
+
+
+def track_trust_age(registry: CollectorRegistry, prefix: str, store: TrustStore) -> Gauge:
+    """``<prefix>_trust_issued_at_seconds`` and ``<prefix>_trust_max_age_seconds``.
+
+    The first is the Unix time the trust bundle (``file=bundle``) and the
+    revocation list (``file=revocations``) in use were issued (0 while none
+    can be read), read at each scrape; the second is the age at which the
+    party stops trusting them. ``FieldgateTrustAgeing`` fires at half of it,
+    well before searches stop.
+    """
+    issued = Gauge(
+        f"{prefix}_trust_issued_at_seconds",
+        "Unix time at which the trust file in use was issued (file=bundle or revocations).",
+        ["file"],
+        registry=registry,
+    )
+    limit = Gauge(
+        f"{prefix}_trust_max_age_seconds",
+        "Age at which this party stops trusting its trust files (and releases nothing).",
+        registry=registry,
+    )
+    limit.set(store.max_age.total_seconds())
+
+    def issued_at(which: str) -> Callable[[], float]:
+        def read() -> float:
+            with contextlib.suppress(TrustUnavailable):
+                store.current(dt.datetime.now(dt.UTC))  # picks up a refreshed file
+            state = store.last_loaded()
+            if state is None:
+                return 0.0
+            when = state.bundle_issued_at if which == "bundle" else state.revocations_issued_at
+            return when.timestamp()
+
+        return read
+
+    for which in ("bundle", "revocations"):
+        issued.labels(which).set_function(issued_at(which))
+    return issued
 
 
 def new_registry(*, process: bool = True) -> CollectorRegistry:

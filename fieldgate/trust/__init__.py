@@ -40,4 +40,6 @@ Modules:
   token for a credential.
 - :mod:`fieldgate.trust.bundle_signing`: A trust bundle signed by the federation authority, and how
   every party opens it.
+- :mod:`fieldgate.trust.refresh`: fetch, verify, then replace the trust files (or keep the last
+  good ones).
 """

@@ -7,6 +7,12 @@ key whose payload is the bundle document itself (``issued_at``, ``issuers``,
 authority's public key (``[*.trust] authority_key``); with a pinned key an
 unsigned bundle, or one signed by any other key, is refused and the party
 releases nothing until it is fixed (fail closed).
+
+A revocation list can be signed the same way; its payload carries ``"kind":
+"revocations"`` so a signed bundle can never be passed off as a (nearly
+empty) revocation list, nor a revocation list as a bundle
+(:func:`open_revocations`). Lists fetched by ``fieldgate trust refresh`` must
+be signed; a list an operator writes locally may be plain.
 """
 
 from __future__ import annotations
@@ -90,4 +96,36 @@ def open_bundle(
         raise BundleSignatureError(f"{where}: signed bundle unreadable ({exc})") from None
     if not isinstance(payload, dict):
         raise BundleSignatureError(f"{where}: signed bundle payload is not an object")
+    return payload
+
+
+REVOCATIONS_KIND = "revocations"
+"""The ``kind`` of a signed revocation list's payload."""
+
+
+def sign_revocations(document: Mapping[str, Any], authority: Ed25519PrivateKey) -> dict[str, str]:
+    """The signed form of a revocation list (its payload marked ``kind: revocations``)."""
+    return sign_bundle({**document, "kind": REVOCATIONS_KIND}, authority)
+
+
+def open_revocations(
+    document: Mapping[str, object],
+    authority: Ed25519PublicKey | None,
+    where: Path,
+    *,
+    require_signed: bool = False,
+) -> Mapping[str, object]:
+    """The revocation list a party may use: a signed one verified, a plain one as it is.
+
+    Raises:
+        BundleSignatureError: a signed list not signed by ``authority``, a signed
+            bundle passed as a list, or a plain list where ``require_signed``.
+    """
+    if not is_signed(document):
+        if require_signed:
+            raise BundleSignatureError(f"{where}: revocation list not signed by the authority")
+        return document
+    payload = open_bundle(document, authority, where)
+    if payload.get("kind") != REVOCATIONS_KIND:
+        raise BundleSignatureError(f"{where}: a signed document that is not a revocation list")
     return payload

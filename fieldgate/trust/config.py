@@ -8,6 +8,8 @@
     max_age_seconds = 86400           # older files: release nothing until refreshed
     clock_skew_seconds = 60           # tolerance for credential and proof times
     authority_key = "federation.pub.pem"  # pinned: only a bundle it signed is used
+    source = "https://trust.example.org/federation/"  # optional: fetch both from here
+    refresh_seconds = 3600            # how often (needs authority_key)
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from fieldgate.core.config import Section
+from fieldgate.core.config import ConfigError, Section
 from fieldgate.trust.keys import load_public_key
+from fieldgate.trust.refresh import TrustRefresher
 from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.trust.verify import SearchVerifier
 
@@ -36,6 +39,10 @@ class TrustConfig:
     """Clock tolerance for credential validity and proof timestamps."""
     authority_key: Path | None = None
     """The pinned federation authority key: an unsigned or wrongly signed bundle is refused."""
+    source: str | None = None
+    """Where the federation publishes both files (URL prefix or directory); None: no refresh."""
+    refresh_seconds: float = 3600.0
+    """How often to refresh from ``source`` (:mod:`fieldgate.trust.refresh`)."""
 
 
 def trust_config(section: Section) -> TrustConfig:
@@ -46,7 +53,13 @@ def trust_config(section: Section) -> TrustConfig:
         max_age_seconds=section.number("max_age_seconds", 86400.0, minimum=1.0),
         clock_skew_seconds=section.number("clock_skew_seconds", 60.0, minimum=1.0),
         authority_key=section.optional_path("authority_key"),
+        source=section.string("source") if section.has("source") else None,
+        refresh_seconds=section.number("refresh_seconds", 3600.0, minimum=10.0),
     )
+    if config.source is not None and config.authority_key is None:
+        raise ConfigError(
+            section.key_name("source"), "needs authority_key: fetched trust must be verified"
+        )
     section.finish()
     return config
 
@@ -69,3 +82,17 @@ def build_store(config: TrustConfig) -> TrustStore:
 def build_verifier(config: TrustConfig) -> SearchVerifier:
     """A verifier watching the configured files."""
     return SearchVerifier(build_store(config), skew_seconds=config.clock_skew_seconds)
+
+
+def build_refresher(config: TrustConfig) -> TrustRefresher | None:
+    """The scheduled refresh of the configured files (None without a ``source``); not started."""
+    if config.source is None or config.authority_key is None:
+        return None
+    return TrustRefresher(
+        config.source,
+        config.bundle,
+        config.revocations,
+        authority=load_public_key(config.authority_key),
+        max_age=dt.timedelta(seconds=config.max_age_seconds),
+        every_seconds=config.refresh_seconds,
+    )

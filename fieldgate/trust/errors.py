@@ -9,6 +9,7 @@
     ├── LoginRefused (oidc)                 an ID token or login the issuer will not exchange
     ├── OpenError (sealed_search)           a sealed query that does not open to this search
     ├── SealingError (sealing)              an HPKE envelope that cannot be made or opened
+    ├── TrustRefreshError (refresh)         a fetched bundle or list refused; the last good kept
     ├── TrustUnavailable (trust_bundle)     the trust bundle or revocation list is unusable
     └── VerificationError (verify)          a signed search that does not verify (``reason``)
 

@@ -65,13 +65,21 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
-    """Read an Ed25519 public key PEM (or the public half of a private key PEM)."""
+    """Read an Ed25519 public key PEM.
+
+    A private key is refused where a public one is asked for: it would work,
+    but a private key copied to where public keys go (a node, a bundle, a
+    ticket) is a leaked key.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise KeyFileError(f"{path}: {exc.strerror}") from None
     if b"PRIVATE KEY" in data:
-        return load_private_key(path).public_key()
+        raise KeyFileError(
+            f"{path}: is a PRIVATE key; give its public key (the .pub file keygen wrote "
+            "beside it) — and keep the private one where it was"
+        )
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:

@@ -40,12 +40,20 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.vocabulary import AGENCY_TYPES
-from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle
+from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle, open_revocations
 from fieldgate.trust.keys import enc_key_from_jwk, key_from_jwk
 
 
 class TrustUnavailable(FieldgateError):
-    """The trust bundle or revocation list is missing, broken or too old."""
+    """The trust bundle or revocation list is missing, broken or too old.
+
+    Attributes:
+        stale: True when the files are readable but older than the maximum age.
+    """
+
+    def __init__(self, message: str, *, stale: bool = False) -> None:
+        super().__init__(message)
+        self.stale = stale
 
 
 @dataclass(frozen=True)
@@ -220,9 +228,11 @@ class TrustStore:
     def _load(self) -> TrustState:
         try:
             bundle = open_bundle(_read(self.bundle_path), self.authority, self.bundle_path)
+            revocations = open_revocations(
+                _read(self.revocations_path), self.authority, self.revocations_path
+            )
         except BundleSignatureError as exc:
             raise TrustUnavailable(str(exc)) from None
-        revocations = _read(self.revocations_path)
         issuers, courts, bundle_time = parse_bundle(bundle, self.bundle_path)
         return TrustState(
             issuers=issuers,
@@ -261,6 +271,12 @@ class TrustStore:
         ):
             if now - issued > self.max_age:
                 raise TrustUnavailable(
-                    f"{label} issued {issued.isoformat()} is older than {self.max_age}; refresh it"
+                    f"{label} issued {issued.isoformat()} is older than {self.max_age}; refresh it",
+                    stale=True,
                 )
         return state
+
+    def last_loaded(self) -> TrustState | None:
+        """The state last read from the files, however old (None if none could be read)."""
+        with self._lock:
+            return self._state

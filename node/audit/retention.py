@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,22 +158,42 @@ def plan_record(record: Record, catalog: FieldCatalog, today: dt.date) -> Dispos
     return disposal(False, remaining=remaining)
 
 
-def plan_purge(store: RecordStore, catalog: FieldCatalog, today: dt.date) -> PurgePlan:
-    """Examine every record and plan its disposal."""
+def plan_purge(
+    store: RecordStore,
+    catalog: FieldCatalog,
+    today: dt.date,
+    progress: Callable[[int, int], None] | None = None,
+) -> PurgePlan:
+    """Examine every record and plan its disposal.
+
+    ``progress(examined, total)`` is called every :data:`CHUNK` records and at the end.
+    """
     plan = PurgePlan(today, dict(catalog.retention_days))
+    total = store.count() if progress is not None else 0
     for record in store.iter_records():
         plan.examined += 1
+        if progress is not None and plan.examined % CHUNK == 0:
+            progress(plan.examined, total)
         if event_date(record) is None:
             plan.undated += 1
             continue
         disposal = plan_record(record, catalog, today)
         if disposal is not None:
             plan.disposals.append(disposal)
+    if progress is not None:
+        progress(plan.examined, max(total, plan.examined))
     return plan
 
 
-def apply_plan(plan: PurgePlan, store: RecordStore, audit: AuditStore) -> int:
+def apply_plan(
+    plan: PurgePlan,
+    store: RecordStore,
+    audit: AuditStore,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Write each chunk of disposals to the audit log, then apply it to the store.
+
+    ``progress(done, total)`` is called after each chunk.
 
     Returns:
         The number of records changed or deleted.
@@ -205,6 +225,8 @@ def apply_plan(plan: PurgePlan, store: RecordStore, audit: AuditStore) -> int:
             )
             raise
         done += len(chunk)
+        if progress is not None:
+            progress(done, len(plan.disposals))
     return done
 
 

@@ -52,6 +52,10 @@ class AuditReadError(NodeError):
     """An audit database that cannot be opened or read."""
 
 
+class NotAnAuditDatabase(AuditReadError):
+    """A file that is no Fieldgate audit database at all (a wrong ``--db``, not tampering)."""
+
+
 @dataclass(frozen=True)
 class EntryRow:
     """One row of ``entries`` as stored."""
@@ -138,7 +142,15 @@ class AuditReader:
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_schema")}
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise AuditReadError(f"{path}: cannot read as an audit database: {exc}") from exc
-        if not {"audit_meta", "entries", "checkpoints"} <= tables:
+        wanted = {"audit_meta", "entries", "checkpoints"}
+        if not wanted & tables:
+            # None of the log's tables: another database (records, limits), not a damaged log.
+            self.db.close()
+            raise NotAnAuditDatabase(
+                f"{path}: is not a Fieldgate audit database (no audit tables; is --db the "
+                "node's audit log, <database>.audit.sqlite?)"
+            )
+        if not wanted <= tables:
             self.db.close()
             raise AuditReadError(f"{path}: is not a Fieldgate audit database")
 

@@ -35,6 +35,7 @@ from fieldgate.node.audit.schema import (
     SCHEMA_FORMAT,
     AuditReader,
     AuditReadError,
+    NotAnAuditDatabase,
     schema_differences,
 )
 
@@ -59,6 +60,7 @@ def verify_log(
 
     Raises:
         AuditReadError: ``path`` does not exist.
+        NotAnAuditDatabase: ``path`` holds no audit log at all (a wrong path, not tampering).
     """
     report = VerifyReport(str(path))
     if not path.is_file():
@@ -66,6 +68,8 @@ def verify_log(
     try:
         with AuditReader(path) as reader:
             _verify(reader, report, public_key, exports)
+    except NotAnAuditDatabase:
+        raise
     except (AuditReadError, sqlite3.Error, UnicodeDecodeError) as exc:
         report.add(Problem("unreadable", f"the audit database cannot be read: {exc}"))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:

@@ -71,7 +71,8 @@ def test_list_nodes_names_no_internal_address(demo: DemoFederation) -> None:
     with channel:
         listed = stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10)
         request = build_request(DETECTIVE, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob)
-        started = next(iter(stub.SearchStream(request, timeout=10)))
+        stream = stub.SearchStream(broker_pb2.SearchStreamRequest(search=request), timeout=10)
+        started = next(iter(stream))
     assert [n.node_id for n in listed.nodes] == ["kcso", "spd", "pcso"]
     # No requester sees a node's internal address (issue 16): not listed, not streamed.
     addresses = {demo.node_address(n) for n in ("kcso", "spd", "pcso")}

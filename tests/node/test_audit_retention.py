@@ -126,9 +126,14 @@ def test_purge_removes_exactly_the_expired_classes_and_the_log_still_verifies(
         key = ensure_key(tmp_path / "key.pem")
         audit = AuditStore.open(tmp_path / "audit.sqlite", node_id="kcso", key=key)
         audit.append("search", {"request_id": "earlier"})
-        plan = plan_purge(store, catalog, TODAY)
+        examined: list[tuple[int, int]] = []
+        disposed: list[tuple[int, int]] = []
+        plan = plan_purge(store, catalog, TODAY, lambda *done: examined.append(done))
         assert plan.summary()["records_undated_kept"] == 1
-        apply_plan(plan, store, audit)
+        apply_plan(plan, store, audit, lambda *done: disposed.append(done))
+        # Progress is reported, ending at the whole (the purge CLI's bar follows it).
+        assert examined[-1] == (len(before), len(before))
+        assert disposed[-1] == (len(plan.disposals), len(plan.disposals))
         after = {r.record_id: r for r in store.iter_records()}
         audit.close()
         # Searches still find what is left, through rebuilt indexes.

@@ -196,7 +196,16 @@ def test_broken_contracts_release_nothing_and_the_search_goes_on(
             dob=DEMO_SUBJECT.dob,
         )
     by_node = {a.node_id: a for a in result.agencies}
-    assert {a.status for a in result.agencies} == {"answered"}
+    # Without a usable contract a node says it cannot decide: never "no record".
+    # (Development nodes: no signed answer to carry the reason, so an error status
+    # naming it; a verifying node signs `not_answering` inside its sealed answer,
+    # tests/trust/test_not_answering.py.)
+    for node_id in ("broken", "missing", "none"):
+        assert by_node[node_id].status == "error", node_id
+        assert "not answering — no usable contract" in by_node[node_id].detail
+    # A contract that loads but fails on a record withholds that record (the node decided).
+    for node_id in ("conflicting", "malformed", "good"):
+        assert by_node[node_id].status == "answered", node_id
     for node_id in ("broken", "missing", "conflicting", "malformed", "none"):
         assert by_node[node_id].hits == (), node_id
     # The working node holds the same records and does release them.

@@ -134,14 +134,15 @@ def test_a_node_without_a_contract_is_not_serving(loop: LoopThread, tmp_path: Pa
         samples = parse(scrape(running.metrics_port))
         assert value(samples, "fieldgate_node_ready") == 0
         assert value(samples, "fieldgate_node_contract_info", version="") == 1
-        # It still answers (with nothing), and stays NOT_SERVING.
-        assert list(search(running).hits) == []
+        # It says it cannot decide (a development node has no signed answer to carry the
+        # reason: a FAILED_PRECONDITION status naming it, never "0 hits"); NOT_SERVING.
+        with pytest.raises(grpc.RpcError) as not_answering:
+            search(running)
+        assert not_answering.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "no_contract" in (not_answering.value.details() or "")
         assert health(port) == "NOT_SERVING"
-        # Per matching record, so on the agency-only port (node/metrics.py).
-        assert running.private_metrics_port is not None
-        private = parse(scrape(running.private_metrics_port))
-        errors = value(private, "fieldgate_node_policy_errors_total")
-        assert errors >= 1
+        samples = parse(scrape(running.metrics_port))
+        assert value(samples, "fieldgate_node_not_answering_total", reason="no_contract") >= 1
     finally:
         loop.run(running.stop(0))
 

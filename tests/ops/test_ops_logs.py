@@ -230,3 +230,32 @@ address = "{node_address}"
         line.get("request_id") == rid and "answered" in line["message"] for line in node_log
     ), node_log
     assert all({"time", "level", "logger", "message"} <= set(line) for line in node_log)
+
+
+NATIVE_NOISE = """
+import logging, os, sys
+from fieldgate.core.logs import capture_native_stderr, configure_logging
+configure_logging("json", logging.INFO)
+capture_native_stderr()
+logging.getLogger("fieldgate.node").info("started")
+# What gRPC's C core does: a raw line on descriptor 2, past the logging module.
+os.write(2, b"E0000 00:00:1700000000.000000   4242 chttp2_transport.cc:1234] ssl handshake\\n")
+sys.stderr.write("a stray print to stderr\\n")
+sys.stderr.flush()
+logging.getLogger("fieldgate.node").info("done")
+"""
+
+
+def test_native_stderr_lines_become_json_lines_too() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", NATIVE_NOISE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    messages = {line["message"]: line["logger"] for line in lines}
+    assert messages["started"] == "fieldgate.node"
+    assert "done" in messages
+    native = [m for m, logger in messages.items() if logger == "grpc.native"]
+    assert len(native) == 2
+    assert "ssl handshake" in native[0]
+    assert native[1] == "a stray print to stderr"

@@ -362,9 +362,16 @@ def test_labels_come_from_bounded_sets_and_never_name_anyone(ops: OpsFederation)
     broker = parse(texts["broker"])
     assert label_values(broker, "fieldgate_broker_node_calls_total", "status") == {
         "answered",
+        "not_answering",
         "deadline",
         "unreachable",
         "error",
+    }
+    assert label_values(node, "fieldgate_node_not_answering_total", "reason") == {
+        "no_contract",
+        "trust_stale",
+        "trust_unavailable",
+        "audit_unavailable",
     }
 
 

@@ -20,7 +20,7 @@ from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.trust_bundle import TrustUnavailable
 from tests.trust import test_trust_e2e
-from tests.trust.test_trust_e2e import Trusted, assert_nothing_at_node, detective, node_answer, sign
+from tests.trust.test_trust_e2e import Trusted, assert_not_answering, detective, node_answer, sign
 
 trusted = test_trust_e2e.trusted
 """The signed federation fixture (its bundle signed, its parties pinning the authority)."""
@@ -80,9 +80,9 @@ def test_a_node_given_a_rogue_bundle_releases_nothing(trusted: Trusted) -> None:
         issuers.append({**issuers[0], "id": "rogue", "agency": "rogue-pd"})
         document["issuers"] = issuers
         kit.bundle_path.write_text(json.dumps(sign_bundle(document, rogue_issuer)))
-        assert_nothing_at_node(trusted, sign(detective(kit)), "trust_unavailable")
+        assert_not_answering(trusted, sign(detective(kit)), "trust_unavailable")
         kit.bundle_path.write_text(json.dumps(document))  # and unsigned
-        assert_nothing_at_node(trusted, sign(detective(kit)), "trust_unavailable")
+        assert_not_answering(trusted, sign(detective(kit)), "trust_unavailable")
     finally:
         kit.write()
     assert node_answer(trusted, "kcso", sign(detective(kit))).hits

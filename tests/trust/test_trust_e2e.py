@@ -36,6 +36,7 @@ from fieldgate.devkit.synthetic import (
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
+from fieldgate.trust.answers import NOT_ANSWERING
 from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import generate_key
 from fieldgate.trust.sealed_search import sign_search
@@ -418,12 +419,22 @@ def test_revocation_takes_effect_on_the_very_next_search(trusted: Trusted) -> No
         trusted.kit.write()
 
 
+def assert_not_answering(trusted: Trusted, signed: common_pb2.SignedSearch, reason: str) -> None:
+    """Nothing released, and the node signs that it could not decide (never "no record")."""
+    answer = node_answer(trusted, "kcso", signed)
+    assert list(answer.hits) == []
+    # The same size as an absent person's answer: the smallest answer bucket.
+    assert len(answer.answer.ciphertext) == ANSWER_BUCKETS[0] + 16
+    verified = opened(trusted.kit, answer, signed)
+    assert (verified.status, verified.reason) == (NOT_ANSWERING, reason)
+
+
 def test_stale_or_broken_trust_files_release_nothing(trusted: Trusted) -> None:
     try:
         trusted.kit.write(issued_at=NOW - dt.timedelta(days=3))
-        assert_nothing_at_node(trusted, sign(detective(trusted.kit)), "trust_unavailable")
+        assert_not_answering(trusted, sign(detective(trusted.kit)), "trust_stale")
         trusted.kit.revocations_path.write_text("{not json")
-        assert_nothing_at_node(trusted, sign(detective(trusted.kit)), "trust_unavailable")
+        assert_not_answering(trusted, sign(detective(trusted.kit)), "trust_unavailable")
     finally:
         trusted.kit.write()
     assert node_answer(trusted, "kcso", sign(detective(trusted.kit))).hits

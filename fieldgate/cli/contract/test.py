@@ -89,5 +89,7 @@ def contract_test(root: Path | None, coverage: bool, as_json: bool) -> None:
             f"{sum(r.outcome == 'passed' for r in results)} passed, {len(failed)} failed, "
             f"{sum(r.outcome == 'skipped' for r in results)} skipped"
         )
+    if not results:
+        click.echo(f"error: no Rego tests (test_ rules) found under {root}", err=True)
     if failed or not results:
         raise SystemExit(1)
