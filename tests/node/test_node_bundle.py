@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from click.testing import CliRunner
 
@@ -463,8 +464,12 @@ def test_a_restarted_node_still_refuses_an_older_bundle(
         assert rejected == 1
         assert "refused (rollback)" in caplog.text
         assert "an older bundle cannot replace a newer one" in caplog.text
-        answer = search(BundleNode(second, bundle, MemoryDisclosureLog(), tmp_path / "d"), "r")
-        assert not answer.hits  # no contract: nothing is released
+        # No contract: nothing is released, and the node says it is not answering
+        # (a development node has no signed answer to carry the reason).
+        with pytest.raises(grpc.RpcError) as refused:
+            search(BundleNode(second, bundle, MemoryDisclosureLog(), tmp_path / "d"), "r")
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "no_contract" in (refused.value.details() or "")
     finally:
         loop.run(second.stop())
     assert json.loads(state.read_text()) == recorded  # a refusal moves nothing
