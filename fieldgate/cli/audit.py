@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.cli.witness_verify import WITNESS_OPTION, WITNESSED_OPTION, check_witnesses
 from fieldgate.core.digests import DigestKeyError, load_digest_key
 from fieldgate.core.errors import InvalidRequestError
@@ -122,14 +123,14 @@ def _print_verify(report: VerifyReport, console: Console) -> None:
 @click.option(
     "--key",
     "key_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's public key (PEM, or hex) as you know it; default: the one in the log.",
 )
 @click.option(
     "--checkpoints",
     "checkpoint_files",
     multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="A checkpoint export kept by a third party (repeatable).",
 )
 @WITNESSED_OPTION
@@ -200,7 +201,7 @@ _BASIS = "fieldgate.audit.basis"
 _VERIFY_KEY = click.option(
     "--key",
     "key_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's public key to verify the log with (default: the one in the log).",
 )
 
@@ -320,7 +321,7 @@ def report_reference(db_path: Path, reference: str, as_json: bool, csv_path: Pat
 @click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth (with --name).")
 @click.option(
     "--records-db",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's record database, to find the person's records by name and birth date.",
 )
 @click.option(
@@ -366,7 +367,7 @@ def report_subject(
 @_verified
 @click.option(
     "--digest-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     required=True,
     help="The node's digest key (node.digest_key), kept apart from the log.",
 )

@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.core.inert_text import terminal_safe
 from fieldgate.node.audit.keys import load_verify_key, public_from_hex
 from fieldgate.node.audit.proofs import ProofCheck, Prover, check_proof, read_proof
@@ -29,19 +30,19 @@ _DB = click.option(
     "--db",
     "db_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's audit database.",
 )
 _KEY = click.option(
     "--key",
     "key_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's audit signing key, to sign a checkpoint note of the size proven "
     "(default: use the witnesses' cosigned notes in <db>.witnessed.jsonl).",
 )
 _WITNESSED = click.option(
     "--witnessed",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The log's cosigned checkpoints (default: <db>.witnessed.jsonl).",
 )
 _OUT = click.option(
@@ -151,12 +152,12 @@ def _print_check(check: ProofCheck) -> None:
 
 
 @click.command("verify-proof")
-@click.argument("proof_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("proof_path", type=EXISTING_FILE)
 @click.option("--key", "key_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              type=EXISTING_FILE,
               help="The node's audit public key (PEM, or hex), as you know it.")  # fmt: skip
 @click.option("--checkpoint", "held_paths", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              type=EXISTING_FILE,
               help="A checkpoint note you were shown before (repeatable).")  # fmt: skip
 @click.option("--witness", "witness_keys", multiple=True,
               help="A witness you trust, NAME=HEXKEY (repeatable): the checkpoint must carry "

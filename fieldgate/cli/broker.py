@@ -11,6 +11,7 @@ import click
 
 from fieldgate.broker.config import load_broker_config
 from fieldgate.broker.server import RunningBroker, start_broker
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.cli.serving import LOG_FORMAT_OPTION, ops_notes, serve_until_signal, setup_logging
 
 
@@ -24,7 +25,7 @@ def broker() -> None:
     "--config",
     "config_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
 )
 @LOG_FORMAT_OPTION
 def broker_serve(config_path: Path, log_format: str | None) -> None:

@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.cli.progress import progress_bar
 from fieldgate.cli.serving import LOG_FORMAT_OPTION, ops_notes, serve_until_signal, setup_logging
 from fieldgate.node.audit.config import default_audit_config
@@ -49,7 +50,7 @@ def node() -> None:
     "--config",
     "config_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
 )
 @LOG_FORMAT_OPTION
 def node_serve(config_path: Path, log_format: str | None) -> None:
@@ -77,11 +78,11 @@ def node_serve(config_path: Path, log_format: str | None) -> None:
 @click.option(
     "--catalog",
     "catalog_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The agency's field catalog (default: the standard one).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=EXISTING_FILE)
 def node_import(db_path: Path, catalog_path: Path | None, as_json: bool, file: Path) -> None:
     """Load records from a JSON Lines or CSV FILE; a bad line loads nothing."""
     catalog = load_catalog(catalog_path or default_catalog_path())
@@ -111,7 +112,7 @@ _CONFIG = click.option(
     "--config",
     "config_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's config file.",
 )
 
@@ -275,7 +276,7 @@ def _expired_entries(path: Path, cutoff: dt.datetime) -> int:
     "--config",
     "config_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's TOML config (the state lives next to its database).",
 )
 @click.option(

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.cli.progress import progress_bar
 from fieldgate.node.change_files import apply_file
 from fieldgate.node.changes import ChangeSetResult
@@ -19,11 +20,11 @@ from fieldgate.node.changes import ChangeSetResult
     "--config",
     "config_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's config file (its record database, catalog and audit log).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=EXISTING_FILE)
 def node_apply(config_path: Path, as_json: bool, file: Path) -> None:
     """Apply the change set in a JSON Lines or CSV FILE; a bad line changes nothing.
 

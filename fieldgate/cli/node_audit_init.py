@@ -16,13 +16,15 @@ from pathlib import Path
 
 import click
 
+from fieldgate.cli.files import EXISTING_FILE
+
 
 @click.command("audit-init")
 @click.option(
     "--config",
     "config_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's config file.",
 )
 @click.option(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.node.audit.config import default_audit_config
 from fieldgate.node.config import load_node_config
 
@@ -58,7 +59,7 @@ def backup_database(source: Path, destination: Path) -> int:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     required=True,
     help="The node's TOML config (names its records and audit databases).",
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.cli.progress import progress_bar
 from fieldgate.node.reindex import DEFAULT_BATCH, reindex
 
@@ -18,7 +19,7 @@ from fieldgate.node.reindex import DEFAULT_BATCH, reindex
     "--db",
     "store_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's record store (SQLite file).",
 )
 @click.option(

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.cli.progress import progress_bar
 from fieldgate.core.config import ConfigError
 from fieldgate.core.errors import FieldgateError
@@ -24,7 +25,7 @@ from fieldgate.node.sync_config import parse_duration
     "--config",
     "config_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The node's config file; its [node.sync] table maps the database to records.",
 )
 @click.option(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.core.certs import ROLES, CertificateInfo, describe, issue
 from fieldgate.core.tls import DevPKI, TLSError
 
@@ -111,9 +112,7 @@ def _names(info: CertificateInfo) -> str:
 
 
 @pki.command("show")
-@click.argument(
-    "certs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("certs", nargs=-1, required=True, type=EXISTING_FILE)
 def pki_show(certs: tuple[Path, ...]) -> None:
     """Say whom each certificate names, its role, its uses and when it expires."""
     for path in certs:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from fieldgate.cli.files import read_token
+from fieldgate.cli.files import EXISTING_FILE, read_token
 from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
@@ -166,37 +166,37 @@ def parse_identifier(text: str) -> tuple[str, str]:
 @click.option(
     "--credential",
     "credential_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="Your credential (from your agency); signs the search.",
 )
 @click.option(
     "--key",
     "key_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="Your private key, the one your credential is bound to.",
 )
 @click.option(
     "--enc-key",
     "enc_key_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="Your X25519 private key (keygen --x25519), the one your credential's answers "
     "are sealed to.",
 )
 @click.option(
     "--trust-bundle",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     envvar="FIELDGATE_TRUST_BUNDLE",
     help="The federation's signed trust bundle: the nodes' keys (seal to, verify with).",
 )
 @click.option(
     "--revocations",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     envvar="FIELDGATE_REVOCATIONS",
     help="The federation's revocation list.",
 )
 @click.option(
     "--authority-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     envvar="FIELDGATE_AUTHORITY_KEY",
     help="The federation authority's public key the trust bundle must be signed by.",
 )
@@ -204,7 +204,7 @@ def parse_identifier(text: str) -> tuple[str, str]:
     "--warrant-token",
     "warrant_tokens",
     multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="A court-signed warrant attestation to present (repeatable).",
 )
 @click.option("--subject", help="Your identifier (only without --credential: insecure nodes).")
@@ -221,24 +221,24 @@ def parse_identifier(text: str) -> tuple[str, str]:
     "--warrant",
     "warrants",
     multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="JSON file describing a criminal judicial warrant (repeatable).",
 )
 @click.option(
     "--tls-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     envvar="FIELDGATE_TLS_CA",
     help="CA certificate(s) of the federation.",
 )
 @click.option(
     "--tls-cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     envvar="FIELDGATE_TLS_CERT",
     help="Your client certificate.",
 )
 @click.option(
     "--tls-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     envvar="FIELDGATE_TLS_KEY",
     help="Your client certificate's key.",
 )

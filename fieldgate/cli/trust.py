@@ -280,7 +280,7 @@ def trust_revoke(
 
 
 @trust.command("unrevoke")
-@click.argument("revocations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("revocations", type=EXISTING_FILE)
 @_revocation_options
 @click.option("--reason", required=True, help="Why the revocation was a mistake (logged).")
 def trust_unrevoke(

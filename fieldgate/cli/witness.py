@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from fieldgate.cli.files import EXISTING_FILE
+
 
 def _log_option(value: str) -> tuple[str, str]:
     origin, sep, key = value.rpartition("=")
@@ -41,7 +43,7 @@ def witness_keygen(key_path: Path) -> None:
 
 @witness.command("describe-log")
 @click.option("--db", "db_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              type=EXISTING_FILE,
               help="The node's audit database.")  # fmt: skip
 def witness_describe_log(db_path: Path) -> None:
     """Print ORIGIN=KEY: the --log value a witness needs to follow this log."""
@@ -58,7 +60,7 @@ def witness_describe_log(db_path: Path) -> None:
 @witness.command("serve")
 @click.option("--name", required=True, help="The witness's name, carried in its cosignatures.")
 @click.option("--key", "key_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              type=EXISTING_FILE,
               help="The witness's private key (fieldgate witness keygen).")  # fmt: skip
 @click.option("--state", "state_path", required=True,
               type=click.Path(dir_okay=False, path_type=Path),

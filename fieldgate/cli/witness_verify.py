@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.node.audit.findings import Problem, VerifyReport
 from fieldgate.node.audit.keys import public_from_hex
 from fieldgate.node.audit.schema import AuditReader
@@ -14,7 +15,7 @@ from fieldgate.node.audit.witness_checks import WitnessedCheck, check_witnessed
 
 WITNESSED_OPTION = click.option(
     "--witnessed",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     help="The log's cosigned checkpoints (<log>.witnessed.jsonl).",
 )
 WITNESS_OPTION = click.option(
