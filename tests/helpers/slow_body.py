@@ -24,7 +24,7 @@ import h2.events
 
 from fieldgate.core.tls import TLSFiles
 
-QUIET_SECONDS = 0.3
+QUIET_SECONDS = 1.0
 """A connection is judged to grant no more credit when it sends none for this long."""
 
 
