@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import pytest
@@ -293,15 +294,28 @@ def _wait_closed(sockets: list[socket.socket], seconds: float, enough: int) -> l
     return closed
 
 
-@pytest.mark.parametrize("server", ["broker", "node"])
-def test_half_open_flood_keeps_memory_bounded_and_searches_served(
-    tls_nodes: tuple[LocalFederation, DevPKI, Path],
-    request: pytest.FixtureRequest,
-    server: str,
-) -> None:
-    _, pki, _ = tls_nodes
+class Target(NamedTuple):
+    """The server under attack (its own process) and how an honest caller reaches it."""
+
+    server: str
+    process: subprocess.Popen[str]
+    address: str
+    pki: DevPKI
+    connect: Callable[[str, DevPKI], contextlib.AbstractContextManager[Search]]
+
+
+@pytest.fixture(params=["broker", "node"])
+def target(
+    tls_nodes: tuple[LocalFederation, DevPKI, Path], request: pytest.FixtureRequest
+) -> Target:
+    server = request.param
     process, address = request.getfixturevalue(f"{server}_process")
     connect = _investigator if server == "broker" else _broker_to_node
+    return Target(server, process, address, tls_nodes[1], connect)
+
+
+def test_half_open_flood_keeps_memory_bounded_and_searches_served(target: Target) -> None:
+    server, process, address, pki, connect = target
     sockets: list[socket.socket] = []
     # The investigator's tool (or the broker's channel to a node) holds its
     # connection, as it does all day: the flood competes for new connections
@@ -373,15 +387,8 @@ def _served_again(
                 raise AssertionError(f"not served again: {code}")
 
 
-@pytest.mark.parametrize("server", ["broker", "node"])
-def test_slow_body_flood_pins_bounded_memory_and_searches_served(
-    tls_nodes: tuple[LocalFederation, DevPKI, Path],
-    request: pytest.FixtureRequest,
-    server: str,
-) -> None:
-    _, pki, _ = tls_nodes
-    process, address = request.getfixturevalue(f"{server}_process")
-    connect = _investigator if server == "broker" else _broker_to_node
+def test_slow_body_flood_pins_bounded_memory_and_searches_served(target: Target) -> None:
+    server, process, address, pki, connect = target
     # An insider: an investigator at the broker, a hostile broker at the node.
     attacker, name, path, limits = (
         (
