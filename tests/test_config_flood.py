@@ -39,12 +39,11 @@ def test_safe_defaults_without_a_section(tmp_path: Path) -> None:
 
 def test_unfinished_calls_pin_a_bounded_number_of_bytes() -> None:
     """The documented arithmetic (docs/reliability.md): node and broker within their limits."""
-    per_connection, per_server = pinned_bytes(NODE_SERVER_LIMITS)
-    assert per_connection == 1024 * (256 + 64) * 1024  # 320 MiB
-    assert per_server == 1536 * (256 + 64) * 1024  # 480 MiB, under the node's 1 Gi
-    assert NODE_SERVER_LIMITS.max_concurrent_streams < NODE_SERVER_LIMITS.max_concurrent_rpcs
-    per_connection, per_server = pinned_bytes(BROKER_SERVER_LIMITS)
-    assert per_connection == 32 * (4096 + 64) * 1024  # 130 MiB
+    per_call = (4096 + 64) * 1024  # one 4 MiB message and its 64 KiB window
+    assert pinned_bytes(NODE_SERVER_LIMITS) == (128 * per_call, 128 * per_call)  # 520 MiB
+    assert 128 * per_call < 1024 * 2**20  # the node's Kubernetes limit, 1 Gi
+    assert pinned_bytes(BROKER_SERVER_LIMITS) == (32 * per_call, 96 * per_call)  # 130, 390 MiB
+    assert 96 * per_call < 512 * 2**20  # the broker's, 512 Mi
     assert BROKER_SERVER_LIMITS.max_concurrent_streams < BROKER_SERVER_LIMITS.max_concurrent_rpcs
 
 

@@ -32,13 +32,13 @@ broker defaults shown, the node's differ where noted)::
     max_connections = 4096            # open connections; more are closed at accept
     handshake_timeout_ms = 5000       # a TLS/HTTP2 handshake not done by then is dropped
     max_concurrent_streams = 32       # calls in flight on one connection (node: 1024)
-    max_concurrent_rpcs = 512         # calls in flight on the server (node: 1536)
+    max_concurrent_rpcs = 96          # calls in flight on the server (node: 128)
     stream_window_bytes = 65536       # HTTP/2 receive window of one call
     max_frame_bytes = 16384           # largest HTTP/2 frame accepted
     max_connection_idle_ms = 300000   # a connection with no call this long is closed
     max_connection_age_ms = 3600000   # every connection is recycled after this long
     max_metadata_bytes = 16384        # request headers
-    max_receive_bytes = 4194304       # one request message (node: 262144)
+    max_receive_bytes = 4194304       # one request message
 """
 
 from __future__ import annotations
@@ -75,11 +75,12 @@ class ServerLimitsConfig:
     to a node over one connection, and grpc clients in one process share one
     connection per address: a node keeps this above the broker's ``global_concurrency``
     (512; :data:`NODE_SERVER_LIMITS` has 1024), or searches beyond it wait for a stream."""
-    max_concurrent_rpcs: int = 512
+    max_concurrent_rpcs: int = 96
     """Calls in flight on the whole server; more are refused with ``RESOURCE_EXHAUSTED``
     before their body is read (``maximum_concurrent_rpcs``). With ``max_receive_bytes``
-    this bounds what unfinished calls can pin (see the module docstring). Keep it above
-    ``max_concurrent_streams``, so one connection cannot take every call slot."""
+    this bounds what unfinished calls can pin (see the module docstring): 96 x 4 MiB
+    fits a broker's 512 Mi. Above ``max_concurrent_streams``, so one investigator's
+    connection cannot take every call slot."""
     stream_window_bytes: int = 64 * 1024
     """HTTP/2 receive window of one call beyond the message it announces
     (``grpc.http2.lookahead_bytes``); BDP probing is off, so it does not grow."""
@@ -105,12 +106,13 @@ class ServerLimitsConfig:
 
 BROKER_SERVER_LIMITS = ServerLimitsConfig()
 """A broker's defaults: its callers are investigators' tools."""
-NODE_SERVER_LIMITS = ServerLimitsConfig(
-    max_concurrent_streams=1024, max_concurrent_rpcs=1536, max_receive_bytes=256 * 1024
-)
+NODE_SERVER_LIMITS = ServerLimitsConfig(max_concurrent_streams=1024, max_concurrent_rpcs=128)
 """A node's defaults: its callers are brokers, each with up to 512 searches in flight over
-one connection; a node request carries one sealed query (at most 64 KiB padded) and a
-credential and proof (16 KiB each), so 256 KiB is twice the largest honest one."""
+one connection (so 1,024 streams), but only 128 calls at once on the server: a node's
+request carries every addressed node's sealed query (the proof commits to them all), so
+it may be as large as the broker's (4 MiB), and 128 x 4 MiB fits its 1 Gi. A federation
+of N nodes may set ``max_receive_bytes`` to about 32 KiB + N x 64 KiB and raise
+``max_concurrent_rpcs`` in proportion."""
 
 
 def pinned_bytes(limits: ServerLimitsConfig) -> tuple[int, int]:

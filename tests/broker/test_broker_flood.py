@@ -74,7 +74,12 @@ slower for the attacker to fill."""
 NODE_LIMITS = (
     NODE_SERVER_LIMITS
     if SHIPPED
-    else replace(NODE_SERVER_LIMITS, max_concurrent_streams=64, max_concurrent_rpcs=160)
+    else replace(
+        NODE_SERVER_LIMITS,
+        max_concurrent_streams=64,
+        max_concurrent_rpcs=160,
+        max_receive_bytes=256 * 1024,
+    )
 )
 """The test node's limits: the shipped ones scaled down, so that two attacker
 connections fit under the server's cap and a third goes past it."""
@@ -212,6 +217,7 @@ handshake_timeout_ms = {HANDSHAKE_TIMEOUT_MS}
 max_connections = {MAX_CONNECTIONS}
 max_concurrent_streams = {NODE_LIMITS.max_concurrent_streams}
 max_concurrent_rpcs = {NODE_LIMITS.max_concurrent_rpcs}
+max_receive_bytes = {NODE_LIMITS.max_receive_bytes}
 """
     )
     yield from _serve("node", config)
@@ -362,7 +368,7 @@ def test_half_open_flood_keeps_memory_bounded_and_searches_served(target: Target
 
 SLOW_CONNECTIONS = int(os.environ.get("FIELDGATE_SLOW_CONNECTIONS", "2"))
 """Attacker connections in the slow-body flood, each opening as many calls as allowed."""
-SLOW_CALLS = 2048
+SLOW_CALLS = int(os.environ.get("FIELDGATE_SLOW_CALLS", "2048"))
 """Calls each attacker connection tries to open (the servers' stream caps stop it sooner)."""
 
 
