@@ -103,6 +103,9 @@ async def start_broker(
         # Metrics outermost, so they count the clean status CleanErrors gives.
         interceptors=[grpc_metrics, CleanErrors()],
         options=server_options(config.server, max_send_bytes=MAX_ANSWER_BYTES),
+        # Calls past it are refused before their body is read: unfinished calls pin at
+        # most this many request messages (fieldgate.ops.server_options).
+        maximum_concurrent_rpcs=config.server.max_concurrent_rpcs,
     )
     if config.trust is None:
         log.warning("BROKER IS INSECURE: unsigned searches are forwarded. Development only.")

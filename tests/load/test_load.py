@@ -138,7 +138,10 @@ async def run_load(
     ]
 
     async def client() -> None:
-        async with grpc.aio.insecure_channel(address) as channel:
+        # Its own connection, as a separate investigator's tool has: channels in one
+        # process otherwise share one, past the broker's 32 streams per connection.
+        own_connection = [("grpc.use_local_subchannel_pool", 1)]
+        async with grpc.aio.insecure_channel(address, options=own_connection) as channel:
             stub = broker_pb2_grpc.BrokerServiceStub(channel)
             while not work.empty():
                 index = work.get_nowait()
