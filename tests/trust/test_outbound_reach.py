@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from fieldgate.cli.main import cli
 from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.audience import AudienceError
-from fieldgate.client.broker_client import Requester, SearchClient, SearchError
+from fieldgate.client.broker_client import Requester, SearchClient, SearchError, build_request
 from fieldgate.client.stream import SearchFinished
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import CONTRACT_OF
@@ -50,6 +50,7 @@ from fieldgate.devkit.synthetic import (
 from fieldgate.policy.outbound import outbound_policy_path
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.answers import ANSWERED
+from fieldgate.trust.audience import Audience
 from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import save_private_key
 from fieldgate.trust.tokens import Identity
@@ -391,3 +392,59 @@ def test_fieldgate_search_shows_the_agencies_not_asked(fed: Federation, tmp_path
     assert parsed["not_asked"] == [{"node_id": "ice-ero", "reason": ORDINANCE}]
     assert parsed["summary"]["not_asked"] == 1
     assert fed.requests()["ice-ero"] == before
+
+
+def test_a_compact_audience_is_answered_where_addressed_and_nowhere_else(fed: Federation) -> None:
+    """{"dir", "except"} through the real broker and straight to nodes (a compromised broker)."""
+    agent = fbi_agent(fed.kit)  # reaches every node: only the audience decides
+    kit = fed.kit
+    # Every node joined by pcso's serial, except spd: kcso and pcso (ice-ero joined later).
+    compact = Audience(dir=kit.node_since["pcso"], excepted=frozenset({"spd"}))
+    assert kit.node_since["ice-ero"] > kit.node_since["pcso"]
+    signed = sign_for(
+        kit, agent, query=QUERY, purpose="criminal_investigation", case_number="KC-2026-0042",
+        audience=compact, directory=kit.serials(),
+    )  # fmt: skip
+    claims = jwt.decode(signed.proof, options={"verify_signature": False})
+    assert claims["aud"] == {"dir": kit.node_since["pcso"], "except": ["spd"]}
+    assert sorted(k.node_id for k in signed.keys) == ["kcso", "pcso"]
+    before = fed.requests()
+    channel = grpc.secure_channel(
+        fed.running.broker_address, fed.pki.files("investigator").channel_credentials()
+    )
+    with channel:
+        response = broker_pb2_grpc.BrokerServiceStub(channel).Search(
+            broker_pb2.SearchRequest(signed=signed), timeout=10
+        )
+    assert sorted(r.node_id for r in response.results) == ["kcso", "pcso"]
+    after = fed.requests()
+    assert {n: after[n] - before[n] for n in after} == {
+        "kcso": 1, "pcso": 1, "spd": 0, "ice-ero": 0,
+    }  # fmt: skip
+    kcso = next(r for r in response.results if r.node_id == "kcso")
+    assert opened(kit, node_pb2.NodeServiceSearchResponse(answer=kcso.answer, node_id="kcso"),
+                  signed).hits  # fmt: skip
+    # Forwarded anyway to the excepted node and to one that joined after dir: absent.
+    for node_id in ("spd", "ice-ero"):
+        refused = fed.refused(node_id, "not_addressed")
+        assert_answered_as_absent(fed, node_id, node_answer(fed, node_id, signed), signed)
+        assert fed.refused(node_id, "not_addressed") == refused + 1
+
+
+def test_the_client_signs_the_shorter_audience_form(fed: Federation) -> None:
+    """Four agencies: the list is longer than {"dir": 4, "except": []}; one: the list wins."""
+    agent = fbi_agent(fed.kit)
+    answers = AnswerCheck(build_store(fed.kit.config()))
+    wide = build_request(
+        CRIMINAL, surname="DOE", dob="1980-04-12", identity=agent,
+        audience=sorted(DIRECTORY), node_keys=answers.node_keys(), directory=answers.directory(),
+    )  # fmt: skip
+    narrow = build_request(
+        CRIMINAL, surname="DOE", dob="1980-04-12", identity=agent,
+        audience=["kcso"], node_keys=answers.node_keys(), directory=answers.directory(),
+    )  # fmt: skip
+    aud = [
+        jwt.decode(r.signed.proof, options={"verify_signature": False})["aud"]
+        for r in (wide, narrow)
+    ]
+    assert aud == [{"dir": fed.kit.node_since["ice-ero"], "except": []}, ["kcso"]]
