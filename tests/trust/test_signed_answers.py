@@ -21,11 +21,16 @@ from pathlib import Path
 import jwt
 import pytest
 from google.protobuf import struct_pb2
+from rich.console import Console
 
 from fieldgate.client.answer_check import FAILED_VERIFICATION, AnswerCheck
 from fieldgate.client.broker_client import SearchClient
+from fieldgate.client.render import result_group
 from fieldgate.client.results import SearchResult
-from fieldgate.devkit.synthetic import DEMO_SUBJECT
+from fieldgate.client.stream import SearchFinished
+from fieldgate.devkit.synthetic import (
+    DEMO_SUBJECT,
+)
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
 from fieldgate.trust.keys import enc_key_from_jwk, generate_key, save_private_key
 from fieldgate.trust.sealed_search import sign_search
@@ -128,6 +133,107 @@ ATTACKS: dict[str, tuple[Callable[[broker_pb2.SearchResponse, SignedFed], None],
     "swapped with another agency's": (_swapped, {"unsealable"}),
     "replayed from another search": (_replayed, {"unsealable"}),
 }
+
+
+def _keys(request: broker_pb2.SearchRequest) -> dict[str, common_pb2.QueryKey]:
+    return {k.node_id: k for k in request.signed.keys}
+
+
+def _given_anothers_key(request: broker_pb2.SearchRequest, signed: SignedFed) -> set[str]:
+    # kcso's entry carries spd's wrapped key: the broker cannot tell, kcso cannot open it.
+    keys = _keys(request)
+    keys["kcso"].enc, keys["kcso"].wrapped = keys["spd"].enc, keys["spd"].wrapped
+    return {"kcso"}
+
+
+def _key_dropped(request: broker_pb2.SearchRequest, signed: SignedFed) -> set[str]:
+    kept = [k for k in request.signed.keys if k.node_id != "kcso"]
+    del request.signed.keys[:]
+    request.signed.keys.extend(kept)
+    return {"kcso"}
+
+
+def _body_swapped(request: broker_pb2.SearchRequest, signed: SignedFed) -> set[str]:
+    # The body of the previous search (same requester, same person, another key).
+    request.signed.body = signed.hostile.requests[-2].signed.body
+    return {"kcso", "spd", "pcso"}
+
+
+REQUEST_ATTACKS: dict[str, Callable[[broker_pb2.SearchRequest, SignedFed], set[str]]] = {
+    "another node's key forwarded": _given_anothers_key,
+    "a node's key dropped": _key_dropped,
+    "the body swapped for another search's": _body_swapped,
+}
+
+
+@pytest.mark.parametrize("attack", sorted(REQUEST_ATTACKS))
+def test_a_broker_tampering_with_keys_or_body_gets_nothing(signed: SignedFed, attack: str) -> None:
+    """The query side of the lying broker: each node it cheats answers as for an absent person."""
+    check = answer_check(signed.kit)
+    _search(signed, signed.hostile.address, check)  # an honest search first (for the body)
+    cheated: set[str] = set()
+
+    def lie(request: broker_pb2.SearchRequest) -> broker_pb2.SearchRequest:
+        cheated.update(REQUEST_ATTACKS[attack](request, signed))
+        return request
+
+    nodes = signed.federation.nodes
+    before = {n: nodes[n].gate.refused["unsealable"] for n in nodes}
+    signed.hostile.tamper_request = lie
+    try:
+        result = _search(signed, signed.hostile.address, check)
+    finally:
+        signed.hostile.tamper_request = lambda request: request
+    views = {a.node_id: a for a in result.agencies}
+    for node_id in nodes:
+        refused = nodes[node_id].gate.refused["unsealable"] - before[node_id]
+        if node_id in cheated:
+            # Refused, in its log and metrics; to everyone else exactly an absent person.
+            assert refused == 1, node_id
+            assert (views[node_id].status, views[node_id].hits) == ("answered", ()), node_id
+        else:
+            assert refused == 0, node_id
+            assert views[node_id].status == "answered", node_id
+    assert views["kcso"].hits == ()
+    assert not check.failed  # genuine, signed "nothing" answers: the lie gained nothing
+
+
+def _dropped(response: broker_pb2.SearchResponse, signed: SignedFed) -> None:
+    kept = [r for r in response.results if r.node_id != "kcso"]
+    del response.results[:]
+    response.results.extend(kept)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["search", "search_stream"])
+def test_an_agency_the_broker_leaves_out_did_not_answer(signed: SignedFed, streamed: bool) -> None:
+    """Addressed but missing from the broker's answer: shown and counted, never "no record"."""
+    check = answer_check(signed.kit)
+    identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+    signed.hostile.tamper = lambda response: (_dropped(response, signed), response)[1]
+    signed.hostile.drop = {"kcso"}
+    try:
+        with SearchClient(signed.hostile.address, None, answers=check) as client:
+            query = {"surname": DEMO_SUBJECT.surname, "dob": DEMO_SUBJECT.dob}
+            if streamed:
+                updates = list(client.search_stream(CRIMINAL, identity=identity, **query))
+                assert isinstance(updates[-1], SearchFinished)
+                result = updates[-1].result
+            else:
+                result = client.search(CRIMINAL, identity=identity, **query)
+    finally:
+        signed.hostile.tamper = lambda response: response
+        signed.hostile.drop = set()
+    views = {a.node_id: a for a in result.agencies}
+    assert views["kcso"].status == "not_relayed"
+    assert views["kcso"].hits == ()
+    assert "returned nothing" in views["kcso"].detail
+    assert views["spd"].status == "answered"
+    summary = result.to_json()["summary"]
+    assert (summary["did_not_answer"], summary["failed"]) == (1, 1)
+    assert not check.failed  # nothing failed verification: it was not there to verify
+    table = Console(width=200, record=True)
+    table.print(result_group(result))
+    assert "did not answer" in table.export_text()
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
