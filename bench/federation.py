@@ -80,6 +80,8 @@ class FederationSettings:
     verify_rounds: int = 2
     """Rounds whose broker answer the client opens and verifies in full."""
     standin_procs: int = 4
+    profile_dir: Path | None = None
+    """Where each broker writes a cProfile of its event loop (``broker-N.prof``); None: none."""
 
     def rounds_at(self, n: int) -> int:
         """Timed rounds at ``n`` nodes: each round at 8,500 costs seconds of signing."""
@@ -261,6 +263,9 @@ async def measure(federation: Federation, n: int, settings: FederationSettings) 
                 {"node_id": i, "agency_name": i, "address": federation.addresses[i]}
                 for i in audience
             ],
+            "profile": str(settings.profile_dir / f"broker-{n}.prof")
+            if settings.profile_dir
+            else None,
             "trust": {
                 "bundle": str(trust.bundle),
                 "revocations": str(trust.revocations),
@@ -511,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=FederationSettings.rounds)
     parser.add_argument("--procs", type=int, default=FederationSettings.standin_procs)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--profile", type=Path, help="write the broker's cProfile here")
     args = parser.parse_args(argv)
     try:
         counts = tuple(int(n) for n in args.nodes.split(","))
@@ -518,7 +524,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--nodes must list whole numbers, not {args.nodes!r}")
     if not counts or min(counts) < 1 or args.rounds < 1 or args.procs < 1:
         parser.error("--nodes, --rounds and --procs must be positive")
-    settings = FederationSettings(counts, args.rounds, standin_procs=args.procs)
+    settings = FederationSettings(
+        counts, args.rounds, standin_procs=args.procs, profile_dir=args.profile
+    )
     with tempfile.TemporaryDirectory(prefix="federation-") as tmp:
         points = asyncio.run(run_federation(settings, Path(tmp)))
     command = "python -m bench.federation " + " ".join(argv if argv is not None else sys.argv[1:])

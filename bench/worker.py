@@ -11,6 +11,7 @@ The spec says what to serve:
   "trust": {"bundle", "revocations", "authority"}}`` starts the real broker
   (``fieldgate.broker.server.start_broker``) over those nodes; with ``trust`` it
   verifies and forwards signed searches (plaintext, development transport);
+  with ``"profile": PATH`` it writes a cProfile of its event loop there;
 - ``{"kind": "standins", "nodes": [{"node_id", "key"}, ...]}`` starts stand-in
   nodes (:mod:`bench.standin`), which also read commands on stdin.
 
@@ -22,6 +23,7 @@ closes, which happens when the benchmark ends or dies: no worker outlives it.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import dataclasses
 import json
 import logging
@@ -109,10 +111,17 @@ async def _serve_broker(spec: dict[str, Any]) -> None:
             ),
         )
     broker: RunningBroker = await start_broker(config)
+    # ``profile``: the broker's event loop under cProfile, written when it stops.
+    profiler = cProfile.Profile() if spec.get("profile") else None
     try:
         print(json.dumps({"address": broker.address}), flush=True)
+        if profiler is not None:
+            profiler.enable()
         await ready
     finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(spec["profile"])
         await broker.stop(0)
 
 

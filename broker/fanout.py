@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.metrics import BrokerMetrics
+from fieldgate.broker.node_client import NodeRequest
 from fieldgate.broker.straggler import AgencyCaller, AgencyOutcome
 from fieldgate.core.tls import TLSFiles
 from fieldgate.v2 import common_pb2, node_pb2
@@ -50,7 +51,9 @@ class FanOut:
         """The agencies a search goes to: those its signed audience names (None: all)."""
         if audience is None:
             return list(self.agencies)
-        return [a for a in self.agencies if a.entry.node_id in audience]
+        # A set: 8,500 agencies against an 8,500-name tuple is 36 million comparisons.
+        addressed = set(audience)
+        return [a for a in self.agencies if a.entry.node_id in addressed]
 
     async def search(
         self,
@@ -76,8 +79,9 @@ class FanOut:
             request = node_pb2.NodeServiceSearchRequest(
                 request_id=request_id, requester=requester, query=query
             )
+        wire = NodeRequest.of(request)
         calls = [
-            asyncio.create_task(a.call(request, deadline_seconds)) for a in self.addressed(audience)
+            asyncio.create_task(a.call(wire, deadline_seconds)) for a in self.addressed(audience)
         ]
         try:
             for next_done in asyncio.as_completed(calls):

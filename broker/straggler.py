@@ -23,9 +23,14 @@ from dataclasses import dataclass
 
 from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.metrics import BrokerMetrics
-from fieldgate.broker.node_client import SEARCH_DEADLINE_DETAIL, NodeChannel, node_deadline_detail
+from fieldgate.broker.node_client import (
+    SEARCH_DEADLINE_DETAIL,
+    NodeChannel,
+    NodeRequest,
+    node_deadline_detail,
+)
 from fieldgate.core.tls import TLSFiles
-from fieldgate.v2 import broker_pb2, node_pb2
+from fieldgate.v2 import broker_pb2
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,7 @@ class AgencyCaller:
         self._metrics = metrics
         self._node_deadline_ms = node_deadline_ms
 
-    async def call(
-        self, request: node_pb2.NodeServiceSearchRequest, deadline_seconds: float
-    ) -> AgencyOutcome:
+    async def call(self, request: NodeRequest, deadline_seconds: float) -> AgencyOutcome:
         """Ask the agency within ``deadline_seconds``; never raises for a node failure."""
         end = time.monotonic() + deadline_seconds
         if len(self._channels) == 1:
@@ -79,7 +82,7 @@ class AgencyCaller:
         return await self._hedged(request, end)
 
     async def _attempt(
-        self, index: int, request: node_pb2.NodeServiceSearchRequest, end: float
+        self, index: int, request: NodeRequest, end: float
     ) -> broker_pb2.AgencyResult:
         started = time.monotonic()
         remaining = end - started
@@ -93,9 +96,7 @@ class AgencyCaller:
             self._metrics.node_call(self.entry.node_id, result.status, time.monotonic() - started)
         return result
 
-    async def _hedged(
-        self, request: node_pb2.NodeServiceSearchRequest, end: float
-    ) -> AgencyOutcome:
+    async def _hedged(self, request: NodeRequest, end: float) -> AgencyOutcome:
         hedge_after = self.entry.hedge_after_ms / 1000
         running: dict[asyncio.Task[broker_pb2.AgencyResult], int] = {}
         failed: dict[int, broker_pb2.AgencyResult] = {}
