@@ -54,13 +54,14 @@ from bench.common import DETECTIVE, mib, process_memory
 from bench.echo import BROKER_SEARCH_METHOD, CHANNEL_OPTIONS, ECHO_METHOD, raw_call
 from bench.procs import Worker, start_worker, stop_all, wait_ready
 from bench.stats import Summary, summarize
+from fieldgate.broker.fanout import node_request
 from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.broker_client import Requester, build_request, checked_result, sent_search
 from fieldgate.devkit.dev_trust import DevTrust, answer_key_path
 from fieldgate.trust.answers import unverified_nonce
 from fieldgate.trust.config import build_store
 from fieldgate.trust.tokens import Identity
-from fieldgate.v2 import broker_pb2, node_pb2
+from fieldgate.v2 import broker_pb2
 
 AGENCY = "bellevue-pd"
 SEARCH_DEADLINE_SECONDS = 30.0
@@ -243,7 +244,14 @@ def _search(federation: Federation, audience: Sequence[str]) -> broker_pb2.Searc
         identity=federation.identity,
         audience=audience,
         node_keys=federation.answers.node_keys(),
+        directory=federation.answers.directory(),
     )
+
+
+def what_a_node_gets(request: broker_pb2.SearchRequest, node_id: str) -> bytes:
+    """The bytes the broker sends ``node_id`` for ``request`` (the echo baseline sends them)."""
+    keys = {k.node_id: k for k in request.signed.keys}
+    return node_request(uuid.uuid4().hex, request.signed, keys, node_id).SerializeToString()
 
 
 async def _echo_fanout(calls: Sequence[Any], request: bytes) -> None:
@@ -297,9 +305,7 @@ async def measure(federation: Federation, n: int, settings: FederationSettings) 
                 grpc.aio.insecure_channel(federation.addresses[node_id], options=CHANNEL_OPTIONS)
             )
         echo_calls = [raw_call(c, ECHO_METHOD) for c in channels[1:]]
-        node_request = node_pb2.NodeServiceSearchRequest(
-            request_id=uuid.uuid4().hex, signed=first.signed
-        ).SerializeToString()
+        node_request = what_a_node_gets(first, audience[0])
         await _echo_fanout(echo_calls, node_request)
         echo_reachable = time.perf_counter() - opened
         return await _rounds(
@@ -342,9 +348,7 @@ async def _rounds(
         sign_s.append(time.perf_counter() - started)
         answer_bytes = federation.prepare(request)
         wire = request.SerializeToString()
-        node_request = node_pb2.NodeServiceSearchRequest(
-            request_id=uuid.uuid4().hex, signed=request.signed
-        ).SerializeToString()
+        node_request = what_a_node_gets(request, audience[0])
         node_request_bytes = len(node_request)
         response = b""
         for series in ("echo", "broker") if number % 2 else ("broker", "echo"):
