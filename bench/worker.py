@@ -27,6 +27,7 @@ import cProfile
 import dataclasses
 import json
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -128,7 +129,9 @@ async def _serve_broker(spec: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     """Serve what the spec file ``argv[0]`` asks for."""
     # Nodes and broker run in development mode and would warn once each.
-    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    # FIELDGATE_BENCH_LOG=WARNING shows the broker's node failures (in the worker's log).
+    level = os.environ.get("FIELDGATE_BENCH_LOG", "ERROR")
+    logging.basicConfig(level=level, format="%(name)s: %(message)s")
     spec: dict[str, Any] = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     if spec["kind"] == "nodes":
         asyncio.run(_serve_nodes(spec))

@@ -121,6 +121,11 @@ class FanOut:
             for call in calls:
                 call.cancel()
 
+    def connect(self) -> None:
+        """Start connecting to every node now (returns at once; calls wait for their own)."""
+        for agency in self.agencies:
+            agency.connect()
+
     async def close(self) -> None:
         """Close every channel."""
         await asyncio.gather(*(a.close() for a in self.agencies))

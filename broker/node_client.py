@@ -185,6 +185,16 @@ class NodeChannel:
                 result.hits.extend(answer.hits)
         return result
 
+    def connect(self) -> None:
+        """Start connecting now rather than on the first search (returns at once).
+
+        With thousands of nodes, connecting lazily made the first search after
+        start-up open every connection at once; under load some handshakes
+        outlast the connect timeout and those agencies were reported
+        unreachable (bench.federation at N = 1,000: 3 to 741 of them).
+        """
+        self._channel.get_state(try_to_connect=True)
+
     async def close(self) -> None:
         """Close the channel."""
         await self._channel.close(None)

@@ -127,6 +127,7 @@ async def start_broker(
             maintenance = await MaintenanceServer.start(config.maintenance, SERVICE_NAME, "broker")
         port = bind(server, config.listen, config.tls, "the broker")
         await server.start()
+        fanout.connect()
         if maintenance is not None:
             await maintenance.set_serving(True)
         endpoint = None

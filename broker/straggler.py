@@ -139,6 +139,11 @@ class AgencyCaller:
             result.detail += f" (and {sent - 1} replica(s) did not answer either)"
         return AgencyOutcome(result, tuple(addresses[:sent]), "")
 
+    def connect(self) -> None:
+        """Start connecting to the node and its replicas (see :meth:`NodeChannel.connect`)."""
+        for channel in self._channels:
+            channel.connect()
+
     async def close(self) -> None:
         """Close every channel."""
         await asyncio.gather(*(c.close() for c in self._channels))
