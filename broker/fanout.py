@@ -9,6 +9,10 @@ add to what a node released.
 
 The unary ``Search`` and the streamed ``SearchStream`` both run this one
 fan-out; the stream only watches each agency's result as it ends.
+
+Which agencies there are comes from :mod:`broker.directory` at each search
+(the trust directory may change under a running broker); the channels to them
+from :mod:`broker.channel_pool` (opened on first use, closed once idle).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 
+from fieldgate.broker.channel_pool import ChannelPool
 from fieldgate.broker.config import NodeEntry
+from fieldgate.broker.directory import NodeDirectory, Roster
 from fieldgate.broker.metrics import BrokerMetrics
 from fieldgate.broker.node_client import NodeRequest
 from fieldgate.broker.straggler import AgencyCaller, AgencyOutcome
@@ -54,27 +60,62 @@ class FanOut:
 
     def __init__(
         self,
-        nodes: Sequence[NodeEntry],
+        nodes: Sequence[NodeEntry] | NodeDirectory,
         tls: TLSFiles | None = None,
         metrics: BrokerMetrics | None = None,
         node_deadline_ms: int | None = None,
+        channel_idle_seconds: float = 300.0,
     ) -> None:
-        """Open long-lived channels to every node of ``nodes`` and their replicas.
+        """Route to ``nodes``; no channel is opened until a search asks a node.
 
         Args:
-            nodes: the registered agencies, in the order results are reported.
+            nodes: the registered agencies, in the order results are reported,
+                or the directory they are read from at each search.
             tls: mutual TLS files for the channels; None for plaintext.
             metrics: counts node calls and hedges.
             node_deadline_ms: deadline of each node call (``broker.node_deadline_ms``).
+            channel_idle_seconds: a node's channel unused this long is closed.
         """
-        self.agencies = [AgencyCaller(entry, tls, metrics, node_deadline_ms) for entry in nodes]
+        self._nodes = nodes if isinstance(nodes, NodeDirectory) else Roster(tuple(nodes))
+        self.pool = ChannelPool(tls, channel_idle_seconds)
+        self._metrics = metrics
+        self._node_deadline_ms = node_deadline_ms
+        self._callers: dict[str, AgencyCaller] = {}
+        self._callers_for: Roster | None = None
+
+    def roster(self) -> Roster:
+        """The nodes routed to now (re-read if the trust directory changed)."""
+        return self._nodes.roster() if isinstance(self._nodes, NodeDirectory) else self._nodes
+
+    def _caller(self, roster: Roster, entry: NodeEntry) -> AgencyCaller:
+        if roster is not self._callers_for:
+            # The directory changed: an entry's address may have too.
+            self._callers, self._callers_for = {}, roster
+        caller = self._callers.get(entry.node_id)
+        if caller is None:
+            caller = AgencyCaller(entry, self.pool, self._metrics, self._node_deadline_ms)
+            self._callers[entry.node_id] = caller
+        return caller
+
+    @property
+    def agencies(self) -> list[AgencyCaller]:
+        """Every agency routed to now, in reporting order."""
+        roster = self.roster()
+        return [self._caller(roster, entry) for entry in roster.entries]
+
+    def unknown(self, node_ids: Collection[str]) -> list[str]:
+        """The ids of ``node_ids`` this broker does not route to, sorted."""
+        known = self.roster().by_id
+        return sorted(n for n in set(node_ids) if n not in known)
 
     def addressed(self, audience: Collection[str] | None) -> list[AgencyCaller]:
         """The agencies a search goes to: those its signed audience names (None: all)."""
         if audience is None:
-            return list(self.agencies)
-        named = frozenset(audience)  # thousands of nodes: no scan per agency
-        return [a for a in self.agencies if a.entry.node_id in named]
+            return self.agencies
+        roster = self.roster()
+        # By position, not by a walk of the whole directory: a search addresses few.
+        positions = sorted({roster.by_id[n] for n in audience if n in roster.by_id})
+        return [self._caller(roster, roster.entries[i]) for i in positions]
 
     async def search(
         self,
@@ -121,11 +162,10 @@ class FanOut:
             for call in calls:
                 call.cancel()
 
-    def connect(self) -> None:
-        """Start connecting to every node now (returns at once; calls wait for their own)."""
-        for agency in self.agencies:
-            agency.connect()
+    def start(self) -> None:
+        """Start closing idle channels (one task for the whole pool)."""
+        self.pool.start()
 
     async def close(self) -> None:
         """Close every channel."""
-        await asyncio.gather(*(a.close() for a in self.agencies))
+        await self.pool.close()

@@ -37,9 +37,16 @@ SEARCH_OUTCOMES = ("complete", "partial", "no_answer", "rejected", "cancelled")
 NODE_STATUSES = ("answered", "not_answering", "deadline", "unreachable", "error")
 """How one node call ended."""
 
-REJECT_REASONS = (*REASONS, "invalid_request", "invalid_deadline", *LIMIT_REASONS)
-"""Why the broker refused a search: a verification reason, a malformed request, or a limit
-(``rate_limited_requester``, ``rate_limited_agency``, ``concurrency``, ``sweep``)."""
+REJECT_REASONS = (
+    *REASONS,
+    "invalid_request",
+    "invalid_deadline",
+    *LIMIT_REASONS,
+    "unary_audience",
+)
+"""Why the broker refused a search: a verification reason, a malformed request, a limit
+(``rate_limited_requester``, ``rate_limited_agency``, ``concurrency``, ``sweep``), or a
+unary search addressed to more agencies than its answer may hold (``unary_audience``)."""
 
 UNKNOWN_PURPOSE = "unknown"
 """Purpose label of a search refused before its purpose could be trusted."""

@@ -1,10 +1,12 @@
 """One call to one node address, and what its outcome means for the requester.
 
-A :class:`NodeChannel` is a long-lived channel to one address: an agency's
-node, or one of its replicas. Its :meth:`NodeChannel.ask` never raises for a
-node failure: it turns every ending into an ``AgencyResult`` (answered, timed
-out, unreachable, error), and refuses an answer that names another node or
-another search, so a misconfigured replica can never speak for an agency.
+A :class:`NodeChannel` is a channel to one address: an agency's node, or one
+of its replicas. The broker holds them in a pool
+(:mod:`fieldgate.broker.channel_pool`) that opens one on first use, reuses it
+and closes it once idle. Its :meth:`NodeChannel.ask` never raises for a node
+failure: it turns every ending into an ``AgencyResult`` (answered, timed out,
+unreachable, error), and refuses an answer that names another node or another
+search, so a misconfigured replica can never speak for an agency.
 """
 
 from __future__ import annotations
@@ -67,11 +69,18 @@ def node_deadline_detail(milliseconds: int) -> str:
 
 
 class NodeChannel:
-    """A long-lived channel to one node address (a primary node or a replica)."""
+    """A channel to one node address (a primary node or a replica)."""
 
-    def __init__(self, address: str, tls: TLSFiles | None, node_id: str = "") -> None:
+    def __init__(
+        self,
+        address: str,
+        tls: TLSFiles | grpc.ChannelCredentials | None,
+        node_id: str = "",
+    ) -> None:
         """Open (lazily connecting) a channel to ``address``, over mutual TLS with ``tls``.
 
+        ``tls`` is the broker's TLS files, or credentials already read from
+        them (the pool reads them once for every channel); None: plaintext.
         With TLS and a ``node_id``, the node's certificate must name that id (as a
         DNS subject alternative name): a process holding another party's
         certificate (an investigator's, another agency's node's) cannot answer
@@ -81,9 +90,10 @@ class NodeChannel:
         if tls is None:
             self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
+            credentials = tls.channel_credentials() if isinstance(tls, TLSFiles) else tls
             expected = [("grpc.ssl_target_name_override", node_id)] if node_id else []
             self._channel = grpc.aio.secure_channel(
-                address, tls.channel_credentials(), options=[*CHANNEL_OPTIONS, *expected]
+                address, credentials, options=[*CHANNEL_OPTIONS, *expected]
             )
         # Bytes in (serialised once per search by NodeRequest), the answer parsed out.
         self._search: grpc.aio.UnaryUnaryMultiCallable[bytes, node_pb2.NodeServiceSearchResponse]
@@ -184,16 +194,6 @@ class NodeChannel:
                 # Development (insecure) nodes answer in the clear.
                 result.hits.extend(answer.hits)
         return result
-
-    def connect(self) -> None:
-        """Start connecting now rather than on the first search (returns at once).
-
-        With thousands of nodes, connecting lazily made the first search after
-        start-up open every connection at once; under load some handshakes
-        outlast the connect timeout and those agencies were reported
-        unreachable (bench.federation at N = 1,000: 3 to 741 of them).
-        """
-        self._channel.get_state(try_to_connect=True)
 
     async def close(self) -> None:
         """Close the channel."""

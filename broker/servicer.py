@@ -24,7 +24,8 @@ import grpc
 
 from fieldgate.broker.audit_log import BrokerLogError, BrokerSearchLog
 from fieldgate.broker.config import BrokerConfig
-from fieldgate.broker.errors import LimitExceeded
+from fieldgate.broker.directory import page
+from fieldgate.broker.errors import LimitExceeded, UnaryTooLarge
 from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
@@ -95,8 +96,12 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
     ) -> broker_pb2.SearchResponse:
         search = await self._admit(request, context)
         try:
+            addressed = len(self._fanout.addressed(search.audience))
+            if addressed > self._config.fanout.max_unary_audience:
+                # Its one answer would hold them all: the stream sends one agency a message.
+                raise UnaryTooLarge(addressed, self._config.fanout.max_unary_audience)
             results = await self._run(search, request)
-        except LimitExceeded as exc:
+        except (LimitExceeded, UnaryTooLarge) as exc:
             await self._refuse(context, search, exc)
         return broker_pb2.SearchResponse(request_id=search.request_id, results=results)
 
@@ -242,8 +247,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             InvalidRequestError: naming the node ids it does not know, or a key
                 for a node outside the audience.
         """
-        known = {a.entry.node_id for a in self._fanout.agencies}
-        unknown = sorted(set(verified.audience) - known)
+        unknown = self._fanout.unknown(verified.audience)
         if unknown:
             raise InvalidRequestError(
                 "audience",
@@ -258,7 +262,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             )
 
     async def _refuse(
-        self, context: grpc.aio.ServicerContext[Any, Any], search: _Admitted, exc: LimitExceeded
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        search: _Admitted,
+        exc: LimitExceeded | UnaryTooLarge,
     ) -> NoReturn:
         # No agency was asked: the proof was never used, so an honest retry must pass.
         forget_nonce(self._verifier, search.verified)
@@ -379,10 +386,17 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             broker_pb2.ListNodesRequest, broker_pb2.ListNodesResponse
         ],
     ) -> broker_pb2.ListNodesResponse:
+        roster = self._fanout.roster()
+        try:
+            nodes, next_token = page(roster, request.page_size, request.page_token)
+        except InvalidRequestError as exc:
+            await abort(context, status_for(exc))
         return broker_pb2.ListNodesResponse(
             nodes=[
                 # No address: operators read them from the broker's config, never requesters.
                 broker_pb2.RegisteredNode(node_id=n.node_id, agency_name=n.agency_name)
-                for n in self._config.nodes
-            ]
+                for n in nodes
+            ],
+            next_page_token=next_token,
+            total_size=len(roster),
         )

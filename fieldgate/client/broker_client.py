@@ -19,6 +19,13 @@ then the whole result (see :mod:`fieldgate.client.stream`)::
 
     for update in client.search_stream(me, surname="Doe", dob="1980-04-12"):
         print(update.progress)
+
+``search`` addressed to more agencies than one unary answer may hold
+(:data:`~fieldgate.core.answer_caps.MAX_UNARY_AUDIENCE`, or the broker's own
+lower ``max_unary_audience``, which it refuses as ``unary_audience``) is
+streamed and returns the same result: a message never holds more than one
+agency's answer, so the receive limit stays that of a unary answer of
+:data:`~fieldgate.core.answer_caps.MAX_UNARY_AUDIENCE` agencies.
 """
 
 from __future__ import annotations
@@ -33,7 +40,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.client.answer_check import AnswerCheck, SentSearch
 from fieldgate.client.audience import Addressing, address
+from fieldgate.client.errors import SearchError as SearchError  # re-exported: its old home
 from fieldgate.client.results import SearchResult, search_result
+from fieldgate.client.scale import (
+    LIST_PAGE_SIZE,
+    final_result,
+    listed_page,
+    refused_as_unary,
+    streamed,
+)
 from fieldgate.client.stream import (
     SearchFinished,
     SearchUpdate,
@@ -42,7 +57,6 @@ from fieldgate.client.stream import (
 )
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.core.claims import MAX_AUTHORITIES
-from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
 from fieldgate.trust.answers import unverified_nonce
 from fieldgate.trust.audience import Directory
@@ -56,20 +70,6 @@ CHANNEL_OPTIONS = [
     # broker refuses any one node over its cap, so one node cannot sink the search.
     ("grpc.max_receive_message_length", MAX_BROKER_ANSWER_BYTES),
 ]
-
-
-class SearchError(FieldgateError):
-    """The broker refused or failed a search.
-
-    Attributes:
-        code: the gRPC status code.
-        details: the broker's message.
-    """
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(f"{code.name}: {details}")
-        self.code = code
-        self.details = details
 
 
 @dataclass(frozen=True)
@@ -327,11 +327,17 @@ class SearchClient:
         Raises:
             SearchError: the broker could not be reached.
         """
-        try:
-            listed = self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
-        except grpc.RpcError as exc:
-            raise SearchError(exc.code(), exc.details() or "") from None
-        return [n.node_id for n in listed.nodes]
+        ids: list[str] = []
+        token, pages = "", 0
+        while True:
+            pages += 1
+            request = broker_pb2.ListNodesRequest(page_size=LIST_PAGE_SIZE, page_token=token)
+            try:
+                listed = self._stub.ListNodes(request, timeout=10.0)
+            except grpc.RpcError as exc:
+                raise SearchError(exc.code(), exc.details() or "") from None
+            if not (token := listed_page(ids, listed, pages)):
+                return ids
 
     def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> Addressing:
         if identity is None:
@@ -396,9 +402,14 @@ class SearchClient:
             **_sealing(self._answers, identity),
         )
         sent = sent_search(request, identity)
+        if streamed(addressing):
+            return final_result(self._stream(request, addressing, identity))
         try:
             response = self._stub.Search(request, timeout=call_timeout(request))
         except grpc.RpcError as exc:
+            if refused_as_unary(exc.code(), exc.details()):
+                # No agency was asked (the broker gave the proof's nonce back): stream it.
+                return final_result(self._stream(request, addressing, identity))
             raise SearchError(exc.code(), exc.details() or "") from None
         return replace(
             checked_result(response, self._answers, sent), not_asked=addressing.not_asked
@@ -449,6 +460,12 @@ class SearchClient:
             audience=addressing.audience,
             **_sealing(self._answers, identity),
         )
+        yield from self._stream(request, addressing, identity)
+
+    def _stream(
+        self, request: broker_pb2.SearchRequest, addressing: Addressing, identity: Identity | None
+    ) -> Iterator[SearchUpdate]:
+        """Send a built search as ``SearchStream``; its updates (see :meth:`search_stream`)."""
         assembler = _assembler(self._answers, sent_search(request, identity))
         call = self._stub.SearchStream(
             broker_pb2.SearchStreamRequest(search=request), timeout=call_timeout(request)
@@ -495,11 +512,17 @@ class AsyncSearchClient:
 
     async def node_ids(self) -> list[str]:
         """As :meth:`SearchClient.node_ids`."""
-        try:
-            listed = await self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
-        except grpc.aio.AioRpcError as exc:
-            raise SearchError(exc.code(), exc.details() or "") from None
-        return [n.node_id for n in listed.nodes]
+        ids: list[str] = []
+        token, pages = "", 0
+        while True:
+            pages += 1
+            request = broker_pb2.ListNodesRequest(page_size=LIST_PAGE_SIZE, page_token=token)
+            try:
+                listed = await self._stub.ListNodes(request, timeout=10.0)
+            except grpc.aio.AioRpcError as exc:
+                raise SearchError(exc.code(), exc.details() or "") from None
+            if not (token := listed_page(ids, listed, pages)):
+                return ids
 
     async def _audience(
         self, identity: Identity | None, audience: Sequence[str] | None
@@ -543,13 +566,21 @@ class AsyncSearchClient:
             **_sealing(self._answers, identity),
         )
         sent = sent_search(request, identity)
-        try:
-            response = await self._stub.Search(request, timeout=call_timeout(request))
-        except grpc.aio.AioRpcError as exc:
-            raise SearchError(exc.code(), exc.details() or "") from None
-        return replace(
-            checked_result(response, self._answers, sent), not_asked=addressing.not_asked
-        )
+        if not streamed(addressing):
+            try:
+                response = await self._stub.Search(request, timeout=call_timeout(request))
+            except grpc.aio.AioRpcError as exc:
+                if not refused_as_unary(exc.code(), exc.details()):
+                    raise SearchError(exc.code(), exc.details() or "") from None
+            else:
+                return replace(
+                    checked_result(response, self._answers, sent), not_asked=addressing.not_asked
+                )
+        # Too many agencies for one answer (or refused as such, no agency asked): streamed.
+        async for update in self._stream(request, addressing, identity):
+            if isinstance(update, SearchFinished):
+                return update.result
+        raise SearchError(grpc.StatusCode.DATA_LOSS, "the broker's stream ended without its result")
 
     async def search_stream(
         self,
@@ -584,6 +615,13 @@ class AsyncSearchClient:
             audience=addressing.audience,
             **_sealing(self._answers, identity),
         )
+        async for update in self._stream(request, addressing, identity):
+            yield update
+
+    async def _stream(
+        self, request: broker_pb2.SearchRequest, addressing: Addressing, identity: Identity | None
+    ) -> AsyncIterator[SearchUpdate]:
+        """As :meth:`SearchClient._stream`."""
         assembler = _assembler(self._answers, sent_search(request, identity))
         call = self._stub.SearchStream(
             broker_pb2.SearchStreamRequest(search=request), timeout=call_timeout(request)
