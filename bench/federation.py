@@ -52,7 +52,7 @@ import grpc
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bench.common import DETECTIVE, mib, process_memory
-from bench.echo import BROKER_SEARCH_METHOD, CHANNEL_OPTIONS, ECHO_METHOD, raw_call
+from bench.echo import CHANNEL_OPTIONS, ECHO_METHOD, raw_call
 from bench.procs import Worker, start_worker, stop_all, wait_ready
 from bench.stats import Summary, summarize
 from fieldgate.broker.fanout import node_request
@@ -69,6 +69,11 @@ SEARCH_DEADLINE_SECONDS = 30.0
 """Long enough that no stand-in times out on a loaded two-core machine."""
 
 DEFAULT_NODES = (100, 1000, 2000, 8500)
+
+STREAM_METHOD = "/fieldgate.v2.BrokerService/SearchStream"
+"""Searches to more than 64 agencies are streamed (a unary answer is capped at 64)."""
+
+RawStream = grpc.aio.UnaryStreamMultiCallable[bytes, bytes]
 
 REACH_ATTEMPTS = 10
 """Searches sent at start-up until every stand-in has answered one."""
@@ -110,6 +115,8 @@ class FederationPoint:
     broker_sockets: int
     broker_ready_s: float
     broker_reachable_s: float
+    reach_searches: int
+    """Searches sent until one was answered by every stand-in (1: the first was)."""
     echo_reachable_s: float
     answered: int
     verified: int
@@ -252,6 +259,23 @@ def _search(federation: Federation, audience: Sequence[str]) -> broker_pb2.Searc
     )
 
 
+async def streamed(stream: RawStream, request: bytes) -> list[bytes]:
+    """Every event of one ``SearchStream`` call, unparsed."""
+    return [event async for event in stream(request, timeout=SEARCH_DEADLINE_SECONDS + 30)]
+
+
+def as_response(events: Sequence[bytes]) -> broker_pb2.SearchResponse:
+    """A streamed search's agencies as the unary answer (what the client's check reads)."""
+    response = broker_pb2.SearchResponse()
+    for raw in events:
+        event = broker_pb2.SearchStreamResponse.FromString(raw)
+        if event.HasField("started"):
+            response.request_id = event.started.request_id
+        elif event.HasField("agency"):
+            response.results.append(event.agency)
+    return response
+
+
 def what_a_node_gets(request: broker_pb2.SearchRequest, node_id: str) -> bytes:
     """The bytes the broker sends ``node_id`` for ``request`` (the echo baseline sends them)."""
     keys = {k.node_id: k for k in request.signed.keys}
@@ -293,7 +317,9 @@ async def measure(federation: Federation, n: int, settings: FederationSettings) 
         ready = time.perf_counter() - launched
         broker_channel = grpc.aio.insecure_channel(broker.info["address"], options=CHANNEL_OPTIONS)
         channels.append(broker_channel)
-        search_call = raw_call(broker_channel, BROKER_SEARCH_METHOD)
+        stream: RawStream = broker_channel.unary_stream(
+            STREAM_METHOD, request_serializer=None, response_deserializer=None
+        )
         # Start-up until reachable: launch → the first search every stand-in answered.
         # The broker connects lazily; a node whose connection failed is asked again
         # by a later search (gRPC reconnects), so the time counts those retries.
@@ -301,9 +327,7 @@ async def measure(federation: Federation, n: int, settings: FederationSettings) 
         for attempt in range(1, REACH_ATTEMPTS + 1):
             first = _search(federation, audience)
             federation.prepare(first)
-            answer = broker_pb2.SearchResponse.FromString(
-                await search_call(first.SerializeToString(), timeout=SEARCH_DEADLINE_SECONDS + 30)
-            )
+            answer = as_response(await streamed(stream, first.SerializeToString()))
             ends = Counter(
                 (broker_pb2.NodeStatus.Name(r.status), r.detail[:120]) for r in answer.results
             )
@@ -313,6 +337,7 @@ async def measure(federation: Federation, n: int, settings: FederationSettings) 
         else:
             raise RuntimeError(f"N = {n}: not every stand-in answered {REACH_ATTEMPTS} searches")
         reachable = time.perf_counter() - launched
+        reach_searches = attempt
         opened = time.perf_counter()
         for node_id in audience:
             channels.append(
@@ -326,10 +351,10 @@ async def measure(federation: Federation, n: int, settings: FederationSettings) 
             federation,
             n,
             settings,
-            search_call,
+            stream,
             echo_calls,
             broker,
-            (ready, reachable, echo_reachable),
+            (ready, reachable, reach_searches, echo_reachable),
         )
     finally:
         for channel in channels:
@@ -341,10 +366,10 @@ async def _rounds(
     federation: Federation,
     n: int,
     settings: FederationSettings,
-    search_call: Any,
+    stream: RawStream,
     echo_calls: Sequence[Any],
     broker: Worker,
-    startup: tuple[float, float, float],
+    startup: tuple[float, float, int, float],
 ) -> FederationPoint:
     audience = federation.node_ids[:n]
     rounds = settings.rounds_at(n)
@@ -361,10 +386,10 @@ async def _rounds(
         request = _search(federation, audience)
         sign_s.append(time.perf_counter() - started)
         answer_bytes = federation.prepare(request)
-        wire = request.SerializeToString()
+        wire = broker_pb2.SearchStreamRequest(search=request).SerializeToString()
         node_request = what_a_node_gets(request, audience[0])
         node_request_bytes = len(node_request)
-        response = b""
+        events: list[bytes] = []
         for series in ("echo", "broker") if number % 2 else ("broker", "echo"):
             standins_before = federation.cpu_of_standins()
             if series == "echo":
@@ -379,7 +404,7 @@ async def _rounds(
             else:
                 broker_before = cpu_seconds(broker.pid)
                 started = time.perf_counter()
-                response = await search_call(wire, timeout=SEARCH_DEADLINE_SECONDS + 30)
+                events = await streamed(stream, wire)
                 elapsed = time.perf_counter() - started
                 if timed:
                     broker_s.append(elapsed)
@@ -388,7 +413,7 @@ async def _rounds(
         if timed and number - settings.warmup_rounds < settings.verify_rounds:
             started = time.perf_counter()
             result = checked_result(
-                broker_pb2.SearchResponse.FromString(response),
+                as_response(events),
                 federation.answers,
                 sent_search(request, federation.identity),
             )
@@ -412,7 +437,8 @@ async def _rounds(
         broker_sockets=sockets,
         broker_ready_s=startup[0],
         broker_reachable_s=startup[1],
-        echo_reachable_s=startup[2],
+        reach_searches=startup[2],
+        echo_reachable_s=startup[3],
         answered=answered,
         verified=verified,
         node_request_bytes=node_request_bytes,
@@ -478,7 +504,7 @@ def render(points: Sequence[FederationPoint], command: str) -> str:
         "",
         "| N | broker p50 / p99 ms | echo p50 / p99 ms | broker CPU ms/search | "
         "echo client CPU ms/search | stand-ins' CPU ms (broker / echo) | broker RSS | "
-        "fds (sockets) | broker ready / all reachable s | echo reachable s |",
+        "fds (sockets) | broker ready / all reachable s (searches) | echo reachable s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in points:
@@ -488,7 +514,7 @@ def render(points: Sequence[FederationPoint], command: str) -> str:
             f"{p.echo_client_cpu_ms:,.0f} | {p.standin_cpu_broker_ms:,.0f} / "
             f"{p.standin_cpu_echo_ms:,.0f} | {mib(p.broker_rss)} | "
             f"{p.broker_fds:,} ({p.broker_sockets:,}) | {p.broker_ready_s:.1f} / "
-            f"{p.broker_reachable_s:.1f} | {p.echo_reachable_s:.1f} |"
+            f"{p.broker_reachable_s:.1f} ({p.reach_searches}) | {p.echo_reachable_s:.1f} |"
         )
     rows += [
         "",
