@@ -259,6 +259,11 @@ def _search(federation: Federation, audience: Sequence[str]) -> broker_pb2.Searc
     )
 
 
+def stream_request(request: broker_pb2.SearchRequest) -> bytes:
+    """``request`` as a serialised ``SearchStreamRequest``."""
+    return broker_pb2.SearchStreamRequest(search=request).SerializeToString()
+
+
 async def streamed(stream: RawStream, request: bytes) -> list[bytes]:
     """Every event of one ``SearchStream`` call, unparsed."""
     return [event async for event in stream(request, timeout=SEARCH_DEADLINE_SECONDS + 30)]
@@ -327,7 +332,7 @@ async def measure(federation: Federation, n: int, settings: FederationSettings) 
         for attempt in range(1, REACH_ATTEMPTS + 1):
             first = _search(federation, audience)
             federation.prepare(first)
-            answer = as_response(await streamed(stream, first.SerializeToString()))
+            answer = as_response(await streamed(stream, stream_request(first)))
             ends = Counter(
                 (broker_pb2.NodeStatus.Name(r.status), r.detail[:120]) for r in answer.results
             )
@@ -386,7 +391,7 @@ async def _rounds(
         request = _search(federation, audience)
         sign_s.append(time.perf_counter() - started)
         answer_bytes = federation.prepare(request)
-        wire = broker_pb2.SearchStreamRequest(search=request).SerializeToString()
+        wire = stream_request(request)
         node_request = what_a_node_gets(request, audience[0])
         node_request_bytes = len(node_request)
         events: list[bytes] = []
