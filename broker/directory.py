@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldgate.broker.config import BrokerConfig, DirectoryConfig, NodeEntry
+from fieldgate.broker.errors import FileLimitTooLow
+from fieldgate.broker.fd_limit import raise_fd_limit
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.trust.keys import load_public_key
 from fieldgate.trust.reach import read_directory
@@ -148,6 +150,11 @@ class NodeDirectory:
                 self._roster = Roster(self._roster.entries, stamp)
             else:
                 log.info("trust directory read: %d nodes", len(self._roster))
+                try:
+                    raise_fd_limit(len(self._roster))
+                except FileLimitTooLow as exc:
+                    # Running already: the nodes past the limit fail as unreachable.
+                    log.error("%s", exc)
         return self._roster
 
 

@@ -59,6 +59,7 @@ class FanOut:
         self._node_deadline_ms = node_deadline_ms
         self._callers: dict[str, AgencyCaller] = {}
         self._callers_for: Roster | None = None
+        self._every: list[AgencyCaller] | None = None
 
     def roster(self) -> Roster:
         """The nodes routed to now (re-read if the trust directory changed)."""
@@ -67,7 +68,7 @@ class FanOut:
     def _caller(self, roster: Roster, entry: NodeEntry) -> AgencyCaller:
         if roster is not self._callers_for:
             # The directory changed: an entry's address may have too.
-            self._callers, self._callers_for = {}, roster
+            self._callers, self._callers_for, self._every = {}, roster, None
         caller = self._callers.get(entry.node_id)
         if caller is None:
             caller = AgencyCaller(entry, self.pool, self._metrics, self._node_deadline_ms)
@@ -78,7 +79,11 @@ class FanOut:
     def agencies(self) -> list[AgencyCaller]:
         """Every agency routed to now, in reporting order."""
         roster = self.roster()
-        return [self._caller(roster, entry) for entry in roster.entries]
+        if self._every is None or roster is not self._callers_for:
+            # Built once per directory read: a search of every agency asks for it each time.
+            every = [self._caller(roster, entry) for entry in roster.entries]
+            self._every = every
+        return list(self._every)
 
     def unknown(self, node_ids: Collection[str]) -> list[str]:
         """The ids of ``node_ids`` this broker does not route to, sorted."""
