@@ -307,7 +307,15 @@ class SearchClient:
         Raises:
             SearchError: the broker could not be reached.
         """
-        ids: list[str] = []
+        return [n.node_id for n in self.nodes()]
+
+    def nodes(self) -> list[broker_pb2.RegisteredNode]:
+        """Every node the broker routes to (id and agency name), read a page at a time.
+
+        Raises:
+            SearchError: the broker could not be reached, or its list does not end.
+        """
+        nodes: list[broker_pb2.RegisteredNode] = []
         token, pages = "", 0
         while True:
             pages += 1
@@ -316,8 +324,8 @@ class SearchClient:
                 listed = self._stub.ListNodes(request, timeout=10.0)
             except grpc.RpcError as exc:
                 raise SearchError(exc.code(), exc.details() or "") from None
-            if not (token := listed_page(ids, listed, pages)):
-                return ids
+            if not (token := listed_page(nodes, listed, pages)):
+                return nodes
 
     def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> Addressing:
         if identity is None:
@@ -492,7 +500,11 @@ class AsyncSearchClient:
 
     async def node_ids(self) -> list[str]:
         """As :meth:`SearchClient.node_ids`."""
-        ids: list[str] = []
+        return [n.node_id for n in await self.nodes()]
+
+    async def nodes(self) -> list[broker_pb2.RegisteredNode]:
+        """As :meth:`SearchClient.nodes`."""
+        nodes: list[broker_pb2.RegisteredNode] = []
         token, pages = "", 0
         while True:
             pages += 1
@@ -501,8 +513,8 @@ class AsyncSearchClient:
                 listed = await self._stub.ListNodes(request, timeout=10.0)
             except grpc.aio.AioRpcError as exc:
                 raise SearchError(exc.code(), exc.details() or "") from None
-            if not (token := listed_page(ids, listed, pages)):
-                return ids
+            if not (token := listed_page(nodes, listed, pages)):
+                return nodes
 
     async def _audience(
         self, identity: Identity | None, audience: Sequence[str] | None

@@ -191,6 +191,21 @@ def test_list_nodes_pages_through_the_whole_directory(fed: DirectoryFederation) 
         assert client.node_ids() == sorted((*REAL, *CLOSED))
 
 
+def test_fieldgate_broker_nodes_lists_every_page(fed: DirectoryFederation) -> None:
+    tls = fed.pki.files("investigator")
+    args = ["broker", "nodes", "--broker", fed.broker.address, "--tls-ca", str(tls.ca)]
+    args += ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
+    document = CliRunner().invoke(cli, [*args, "--json"])
+    assert document.exit_code == 0, document.output
+    parsed = json.loads(document.output)
+    assert parsed["total"] == len(REAL) + len(CLOSED)
+    assert [n["node_id"] for n in parsed["nodes"]] == sorted((*REAL, *CLOSED))
+    table = CliRunner().invoke(cli, args, terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert f"{len(REAL) + len(CLOSED)} agencies" in table.output
+    assert "Closed Agency 0999" in table.output
+
+
 def test_a_unary_search_above_the_configured_audience_is_refused(fed: DirectoryFederation) -> None:
     audience = (*REAL, *DIALLED_CLOSED[: UNARY_LIMIT + 1 - len(REAL)])
     identity = fed.detective(audience)
