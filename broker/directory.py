@@ -76,6 +76,11 @@ class Roster:
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def addresses(self) -> int:
+        """Node addresses routed to: each node's and its replicas' (a socket each when open)."""
+        return sum(1 + len(e.replicas) for e in self.entries)
+
 
 def directory_entries(
     directory: DirectoryConfig, listed: Sequence[tuple[str, str]]
@@ -151,7 +156,7 @@ class NodeDirectory:
             else:
                 log.info("trust directory read: %d nodes", len(self._roster))
                 try:
-                    raise_fd_limit(len(self._roster))
+                    raise_fd_limit(self._roster.addresses)
                 except FileLimitTooLow as exc:
                     # Running already: the nodes past the limit fail as unreachable.
                     log.error("%s", exc)

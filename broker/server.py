@@ -105,7 +105,7 @@ async def start_broker(
     limits = Limits(config.limits, clock)
     directory = NodeDirectory(config)
     roster = directory.roster()
-    raise_fd_limit(sum(1 + len(n.replicas) for n in roster.entries))
+    raise_fd_limit(roster.addresses)
     # This broker's own registry: never the process-wide default.
     registry = new_registry()
     metrics = BrokerMetrics(registry, [n.node_id for n in roster.entries])

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from fieldgate.broker.config import load_broker_config
 from fieldgate.broker.directory import NodeDirectory
+from fieldgate.broker.fd_limit import raise_fd_limit
 from fieldgate.broker.server import RunningBroker, start_broker
 from fieldgate.cli.files import EXISTING_FILE
 from fieldgate.cli.serving import LOG_FORMAT_OPTION, ops_notes, serve_until_signal, setup_logging
@@ -52,10 +53,10 @@ def broker_serve(config_path: Path, log_format: str | None) -> None:
         return running.address, running.stop
 
     source = " from the trust directory" if config.directory is not None else ""
-    nodes = len(config.nodes)
-    if config.directory is not None:
-        # Counted once started; the directory may grow or shrink on each trust refresh.
-        nodes = len(NodeDirectory(config).roster())
+    roster = NodeDirectory(config).roster()
+    # Before gRPC starts a thread: a refusal here leaves nothing half-started.
+    raise_fd_limit(roster.addresses)
+    nodes = len(roster)
     asyncio.run(
         serve_until_signal(start, f"broker ({nodes} nodes{source})", lambda: ops_notes(started[0]))
     )

@@ -13,6 +13,7 @@ cannot cover a connection per node.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
 import socket
@@ -27,12 +28,20 @@ import pytest
 from click.testing import CliRunner
 
 from fieldgate.broker.config import BrokerConfig, DirectoryConfig, FanoutConfig
-from fieldgate.broker.directory import MAX_PAGE_SIZE
+from fieldgate.broker.directory import MAX_PAGE_SIZE, page_token
 from fieldgate.broker.fd_limit import fds_needed
 from fieldgate.broker.server import RunningBroker, start_broker
 from fieldgate.cli.main import cli
 from fieldgate.client.answer_check import AnswerCheck
-from fieldgate.client.broker_client import Requester, SearchClient, build_request
+from fieldgate.client.broker_client import (
+    AsyncSearchClient,
+    Requester,
+    SearchClient,
+    SearchError,
+    build_request,
+)
+from fieldgate.client.results import SearchResult
+from fieldgate.client.scale import MAX_LIST_PAGES
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import CONTRACT_OF
 from fieldgate.devkit.dev_trust import DevTrust
@@ -55,6 +64,7 @@ from fieldgate.trust.keys import save_private_key
 from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import broker_pb2
 from tests.helpers.federation import LoopThread, broker_stub
+from tests.helpers.hostile_broker import HostileBroker
 
 REAL = tuple(a.node_id for a in DEMO_AGENCIES)
 CLOSED = tuple(f"closed-{i:04d}" for i in range(1000))
@@ -206,6 +216,29 @@ def test_fieldgate_broker_nodes_lists_every_page(fed: DirectoryFederation) -> No
     assert "Closed Agency 0999" in table.output
 
 
+def test_a_broker_whose_node_list_never_ends_is_refused(fed: DirectoryFederation) -> None:
+    hostile = HostileBroker(fed.broker.address, fed.pki.files("investigator"))
+    # A token the real broker accepts, so each page the client asks for is forwarded.
+    again = page_token(CLOSED[0])
+
+    def endless(page: broker_pb2.ListNodesResponse) -> broker_pb2.ListNodesResponse:
+        # One node a page and always a next page: the client must not read forever.
+        return broker_pb2.ListNodesResponse(nodes=page.nodes[:1], next_page_token=again)
+
+    def empty(page: broker_pb2.ListNodesResponse) -> broker_pb2.ListNodesResponse:
+        return broker_pb2.ListNodesResponse(next_page_token=again)
+
+    try:
+        for tamper, pages in ((empty, 1), (endless, MAX_LIST_PAGES)):
+            hostile.list_tamper = tamper
+            with SearchClient(hostile.address) as client, pytest.raises(SearchError) as caught:
+                client.node_ids()
+            assert caught.value.code == grpc.StatusCode.OUT_OF_RANGE
+            assert f"does not end after {pages} page(s)" in caught.value.details
+    finally:
+        hostile.stop()
+
+
 def test_a_unary_search_above_the_configured_audience_is_refused(fed: DirectoryFederation) -> None:
     audience = (*REAL, *DIALLED_CLOSED[: UNARY_LIMIT + 1 - len(REAL)])
     identity = fed.detective(audience)
@@ -247,6 +280,21 @@ def test_closed_nodes_did_not_answer_and_a_large_search_is_streamed(
     assert len(result.not_asked) == len(REAL) + len(CLOSED) - len(reach)
     # Over the broker's unary limit: refused as unary (nothing asked), then streamed.
     assert fed.rejected("unary_audience") == rejected + 1
+
+    # The asyncio client does the same.
+    async def search_async() -> SearchResult:
+        client = AsyncSearchClient(
+            fed.broker.address,
+            fed.pki.files("investigator"),
+            answers=AnswerCheck(build_store(fed.kit.config())),
+        )
+        try:
+            return await client.search(CRIMINAL, **SUBJECT, identity=identity, deadline_seconds=8)
+        finally:
+            await client.close()
+
+    assert {a.node_id: a.status for a in asyncio.run(search_async()).agencies} == statuses
+    assert fed.rejected("unary_audience") == rejected + 2
     # Only the addressed nodes' channels were opened (the real ones are reused).
     assert fed.broker.fanout.pool.opened - opened <= len(reach)
     assert fed.broker.fanout.pool.open_channels <= len(REAL) + len(DIALLED_CLOSED)
@@ -293,6 +341,12 @@ def test_fieldgate_search_summarises_a_large_search(
     assert listed.exit_code == 4, listed.output
     assert "did not answer (timed out, unreachable, error): 30" in listed.output
     assert all(f"Closed Agency {i:04d}" in listed.output for i in range(30))
+    # Streamed: the agencies with records as they end, then the same summary.
+    streamed = CliRunner().invoke(cli, [*args, "--stream"], terminal_width=200)
+    assert streamed.exit_code == 4, streamed.output
+    assert "33 agencies asked" in streamed.output
+    assert "Closed Agency 0007" not in streamed.output
+    assert all(f"{name}  answered" in streamed.output for name in with_hits)
     every = CliRunner().invoke(cli, [*args, "--all"], terminal_width=200)
     assert every.output.count("not searched: this is not 'no record'") == 30
     # --json holds every agency, whatever the table shows.
