@@ -117,6 +117,11 @@ class BrokerMetrics:
             "Searches being fanned out now (bounded by the broker's global concurrency cap).",
             registry=registry,
         )
+        self.node_channels = Gauge(
+            "fieldgate_broker_node_channels_open",
+            "Channels to nodes open now (opened on a node's first search, closed once idle).",
+            registry=registry,
+        )
         self.hedges_sent = Counter(
             "fieldgate_broker_hedges_sent",
             "Calls to a replica of a node that lagged past hedge_after_ms or failed.",

@@ -165,6 +165,16 @@ def test_start_dials_no_node_and_raises_the_file_limit(fed: DirectoryFederation)
         assert soft == resource.RLIM_INFINITY or soft >= fds_needed(len(REAL) + len(CLOSED))
 
 
+def test_connecting_ahead_finds_the_running_nodes_ready(
+    fed: DirectoryFederation, loop: LoopThread
+) -> None:
+    # What [broker.fanout] connect_at_start runs in the background: handshakes done ahead.
+    roster = fed.broker.fanout.roster()
+    targets = [(roster.entries[roster.by_id[n]].address, n) for n in (*REAL, DIALLED_CLOSED[0])]
+    ready = loop.run(fed.broker.fanout.pool.connect(targets, concurrency=2, seconds=2.0))
+    assert ready == len(REAL)
+
+
 def test_list_nodes_pages_through_the_whole_directory(fed: DirectoryFederation) -> None:
     channel, stub = broker_stub(fed.broker.address, fed.pki.files("investigator"))
     with channel:
@@ -298,6 +308,9 @@ def test_closed_nodes_did_not_answer_and_a_large_search_is_streamed(
     # Only the addressed nodes' channels were opened (the real ones are reused).
     assert fed.broker.fanout.pool.opened - opened <= len(reach)
     assert fed.broker.fanout.pool.open_channels <= len(REAL) + len(DIALLED_CLOSED)
+    assert fed.broker.metrics is not None
+    gauge = fed.broker.metrics.registry.get_sample_value("fieldgate_broker_node_channels_open")
+    assert gauge == fed.broker.fanout.pool.open_channels > 0
 
 
 def _cli_args(fed: DirectoryFederation, tmp_path: Path, reach: tuple[str, ...]) -> list[str]:

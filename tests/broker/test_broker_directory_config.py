@@ -40,6 +40,7 @@ kcso = "10.20.0.7:8443"
 
 def test_the_directory_needs_no_node_by_hand(tmp_path: Path) -> None:
     text = TRUSTED + DIRECTORY + "\n[broker.fanout]\nmax_unary_audience = 16\n"
+    text += "connect_at_start = true\n"
     config = load_broker_config(write(tmp_path, text), env={})
     assert config.nodes == ()
     assert config.directory is not None
@@ -47,6 +48,7 @@ def test_the_directory_needs_no_node_by_hand(tmp_path: Path) -> None:
     assert config.directory.address_of("kcso") == "10.20.0.7:8443"
     assert config.fanout.max_unary_audience == 16
     assert config.fanout.channel_idle_seconds == 300.0
+    assert config.fanout.connect_at_start
 
 
 NO_ID = '\n[broker.directory]\naddress = "nodes.example.org:8443"\n'
