@@ -569,10 +569,7 @@ class AsyncSearchClient:
                     checked_result(response, self._answers, sent), not_asked=addressing.not_asked
                 )
         # Too many agencies for one answer (or refused as such, no agency asked): streamed.
-        async for update in self._stream(request, addressing, identity):
-            if isinstance(update, SearchFinished):
-                return update.result
-        raise SearchError(grpc.StatusCode.DATA_LOSS, "the broker's stream ended without its result")
+        return final_result([u async for u in self._stream(request, addressing, identity)])
 
     async def search_stream(
         self,

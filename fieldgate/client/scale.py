@@ -61,12 +61,15 @@ def refused_as_unary(code: grpc.StatusCode, details: str | None) -> bool:
 
 
 def final_result(updates: Iterable[SearchUpdate]) -> SearchResult:
-    """The result of a streamed search (its last update).
+    """The result of a streamed search, read to its end (so the call ends cleanly).
 
     Raises:
         SearchError: the stream ended without its result.
     """
+    result = None
     for update in updates:
         if isinstance(update, SearchFinished):
-            return update.result
-    raise SearchError(grpc.StatusCode.DATA_LOSS, "the broker's stream ended without its result")
+            result = update.result
+    if result is None:
+        raise SearchError(grpc.StatusCode.DATA_LOSS, "the broker's stream ended without its result")
+    return result
