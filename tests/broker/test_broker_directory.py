@@ -1,8 +1,9 @@
-"""A broker over a signed trust directory of 1,003 nodes, through real gRPC and mutual TLS.
+"""A broker over a signed trust directory of 1,004 nodes, through real gRPC and mutual TLS.
 
-Three real agency nodes and 1,000 directory entries that are not running (a
+Three real agency nodes, 1,000 directory entries that are not running (a
 hundred pointed at a closed loopback port, the rest at the template's
-addresses, which no search here addresses). The broker must start without
+addresses, which no search here addresses) and one whose address leads to
+another agency's node. The broker must start without
 dialling any of them, list them all a page at a time, answer a search whose
 closed nodes show as "did not answer" (unreachable, not timed out: they fail
 at once, not at the deadline), refuse a unary search too large for one answer
@@ -71,6 +72,9 @@ CLOSED = tuple(f"closed-{i:04d}" for i in range(1000))
 DIALLED_CLOSED = CLOSED[:100]
 """Closed entries given an override to a closed loopback port; the rest use the template."""
 UNARY_LIMIT = 8
+DECOY = "decoy"
+"""A directory node whose address is another agency's node."""
+ALL = (*REAL, *CLOSED, DECOY)
 CLI = (sys.executable, "-c", "from fieldgate.cli.main import main; main()")
 CRIMINAL = Requester("", "", "", "criminal_investigation", "KC-2026-0042")
 SUBJECT = {"surname": DEMO_SUBJECT.surname, "dob": DEMO_SUBJECT.dob}
@@ -128,6 +132,7 @@ def fed(
         )  # fmt: skip
     for node_id in CLOSED:
         kit.add_node(node_id, name=f"Closed Agency {node_id[-4:]}")
+    kit.add_node(DECOY, name="Decoy Agency")
     kit.write()
     pki = DevPKI.create(workdir / "pki", [BROKER_NAME, *REAL, "investigator"])
     specs = []
@@ -142,6 +147,9 @@ def fed(
     nodes = loop.run(start_federation(specs, workdir, trust=kit.config(), pki=pki))
     closed = f"127.0.0.1:{closed_port()}"
     overrides = {n: nodes.nodes[n].address for n in REAL} | dict.fromkeys(DIALLED_CLOSED, closed)
+    # A directory entry whose address leads to another agency's node (a wrong override,
+    # a hijacked DNS name): that node's certificate does not name the entry's id.
+    overrides[DECOY] = nodes.nodes[REAL[1]].address
     config = BrokerConfig(
         listen="127.0.0.1:0",
         nodes=(),
@@ -157,12 +165,12 @@ def fed(
 
 
 def test_start_dials_no_node_and_raises_the_file_limit(fed: DirectoryFederation) -> None:
-    # Lazy channels: 1,003 nodes routed to, none dialled before a search asks it.
-    assert len(fed.broker.fanout.roster()) == len(REAL) + len(CLOSED)
+    # Lazy channels: 1,004 nodes routed to, none dialled before a search asks it.
+    assert len(fed.broker.fanout.roster()) == len(ALL)
     assert fed.broker.fanout.pool.opened == 0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard >= fds_needed(len(REAL) + len(CLOSED)):
-        assert soft == resource.RLIM_INFINITY or soft >= fds_needed(len(REAL) + len(CLOSED))
+    if hard == resource.RLIM_INFINITY or hard >= fds_needed(len(ALL)):
+        assert soft == resource.RLIM_INFINITY or soft >= fds_needed(len(ALL))
 
 
 def test_connecting_ahead_finds_the_running_nodes_ready(
@@ -182,13 +190,13 @@ def test_list_nodes_pages_through_the_whole_directory(fed: DirectoryFederation) 
         sizes, token = [], ""
         while True:
             page = stub.ListNodes(broker_pb2.ListNodesRequest(page_size=300, page_token=token))
-            assert page.total_size == len(REAL) + len(CLOSED)
+            assert page.total_size == len(ALL)
             listed.extend(page.nodes)
             sizes.append(len(page.nodes))
             if not (token := page.next_page_token):
                 break
-        assert sizes == [300, 300, 300, 103]
-        assert [n.node_id for n in listed] == sorted((*REAL, *CLOSED))
+        assert sizes == [300, 300, 300, 104]
+        assert [n.node_id for n in listed] == sorted(ALL)
         # Names from the signed directory; never an address.
         names = {n.node_id: n.agency_name for n in listed}
         assert {names[a.node_id] for a in DEMO_AGENCIES} == {a.name for a in DEMO_AGENCIES}
@@ -208,7 +216,7 @@ def test_list_nodes_pages_through_the_whole_directory(fed: DirectoryFederation) 
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert field in (caught.value.details() or "")
     with fed.client() as client:
-        assert client.node_ids() == sorted((*REAL, *CLOSED))
+        assert client.node_ids() == sorted(ALL)
 
 
 def test_fieldgate_broker_nodes_lists_every_page(fed: DirectoryFederation) -> None:
@@ -218,11 +226,11 @@ def test_fieldgate_broker_nodes_lists_every_page(fed: DirectoryFederation) -> No
     document = CliRunner().invoke(cli, [*args, "--json"])
     assert document.exit_code == 0, document.output
     parsed = json.loads(document.output)
-    assert parsed["total"] == len(REAL) + len(CLOSED)
-    assert [n["node_id"] for n in parsed["nodes"]] == sorted((*REAL, *CLOSED))
+    assert parsed["total"] == len(ALL)
+    assert [n["node_id"] for n in parsed["nodes"]] == sorted(ALL)
     table = CliRunner().invoke(cli, args, terminal_width=200)
     assert table.exit_code == 0, table.output
-    assert f"{len(REAL) + len(CLOSED)} agencies" in table.output
+    assert f"{len(ALL)} agencies" in table.output
     assert "Closed Agency 0999" in table.output
 
 
@@ -287,7 +295,7 @@ def test_closed_nodes_did_not_answer_and_a_large_search_is_streamed(
     assert statuses == dict.fromkeys(REAL, "answered") | dict.fromkeys(reach[3:], "unreachable")
     assert any(a.hits for a in result.agencies)
     # The client addressed reach ∩ the listed nodes; every other listed node is "not asked".
-    assert len(result.not_asked) == len(REAL) + len(CLOSED) - len(reach)
+    assert len(result.not_asked) == len(ALL) - len(reach)
     # Over the broker's unary limit: refused as unary (nothing asked), then streamed.
     assert fed.rejected("unary_audience") == rejected + 1
 
@@ -332,6 +340,21 @@ def _cli_args(fed: DirectoryFederation, tmp_path: Path, reach: tuple[str, ...]) 
     ]  # fmt: skip
 
 
+def test_an_address_leading_to_another_agency_reaches_nobody(fed: DirectoryFederation) -> None:
+    before = fed.requests()
+    with fed.client() as client:
+        result = client.search(
+            CRIMINAL, **SUBJECT, identity=fed.detective((DECOY,)), deadline_seconds=8.0
+        )
+    (decoy,) = result.agencies
+    # The TLS name the broker expects is the entry's id: the other agency's node fails the
+    # handshake, so it never receives the search, and nothing is shown as the decoy's.
+    assert decoy.node_id == DECOY
+    assert decoy.status == "unreachable"
+    assert not decoy.hits
+    assert fed.requests() == before
+
+
 def test_fieldgate_search_summarises_a_large_search(
     fed: DirectoryFederation, tmp_path: Path
 ) -> None:
@@ -344,7 +367,7 @@ def test_fieldgate_search_summarises_a_large_search(
     rows = [line.split("│") for line in table.output.splitlines() if "--show" in line]
     counts = {cells[3].strip(): cells[1].strip() for cells in rows}
     assert counts["--show did-not-answer"] == "30"
-    assert counts["--show not-asked"] == "970"
+    assert counts["--show not-asked"] == "971"
     assert counts["--show failed"] == counts["--show not-answering"] == "0"
     # The agencies with records get their tables; the closed ones are counted, not listed.
     with_hits = [a.name for a in DEMO_AGENCIES if f"{a.name}  answered" in table.output]
@@ -368,7 +391,7 @@ def test_fieldgate_search_summarises_a_large_search(
     parsed = json.loads(document.output)
     assert len(parsed["agencies"]) == 33
     assert parsed["summary"]["failed"] == 30
-    assert parsed["summary"]["not_asked"] == 970
+    assert parsed["summary"]["not_asked"] == 971
 
 
 def test_the_broker_refuses_to_start_when_the_file_limit_is_too_low(
@@ -425,7 +448,7 @@ def test_a_directory_change_is_routed_on_the_next_call(fed: DirectoryFederation)
     channel, stub = broker_stub(fed.broker.address, fed.pki.files("investigator"))
     with channel:
         page = stub.ListNodes(broker_pb2.ListNodesRequest(page_size=1000, page_token=""))
-        assert page.total_size == len(REAL) + len(CLOSED) + 1
+        assert page.total_size == len(ALL) + 1
         last = stub.ListNodes(broker_pb2.ListNodesRequest(page_token=page.next_page_token))
     assert "joined-late" in {n.node_id for n in (*page.nodes, *last.nodes)}
     assert "joined-late" in fed.broker.fanout.roster().by_id
