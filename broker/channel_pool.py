@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 import grpc
@@ -66,6 +66,8 @@ class ChannelPool:
         self._sweeper: asyncio.Task[None] | None = None
         self.opened = 0
         """Channels opened since start (a channel reopened after idling counts again)."""
+        self.connected = 0
+        """Channels :meth:`connect` found ready (0 until it has run)."""
 
     @property
     def open_channels(self) -> int:
@@ -94,6 +96,25 @@ class ChannelPool:
         finally:
             held.in_use -= 1
             held.last_used = self._clock()
+
+    async def connect(
+        self, targets: Iterable[tuple[str, str]], *, concurrency: int, seconds: float
+    ) -> int:
+        """Open and connect a channel to each (address, node id), ``concurrency`` at a time.
+
+        For ``[broker.fanout] connect_at_start``: the first search then finds the
+        handshakes done. Never raises for a node that is down; how many became
+        ready within ``seconds`` each.
+        """
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(address: str, node_id: str) -> bool:
+            async with gate, self.channel(address, node_id) as channel:
+                return await channel.ready(seconds)
+
+        done = await asyncio.gather(*(one(a, n) for a, n in targets))
+        self.connected = sum(done)
+        return self.connected
 
     async def sweep(self) -> int:
         """Close every channel idle for ``idle_seconds`` and not in use; how many were closed."""

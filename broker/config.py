@@ -43,6 +43,7 @@ Example::
     [broker.fanout]                   # optional; connections at federation scale
     max_unary_audience = 64           # larger searches must use SearchStream (at most 64)
     channel_idle_seconds = 300        # close a node's channel unused this long
+    connect_at_start = false          # true: connect to every node in the background
 
     # Either the signed directory (every node of the trust bundle)...
     [broker.directory]
@@ -119,6 +120,9 @@ class FanoutConfig:
     client's receive limit."""
     channel_idle_seconds: float = 300.0
     """A node's channel unused this long is closed (reopened on its next search)."""
+    connect_at_start: bool = False
+    """Connect to every node in the background once serving (256 at a time), so the
+    first search does not pay every TLS handshake; start-up never waits for it."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,7 @@ def _fanout(broker: Section) -> FanoutConfig:
     config = FanoutConfig(
         max_unary_audience=section.integer("max_unary_audience", MAX_UNARY_AUDIENCE, minimum=1),
         channel_idle_seconds=section.number("channel_idle_seconds", 300.0, minimum=1.0),
+        connect_at_start=section.boolean("connect_at_start", False),
     )
     if config.max_unary_audience > MAX_UNARY_AUDIENCE:
         # The client's receive limit is the sum of this many answers at their cap.

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldgate.broker.config import BrokerConfig, DirectoryConfig, NodeEntry
+from fieldgate.broker.errors import FileLimitTooLow
+from fieldgate.broker.fd_limit import raise_fd_limit
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.trust.keys import load_public_key
 from fieldgate.trust.reach import read_directory
@@ -73,6 +75,11 @@ class Roster:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @property
+    def addresses(self) -> int:
+        """Node addresses routed to: each node's and its replicas' (a socket each when open)."""
+        return sum(1 + len(e.replicas) for e in self.entries)
 
 
 def directory_entries(
@@ -148,6 +155,11 @@ class NodeDirectory:
                 self._roster = Roster(self._roster.entries, stamp)
             else:
                 log.info("trust directory read: %d nodes", len(self._roster))
+                try:
+                    raise_fd_limit(self._roster.addresses)
+                except FileLimitTooLow as exc:
+                    # Running already: the nodes past the limit fail as unreachable.
+                    log.error("%s", exc)
         return self._roster
 
 

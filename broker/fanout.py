@@ -29,6 +29,10 @@ from fieldgate.broker.straggler import AgencyCaller, AgencyOutcome
 from fieldgate.core.tls import TLSFiles
 from fieldgate.v2 import common_pb2, node_pb2
 
+CONNECT_CONCURRENCY = 256
+"""Nodes connected to at once at start (``connect_at_start``): in parallel, never serially,
+without thousands of TLS handshakes at the same instant."""
+
 OnOutcome = Callable[[AgencyOutcome], None]
 """Called with each agency's outcome as soon as it is known, in the order they end."""
 
@@ -82,6 +86,9 @@ class FanOut:
         self._node_deadline_ms = node_deadline_ms
         self._callers: dict[str, AgencyCaller] = {}
         self._callers_for: Roster | None = None
+        self._every: list[AgencyCaller] | None = None
+        self.connecting: asyncio.Task[int] | None = None
+        """Connecting to every node at start (``connect_at_start``): how many became ready."""
 
     def roster(self) -> Roster:
         """The nodes routed to now (re-read if the trust directory changed)."""
@@ -90,7 +97,7 @@ class FanOut:
     def _caller(self, roster: Roster, entry: NodeEntry) -> AgencyCaller:
         if roster is not self._callers_for:
             # The directory changed: an entry's address may have too.
-            self._callers, self._callers_for = {}, roster
+            self._callers, self._callers_for, self._every = {}, roster, None
         caller = self._callers.get(entry.node_id)
         if caller is None:
             caller = AgencyCaller(entry, self.pool, self._metrics, self._node_deadline_ms)
@@ -101,7 +108,11 @@ class FanOut:
     def agencies(self) -> list[AgencyCaller]:
         """Every agency routed to now, in reporting order."""
         roster = self.roster()
-        return [self._caller(roster, entry) for entry in roster.entries]
+        if self._every is None or roster is not self._callers_for:
+            # Built once per directory read: a search of every agency asks for it each time.
+            every = [self._caller(roster, entry) for entry in roster.entries]
+            self._every = every
+        return list(self._every)
 
     def unknown(self, node_ids: Collection[str]) -> list[str]:
         """The ids of ``node_ids`` this broker does not route to, sorted."""
@@ -162,10 +173,23 @@ class FanOut:
             for call in calls:
                 call.cancel()
 
-    def start(self) -> None:
-        """Start closing idle channels (one task for the whole pool)."""
+    def start(self, *, connect: bool = False) -> None:
+        """Start closing idle channels (one task for the whole pool); with ``connect``,
+        connect to every node in the background (:attr:`connecting`), 256 at a time."""
         self.pool.start()
+        if connect:
+            targets = [
+                (address, entry.node_id)
+                for entry in self.roster().entries
+                for address in (entry.address, *entry.replicas)
+            ]
+            self.connecting = asyncio.create_task(
+                self.pool.connect(targets, concurrency=CONNECT_CONCURRENCY, seconds=10.0)
+            )
 
     async def close(self) -> None:
         """Close every channel."""
+        if self.connecting is not None:
+            self.connecting.cancel()
+            await asyncio.gather(self.connecting, return_exceptions=True)
         await self.pool.close()

@@ -11,6 +11,7 @@ search, so a misconfigured replica can never speak for an agency.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -194,6 +195,14 @@ class NodeChannel:
                 # Development (insecure) nodes answer in the clear.
                 result.hits.extend(answer.hits)
         return result
+
+    async def ready(self, seconds: float) -> bool:
+        """Connect now (TLS handshake included); True if ready within ``seconds``."""
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
         """Close the channel."""

@@ -105,7 +105,7 @@ async def start_broker(
     limits = Limits(config.limits, clock)
     directory = NodeDirectory(config)
     roster = directory.roster()
-    raise_fd_limit(sum(1 + len(n.replicas) for n in roster.entries))
+    raise_fd_limit(roster.addresses)
     # This broker's own registry: never the process-wide default.
     registry = new_registry()
     metrics = BrokerMetrics(registry, [n.node_id for n in roster.entries])
@@ -118,6 +118,7 @@ async def start_broker(
         config.node_deadline_ms,
         config.fanout.channel_idle_seconds,
     )
+    metrics.node_channels.set_function(lambda: fanout.pool.open_channels)
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"), streams=("SearchStream",))
     server = grpc.aio.server(
@@ -162,7 +163,7 @@ async def start_broker(
         if search_log is not None:
             search_log.close()
         raise
-    fanout.start()
+    fanout.start(connect=config.fanout.connect_at_start)
     refresher = None if config.trust is None else build_refresher(config.trust)
     if refresher is not None:
         refresher.start()

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -59,6 +60,26 @@ class _Admitted:
     """The verified signed search, whose nonce a refusal gives back."""
     audience: tuple[str, ...] | None = None
     """The node ids the signed search is addressed to; None (unsigned, insecure): every node."""
+
+
+LOGGED_AGENCIES = 64
+"""Agencies a search's log line names one by one; above, it counts them by status (a
+national search's line would otherwise run to hundreds of kilobytes). The broker's
+search log keeps every node's status either way."""
+
+
+def outcomes_text(results: list[broker_pb2.AgencyResult]) -> str:
+    """How each agency's part ended, for the search's log line."""
+    if len(results) > LOGGED_AGENCIES:
+        counts = Counter(broker_pb2.NodeStatus.Name(r.status) for r in results)
+        return f"{len(results)} agencies: " + ", ".join(
+            f"{k}={n}" for k, n in sorted(counts.items())
+        )
+    return ", ".join(
+        f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}"
+        + (f":{len(r.answer.ciphertext)}B" if r.HasField("answer") else f":{len(r.hits)}")
+        for r in results
+    )
 
 
 class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
@@ -346,11 +367,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             requester.subject,
             requester.purpose,
             " (cancelled by the requester)" if cancelled else "",
-            ", ".join(
-                f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}"
-                + (f":{len(r.answer.ciphertext)}B" if r.HasField("answer") else f":{len(r.hits)}")
-                for r in results
-            ),
+            outcomes_text(results),
         )
         if self._search_log is not None:
             hedged = {

@@ -334,7 +334,15 @@ class SearchClient:
         Raises:
             SearchError: the broker could not be reached.
         """
-        ids: list[str] = []
+        return [n.node_id for n in self.nodes()]
+
+    def nodes(self) -> list[broker_pb2.RegisteredNode]:
+        """Every node the broker routes to (id and agency name), read a page at a time.
+
+        Raises:
+            SearchError: the broker could not be reached, or its list does not end.
+        """
+        nodes: list[broker_pb2.RegisteredNode] = []
         token, pages = "", 0
         while True:
             pages += 1
@@ -343,8 +351,8 @@ class SearchClient:
                 listed = self._stub.ListNodes(request, timeout=10.0)
             except grpc.RpcError as exc:
                 raise SearchError(exc.code(), exc.details() or "") from None
-            if not (token := listed_page(ids, listed, pages)):
-                return ids
+            if not (token := listed_page(nodes, listed, pages)):
+                return nodes
 
     def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> Addressing:
         if identity is None:
@@ -517,7 +525,11 @@ class AsyncSearchClient:
 
     async def node_ids(self) -> list[str]:
         """As :meth:`SearchClient.node_ids`."""
-        ids: list[str] = []
+        return [n.node_id for n in await self.nodes()]
+
+    async def nodes(self) -> list[broker_pb2.RegisteredNode]:
+        """As :meth:`SearchClient.nodes`."""
+        nodes: list[broker_pb2.RegisteredNode] = []
         token, pages = "", 0
         while True:
             pages += 1
@@ -526,8 +538,8 @@ class AsyncSearchClient:
                 listed = await self._stub.ListNodes(request, timeout=10.0)
             except grpc.aio.AioRpcError as exc:
                 raise SearchError(exc.code(), exc.details() or "") from None
-            if not (token := listed_page(ids, listed, pages)):
-                return ids
+            if not (token := listed_page(nodes, listed, pages)):
+                return nodes
 
     async def _audience(
         self, identity: Identity | None, audience: Sequence[str] | None
@@ -580,10 +592,7 @@ class AsyncSearchClient:
             else:
                 return _addressed(checked_result(response, self._answers, sent), addressing)
         # Too many agencies for one answer (or refused as such, no agency asked): streamed.
-        async for update in self._stream(request, addressing, identity):
-            if isinstance(update, SearchFinished):
-                return update.result
-        raise SearchError(grpc.StatusCode.DATA_LOSS, "the broker's stream ended without its result")
+        return final_result([u async for u in self._stream(request, addressing, identity)])
 
     async def search_stream(
         self,

@@ -32,14 +32,16 @@ UNARY_REFUSED = "(unary_audience)"
 """What a broker's refusal of a unary search too large for one answer says (then streamed)."""
 
 
-def listed_page(ids: list[str], page: broker_pb2.ListNodesResponse, pages: int) -> str:
-    """Add one ``ListNodes`` page's node ids to ``ids``; the next page's token ("" at the end).
+def listed_page(
+    nodes: list[broker_pb2.RegisteredNode], page: broker_pb2.ListNodesResponse, pages: int
+) -> str:
+    """Add one ``ListNodes`` page's nodes to ``nodes``; the next page's token ("" at the end).
 
     Raises:
         SearchError: the broker's list does not end (an empty page that is not the
             last, or more than :data:`MAX_LIST_PAGES` pages).
     """
-    ids.extend(n.node_id for n in page.nodes)
+    nodes.extend(page.nodes)
     if page.next_page_token and (not page.nodes or pages >= MAX_LIST_PAGES):
         raise SearchError(
             grpc.StatusCode.OUT_OF_RANGE,
@@ -59,12 +61,15 @@ def refused_as_unary(code: grpc.StatusCode, details: str | None) -> bool:
 
 
 def final_result(updates: Iterable[SearchUpdate]) -> SearchResult:
-    """The result of a streamed search (its last update).
+    """The result of a streamed search, read to its end (so the call ends cleanly).
 
     Raises:
         SearchError: the stream ended without its result.
     """
+    result = None
     for update in updates:
         if isinstance(update, SearchFinished):
-            return update.result
-    raise SearchError(grpc.StatusCode.DATA_LOSS, "the broker's stream ended without its result")
+            result = update.result
+    if result is None:
+        raise SearchError(grpc.StatusCode.DATA_LOSS, "the broker's stream ended without its result")
+    return result

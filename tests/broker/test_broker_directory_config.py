@@ -1,5 +1,5 @@
 """``[broker.directory]`` and ``[broker.fanout]``: read, checked, and the addresses they make;
-the channel pool's idle closing, over real channels."""
+the channel pool's idle closing, over real channels; a national search's log line."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from fieldgate.broker.channel_pool import ChannelPool
 from fieldgate.broker.config import DirectoryConfig, load_broker_config
 from fieldgate.broker.directory import Roster, directory_entries, page, page_token
+from fieldgate.broker.servicer import LOGGED_AGENCIES, outcomes_text
 from fieldgate.core.config import ConfigError
 from fieldgate.core.errors import InvalidRequestError
+from fieldgate.v2 import broker_pb2
 from tests.test_config import write
 
 TRUSTED = """
@@ -40,6 +42,7 @@ kcso = "10.20.0.7:8443"
 
 def test_the_directory_needs_no_node_by_hand(tmp_path: Path) -> None:
     text = TRUSTED + DIRECTORY + "\n[broker.fanout]\nmax_unary_audience = 16\n"
+    text += "connect_at_start = true\n"
     config = load_broker_config(write(tmp_path, text), env={})
     assert config.nodes == ()
     assert config.directory is not None
@@ -47,6 +50,7 @@ def test_the_directory_needs_no_node_by_hand(tmp_path: Path) -> None:
     assert config.directory.address_of("kcso") == "10.20.0.7:8443"
     assert config.fanout.max_unary_audience == 16
     assert config.fanout.channel_idle_seconds == 300.0
+    assert config.fanout.connect_at_start
 
 
 NO_ID = '\n[broker.directory]\naddress = "nodes.example.org:8443"\n'
@@ -135,3 +139,20 @@ def test_idle_channels_are_closed_and_reopened_on_use() -> None:
         return seen
 
     assert asyncio.run(scenario()) == [2, 0, 2, 0, 1, 3]
+
+
+def test_a_national_search_is_logged_by_status_counts() -> None:
+    def results(n: int) -> list[broker_pb2.AgencyResult]:
+        return [
+            broker_pb2.AgencyResult(
+                node_id=f"n{i}",
+                status=broker_pb2.NODE_STATUS_ANSWERED
+                if i % 4
+                else broker_pb2.NODE_STATUS_TIMED_OUT,
+            )
+            for i in range(n)
+        ]
+
+    assert outcomes_text(results(2)) == "n0=NODE_STATUS_TIMED_OUT:0, n1=NODE_STATUS_ANSWERED:0"
+    many = outcomes_text(results(LOGGED_AGENCIES * 100))
+    assert many == "6400 agencies: NODE_STATUS_ANSWERED=4800, NODE_STATUS_TIMED_OUT=1600"
