@@ -96,7 +96,12 @@ def _fanout_section(fanout: FanoutResult, plots: dict[str, Path]) -> list[str]:
         )
     slopes = fanout.slopes()
     out = [
-        "## 1. Fan-out overhead",
+        "## 1. Fan-out overhead (real nodes on one machine: measures the nodes' summed work)",
+        "",
+        "A secondary table since issue 22: the broker's own cost at federation scale (up to "
+        '8,500 agencies) is measured by `python -m bench.federation` (see "Federation '
+        "scale\" below); here the nodes' work, summed over N nodes sharing two cores, "
+        "dominates every figure.",
         "",
         f"**How.** {max(s.node_counts)} real nodes (`fieldgate.node.server.start_node`: "
         f"SQLite store of {s.records_per_node:,} synthetic records each, the "

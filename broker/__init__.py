@@ -9,6 +9,10 @@ Modules:
 
 - :mod:`fieldgate.broker.errors`: the broker's error tree.
 - :mod:`fieldgate.broker.config`: the broker's configuration, ``[broker]`` and ``[[nodes]]``.
+- :mod:`fieldgate.broker.directory`: the nodes routed to now: by hand, or the signed trust
+  directory (re-read when the bundle changes).
+- :mod:`fieldgate.broker.channel_pool`: channels to nodes, opened on first use, closed once idle.
+- :mod:`fieldgate.broker.fd_limit`: RLIMIT_NOFILE raised at start to what the nodes need.
 - :mod:`fieldgate.broker.limits`: abuse limits: rates, concurrency caps, the sweep detector.
 - :mod:`fieldgate.broker.node_client`: one call to one node address and what its outcome means.
 - :mod:`fieldgate.broker.straggler`: how long one agency may take; hedging to its replicas.

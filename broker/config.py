@@ -1,4 +1,10 @@
-"""The broker's configuration: one TOML file with ``[broker]`` and ``[[nodes]]``.
+"""The broker's configuration: one TOML file with ``[broker]`` and its nodes.
+
+The nodes come either from the signed trust directory (``[broker.directory]``:
+every node the federation's trust bundle lists, at an address made from a
+template — no per-node configuration, picked up again whenever the bundle is
+refreshed; see :mod:`fieldgate.broker.directory` and docs/deployment.md) or,
+for small setups and tests, from hand-written ``[[nodes]]`` entries (below).
 
 Example::
 
@@ -34,6 +40,19 @@ Example::
     listen = "127.0.0.1:9202"
     reflection = false
 
+    [broker.fanout]                   # optional; connections at federation scale
+    max_unary_audience = 64           # larger searches must use SearchStream (at most 64)
+    channel_idle_seconds = 300        # close a node's channel unused this long
+    connect_at_start = false          # true: connect to every node in the background
+
+    # Either the signed directory (every node of the trust bundle)...
+    [broker.directory]
+    address = "{id}.nodes.example.org:8443"   # TLS name: the node id, as always
+    [broker.directory.addresses]      # optional per-node overrides
+    kcso = "10.20.0.7:8443"
+
+    # ...or nodes by hand (not both):
+
     [[nodes]]
     id = "kcso"
     agency_name = "King County Sheriff's Office"
@@ -52,7 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldgate.broker.limits import LimitsConfig, limits_config
-from fieldgate.core.answer_caps import MAX_NODES
+from fieldgate.core.answer_caps import MAX_UNARY_AUDIENCE
 from fieldgate.core.config import ConfigError, Section, read_toml
 from fieldgate.core.tls import TLSFiles, tls_files
 from fieldgate.ops.endpoints import (
@@ -67,6 +86,43 @@ from fieldgate.trust.config import TrustConfig, trust_config
 
 DEFAULT_HEDGE_AFTER_MS = 250
 """Hedging delay of a node with replicas whose entry names none."""
+
+ID_PLACEHOLDER = "{id}"
+"""What a directory address template replaces with each node's id."""
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """Nodes from the signed trust directory (``[broker.directory]``)."""
+
+    address: str
+    """``host:port`` template; ``{id}`` is replaced by each node's id
+    (``"{id}.nodes.example.org:8443"``)."""
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    """Node id → ``host:port``, for nodes not at the template's address."""
+
+    def address_of(self, node_id: str) -> str:
+        """The address the broker dials for ``node_id``."""
+        override = self.addresses.get(node_id)
+        if override is not None:
+            return override
+        return self.address.replace(ID_PLACEHOLDER, node_id)
+
+
+@dataclass(frozen=True)
+class FanoutConfig:
+    """Connections and answer sizes at federation scale (``[broker.fanout]``)."""
+
+    max_unary_audience: int = MAX_UNARY_AUDIENCE
+    """Agencies a unary ``Search`` may address; above it the search is refused
+    (FAILED_PRECONDITION, ``unary_audience``) and must be streamed. At most
+    :data:`~fieldgate.core.answer_caps.MAX_UNARY_AUDIENCE`, which bounds the
+    client's receive limit."""
+    channel_idle_seconds: float = 300.0
+    """A node's channel unused this long is closed (reopened on its next search)."""
+    connect_at_start: bool = False
+    """Connect to every node in the background once serving (256 at a time), so the
+    first search does not pay every TLS handshake; start-up never waits for it."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +148,8 @@ class BrokerConfig:
     listen: str
     """``host:port`` the broker listens on (port 0 picks a free one)."""
     nodes: tuple[NodeEntry, ...]
-    """Registered nodes, in the order results are reported."""
+    """Nodes by hand (``[[nodes]]``), in the order results are reported; empty with
+    ``directory``."""
     default_deadline_seconds: float = 3.0
     """Deadline of a search whose request names none."""
     max_deadline_seconds: float = 10.0
@@ -122,6 +179,10 @@ class BrokerConfig:
     """Rate limits, concurrency caps and the sweep detector (``[broker.limits]``)."""
     server: ServerLimitsConfig = field(default_factory=ServerLimitsConfig)
     """What one connection may cost before it is trusted (``[broker.server]``)."""
+    directory: DirectoryConfig | None = None
+    """Nodes from the trust bundle's directory (``[broker.directory]``); None: ``nodes``."""
+    fanout: FanoutConfig = field(default_factory=FanoutConfig)
+    """Unary answer size and channel idling (``[broker.fanout]``)."""
 
 
 def _tls(broker: Section) -> TLSFiles | None:
@@ -157,6 +218,46 @@ def _node_entry(entry: Section, index: int) -> NodeEntry:
     return node
 
 
+def _directory(broker: Section) -> DirectoryConfig | None:
+    if not broker.has("directory"):
+        return None
+    section = broker.section("directory")
+    template = section.address("address")
+    if ID_PLACEHOLDER not in template.rpartition(":")[0]:
+        raise ConfigError(
+            section.key_name("address"),
+            f"must name each node's host with {ID_PLACEHOLDER}, not {template!r}",
+        )
+    overrides: dict[str, str] = {}
+    if section.has("addresses"):
+        table = section.section("addresses")
+        for node_id in table.names():
+            overrides[node_id] = table.address(node_id)
+        table.finish()
+    section.finish()
+    return DirectoryConfig(template, overrides)
+
+
+def _fanout(broker: Section) -> FanoutConfig:
+    if not broker.has("fanout"):
+        return FanoutConfig()
+    section = broker.section("fanout")
+    config = FanoutConfig(
+        max_unary_audience=section.integer("max_unary_audience", MAX_UNARY_AUDIENCE, minimum=1),
+        channel_idle_seconds=section.number("channel_idle_seconds", 300.0, minimum=1.0),
+        connect_at_start=section.boolean("connect_at_start", False),
+    )
+    if config.max_unary_audience > MAX_UNARY_AUDIENCE:
+        # The client's receive limit is the sum of this many answers at their cap.
+        raise ConfigError(
+            section.key_name("max_unary_audience"),
+            f"must be at most {MAX_UNARY_AUDIENCE} (larger searches are streamed), "
+            f"not {config.max_unary_audience}",
+        )
+    section.finish()
+    return config
+
+
 def broker_config_from_document(document: Mapping[str, Any], base: Path) -> BrokerConfig:
     """Build and validate a :class:`BrokerConfig` from a parsed document.
 
@@ -167,10 +268,12 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
     broker = root.section("broker")
     nodes: list[NodeEntry] = []
     seen: set[str] = set()
-    for entry in root.sections("nodes"):
-        if len(nodes) == MAX_NODES:
-            # The client's receive limit is the sum of MAX_NODES answers at their cap.
-            raise ConfigError(f"nodes[{MAX_NODES}]", f"at most {MAX_NODES} nodes are supported")
+    directory = _directory(broker)
+    if directory is not None and root.has("nodes"):
+        raise ConfigError(
+            "nodes", "give [broker.directory] or [[nodes]], not both (the directory lists them)"
+        )
+    for entry in root.sections("nodes") if root.has("nodes") or directory is None else []:
         node = _node_entry(entry, len(nodes))
         if node.node_id in seen:
             raise ConfigError(f"nodes[{len(nodes)}].id", f"duplicate node id {node.node_id!r}")
@@ -216,6 +319,8 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
         log_format=read_log_format(broker, "broker"),
         limits=limits_config(broker.section("limits")) if broker.has("limits") else LimitsConfig(),
         server=server_limits_config(broker.section("server", required=False)),
+        directory=directory,
+        fanout=_fanout(broker),
     )
     if config.tls is None and not config.insecure:
         raise ConfigError(
@@ -229,6 +334,8 @@ def broker_config_from_document(document: Mapping[str, Any], base: Path) -> Brok
             "is required: the broker refuses unverifiable searches early "
             "(set broker.insecure = true only for development)",
         )
+    if config.directory is not None and config.trust is None:
+        raise ConfigError("broker.directory", "needs broker.trust: the directory is its bundle")
     broker.finish()
     root.finish()
     return config

@@ -1,16 +1,20 @@
 """One call to one node address, and what its outcome means for the requester.
 
-A :class:`NodeChannel` is a long-lived channel to one address: an agency's
-node, or one of its replicas. Its :meth:`NodeChannel.ask` never raises for a
-node failure: it turns every ending into an ``AgencyResult`` (answered, timed
-out, unreachable, error), and refuses an answer that names another node or
-another search, so a misconfigured replica can never speak for an agency.
+A :class:`NodeChannel` is a channel to one address: an agency's node, or one
+of its replicas. The broker holds them in a pool
+(:mod:`fieldgate.broker.channel_pool`) that opens one on first use, reuses it
+and closes it once idle. Its :meth:`NodeChannel.ask` never raises for a node
+failure: it turns every ending into an ``AgencyResult`` (answered, timed out,
+unreachable, error), and refuses an answer that names another node or another
+search, so a misconfigured replica can never speak for an agency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from dataclasses import dataclass
 
 import grpc
 
@@ -19,7 +23,9 @@ from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.status import NODE_INTERNAL, NODE_TIMED_OUT, NODE_UNREACHABLE
 from fieldgate.core.answer_caps import MAX_NODE_ANSWER_BYTES
 from fieldgate.core.tls import TLSFiles
-from fieldgate.v2 import broker_pb2, node_pb2, node_pb2_grpc
+from fieldgate.v2 import broker_pb2, node_pb2
+
+SEARCH_METHOD = "/fieldgate.v2.NodeService/Search"
 
 # Reconnect quickly once a node comes back, rather than grpc's default backoff
 # of up to two minutes.
@@ -41,17 +47,41 @@ _TRANSPORT = re.compile(r"\b(ipv4|ipv6|unix|dns|tcp):|connect|resolve|\d{1,3}(\.
 log = logging.getLogger("fieldgate.broker")
 
 
+@dataclass(frozen=True)
+class NodeRequest:
+    """A node request serialised once per search and sent as the same bytes to every node.
+
+    Serialising it per node made the broker's CPU per search grow with the
+    request's size times the node count (bench.federation's profile).
+    """
+
+    request_id: str
+    wire: bytes
+
+    @classmethod
+    def of(cls, message: node_pb2.NodeServiceSearchRequest) -> NodeRequest:
+        """``message``, serialised."""
+        return cls(message.request_id, message.SerializeToString())
+
+
 def node_deadline_detail(milliseconds: int) -> str:
     """Detail of a node cut off by the broker's per-node deadline (``node_deadline_ms``)."""
     return f"no answer within the node deadline ({milliseconds} ms)"
 
 
 class NodeChannel:
-    """A long-lived channel to one node address (a primary node or a replica)."""
+    """A channel to one node address (a primary node or a replica)."""
 
-    def __init__(self, address: str, tls: TLSFiles | None, node_id: str = "") -> None:
+    def __init__(
+        self,
+        address: str,
+        tls: TLSFiles | grpc.ChannelCredentials | None,
+        node_id: str = "",
+    ) -> None:
         """Open (lazily connecting) a channel to ``address``, over mutual TLS with ``tls``.
 
+        ``tls`` is the broker's TLS files, or credentials already read from
+        them (the pool reads them once for every channel); None: plaintext.
         With TLS and a ``node_id``, the node's certificate must name that id (as a
         DNS subject alternative name): a process holding another party's
         certificate (an investigator's, another agency's node's) cannot answer
@@ -61,11 +91,18 @@ class NodeChannel:
         if tls is None:
             self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         else:
+            credentials = tls.channel_credentials() if isinstance(tls, TLSFiles) else tls
             expected = [("grpc.ssl_target_name_override", node_id)] if node_id else []
             self._channel = grpc.aio.secure_channel(
-                address, tls.channel_credentials(), options=[*CHANNEL_OPTIONS, *expected]
+                address, credentials, options=[*CHANNEL_OPTIONS, *expected]
             )
-        self._stub = node_pb2_grpc.NodeServiceStub(self._channel)
+        # Bytes in (serialised once per search by NodeRequest), the answer parsed out.
+        self._search: grpc.aio.UnaryUnaryMultiCallable[bytes, node_pb2.NodeServiceSearchResponse]
+        self._search = self._channel.unary_unary(
+            SEARCH_METHOD,
+            request_serializer=None,
+            response_deserializer=node_pb2.NodeServiceSearchResponse.FromString,
+        )
 
     def _told(self, details: str | None) -> str:
         """What the requester may read of a failed call's details: never an address.
@@ -84,7 +121,7 @@ class NodeChannel:
     async def ask(
         self,
         entry: NodeEntry,
-        request: node_pb2.NodeServiceSearchRequest,
+        request: NodeRequest,
         seconds: float,
         timeout_detail: str = SEARCH_DEADLINE_DETAIL,
     ) -> broker_pb2.AgencyResult:
@@ -98,9 +135,7 @@ class NodeChannel:
         """
         result = broker_pb2.AgencyResult(node_id=entry.node_id, agency_name=entry.agency_name)
         try:
-            answer: node_pb2.NodeServiceSearchResponse = await self._stub.Search(
-                request, timeout=max(seconds, 0.001)
-            )
+            answer = await self._search(request.wire, timeout=max(seconds, 0.001))
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
             if code in NODE_TIMED_OUT:
@@ -160,6 +195,14 @@ class NodeChannel:
                 # Development (insecure) nodes answer in the clear.
                 result.hits.extend(answer.hits)
         return result
+
+    async def ready(self, seconds: float) -> bool:
+        """Connect now (TLS handshake included); True if ready within ``seconds``."""
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
         """Close the channel."""

@@ -11,7 +11,9 @@ import grpc
 
 from fieldgate.broker.audit_log import BrokerSearchLog, search_log_digester
 from fieldgate.broker.config import BrokerConfig
+from fieldgate.broker.directory import NodeDirectory
 from fieldgate.broker.fanout import FanOut
+from fieldgate.broker.fd_limit import raise_fd_limit
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import BrokerMetrics
 from fieldgate.broker.servicer import BrokerServicer
@@ -88,15 +90,35 @@ async def start_broker(
 ) -> RunningBroker:
     """Start the broker on ``config.listen`` and return it running.
 
+    No node is dialled here: each node's channel opens when a search first asks
+    it (:mod:`fieldgate.broker.channel_pool`), so a broker of thousands of
+    nodes starts at once, whichever of them are up.
+
     ``clock`` (monotonic seconds) drives the limits' token buckets and sweep window.
+
+    Raises:
+        fieldgate.broker.errors.FileLimitTooLow: RLIMIT_NOFILE cannot cover a
+            connection per node address.
+        fieldgate.trust.trust_bundle.TrustUnavailable: the directory's bundle
+            (``[broker.directory]``) cannot be read or does not verify.
     """
     limits = Limits(config.limits, clock)
+    directory = NodeDirectory(config)
+    roster = directory.roster()
+    raise_fd_limit(roster.addresses)
     # This broker's own registry: never the process-wide default.
     registry = new_registry()
-    metrics = BrokerMetrics(registry, [n.node_id for n in config.nodes])
+    metrics = BrokerMetrics(registry, [n.node_id for n in roster.entries])
     if config.tls is not None:
         track_certificate_expiry(registry, "fieldgate_broker", config.tls)
-    fanout = FanOut(config.nodes, config.tls, metrics, config.node_deadline_ms)
+    fanout = FanOut(
+        directory,
+        config.tls,
+        metrics,
+        config.node_deadline_ms,
+        config.fanout.channel_idle_seconds,
+    )
+    metrics.node_channels.set_function(lambda: fanout.pool.open_channels)
     grpc_metrics = GrpcServerMetrics(registry, [SERVICE_NAME])
     grpc_metrics.prepare(SERVICE_NAME, ("Search", "ListNodes"), streams=("SearchStream",))
     server = grpc.aio.server(
@@ -144,6 +166,7 @@ async def start_broker(
         if search_log is not None:
             search_log.close()
         raise
+    fanout.start(connect=config.fanout.connect_at_start)
     refresher = None if config.trust is None else build_refresher(config.trust)
     if refresher is not None:
         refresher.start()

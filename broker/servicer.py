@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -24,7 +25,8 @@ import grpc
 
 from fieldgate.broker.audit_log import BrokerLogError, BrokerSearchLog
 from fieldgate.broker.config import BrokerConfig
-from fieldgate.broker.errors import LimitExceeded
+from fieldgate.broker.directory import page
+from fieldgate.broker.errors import LimitExceeded, UnaryTooLarge
 from fieldgate.broker.fanout import FanOut
 from fieldgate.broker.limits import Limits
 from fieldgate.broker.metrics import UNKNOWN_PURPOSE, BrokerMetrics
@@ -58,6 +60,26 @@ class _Admitted:
     """The verified signed search, whose nonce a refusal gives back."""
     audience: tuple[str, ...] | None = None
     """The node ids the signed search is addressed to; None (unsigned, insecure): every node."""
+
+
+LOGGED_AGENCIES = 64
+"""Agencies a search's log line names one by one; above, it counts them by status (a
+national search's line would otherwise run to hundreds of kilobytes). The broker's
+search log keeps every node's status either way."""
+
+
+def outcomes_text(results: list[broker_pb2.AgencyResult]) -> str:
+    """How each agency's part ended, for the search's log line."""
+    if len(results) > LOGGED_AGENCIES:
+        counts = Counter(broker_pb2.NodeStatus.Name(r.status) for r in results)
+        return f"{len(results)} agencies: " + ", ".join(
+            f"{k}={n}" for k, n in sorted(counts.items())
+        )
+    return ", ".join(
+        f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}"
+        + (f":{len(r.answer.ciphertext)}B" if r.HasField("answer") else f":{len(r.hits)}")
+        for r in results
+    )
 
 
 class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
@@ -95,8 +117,12 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
     ) -> broker_pb2.SearchResponse:
         search = await self._admit(request, context)
         try:
+            addressed = len(self._fanout.addressed(search.audience))
+            if addressed > self._config.fanout.max_unary_audience:
+                # Its one answer would hold them all: the stream sends one agency a message.
+                raise UnaryTooLarge(addressed, self._config.fanout.max_unary_audience)
             results = await self._run(search, request)
-        except LimitExceeded as exc:
+        except (LimitExceeded, UnaryTooLarge) as exc:
             await self._refuse(context, search, exc)
         return broker_pb2.SearchResponse(request_id=search.request_id, results=results)
 
@@ -242,8 +268,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             InvalidRequestError: naming the node ids it does not know, or a key
                 for a node outside the audience.
         """
-        known = {a.entry.node_id for a in self._fanout.agencies}
-        unknown = sorted(set(verified.audience) - known)
+        unknown = self._fanout.unknown(verified.audience)
         if unknown:
             raise InvalidRequestError(
                 "audience",
@@ -258,7 +283,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             )
 
     async def _refuse(
-        self, context: grpc.aio.ServicerContext[Any, Any], search: _Admitted, exc: LimitExceeded
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        search: _Admitted,
+        exc: LimitExceeded | UnaryTooLarge,
     ) -> NoReturn:
         # No agency was asked: the proof was never used, so an honest retry must pass.
         forget_nonce(self._verifier, search.verified)
@@ -339,11 +367,7 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             requester.subject,
             requester.purpose,
             " (cancelled by the requester)" if cancelled else "",
-            ", ".join(
-                f"{r.node_id}={broker_pb2.NodeStatus.Name(r.status)}"
-                + (f":{len(r.answer.ciphertext)}B" if r.HasField("answer") else f":{len(r.hits)}")
-                for r in results
-            ),
+            outcomes_text(results),
         )
         if self._search_log is not None:
             hedged = {
@@ -379,10 +403,17 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             broker_pb2.ListNodesRequest, broker_pb2.ListNodesResponse
         ],
     ) -> broker_pb2.ListNodesResponse:
+        roster = self._fanout.roster()
+        try:
+            nodes, next_token = page(roster, request.page_size, request.page_token)
+        except InvalidRequestError as exc:
+            await abort(context, status_for(exc))
         return broker_pb2.ListNodesResponse(
             nodes=[
                 # No address: operators read them from the broker's config, never requesters.
                 broker_pb2.RegisteredNode(node_id=n.node_id, agency_name=n.agency_name)
-                for n in self._config.nodes
-            ]
+                for n in nodes
+            ],
+            next_page_token=next_token,
+            total_size=len(roster),
         )

@@ -7,6 +7,7 @@ Refusal                                 gRPC status         Message
 … its reason ``outside_reach``          PERMISSION_DENIED   ``search refused (outside_reach): …``
 :class:`InvalidRequestError`            INVALID_ARGUMENT    the field and what is wrong with it
 :class:`LimitExceeded`                  RESOURCE_EXHAUSTED  ``search refused (reason): message``
+:class:`UnaryTooLarge`                  FAILED_PRECONDITION ``search refused (unary_audience): …``
 caller's certificate role not admitted  PERMISSION_DENIED   this broker answers investigators
 ======================================  ==================  =====================================
 
@@ -25,11 +26,11 @@ from typing import Any, NoReturn, assert_never
 
 import grpc
 
-from fieldgate.broker.errors import LimitExceeded
+from fieldgate.broker.errors import LimitExceeded, UnaryTooLarge
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.trust.verify import VerificationError
 
-Refused = VerificationError | InvalidRequestError | LimitExceeded
+Refused = VerificationError | InvalidRequestError | LimitExceeded | UnaryTooLarge
 """The errors a search is refused with at the broker."""
 
 NODE_UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
@@ -78,6 +79,11 @@ def status_for(error: Refused) -> Status:
     if isinstance(error, LimitExceeded):
         return Status(
             grpc.StatusCode.RESOURCE_EXHAUSTED, f"search refused ({error.reason}): {error.message}"
+        )
+    if isinstance(error, UnaryTooLarge):
+        # Nothing wrong with the search: this RPC cannot carry its answer; the stream can.
+        return Status(
+            grpc.StatusCode.FAILED_PRECONDITION, f"search refused ({error.reason}): {error.message}"
         )
     assert_never(error)
 

@@ -21,11 +21,11 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from fieldgate.broker.channel_pool import ChannelPool
 from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.metrics import BrokerMetrics
-from fieldgate.broker.node_client import SEARCH_DEADLINE_DETAIL, NodeChannel, node_deadline_detail
-from fieldgate.core.tls import TLSFiles
-from fieldgate.v2 import broker_pb2, node_pb2
+from fieldgate.broker.node_client import SEARCH_DEADLINE_DETAIL, NodeRequest, node_deadline_detail
+from fieldgate.v2 import broker_pb2
 
 
 @dataclass(frozen=True)
@@ -46,32 +46,29 @@ class AgencyCaller:
     def __init__(
         self,
         entry: NodeEntry,
-        tls: TLSFiles | None,
+        pool: ChannelPool,
         metrics: BrokerMetrics | None = None,
         node_deadline_ms: int | None = None,
     ) -> None:
-        """Open a channel to ``entry``'s node and to each of its replicas.
+        """Ask ``entry``'s node and its replicas over channels from ``pool``.
 
         Args:
             entry: the agency, its address, replicas and hedging delay.
-            tls: mutual TLS files for every channel; None for plaintext.
+            pool: the broker's channels (each opened on its first call).
             metrics: counts node calls and hedges.
             node_deadline_ms: deadline of each call; None gives each call the
                 rest of the search's deadline.
         """
         self.entry = entry
-        self._channels = [
-            NodeChannel(a, tls, entry.node_id) for a in (entry.address, *entry.replicas)
-        ]
+        self._addresses = (entry.address, *entry.replicas)
+        self._pool = pool
         self._metrics = metrics
         self._node_deadline_ms = node_deadline_ms
 
-    async def call(
-        self, request: node_pb2.NodeServiceSearchRequest, deadline_seconds: float
-    ) -> AgencyOutcome:
+    async def call(self, request: NodeRequest, deadline_seconds: float) -> AgencyOutcome:
         """Ask the agency within ``deadline_seconds``; never raises for a node failure."""
         end = time.monotonic() + deadline_seconds
-        if len(self._channels) == 1:
+        if len(self._addresses) == 1:
             result = await self._attempt(0, request, end)
             answered = result.status == broker_pb2.NODE_STATUS_ANSWERED
             by = self.entry.address if answered else ""
@@ -79,7 +76,7 @@ class AgencyCaller:
         return await self._hedged(request, end)
 
     async def _attempt(
-        self, index: int, request: node_pb2.NodeServiceSearchRequest, end: float
+        self, index: int, request: NodeRequest, end: float
     ) -> broker_pb2.AgencyResult:
         started = time.monotonic()
         remaining = end - started
@@ -87,19 +84,18 @@ class AgencyCaller:
         if self._node_deadline_ms is not None and self._node_deadline_ms / 1000 < remaining:
             timeout = self._node_deadline_ms / 1000
             detail = node_deadline_detail(self._node_deadline_ms)
-        result = await self._channels[index].ask(self.entry, request, timeout, detail)
+        async with self._pool.channel(self._addresses[index], self.entry.node_id) as channel:
+            result = await channel.ask(self.entry, request, timeout, detail)
         if self._metrics is not None:
             # Per-node latency is for operators only; the requester never sees it.
             self._metrics.node_call(self.entry.node_id, result.status, time.monotonic() - started)
         return result
 
-    async def _hedged(
-        self, request: node_pb2.NodeServiceSearchRequest, end: float
-    ) -> AgencyOutcome:
+    async def _hedged(self, request: NodeRequest, end: float) -> AgencyOutcome:
         hedge_after = self.entry.hedge_after_ms / 1000
         running: dict[asyncio.Task[broker_pb2.AgencyResult], int] = {}
         failed: dict[int, broker_pb2.AgencyResult] = {}
-        addresses = [c.address for c in self._channels]
+        addresses = self._addresses
         sent = 0
 
         def send() -> float:
@@ -137,7 +133,3 @@ class AgencyCaller:
         if sent > 1:
             result.detail += f" (and {sent - 1} replica(s) did not answer either)"
         return AgencyOutcome(result, tuple(addresses[:sent]), "")
-
-    async def close(self) -> None:
-        """Close every channel."""
-        await asyncio.gather(*(c.close() for c in self._channels))

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 SECTIONS = (
     "## Targets of issue 7",
-    "## 1. Fan-out overhead",
+    "## 1. Fan-out overhead (real nodes on one machine: measures the nodes' summed work)",
     "## 2. Cost of the contract",
     "## 3. Person search",
     "## 4. Throughput",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fieldgate.broker.config import load_broker_config
-from fieldgate.core.answer_caps import MAX_NODES
+from fieldgate.core.answer_caps import MAX_UNARY_AUDIENCE
 from fieldgate.core.config import ConfigError
 from fieldgate.node.audit_budget import AuditBudgetConfig
 from fieldgate.node.config import load_node_config
@@ -80,12 +80,20 @@ def test_bad_node_keys_are_named(tmp_path: Path, extra: str, key: str) -> None:
     assert caught.value.key == key
 
 
-def test_a_broker_serves_at_most_the_capped_number_of_nodes(tmp_path: Path) -> None:
+def test_a_broker_serves_more_nodes_than_a_unary_answer_may_hold(tmp_path: Path) -> None:
+    # The cap moved from the broker's node count to a unary search's audience.
     nodes = "".join(
         f'\n[[nodes]]\nid = "n{i}"\nagency_name = "Agency {i}"\naddress = "127.0.0.1:{6000 + i}"\n'
-        for i in range(MAX_NODES + 1)
+        for i in range(MAX_UNARY_AUDIENCE + 1)
     )
     text = BROKER.split("[[nodes]]")[0] + nodes
+    config = load_broker_config(write(tmp_path, text), env={})
+    assert len(config.nodes) == MAX_UNARY_AUDIENCE + 1
+    assert config.fanout.max_unary_audience == MAX_UNARY_AUDIENCE
+
+
+def test_a_unary_answer_may_not_be_configured_above_the_client_limit(tmp_path: Path) -> None:
+    text = BROKER + f"\n[broker.fanout]\nmax_unary_audience = {MAX_UNARY_AUDIENCE + 1}\n"
     with pytest.raises(ConfigError) as caught:
         load_broker_config(write(tmp_path, text), env={})
-    assert caught.value.key == f"nodes[{MAX_NODES}]"
+    assert caught.value.key == "broker.fanout.max_unary_audience"

@@ -4,6 +4,12 @@ With ``--stream`` each agency is shown as soon as it ends, under a live
 "answered / pending / failed" line (or, with ``--json``, one JSON object per
 line); Ctrl-C cancels the search at the broker and exits with status 130.
 
+A search of more than :data:`~fieldgate.client.render.SUMMARY_ABOVE` agencies
+is shown as a summary: the agencies that disclosed records, then how many
+answered with no record, could not answer, did not answer, failed
+verification or were not asked (``--show GROUP`` lists a group, ``--all``
+shows every agency's table). ``--json`` always holds every agency.
+
 Exit status: 0 when every agency answered (with or without hits);
 :data:`EXIT_FAILED_VERIFICATION` (3) when some agency's answer failed
 verification (this wins over 4); :data:`EXIT_SOME_DID_NOT_ANSWER` (4) when
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
@@ -29,7 +36,15 @@ from fieldgate.cli.files import EXISTING_FILE, read_token
 from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, Warrant
-from fieldgate.client.render import agency_table, not_asked_table, progress_text, result_group
+from fieldgate.client.render import (
+    SUMMARY_ABOVE,
+    SUMMARY_GROUPS,
+    agency_table,
+    not_asked_table,
+    progress_text,
+    result_group,
+    summary_group,
+)
 from fieldgate.client.results import SearchResult
 from fieldgate.client.stream import AgencyEnded, SearchFinished, SearchStarted, SearchUpdate
 from fieldgate.core.certs import check_server_role
@@ -253,6 +268,19 @@ def parse_identifier(text: str) -> tuple[str, str]:
     is_flag=True,
     help="Show each agency as it answers, with live progress (with --json: JSON lines).",
 )
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help=f"A table per agency even above {SUMMARY_ABOVE} agencies (default there: a summary).",
+)
+@click.option(
+    "--show",
+    "show",
+    multiple=True,
+    type=click.Choice(list(SUMMARY_GROUPS)),
+    help="In a summary, list the agencies of this group (repeatable).",
+)
 def search(
     broker_address: str,
     name: str | None,
@@ -285,6 +313,8 @@ def search(
     max_hits: int,
     as_json: bool,
     stream: bool,
+    show_all: bool,
+    show: tuple[str, ...],
 ) -> None:
     """Search every agency for a person; each agency's contract decides what you see.
 
@@ -377,7 +407,8 @@ def search(
     try:
         with SearchClient(broker_address, tls, answers=answers) as client:
             if stream:
-                _exit_for(_show_stream(client.search_stream(requester, **query), as_json))
+                view = _View(show_all, show)
+                _exit_for(_show_stream(client.search_stream(requester, **query), as_json, view))
                 return
             result = client.search(requester, **query)
     except SearchError as exc:
@@ -391,9 +422,24 @@ def search(
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         console = Console()
-        console.print(result_group(result))
+        if _View(show_all, show).summarised(len(result.agencies)):
+            console.print(summary_group(result, show))
+        else:
+            console.print(result_group(result))
         console.print(_summary_line(result))
     _exit_for(result)
+
+
+@dataclass(frozen=True)
+class _View:
+    """How a person asked to see a result: every agency, or a summary listing ``show``."""
+
+    show_all: bool
+    show: tuple[str, ...]
+
+    def summarised(self, agencies: int) -> bool:
+        """True when a search of ``agencies`` is shown as a summary."""
+        return agencies > SUMMARY_ABOVE and not self.show_all
 
 
 def _exit_for(result: SearchResult | None) -> None:
@@ -436,7 +482,9 @@ def _summary_line(result: SearchResult) -> Text:
     return line
 
 
-def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> SearchResult | None:
+def _show_stream(
+    updates: Iterator[SearchUpdate], as_json: bool, view: _View
+) -> SearchResult | None:
     """Show a streamed search as it goes; Ctrl-C cancels it (the iterator cancels the call).
 
     Returns the finished search (None if the stream ended without its summary).
@@ -454,20 +502,25 @@ def _show_stream(updates: Iterator[SearchUpdate], as_json: bool) -> SearchResult
             return finished
         console = Console()
         waiting: dict[str, str] = {}
+        summarised = False
         with Live("asking the agencies…", console=console, auto_refresh=False) as live:
             for update in updates:
                 if isinstance(update, SearchStarted):
                     request_id = update.request_id
                     waiting = {a.node_id: a.agency_name for a in update.agencies}
+                    summarised = view.summarised(len(waiting))
                 elif isinstance(update, AgencyEnded):
                     waiting.pop(update.agency.node_id, None)
-                    # Printed above the live line, so it stays once the search is over.
-                    live.console.print(agency_table(update.agency))
+                    if update.agency.hits or not summarised:
+                        # Printed above the live line, so it stays once the search is over.
+                        live.console.print(agency_table(update.agency))
                 live.update(progress_text(update.progress, list(waiting.values())), refresh=True)
                 if isinstance(update, SearchFinished):
                     finished = update.result
         if finished is not None:
-            if finished.not_asked:
+            if summarised:
+                console.print(summary_group(finished, view.show, hits=False))
+            elif finished.not_asked:
                 console.print(not_asked_table(finished))
             console.print(_summary_line(finished))
         return finished

@@ -13,4 +13,5 @@ Modules:
 - :mod:`fieldgate.client.render`: rich tables for people reading results.
 - :mod:`fieldgate.client.login`: exchange the agency login (an OIDC ID token) for a credential.
 - :mod:`fieldgate.client.answer_check`: the check of every answer the broker relays.
+- :mod:`fieldgate.client.scale`: at federation scale: paged node lists, large searches streamed.
 """

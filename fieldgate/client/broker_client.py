@@ -19,6 +19,13 @@ then the whole result (see :mod:`fieldgate.client.stream`)::
 
     for update in client.search_stream(me, surname="Doe", dob="1980-04-12"):
         print(update.progress)
+
+``search`` addressed to more agencies than one unary answer may hold
+(:data:`~fieldgate.core.answer_caps.MAX_UNARY_AUDIENCE`, or the broker's own
+lower ``max_unary_audience``, which it refuses as ``unary_audience``) is
+streamed and returns the same result: a message never holds more than one
+agency's answer, so the receive limit stays that of a unary answer of
+:data:`~fieldgate.core.answer_caps.MAX_UNARY_AUDIENCE` agencies.
 """
 
 from __future__ import annotations
@@ -33,7 +40,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.client.answer_check import AnswerCheck, SentSearch
 from fieldgate.client.audience import Addressing, address
+from fieldgate.client.errors import SearchError as SearchError  # re-exported: its old home
 from fieldgate.client.results import SearchResult, search_result, with_unanswered
+from fieldgate.client.scale import (
+    LIST_PAGE_SIZE,
+    final_result,
+    listed_page,
+    refused_as_unary,
+    streamed,
+)
 from fieldgate.client.stream import (
     SearchFinished,
     SearchUpdate,
@@ -42,7 +57,6 @@ from fieldgate.client.stream import (
 )
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
 from fieldgate.core.claims import MAX_AUTHORITIES
-from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
 from fieldgate.trust.answers import unverified_nonce
 from fieldgate.trust.audience import Directory
@@ -56,20 +70,6 @@ CHANNEL_OPTIONS = [
     # broker refuses any one node over its cap, so one node cannot sink the search.
     ("grpc.max_receive_message_length", MAX_BROKER_ANSWER_BYTES),
 ]
-
-
-class SearchError(FieldgateError):
-    """The broker refused or failed a search.
-
-    Attributes:
-        code: the gRPC status code.
-        details: the broker's message.
-    """
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(f"{code.name}: {details}")
-        self.code = code
-        self.details = details
 
 
 @dataclass(frozen=True)
@@ -334,11 +334,25 @@ class SearchClient:
         Raises:
             SearchError: the broker could not be reached.
         """
-        try:
-            listed = self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
-        except grpc.RpcError as exc:
-            raise SearchError(exc.code(), exc.details() or "") from None
-        return [n.node_id for n in listed.nodes]
+        return [n.node_id for n in self.nodes()]
+
+    def nodes(self) -> list[broker_pb2.RegisteredNode]:
+        """Every node the broker routes to (id and agency name), read a page at a time.
+
+        Raises:
+            SearchError: the broker could not be reached, or its list does not end.
+        """
+        nodes: list[broker_pb2.RegisteredNode] = []
+        token, pages = "", 0
+        while True:
+            pages += 1
+            request = broker_pb2.ListNodesRequest(page_size=LIST_PAGE_SIZE, page_token=token)
+            try:
+                listed = self._stub.ListNodes(request, timeout=10.0)
+            except grpc.RpcError as exc:
+                raise SearchError(exc.code(), exc.details() or "") from None
+            if not (token := listed_page(nodes, listed, pages)):
+                return nodes
 
     def _audience(self, identity: Identity | None, audience: Sequence[str] | None) -> Addressing:
         if identity is None:
@@ -403,9 +417,14 @@ class SearchClient:
             **_sealing(self._answers, identity),
         )
         sent = sent_search(request, identity)
+        if streamed(addressing):
+            return final_result(self._stream(request, addressing, identity))
         try:
             response = self._stub.Search(request, timeout=call_timeout(request))
         except grpc.RpcError as exc:
+            if refused_as_unary(exc.code(), exc.details()):
+                # No agency was asked (the broker gave the proof's nonce back): stream it.
+                return final_result(self._stream(request, addressing, identity))
             raise SearchError(exc.code(), exc.details() or "") from None
         return _addressed(checked_result(response, self._answers, sent), addressing)
 
@@ -454,6 +473,12 @@ class SearchClient:
             audience=addressing.audience,
             **_sealing(self._answers, identity),
         )
+        yield from self._stream(request, addressing, identity)
+
+    def _stream(
+        self, request: broker_pb2.SearchRequest, addressing: Addressing, identity: Identity | None
+    ) -> Iterator[SearchUpdate]:
+        """Send a built search as ``SearchStream``; its updates (see :meth:`search_stream`)."""
         assembler = _assembler(self._answers, sent_search(request, identity))
         call = self._stub.SearchStream(
             broker_pb2.SearchStreamRequest(search=request), timeout=call_timeout(request)
@@ -500,11 +525,21 @@ class AsyncSearchClient:
 
     async def node_ids(self) -> list[str]:
         """As :meth:`SearchClient.node_ids`."""
-        try:
-            listed = await self._stub.ListNodes(broker_pb2.ListNodesRequest(), timeout=10.0)
-        except grpc.aio.AioRpcError as exc:
-            raise SearchError(exc.code(), exc.details() or "") from None
-        return [n.node_id for n in listed.nodes]
+        return [n.node_id for n in await self.nodes()]
+
+    async def nodes(self) -> list[broker_pb2.RegisteredNode]:
+        """As :meth:`SearchClient.nodes`."""
+        nodes: list[broker_pb2.RegisteredNode] = []
+        token, pages = "", 0
+        while True:
+            pages += 1
+            request = broker_pb2.ListNodesRequest(page_size=LIST_PAGE_SIZE, page_token=token)
+            try:
+                listed = await self._stub.ListNodes(request, timeout=10.0)
+            except grpc.aio.AioRpcError as exc:
+                raise SearchError(exc.code(), exc.details() or "") from None
+            if not (token := listed_page(nodes, listed, pages)):
+                return nodes
 
     async def _audience(
         self, identity: Identity | None, audience: Sequence[str] | None
@@ -548,11 +583,16 @@ class AsyncSearchClient:
             **_sealing(self._answers, identity),
         )
         sent = sent_search(request, identity)
-        try:
-            response = await self._stub.Search(request, timeout=call_timeout(request))
-        except grpc.aio.AioRpcError as exc:
-            raise SearchError(exc.code(), exc.details() or "") from None
-        return _addressed(checked_result(response, self._answers, sent), addressing)
+        if not streamed(addressing):
+            try:
+                response = await self._stub.Search(request, timeout=call_timeout(request))
+            except grpc.aio.AioRpcError as exc:
+                if not refused_as_unary(exc.code(), exc.details()):
+                    raise SearchError(exc.code(), exc.details() or "") from None
+            else:
+                return _addressed(checked_result(response, self._answers, sent), addressing)
+        # Too many agencies for one answer (or refused as such, no agency asked): streamed.
+        return final_result([u async for u in self._stream(request, addressing, identity)])
 
     async def search_stream(
         self,
@@ -587,6 +627,13 @@ class AsyncSearchClient:
             audience=addressing.audience,
             **_sealing(self._answers, identity),
         )
+        async for update in self._stream(request, addressing, identity):
+            yield update
+
+    async def _stream(
+        self, request: broker_pb2.SearchRequest, addressing: Addressing, identity: Identity | None
+    ) -> AsyncIterator[SearchUpdate]:
+        """As :meth:`SearchClient._stream`."""
         assembler = _assembler(self._answers, sent_search(request, identity))
         call = self._stub.SearchStream(
             broker_pb2.SearchStreamRequest(search=request), timeout=call_timeout(request)

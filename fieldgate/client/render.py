@@ -1,9 +1,18 @@
-"""Rich tables for people reading search results (``fieldgate search``, the demo)."""
+"""Rich tables for people reading search results (``fieldgate search``, the demo).
+
+A search of a few agencies shows one table per agency. Above
+:data:`SUMMARY_ABOVE` agencies (a national search asks thousands) it shows a
+summary instead: a table per agency that disclosed records, then how many
+answered with no record, could not answer, did not answer, failed
+verification and were not asked — each group listed on request
+(:data:`SUMMARY_GROUPS`, ``fieldgate search --show GROUP``; ``--all`` for a
+table per agency).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from rich.console import Group
@@ -29,6 +38,19 @@ STATUS_LABEL = {
     "not_relayed": "did not answer",
 }
 """How a status reads to a person; none of these is ever "no record"."""
+
+SUMMARY_ABOVE = 20
+"""Agencies above which a result is shown as a summary (:func:`summary_group`)."""
+
+SUMMARY_GROUPS = {
+    "no-record": "answered: no record disclosed",
+    "not-answering": "could not answer (signed 'not answering')",
+    "did-not-answer": "did not answer (timed out, unreachable, error)",
+    "failed": "FAILED VERIFICATION (neither data nor 'no record')",
+    "not-asked": "not asked (your agency's outbound policy)",
+}
+"""The summary's groups (as ``--show`` names them) and how each reads. The last four are
+never "no record": those agencies' records are unknown."""
 
 
 def format_value(value: Any) -> str:
@@ -244,3 +266,69 @@ def comparison_table(
                 cells.append(cell)
         table.add_row(Text(_safe(name), style="bold"), *cells)
     return table
+
+
+def summary_key(agency: AgencyView) -> str:
+    """The summary group of an agency without hits (:data:`SUMMARY_GROUPS`); "" with hits."""
+    if agency.status == "answered":
+        return "" if agency.hits else "no-record"
+    if agency.status == "not_answering":
+        return "not-answering"
+    if agency.status == "failed_verification":
+        return "failed"
+    return "did-not-answer"
+
+
+def _listing(title: str, rows: Sequence[tuple[str, str, str]]) -> Table:
+    """A compact list of agencies: id, name and why (one line each)."""
+    table = Table(title=Text(title, style="bold"), title_justify="left")
+    table.add_column("node", no_wrap=True)
+    table.add_column("agency")
+    table.add_column("detail", overflow="fold")
+    for node_id, name, detail in rows:
+        table.add_row(Text(_safe(node_id)), Text(_safe(name)), Text(_safe(detail), style="dim"))
+    return table
+
+
+def summary_counts(result: SearchResult) -> Table:
+    """How many agencies fall in each summary group (the groups a summary does not show)."""
+    counts = dict.fromkeys(SUMMARY_GROUPS, 0)
+    for agency in result.agencies:
+        if key := summary_key(agency):
+            counts[key] += 1
+    counts["not-asked"] = len(result.not_asked)
+    with_hits = sum(bool(a.hits) for a in result.agencies)
+    table = Table(
+        title=Text(f"{len(result.agencies)} agencies asked", style="bold"), title_justify="left"
+    )
+    table.add_column("agencies", justify="right")
+    table.add_column("")
+    table.add_column("list them with", style="dim")
+    table.add_row(Text(str(with_hits), style="green"), "disclosed records (shown above)", "")
+    for key, label in SUMMARY_GROUPS.items():
+        style = "dim" if key in ("no-record", "not-asked") or not counts[key] else "bold red"
+        table.add_row(Text(str(counts[key]), style=style), label, f"--show {key}")
+    return table
+
+
+def summary_group(result: SearchResult, show: Collection[str] = (), *, hits: bool = True) -> Group:
+    """A large search at a glance: the agencies with hits, then each group's count.
+
+    Args:
+        result: the search.
+        show: the groups (:data:`SUMMARY_GROUPS`) to list agency by agency.
+        hits: show the agencies with hits (False when a stream printed them already).
+    """
+    parts: list[Table] = [agency_table(a) for a in result.agencies if a.hits] if hits else []
+    parts.append(summary_counts(result))
+    for key in (k for k in SUMMARY_GROUPS if k in show):
+        if key == "not-asked":
+            rows = [(n.node_id, "", n.reason) for n in result.not_asked]
+        else:
+            rows = [
+                (a.node_id, a.agency_name, a.not_answering_reason or a.detail)
+                for a in result.agencies
+                if summary_key(a) == key
+            ]
+        parts.append(_listing(f"{SUMMARY_GROUPS[key]}: {len(rows)}", rows))
+    return Group(*parts)

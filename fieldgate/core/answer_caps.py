@@ -24,8 +24,15 @@ MAX_NODE_ANSWER_BYTES = 2 * 1024 * 1024 + 64 * 1024
 """Serialized size of one node's answer: the largest sealed answer (a 2 MiB bucket,
 :mod:`fieldgate.trust.sealing`) and room for its ids and framing."""
 
-MAX_NODES = 64
-"""Agencies one broker may fan a search out to."""
+MAX_UNARY_AUDIENCE = 64
+"""Agencies one unary ``Search`` may be addressed to. Its one answer holds every
+agency's sealed answer, so it grows with the audience (N × 8 KiB for N padded empty
+answers, N × 2 MiB at the cap); a broker refuses a larger unary search
+(FAILED_PRECONDITION, ``unary_audience``) and the client streams it instead
+(``SearchStream``, whose every message holds one agency). A broker may serve any
+number of nodes."""
 
-MAX_BROKER_ANSWER_BYTES = MAX_NODES * (MAX_NODE_ANSWER_BYTES + 8 * 1024) + 64 * 1024
-"""Largest broker answer: every agency at its cap plus each one's status and detail."""
+MAX_BROKER_ANSWER_BYTES = MAX_UNARY_AUDIENCE * (MAX_NODE_ANSWER_BYTES + 8 * 1024) + 64 * 1024
+"""Largest broker message: a unary answer with every agency at its cap plus each one's
+status and detail. A streamed event holds one agency (or the list of agencies asked,
+a few hundred bytes each), far below it."""

@@ -110,20 +110,32 @@ class DevTrust:
         save_private_key(key, self.directory / "issuers" / f"{agency}.pem")
 
     def add_node(
-        self, node_id: str, *, agency: str = "", agency_type: str = "", jurisdiction: str = ""
+        self,
+        node_id: str,
+        *,
+        agency: str = "",
+        agency_type: str = "",
+        jurisdiction: str = "",
+        name: str = "",
     ) -> Path:
         """Give node ``node_id`` an answer key (saved as :func:`answer_key_path`) and an
         X25519 key (:func:`enc_key_path`); the answer key's path.
 
         ``agency``, ``agency_type`` and ``jurisdiction`` go into its directory
-        entry, where outbound policies read them.
+        entry, where outbound policies read them; ``name`` is the agency's display
+        name (what a broker serving the directory reports).
         """
         key = generate_key()
         self.nodes[node_id] = key
         # The authority bumps the serial on every edit; the node joined at it.
         self.serial += 1
         self.node_since[node_id] = self.serial
-        facts = {"agency": agency, "agency_type": agency_type, "jurisdiction": jurisdiction}
+        facts = {
+            "agency": agency,
+            "agency_type": agency_type,
+            "jurisdiction": jurisdiction,
+            "name": name,
+        }
         self.node_facts[node_id] = {k: v for k, v in facts.items() if v}
         path = answer_key_path(self.config(), node_id)
         save_private_key(key, path)

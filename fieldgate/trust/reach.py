@@ -22,10 +22,12 @@ before (every node its proof addresses): only its own issuer could have left
 the claim out, and the policy protects that same agency's queries.
 
 The directory is the trust bundle's ``nodes``; each entry may name the
-agency running the node, its agency type and its jurisdiction::
+agency running the node, its agency type, its jurisdiction and the agency's
+display name (``name``, what investigators are shown; a broker serving the
+directory reports it)::
 
     {"id": "ice-ero", "agency": "ice-ero-seattle", "agency_type": "civil_immigration",
-     "jurisdiction": "US", "jwk": {...}}
+     "jurisdiction": "US", "name": "ICE ERO Seattle", "jwk": {...}}
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class DirectoryEntry:
         jurisdiction: e.g. ``"WA"`` or ``"US"``; empty when not said.
         issuers: ids of the bundle's issuers that vouch for that agency.
         since: the bundle serial the node joined at (0 when the bundle does not say).
+        name: the agency's display name; empty when not said.
     """
 
     node_id: str
@@ -70,6 +73,12 @@ class DirectoryEntry:
     jurisdiction: str = ""
     issuers: tuple[str, ...] = ()
     since: int = 0
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """What people are shown for this node: its name, else its agency, else its id."""
+        return self.name or self.agency or self.node_id
 
     def to_input(self) -> dict[str, object]:
         """The entry as an outbound policy sees it (``input.node``)."""
@@ -93,9 +102,12 @@ def parse_directory(bundle: Mapping[str, object], bundle_path: Path) -> list[Dir
     entries: dict[str, DirectoryEntry] = {}
     for i, entry in enumerate(_entries(bundle, "nodes", bundle_path)):
         where = f"{bundle_path}: nodes[{i}]"
-        values = {k: entry.get(k, "") for k in ("id", "agency", "agency_type", "jurisdiction")}
+        keys = ("id", "agency", "agency_type", "jurisdiction", "name")
+        values = {k: entry.get(k, "") for k in keys}
         if not all(isinstance(v, str) for v in values.values()) or not values["id"]:
-            raise TrustUnavailable(f"{where}: id, agency, agency_type, jurisdiction are strings")
+            raise TrustUnavailable(
+                f"{where}: id, agency, agency_type, jurisdiction, name are strings"
+            )
         kind = str(values["agency_type"])
         if kind and kind not in AGENCY_TYPES:
             raise TrustUnavailable(f"{where}: unknown agency_type {kind!r}")
@@ -104,7 +116,13 @@ def parse_directory(bundle: Mapping[str, object], bundle_path: Path) -> list[Dir
             raise TrustUnavailable(f"{where}: node {node_id!r} is listed twice")
         vouching = tuple(sorted(i.id for i in issuers.values() if agency and i.agency == agency))
         entries[node_id] = DirectoryEntry(
-            node_id, agency, kind, str(values["jurisdiction"]), vouching, since[node_id]
+            node_id,
+            agency,
+            kind,
+            str(values["jurisdiction"]),
+            vouching,
+            since=since[node_id],
+            name=str(values["name"]),
         )
     return [entries[k] for k in sorted(entries)]
 

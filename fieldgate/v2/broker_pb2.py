@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from fieldgate.v2 import common_pb2 as fieldgate_dot_v2_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ieldgate/v2/broker.proto\x12\x0c\x66ieldgate.v2\x1a\x19\x66ieldgate/v2/common.proto\"\xab\x01\n\rSearchRequest\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.fieldgate.v2.SignedSearch\x12\x18\n\x10\x64\x65\x61\x64line_seconds\x18\x02 \x01(\x01\x12*\n\trequester\x18\x0e \x01(\x0b\x32\x17.fieldgate.v2.Requester\x12(\n\x05query\x18\x0f \x01(\x0b\x32\x19.fieldgate.v2.PersonQuery\"B\n\x13SearchStreamRequest\x12+\n\x06search\x18\x01 \x01(\x0b\x32\x1b.fieldgate.v2.SearchRequest\"\xbb\x01\n\x0c\x41gencyResult\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.fieldgate.v2.NodeStatus\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12*\n\x06\x61nswer\x18\x05 \x01(\x0b\x32\x1a.fieldgate.v2.SealedAnswer\x12\x1f\n\x04hits\x18\x0f \x03(\x0b\x32\x11.fieldgate.v2.Hit\"Q\n\x0eSearchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.fieldgate.v2.AgencyResult\"\xad\x01\n\x14SearchStreamResponse\x12.\n\x07started\x18\x01 \x01(\x0b\x32\x1b.fieldgate.v2.SearchStartedH\x00\x12,\n\x06\x61gency\x18\x02 \x01(\x0b\x32\x1a.fieldgate.v2.AgencyResultH\x00\x12.\n\x07summary\x18\x03 \x01(\x0b\x32\x1b.fieldgate.v2.SearchSummaryH\x00\x42\x07\n\x05\x65vent\"S\n\rSearchStarted\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\x08\x61gencies\x18\x02 \x03(\x0b\x32\x1c.fieldgate.v2.RegisteredNode\"e\n\rSearchSummary\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gencies\x18\x02 \x01(\r\x12\x10\n\x08\x61nswered\x18\x03 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\r\x12\x0c\n\x04hits\x18\x05 \x01(\r\"\x12\n\x10ListNodesRequest\"@\n\x11ListNodesResponse\x12+\n\x05nodes\x18\x01 \x03(\x0b\x32\x1c.fieldgate.v2.RegisteredNode\"G\n\x0eRegisteredNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t*\x92\x01\n\nNodeStatus\x12\x1b\n\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14NODE_STATUS_ANSWERED\x10\x01\x12\x19\n\x15NODE_STATUS_TIMED_OUT\x10\x02\x12\x1b\n\x17NODE_STATUS_UNREACHABLE\x10\x03\x12\x15\n\x11NODE_STATUS_ERROR\x10\x04\x32\xfb\x01\n\rBrokerService\x12\x43\n\x06Search\x12\x1b.fieldgate.v2.SearchRequest\x1a\x1c.fieldgate.v2.SearchResponse\x12W\n\x0cSearchStream\x12!.fieldgate.v2.SearchStreamRequest\x1a\".fieldgate.v2.SearchStreamResponse0\x01\x12L\n\tListNodes\x12\x1e.fieldgate.v2.ListNodesRequest\x1a\x1f.fieldgate.v2.ListNodesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ieldgate/v2/broker.proto\x12\x0c\x66ieldgate.v2\x1a\x19\x66ieldgate/v2/common.proto\"\xab\x01\n\rSearchRequest\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.fieldgate.v2.SignedSearch\x12\x18\n\x10\x64\x65\x61\x64line_seconds\x18\x02 \x01(\x01\x12*\n\trequester\x18\x0e \x01(\x0b\x32\x17.fieldgate.v2.Requester\x12(\n\x05query\x18\x0f \x01(\x0b\x32\x19.fieldgate.v2.PersonQuery\"B\n\x13SearchStreamRequest\x12+\n\x06search\x18\x01 \x01(\x0b\x32\x1b.fieldgate.v2.SearchRequest\"\xbb\x01\n\x0c\x41gencyResult\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.fieldgate.v2.NodeStatus\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12*\n\x06\x61nswer\x18\x05 \x01(\x0b\x32\x1a.fieldgate.v2.SealedAnswer\x12\x1f\n\x04hits\x18\x0f \x03(\x0b\x32\x11.fieldgate.v2.Hit\"Q\n\x0eSearchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.fieldgate.v2.AgencyResult\"\xad\x01\n\x14SearchStreamResponse\x12.\n\x07started\x18\x01 \x01(\x0b\x32\x1b.fieldgate.v2.SearchStartedH\x00\x12,\n\x06\x61gency\x18\x02 \x01(\x0b\x32\x1a.fieldgate.v2.AgencyResultH\x00\x12.\n\x07summary\x18\x03 \x01(\x0b\x32\x1b.fieldgate.v2.SearchSummaryH\x00\x42\x07\n\x05\x65vent\"S\n\rSearchStarted\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\x08\x61gencies\x18\x02 \x03(\x0b\x32\x1c.fieldgate.v2.RegisteredNode\"e\n\rSearchSummary\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gencies\x18\x02 \x01(\r\x12\x10\n\x08\x61nswered\x18\x03 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\r\x12\x0c\n\x04hits\x18\x05 \x01(\r\"9\n\x10ListNodesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"m\n\x11ListNodesResponse\x12+\n\x05nodes\x18\x01 \x03(\x0b\x32\x1c.fieldgate.v2.RegisteredNode\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\r\"G\n\x0eRegisteredNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t*\x92\x01\n\nNodeStatus\x12\x1b\n\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14NODE_STATUS_ANSWERED\x10\x01\x12\x19\n\x15NODE_STATUS_TIMED_OUT\x10\x02\x12\x1b\n\x17NODE_STATUS_UNREACHABLE\x10\x03\x12\x15\n\x11NODE_STATUS_ERROR\x10\x04\x32\xfb\x01\n\rBrokerService\x12\x43\n\x06Search\x12\x1b.fieldgate.v2.SearchRequest\x1a\x1c.fieldgate.v2.SearchResponse\x12W\n\x0cSearchStream\x12!.fieldgate.v2.SearchStreamRequest\x1a\".fieldgate.v2.SearchStreamResponse0\x01\x12L\n\tListNodes\x12\x1e.fieldgate.v2.ListNodesRequest\x1a\x1f.fieldgate.v2.ListNodesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fieldgate.v2.broker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODESTATUS']._serialized_start=1109
-  _globals['_NODESTATUS']._serialized_end=1255
+  _globals['_NODESTATUS']._serialized_start=1193
+  _globals['_NODESTATUS']._serialized_end=1339
   _globals['_SEARCHREQUEST']._serialized_start=71
   _globals['_SEARCHREQUEST']._serialized_end=242
   _globals['_SEARCHSTREAMREQUEST']._serialized_start=244
@@ -49,11 +49,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHSUMMARY']._serialized_start=846
   _globals['_SEARCHSUMMARY']._serialized_end=947
   _globals['_LISTNODESREQUEST']._serialized_start=949
-  _globals['_LISTNODESREQUEST']._serialized_end=967
-  _globals['_LISTNODESRESPONSE']._serialized_start=969
-  _globals['_LISTNODESRESPONSE']._serialized_end=1033
-  _globals['_REGISTEREDNODE']._serialized_start=1035
-  _globals['_REGISTEREDNODE']._serialized_end=1106
-  _globals['_BROKERSERVICE']._serialized_start=1258
-  _globals['_BROKERSERVICE']._serialized_end=1509
+  _globals['_LISTNODESREQUEST']._serialized_end=1006
+  _globals['_LISTNODESRESPONSE']._serialized_start=1008
+  _globals['_LISTNODESRESPONSE']._serialized_end=1117
+  _globals['_REGISTEREDNODE']._serialized_start=1119
+  _globals['_REGISTEREDNODE']._serialized_end=1190
+  _globals['_BROKERSERVICE']._serialized_start=1342
+  _globals['_BROKERSERVICE']._serialized_end=1593
 # @@protoc_insertion_point(module_scope)

@@ -74,7 +74,9 @@ class BrokerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListNodes(self, request, context):
-        """The agencies this broker asks.
+        """The agencies this broker asks, a page at a time (a national federation
+        lists thousands): pass each answer's `next_page_token` back until it is
+        empty.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,7 +47,10 @@ class BrokerServiceStub:
     results are exactly those Search would return.
     """
     ListNodes: _grpc.UnaryUnaryMultiCallable[_broker_pb2.ListNodesRequest, _broker_pb2.ListNodesResponse]
-    """The agencies this broker asks."""
+    """The agencies this broker asks, a page at a time (a national federation
+    lists thousands): pass each answer's `next_page_token` back until it is
+    empty.
+    """
 
 @_typing.type_check_only
 class BrokerServiceAsyncStub(BrokerServiceStub):
@@ -64,7 +67,10 @@ class BrokerServiceAsyncStub(BrokerServiceStub):
     results are exactly those Search would return.
     """
     ListNodes: _aio.UnaryUnaryMultiCallable[_broker_pb2.ListNodesRequest, _broker_pb2.ListNodesResponse]  # type: ignore[assignment]
-    """The agencies this broker asks."""
+    """The agencies this broker asks, a page at a time (a national federation
+    lists thousands): pass each answer's `next_page_token` back until it is
+    empty.
+    """
 
 class BrokerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -96,6 +102,9 @@ class BrokerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _broker_pb2.ListNodesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_broker_pb2.ListNodesResponse, _abc.Awaitable[_broker_pb2.ListNodesResponse]]:
-        """The agencies this broker asks."""
+        """The agencies this broker asks, a page at a time (a national federation
+        lists thousands): pass each answer's `next_page_token` back until it is
+        empty.
+        """
 
 def add_BrokerServiceServicer_to_server(servicer: BrokerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

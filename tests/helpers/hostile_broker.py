@@ -42,6 +42,9 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
         self.drop: set[str] = set()
         """Node ids whose results it leaves out of streamed searches (as if never asked)."""
         self._dropped_answered = 0
+        self.list_tamper: Callable[[broker_pb2.ListNodesResponse], broker_pb2.ListNodesResponse]
+        self.list_tamper = lambda response: response
+        """Rewrites each ``ListNodes`` page (a list that never ends, say)."""
         self.seen: list[broker_pb2.SearchResponse] = []
         """Every genuine response, for replays."""
         self.last_proof = ""
@@ -98,7 +101,8 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
     def ListNodes(
         self, request: broker_pb2.ListNodesRequest, context: Any
     ) -> broker_pb2.ListNodesResponse:
-        return self._stub.ListNodes(request, timeout=10)  # type: ignore[no-any-return]
+        page: broker_pb2.ListNodesResponse = self._stub.ListNodes(request, timeout=10)
+        return self.list_tamper(page)
 
     def stop(self) -> None:
         """Stop serving and close the upstream channel."""

@@ -163,6 +163,25 @@ function call(client, method, request, timeoutSeconds) {
   });
 }
 
+/** Most ListNodes pages read (a million nodes): a list that never ends is refused. */
+const MAX_LIST_PAGES = 1000;
+
+/** Every node id the broker routes to, read a page (at most 1,000 nodes) at a time. */
+async function listNodes(client) {
+  const ids = new Set();
+  let token = "";
+  for (let pages = 1; ; pages++) {
+    const page = await call(client, "ListNodes", { page_size: 1000, page_token: token }, 10);
+    for (const node of page.nodes) ids.add(node.node_id);
+    token = page.next_page_token ?? "";
+    if (!token) return ids;
+    if (page.nodes.length === 0 || pages >= MAX_LIST_PAGES) {
+      const why = `the broker's node list does not end after ${pages} pages`;
+      throw new BrokerError("OUT_OF_RANGE", why);
+    }
+  }
+}
+
 /**
  * Run one search; resolves to the JSON-ready result.
  * @param {object} opts parsed command line (see search.mjs)
@@ -188,10 +207,7 @@ export async function runSearch(opts) {
 
 async function search(opts, setup, client) {
   let routed = new Set();
-  if (!opts.audience) {
-    const listed = await call(client, "ListNodes", {}, 10);
-    routed = new Set(listed.nodes.map((n) => n.node_id));
-  }
+  if (!opts.audience) routed = await listNodes(client);
   const { audience, notAsked } = chooseAudience(
     setup.trust.nodes,
     setup.reach,
