@@ -9,7 +9,7 @@ STAMP_TEST := $(VENV)/.installed-test
 STAMP_BENCH := $(VENV)/.installed-bench
 STAMP_FUZZ := $(VENV)/.installed-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES := search_request names import_jsonl import_csv catalog signed_search contract_bundle
+FUZZ_HARNESSES := search_request names import_jsonl import_csv catalog signed_search contract_bundle node_answer
 
 .PHONY: demo test lint typecheck unit contract-test proto vectors bench fuzz clean
 

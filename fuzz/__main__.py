@@ -18,6 +18,7 @@ NAMES = (
     "catalog",
     "signed_search",
     "contract_bundle",
+    "node_answer",
 )
 """Every harness of fuzz/harnesses.py (named here: nothing is imported before instrumenting)."""
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import DecodeError
 
+from fieldgate.broker.answer_checks import answer_problem
+from fieldgate.core.answer_caps import MAX_HITS_PER_ANSWER
 from fieldgate.core.claims import validate_requester
 from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.inert_text import csv_safe, terminal_safe
@@ -138,6 +140,24 @@ def contract_bundle(data: bytes) -> None:
         assert bundle.contract in bundle.files
 
 
+NODE_AGENCY = "King County Sheriff's Office"
+"""The agency the fuzzed answers are judged as coming from."""
+
+
+def node_answer(data: bytes) -> None:
+    """A node's answer as raw bytes: within the caps or refused with a short reason."""
+    try:
+        answer = node_pb2.NodeServiceSearchResponse.FromString(data)
+    except DecodeError:
+        return
+    problem = answer_problem(answer, NODE_AGENCY)
+    # The reason names the cap, never the node's data (it goes to the requester).
+    assert problem is None or len(problem) < 200, problem
+    if problem is None:
+        assert len(answer.hits) <= MAX_HITS_PER_ANSWER
+        assert all(h.contact.agency in ("", NODE_AGENCY) for h in answer.hits)
+
+
 HARNESSES: dict[str, Callable[[bytes], None]] = {
     "search_request": search_request,
     "names": names,
@@ -146,5 +166,6 @@ HARNESSES: dict[str, Callable[[bytes], None]] = {
     "catalog": catalog,
     "signed_search": signed_search,
     "contract_bundle": contract_bundle,
+    "node_answer": node_answer,
 }
 """Harness name → check function."""

@@ -8,6 +8,8 @@ import io
 import json
 import tarfile
 
+from google.protobuf import struct_pb2
+
 from fieldgate.policy.contract_bundle import pack_bundle
 from fieldgate.v2 import common_pb2, node_pb2
 
@@ -48,6 +50,28 @@ def _bundles() -> list[bytes]:
             info = tarfile.TarInfo(f"lib/m{i}.rego")
             tar.addfile(info, io.BytesIO(b""))
     return [good, good[: len(good) // 2], extra.getvalue(), gzip.compress(b"")]
+
+
+def _answers() -> list[bytes]:
+    """Node answers: honest, over each cap, another agency's, a sealed one of the wrong size."""
+    value = struct_pb2.Value(string_value="x")
+    for _ in range(30):
+        value = struct_pb2.Value(list_value=struct_pb2.ListValue(values=[value]))
+    hit = common_pb2.Hit(record_id="R-1", record_kind="booking", score=0.9)
+    answers = [
+        node_pb2.NodeServiceSearchResponse(node_id="kcso", hits=[hit]),
+        node_pb2.NodeServiceSearchResponse(hits=[hit] * 5000),
+        node_pb2.NodeServiceSearchResponse(
+            hits=[common_pb2.Hit(fields=[common_pb2.ReleasedField(name="x", value=value)])]
+        ),
+        node_pb2.NodeServiceSearchResponse(
+            hits=[common_pb2.Hit(contact=common_pb2.PointerContact(agency="Pierce County"))]
+        ),
+        node_pb2.NodeServiceSearchResponse(
+            answer=common_pb2.SealedAnswer(enc=bytes(32), ciphertext=bytes(100))
+        ),
+    ]
+    return [a.SerializeToString() for a in answers]
 
 
 def seeds() -> dict[str, list[bytes]]:
@@ -105,4 +129,5 @@ def seeds() -> dict[str, list[bytes]]:
             b"\x12" + b"\xff" * 10,
         ],
         "contract_bundle": _bundles(),
+        "node_answer": _answers(),
     }

@@ -86,7 +86,11 @@ from fieldgate.ops.endpoints import (
     metrics_config,
     read_log_format,
 )
-from fieldgate.ops.server_options import ServerLimitsConfig, server_limits_config
+from fieldgate.ops.server_options import (
+    NODE_SERVER_LIMITS,
+    ServerLimitsConfig,
+    server_limits_config,
+)
 from fieldgate.policy.catalog import default_catalog_path
 from fieldgate.policy.config import PolicyConfig, policy_config
 from fieldgate.trust.config import TrustConfig, trust_config
@@ -142,7 +146,7 @@ class NodeConfig:
     """Which policy engine decides (``[node.policy]``): embedded regorus or an OPA server."""
     sync: SyncConfig | None = None
     """Where ``fieldgate node sync`` reads records from (``[node.sync]``); None: nowhere."""
-    server: ServerLimitsConfig = field(default_factory=ServerLimitsConfig)
+    server: ServerLimitsConfig = NODE_SERVER_LIMITS
     """What one connection may cost before it is trusted (``[node.server]``)."""
     audit_budget: AuditBudgetConfig = field(default_factory=AuditBudgetConfig)
     """Audit bytes one requester and one agency may cause (``[node.audit_budget]``)."""
@@ -203,7 +207,7 @@ def node_config_from_document(document: Mapping[str, Any], base: Path) -> NodeCo
         log_format=read_log_format(node, "node"),
         policy=policy_config(node.section("policy", required=False)),
         sync=sync_config(node),
-        server=server_limits_config(node.section("server", required=False)),
+        server=server_limits_config(node.section("server", required=False), NODE_SERVER_LIMITS),
         audit_budget=audit_budget_config(node.section("audit_budget", required=False)),
         timing=timing_config(node),
         digest_key=node.optional_path("digest_key"),

@@ -292,6 +292,9 @@ async def start_node(
         # answer hold outside CleanErrors, so a clean INTERNAL leaves on time too.
         interceptors=[grpc_metrics, timing, CleanErrors()],
         options=server_options(config.server, max_send_bytes=MAX_MESSAGE_BYTES),
+        # Calls past it are refused before their body is read: unfinished calls pin at
+        # most this many request messages (fieldgate.ops.server_options).
+        maximum_concurrent_rpcs=config.server.max_concurrent_rpcs,
     )
     if config.trust is None:
         log.warning(

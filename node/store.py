@@ -305,9 +305,8 @@ class RecordStore:
         """Run the block in one write transaction: committed whole, or rolled back whole.
 
         Change sets (:mod:`node.changes`) use :meth:`write_batch` and
-        :meth:`set_watermark` inside it (:meth:`replace`, :meth:`remove`,
-        :meth:`set_sealed` and :meth:`expunge` do one change at a time);
-        a search on another connection sees the store as before or as after.
+        :meth:`set_watermark` inside it, the one way records change after an
+        import; a search on another connection sees the store as before or as after.
         """
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -317,11 +316,6 @@ class RecordStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
-
-    def replace(self, record: Record) -> None:
-        """Insert ``record``, replacing the one with its id (and its index rows) if stored."""
-        self._db.execute("DELETE FROM records WHERE record_id = ?", (record.record_id,))
-        self._insert(record)
 
     def stored_rows(self, record_ids: Iterable[str]) -> dict[str, RecordRow]:
         """The stored :func:`record_row` of each of ``record_ids`` the store holds, undecoded.
@@ -404,35 +398,6 @@ class RecordStore:
             for row in self._db.execute(sql.format(marks=marks), chunk):
                 found.setdefault(row[id_column], []).append(row)
         return found
-
-    def remove(self, record_id: str) -> bool:
-        """Delete a record and its index rows; False when it is not stored."""
-        cursor = self._db.execute("DELETE FROM records WHERE record_id = ?", (record_id,))
-        return cursor.rowcount == 1
-
-    def set_sealed(self, record_id: str, sealed: bool) -> bool | None:
-        """Set a record's sealed flag: True changed, False already so, None not stored."""
-        cursor = self._db.execute(
-            "UPDATE records SET sealed = ? WHERE record_id = ? AND sealed != ?",
-            (int(sealed), record_id, int(sealed)),
-        )
-        if cursor.rowcount:
-            return True
-        return False if self.get(record_id) is not None else None
-
-    def expunge(self, record_id: str, at: str) -> bool:
-        """Delete a record for good and remember only its id; False when already expunged.
-
-        The row and its name and identifier rows are deleted (and zeroed on
-        disk: ``secure_delete``); :meth:`purge_free_pages` then makes sure no
-        copy is left in the write-ahead log either.
-        """
-        self.remove(record_id)
-        cursor = self._db.execute(
-            "INSERT INTO expunged (record_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (record_id, at),
-        )
-        return cursor.rowcount == 1
 
     def expunged_ids(self, record_ids: Iterable[str]) -> set[str]:
         """Return which of ``record_ids`` were expunged (and may not come back)."""

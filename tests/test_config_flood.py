@@ -11,20 +11,40 @@ from fieldgate.core.answer_caps import MAX_UNARY_AUDIENCE
 from fieldgate.core.config import ConfigError
 from fieldgate.node.audit_budget import AuditBudgetConfig
 from fieldgate.node.config import load_node_config
-from fieldgate.ops.server_options import ServerLimitsConfig, server_options
+from fieldgate.ops.server_options import (
+    BROKER_SERVER_LIMITS,
+    NODE_SERVER_LIMITS,
+    ServerLimitsConfig,
+    pinned_bytes,
+    server_options,
+)
 from tests.test_config import BROKER, NODE, write
 
 
 def test_safe_defaults_without_a_section(tmp_path: Path) -> None:
     node = load_node_config(write(tmp_path, NODE), env={})
     broker = load_broker_config(write(tmp_path, BROKER, "broker.toml"), env={})
-    assert node.server == broker.server == ServerLimitsConfig()
+    assert node.server == NODE_SERVER_LIMITS
+    assert broker.server == BROKER_SERVER_LIMITS == ServerLimitsConfig()
     assert node.audit_budget == AuditBudgetConfig()
     options = dict(server_options(ServerLimitsConfig(), max_send_bytes=1 << 20))
     assert options["grpc.max_allowed_incoming_connections"] == 4096
     assert options["grpc.server_handshake_timeout_ms"] == 5000
-    assert options["grpc.max_concurrent_streams"] == 1024
+    assert options["grpc.max_concurrent_streams"] == 32
+    assert options["grpc.http2.bdp_probe"] == 0
+    assert options["grpc.http2.lookahead_bytes"] == 64 * 1024
+    assert options["grpc.http2.max_frame_size"] == 16 * 1024
     assert options["grpc.so_reuseport"] == 0
+
+
+def test_unfinished_calls_pin_a_bounded_number_of_bytes() -> None:
+    """The documented arithmetic (docs/reliability.md): node and broker within their limits."""
+    per_call = (4096 + 64) * 1024  # one 4 MiB message and its 64 KiB window
+    assert pinned_bytes(NODE_SERVER_LIMITS) == (128 * per_call, 128 * per_call)  # 520 MiB
+    assert 128 * per_call < 1024 * 2**20  # the node's Kubernetes limit, 1 Gi
+    assert pinned_bytes(BROKER_SERVER_LIMITS) == (32 * per_call, 96 * per_call)  # 130, 390 MiB
+    assert 96 * per_call < 512 * 2**20  # the broker's, 512 Mi
+    assert BROKER_SERVER_LIMITS.max_concurrent_streams < BROKER_SERVER_LIMITS.max_concurrent_rpcs
 
 
 def test_values_are_read(tmp_path: Path) -> None:
@@ -48,6 +68,8 @@ def test_values_are_read(tmp_path: Path) -> None:
         ("\n[node.server]\nmax_connections = 0\n", "node.server.max_connections"),
         ("\n[node.server]\nhandshake_timeout_ms = 10\n", "node.server.handshake_timeout_ms"),
         ("\n[node.server]\nmax_connectons = 10\n", "node.server.max_connectons"),
+        ("\n[node.server]\nmax_frame_bytes = 1024\n", "node.server.max_frame_bytes"),
+        ("\n[node.server]\nmax_concurrent_rpcs = 0\n", "node.server.max_concurrent_rpcs"),
         ("\n[node.audit_budget]\nalert_fraction = 2.0\n", "node.audit_budget.alert_fraction"),
         ("\n[node.audit_budget]\nrequester_bytes = 1\n", "node.audit_budget.requester_bytes"),
     ],

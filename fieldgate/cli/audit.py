@@ -118,14 +118,19 @@ def _print_verify(report: VerifyReport, console: Console) -> None:
         )
 
 
+def _verify_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--key, --witnessed and --witness: what a log is verified against."""
+    key = click.option(
+        "--key",
+        "key_path",
+        type=EXISTING_FILE,
+        help="The node's public key (PEM, or hex) as you know it; default: the one in the log.",
+    )
+    return key(WITNESSED_OPTION(WITNESS_OPTION(command)))
+
+
 @audit.command("verify")
 @_DB
-@click.option(
-    "--key",
-    "key_path",
-    type=EXISTING_FILE,
-    help="The node's public key (PEM, or hex) as you know it; default: the one in the log.",
-)
 @click.option(
     "--checkpoints",
     "checkpoint_files",
@@ -133,8 +138,7 @@ def _print_verify(report: VerifyReport, console: Console) -> None:
     type=EXISTING_FILE,
     help="A checkpoint export kept by a third party (repeatable).",
 )
-@WITNESSED_OPTION
-@WITNESS_OPTION
+@_verify_options
 @_JSON
 def verify_cmd(
     db_path: Path,
@@ -198,12 +202,6 @@ def _cell(value: Any, separator: str = "\n") -> str:
 
 
 _BASIS = "fieldgate.audit.basis"
-_VERIFY_KEY = click.option(
-    "--key",
-    "key_path",
-    type=EXISTING_FILE,
-    help="The node's public key to verify the log with (default: the one in the log).",
-)
 
 
 def _verified(command: Callable[..., None]) -> Callable[..., None]:
@@ -228,7 +226,7 @@ def _verified(command: Callable[..., None]) -> Callable[..., None]:
         click.get_current_context().meta[_BASIS] = basis_of(verified, found)
         command(*args, **kwargs)
 
-    return _VERIFY_KEY(WITNESSED_OPTION(WITNESS_OPTION(run)))
+    return _verify_options(run)
 
 
 def _emit(report: Report, as_json: bool, csv_path: Path | None) -> None:

@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.text import Text
 
 from fieldgate.cli.files import EXISTING_FILE
+from fieldgate.cli.witness_verify import witness_keys_of
 from fieldgate.core.inert_text import terminal_safe
-from fieldgate.node.audit.keys import load_verify_key, public_from_hex
+from fieldgate.node.audit.keys import load_verify_key
 from fieldgate.node.audit.proofs import ProofCheck, Prover, check_proof, read_proof
 from fieldgate.node.audit.witnessing import witnessed_path
 from fieldgate.trust.keys import load_private_key
@@ -171,12 +172,7 @@ def verify_proof(
     as_json: bool,
 ) -> None:
     """Check a proof with the node's public key only (what an outside auditor runs)."""
-    witnesses = {}
-    for value in witness_keys:
-        name, sep, hexkey = value.rpartition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{value!r} is not NAME=HEXKEY", param_hint="--witness")
-        witnesses[name] = public_from_hex(hexkey)
+    witnesses = witness_keys_of(witness_keys)
     held = [p.read_text(encoding="utf-8") for p in held_paths]
     check = check_proof(
         read_proof(proof_path), load_verify_key(key_path), held=held, witnesses=witnesses

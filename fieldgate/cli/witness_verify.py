@@ -26,6 +26,17 @@ WITNESS_OPTION = click.option(
 )
 
 
+def witness_keys_of(values: tuple[str, ...]) -> dict[str, Ed25519PublicKey]:
+    """The ``--witness NAME=HEXKEY`` values as name → public key, naming a malformed one."""
+    trusted = {}
+    for value in values:
+        name, sep, hexkey = value.rpartition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r} is not NAME=HEXKEY", param_hint="--witness")
+        trusted[name] = public_from_hex(hexkey)
+    return trusted
+
+
 def check_witnesses(
     report: VerifyReport,
     db_path: Path,
@@ -42,12 +53,7 @@ def check_witnesses(
         if witness_keys:
             raise click.BadParameter("needs --witnessed FILE", param_hint="--witness")
         return None
-    trusted = {}
-    for value in witness_keys:
-        name, sep, hexkey = value.rpartition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{value!r} is not NAME=HEXKEY", param_hint="--witness")
-        trusted[name] = public_from_hex(hexkey)
+    trusted = witness_keys_of(witness_keys)
     if not trusted:
         raise click.BadParameter("name at least one witness you trust", param_hint="--witness")
     if node_key is None:

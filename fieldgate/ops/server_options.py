@@ -9,12 +9,32 @@ broker or node inside its Kubernetes memory limit (512 Mi) under 10,000
 half-open connections while legitimate searches keep being served (figures in
 ``docs/reliability.md``).
 
-Configured in ``[broker.server]`` / ``[node.server]`` (every key optional)::
+After the handshake, a caller that opens calls and sends their bodies slowly
+(slowloris) pins what gRPC buffers for each unfinished call: HTTP/2 flow
+control grants a call as much window as the message it announces, so one
+call holds at most ``max_receive_bytes`` + ``stream_window_bytes`` (BDP
+probing, which would grow the window, is off). The bound is therefore::
+
+    per connection  min(max_concurrent_streams, max_concurrent_rpcs)
+                      x (max_receive_bytes + stream_window_bytes)
+    per server      max_concurrent_rpcs x (max_receive_bytes + stream_window_bytes)
+
+Calls past ``max_concurrent_rpcs`` are refused (``RESOURCE_EXHAUSTED``) before
+their body is read. Node and broker have their own defaults (a node's callers
+are brokers; a broker's are investigators): :data:`BROKER_SERVER_LIMITS`,
+:data:`NODE_SERVER_LIMITS`; the arithmetic for each is in
+``docs/reliability.md``.
+
+Configured in ``[broker.server]`` / ``[node.server]`` (every key optional;
+broker defaults shown, the node's differ where noted)::
 
     [broker.server]
     max_connections = 4096            # open connections; more are closed at accept
     handshake_timeout_ms = 5000       # a TLS/HTTP2 handshake not done by then is dropped
-    max_concurrent_streams = 1024     # calls in flight on one connection
+    max_concurrent_streams = 32       # calls in flight on one connection (node: 1024)
+    max_concurrent_rpcs = 96          # calls in flight on the server (node: 128)
+    stream_window_bytes = 65536       # HTTP/2 receive window of one call
+    max_frame_bytes = 16384           # largest HTTP/2 frame accepted
     max_connection_idle_ms = 300000   # a connection with no call this long is closed
     max_connection_age_ms = 3600000   # every connection is recycled after this long
     max_metadata_bytes = 16384        # request headers
@@ -28,7 +48,14 @@ from typing import Any
 
 from fieldgate.core.config import Section
 
-__all__ = ["ServerLimitsConfig", "server_limits_config", "server_options"]
+__all__ = [
+    "BROKER_SERVER_LIMITS",
+    "NODE_SERVER_LIMITS",
+    "ServerLimitsConfig",
+    "pinned_bytes",
+    "server_limits_config",
+    "server_options",
+]
 
 
 @dataclass(frozen=True)
@@ -41,11 +68,25 @@ class ServerLimitsConfig:
     handshake_timeout_ms: int = 5000
     """A connection whose TLS and HTTP/2 handshake is not done by then is dropped
     (``grpc.server_handshake_timeout_ms``): half-open connections do not linger."""
-    max_concurrent_streams: int = 1024
+    max_concurrent_streams: int = 32
     """Calls in flight on one connection (HTTP/2 ``SETTINGS_MAX_CONCURRENT_STREAMS``).
-    A broker sends all its searches to a node over one connection, and grpc clients in
-    one process share one connection per address: keep this above the broker's
-    ``global_concurrency`` (512), or searches beyond it are refused as UNAVAILABLE."""
+    An investigator has at most 16 searches in flight (the broker's per-requester
+    limit); more wait for a stream on the client. A broker sends all its searches
+    to a node over one connection, and grpc clients in one process share one
+    connection per address: a node keeps this above the broker's ``global_concurrency``
+    (512; :data:`NODE_SERVER_LIMITS` has 1024), or searches beyond it wait for a stream."""
+    max_concurrent_rpcs: int = 96
+    """Calls in flight on the whole server; more are refused with ``RESOURCE_EXHAUSTED``
+    before their body is read (``maximum_concurrent_rpcs``). With ``max_receive_bytes``
+    this bounds what unfinished calls can pin (see the module docstring): 96 x 4 MiB
+    fits a broker's 512 Mi. Above ``max_concurrent_streams``, so one investigator's
+    connection cannot take every call slot."""
+    stream_window_bytes: int = 64 * 1024
+    """HTTP/2 receive window of one call beyond the message it announces
+    (``grpc.http2.lookahead_bytes``); BDP probing is off, so it does not grow."""
+    max_frame_bytes: int = 16 * 1024
+    """Largest HTTP/2 frame accepted (``grpc.http2.max_frame_size``; 16 KiB is the
+    protocol's minimum): no single frame needs a larger buffer."""
     max_connection_idle_ms: int = 300_000
     """A connection with no call in flight this long is closed."""
     max_connection_age_ms: int = 3_600_000
@@ -63,9 +104,34 @@ class ServerLimitsConfig:
     """Largest request message accepted; larger ones get RESOURCE_EXHAUSTED unread."""
 
 
-def server_limits_config(section: Section) -> ServerLimitsConfig:
-    """Read ``[broker.server]`` / ``[node.server]`` (every key optional), naming a bad key."""
-    d = ServerLimitsConfig()
+BROKER_SERVER_LIMITS = ServerLimitsConfig()
+"""A broker's defaults: its callers are investigators' tools."""
+NODE_SERVER_LIMITS = ServerLimitsConfig(max_concurrent_streams=1024, max_concurrent_rpcs=128)
+"""A node's defaults: its callers are brokers, each with up to 512 searches in flight over
+one connection (so 1,024 streams), but only 128 calls at once on the server: a node's
+request carries every addressed node's sealed query (the proof commits to them all), so
+it may be as large as the broker's (4 MiB), and 128 x 4 MiB fits its 1 Gi. A federation
+of N nodes may set ``max_receive_bytes`` to about 32 KiB + N x 64 KiB and raise
+``max_concurrent_rpcs`` in proportion."""
+
+
+def pinned_bytes(limits: ServerLimitsConfig) -> tuple[int, int]:
+    """The most unfinished calls can pin: (per connection, per server), in bytes."""
+    per_call = limits.max_receive_bytes + limits.stream_window_bytes
+    calls = min(limits.max_concurrent_streams, limits.max_concurrent_rpcs)
+    return calls * per_call, limits.max_concurrent_rpcs * per_call
+
+
+def server_limits_config(
+    section: Section, defaults: ServerLimitsConfig = BROKER_SERVER_LIMITS
+) -> ServerLimitsConfig:
+    """Read ``[broker.server]`` / ``[node.server]`` (every key optional), naming a bad key.
+
+    Args:
+        section: the ``server`` section.
+        defaults: the values of keys not given (:data:`NODE_SERVER_LIMITS` for a node).
+    """
+    d = defaults
     config = ServerLimitsConfig(
         max_connections=section.integer("max_connections", d.max_connections, minimum=1),
         handshake_timeout_ms=section.integer(
@@ -74,6 +140,13 @@ def server_limits_config(section: Section) -> ServerLimitsConfig:
         max_concurrent_streams=section.integer(
             "max_concurrent_streams", d.max_concurrent_streams, minimum=1
         ),
+        max_concurrent_rpcs=section.integer(
+            "max_concurrent_rpcs", d.max_concurrent_rpcs, minimum=1
+        ),
+        stream_window_bytes=section.integer(
+            "stream_window_bytes", d.stream_window_bytes, minimum=1024
+        ),
+        max_frame_bytes=section.integer("max_frame_bytes", d.max_frame_bytes, minimum=16 * 1024),
         max_connection_idle_ms=section.integer(
             "max_connection_idle_ms", d.max_connection_idle_ms, minimum=1000
         ),
@@ -99,7 +172,11 @@ def server_limits_config(section: Section) -> ServerLimitsConfig:
 
 
 def server_options(limits: ServerLimitsConfig, *, max_send_bytes: int) -> list[tuple[str, Any]]:
-    """The gRPC server options enforcing ``limits`` (plus one-port-one-process)."""
+    """The gRPC server options enforcing ``limits`` (plus one-port-one-process).
+
+    ``limits.max_concurrent_rpcs`` is no channel option: pass it to ``grpc.aio.server``
+    as ``maximum_concurrent_rpcs``.
+    """
     return [
         ("grpc.max_receive_message_length", limits.max_receive_bytes),
         ("grpc.max_send_message_length", max_send_bytes),
@@ -108,6 +185,10 @@ def server_options(limits: ServerLimitsConfig, *, max_send_bytes: int) -> list[t
         ("grpc.max_allowed_incoming_connections", limits.max_connections),
         ("grpc.server_handshake_timeout_ms", limits.handshake_timeout_ms),
         ("grpc.max_concurrent_streams", limits.max_concurrent_streams),
+        ("grpc.http2.lookahead_bytes", limits.stream_window_bytes),
+        # BDP probing would grow a call's window past ``stream_window_bytes``.
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.max_frame_size", limits.max_frame_bytes),
         ("grpc.max_connection_idle_ms", limits.max_connection_idle_ms),
         ("grpc.max_connection_age_ms", limits.max_connection_age_ms),
         ("grpc.max_connection_age_grace_ms", limits.max_connection_age_grace_ms),

@@ -25,8 +25,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
+import grpc
 import pytest
 
 from fieldgate.client.broker_client import SearchClient
@@ -35,10 +38,12 @@ from fieldgate.devkit.demo import demo_personas
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.node.limits import NodeLimitsConfig
+from fieldgate.ops.server_options import BROKER_SERVER_LIMITS, NODE_SERVER_LIMITS, pinned_bytes
 from fieldgate.policy.shipped import rego_library, shipped_contract
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.helpers.brokers import import_two_agencies
 from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.slow_body import SlowBody, slow_body
 
 FIELDGATE = str(Path(sys.executable).parent / "fieldgate")
 
@@ -57,8 +62,27 @@ HALF_OPEN = _descriptors(int(os.environ.get("FIELDGATE_FLOOD_CONNECTIONS", "3000
 MAX_CONNECTIONS = int(os.environ.get("FIELDGATE_FLOOD_MAX_CONNECTIONS", str(HALF_OPEN // 2)))
 """The broker's connection cap in this test (the shipped default is 4096)."""
 HANDSHAKE_TIMEOUT_MS = 4000
-MEMORY_LIMIT_MB = 400
-"""Resident memory the broker must stay under: its Kubernetes limit is 512 Mi."""
+MEMORY_LIMIT_MB = {"broker": 400, "node": 900}
+"""Resident memory each must stay under: their Kubernetes limits are 512 Mi and 1 Gi."""
+SHIPPED = os.environ.get("FIELDGATE_SLOW_SHIPPED") == "1"
+"""Measure the shipped limits (docs/reliability.md) instead of CI's scaled-down ones."""
+BROKER_LIMITS = (
+    BROKER_SERVER_LIMITS if SHIPPED else replace(BROKER_SERVER_LIMITS, max_receive_bytes=256 * 1024)
+)
+"""The test broker's limits: the shipped 4 MiB message makes the same arithmetic, only
+slower for the attacker to fill."""
+NODE_LIMITS = (
+    NODE_SERVER_LIMITS
+    if SHIPPED
+    else replace(
+        NODE_SERVER_LIMITS,
+        max_concurrent_streams=64,
+        max_concurrent_rpcs=160,
+        max_receive_bytes=256 * 1024,
+    )
+)
+"""The test node's limits: the shipped ones scaled down, so that two attacker
+connections fit under the server's cap and a third goes past it."""
 DETECTIVE = demo_personas(dt.date.today())[0].requester
 SUBJECT = {
     "surname": DEMO_SUBJECT.surname,
@@ -126,6 +150,7 @@ enabled = false
 [broker.server]
 handshake_timeout_ms = {HANDSHAKE_TIMEOUT_MS}
 max_connections = {MAX_CONNECTIONS}
+max_receive_bytes = {BROKER_LIMITS.max_receive_bytes}
 
 {nodes}"""
     )
@@ -190,6 +215,9 @@ enabled = false
 [node.server]
 handshake_timeout_ms = {HANDSHAKE_TIMEOUT_MS}
 max_connections = {MAX_CONNECTIONS}
+max_concurrent_streams = {NODE_LIMITS.max_concurrent_streams}
+max_concurrent_rpcs = {NODE_LIMITS.max_concurrent_rpcs}
+max_receive_bytes = {NODE_LIMITS.max_receive_bytes}
 """
     )
     yield from _serve("node", config)
@@ -272,15 +300,28 @@ def _wait_closed(sockets: list[socket.socket], seconds: float, enough: int) -> l
     return closed
 
 
-@pytest.mark.parametrize("server", ["broker", "node"])
-def test_half_open_flood_keeps_memory_bounded_and_searches_served(
-    tls_nodes: tuple[LocalFederation, DevPKI, Path],
-    request: pytest.FixtureRequest,
-    server: str,
-) -> None:
-    _, pki, _ = tls_nodes
+class Target(NamedTuple):
+    """The server under attack (its own process) and how an honest caller reaches it."""
+
+    server: str
+    process: subprocess.Popen[str]
+    address: str
+    pki: DevPKI
+    connect: Callable[[str, DevPKI], contextlib.AbstractContextManager[Search]]
+
+
+@pytest.fixture(params=["broker", "node"])
+def target(
+    tls_nodes: tuple[LocalFederation, DevPKI, Path], request: pytest.FixtureRequest
+) -> Target:
+    server = request.param
     process, address = request.getfixturevalue(f"{server}_process")
     connect = _investigator if server == "broker" else _broker_to_node
+    return Target(server, process, address, tls_nodes[1], connect)
+
+
+def test_half_open_flood_keeps_memory_bounded_and_searches_served(target: Target) -> None:
+    server, process, address, pki, connect = target
     sockets: list[socket.socket] = []
     # The investigator's tool (or the broker's channel to a node) holds its
     # connection, as it does all day: the flood competes for new connections
@@ -320,6 +361,101 @@ def test_half_open_flood_keeps_memory_bounded_and_searches_served(
     # the cap at once, the rest by the handshake timeout.
     assert len(over_cap) >= HALF_OPEN - MAX_CONNECTIONS, (len(over_cap), capped_within)
     assert closed == HALF_OPEN
-    assert max(peak, after) < MEMORY_LIMIT_MB, (before, peak, after)
+    assert max(peak, after) < MEMORY_LIMIT_MB[server], (before, peak, after)
     # Honest searches kept being served during the flood, within their deadline.
+    assert max(during) < 5.0
+
+
+SLOW_CONNECTIONS = int(os.environ.get("FIELDGATE_SLOW_CONNECTIONS", "2"))
+"""Attacker connections in the slow-body flood, each opening as many calls as allowed."""
+SLOW_CALLS = int(os.environ.get("FIELDGATE_SLOW_CALLS", "2048"))
+"""Calls each attacker connection tries to open (the servers' stream caps stop it sooner)."""
+
+
+def _served_again(
+    connect: Callable[[str, DevPKI], contextlib.AbstractContextManager[Search]],
+    address: str,
+    pki: DevPKI,
+    within: float,
+) -> float:
+    """Seconds until a new caller is served: refused only while slots are being freed."""
+    began = time.monotonic()
+    with connect(address, pki) as newcomer:
+        while True:
+            code = None
+            try:
+                newcomer()
+            except grpc.RpcError as exc:
+                code = exc.code()
+            if code is None:
+                return time.monotonic() - began
+            if code != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() - began > within:
+                raise AssertionError(f"not served again: {code}")
+
+
+def test_slow_body_flood_pins_bounded_memory_and_searches_served(target: Target) -> None:
+    server, process, address, pki, connect = target
+    # An insider: an investigator at the broker, a hostile broker at the node.
+    attacker, name, path, limits = (
+        (
+            "investigator",
+            "broker",
+            "/fieldgate.v2.BrokerService/Search",
+            BROKER_LIMITS,
+        )
+        if server == "broker"
+        else ("broker", "kcso", "/fieldgate.v2.NodeService/Search", NODE_LIMITS)
+    )
+    per_connection, per_server = pinned_bytes(limits)
+    per_call = limits.max_receive_bytes + limits.stream_window_bytes
+
+    def attack() -> SlowBody:
+        return slow_body(
+            address,
+            pki.files(attacker),
+            name,
+            path,
+            calls=SLOW_CALLS,
+            declared=limits.max_receive_bytes - 64,
+        )
+
+    attacks: list[SlowBody] = []
+    with connect(address, pki) as search:
+        try:
+            quiet = _honest_searches(search, 20)
+            before = _rss_mb(process.pid)
+            attacks = [attack() for _ in range(SLOW_CONNECTIONS)]
+            during = _honest_searches(search, 50)
+            peak = _rss_mb(process.pid)
+            opened = sum(len(a.streams) for a in attacks)
+            held = sum(a.sent for a in attacks)
+            refused = sum(a.refused for a in attacks)
+            if server == "node":
+                # One more connection goes past the server's cap: the calls over it
+                # are refused before their body is read, and pin nothing.
+                attacks.append(over := attack())
+                room = limits.max_concurrent_rpcs - (opened - refused)
+                assert over.refused >= len(over.streams) - room, (over.refused, room)
+                assert over.sent <= room * per_call
+        finally:
+            for slow in attacks:
+                slow.close()
+    # Once the attacker is gone, its calls free their slots and a new caller is served.
+    freed = _served_again(connect, address, pki, within=30)
+    print(
+        f"\nslow-body flood, {SLOW_CONNECTIONS} connections: {server} RSS {before:.0f} MB "
+        f"before, {peak:.0f} MB during; {opened} calls opened, {refused} refused, "
+        f"{held / 2**20:.1f} MiB of body accepted (bound {per_connection / 2**20:.0f} MiB "
+        f"a connection, {per_server / 2**20:.0f} MiB the server); honest search p99 "
+        f"{_p99(quiet) * 1000:.0f} ms quiet, {_p99(during) * 1000:.0f} ms during; "
+        f"{sum(a.refused for a in attacks) - refused} calls past the server's cap refused; "
+        f"served again {freed:.1f} s after the attacker left"
+    )
+    # Each connection was held to its stream cap, each call to one message and its
+    # window: the arithmetic of fieldgate.ops.server_options.
+    assert all(len(a.streams) <= limits.max_concurrent_streams for a in attacks)
+    assert all(a.sent <= len(a.streams) * per_call for a in attacks)
+    assert held <= SLOW_CONNECTIONS * per_connection
+    assert server == "broker" or held <= per_server
+    assert peak < MEMORY_LIMIT_MB[server], (before, peak)
     assert max(during) < 5.0

@@ -26,10 +26,10 @@ from fieldgate.devkit.local_federation import (
     import_records,
     start_federation,
 )
-from fieldgate.node.audit.schema import AuditReader
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, node_stub
+from tests.helpers.references import audited_record_ids, audited_search
 
 DETECTIVE = demo_personas(dt.date.today())[0].requester
 
@@ -100,23 +100,13 @@ def ask(address: str, request_id: str, **query: Any) -> dict[str, common_pb2.Hit
         )
     if not answer.hits:
         return {}
-    with AuditReader(AUDIT_OF[address]) as reader:
-        for row in reader.entries("search"):
-            data = row.document()["data"]
-            if data["request_id"] == request_id:
-                named = dict(zip(data["references"], data["disclosed"], strict=True))
-                return {named[hit.reference]: hit for hit in answer.hits}
-    raise AssertionError(f"no entry for {request_id}")
+    ids = audited_record_ids(AUDIT_OF[address], request_id, answer.hits)
+    return dict(zip(ids, answer.hits, strict=True))
 
 
 def audited(audit: Path, request_id: str) -> dict[str, dict[str, Any]]:
     """The search entry's records of ``request_id``, by record id."""
-    with AuditReader(audit) as reader:
-        for row in reader.entries("search"):
-            data = row.document()["data"]
-            if data["request_id"] == request_id:
-                return {r["record_id"]: r for r in data["records"]}
-    raise AssertionError(f"no entry for {request_id}")
+    return {r["record_id"]: r for r in audited_search(audit, request_id)["records"]}
 
 
 def test_a_common_name_with_the_right_date_is_a_pointer_only(node: tuple[str, Path]) -> None:

@@ -33,7 +33,7 @@ from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v2 import common_pb2, node_pb2
 from tests.conftest import write_contract
 from tests.helpers.federation import LoopThread, node_stub
-from tests.helpers.references import sent_record_ids
+from tests.helpers.references import sent_record_ids, with_record_ids
 
 DETECTIVE = demo_personas(dt.date.today())[0].requester
 
@@ -124,13 +124,7 @@ def ask(
             timeout=10,
         )
     ids = sent_record_ids(federation.disclosure_logs[node], request_id, answer.hits)
-    hits = []
-    for hit, record_id in zip(answer.hits, ids, strict=True):
-        named = common_pb2.Hit()
-        named.CopyFrom(hit)
-        named.reference, named.record_id = "", record_id
-        hits.append(named)
-    return hits
+    return with_record_ids(answer.hits, ids)
 
 
 def answer_bytes(hits: list[common_pb2.Hit]) -> list[bytes]:

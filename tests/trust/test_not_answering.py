@@ -13,81 +13,39 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import jwt
 import pytest
 from rich.console import Console
 
 from fieldgate.client.answer_check import FAILED_VERIFICATION, AnswerCheck
-from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.client.broker_client import SearchClient
 from fieldgate.client.render import agency_table
 from fieldgate.client.results import SearchResult
-from fieldgate.core.tls import DevPKI
-from fieldgate.devkit.demo import CONTRACT_OF
-from fieldgate.devkit.dev_trust import DevTrust
-from fieldgate.devkit.local_federation import (
-    LocalFederation,
-    NodeSpec,
-    import_records,
-    start_federation,
-)
-from fieldgate.devkit.synthetic import (
-    DEMO_AGENCIES,
-    DEMO_SUBJECT,
-    generate_agency_records,
-    write_jsonl,
-)
-from fieldgate.policy.shipped import shipped_contract
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
-from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import enc_key_from_jwk, generate_key
 from fieldgate.v2 import broker_pb2
 from tests.helpers.federation import LoopThread
-from tests.helpers.hostile_broker import HostileBroker
-
-CRIMINAL = Requester("", "", "", "criminal_investigation", "BPD-2026-018233")
-
-
-@dataclass
-class Fed:
-    federation: LocalFederation
-    kit: DevTrust
-    pki: DevPKI
-    hostile: HostileBroker
+from tests.helpers.signed_federation import (
+    CRIMINAL,
+    SignedFed,
+    answer_check,
+    signed_federation,
+)
 
 
 @pytest.fixture(scope="module")
-def fed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
-    workdir = tmp_path_factory.mktemp("not-answering")
-    kit = DevTrust(workdir / "trust")
-    kit.add_issuer("bellevue-pd", "local_law_enforcement")
-    specs = []
-    for agency in DEMO_AGENCIES:
-        path = workdir / f"{agency.node_id}.jsonl"
-        write_jsonl(generate_agency_records(agency, count=60, seed=21), path)
-        spec = NodeSpec(
-            agency.node_id, agency.name, shipped_contract(CONTRACT_OF[agency.node_id]), path
-        )
-        import_records(spec, workdir)
-        specs.append(spec)
-        kit.add_node(agency.node_id)
-    kit.write()
-    pki = DevPKI.create(workdir / "pki", ["broker", "kcso", "spd", "pcso", "investigator"])
-    federation = loop.run(start_federation(specs, workdir, trust=kit.config(), pki=pki))
-    hostile = HostileBroker(federation.broker_address, pki.files("investigator"))
-    yield Fed(federation, kit, pki, hostile)
-    hostile.stop()
-    loop.run(federation.stop())
+def fed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedFed]:
+    with signed_federation(loop, tmp_path_factory.mktemp("not-answering"), 60) as running:
+        yield running
 
 
-def _check(kit: DevTrust) -> AnswerCheck:
+def _search(
+    fed: SignedFed, address: str, surname: str, dob: str
+) -> tuple[SearchResult, AnswerCheck]:
     # The investigator's own copy of the node keys stays usable: only the nodes' data is stale.
-    return AnswerCheck(build_store(kit.config()))
-
-
-def _search(fed: Fed, address: str, surname: str, dob: str) -> tuple[SearchResult, AnswerCheck]:
-    check = _check(fed.kit)
+    check = answer_check(fed.kit)
     identity = fed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
     tls = None if address == fed.hostile.address else fed.pki.files("investigator")
     with SearchClient(address, tls, answers=check) as client:
@@ -99,7 +57,7 @@ def _search(fed: Fed, address: str, surname: str, dob: str) -> tuple[SearchResul
 
 
 @pytest.fixture
-def stale(fed: Fed) -> Iterator[None]:
+def stale(fed: SignedFed) -> Iterator[None]:
     """Every node's trust data is past its maximum age (the broker's copy is still fresh)."""
     stores = []
     for node in fed.federation.nodes.values():
@@ -121,7 +79,7 @@ def _shape(result: SearchResult) -> list[tuple[str, str, str, str, int]]:
 
 
 @pytest.mark.usefixtures("stale")
-def test_stale_trust_reads_not_answering_never_no_record(fed: Fed) -> None:
+def test_stale_trust_reads_not_answering_never_no_record(fed: SignedFed) -> None:
     broker = fed.federation.broker_address
     held, check = _search(fed, broker, DEMO_SUBJECT.surname, DEMO_SUBJECT.dob)
     assert not check.failed  # the reason verified against each node's signature
@@ -146,7 +104,7 @@ def test_stale_trust_reads_not_answering_never_no_record(fed: Fed) -> None:
 
 
 @pytest.mark.usefixtures("stale")
-def test_a_broker_faking_no_record_is_caught(fed: Fed) -> None:
+def test_a_broker_faking_no_record_is_caught(fed: SignedFed) -> None:
     def fake(response: broker_pb2.SearchResponse) -> broker_pb2.SearchResponse:
         # The broker cannot read or strip the sealed reason: it can only put in an
         # "answered, no hits" of its own making, sealed to the requester's key.
@@ -174,7 +132,7 @@ def test_a_broker_faking_no_record_is_caught(fed: Fed) -> None:
     assert check.failed
 
 
-def test_fresh_trust_answers_again(fed: Fed) -> None:
+def test_fresh_trust_answers_again(fed: SignedFed) -> None:
     result, check = _search(
         fed, fed.federation.broker_address, DEMO_SUBJECT.surname, DEMO_SUBJECT.dob
     )

@@ -1,4 +1,4 @@
-"""Signed answers through a lying broker: every forgery is caught, agency by agency.
+"""SignedFed answers through a lying broker: every forgery is caught, agency by agency.
 
 The broker in front of the client is hostile (a real gRPC Broker service that
 forwards to the real broker and rewrites what comes back). Each way it can lie
@@ -16,7 +16,6 @@ import logging
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
@@ -24,73 +23,30 @@ import pytest
 from google.protobuf import struct_pb2
 
 from fieldgate.client.answer_check import FAILED_VERIFICATION, AnswerCheck
-from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.client.broker_client import SearchClient
 from fieldgate.client.results import SearchResult
-from fieldgate.core.tls import DevPKI
-from fieldgate.devkit.demo import CONTRACT_OF
-from fieldgate.devkit.dev_trust import DevTrust
-from fieldgate.devkit.local_federation import (
-    LocalFederation,
-    NodeSpec,
-    import_records,
-    start_federation,
-)
-from fieldgate.devkit.synthetic import (
-    DEMO_AGENCIES,
-    DEMO_SUBJECT,
-    generate_agency_records,
-    write_jsonl,
-)
-from fieldgate.policy.shipped import shipped_contract
+from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.answers import AnswerSigner, unverified_nonce
-from fieldgate.trust.config import build_store
 from fieldgate.trust.keys import enc_key_from_jwk, generate_key, save_private_key
 from fieldgate.trust.sealed_search import sign_search
 from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 from tests.helpers.federation import LoopThread, node_stub
-from tests.helpers.hostile_broker import HostileBroker
 from tests.helpers.sealed import ENC_KEYS, opened
-
-CRIMINAL = Requester("", "", "", "criminal_investigation", "BPD-2026-018233")
-
-
-@dataclass
-class Signed:
-    federation: LocalFederation
-    kit: DevTrust
-    pki: DevPKI
-    hostile: HostileBroker
+from tests.helpers.signed_federation import (
+    CRIMINAL,
+    SignedFed,
+    answer_check,
+    signed_federation,
+)
 
 
 @pytest.fixture(scope="module")
-def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
-    workdir = tmp_path_factory.mktemp("signed-answers")
-    kit = DevTrust(workdir / "trust")
-    kit.add_issuer("bellevue-pd", "local_law_enforcement")
-    specs = []
-    for agency in DEMO_AGENCIES:
-        path = workdir / f"{agency.node_id}.jsonl"
-        write_jsonl(generate_agency_records(agency, count=100, seed=21), path)
-        spec = NodeSpec(
-            agency.node_id, agency.name, shipped_contract(CONTRACT_OF[agency.node_id]), path
-        )
-        import_records(spec, workdir)
-        specs.append(spec)
-        kit.add_node(agency.node_id)
-    kit.write()
-    pki = DevPKI.create(workdir / "pki", ["broker", "kcso", "spd", "pcso", "investigator"])
-    federation = loop.run(start_federation(specs, workdir, trust=kit.config(), pki=pki))
-    hostile = HostileBroker(federation.broker_address, pki.files("investigator"))
-    yield Signed(federation, kit, pki, hostile)
-    hostile.stop()
-    loop.run(federation.stop())
+def signed(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedFed]:
+    with signed_federation(loop, tmp_path_factory.mktemp("signed-answers"), 100) as running:
+        yield running
 
 
-def _check(kit: DevTrust) -> AnswerCheck:
-    return AnswerCheck(build_store(kit.config()))
-
-
-def _search(signed: Signed, address: str, check: AnswerCheck) -> SearchResult:
+def _search(signed: SignedFed, address: str, check: AnswerCheck) -> SearchResult:
     identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
     tls = None if address == signed.hostile.address else signed.pki.files("investigator")
     with SearchClient(address, tls, answers=check) as client:
@@ -107,8 +63,8 @@ def _result(response: broker_pb2.SearchResponse, node_id: str) -> broker_pb2.Age
     return next(r for r in response.results if r.node_id == node_id)
 
 
-def test_honest_answers_verify_through_the_real_broker(signed: Signed) -> None:
-    check = _check(signed.kit)
+def test_honest_answers_verify_through_the_real_broker(signed: SignedFed) -> None:
+    check = answer_check(signed.kit)
     result = _search(signed, signed.federation.broker_address, check)
     assert {a.node_id: a.status for a in result.agencies} == {
         "kcso": "answered", "spd": "answered", "pcso": "answered",
@@ -117,26 +73,26 @@ def test_honest_answers_verify_through_the_real_broker(signed: Signed) -> None:
     assert not check.failed
 
 
-def _altered(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+def _altered(response: broker_pb2.SearchResponse, signed: SignedFed) -> None:
     sealed = _result(response, "kcso").answer
     sealed.ciphertext = (
         sealed.ciphertext[:100] + bytes([sealed.ciphertext[100] ^ 1]) + (sealed.ciphertext[101:])
     )
 
 
-def _hidden(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+def _hidden(response: broker_pb2.SearchResponse, signed: SignedFed) -> None:
     # "No record": the sealed answer withheld.
     _result(response, "kcso").answer.Clear()
 
 
-def _clear_hits(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+def _clear_hits(response: broker_pb2.SearchResponse, signed: SignedFed) -> None:
     # Hits of the broker's own making, beside the genuine sealed answer.
     forged = common_pb2.Hit(record_id="FORGED-1", record_kind="booking", score=1.0)
     forged.fields.add(name="address", value=struct_pb2.Value(string_value="123 FORGED ST"))
     _result(response, "kcso").hits.append(forged)
 
 
-def _forged(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+def _forged(response: broker_pb2.SearchResponse, signed: SignedFed) -> None:
     # A whole answer the broker signs with its own key and seals to the requester's
     # public key (from the credential it relays), bound to the right search.
     request = signed.hostile.last_request
@@ -151,7 +107,7 @@ def _forged(response: broker_pb2.SearchResponse, signed: Signed) -> None:
     )
 
 
-def _swapped(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+def _swapped(response: broker_pb2.SearchResponse, signed: SignedFed) -> None:
     kcso, spd = _result(response, "kcso"), _result(response, "spd")
     kcso_answer = common_pb2.SealedAnswer()
     kcso_answer.CopyFrom(kcso.answer)
@@ -159,12 +115,12 @@ def _swapped(response: broker_pb2.SearchResponse, signed: Signed) -> None:
     spd.answer.CopyFrom(kcso_answer)
 
 
-def _replayed(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+def _replayed(response: broker_pb2.SearchResponse, signed: SignedFed) -> None:
     # kcso's genuine answer to the previous search, put in for this one.
     _result(response, "kcso").CopyFrom(_result(signed.hostile.seen[-2], "kcso"))
 
 
-ATTACKS: dict[str, tuple[Callable[[broker_pb2.SearchResponse, Signed], None], set[str]]] = {
+ATTACKS: dict[str, tuple[Callable[[broker_pb2.SearchResponse, SignedFed], None], set[str]]] = {
     "altered ciphertext": (_altered, {"unsealable"}),
     "answer withheld (no record)": (_hidden, {"unsealable"}),
     "clear hits added": (_clear_hits, {"malformed"}),
@@ -175,9 +131,11 @@ ATTACKS: dict[str, tuple[Callable[[broker_pb2.SearchResponse, Signed], None], se
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_a_lying_broker_is_caught_for_the_agency_it_lied_about(signed: Signed, attack: str) -> None:
+def test_a_lying_broker_is_caught_for_the_agency_it_lied_about(
+    signed: SignedFed, attack: str
+) -> None:
     tamper, reasons = ATTACKS[attack]
-    check = _check(signed.kit)
+    check = answer_check(signed.kit)
     _search(signed, signed.hostile.address, check)  # an honest search first (for the replay)
 
     def lie(response: broker_pb2.SearchResponse) -> broker_pb2.SearchResponse:
@@ -200,7 +158,9 @@ def test_a_lying_broker_is_caught_for_the_agency_it_lied_about(signed: Signed, a
     assert views["pcso"].status == "answered"
 
 
-def test_a_refusal_is_sealed_exactly_like_an_absent_persons_answer(signed: Signed) -> None:
+def test_a_refusal_is_sealed_exactly_like_an_absent_persons_answer(
+    signed: SignedFed,
+) -> None:
     """A refused search still looks like a person the agency does not hold, to the byte count."""
     identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
     nobody = common_pb2.PersonQuery(surname="QUIZZLEWICK", given_name="ZED", dob="1901-01-01")
@@ -234,10 +194,10 @@ def test_a_refusal_is_sealed_exactly_like_an_absent_persons_answer(signed: Signe
 
 
 def test_the_broker_never_holds_a_name_a_date_of_birth_or_a_field(
-    signed: Signed, caplog: pytest.LogCaptureFixture
+    signed: SignedFed, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Everything a broker receives and logs for a search, searched for the person."""
-    check = _check(signed.kit)
+    check = answer_check(signed.kit)
     with caplog.at_level(logging.DEBUG):
         result = _search(signed, signed.hostile.address, check)
     released = [
@@ -258,7 +218,7 @@ def test_the_broker_never_holds_a_name_a_date_of_birth_or_a_field(
             assert form not in caplog.text, form
 
 
-def _cli_search(signed: Signed, tmp_path: Path, broker: str, *extra: str) -> tuple[int, str]:
+def _cli_search(signed: SignedFed, tmp_path: Path, broker: str, *extra: str) -> tuple[int, str]:
     """``fieldgate search`` as an investigator runs it, signed and sealed; (status, stdout)."""
     identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
     assert identity.enc_key is not None
@@ -283,7 +243,7 @@ def _cli_search(signed: Signed, tmp_path: Path, broker: str, *extra: str) -> tup
 
 
 def test_fieldgate_search_verifies_every_answer_and_exits_3_on_a_forgery(
-    signed: Signed, tmp_path: Path
+    signed: SignedFed, tmp_path: Path
 ) -> None:
     tls = signed.pki.files("investigator")
     tls_flags = ("--tls-ca", str(tls.ca), "--tls-cert", str(tls.cert), "--tls-key", str(tls.key))
