@@ -3,7 +3,7 @@
 The spec says what to serve:
 
 - ``{"kind": "nodes", "nodes": [{"node_id", "agency_name", "database",
-  "contract"}, ...], "echo": true}`` starts every node (the real
+  "contract", "trust"?}, ...], "echo": true}`` starts every node (the real
   ``fieldgate.node.server.start_node``) and, with ``echo``, one bare echo server per node
   on the same event loop, so the echo baseline runs in exactly the processes
   the nodes run in;
@@ -58,8 +58,9 @@ async def _serve_nodes(spec: dict[str, Any]) -> None:
     try:
         for item in spec["nodes"]:
             contract = Path(item["contract"]) if item.get("contract") else None
+            trust = Path(item["trust"]) if item.get("trust") else None
             config = node_config(
-                item["node_id"], item["agency_name"], Path(item["database"]), contract
+                item["node_id"], item["agency_name"], Path(item["database"]), contract, trust
             )
             nodes.append(await start_node(config))
         memory = own_memory()
