@@ -49,6 +49,7 @@ from fieldgate.v2 import common_pb2, node_pb2
 
 NODE_ID = "n000"
 AGENCY = "bellevue-pd"
+MODES = ("development", "sealed")
 CONCURRENCY = (1, 8)
 """Requests in flight: one (a node's cost per call) and eight (a busy node)."""
 
@@ -227,23 +228,34 @@ def _run(
         stop_all([worker])
 
 
-def measure(calls: int, rounds: int, workdir: Path, spy_dir: Path | None = None) -> list[Series]:
-    """Both modes' series (the node process is started afresh for each).
+def measure(
+    calls: int,
+    rounds: int,
+    workdir: Path,
+    spy_dir: Path | None = None,
+    modes: Sequence[str] = MODES,
+) -> list[Series]:
+    """The series of each of ``modes`` (the node process is started afresh for each).
 
     With ``spy_dir``, each node is then sampled with py-spy while it answers
     searches one at a time, and the hottest frames are printed.
     """
     kit = _trust_kit(workdir / "trust")
-    out = _run(workdir, "development", clear_requests, None, spy_dir, calls=calls, rounds=rounds)
-    out += _run(
-        workdir,
-        "sealed",
-        lambda n: sealed_requests(kit, n),
-        kit.directory,
-        spy_dir,
-        calls=calls,
-        rounds=rounds,
-    )
+    out: list[Series] = []
+    if "development" in modes:
+        out += _run(
+            workdir, "development", clear_requests, None, spy_dir, calls=calls, rounds=rounds
+        )
+    if "sealed" in modes:
+        out += _run(
+            workdir,
+            "sealed",
+            lambda n: sealed_requests(kit, n),
+            kit.directory,
+            spy_dir,
+            calls=calls,
+            rounds=rounds,
+        )
     return out
 
 
@@ -269,11 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--spy", type=Path, default=None, help="also profile each node (py-spy) into this folder"
     )
+    parser.add_argument(
+        "--mode", choices=MODES, action="append", help="only this node (repeatable)"
+    )
     args = parser.parse_args(argv)
     if args.spy is not None:
         args.spy.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fieldgate-node-cost-") as tmp:
-        series = measure(args.calls, args.rounds, Path(tmp), args.spy)
+        series = measure(args.calls, args.rounds, Path(tmp), args.spy, args.mode or MODES)
     if args.json:
         print(json.dumps([s.__dict__ for s in series], indent=2))
     else:

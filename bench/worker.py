@@ -104,7 +104,14 @@ def main(argv: list[str]) -> int:
     # Nodes and broker run in development mode and would warn once each.
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     spec: dict[str, Any] = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    if spec["kind"] == "nodes":
+    if spec["kind"] == "nodes" and spec.get("cprofile"):
+        # Profiling only (bench/node_cost.py --cprofile): the event loop's thread.
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            asyncio.run(_serve_nodes(spec))
+        profile.dump_stats(spec["cprofile"])
+    elif spec["kind"] == "nodes":
         asyncio.run(_serve_nodes(spec))
     elif spec["kind"] == "broker":
         asyncio.run(_serve_broker(spec))
