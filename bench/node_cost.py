@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -38,13 +40,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import jwt
+
 from bench.common import DETECTIVE, SANCTUARY_CONTRACT, fresh_case_number, fresh_request_id
 from bench.data import fleet_templates
 from bench.echo import ECHO_METHOD, NODE_SEARCH_METHOD, RawCall, open_channel, raw_call
 from bench.fanout import fanout_query
 from bench.procs import Worker, start_worker, stop_all, wait_ready
 from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.node.store import RecordStore
+from fieldgate.trust.answers import ANSWERED, open_answer
 from fieldgate.trust.sealed_search import sign_search
+from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import common_pb2, node_pb2
 
 NODE_ID = "n000"
@@ -88,16 +95,23 @@ def clear_requests(count: int) -> list[bytes]:
     return out
 
 
-def sealed_requests(kit: DevTrust, count: int) -> list[bytes]:
+def sealed_requests(
+    kit: DevTrust,
+    count: int,
+    identity: Identity | None = None,
+    query: common_pb2.PersonQuery | None = None,
+) -> list[bytes]:
     """Signed searches sealed to the node, each with its own nonce and case number."""
-    identity = kit.identity(AGENCY, DETECTIVE.subject, [DETECTIVE.purpose], roles=["detective"])
+    identity = identity or kit.identity(
+        AGENCY, DETECTIVE.subject, [DETECTIVE.purpose], roles=["detective"]
+    )
     node_keys = {NODE_ID: kit.node_enc[NODE_ID].public_key()}
     out = []
     for _ in range(count):
         signed = sign_search(
             credential=identity.credential,
             holder_key=identity.key,
-            query=fanout_query(),
+            query=query or fanout_query(),
             purpose=DETECTIVE.purpose,
             case_number=fresh_case_number(),
             audience=[NODE_ID],
@@ -108,6 +122,57 @@ def sealed_requests(kit: DevTrust, count: int) -> list[bytes]:
         )
         out.append(message.SerializeToString())
     return out
+
+
+def held_person(database: Path) -> common_pb2.PersonQuery:
+    """A person the node's store holds (a booking no rule withholds), to check it answers."""
+    with RecordStore.open(database) as store:
+        for record in store.iter_records():
+            names = [record.fields.get(f) for f in ("surname", "given_name", "dob")]
+            restricted = record.sealed or record.juvenile or record.expunged
+            if (
+                record.kind == "booking"
+                and not restricted
+                and all(isinstance(n, str) for n in names)
+            ):
+                surname, given, dob = (str(n) for n in names)
+                return common_pb2.PersonQuery(surname=surname, given_name=given, dob=dob)
+    raise RuntimeError(f"{database} holds no booking to check the node with")
+
+
+async def check_answered(
+    kit: DevTrust | None, ask_node: RawCall, held: common_pb2.PersonQuery
+) -> None:
+    """Fail unless the node really decides searches: a search for a person it holds
+    gets hits (verified, opened, signed and sealed when ``kit``). A refused search
+    looks like a no-hit one on the wire, so the benchmark must not time refusals."""
+    if kit is None:
+        request = node_pb2.NodeServiceSearchRequest.FromString(clear_requests(1)[0])
+        request.query.CopyFrom(held)
+        clear = await ask_node(request.SerializeToString())
+        if not node_pb2.NodeServiceSearchResponse.FromString(clear).hits:
+            raise RuntimeError("the development node found nobody it holds")
+        return
+    identity = kit.identity(AGENCY, DETECTIVE.subject, [DETECTIVE.purpose], roles=["detective"])
+    request = node_pb2.NodeServiceSearchRequest.FromString(
+        sealed_requests(kit, 1, identity, held)[0]
+    )
+    reply = node_pb2.NodeServiceSearchResponse.FromString(
+        await ask_node(request.SerializeToString())
+    )
+    nonce = jwt.decode(request.signed.proof, options={"verify_signature": False})["nonce"]
+    assert identity.enc_key is not None
+    verified = open_answer(
+        reply.answer,
+        enc_key=identity.enc_key,
+        node_id=NODE_ID,
+        nonce=nonce,
+        proof=request.signed.proof,
+        node_keys={NODE_ID: kit.nodes[NODE_ID].public_key()},
+        now=dt.datetime.now(dt.UTC),
+    )
+    if verified.status != ANSWERED or not verified.hits:
+        raise RuntimeError(f"the sealed node refused the search ({verified.reason or 'no hits'})")
 
 
 async def _series(call: RawCall, requests: Sequence[bytes], concurrency: int) -> None:
@@ -155,6 +220,8 @@ async def _measure_mode(
     calls: int,
     rounds: int,
     spy_dir: Path | None,
+    kit: DevTrust | None,
+    held: common_pb2.PersonQuery,
 ) -> list[Series]:
     node_address = worker.info["nodes"][0]["address"]
     echo_address = worker.info["echo"][0]
@@ -163,6 +230,7 @@ async def _measure_mode(
         ask_node = raw_call(node_channel, NODE_SEARCH_METHOD)
         ask_echo = raw_call(echo_channel, ECHO_METHOD)
         payload = b"x" * 200
+        await check_answered(kit, ask_node, held)
         await _series(ask_node, make(200), 1)  # warm up: the engine, SQLite, grpc
         await _series(ask_echo, [payload] * 200, 1)
         out = []
@@ -178,7 +246,8 @@ async def _measure_mode(
                     before = process_cpu_seconds(worker.pid)
                     await _series(call, requests, concurrency)
                     samples.append((process_cpu_seconds(worker.pid) - before) / calls * 1e6)
-            ratios = [n / e for n, e in zip(node_s, echo_s, strict=True)]
+            # A series shorter than a clock tick (10 ms) reads 0: no ratio then.
+            ratios = [n / e if e else math.inf for n, e in zip(node_s, echo_s, strict=True)]
             out.append(
                 Series(
                     mode,
@@ -200,7 +269,7 @@ def _run(
     workdir: Path,
     mode: str,
     make: Callable[[int], list[bytes]],
-    trust: Path | None,
+    kit: DevTrust | None,
     spy_dir: Path | None,
     **kw: int,
 ) -> list[Series]:
@@ -216,14 +285,17 @@ def _run(
                 "agency_name": "Agency 000",
                 "database": str(database),
                 "contract": str(SANCTUARY_CONTRACT),
-                "trust": str(trust) if trust else None,
+                "trust": str(kit.directory) if kit else None,
             }
         ],
     }
     worker = start_worker(spec, workdir, f"node-{mode}")
     try:
         wait_ready([worker], timeout=120)
-        return asyncio.run(_measure_mode(worker, mode, make, kw["calls"], kw["rounds"], spy_dir))
+        measured = _measure_mode(
+            worker, mode, make, kw["calls"], kw["rounds"], spy_dir, kit, held_person(database)
+        )
+        return asyncio.run(measured)
     finally:
         stop_all([worker])
 
@@ -251,7 +323,7 @@ def measure(
             workdir,
             "sealed",
             lambda n: sealed_requests(kit, n),
-            kit.directory,
+            kit,
             spy_dir,
             calls=calls,
             rounds=rounds,

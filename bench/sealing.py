@@ -54,6 +54,9 @@ from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 ROUNDS = 7
 REPEAT = 200
 AUDIENCES = (1, 2, 4, 8, 16, 32)
+NODE_ROUNDS = 61
+NODE_REPEAT = 25
+"""The node's per-answer series: many short rounds (see :func:`_node_per_answer`)."""
 NONCE = "00112233445566778899aabbccddeeff"
 
 
@@ -128,12 +131,14 @@ def _node_per_answer(
         "hits_json_3": lambda: [hit_json(h) for h in three],
     }
     rounds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(ROUNDS):
-        for name, call in calls.items():
+    order = list(calls.items())
+    for number in range(NODE_ROUNDS):
+        # Short rounds, each in another order: a burst of other load lands on all alike.
+        for name, call in order[number % len(order) :] + order[: number % len(order)]:
             started = time.perf_counter()
-            for _ in range(REPEAT):
+            for _ in range(NODE_REPEAT):
                 call()
-            rounds[name].append((time.perf_counter() - started) / REPEAT * 1e6)
+            rounds[name].append((time.perf_counter() - started) / NODE_REPEAT * 1e6)
     out = {f"node_{name}_us": statistics.median(v) for name, v in rounds.items()}
     out["bare_seal_answer_us"] = out.pop("node_bare_seal_us")
     out["floor_us"] = out.pop("node_floor_us")
