@@ -313,8 +313,8 @@ class SearchVerifier:
         self.remembers_since = clock().timestamp()
         """Proofs timed before this (epoch seconds) are refused: the nonce memory began then."""
         self._credentials: dict[str, _CheckedCredential] = {}
-        self._credentials_lock = threading.Lock()
         """Credentials whose signature was checked, by token (see ``_checked_credential``)."""
+        self._credentials_lock = threading.Lock()
 
     def verify(
         self,
@@ -440,13 +440,16 @@ class SearchVerifier:
                 answer_key = enc_key_from_jwk(credential["enc"])
             except ValueError as exc:
                 raise VerificationError("malformed", f"credential enc key: {exc}") from None
-        if len(self._credentials) >= CREDENTIAL_CACHE_SIZE:
-            del self._credentials[next(iter(self._credentials))]  # the oldest
-        self._credentials[token] = _CheckedCredential(state, credential, issuer, holder, answer_key)
+        with self._credentials_lock:  # a broker may verify from several threads
+            if len(self._credentials) >= CREDENTIAL_CACHE_SIZE:
+                del self._credentials[next(iter(self._credentials))]  # the oldest
+            self._credentials[token] = _CheckedCredential(
+                state, credential, issuer, holder, answer_key
+            )
         return credential, str(issuer.id), holder, answer_key
 
     def _credential(self, token: str, state: Any) -> tuple[dict[str, Any], Any]:
-        """The verified credential's claims and its issuer's id."""
+        """The verified credential's claims and its issuer's entry in the trust state."""
         _header_type(token, CREDENTIAL_TYPE, "credential")
         unverified = _unverified_claims(token, "credential")
         issuer = state.issuers.get(str(unverified.get("iss", "")))
