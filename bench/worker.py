@@ -6,7 +6,9 @@ The spec says what to serve:
   "contract", "trust"?}, ...], "echo": true}`` starts every node (the real
   ``fieldgate.node.server.start_node``) and, with ``echo``, one bare echo server per node
   on the same event loop, so the echo baseline runs in exactly the processes
-  the nodes run in;
+  the nodes run in; with ``"cprofile": PATH`` the event loop's thread runs under
+  cProfile and its statistics are written to PATH when the worker stops
+  (profiling only: ``bench/node_cost.py``'s analysis in BENCHMARKS.md);
 - ``{"kind": "broker", "nodes": [{"node_id", "agency_name", "address"}, ...]}``
   starts the real broker (``fieldgate.broker.server.start_broker``) over those nodes.
 
