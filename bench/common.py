@@ -10,10 +10,12 @@ from typing import Any
 
 from fieldgate.broker.config import BrokerConfig, NodeEntry
 from fieldgate.broker.limits import LimitsConfig
+from fieldgate.devkit.dev_trust import answer_key_path, enc_key_path
 from fieldgate.node.answer_timing import AnswerTimingConfig
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.limits import NodeLimitsConfig
 from fieldgate.policy.catalog import default_catalog_path
+from fieldgate.trust.config import TrustConfig
 from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -123,9 +125,29 @@ def _with_supported(cls: type[Any], kwargs: dict[str, Any], optional: dict[str, 
 
 
 def node_config(
-    node_id: str, agency_name: str, database: Path, contract: Path | None
+    node_id: str,
+    agency_name: str,
+    database: Path,
+    contract: Path | None,
+    trust_dir: Path | None = None,
 ) -> NodeConfig:
-    """An insecure (development) node config on a free loopback port."""
+    """A node config on a free loopback port: plaintext, claims as stated (development)
+    unless ``trust_dir`` holds a development trust kit (``DevTrust``) that names this
+    node: then it verifies signed searches, opens sealed queries and signs and seals
+    its answers as in production (still plaintext gRPC).
+    """
+    trust: dict[str, Any] = {}
+    if trust_dir is not None:
+        config_ = TrustConfig(
+            trust_dir / "trust.json",
+            trust_dir / "revocations.json",
+            authority_key=trust_dir / "federation.pub.pem",
+        )
+        trust = {
+            "trust": config_,
+            "answer_key": answer_key_path(config_, node_id),
+            "enc_key": enc_key_path(config_, node_id),
+        }
     config: NodeConfig = _with_supported(
         NodeConfig,
         {
@@ -138,6 +160,7 @@ def node_config(
             "rego_library": REGO_LIBRARY,
             "contact_unit": "Records Unit",
             "contact_phone": "555-0100",
+            **trust,
         },
         # The answer hold (node/answer_timing.py) off: these scenarios measure the
         # nodes' own work and the fan-out, which a fixed floor would hide.

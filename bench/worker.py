@@ -3,10 +3,12 @@
 The spec says what to serve:
 
 - ``{"kind": "nodes", "nodes": [{"node_id", "agency_name", "database",
-  "contract"}, ...], "echo": true}`` starts every node (the real
+  "contract", "trust"?}, ...], "echo": true}`` starts every node (the real
   ``fieldgate.node.server.start_node``) and, with ``echo``, one bare echo server per node
   on the same event loop, so the echo baseline runs in exactly the processes
-  the nodes run in;
+  the nodes run in; with ``"cprofile": PATH`` the event loop's thread runs under
+  cProfile and its statistics are written to PATH when the worker stops
+  (profiling only: ``bench/node_cost.py``'s analysis in BENCHMARKS.md);
 - ``{"kind": "broker", "nodes": [{"node_id", "agency_name", "address"}, ...],
   "trust": {"bundle", "revocations", "authority"}}`` starts the real broker
   (``fieldgate.broker.server.start_broker``) over those nodes; with ``trust`` it
@@ -68,8 +70,9 @@ async def _serve_nodes(spec: dict[str, Any]) -> None:
     try:
         for item in spec["nodes"]:
             contract = Path(item["contract"]) if item.get("contract") else None
+            trust = Path(item["trust"]) if item.get("trust") else None
             config = node_config(
-                item["node_id"], item["agency_name"], Path(item["database"]), contract
+                item["node_id"], item["agency_name"], Path(item["database"]), contract, trust
             )
             nodes.append(await start_node(config))
         memory = own_memory()
@@ -133,7 +136,14 @@ def main(argv: list[str]) -> int:
     level = os.environ.get("FIELDGATE_BENCH_LOG", "ERROR")
     logging.basicConfig(level=level, format="%(name)s: %(message)s")
     spec: dict[str, Any] = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    if spec["kind"] == "nodes":
+    if spec["kind"] == "nodes" and spec.get("cprofile"):
+        # Profiling only (bench/node_cost.py --cprofile): the event loop's thread.
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            asyncio.run(_serve_nodes(spec))
+        profile.dump_stats(spec["cprofile"])
+    elif spec["kind"] == "nodes":
         asyncio.run(_serve_nodes(spec))
     elif spec["kind"] == "broker":
         asyncio.run(_serve_broker(spec))

@@ -300,7 +300,14 @@ class BudgetedDisclosureLog:
         self.inner = inner
         self.budget = budget
 
-    def write(self, entry: DisclosureEntry) -> None:
-        """Write through to the real log, then charge the entry's size."""
-        self.inner.write(entry)
-        self.budget.charge(entry.requester, entry_bytes(entry))
+    def write(self, entry: DisclosureEntry) -> int | None:
+        """Write through to the real log, then charge the entry's size.
+
+        The size the log reports keeping (the audit store's canonical JSON, made
+        once) when it reports one; else :func:`entry_bytes` (a bound, from a
+        second serialisation).
+        """
+        kept = self.inner.write(entry)
+        size = kept + _CHAIN_HASHES if isinstance(kept, int) else entry_bytes(entry)
+        self.budget.charge(entry.requester, size)
+        return kept

@@ -109,8 +109,12 @@ class DisclosureEntry:
 class DisclosureLog(Protocol):
     """Where disclosure entries go before an answer leaves the node."""
 
-    def write(self, entry: DisclosureEntry) -> None:
-        """Record ``entry`` durably or raise :class:`~fieldgate.node.errors.DisclosureLogError`."""
+    def write(self, entry: DisclosureEntry) -> int | None:
+        """Record ``entry`` durably or raise :class:`~fieldgate.node.errors.DisclosureLogError`.
+
+        A log that knows how many bytes it kept for the entry may return them
+        (the audit budget charges that instead of measuring the entry again).
+        """
         ...
 
 

@@ -304,6 +304,9 @@ class NodeMetrics:
         self._cache_lookups = _DecisionCacheLookups()
         private.register(self._cache_lookups)
         self._field_series: dict[tuple[str, str], Any] = {}
+        # Every search counts one query: its series are looked up once per (bounded)
+        # label pair, not on every search.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def track_records(self, count: Callable[[], int]) -> None:
         """Read the store size from ``count`` at each scrape (NaN if it fails)."""
@@ -356,9 +359,16 @@ class NodeMetrics:
     def query(self, agency_type: str, purpose: str, *, denied: bool) -> None:
         """Count one verified search (``denied``: the contract withheld a matching record)."""
         labels = (bounded(agency_type, AGENCY_TYPES), bounded(purpose, PURPOSES))
-        self.queries.labels(*labels).inc()
-        if denied:
-            self.denied_queries.labels(*labels).inc()
+        self._child(self.queries, labels).inc()
+        if denied:  # the denied series appears only once a search was denied, as before
+            self._child(self.denied_queries, labels).inc()
+
+    def _child(self, family: Any, labels: tuple[str, ...]) -> Any:
+        """``family.labels(*labels)``, looked up once per family and (bounded) labels."""
+        child = self._children.get((id(family), labels))
+        if child is None:
+            child = self._children[(id(family), labels)] = family.labels(*labels)
+        return child
 
     def verdict(self, verdict: RecordVerdict) -> None:
         """Count the verdict on one matching record and its fields."""

@@ -109,9 +109,7 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                     # an error status, never "0 hits".
                     await abort(context, not_answering_status(reason))
                 # Sealed to the key the credential claims: no hits, only the node's state.
-                return self._answer(
-                    request, request_id, [], _claimed_answer_key(request), reason=reason
-                )
+                return self._refusal(request, request_id, reason)
             admitted = self._gate.admit(request)
         except InvalidRequestError as exc:
             await abort(context, status_for(exc))
@@ -126,9 +124,7 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                 # The reason as node.readiness words it (stale or missing trust data).
                 reason = self._not_answering() or "trust_unavailable"
                 self._node.metrics.not_answering(reason)
-            return self._answer(
-                request, request_id, [], _claimed_answer_key(request), reason=reason
-            )
+            return self._refusal(request, request_id, reason)
         if self._budget is not None:
             try:
                 # Before any record is looked at: a spent requester causes no more audit.
@@ -165,12 +161,26 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
                     # Health is for probes: its failure must not replace the answer.
                     log.exception("health status could not be refreshed")
         log.info("node %s answered with %d hits", self._node.node_id, len(hits))
-        return self._answer(request, request_id, hits, admitted.answer_key)
+        return self._answer(request, request_id, hits, admitted.answer_key, admitted.nonce)
 
     def _not_answering(self) -> str:
         """Why this node cannot decide any search now ("" when it can)."""
         verifier = self._gate.verifier
         return not_answering_reason(self._node, verifier.trust if verifier else None)
+
+    def _refusal(
+        self, request: node_pb2.NodeServiceSearchRequest, request_id: str, reason: str
+    ) -> node_pb2.NodeServiceSearchResponse:
+        """No hits (``not_answering`` with ``reason`` when one is given), sealed alike:
+        with the nonce and to the key the unverified request claims."""
+        return self._answer(
+            request,
+            request_id,
+            [],
+            _claimed_answer_key(request),
+            unverified_nonce(request.signed.proof),
+            reason=reason,
+        )
 
     def _answer(
         self,
@@ -178,6 +188,7 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
         request_id: str,
         hits: list[common_pb2.Hit],
         recipient: X25519PublicKey | None,
+        nonce: str,
         *,
         reason: str = "",
     ) -> node_pb2.NodeServiceSearchResponse:
@@ -198,7 +209,7 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
             answer.answer.CopyFrom(
                 self._signer.seal(
                     recipient=recipient,
-                    nonce=unverified_nonce(request.signed.proof),
+                    nonce=nonce,
                     proof=request.signed.proof,
                     hits=hits,
                     status=NOT_ANSWERING if reason else ANSWERED,

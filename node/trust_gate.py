@@ -33,6 +33,8 @@ class Admitted:
     query: PersonQuery
     answer_key: X25519PublicKey | None = None
     """The requester's X25519 key from the verified credential; the answer is sealed to it."""
+    nonce: str = ""
+    """The verified proof's nonce, which the signed answer is bound to (read once, here)."""
 
 
 class TrustGate:
@@ -97,7 +99,7 @@ class TrustGate:
             issuer=verified.issuer,
             allowed_purposes=verified.allowed_purposes,
         )
-        return Admitted(claims, validate_query(verified.query), verified.answer_key)
+        return Admitted(claims, validate_query(verified.query), verified.answer_key, verified.nonce)
 
     def _refuse(self, request_id: str, exc: VerificationError) -> None:
         self.last_refusal = exc.reason

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 from google.protobuf import struct_pb2
@@ -100,25 +101,59 @@ def _string_set(value: object) -> frozenset[str] | None:
     return None
 
 
-def decide_fields(raw: object, record: Record, catalog: FieldCatalog) -> RecordVerdict:
-    """Turn the contract's raw decision for ``record`` into the node's verdict."""
+_Parsed = tuple[frozenset[str], Mapping[str, str], Mapping[str, object]]
+_parsed: dict[int, tuple[object, _Parsed | str]] = {}
+"""Decisions already checked, by identity: a decision the node remembers
+(:mod:`fieldgate.policy.decision_cache`) is one read-only object given to every
+record of a kind in a search, and checking its shape again for each record was
+a visible share of the policy path. Entries hold their decision, so an id is
+never reused while remembered; bounded by :data:`_PARSED_SIZE`."""
+_PARSED_SIZE = 256
+
+
+def _parse(raw: object) -> _Parsed | str:
+    """``raw``'s release set, masks and reasons, or why it is not a decision to disclose
+    ("" when it does not disclose)."""
     if raw is None:
-        return deny(record, catalog, "contract decision is undefined")
+        return "contract decision is undefined"
     if not isinstance(raw, Mapping):
-        return deny(record, catalog, f"contract decision is a {type(raw).__name__}, not an object")
+        return f"contract decision is a {type(raw).__name__}, not an object"
     if raw.get("disclose") is not True:
-        return withhold(record, catalog, "record not disclosed")
+        return ""
     release = _string_set(raw.get("release", ()))
     mask = raw.get("mask", {})
     if release is None:
-        return deny(record, catalog, "contract decision 'release' is not a set of field names")
+        return "contract decision 'release' is not a set of field names"
     if not isinstance(mask, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in mask.items()
     ):
-        return deny(record, catalog, "contract decision 'mask' is not an object of field: mask")
+        return "contract decision 'mask' is not an object of field: mask"
     reasons = raw.get("reasons", {})
-    if not isinstance(reasons, Mapping):
-        reasons = {}
+    return release, mask, reasons if isinstance(reasons, Mapping) else {}
+
+
+def _parsed_decision(raw: object) -> _Parsed | str:
+    """:func:`_parse`, remembered for read-only decisions (mappings behind a proxy)."""
+    if not isinstance(raw, MappingProxyType):
+        return _parse(raw)  # a mutable decision could change: checked every time
+    known = _parsed.get(id(raw))
+    if known is not None and known[0] is raw:
+        return known[1]
+    parsed = _parse(raw)
+    if len(_parsed) >= _PARSED_SIZE:
+        _parsed.clear()
+    _parsed[id(raw)] = (raw, parsed)
+    return parsed
+
+
+def decide_fields(raw: object, record: Record, catalog: FieldCatalog) -> RecordVerdict:
+    """Turn the contract's raw decision for ``record`` into the node's verdict."""
+    parsed = _parsed_decision(raw)
+    if parsed == "":
+        return withhold(record, catalog, "record not disclosed")
+    if isinstance(parsed, str):
+        return deny(record, catalog, parsed)
+    release, mask, reasons = parsed
     verdicts: list[FieldVerdict] = []
     for name, value in record.fields.items():
         spec = catalog.fields.get(name)

@@ -30,6 +30,8 @@ Modules:
 - :mod:`fieldgate.trust.config`: the ``trust`` table of a config, and the verifier it makes.
 - :mod:`fieldgate.trust.answers`: Signed, sealed answers: each node signs its answer and seals it
   to the requester; the client opens and checks every one.
+- :mod:`fieldgate.trust.proto_json`: the proto3 JSON mapping of a hit, as ``MessageToDict`` makes
+  it, at a fraction of its cost.
 - :mod:`fieldgate.trust.sealing`: HPKE envelopes (pyhpke), the query body (ChaCha20-Poly1305)
   and the padding buckets that hide sizes.
 - :mod:`fieldgate.trust.sealed_search`: The v2 signed search: a proof the broker can read, a

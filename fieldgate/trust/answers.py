@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from google.protobuf import json_format
 
 from fieldgate.core.errors import FieldgateError
+from fieldgate.trust.proto_json import message_dict
 from fieldgate.trust.sealed_search import PROTOCOL_VERSION, proof_digest
 from fieldgate.trust.sealing import (
     ANSWER_BUCKETS,
@@ -97,8 +98,9 @@ def unverified_nonce(proof: str) -> str:
 
 
 def hit_json(hit: common_pb2.Hit) -> dict[str, object]:
-    """One hit in the proto3 JSON mapping with the .proto field names."""
-    return dict(json_format.MessageToDict(hit, preserving_proto_field_name=True))
+    """One hit in the proto3 JSON mapping with the .proto field names
+    (:func:`fieldgate.trust.proto_json.message_dict`: ``MessageToDict``'s dict, faster)."""
+    return message_dict(hit)
 
 
 class AnswerSigner:

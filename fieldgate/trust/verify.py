@@ -10,6 +10,7 @@ requester, to whom a node answers exactly as if it held no record).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -270,6 +271,48 @@ def _check_reach(
         )
 
 
+CREDENTIAL_CACHE_SIZE = 4096
+"""Credentials a verifier remembers as checked (the oldest is forgotten first).
+
+An investigator signs many searches with one credential: verifying its
+Ed25519 signature and parsing its keys again for each was a visible share of
+a node's cost per search (``python -m bench.node_cost``)."""
+
+
+@dataclass(frozen=True)
+class _CheckedCredential:
+    """A credential whose signature, lifetime, issuer and keys were checked under ``state``.
+
+    Only valid with that same trust state object (a reloaded bundle or
+    revocation list is a new one); its time window and revocation are still
+    checked on every use.
+    """
+
+    state: object
+    claims: dict[str, Any]
+    issuer: Any
+    holder: Ed25519PublicKey
+    answer_key: X25519PublicKey | None
+
+
+def _still_valid(credential: dict[str, Any], now: float, leeway: float) -> None:
+    """The time checks PyJWT made when the credential was first verified, made again now."""
+    if int(credential["exp"]) <= now - leeway:
+        raise VerificationError("credential_expired", "credential has expired")
+    if int(credential["nbf"]) > now + leeway or int(credential["iat"]) > now + leeway:
+        raise VerificationError("credential_not_yet_valid", "credential is not valid yet")
+
+
+def _not_revoked(credential: dict[str, Any], issuer: Any, state: Any) -> None:
+    """Refuse a revoked credential, issuer or agency type (checked on every search)."""
+    if credential["jti"] in state.revoked_credentials:
+        raise VerificationError("revoked_credential", f"credential {credential['jti']}")
+    if issuer.id in state.revoked_issuers:
+        raise VerificationError("revoked_issuer", f"issuer {issuer.id}")
+    if issuer.agency_type in state.revoked_agency_types:
+        raise VerificationError("revoked_agency_type", f"agency type {issuer.agency_type}")
+
+
 class SearchVerifier:
     """Verifies signed searches against a trust store, remembering nonces."""
 
@@ -296,6 +339,9 @@ class SearchVerifier:
         # after a start (fail closed), never longer than the skew.
         self.remembers_since = clock().timestamp()
         """Proofs timed before this (epoch seconds) are refused: the nonce memory began then."""
+        self._credentials: dict[str, _CheckedCredential] = {}
+        """Credentials whose signature was checked, by token (see ``_checked_credential``)."""
+        self._credentials_lock = threading.Lock()
 
     def verify(
         self,
@@ -323,17 +369,9 @@ class SearchVerifier:
             raise VerificationError("trust_unavailable", str(exc)) from None
         if not signed.credential or not signed.proof:
             raise VerificationError("unsigned", "no credential or proof")
-        credential, issuer_id = self._credential(signed.credential, state)
-        try:
-            holder = key_from_jwk(credential.get("cnf", {}).get("jwk"))
-        except (ValueError, AttributeError) as exc:
-            raise VerificationError("malformed", f"credential holder key: {exc}") from None
-        answer_key = None
-        if "enc" in credential:
-            try:
-                answer_key = enc_key_from_jwk(credential["enc"])
-            except ValueError as exc:
-                raise VerificationError("malformed", f"credential enc key: {exc}") from None
+        credential, issuer_id, holder, answer_key = self._checked_credential(
+            signed.credential, state, now
+        )
 
         _header_type(signed.proof, PROOF_TYPE, "proof")
         proof = _decode(
@@ -399,8 +437,42 @@ class SearchVerifier:
             audience_claim,
         )
 
-    def _credential(self, token: str, state: Any) -> tuple[dict[str, Any], str]:
-        """The verified credential's claims and its issuer's id."""
+    def _checked_credential(
+        self, token: str, state: Any, now: dt.datetime
+    ) -> tuple[dict[str, Any], str, Ed25519PublicKey, X25519PublicKey | None]:
+        """The credential's claims, issuer id, holder key and answer key, all checked.
+
+        Its signature, shape and keys are checked once per trust state and
+        remembered (:class:`_CheckedCredential`); its time window and the
+        revocation list are checked on every search, remembered or not.
+        """
+        cached = self._credentials.get(token)
+        if cached is not None and cached.state is state:
+            _still_valid(cached.claims, now.timestamp(), self.skew)
+            _not_revoked(cached.claims, cached.issuer, state)
+            return cached.claims, str(cached.issuer.id), cached.holder, cached.answer_key
+        credential, issuer = self._credential(token, state)
+        _not_revoked(credential, issuer, state)
+        try:
+            holder = key_from_jwk(credential.get("cnf", {}).get("jwk"))
+        except (ValueError, AttributeError) as exc:
+            raise VerificationError("malformed", f"credential holder key: {exc}") from None
+        answer_key = None
+        if "enc" in credential:
+            try:
+                answer_key = enc_key_from_jwk(credential["enc"])
+            except ValueError as exc:
+                raise VerificationError("malformed", f"credential enc key: {exc}") from None
+        with self._credentials_lock:  # a broker may verify from several threads
+            if len(self._credentials) >= CREDENTIAL_CACHE_SIZE:
+                del self._credentials[next(iter(self._credentials))]  # the oldest
+            self._credentials[token] = _CheckedCredential(
+                state, credential, issuer, holder, answer_key
+            )
+        return credential, str(issuer.id), holder, answer_key
+
+    def _credential(self, token: str, state: Any) -> tuple[dict[str, Any], Any]:
+        """The verified credential's claims and its issuer's entry in the trust state."""
         _header_type(token, CREDENTIAL_TYPE, "credential")
         unverified = _unverified_claims(token, "credential")
         issuer = state.issuers.get(str(unverified.get("iss", "")))
@@ -421,13 +493,7 @@ class SearchVerifier:
             raise VerificationError(
                 "issuer_mismatch", f"issuer {issuer.id} cannot vouch for that agency or type"
             )
-        if credential["jti"] in state.revoked_credentials:
-            raise VerificationError("revoked_credential", f"credential {credential['jti']}")
-        if issuer.id in state.revoked_issuers:
-            raise VerificationError("revoked_issuer", f"issuer {issuer.id}")
-        if issuer.agency_type in state.revoked_agency_types:
-            raise VerificationError("revoked_agency_type", f"agency type {issuer.agency_type}")
-        return credential, str(issuer.id)
+        return credential, issuer
 
     def _check_time(self, iat: object, now: dt.datetime) -> None:
         if not isinstance(iat, int | float) or abs(now.timestamp() - iat) > self.skew:

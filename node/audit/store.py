@@ -143,7 +143,7 @@ class AuditStore:
         self._failures_lock = threading.Lock()  # failures are also counted outside _lock
         self.write_failures = 0
         """Writes that failed (a metric an alert fires on)."""
-        self.group: GroupCommit[tuple[str, Any], int] = GroupCommit(self._append_batch)
+        self.group: GroupCommit[tuple[str, Any], tuple[int, int]] = GroupCommit(self._append_batch)
         """Search entries' group commit; its counters say how many shared a transaction."""
         self.last_failure = ""
 
@@ -278,8 +278,10 @@ class AuditStore:
 
     # -- writing ---------------------------------------------------------
 
-    def write(self, entry: DisclosureEntry) -> None:
-        """Append a search entry durably (the :class:`DisclosureLog` interface).
+    def write(self, entry: DisclosureEntry) -> int:
+        """Append a search entry durably (the :class:`DisclosureLog` interface); return
+        the bytes of its canonical JSON as kept (what its requester's audit budget is
+        charged, without serialising it a second time).
 
         Entries written at the same moment by several searches share one
         transaction (:mod:`fieldgate.node.audit.group_commit`); each call still returns
@@ -295,12 +297,13 @@ class AuditStore:
         except NotCanonicalError as exc:
             self._failed(exc, 1)
             raise DisclosureLogError(f"{self.path}: cannot write the audit log: {exc}") from exc
-        self.group.submit((SEARCH, data))
+        return self.group.submit((SEARCH, data))[1]
 
-    def _append_batch(self, batch: Sequence[tuple[str, Any]]) -> list[int]:
+    def _append_batch(self, batch: Sequence[tuple[str, Any]]) -> list[tuple[int, int]]:
         """Append ``batch`` in one transaction; a failure writes none of it."""
         return self._transaction(
-            lambda: [self._append(kind, data) for kind, data in batch], entries=len(batch)
+            lambda: [self._append_sized(kind, data) for kind, data in batch],
+            entries=len(batch),
         )
 
     def append(self, kind: str, data: Any, *, checkpoint: bool = False) -> int:
@@ -461,6 +464,10 @@ class AuditStore:
             log.exception("audit log %s: rollback failed", self.path)
 
     def _append(self, kind: str, data: Any) -> int:
+        return self._append_sized(kind, data)[0]
+
+    def _append_sized(self, kind: str, data: Any) -> tuple[int, int]:
+        """Append one entry; its sequence number and the UTF-8 bytes of its body."""
         view = self._view
         seq = view.seq + 1
         now = self._clock()
@@ -474,7 +481,7 @@ class AuditStore:
         )
         view.seq, view.head = seq, digest
         self._checkpoint(due_only=True)
-        return seq
+        return seq, len(text.encode("utf-8"))
 
     def _checkpoint(self, *, due_only: bool) -> Checkpoint | None:
         view = self._view

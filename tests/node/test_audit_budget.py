@@ -139,6 +139,9 @@ def test_one_requester_at_full_speed_meets_its_budget_and_no_one_else_does(
     assert answered >= 2
     # The requester caused at most its budget plus the one entry that crossed it.
     assert stored <= BUDGET + largest
+    # Charged exactly what the store kept (its body as written, and two chain hashes
+    # per row): the size comes from the one serialisation the store made.
+    assert refusals[0]["spent_bytes"] == stored + answered * 2 * 64
 
 
 def _claims(subject: str, agency: str = "ice") -> RequesterClaims:

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fieldgate.policy.catalog import default_catalog_path, load_catalog
+from fieldgate.policy.decision_cache import freeze
 from fieldgate.policy.masking import MASKS, apply_mask
 from fieldgate.policy.records import validate_record
 from fieldgate.policy.verdict import decide_fields
@@ -211,3 +212,23 @@ def test_a_field_value_reads_back_from_the_wire_as_it_was_held(value: Any) -> No
     out = struct_pb2.Value()
     fill_value(out, value)
     assert json_format.MessageToDict(out) == _as_sent(value)
+
+
+def test_a_remembered_decision_gives_every_record_the_verdict_a_fresh_one_gives() -> None:
+    """A read-only decision (as the decision cache shares it) is checked once and
+    remembered; every record it decides gets what a fresh copy would give it, a
+    malformed one is refused every time, and a mutable one is checked again."""
+    for raw in (
+        {"disclose": True, "release": ["surname", "dob"], "mask": {"address": "city"}},
+        {"disclose": True, "release": "surname"},  # malformed: not a set
+        {"disclose": True, "mask": {"dob": 3}},  # malformed mask
+        {"disclose": False, "release": ["surname"]},
+    ):
+        shared = freeze(raw)
+        fresh = decide_fields(raw, RECORD, CATALOG)
+        for _ in range(3):
+            assert decide_fields(shared, RECORD, CATALOG) == fresh
+    mutable: dict[str, Any] = {"disclose": True, "release": ["surname"]}
+    assert decide_fields(mutable, RECORD, CATALOG).disclose
+    mutable["release"] = "surname"
+    assert decide_fields(mutable, RECORD, CATALOG).error
