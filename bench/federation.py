@@ -294,7 +294,8 @@ async def _echo_fanout(calls: Sequence[Any], request: bytes) -> None:
 async def measure(federation: Federation, n: int, settings: FederationSettings) -> FederationPoint:
     """Start a broker over the first ``n`` stand-ins and time echo and broker rounds."""
     audience = federation.node_ids[:n]
-    workdir = Path(tempfile.mkdtemp(prefix=f"broker-{n}-"))
+    # Beside the trust bundle, in the run's temporary directory (removed at the end).
+    workdir = federation.kit.directory.parent / f"broker-{n}"
     trust = federation.kit.config()
     launched = time.perf_counter()
     broker = start_worker(
