@@ -33,6 +33,7 @@ from fieldgate.node.changes import (
     apply_changes,
     change_or_reason,
     check_changes,
+    upsert_from_line,
 )
 from fieldgate.node.errors import RecordImportError
 from fieldgate.node.importer import FORMATS, ProgressCallback, _Reader
@@ -73,9 +74,14 @@ def apply_file(
     def item(raw: Mapping[str, object]) -> Change | str:
         return change_or_reason(raw, catalog)
 
+    def fast(line: bytes) -> Change | None:
+        return upsert_from_line(line, catalog)
+
     try:
         size = path.stat().st_size
-        reader = _ChangeReader(path, fmt, catalog, total=2 * size, progress=progress, item=item)
+        reader = _ChangeReader(
+            path, fmt, catalog, total=2 * size, progress=progress, item=item, fast=fast
+        )
         changes, digest = _check(store, reader)
     except OSError as exc:
         raise RecordImportError(path, f"cannot read: {exc.strerror or exc}") from exc

@@ -21,6 +21,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from fieldgate.core.names import normalize_identifier, normalize_name, split_full_name
 from fieldgate.core.vocabulary import IDENTIFIER_KINDS, RECORD_KINDS
@@ -52,8 +53,12 @@ _FLAGS = ("sealed", "juvenile", "expunged")
 # C0/C1 controls except tab and newline, the bidirectional overrides that can
 # make text display in another order than it is stored, and lone surrogates
 # (from JSON escapes such as "\\ud800"), which cannot be stored as UTF-8.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+"""Characters no string value may hold (a CR is first turned into a newline)."""
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_IDENTIFIER_ORDER = tuple(sorted(IDENTIFIER_KINDS))
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,12 @@ class Record:
 
     def names(self) -> tuple[CandidateName, ...]:
         """Return the person's names, normalised: the primary name first, then aliases."""
+        return self._names
+
+    # Computed once per record (the check, the index rows and a change set's
+    # comparison each ask); the fields never change after validation.
+    @cached_property
+    def _names(self) -> tuple[CandidateName, ...]:
         found: list[CandidateName] = []
         surname, given = self.fields.get("surname"), self.fields.get("given_name")
         if isinstance(surname, str):
@@ -108,9 +119,13 @@ class Record:
 
     def identifiers(self) -> tuple[tuple[str, str], ...]:
         """Return (kind, normalised value) for each identifier field present."""
+        return self._identifiers
+
+    @cached_property
+    def _identifiers(self) -> tuple[tuple[str, str], ...]:
         return tuple(
             (kind, normalize_identifier(value))
-            for kind in sorted(IDENTIFIER_KINDS)
+            for kind in _IDENTIFIER_ORDER
             if isinstance(value := self.fields.get(kind), str)
         )
 
@@ -151,7 +166,7 @@ def validate_record(raw: Mapping[str, object], catalog: FieldCatalog) -> Record:
         expunged=flags["expunged"],
         fields=fields,
     )
-    _check_findable(record)
+    check_findable(record)
     return record
 
 
@@ -161,15 +176,19 @@ def _record_id(value: object) -> str:
     if not isinstance(value, str):
         raise RecordError(f"record_id: must be a string, not {_show(value)}")
     text = value.strip()
-    if not text or len(text) > MAX_RECORD_ID_LENGTH or _CONTROL.search(text):
+    if not text or len(text) > MAX_RECORD_ID_LENGTH or CONTROL_CHARACTERS.search(text):
         raise RecordError(
             f"record_id: {_show(value)} must be 1 to {MAX_RECORD_ID_LENGTH} printable characters"
         )
     return text
 
 
-def _check_findable(record: Record) -> None:
-    """Refuse records no search could ever find, and names the store cannot index."""
+def check_findable(record: Record) -> None:
+    """Refuse records no search could ever find, and names the store cannot index.
+
+    Raises:
+        RecordError: naming the field that makes the record unfindable.
+    """
     surname = record.fields.get("surname")
     if isinstance(surname, str) and not normalize_name(surname):
         raise RecordError(f"surname: {_show(surname)} has no letters")
@@ -195,7 +214,7 @@ def _field_value(name: str, field_type: str, value: object) -> FieldValue | None
     if field_type in ("string", "date"):
         text = _string(name, value)
         if text and field_type == "date":
-            _check_date(name, text)
+            check_date(name, text)
         return text or None
     if field_type == "integer":
         if not isinstance(value, int) or isinstance(value, bool):
@@ -243,12 +262,17 @@ def _string(name: str, value: object) -> str:
         raise RecordError(
             f"{name}: is {len(text)} characters long; at most {MAX_STRING_LENGTH} are accepted"
         )
-    if _CONTROL.search(text):
+    if CONTROL_CHARACTERS.search(text):
         raise RecordError(f"{name}: contains control or unpaired surrogate characters")
     return text
 
 
-def _check_date(name: str, text: str) -> None:
+def check_date(name: str, text: str) -> None:
+    """Refuse ``text`` unless it is a real date written YYYY-MM-DD (field ``name``).
+
+    Raises:
+        RecordError: naming the field.
+    """
     try:
         if not _ISO_DATE.fullmatch(text):
             raise ValueError(text)
