@@ -4,74 +4,92 @@
 the first thing wrong: about 40 µs a record, most of the cost of applying a
 change file. A :class:`RecordDecoder` is built once per catalog: a
 ``msgspec`` Struct type with one field per record key and catalog field, of
-the field's type (string, integer within ±2**53, list of strings, address
-object; unknown keys forbidden), so that ``msgspec`` decodes a JSON line
-straight from its bytes, or converts a mapping (a synced row), and checks
-every type in C. What types cannot say is then checked once per record, not
-once per value: control characters (one search over all of the record's
-strings), trimming, empty values, lengths, dates and findability
-(:func:`fieldgate.policy.records.check_findable`).
+the field's type, so that ``msgspec`` decodes a JSON line straight from its
+bytes (or converts a synced row) and checks it in C: strings already in the
+form :func:`validate_record` would leave them in (trimmed, not empty, at
+most :data:`~fieldgate.policy.records.MAX_STRING_LENGTH` characters, no
+control character: one regular expression), real dates, integers within
+±2**53, lists of 1 to 200 such strings, addresses with a city and a state,
+a known record kind, unknown keys forbidden. Only the findability check
+(:func:`~fieldgate.policy.records.check_findable`) is left to Python.
 
-The fast path only ever accepts: whenever ``msgspec`` refuses a line, or a
-value needs more than trimming (a CR, a control character, an overlong
-string), or a JSON line could hold a repeated key, the caller is told "not
-sure" (None) and reads it with :func:`validate_record`, which accepts it or
-names what is wrong exactly as before. A repeated key is ruled out without
-a tokenizer: in a line with no escaped quote, every ``"`` opens or closes a
-key or a string value, so the line has twice as many as the keys and
-strings decoded, and fewer decoded means a key was repeated (its earlier
-value overwritten). ``tests/policy/test_record_decoder.py`` checks that
-whatever the fast path accepts equals what :func:`validate_record` makes of it.
+The fast path only ever accepts. A line it refuses (a null, an empty or
+untrimmed string, a CR, anything wrong) is handed back as "not sure"
+(None) and read by :func:`validate_record`, which accepts it or names what
+is wrong exactly as before. A repeated key (JSON allows one; the import
+refuses it, and ``msgspec`` would keep the last value) is ruled out without
+a tokenizer: in a line with no escaped quote (backslash-quote or
+``\\u0022``), every ``"`` opens or closes a key or a string, so re-encoding
+what was decoded gives as many ``"`` as the line unless a key was repeated.
+``tests/policy/test_record_decoder.py`` checks that whatever the fast path
+accepts equals what :func:`validate_record` makes of it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from fieldgate.core.vocabulary import RECORD_KINDS
-from fieldgate.policy.catalog import ADDRESS_KEYS, ADDRESS_REQUIRED_KEYS, FieldCatalog
+from fieldgate.policy.catalog import ADDRESS_KEYS, FieldCatalog
 from fieldgate.policy.errors import RecordError
 from fieldgate.policy.records import (
-    CONTROL_CHARACTERS,
     MAX_INTEGER,
     MAX_LIST_ITEMS,
     MAX_RECORD_ID_LENGTH,
     MAX_STRING_LENGTH,
-    FieldValue,
     Record,
-    check_date,
     check_findable,
 )
 
 _UNSET = msgspec.UNSET
-_Str = str | None | msgspec.UnsetType
-_Integer = Annotated[int, msgspec.Meta(gt=-MAX_INTEGER, lt=MAX_INTEGER)] | None | msgspec.UnsetType
-_Flag = bool | None | msgspec.UnsetType
+_Unset = msgspec.UnsetType
+_Text = Annotated[str, msgspec.Meta(max_length=MAX_STRING_LENGTH)]
+_RecordId = Annotated[str, msgspec.Meta(max_length=MAX_RECORD_ID_LENGTH)]
+_Integer = Annotated[int, msgspec.Meta(gt=-MAX_INTEGER, lt=MAX_INTEGER)]
+_TextList = Annotated[list[_Text], msgspec.Meta(min_length=1, max_length=MAX_LIST_ITEMS)]
+
+# What validate_record would change or refuse in a string, as it shows in
+# compact JSON (msgspec's: no space outside strings, a quote inside one
+# escaped, controls escaped): an empty string, a space just inside a quote,
+# DEL; and, only in a text with a backslash at all, a newline or tab just
+# inside a quote and the other control characters. One substring search each.
+_MARKS = ('""', '" ', ' "', "\x7f")
+_ESCAPED_MARKS = ('"\\n', '"\\t', '\\n"', '\\t"', "\\u", "\\r", "\\b", "\\f")
+# Beyond ASCII: what str.strip() removes, C1 controls, bidirectional controls,
+# surrogates (tests/policy/test_record_decoder.py derives the whitespace from
+# str.isspace). Anywhere in the text, not only at a string's ends: "not sure".
+_UNUSUAL = re.compile(
+    "[\x80-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202a-\u202f\u205f\u2066-\u2069"
+    "\u3000\ud800-\udfff]"
+)
 
 
-class _Address(msgspec.Struct, forbid_unknown_fields=True):
-    """An address object: the keys of :data:`ADDRESS_KEYS`, each optional."""
+class _Address(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An address object: city and state required (``ADDRESS_REQUIRED_KEYS``)."""
 
-    street: _Str = _UNSET
-    city: _Str = _UNSET
-    state: _Str = _UNSET
-    postal_code: _Str = _UNSET
+    street: _Text | _Unset = _UNSET
+    city: _Text
+    state: _Text
+    postal_code: _Text | _Unset = _UNSET
 
 
-assert tuple(_Address.__struct_fields__) == ADDRESS_KEYS  # the check below relies on the order
+# validate_record builds an address in this order.
+assert tuple(_Address.__struct_fields__) == ADDRESS_KEYS
 
 _TYPES: Mapping[str, Any] = {
-    "string": _Str,
-    "date": _Str,
+    "string": _Text,
+    "date": dt.date,  # "YYYY-MM-DD" and a real date, given back as that text
     "integer": _Integer,
-    "string_list": list[str | None] | None | msgspec.UnsetType,
-    "address": _Address | None | msgspec.UnsetType,
+    "string_list": _TextList,
+    "address": _Address,
 }
-_RESERVED = (("record_id", _Str), ("record_kind", _Str))
 _FLAGS = ("sealed", "juvenile", "expunged")
+_EMPTY: tuple[object, ...] = (None, "", [])  # what validate_record drops as absent
 
 
 class RecordDecoder:
@@ -79,36 +97,41 @@ class RecordDecoder:
 
     Attributes:
         extra_keys: keys beside the record's own and the catalog's (``op`` in
-            change files), returned as they are, never checked.
+            change files): strings, returned as they are, never checked.
     """
 
     def __init__(self, catalog: FieldCatalog, extra_keys: tuple[str, ...] = ()) -> None:
         """Build the Struct type and decoder for ``catalog`` (a few milliseconds; reuse it)."""
         self.extra_keys = extra_keys
-        # Attribute names are positional (a catalog field may be any name, a
-        # Python keyword included); ``rename`` gives each its key.
-        keys: list[tuple[str, Any]] = [
-            *_RESERVED,
-            *((flag, _Flag) for flag in _FLAGS),
-            *((key, _Str) for key in extra_keys),
-            *((name, _TYPES.get(spec.type)) for name, spec in catalog.fields.items()),
+        kinds = Literal[tuple(sorted(RECORD_KINDS))]  # type: ignore[valid-type]
+        keys: list[tuple[str, Any, bool]] = [
+            ("record_id", _RecordId, True),
+            ("record_kind", kinds, True),
+            *((flag, bool, False) for flag in _FLAGS),
+            *((key, str, False) for key in extra_keys),
+            *((name, _TYPES.get(spec.type), False) for name, spec in catalog.fields.items()),
         ]
-        names = [key for key, _ in keys]
+        names = [key for key, _, _ in keys]
+        self._known = frozenset(names)
+        self._type: Any = None
         # A type the record model does not know, or an extra key that is also
         # a field: validate_record alone decides.
-        if any(kind is None for _, kind in keys) or len(set(names)) != len(names):
-            self._type: Any = None
+        if any(kind is None for _, kind, _ in keys) or len(self._known) != len(names):
             return
-        attributes = [(f"k{i}", kind, _UNSET) for i, (_, kind) in enumerate(keys)]
+        # Attribute names are positional (a catalog field may be any name, a
+        # Python keyword included); ``rename`` gives each its key.
         self._type = msgspec.defstruct(
             "RawRecord",
-            attributes,
+            [
+                (f"k{i}", kind, msgspec.NODEFAULT) if required else (f"k{i}", kind | _Unset, _UNSET)
+                for i, (_, kind, required) in enumerate(keys)
+            ],
             forbid_unknown_fields=True,
-            rename={f"k{i}": key for i, (key, _) in enumerate(keys)},
+            kw_only=True,
+            rename={f"k{i}": key for i, key in enumerate(names)},
         )
         self._json = msgspec.json.Decoder(self._type)
-        self._first_field = len(_RESERVED) + len(_FLAGS) + len(extra_keys)
-        self._fields = [(name, spec.type) for name, spec in catalog.fields.items()]
+        self._encoder = msgspec.json.Encoder()
 
     def decode(self, line: bytes) -> tuple[Record, tuple[object, ...]] | None:
         """The record on one JSON line and its extra keys' values, or None: not sure.
@@ -116,105 +139,64 @@ class RecordDecoder:
         None means "read it with :func:`validate_record`", which names what
         is wrong if anything is: never a reason by itself.
         """
-        if self._type is None or b'\\"' in line:
+        if self._type is None or b'\\"' in line or b"\\u0022" in line:
             return None
         try:
-            values = msgspec.structs.astuple(self._json.decode(line))
+            decoded = self._json.decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
-        return self._checked(values, line.count(b'"'))
+        encoded = self._encoder.encode(decoded)
+        if encoded.count(b'"') != line.count(b'"'):
+            return None  # a key repeated: validate_record says which
+        return self._record(decoded, encoded)
 
     def convert(self, raw: Mapping[str, object]) -> tuple[Record, tuple[object, ...]] | None:
-        """:meth:`decode` for a mapping (a CSV row or a synced row); None: not sure."""
+        """:meth:`decode` for a mapping (a CSV row or a synced row); None: not sure.
+
+        Known keys whose value is empty (None, ``""``, ``[]``: what
+        :func:`validate_record` drops as absent) are left out first.
+        """
         if self._type is None:
             return None
+        present = {
+            key: value
+            for key, value in raw.items()
+            if key not in self._known or not _is_empty(value)
+        }
         try:
-            values = msgspec.structs.astuple(msgspec.convert(raw, self._type))
+            decoded = msgspec.convert(present, self._type)
         except msgspec.ValidationError:
             return None
-        return self._checked(values, None)
+        return self._record(decoded, self._encoder.encode(decoded))
 
-    def _checked(
-        self, values: tuple[Any, ...], quotes: int | None
-    ) -> tuple[Record, tuple[object, ...]] | None:
-        """The record, when every value is plainly valid; ``quotes``: the line's ``"`` count."""
-        record_id, kind = values[0], values[1]
-        if not isinstance(record_id, str) or kind not in RECORD_KINDS:
+    def _record(self, decoded: Any, encoded: bytes) -> tuple[Record, tuple[object, ...]] | None:
+        """The record ``decoded`` holds (``encoded``: as compact JSON), if every string is plain
+        and it is findable."""
+        text = encoded.decode()
+        if any(mark in text for mark in _MARKS):
             return None
-        texts: list[str] = [record_id]  # every string, for one control-character search
-        keys = sum(value is not _UNSET for value in values[: self._first_field])
-        strings = 2 + sum(isinstance(value, str) for value in values[2 : self._first_field])
-        fields: dict[str, FieldValue] = {}
-        given = values[self._first_field :]
-        for (name, field_type), value in zip(self._fields, given, strict=True):
-            if value is _UNSET:
-                continue
-            keys += 1
-            if value is None:
-                continue
-            if isinstance(value, str):
-                strings += 1
-                texts.append(value)
-                text = value.strip()
-                if not text:
-                    continue
-                if len(text) > MAX_STRING_LENGTH:
-                    return None
-                if field_type == "date":
-                    try:
-                        check_date(name, text)
-                    except RecordError:
-                        return None
-                fields[name] = text
-            elif isinstance(value, list):
-                strings += len(value) - value.count(None)
-                texts.extend(item for item in value if item is not None)
-                items = [text for item in value if item is not None and (text := item.strip())]
-                if len(items) > MAX_LIST_ITEMS or any(len(t) > MAX_STRING_LENGTH for t in items):
-                    return None
-                if items:
-                    fields[name] = items
-            elif isinstance(value, _Address):
-                address: dict[str, str] = {}
-                for key, item in zip(ADDRESS_KEYS, msgspec.structs.astuple(value), strict=True):
-                    if item is _UNSET:
-                        continue
-                    keys += 1
-                    if item is None:
-                        continue
-                    strings += 1
-                    texts.append(item)
-                    if text := item.strip():
-                        if len(text) > MAX_STRING_LENGTH:
-                            return None
-                        address[key] = text
-                if address:
-                    if not address.keys() >= ADDRESS_REQUIRED_KEYS:
-                        return None
-                    fields[name] = address
-            else:  # an integer, its range checked by the type
-                fields[name] = value
-        if quotes is not None and quotes != 2 * (keys + strings):
-            return None  # a repeated key (or a line this count cannot judge)
-        rid = record_id.strip()
-        if not rid or len(rid) > MAX_RECORD_ID_LENGTH:
+        if "\\" in text and any(mark in text for mark in _ESCAPED_MARKS):
             return None
-        if CONTROL_CHARACTERS.search("\n".join(texts)):
+        if not text.isascii() and _UNUSUAL.search(text):
             return None
-        flags = values[2 : 2 + len(_FLAGS)]
+        fields: dict[str, Any] = msgspec.to_builtins(decoded)
+        record_id, kind = fields.pop("record_id"), fields.pop("record_kind")
+        flags = [fields.pop(flag, False) for flag in _FLAGS]
+        extras = tuple(fields.pop(key, None) for key in self.extra_keys)
         record = Record(
-            rid,
-            kind,
-            sealed=flags[0] is True,
-            juvenile=flags[1] is True,
-            expunged=flags[2] is True,
-            fields=fields,
+            record_id, kind, sealed=flags[0], juvenile=flags[1], expunged=flags[2], fields=fields
         )
         try:
             check_findable(record)
         except RecordError:
             return None
-        return record, values[2 + len(_FLAGS) : self._first_field]
+        return record, extras
+
+
+def _is_empty(value: object) -> bool:
+    # Compared by type first: a value of another type (a date, a Decimal) must
+    # not be compared with "" or [] by its own rules.
+    return value is None or (type(value) in (str, list) and not value)
 
 
 _DECODERS: dict[tuple[int, tuple[str, ...]], tuple[FieldCatalog, RecordDecoder]] = {}

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
 
 from fieldgate.core.names import normalize_identifier, normalize_name, split_full_name
 from fieldgate.core.vocabulary import IDENTIFIER_KINDS, RECORD_KINDS
@@ -88,29 +88,23 @@ class Record:
         raw.update(self.fields)
         return raw
 
+    # names() and identifiers() are computed once per record (the check, the
+    # index rows and a change set's comparison each ask; the fields never
+    # change after validation) and kept in the instance's __dict__, beside the
+    # frozen fields (functools.cached_property takes a lock per first access).
+
     def names(self) -> tuple[CandidateName, ...]:
         """Return the person's names, normalised: the primary name first, then aliases."""
-        return self._names
-
-    # Computed once per record (the check, the index rows and a change set's
-    # comparison each ask); the fields never change after validation.
-    @cached_property
-    def _names(self) -> tuple[CandidateName, ...]:
-        found: list[CandidateName] = []
-        surname, given = self.fields.get("surname"), self.fields.get("given_name")
-        if isinstance(surname, str):
-            given_text = given if isinstance(given, str) else ""
-            found.append(CandidateName(normalize_name(surname), normalize_name(given_text)))
-        aliases = self.fields.get("aliases")
-        if isinstance(aliases, list):
-            for alias in aliases:
-                alias_surname, alias_given = split_full_name(alias)
-                name = CandidateName(
-                    normalize_name(alias_surname), normalize_name(alias_given), True
-                )
-                if name.surname and all(name[:2] != known[:2] for known in found):
-                    found.append(name)
-        return tuple(found)
+        names: tuple[CandidateName, ...] | None = self.__dict__.get("_names")
+        if names is None:
+            surname, given = self.fields.get("surname"), self.fields.get("given_name")
+            aliases = self.fields.get("aliases")
+            names = self.__dict__["_names"] = _names_of(
+                surname if isinstance(surname, str) else None,
+                given if isinstance(given, str) else "",
+                tuple(aliases) if isinstance(aliases, list) else (),
+            )
+        return names
 
     def dob(self) -> dt.date | None:
         """Return the date of birth, if the record has one."""
@@ -119,15 +113,30 @@ class Record:
 
     def identifiers(self) -> tuple[tuple[str, str], ...]:
         """Return (kind, normalised value) for each identifier field present."""
-        return self._identifiers
+        found: tuple[tuple[str, str], ...] | None = self.__dict__.get("_identifiers")
+        if found is None:
+            found = self.__dict__["_identifiers"] = tuple(
+                (kind, normalize_identifier(value))
+                for kind in _IDENTIFIER_ORDER
+                if isinstance(value := self.fields.get(kind), str)
+            )
+        return found
 
-    @cached_property
-    def _identifiers(self) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            (kind, normalize_identifier(value))
-            for kind in _IDENTIFIER_ORDER
-            if isinstance(value := self.fields.get(kind), str)
-        )
+
+@lru_cache(maxsize=1 << 16)
+def _names_of(
+    surname: str | None, given: str, aliases: tuple[str, ...]
+) -> tuple[CandidateName, ...]:
+    """A record's names (see :meth:`Record.names`); cached: names repeat across records."""
+    found: list[CandidateName] = []
+    if surname is not None:
+        found.append(CandidateName(normalize_name(surname), normalize_name(given)))
+    for alias in aliases:
+        alias_surname, alias_given = split_full_name(alias)
+        name = CandidateName(normalize_name(alias_surname), normalize_name(alias_given), True)
+        if name.surname and all(name[:2] != known[:2] for known in found):
+            found.append(name)
+    return tuple(found)
 
 
 def validate_record(raw: Mapping[str, object], catalog: FieldCatalog) -> Record:
@@ -197,7 +206,7 @@ def check_findable(record: Record) -> None:
             raise RecordError(f"{kind}: {_show(record.fields[kind])} has no letters or digits")
     aliases = record.fields.get("aliases")
     for index, alias in enumerate(aliases if isinstance(aliases, list) else []):
-        if not normalize_name(split_full_name(alias)[0]):
+        if not _alias_surname(alias):
             raise RecordError(
                 f"aliases[{index}]: {_show(alias)} has no surname; write 'SURNAME, GIVEN'"
             )
@@ -205,6 +214,12 @@ def check_findable(record: Record) -> None:
         raise RecordError(
             "the record has no surname, alias or identifier, so no search could find it"
         )
+
+
+@lru_cache(maxsize=1 << 14)
+def _alias_surname(alias: str) -> str:
+    """The normalised surname of an alias ("" when it has none); aliases repeat."""
+    return normalize_name(split_full_name(alias)[0])
 
 
 def _field_value(name: str, field_type: str, value: object) -> FieldValue | None:
