@@ -33,6 +33,7 @@ from fieldgate.node.changes import (
     apply_changes,
     change_or_reason,
     check_changes,
+    collector_paused,
     upsert_from_line,
 )
 from fieldgate.node.errors import RecordImportError
@@ -58,13 +59,25 @@ def apply_file(
 ) -> ChangeSetResult:
     """Check every change in ``path``, then apply them all in one transaction.
 
+    The cyclic garbage collector is paused meanwhile (:func:`collector_paused`).
+
     Raises:
         RecordImportError: the file was refused, its ``problems`` naming the
             bad lines; nothing was changed.
         node.errors.DisclosureLogError: the audit entry could not be written;
             nothing was changed.
     """
-    path = Path(path)
+    with collector_paused():
+        return _apply_file(store, audit, Path(path), catalog, progress)
+
+
+def _apply_file(
+    store: RecordStore,
+    audit: AuditStore,
+    path: Path,
+    catalog: FieldCatalog,
+    progress: ProgressCallback | None,
+) -> ChangeSetResult:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise RecordImportError(

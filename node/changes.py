@@ -28,8 +28,10 @@ the counts say ``unchanged`` when each record appears once in the set).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,6 +263,26 @@ def apply_changes(
 
 BATCH = 2_000
 """Changes written per batch: one lookup and one ``executemany`` per statement each."""
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while a change set is read and applied.
+
+    A change file's checked changes are all held in memory until they are
+    applied; as they pile up the collector walks every one of them again and
+    again (about 40 % of the CPU of a 50,000-change file), though none is part
+    of a cycle: reference counting frees them. Restored afterwards, as it was.
+    Used by the one-shot commands (``fieldgate node apply`` and ``sync``), not
+    by a serving node.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _apply_batch(

@@ -21,7 +21,7 @@ refuses it, and ``msgspec`` would keep the last value) is ruled out without
 a tokenizer: in a line with no escaped quote (backslash-quote or
 ``\\u0022``), every ``"`` opens or closes a key or a string, so re-encoding
 what was decoded gives as many ``"`` as the line unless a key was repeated.
-``tests/policy/test_record_decoder.py`` checks that whatever the fast path
+``tests/property/test_record_decoder.py`` checks that whatever the fast path
 accepts equals what :func:`validate_record` makes of it.
 """
 
@@ -61,7 +61,7 @@ _TextList = Annotated[list[_Text], msgspec.Meta(min_length=1, max_length=MAX_LIS
 _MARKS = ('""', '" ', ' "', "\x7f")
 _ESCAPED_MARKS = ('"\\n', '"\\t', '\\n"', '\\t"', "\\u", "\\r", "\\b", "\\f")
 # Beyond ASCII: what str.strip() removes, C1 controls, bidirectional controls,
-# surrogates (tests/policy/test_record_decoder.py derives the whitespace from
+# surrogates (tests/property/test_record_decoder.py derives the whitespace from
 # str.isspace). Anywhere in the text, not only at a string's ends: "not sure".
 _UNUSUAL = re.compile(
     "[\x80-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202a-\u202f\u205f\u2066-\u2069"
@@ -89,7 +89,6 @@ _TYPES: Mapping[str, Any] = {
     "address": _Address,
 }
 _FLAGS = ("sealed", "juvenile", "expunged")
-_EMPTY: tuple[object, ...] = (None, "", [])  # what validate_record drops as absent
 
 
 class RecordDecoder:
@@ -113,6 +112,14 @@ class RecordDecoder:
         ]
         names = [key for key, _, _ in keys]
         self._known = frozenset(names)
+        # The empty values validate_record drops as absent, per key: None for
+        # every key, "" for a string or date field, [] for a list field.
+        self._absent: dict[str, tuple[object, ...]] = {key: (None,) for key in names}
+        for name, spec in catalog.fields.items():
+            if spec.type in ("string", "date"):
+                self._absent[name] = (None, "")
+            elif spec.type == "string_list":
+                self._absent[name] = (None, [])
         self._type: Any = None
         # A type the record model does not know, or an extra key that is also
         # a field: validate_record alone decides.
@@ -153,15 +160,16 @@ class RecordDecoder:
     def convert(self, raw: Mapping[str, object]) -> tuple[Record, tuple[object, ...]] | None:
         """:meth:`decode` for a mapping (a CSV row or a synced row); None: not sure.
 
-        Known keys whose value is empty (None, ``""``, ``[]``: what
-        :func:`validate_record` drops as absent) are left out first.
+        Keys whose value :func:`validate_record` drops as absent (None; an
+        empty string or list where the field takes one) are left out first.
         """
         if self._type is None:
             return None
+        absent = self._absent
         present = {
             key: value
             for key, value in raw.items()
-            if key not in self._known or not _is_empty(value)
+            if key not in absent or not _among(value, absent[key])
         }
         try:
             decoded = msgspec.convert(present, self._type)
@@ -193,10 +201,9 @@ class RecordDecoder:
         return record, extras
 
 
-def _is_empty(value: object) -> bool:
-    # Compared by type first: a value of another type (a date, a Decimal) must
-    # not be compared with "" or [] by its own rules.
-    return value is None or (type(value) in (str, list) and not value)
+def _among(value: object, empties: tuple[object, ...]) -> bool:
+    # By type and value: False == 0 == 0.0 must not pass for an empty value.
+    return any(type(value) is type(empty) and value == empty for empty in empties)
 
 
 _DECODERS: dict[tuple[int, tuple[str, ...]], tuple[FieldCatalog, RecordDecoder]] = {}
