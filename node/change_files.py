@@ -33,6 +33,8 @@ from fieldgate.node.changes import (
     apply_changes,
     change_or_reason,
     check_changes,
+    collector_paused,
+    upsert_from_line,
 )
 from fieldgate.node.errors import RecordImportError
 from fieldgate.node.importer import FORMATS, ProgressCallback, _Reader
@@ -57,13 +59,25 @@ def apply_file(
 ) -> ChangeSetResult:
     """Check every change in ``path``, then apply them all in one transaction.
 
+    The cyclic garbage collector is paused meanwhile (:func:`collector_paused`).
+
     Raises:
         RecordImportError: the file was refused, its ``problems`` naming the
             bad lines; nothing was changed.
         node.errors.DisclosureLogError: the audit entry could not be written;
             nothing was changed.
     """
-    path = Path(path)
+    with collector_paused():
+        return _apply_file(store, audit, Path(path), catalog, progress)
+
+
+def _apply_file(
+    store: RecordStore,
+    audit: AuditStore,
+    path: Path,
+    catalog: FieldCatalog,
+    progress: ProgressCallback | None,
+) -> ChangeSetResult:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise RecordImportError(
@@ -73,9 +87,14 @@ def apply_file(
     def item(raw: Mapping[str, object]) -> Change | str:
         return change_or_reason(raw, catalog)
 
+    def fast(line: bytes) -> Change | None:
+        return upsert_from_line(line, catalog)
+
     try:
         size = path.stat().st_size
-        reader = _ChangeReader(path, fmt, catalog, total=2 * size, progress=progress, item=item)
+        reader = _ChangeReader(
+            path, fmt, catalog, total=2 * size, progress=progress, item=item, fast=fast
+        )
         changes, digest = _check(store, reader)
     except OSError as exc:
         raise RecordImportError(path, f"cannot read: {exc.strerror or exc}") from exc

@@ -57,11 +57,9 @@ from fieldgate.matching.evidence import RARE_NAME_ROWS, weigh
 from fieldgate.matching.matcher import CandidateName, Match, score_candidate
 from fieldgate.node.errors import DuplicateRecordError, StoreError
 from fieldgate.node.store_rows import (
-    IDENTIFIERS_ROWS_SQL,
     INSERT_IDENTIFIERS_SQL,
     INSERT_NAMES_SQL,
     INSERT_RECORD_SQL,
-    NAMES_ROWS_SQL,
     UPDATE_RECORD_SQL,
     ChangeBatch,
     NameRow,
@@ -340,7 +338,8 @@ class RecordStore:
         (removed and expunged records, their index rows with them), updates
         of replaced records' rows in place, inserts, seal flags and expunged
         ids. A replaced record's ``names`` and ``identifiers`` rows are
-        rewritten only when the new ones differ from those stored.
+        rewritten only when the fields they are made of changed
+        (:func:`~fieldgate.node.store_rows.index_changes`).
         """
         db = self._db
         gone = [(rid,) for rid in (*batch.removed, *batch.expunged)]
@@ -348,27 +347,27 @@ class RecordStore:
             db.executemany("DELETE FROM records WHERE record_id = ?", gone)
         names: list[NameRow] = []
         identifiers: list[tuple[str, str, str]] = []
-        if batch.updated:
-            db.executemany(UPDATE_RECORD_SQL, [(*row[1:], row[0]) for _, row in batch.updated])
-            ids = [record.record_id for record, _ in batch.updated]
-            held_names = self._index_rows(NAMES_ROWS_SQL, ids, 0)
-            held_identifiers = self._index_rows(IDENTIFIERS_ROWS_SQL, ids, 2)
-            stale_names: list[tuple[str]] = []
-            stale_identifiers: list[tuple[str]] = []
-            for record, _ in batch.updated:
-                rid = record.record_id
-                new_names = name_rows(record)
-                if new_names != held_names.get(rid, []):
-                    stale_names.append((rid,))
-                    names.extend(new_names)
-                new_identifiers = [(kind, value, rid) for kind, value in record.identifiers()]
-                if new_identifiers != held_identifiers.get(rid, []):
-                    stale_identifiers.append((rid,))
-                    identifiers.extend(new_identifiers)
-            if stale_names:
-                db.executemany("DELETE FROM names WHERE record_id = ?", stale_names)
-            if stale_identifiers:
-                db.executemany("DELETE FROM identifiers WHERE record_id = ?", stale_identifiers)
+        if updated := batch.updated:
+            db.executemany(UPDATE_RECORD_SQL, [(*row[1:], row[0]) for _, row, _, _ in updated])
+            renamed = [record for record, _, names_change, _ in updated if names_change]
+            if renamed:
+                db.executemany(
+                    "DELETE FROM names WHERE record_id = ?", [(r.record_id,) for r in renamed]
+                )
+                names.extend(row for record in renamed for row in name_rows(record))
+            reidentified = [
+                record for record, _, _, identifiers_change in updated if identifiers_change
+            ]
+            if reidentified:
+                db.executemany(
+                    "DELETE FROM identifiers WHERE record_id = ?",
+                    [(r.record_id,) for r in reidentified],
+                )
+                identifiers.extend(
+                    (kind, value, r.record_id)
+                    for r in reidentified
+                    for kind, value in r.identifiers()
+                )
         if batch.inserted:
             db.executemany(INSERT_RECORD_SQL, [row for _, row in batch.inserted])
             for record, _ in batch.inserted:
@@ -386,18 +385,6 @@ class RecordStore:
                 "INSERT INTO expunged (record_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(rid, at) for rid in batch.expunged],
             )
-
-    def _index_rows(
-        self, sql: str, record_ids: list[str], id_column: int
-    ) -> dict[str, list[tuple[object, ...]]]:
-        """The stored index rows of ``record_ids``, per record, in the order they were written."""
-        found: dict[str, list[tuple[object, ...]]] = {}
-        for start in range(0, len(record_ids), _CHUNK):
-            chunk = record_ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(sql.format(marks=marks), chunk):
-                found.setdefault(row[id_column], []).append(row)
-        return found
 
     def expunged_ids(self, record_ids: Iterable[str]) -> set[str]:
         """Return which of ``record_ids`` were expunged (and may not come back)."""

@@ -50,6 +50,7 @@ from fieldgate.node.changes import (
     apply_changes,
     change_or_reason,
     check_changes,
+    collector_paused,
 )
 from fieldgate.node.errors import NodeError
 from fieldgate.node.store import RecordStore
@@ -135,7 +136,10 @@ def sync_once(
     }
     cycle = SyncCycle(watermark=store.watermark(WATERMARK_SOURCE))
     try:
-        with psycopg.connect(source, autocommit=True, row_factory=dict_row) as db:
+        with (
+            collector_paused(),
+            psycopg.connect(source, autocommit=True, row_factory=dict_row) as db,
+        ):
             total = _pending(db, config, cycle.watermark)
             while True:
                 rows = _batch(db, config, cycle.watermark)

@@ -52,6 +52,8 @@ def normalize_name(text: str) -> str:
 
 def normalize_identifier(text: str) -> str:
     """Return an identifier upper case with everything but letters and digits removed."""
+    if text.isascii() and text.isalnum():  # most are: nothing to remove
+        return text.upper()
     return _NOT_IDENT.sub("", text.upper())
 
 

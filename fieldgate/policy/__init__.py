@@ -10,6 +10,7 @@ Modules:
 - :mod:`fieldgate.policy.catalog`: the field catalog: every field, its type and sensitivity class.
 - :mod:`fieldgate.policy.catalog_review`: what a catalog change would release through a contract.
 - :mod:`fieldgate.policy.records`: the record model and its checks.
+- :mod:`fieldgate.policy.record_decoder`: the same checks in compiled code (msgspec), per catalog.
 - :mod:`fieldgate.policy.authority`: which of the requester's legal instruments apply to a record.
 - :mod:`fieldgate.policy.engine`: the policy engine seam (regorus): load a contract, ask it.
 - :mod:`fieldgate.policy.engine_opa`: the OPA server back end of the same seam.

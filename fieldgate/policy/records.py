@@ -21,6 +21,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fieldgate.core.names import normalize_identifier, normalize_name, split_full_name
 from fieldgate.core.vocabulary import IDENTIFIER_KINDS, RECORD_KINDS
@@ -52,8 +53,12 @@ _FLAGS = ("sealed", "juvenile", "expunged")
 # C0/C1 controls except tab and newline, the bidirectional overrides that can
 # make text display in another order than it is stored, and lone surrogates
 # (from JSON escapes such as "\\ud800"), which cannot be stored as UTF-8.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+"""Characters no string value may hold (a CR is first turned into a newline)."""
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_IDENTIFIER_ORDER = tuple(sorted(IDENTIFIER_KINDS))
 
 
 @dataclass(frozen=True)
@@ -83,23 +88,23 @@ class Record:
         raw.update(self.fields)
         return raw
 
+    # names() and identifiers() are computed once per record (the check, the
+    # index rows and a change set's comparison each ask; the fields never
+    # change after validation) and kept in the instance's __dict__, beside the
+    # frozen fields (functools.cached_property takes a lock per first access).
+
     def names(self) -> tuple[CandidateName, ...]:
         """Return the person's names, normalised: the primary name first, then aliases."""
-        found: list[CandidateName] = []
-        surname, given = self.fields.get("surname"), self.fields.get("given_name")
-        if isinstance(surname, str):
-            given_text = given if isinstance(given, str) else ""
-            found.append(CandidateName(normalize_name(surname), normalize_name(given_text)))
-        aliases = self.fields.get("aliases")
-        if isinstance(aliases, list):
-            for alias in aliases:
-                alias_surname, alias_given = split_full_name(alias)
-                name = CandidateName(
-                    normalize_name(alias_surname), normalize_name(alias_given), True
-                )
-                if name.surname and all(name[:2] != known[:2] for known in found):
-                    found.append(name)
-        return tuple(found)
+        names: tuple[CandidateName, ...] | None = self.__dict__.get("_names")
+        if names is None:
+            surname, given = self.fields.get("surname"), self.fields.get("given_name")
+            aliases = self.fields.get("aliases")
+            names = self.__dict__["_names"] = _names_of(
+                surname if isinstance(surname, str) else None,
+                given if isinstance(given, str) else "",
+                tuple(aliases) if isinstance(aliases, list) else (),
+            )
+        return names
 
     def dob(self) -> dt.date | None:
         """Return the date of birth, if the record has one."""
@@ -108,11 +113,30 @@ class Record:
 
     def identifiers(self) -> tuple[tuple[str, str], ...]:
         """Return (kind, normalised value) for each identifier field present."""
-        return tuple(
-            (kind, normalize_identifier(value))
-            for kind in sorted(IDENTIFIER_KINDS)
-            if isinstance(value := self.fields.get(kind), str)
-        )
+        found: tuple[tuple[str, str], ...] | None = self.__dict__.get("_identifiers")
+        if found is None:
+            found = self.__dict__["_identifiers"] = tuple(
+                (kind, normalize_identifier(value))
+                for kind in _IDENTIFIER_ORDER
+                if isinstance(value := self.fields.get(kind), str)
+            )
+        return found
+
+
+@lru_cache(maxsize=1 << 16)
+def _names_of(
+    surname: str | None, given: str, aliases: tuple[str, ...]
+) -> tuple[CandidateName, ...]:
+    """A record's names (see :meth:`Record.names`); cached: names repeat across records."""
+    found: list[CandidateName] = []
+    if surname is not None:
+        found.append(CandidateName(normalize_name(surname), normalize_name(given)))
+    for alias in aliases:
+        alias_surname, alias_given = split_full_name(alias)
+        name = CandidateName(normalize_name(alias_surname), normalize_name(alias_given), True)
+        if name.surname and all(name[:2] != known[:2] for known in found):
+            found.append(name)
+    return tuple(found)
 
 
 def validate_record(raw: Mapping[str, object], catalog: FieldCatalog) -> Record:
@@ -151,7 +175,7 @@ def validate_record(raw: Mapping[str, object], catalog: FieldCatalog) -> Record:
         expunged=flags["expunged"],
         fields=fields,
     )
-    _check_findable(record)
+    check_findable(record)
     return record
 
 
@@ -161,15 +185,19 @@ def _record_id(value: object) -> str:
     if not isinstance(value, str):
         raise RecordError(f"record_id: must be a string, not {_show(value)}")
     text = value.strip()
-    if not text or len(text) > MAX_RECORD_ID_LENGTH or _CONTROL.search(text):
+    if not text or len(text) > MAX_RECORD_ID_LENGTH or CONTROL_CHARACTERS.search(text):
         raise RecordError(
             f"record_id: {_show(value)} must be 1 to {MAX_RECORD_ID_LENGTH} printable characters"
         )
     return text
 
 
-def _check_findable(record: Record) -> None:
-    """Refuse records no search could ever find, and names the store cannot index."""
+def check_findable(record: Record) -> None:
+    """Refuse records no search could ever find, and names the store cannot index.
+
+    Raises:
+        RecordError: naming the field that makes the record unfindable.
+    """
     surname = record.fields.get("surname")
     if isinstance(surname, str) and not normalize_name(surname):
         raise RecordError(f"surname: {_show(surname)} has no letters")
@@ -178,7 +206,7 @@ def _check_findable(record: Record) -> None:
             raise RecordError(f"{kind}: {_show(record.fields[kind])} has no letters or digits")
     aliases = record.fields.get("aliases")
     for index, alias in enumerate(aliases if isinstance(aliases, list) else []):
-        if not normalize_name(split_full_name(alias)[0]):
+        if not _alias_surname(alias):
             raise RecordError(
                 f"aliases[{index}]: {_show(alias)} has no surname; write 'SURNAME, GIVEN'"
             )
@@ -188,6 +216,12 @@ def _check_findable(record: Record) -> None:
         )
 
 
+@lru_cache(maxsize=1 << 14)
+def _alias_surname(alias: str) -> str:
+    """The normalised surname of an alias ("" when it has none); aliases repeat."""
+    return normalize_name(split_full_name(alias)[0])
+
+
 def _field_value(name: str, field_type: str, value: object) -> FieldValue | None:
     """Return the checked value, or None when it is empty (absent)."""
     if value is None:
@@ -195,7 +229,7 @@ def _field_value(name: str, field_type: str, value: object) -> FieldValue | None
     if field_type in ("string", "date"):
         text = _string(name, value)
         if text and field_type == "date":
-            _check_date(name, text)
+            check_date(name, text)
         return text or None
     if field_type == "integer":
         if not isinstance(value, int) or isinstance(value, bool):
@@ -243,12 +277,17 @@ def _string(name: str, value: object) -> str:
         raise RecordError(
             f"{name}: is {len(text)} characters long; at most {MAX_STRING_LENGTH} are accepted"
         )
-    if _CONTROL.search(text):
+    if CONTROL_CHARACTERS.search(text):
         raise RecordError(f"{name}: contains control or unpaired surrogate characters")
     return text
 
 
-def _check_date(name: str, text: str) -> None:
+def check_date(name: str, text: str) -> None:
+    """Refuse ``text`` unless it is a real date written YYYY-MM-DD (field ``name``).
+
+    Raises:
+        RecordError: naming the field.
+    """
     try:
         if not _ISO_DATE.fullmatch(text):
             raise ValueError(text)
