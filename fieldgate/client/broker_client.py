@@ -133,6 +133,7 @@ def build_request(
     max_hits: int = 0,
     sex: str = "",
     age_range: tuple[int, int] = (0, 0),
+    birth_years: tuple[int, int] = (0, 0),
     deadline_seconds: float = 0.0,
     identity: Identity | None = None,
     warrant_tokens: Sequence[str] = (),
@@ -148,8 +149,9 @@ def build_request(
     sealed to each audience node's key in ``node_keys`` (the trust bundle's
     ``nodes[].enc``). Nothing about the person is sent in the clear.
 
-    ``sex`` and ``age_range`` (minimum, maximum age in years; 0 for not
-    given) corroborate a match; they never make one.
+    ``sex``, ``age_range`` (minimum, maximum age in years; 0 for not
+    given) and ``birth_years`` (earliest, latest year of birth; 0 for an
+    open end) corroborate a match; they never make one.
 
     Raises:
         ValueError: a signed search with no audience, or an audience node
@@ -164,6 +166,8 @@ def build_request(
         sex=sex,
         age_min=age_range[0],
         age_max=age_range[1],
+        birth_year_min=birth_years[0],
+        birth_year_max=birth_years[1],
     )
     if identity is None:
         return broker_pb2.SearchRequest(
@@ -330,6 +334,7 @@ class SearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -347,6 +352,8 @@ class SearchClient:
             sex: ``M``, ``F`` or ``X`` as you believe it: corroboration only.
             age_range: (minimum, maximum) age in years, 0 for not given:
                 corroboration only, never a match on its own.
+            birth_years: (earliest, latest) year of birth, 0 for an open end
+                (one year: both the same): corroboration only.
             deadline_seconds: how long to wait for agencies (0: the broker's default).
             identity: the investigator's credential and key; signs the search.
             warrant_tokens: signed warrant attestations to present (with ``identity``).
@@ -369,6 +376,7 @@ class SearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -395,6 +403,7 @@ class SearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -423,6 +432,7 @@ class SearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -500,6 +510,7 @@ class AsyncSearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -516,6 +527,7 @@ class AsyncSearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -542,6 +554,7 @@ class AsyncSearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -558,6 +571,7 @@ class AsyncSearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
