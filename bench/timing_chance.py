@@ -13,9 +13,11 @@ the training half best) and scored on the other half; 50 % is chance. Times
 are taken at the client for the node's unary ``Search`` (what a broker sees)
 and through a real broker, unary and streamed (the agency's event).
 
-``python -m bench.timing_chance --samples 1000`` runs the full measurement
-(≥ 1,000 searches per case and mode) and prints JSON; tests/timing runs a
-smaller one in CI.
+``python -m bench.timing_chance --samples 1000 --workers 6`` runs the full
+measurement (≥ 1,000 searches per case and mode, six in flight at once) and
+prints JSON; tests/timing runs a smaller one in CI. The node scales its floor
+with the machine's load as a production node does by default
+(``--load-factor 1`` for the fixed floor of before).
 """
 
 from __future__ import annotations

@@ -53,6 +53,10 @@ def test_held_sealed_and_absent_answers_arrive_at_chance(federation: LocalFedera
         federation.broker_address,
         SAMPLES,
         modes=("node_unary", "broker_stream"),
+        # Four in flight: at 8 floors (a loaded CI machine) one at a time
+        # would take over six minutes; the hold is a sleep, so four at once
+        # take a quarter of it and test the same property.
+        workers=4,
     )
     # Every answer waited for its deadline: none left early, whoever was asked about.
     for case in CASES:
