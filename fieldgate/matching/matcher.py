@@ -468,6 +468,7 @@ def _swap(name: CandidateName) -> CandidateName:
     return CandidateName(name.given_name, name.surname, name.alias)
 
 
+@functools.lru_cache(maxsize=65536)
 def _name_value(surname: str, given: str, name: CandidateName) -> float:
     """The weighted name evidence of :func:`_name_credit`, as a number only (no reasons)."""
     total = SURNAME_WEIGHT * _surname_value(surname, name.surname)
