@@ -13,9 +13,11 @@ the training half best) and scored on the other half; 50 % is chance. Times
 are taken at the client for the node's unary ``Search`` (what a broker sees)
 and through a real broker, unary and streamed (the agency's event).
 
-``python -m bench.timing_chance --samples 1000`` runs the full measurement
-(≥ 1,000 searches per case and mode) and prints JSON; tests/timing runs a
-smaller one in CI.
+``python -m bench.timing_chance --samples 1000 --workers 6`` runs the full
+measurement (≥ 1,000 searches per case and mode, six in flight at once) and
+prints JSON; tests/timing runs a smaller one in CI. The node scales its floor
+with the machine's load as a production node does by default
+(``--load-factor 1`` for the fixed floor of before).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,7 @@ from fieldgate.devkit.local_federation import (
     start_federation,
 )
 from fieldgate.devkit.synthetic import DEMO_AGENCIES, generate_agency_records, write_jsonl
+from fieldgate.node.answer_timing import DEFAULT_MAX_LOAD_FACTOR
 from fieldgate.node.audit_budget import AuditBudgetConfig
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.v2 import broker_pb2, broker_pb2_grpc, common_pb2, node_pb2, node_pb2_grpc
@@ -92,8 +96,11 @@ def query_for(case: str) -> common_pb2.PersonQuery:
     return common_pb2.PersonQuery(surname=surname, given_name=given, dob=dob)
 
 
-async def start(workdir: Path, floor_seconds: float, load_factor: int = 1) -> LocalFederation:
-    """The node (answers held for ``floor_seconds``) and a broker over it."""
+async def start(
+    workdir: Path, floor_seconds: float, load_factor: int = DEFAULT_MAX_LOAD_FACTOR
+) -> LocalFederation:
+    """The node (answers held for ``floor_seconds``, scaled by load up to ``load_factor``
+    floors as a production node's are by default) and a broker over it."""
     records = workdir / "kcso.jsonl"
     write_records(records)
     spec = NodeSpec("kcso", "King County", shipped_contract("sanctuary_county"), records)
@@ -125,8 +132,16 @@ def measure(
     samples: int,
     modes: Sequence[str] = MODES,
     seed: int = 5,
+    workers: int = 1,
 ) -> Timed:
-    """Time ``samples`` searches per case and mode, interleaved at random."""
+    """Time ``samples`` searches per case and mode, interleaved at random.
+
+    ``workers`` searches are in flight at once, each worker taking the next
+    search of the one shuffled order: a requester may ask in parallel as
+    well, and the node then does several persons' work at once (harder for
+    the hold, not easier); the hold is a sleep, so the run takes about
+    ``1/workers`` of the time.
+    """
     requester = demo_personas(dt.date.today())[1].requester.to_message()
     node_channel = grpc.insecure_channel(node_address)
     broker_channel = grpc.insecure_channel(broker_address)
@@ -173,11 +188,26 @@ def measure(
                     asks[mode](query_for(case), -number)
         order = [(mode, case) for mode in modes for case in CASES for _ in range(samples)]
         random.Random(seed).shuffle(order)
-        for number, (mode, case) in enumerate(order):
-            query = query_for(case)
-            started = time.perf_counter()
-            asks[mode](query, number)
-            seconds[mode][case].append(time.perf_counter() - started)
+        lock = threading.Lock()
+        queue = iter(enumerate(order))
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    item = next(queue, None)
+                if item is None:
+                    return
+                number, (mode, case) = item
+                query = query_for(case)
+                started = time.perf_counter()
+                asks[mode](query, number)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    seconds[mode][case].append(elapsed)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for done in [pool.submit(worker) for _ in range(workers)]:
+                done.result()
     finally:
         node_channel.close()
         broker_channel.close()
@@ -258,15 +288,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--load-factor",
         type=int,
-        default=1,
+        default=DEFAULT_MAX_LOAD_FACTOR,
         choices=(1, 2, 4, 8),
-        help="the node's [node.timing] max_load_factor (1: a fixed floor)",
+        help="the node's [node.timing] max_load_factor (default: the node's; 1: a fixed floor)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="searches in flight at once (default 1)"
     )
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
     unknown = set(modes) - set(MODES)
     if unknown:
         parser.error(f"--modes: unknown {sorted(unknown)}; choose from {', '.join(MODES)}")
+    if args.workers < 1:
+        parser.error(f"--workers: must be at least 1, not {args.workers}")
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -276,7 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ).result(120)
         try:
             timed = measure(
-                running.nodes["kcso"].address, running.broker_address, args.samples, modes
+                running.nodes["kcso"].address,
+                running.broker_address,
+                args.samples,
+                modes,
+                workers=args.workers,
             )
         finally:
             asyncio.run_coroutine_threadsafe(running.stop(), loop).result(60)
@@ -286,7 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "samples_per_case": args.samples,
         "floor_ms": args.floor_ms,
         "max_load_factor": args.load_factor,
+        "workers": args.workers,
+        "load_average_at_start": load_at_start,
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "minutes": round((time.perf_counter() - began) / 60, 1),
         # Overruns are counted against the configured floor: with a load factor
         # the floor in force is a multiple of it, so the share would mean nothing.
         **report(timed, args.floor_ms / 1000 if args.load_factor == 1 else None),

@@ -10,18 +10,21 @@ twice over:
 - **Known evidence.** The contract's own release for the record (at the tier
   it was asked at, before the node's "possible is a pointer" rule) includes
   every piece of evidence the match could use beyond the names: the date of
-  birth (when the record holds one) and each identifier kind the query gives
-  (when the record holds it), each released whole. Then the requester may
+  birth (when the record holds one and the query weighs it: a date, an age
+  range or years of birth), the sex (when the query gives one: ``sex:differs``
+  lowers a tier) and each identifier kind the query gives (when the record
+  holds it), each released whole. Then the requester may
   know that evidence, and the full match filters and ranks the hit as
   before. So do they the date of birth of a record a warrant they presented
   applies to: it applies only when the record's date is the one it names.
 - **Blind.** Otherwise the hit is decided as if the query gave names only
-  (:func:`blind_query`): it is a pointer when the names alone make a
-  ``possible`` match and the contract discloses a possible match, never
-  anything more; and blind pointers come after the known hits in the order of
-  a keyed digest of their record id (:func:`pointer_order`), which depends
-  on no field at all. A record found only through withheld evidence (a
-  misspelt surname on the query's exact date of birth) is withheld.
+  (:func:`blind_query`: no date, identifier, sex, age range or birth years):
+  it is a pointer when the names alone make a ``possible`` match and the
+  contract discloses a possible match, never anything more; and blind
+  pointers come after the known hits in the order of a keyed digest of their
+  record id (:func:`pointer_order`), which depends on no field at all. A
+  record found only through withheld evidence (a misspelt surname on the
+  query's exact date of birth) is withheld.
 
 The names are the one thing a pointer always rests on: a pointer says "we hold
 someone by that name, call us", and the contract disclosing the record is the
@@ -48,16 +51,29 @@ WITHHELD_EVIDENCE_REASON = "match rests on evidence withheld from the requester"
 """Why a record found only through a withheld date of birth or identifier is withheld."""
 
 
+def _weighs_dob(query: PersonQuery) -> bool:
+    """Whether a match of ``query`` weighs the record's date of birth.
+
+    The age range and the years of birth weigh it too: ``age:out`` and
+    ``born:out`` lower a tier, so a sweep over years would read a withheld date.
+    """
+    ranged = query.born_from is not None or query.born_to is not None
+    return query.dob is not None or ranged or query.birth_years != (0, 0)
+
+
 def blind_query(query: PersonQuery) -> PersonQuery | None:
     """``query`` with its names only; None when it gives nothing else (it is already blind)."""
-    if query.dob is None and not query.identifiers:
+    if not _weighs_dob(query) and not query.identifiers and not query.sex:
         return None
-    return dataclasses.replace(query, dob=None, identifiers=())
+    return dataclasses.replace(
+        query, dob=None, identifiers=(), sex="", born_from=None, born_to=None, birth_years=(0, 0)
+    )
 
 
 def evidence_fields(query: PersonQuery, record: Record) -> tuple[str, ...]:
     """The record's fields, other than names, that a match of ``query`` against it may weigh."""
-    wanted = ["dob"] if query.dob is not None else []
+    wanted = ["dob"] if _weighs_dob(query) else []
+    wanted += ["sex"] if query.sex else []
     wanted += sorted({kind for kind, _ in query.identifiers})
     return tuple(name for name in wanted if name in record.fields)
 

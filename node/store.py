@@ -138,6 +138,12 @@ class RecordStore:
         """Wrap an open connection; use :meth:`open` instead."""
         self._db = connection
         self.path = path
+        # Name counts survive from one search to the next until the data
+        # changes (see _NameCounts): at a million records each is a range of
+        # up to 2,000 index entries, and the same names are counted again and
+        # again.
+        self._counts: dict[tuple[int, str, str], int] = {}
+        self._counts_version: tuple[int, int] = (-1, -1)
 
     @classmethod
     def open(cls, path: str | Path) -> RecordStore:
@@ -163,10 +169,12 @@ class RecordStore:
             # crash can lose the last transactions, never corrupt the file.
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-            # 16 MiB of page cache (allocated only as used): a change set of
+            # 64 MiB of page cache (allocated only as used): a change set of
             # 100k records in one transaction otherwise spills index pages to
-            # the WAL and reads them back, which grew its cost superlinearly.
-            db.execute("PRAGMA cache_size = -16384")
+            # the WAL and reads them back, which grew its cost superlinearly;
+            # and a fuzzy search at a million records probes a few hundred
+            # index pages, which 16 MiB kept re-reading from the OS.
+            db.execute("PRAGMA cache_size = -65536")
             # Deleted rows (expunged records, disposed fields) are overwritten
             # with zeros, not left in free space to be read from the file.
             db.execute("PRAGMA secure_delete = ON")
@@ -478,7 +486,7 @@ class RecordStore:
                 self._db.execute("COMMIT")
 
     def _search(self, query: PersonQuery, limit: int) -> list[Candidate]:
-        counts = _NameCounts(self._db)
+        counts = _NameCounts(self._db, self._counts_for_this_snapshot())
         rare = bool(query.dob and query.given_name)
         rare = rare and counts.pair(query.surname, query.given_name) <= RARE_NAME_ROWS
         union, params = candidate_union(query, rare_name=rare)
@@ -523,6 +531,24 @@ class RecordStore:
         best = scored[:limit]
         bodies.update(self._records([rid for _, _, rid, _ in best if rid not in bodies]))
         return [Candidate(bodies[record_id], match) for _, _, record_id, match in best]
+
+    def _counts_for_this_snapshot(self) -> dict[tuple[int, str, str], int]:
+        """The name counts cache, emptied when the store changed since it was filled.
+
+        ``data_version`` moves when another connection commits, ``total_changes``
+        when this one writes. Read inside the search's transaction, before its
+        first read of the data: a commit landing in between leaves counts of
+        the newer data under the older version, which the next search sees as
+        changed and drops, so a count is never older than the search using it.
+        """
+        version = (
+            int(self._db.execute("PRAGMA data_version").fetchone()[0]),
+            self._db.total_changes,
+        )
+        if version != self._counts_version or len(self._counts) > _COUNTS_KEPT:
+            self._counts.clear()
+            self._counts_version = version
+        return self._counts
 
     def candidate_names(
         self, query: PersonQuery
@@ -605,13 +631,22 @@ def _candidate_sql(query: PersonQuery) -> tuple[str, list[str]]:
 _COUNT_CAP = 2_000  # past this a name is common for every rule of fieldgate.matching.evidence
 
 
-class _NameCounts:
-    """:class:`~fieldgate.matching.evidence.NameCounts` of one search: index ranges, each once."""
+_COUNTS_KEPT = 50_000  # names counted between changes of the store, at most
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+
+class _NameCounts:
+    """:class:`~fieldgate.matching.evidence.NameCounts` of a search: index ranges, each once.
+
+    ``seen`` is the store's cache of counts while its data is unchanged
+    (:meth:`RecordStore._counts_for_this_snapshot`); a new dict counts afresh.
+    """
+
+    def __init__(
+        self, db: sqlite3.Connection, seen: dict[tuple[int, str, str], int] | None = None
+    ) -> None:
         self._db = db
         self._sql = name_counts_sql(_COUNT_CAP)
-        self._seen: dict[tuple[int, str, str], int] = {}
+        self._seen: dict[tuple[int, str, str], int] = {} if seen is None else seen
 
     def _count(self, which: int, params: tuple[str, ...]) -> int:
         key = (which, params[0], params[-1])

@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from tests.conftest import DemoFederation
 
@@ -225,6 +227,26 @@ def test_search_takes_sex_and_an_age_range_as_corroboration(demo: DemoFederation
     assert contradicts.returncode == 0, contradicts.stderr
     kcso = _agency(json.loads(contradicts.stdout), "kcso")
     assert all(h["fields"] == {} for h in kcso["hits"])
+
+
+def test_search_takes_a_year_of_birth_as_corroboration(demo: DemoFederation) -> None:
+    name = f"{DEMO_SUBJECT.surname}, {DEMO_SUBJECT.given_name}"
+    born = date.fromisoformat(DEMO_SUBJECT.dob).year
+    common = ["search", "--broker", demo.broker_address, "--name", name, "--dob", DEMO_SUBJECT.dob]
+    agrees = run(*common, "--born", f"{born - 1}-{born + 1}", *DETECTIVE_FLAGS, "--json")
+    assert agrees.returncode == 0, agrees.stderr
+    assert any(h["fields"] for h in _agency(json.loads(agrees.stdout), "kcso")["hits"])
+    contradicts = run(*common, "--born", str(born + 10), *DETECTIVE_FLAGS, "--json")
+    assert contradicts.returncode == 0, contradicts.stderr
+    assert all(h["fields"] == {} for h in _agency(json.loads(contradicts.stdout), "kcso")["hits"])
+
+
+@pytest.mark.parametrize("born", ["1990-1980", "85", "1980-1985-1990", "1850", "abcd"])
+def test_search_refuses_a_bad_year_of_birth_naming_the_option(born: str) -> None:
+    done = run("search", "--name", "DOE, JOHN", "--born", born, *DETECTIVE_FLAGS)
+    assert done.returncode == 2
+    assert "--born" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_search_refuses_a_bad_age_range_naming_the_option() -> None:

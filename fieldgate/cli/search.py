@@ -21,6 +21,7 @@ not be reached; 2 for bad input.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,9 +87,35 @@ class _Query(TypedDict):
     max_hits: int
     sex: str
     age_range: tuple[int, int]
+    birth_years: tuple[int, int]
     deadline_seconds: float
     identity: Identity | None
     warrant_tokens: list[str]
+
+
+def parse_birth_years(text: str) -> tuple[int, int]:
+    """``--born``: ``1984`` (one year) or ``1980-1985`` (a range, earliest first).
+
+    Raises:
+        click.BadParameter: naming ``--born`` and what is wrong.
+    """
+    parts = text.strip().split("-")
+    if len(parts) > 2 or not all(p.strip().isdigit() and len(p.strip()) == 4 for p in parts):
+        raise click.BadParameter(
+            f"{text[:20]!r} is not a year (1984) or a range of years (1980-1985)",
+            param_hint="--born",
+        )
+    low, high = int(parts[0]), int(parts[-1])
+    if low > high:
+        raise click.BadParameter(
+            f"{low} is after {high}; give the earlier year first", param_hint="--born"
+        )
+    if low < 1900 or high > dt.date.today().year:
+        raise click.BadParameter(
+            f"{text[:20]!r} is not a plausible year of birth (1900 to this year)",
+            param_hint="--born",
+        )
+    return low, high
 
 
 def load_warrant(path: Path) -> Warrant:
@@ -170,6 +197,13 @@ def parse_identifier(text: str) -> tuple[str, str]:
     type=click.IntRange(1, 125),
     default=None,
     help="Oldest age the person may be (years): corroboration only.",
+)
+@click.option(
+    "--born",
+    "born",
+    default=None,
+    metavar="YEAR[-YEAR]",
+    help="Year of birth, or a range of years (1980-1985): corroboration only.",
 )
 @click.option(
     "--id",
@@ -290,6 +324,7 @@ def search(
     sex: str | None,
     age_min: int | None,
     age_max: int | None,
+    born: str | None,
     identifiers: tuple[str, ...],
     credential_path: Path | None,
     key_path: Path | None,
@@ -329,6 +364,7 @@ def search(
         surname, given_name = split_full_name(name)
     if age_min is not None and age_max is not None and age_min > age_max:
         raise click.BadParameter(f"{age_min} is above --age-max {age_max}", param_hint="--age-min")
+    birth_years = parse_birth_years(born) if born is not None else (0, 0)
     identity: Identity | None = None
     answers: AnswerCheck | None = None
     if credential_path is not None:
@@ -400,6 +436,7 @@ def search(
         "max_hits": max_hits,
         "sex": (sex or "").upper(),
         "age_range": (age_min or 0, age_max or 0),
+        "birth_years": birth_years,
         "deadline_seconds": deadline,
         "identity": identity,
         "warrant_tokens": [read_token(p, "--warrant-token", WARRANT_TYPE) for p in warrant_tokens],

@@ -135,6 +135,7 @@ def build_request(
     max_hits: int = 0,
     sex: str = "",
     age_range: tuple[int, int] = (0, 0),
+    birth_years: tuple[int, int] = (0, 0),
     deadline_seconds: float = 0.0,
     identity: Identity | None = None,
     warrant_tokens: Sequence[str] = (),
@@ -152,8 +153,9 @@ def build_request(
     content key wrapped to each audience node's key in ``node_keys`` (the trust
     bundle's ``nodes[].enc``). Nothing about the person is sent in the clear.
 
-    ``sex`` and ``age_range`` (minimum, maximum age in years; 0 for not
-    given) corroborate a match; they never make one.
+    ``sex``, ``age_range`` (minimum, maximum age in years; 0 for not
+    given) and ``birth_years`` (earliest, latest year of birth; 0 for an
+    open end) corroborate a match; they never make one.
 
     Raises:
         ValueError: a signed search with no audience, an audience node
@@ -174,6 +176,8 @@ def build_request(
         sex=sex,
         age_min=age_range[0],
         age_max=age_range[1],
+        birth_year_min=birth_years[0],
+        birth_year_max=birth_years[1],
     )
     if identity is None:
         return broker_pb2.SearchRequest(
@@ -371,6 +375,7 @@ class SearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -388,6 +393,8 @@ class SearchClient:
             sex: ``M``, ``F`` or ``X`` as you believe it: corroboration only.
             age_range: (minimum, maximum) age in years, 0 for not given:
                 corroboration only, never a match on its own.
+            birth_years: (earliest, latest) year of birth, 0 for an open end
+                (one year: both the same): corroboration only.
             deadline_seconds: how long to wait for agencies (0: the broker's default).
             identity: the investigator's credential and key; signs the search.
             warrant_tokens: signed warrant attestations to present (with ``identity``).
@@ -410,6 +417,7 @@ class SearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -439,6 +447,7 @@ class SearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -467,6 +476,7 @@ class SearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -560,6 +570,7 @@ class AsyncSearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -576,6 +587,7 @@ class AsyncSearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,
@@ -605,6 +617,7 @@ class AsyncSearchClient:
         max_hits: int = 0,
         sex: str = "",
         age_range: tuple[int, int] = (0, 0),
+        birth_years: tuple[int, int] = (0, 0),
         deadline_seconds: float = 0.0,
         identity: Identity | None = None,
         warrant_tokens: Sequence[str] = (),
@@ -621,6 +634,7 @@ class AsyncSearchClient:
             max_hits=max_hits,
             sex=sex,
             age_range=age_range,
+            birth_years=birth_years,
             deadline_seconds=deadline_seconds,
             identity=identity,
             warrant_tokens=warrant_tokens,

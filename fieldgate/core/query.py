@@ -52,6 +52,9 @@ class PersonQuery:
         born_to: latest date of birth the query's age range allows, if given.
             Corroboration only (:mod:`fieldgate.matching.evidence`): never a
             match on its own.
+        birth_years: (earliest, latest) year of birth the query allows, 0 for
+            an open end; (0, 0) when not given. Corroboration only, beside
+            the age range (both apply when both are given).
     """
 
     surname: str
@@ -62,6 +65,7 @@ class PersonQuery:
     sex: str = ""
     born_from: dt.date | None = None
     born_to: dt.date | None = None
+    birth_years: tuple[int, int] = (0, 0)
 
 
 SEXES = ("M", "F", "X")
@@ -72,7 +76,7 @@ MAX_AGE = 125
 
 
 def corroboration(query: PersonQuery) -> dict[str, str]:
-    """The query's corroboration (sex, birth-date range) as text, only what is given.
+    """The query's corroboration (sex, birth-date range, birth years) as text, only what is given.
 
     Digests add it only when present, so a query without it digests exactly
     as before corroboration existed.
@@ -81,6 +85,8 @@ def corroboration(query: PersonQuery) -> dict[str, str]:
         "sex": query.sex,
         "born_from": query.born_from.isoformat() if query.born_from else "",
         "born_to": query.born_to.isoformat() if query.born_to else "",
+        "birth_year_min": str(query.birth_years[0] or ""),
+        "birth_year_max": str(query.birth_years[1] or ""),
     }
     return {key: value for key, value in given.items() if value}
 
@@ -177,6 +183,7 @@ def validate_query(message: common_pb2.PersonQuery, *, today: dt.date | None = N
             "query.sex", f"{message.sex[:10]!r} is not one of {', '.join(SEXES)} (or empty)"
         )
     born_from, born_to = _birth_range(message.age_min, message.age_max, today or dt.date.today())
+    birth_years = _birth_years(message.birth_year_min, message.birth_year_max, today)
     return PersonQuery(
         surname=surname,
         given_name=given,
@@ -186,6 +193,7 @@ def validate_query(message: common_pb2.PersonQuery, *, today: dt.date | None = N
         sex=sex,
         born_from=born_from,
         born_to=born_to,
+        birth_years=birth_years,
     )
 
 
@@ -204,6 +212,22 @@ def _birth_range(
     # Aged at most age_max: born after the day age_max + 1 years ago.
     earliest = _years_before(today, age_max + 1) + dt.timedelta(days=1) if age_max else None
     return earliest, latest
+
+
+def _birth_years(low: int, high: int, today: dt.date | None) -> tuple[int, int]:
+    """A year-of-birth range (0 = open end), checked to be plausible and in order."""
+    this_year = (today or dt.date.today()).year
+    for value, field in ((low, "query.birth_year_min"), (high, "query.birth_year_max")):
+        if value and not 1900 <= value <= this_year:
+            raise InvalidRequestError(
+                field, f"{value} is not a plausible year of birth (1900 to {this_year})"
+            )
+    if low and high and low > high:
+        raise InvalidRequestError(
+            "query.birth_year_min",
+            f"{low} is after query.birth_year_max ({high}); give min <= max",
+        )
+    return low, high
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:

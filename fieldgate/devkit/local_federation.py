@@ -17,7 +17,7 @@ from fieldgate.broker.limits import LimitsConfig
 from fieldgate.broker.server import RunningBroker, start_broker
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.dev_trust import answer_key_path, enc_key_path
-from fieldgate.node.answer_timing import AnswerTimingConfig
+from fieldgate.node.answer_timing import DEFAULT_FLOOR_SECONDS, AnswerTimingConfig
 from fieldgate.node.audit.store import AuditStore
 from fieldgate.node.audit_budget import AuditBudgetConfig
 from fieldgate.node.config import NodeConfig
@@ -181,8 +181,11 @@ async def start_federation(
         clock: the monotonic clock of the broker's limits (tests inject one).
         answer_floor_seconds: when every node answer leaves after receipt
             (``[node.timing]``); None keeps the node default.
-        max_load_factor: with ``answer_floor_seconds``, how far the floor may
-            scale with the machine's load (``[node.timing] max_load_factor``).
+        max_load_factor: how far the floor may scale with the machine's load
+            (``[node.timing] max_load_factor``). 1 (fixed) here, unlike a
+            production node's default of 8: the suite runs thousands of
+            searches on a shared, loaded machine, and only the timing tests
+            and bench ask for the production behaviour.
         node_limits: every node's own limits (``[node.limits]``); None keeps the
             defaults, or turns them off too when ``limits`` is given disabled
             (a test or benchmark that repeats searches on purpose).
@@ -209,10 +212,8 @@ async def start_federation(
             config = node_config(spec, workdir, trust, pki)
             if ops:
                 config = replace(config, metrics=node_metrics, maintenance=maintenance)
-            if answer_floor_seconds is not None:
-                config = replace(
-                    config, timing=AnswerTimingConfig(answer_floor_seconds, max_load_factor)
-                )
+            floor = DEFAULT_FLOOR_SECONDS if answer_floor_seconds is None else answer_floor_seconds
+            config = replace(config, timing=AnswerTimingConfig(floor, max_load_factor))
             if node_limits is None and limits is not None and not limits.enabled:
                 node_limits = NodeLimitsConfig(enabled=False)
             if node_limits is not None:

@@ -22,11 +22,11 @@ counted by ``RecordStore``) and:
   transposed) with a surname or a given name so rare that fewer than
   :data:`POSSIBLE_MAX_NAMESAKES` people are expected to share both
   (``surname:rare``, ``given:rare``: the other part of the name was replaced);
-- applies the query's **corroboration** (``sex`` and a birth-date range, from an
-  age range): agreeing adds a code and halves the chance of a coincidence;
-  disagreeing lowers the tier by one (strong to possible, possible to none).
-  Corroboration is evidence only: it never makes a match strong or possible
-  on its own.
+- applies the query's **corroboration** (``sex``, a birth-date range from an
+  age range, and a range of years of birth): agreeing adds a code and halves
+  the chance of a coincidence; disagreeing lowers the tier by one (strong to
+  possible, possible to none). Corroboration is evidence only: it never makes
+  a match strong or possible on its own.
 
 Pure: the counts come in as arguments. Evidence codes never carry a record's
 values, only which evidence agreed.
@@ -131,7 +131,8 @@ def weigh(
     tier, codes = match.tier, list(match.evidence)
     sex = _sex_code(query.sex, held_sex)
     age = _age_code(query, held_dob)
-    against = sex == "sex:differs" or age == "age:out"
+    born = _born_code(query, held_dob)
+    against = sex == "sex:differs" or age == "age:out" or born == "born:out"
     dob = parts.dob
     if tier == "strong" and dob is not None and query.dob is not None:
         rows = _strong_rows(counts, query, parts)
@@ -146,7 +147,7 @@ def weigh(
         if promoted:
             tier = "possible"
             codes.append(promoted)
-    codes += [code for code in (sex, age) if code]
+    codes += [code for code in (sex, age, born) if code]
     if against:
         tier = _DEMOTE[tier]
     return dataclasses.replace(match, tier=tier, evidence=tuple(codes))
@@ -228,3 +229,12 @@ def _age_code(query: PersonQuery, held_dob: dt.date | None) -> str:
     if query.born_to is not None and held_dob > query.born_to:
         return "age:out"
     return "age:in"
+
+
+def _born_code(query: PersonQuery, held_dob: dt.date | None) -> str:
+    low, high = query.birth_years
+    if held_dob is None or not (low or high):
+        return ""
+    if (low and held_dob.year < low) or (high and held_dob.year > high):
+        return "born:out"
+    return "born:in"

@@ -468,6 +468,7 @@ def _swap(name: CandidateName) -> CandidateName:
     return CandidateName(name.given_name, name.surname, name.alias)
 
 
+@functools.lru_cache(maxsize=65536)
 def _name_value(surname: str, given: str, name: CandidateName) -> float:
     """The weighted name evidence of :func:`_name_credit`, as a number only (no reasons)."""
     total = SURNAME_WEIGHT * _surname_value(surname, name.surname)
@@ -476,6 +477,10 @@ def _name_value(surname: str, given: str, name: CandidateName) -> float:
     return total
 
 
+# Memoised: a search scores every reading of every candidate's names against
+# each reading of the query's, and at a million records the same few thousand
+# names come back search after search (most of a fuzzy search's CPU was here).
+@functools.lru_cache(maxsize=65536)
 def _surname_value(wanted: str, held: str) -> float:
     """The credit of :func:`_surname_credit`, without its reasons."""
     wanted_joined, held_joined = wanted.replace(" ", ""), held.replace(" ", "")
@@ -498,6 +503,7 @@ def _surname_value(wanted: str, held: str) -> float:
     return max(credit, _jw_credit(JaroWinkler.similarity(wanted_joined, held_joined)))
 
 
+@functools.lru_cache(maxsize=65536)
 def _given_value(wanted: str, held: str) -> float:
     """The credit of :func:`_given_credit`, without its reason."""
     wanted_words, held_words = wanted.split(), held.split()

@@ -176,7 +176,8 @@ def digest(token: str) -> str:
 def query_payload(query: common_pb2.PersonQuery) -> dict[str, Any]:
     """The query exactly as signed: every field, identifiers in order.
 
-    The corroboration fields (``sex``, ``age_min``, ``age_max``) are signed
+    The corroboration fields (``sex``, ``age_min``, ``age_max``,
+    ``birth_year_min``, ``birth_year_max``) are signed
     too, present only when given, so a query without them signs as before.
     """
     payload: dict[str, Any] = {
@@ -186,7 +187,13 @@ def query_payload(query: common_pb2.PersonQuery) -> dict[str, Any]:
         "identifiers": [[i.kind, i.value] for i in query.identifiers],
         "max_hits": query.max_hits,
     }
-    extra = {"sex": query.sex, "age_min": query.age_min, "age_max": query.age_max}
+    extra = {
+        "sex": query.sex,
+        "age_min": query.age_min,
+        "age_max": query.age_max,
+        "birth_year_min": query.birth_year_min,
+        "birth_year_max": query.birth_year_max,
+    }
     payload.update({key: value for key, value in extra.items() if value})
     return payload
 
@@ -208,7 +215,9 @@ def query_from_payload(payload: object) -> common_pb2.PersonQuery:
     text = {k: payload.get(k, "") for k in ("surname", "given_name", "dob")}
     max_hits = payload.get("max_hits", 0)
     sex = payload.get("sex", "")
-    ages = [payload.get("age_min", 0), payload.get("age_max", 0)]
+    ages = [
+        payload.get(key, 0) for key in ("age_min", "age_max", "birth_year_min", "birth_year_max")
+    ]
     if not all(isinstance(v, str) for v in (*text.values(), sex)) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in (max_hits, *ages)
     ):
@@ -223,4 +232,6 @@ def query_from_payload(payload: object) -> common_pb2.PersonQuery:
         # Out of range is refused by query validation, naming the field.
         age_min=max(0, min(int(ages[0]), 2**31)),
         age_max=max(0, min(int(ages[1]), 2**31)),
+        birth_year_min=max(0, min(int(ages[2]), 2**31)),
+        birth_year_max=max(0, min(int(ages[3]), 2**31)),
     )

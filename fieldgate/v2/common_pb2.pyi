@@ -187,6 +187,8 @@ class PersonQuery(_message.Message):
     SEX_FIELD_NUMBER: _builtins.int
     AGE_MIN_FIELD_NUMBER: _builtins.int
     AGE_MAX_FIELD_NUMBER: _builtins.int
+    BIRTH_YEAR_MIN_FIELD_NUMBER: _builtins.int
+    BIRTH_YEAR_MAX_FIELD_NUMBER: _builtins.int
     surname: _builtins.str
     """Surname as the requester knows it; matched phonetically and by similarity."""
     given_name: _builtins.str
@@ -203,6 +205,12 @@ class PersonQuery(_message.Message):
     """Youngest age the person may be, in whole years (0: not given); corroboration only."""
     age_max: _builtins.int
     """Oldest age the person may be, in whole years (0: not given); corroboration only."""
+    birth_year_min: _builtins.int
+    """Earliest year of birth the person may have (0: not given); corroboration only.
+    One year is birth_year_min = birth_year_max.
+    """
+    birth_year_max: _builtins.int
+    """Latest year of birth the person may have (0: not given); corroboration only."""
     @_builtins.property
     def identifiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Identifier]:
         """Exact identifiers; any one matching is a hit."""
@@ -218,10 +226,12 @@ class PersonQuery(_message.Message):
         sex: _builtins.str = ...,
         age_min: _builtins.int = ...,
         age_max: _builtins.int = ...,
+        birth_year_min: _builtins.int = ...,
+        birth_year_max: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_max", b"age_max", "age_min", b"age_min", "dob", b"dob", "given_name", b"given_name", "identifiers", b"identifiers", "max_hits", b"max_hits", "sex", b"sex", "surname", b"surname"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_max", b"age_max", "age_min", b"age_min", "birth_year_max", b"birth_year_max", "birth_year_min", b"birth_year_min", "dob", b"dob", "given_name", b"given_name", "identifiers", b"identifiers", "max_hits", b"max_hits", "sex", b"sex", "surname", b"surname"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -68,6 +68,28 @@ def test_a_query_without_corroboration_digests_as_before_and_with_it_differently
     assert len({before, query_digest(with_sex), query_digest(with_age)}) == 3
 
 
+def test_years_of_birth_are_checked_digested_and_signed() -> None:
+    one = validate_query(wire(birth_year_min=1984, birth_year_max=1984), today=TODAY)
+    assert one.birth_years == (1984, 1984)
+    assert validate_query(wire(birth_year_min=1980), today=TODAY).birth_years == (1980, 0)
+    plain = validate_query(wire(), today=TODAY)
+    assert plain.birth_years == (0, 0)
+    assert query_digest(one) != query_digest(plain)
+    for extra, field in (
+        ({"birth_year_min": 1990, "birth_year_max": 1980}, "query.birth_year_min"),
+        ({"birth_year_min": 1899}, "query.birth_year_min"),
+        ({"birth_year_max": TODAY.year + 1}, "query.birth_year_max"),
+    ):
+        with pytest.raises(InvalidRequestError) as raised:
+            validate_query(wire(**extra), today=TODAY)
+        assert raised.value.field == field, extra
+    signed = query_payload(wire(birth_year_min=1980, birth_year_max=1985))
+    assert (signed["birth_year_min"], signed["birth_year_max"]) == (1980, 1985)
+    assert query_from_payload(signed) == wire(birth_year_min=1980, birth_year_max=1985)
+    with pytest.raises(ValueError, match="wrong types"):
+        query_from_payload({**signed, "birth_year_min": "1980"})
+
+
 def test_the_signed_query_carries_corroboration_only_when_given() -> None:
     assert set(query_payload(wire())) == {
         "surname",

@@ -165,6 +165,30 @@ def test_an_age_range_corroborates_and_contradicts(node: tuple[str, Path]) -> No
     assert "age:out" in audited(audit, "age-out")["QUIXANO"]["evidence"]
 
 
+def test_years_of_birth_corroborate_and_contradicts(node: tuple[str, Path]) -> None:
+    address, audit = node
+    one_year = ask(
+        address,
+        "born-in",
+        surname="QUIXANO",
+        given_name="ALONSO",
+        dob=RARE_DOB,
+        birth_year_min=1970,
+        birth_year_max=1970,
+    )
+    assert one_year["QUIXANO"].fields
+    assert "born:in" in audited(audit, "born-in")["QUIXANO"]["evidence"]
+    later = ask(
+        address, "born-out", surname="QUIXANO", given_name="ALONSO", dob=RARE_DOB,
+        birth_year_min=1975,
+    )  # fmt: skip
+    assert list(later["QUIXANO"].fields) == []  # strong lowered to a pointer
+    assert "born:out" in audited(audit, "born-out")["QUIXANO"]["evidence"]
+    # Years alone, without a date or a given name, never make a match.
+    assert ask(address, "born-only", surname="QUIXANO", given_name="PEDRO", birth_year_min=1970,
+               birth_year_max=1970) == {}  # fmt: skip
+
+
 def test_corroboration_alone_never_makes_a_match(node: tuple[str, Path]) -> None:
     address, _ = node
     # The right sex and age but another given name and no date: nothing to find.
@@ -189,6 +213,8 @@ def test_bad_corroboration_is_refused_naming_the_field(node: tuple[str, Path]) -
         ({"sex": "male"}, "query.sex"),
         ({"age_min": 40, "age_max": 30}, "query.age_min"),
         ({"age_max": 400}, "query.age_max"),
+        ({"birth_year_min": 1990, "birth_year_max": 1980}, "query.birth_year_min"),
+        ({"birth_year_max": 1850}, "query.birth_year_max"),
     ):
         with pytest.raises(grpc.RpcError) as raised:
             ask(address, "bad", surname="QUIXANO", given_name="ALONSO", **query)

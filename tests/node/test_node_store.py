@@ -506,3 +506,36 @@ def test_indexed_search_finds_what_a_full_scan_ranks_above_the_threshold(
         r.record_id for r in records if r.record_id in full_scan and _reachable(wanted, r, counts)
     }
     assert reached <= found.keys()
+
+
+def _quixano_tier(found: list[Candidate]) -> tuple[str, tuple[str, ...]]:
+    match = next(c.match for c in found if c.record.record_id == "Q-0")
+    return match.tier, match.evidence
+
+
+def _namesakes(start: int) -> list[Record]:
+    return [
+        record(
+            f"Q-{i}", surname="Quixano", given_name="Alonso", dob=f"19{40 + i % 50}-02-0{1 + i % 9}"
+        )
+        for i in range(start, start + 100)
+    ]
+
+
+@pytest.mark.parametrize("writer", ["this connection", "another connection"])
+def test_name_counts_kept_between_searches_follow_every_change(tmp_path: Path, writer: str) -> None:
+    """Counts are cached across searches; a change to the store, by this connection or
+    another, must be seen at once: a stale "rare" would release a namesake's fields."""
+    path = tmp_path / "node.sqlite"
+    wanted = query("Quixano", "Alonso", "1970-05-06")
+    with RecordStore.open(path) as store:
+        store.insert_many([record("Q-0", surname="Quixano", given_name="Alonso", dob="1970-05-06")])
+        tier, evidence = _quixano_tier(store.search(wanted, 25))
+        assert (tier, "name:rare" in evidence) == ("strong", True)
+        if writer == "this connection":
+            store.insert_many(_namesakes(1))
+        else:
+            with RecordStore.open(path) as other:
+                other.insert_many(_namesakes(1))
+        tier, evidence = _quixano_tier(store.search(wanted, 25))
+        assert (tier, "name:common" in evidence) == ("possible", True)

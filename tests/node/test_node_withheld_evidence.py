@@ -163,6 +163,34 @@ def test_pointers_rest_on_names_and_say_nothing_of_the_date(
     assert ids == [h.record_id for h in ask(federation, node, DETECTIVE, **miguel("1958-03-07"))]
 
 
+@pytest.mark.parametrize("node", ["spd", "names"])
+def test_years_of_birth_and_ages_withheld_decide_nothing(
+    federation: LocalFederation, node: str
+) -> None:
+    """A sweep over years of birth (or age ranges) must not read a withheld date.
+
+    ``born:out`` / ``age:out`` lower a tier: weighed against a withheld date,
+    the pointers would thin out exactly where the held dates are not.
+    """
+    name = {"surname": "HERNANDEZ", "given_name": "MIGUEL"}
+
+    def years(low: int, high: int) -> list[bytes]:
+        return answer_bytes(
+            ask(federation, node, DETECTIVE, **name, birth_year_min=low, birth_year_max=high)  # type: ignore[arg-type]
+        )
+
+    first = years(1940, 1940)
+    # The name-alike namesakes all come back as pointers, whatever the years.
+    assert len(first) == 6, "the held person must be answered with pointers"
+    changed = [year for year in range(1941, 2011) if years(year, year) != first]
+    assert changed == [], f"the answer changed with the queried year of birth: {changed}"
+    assert years(1980, 1990) == first
+    this_year = dt.date.today().year
+    for age in (20, 40, 68):
+        aged = ask(federation, node, DETECTIVE, **name, age_min=age, age_max=age)  # type: ignore[arg-type]
+        assert answer_bytes(aged) == first, this_year - age
+
+
 def test_an_identifier_withheld_decides_nothing(federation: LocalFederation) -> None:
     plain = answer_bytes(ask(federation, "spd", DETECTIVE, **miguel("1986-03-07")))
     for state_id in ("WA1234567", "WA7654321"):
