@@ -9,7 +9,9 @@ helpers write an investigator's files and run one search with the Node.js client
 
 from __future__ import annotations
 
+import base64
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,15 @@ from fieldgate.devkit.local_federation import (
 from fieldgate.devkit.synthetic import (
     DEMO_AGENCIES,
     DEMO_SUBJECT,
+    Agency,
     generate_agency_records,
     write_jsonl,
 )
 from fieldgate.policy.shipped import shipped_contract
 from fieldgate.trust.keys import save_private_key
+from fieldgate.trust.reach import Reach
 from fieldgate.trust.tokens import Identity
-from fieldgate.v2 import broker_pb2
+from fieldgate.v2 import broker_pb2, common_pb2
 from tests.helpers.federation import LoopThread
 from tests.helpers.hostile_broker import HostileBroker
 from tests.helpers.nodejs import run_json
@@ -72,12 +76,21 @@ class Interop:
         ]  # fmt: skip
 
 
-def start_interop(loop: LoopThread, workdir: Path) -> Interop:
-    """Start the federation in ``workdir``; stop it with :func:`stop_interop`."""
+def start_interop(
+    loop: LoopThread,
+    workdir: Path,
+    agencies: Sequence[Agency] = DEMO_AGENCIES,
+    directory_only: Sequence[str] = (),
+) -> Interop:
+    """Start the federation of ``agencies`` in ``workdir``; stop it with :func:`stop_interop`.
+
+    ``directory_only`` node ids join the signed directory after them (a later
+    ``since``) with keys but no running node and no broker route.
+    """
     kit = DevTrust(workdir / "trust")
     kit.add_issuer("bellevue-pd", "local_law_enforcement")
     specs = []
-    for agency in DEMO_AGENCIES:
+    for agency in agencies:
         path = workdir / f"{agency.node_id}.jsonl"
         write_jsonl(generate_agency_records(agency, count=100, seed=21), path)
         contract = shipped_contract(CONTRACT_OF[agency.node_id])
@@ -85,8 +98,10 @@ def start_interop(loop: LoopThread, workdir: Path) -> Interop:
         import_records(spec, workdir)
         specs.append(spec)
         kit.add_node(agency.node_id)
+    for node_id in directory_only:
+        kit.add_node(node_id)
     kit.write()
-    pki = DevPKI.create(workdir / "pki", ["broker", *NODE_IDS, "investigator"])
+    pki = DevPKI.create(workdir / "pki", ["broker", *(s.node_id for s in specs), "investigator"])
     # Limits off: the same person is searched for on purpose, again and again.
     federation = loop.run(
         start_federation(
@@ -106,7 +121,7 @@ def stop_interop(loop: LoopThread, interop: Interop) -> None:
     loop.run(interop.federation.stop())
 
 
-def detective(interop: Interop, reach: list[str] | None = None) -> Identity:
+def detective(interop: Interop, reach: Sequence[str] | Reach | None = None) -> Identity:
     """A fresh Bellevue PD detective (credential with an ``enc`` key; ``reach`` if given)."""
     return interop.kit.identity("bellevue-pd", "det-4711", [PURPOSE], reach=reach)
 
@@ -145,3 +160,22 @@ def closed_address() -> str:
     address = f"127.0.0.1:{closed.getsockname()[1]}"
     closed.close()
     return address
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def signed_search(printed: dict[str, Any]) -> common_pb2.SignedSearch:
+    """The ``SignedSearch`` that ``tools/seal-search.mjs`` printed (bytes as base64url)."""
+    return common_pb2.SignedSearch(
+        credential=printed["credential"],
+        proof=printed["proof"],
+        body=_b64(printed["body"]),
+        keys=[
+            common_pb2.QueryKey(
+                node_id=k["node_id"], enc=_b64(k["enc"]), wrapped=_b64(k["wrapped"])
+            )
+            for k in printed["keys"]
+        ],
+    )

@@ -5,6 +5,7 @@
 import grpc from "@grpc/grpc-js";
 
 import { AnswerVerificationError, NOT_ANSWERING, openAnswer } from "./answers.mjs";
+import { AudienceError, contains, parseAudience, parseUnreached } from "./audience.mjs";
 import {
   UsageError,
   loadAuthorityKey,
@@ -67,10 +68,14 @@ function readCredential(path) {
  * within the credential's `reach` when it has one, that the broker routes to
  * (its ListNodes: a broker can only narrow a search that way, which it could
  * anyway by not forwarding). An explicit `requested` audience is sent as it is.
+ * @param {Map<string, {enc: Buffer | null, since: number}>} nodes the signed directory
+ * @param {{reach?: object, unreached: Map<string, string>}} limits the credential's
+ *   parsed `reach` (undefined: no constraint) and why the issuer left nodes out
  */
-export function chooseAudience(nodes, reach, requested, routed) {
+export function chooseAudience(nodes, limits, requested, routed) {
   const notAsked = [];
-  const reachable = (id) => reach === undefined || reach.includes(id);
+  const { reach, unreached } = limits;
+  const reachable = (id) => reach === undefined || contains(reach, id, nodes.get(id)?.since);
   if (requested) {
     for (const id of requested) {
       if (!nodes.has(id))
@@ -81,15 +86,18 @@ export function chooseAudience(nodes, reach, requested, routed) {
     if (outside.length) {
       throw new UsageError(`--audience: outside the credential's reach: ${outside.join(", ")}`);
     }
+    const wanted = new Set(requested);
     for (const id of nodes.keys()) {
-      if (!requested.includes(id)) notAsked.push({ node_id: id, reason: "not_in_audience" });
+      if (!wanted.has(id)) notAsked.push({ node_id: id, reason: "not_in_audience" });
     }
     return { audience: [...requested], notAsked };
   }
   const audience = [];
   for (const [id, keys] of nodes) {
-    if (!reachable(id)) notAsked.push({ node_id: id, reason: "outside_reach" });
-    else if (!routed.has(id)) notAsked.push({ node_id: id, reason: "not_routed_by_broker" });
+    if (!reachable(id)) {
+      const why = unreached.get(id);
+      notAsked.push({ node_id: id, reason: "outside_reach", ...(why ? { why } : {}) });
+    } else if (!routed.has(id)) notAsked.push({ node_id: id, reason: "not_routed_by_broker" });
     else if (!keys.enc) notAsked.push({ node_id: id, reason: "no_encryption_key" });
     else audience.push(id);
   }
@@ -115,12 +123,15 @@ export async function loadSetup(opts) {
   if (claims.enc.x !== encJwk.x || claims.enc.crv !== "X25519") {
     throw new UsageError(`--enc-key ${opts.encKey}: not the key the credential names (enc)`);
   }
-  let reach;
-  if (claims.reach !== undefined) {
-    if (!Array.isArray(claims.reach) || !claims.reach.every((r) => typeof r === "string")) {
-      throw new UsageError(`--credential ${opts.credential}: reach is not a list of node ids`);
-    }
-    reach = claims.reach;
+  let limits;
+  try {
+    limits = {
+      reach: claims.reach === undefined ? undefined : parseAudience(claims.reach, "reach"),
+      unreached: parseUnreached(claims.unreached),
+    };
+  } catch (error) {
+    if (!(error instanceof AudienceError)) throw error;
+    throw new UsageError(`--credential ${opts.credential}: ${error.message}`);
   }
   const warrants = (opts.warrantTokens ?? []).map((p) => readText(p, "--warrant-token").trim());
   // A node refuses more, or longer, warrants — silently, as for an absent person
@@ -144,7 +155,7 @@ export async function loadSetup(opts) {
     claims,
     signingKey,
     encKey: await privateKey(encJwk),
-    reach,
+    limits,
     warrants,
     tls,
   };
@@ -194,7 +205,7 @@ async function search(opts, setup, client) {
   }
   const { audience, notAsked } = chooseAudience(
     setup.trust.nodes,
-    setup.reach,
+    setup.limits,
     opts.audience,
     routed,
   );
@@ -209,6 +220,7 @@ async function search(opts, setup, client) {
       caseNumber: opts.caseNumber,
       audience,
       nodeEnc,
+      directory: setup.trust,
       warrants: setup.warrants,
     });
   } catch (error) {
@@ -226,8 +238,9 @@ async function search(opts, setup, client) {
   const hitType = loadTypes().lookupType("fieldgate.v2.Hit");
   const seen = new Map();
   const unexpected = [];
+  const asked = new Set(audience);
   for (const result of response.results) {
-    if (!audience.includes(result.node_id)) unexpected.push(result.node_id);
+    if (!asked.has(result.node_id)) unexpected.push(result.node_id);
     else if (seen.has(result.node_id)) seen.set(result.node_id, { duplicate: true });
     else seen.set(result.node_id, result);
   }
@@ -305,6 +318,8 @@ async function search(opts, setup, client) {
     schema: SCHEMA,
     request_id: response.request_id,
     audience,
+    // How the proof wrote it: "list", or "compact" ({"dir", "except"}) when shorter.
+    audience_form: Array.isArray(built.aud) ? "list" : "compact",
     not_asked: notAsked,
     unexpected,
     agencies,

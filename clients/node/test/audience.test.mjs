@@ -1,0 +1,167 @@
+// Audiences and reaches in both forms (lib/audience.mjs), and the sealed body
+// with one wrapped key per node (lib/sealing.mjs) — this implementation's own
+// round trips; the vectors (vectors.test.mjs) fix the bytes against Python's.
+
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { test } from "node:test";
+
+import {
+  AudienceError,
+  contains,
+  encodeAudience,
+  parseAudience,
+  parseUnreached,
+} from "../lib/audience.mjs";
+import { pyDumps } from "../lib/pyjson.mjs";
+import {
+  SealingError,
+  contentKey,
+  openBody,
+  privateKey,
+  publicKey,
+  sealBody,
+  unwrapKey,
+  wrapKey,
+} from "../lib/sealing.mjs";
+
+// A directory at serial 9: a..c joined at 1, d before serials (0), e at 5, late at 9.
+const directory = {
+  nodes: new Map([
+    ["a", { since: 1 }],
+    ["b", { since: 1 }],
+    ["c", { since: 1 }],
+    ["d", { since: 0 }],
+    ["e", { since: 5 }],
+    ["late", { since: 9 }],
+  ]),
+};
+const since = (id) => directory.nodes.get(id)?.since;
+
+test("a list names exactly its ids; a compact form every node up to dir except some", () => {
+  const list = parseAudience(["a", "zz"], "aud");
+  assert.deepEqual(
+    ["a", "b", "zz"].map((id) => contains(list, id, since(id))),
+    [true, false, true],
+  );
+  const compact = parseAudience({ dir: 5, except: ["b"] }, "aud");
+  const named = [...directory.nodes.keys(), "stranger"].filter((id) =>
+    contains(compact, id, since(id)),
+  );
+  // `late` joined after serial 5; `stranger` is in no directory: never named (fail closed).
+  assert.deepEqual(named, ["a", "c", "d", "e"]);
+});
+
+test("malformed audiences and reaches are refused, naming what is wrong", () => {
+  const refused = [
+    [[], "names no node"],
+    [["a", "a"], "distinct"],
+    [["a", 3], "distinct"],
+    [{ dir: -1, except: [] }, "serial"],
+    [{ dir: 2.5, except: [] }, "serial"],
+    [{ dir: 3 }, "neither"],
+    [{ dir: 3, except: ["a"], extra: 1 }, "neither"],
+    [{ dir: 3, except: "a" }, "except"],
+    ["a", "neither"],
+    [null, "neither"],
+  ];
+  for (const [value, why] of refused) {
+    assert.throws(
+      () => parseAudience(value, "reach"),
+      (error) => error instanceof AudienceError && error.message.includes(why),
+      JSON.stringify(value),
+    );
+  }
+});
+
+test("the client writes whichever form is shorter, and both name the same nodes", () => {
+  // Two of six: the list is shorter.
+  assert.deepEqual(encodeAudience(["a", "b"], directory), ["a", "b"]);
+  // Five of six with longer ids: the compact form is shorter. Its dir is the newest
+  // member's since (5), so `late` (joined at 9) is not named and needs no except.
+  const longer = {
+    nodes: new Map([...directory.nodes].map(([id, n]) => [id === "late" ? id : `agency-${id}`, n])),
+  };
+  const five = ["agency-a", "agency-b", "agency-c", "agency-d", "agency-e"];
+  const compact = encodeAudience(five, longer);
+  assert.deepEqual(compact, { dir: 5, except: [] });
+  assert.ok(pyDumps(compact).length < pyDumps(five).length);
+  const named = (claim, dir) => {
+    const parsed = parseAudience(claim, "aud");
+    return [...dir.nodes].filter(([id, n]) => contains(parsed, id, n.since)).map(([id]) => id);
+  };
+  assert.deepEqual(named(compact, longer), five);
+  // Four of them: the one left out goes to except.
+  const four = five.filter((id) => id !== "agency-b");
+  assert.deepEqual(encodeAudience(four, longer), { dir: 5, except: ["agency-b"] });
+  assert.deepEqual(named(encodeAudience(four, longer), longer), four);
+  // The same five with the short ids: the list is shorter.
+  assert.deepEqual(encodeAudience(["a", "b", "c", "d", "e"], directory), ["a", "b", "c", "d", "e"]);
+  // An id the directory does not list: the list only.
+  const withStranger = [...five, "stranger"];
+  assert.deepEqual(encodeAudience(withStranger, longer), withStranger);
+  // A tie keeps the list: ["kcso","spd","pcso"] and {"dir":1,"except":[]} are both 21 bytes.
+  const three = ["kcso", "spd", "pcso"];
+  const small = { nodes: new Map(three.map((id) => [id, { since: 1 }])) };
+  assert.equal(pyDumps(three).length, pyDumps({ dir: 1, except: [] }).length);
+  assert.deepEqual(encodeAudience(three, small), three);
+});
+
+test("grouped unreached reads as node id → reason; other shapes are refused", () => {
+  const why = parseUnreached({ "civil immigration agency": ["ice-ero", "ice-hsi"], other: ["x"] });
+  assert.equal(why.get("ice-hsi"), "civil immigration agency");
+  assert.equal(why.get("x"), "other");
+  assert.equal(parseUnreached(undefined).size, 0);
+  for (const bad of [["ice-ero"], { "ice-ero": "civil" }, { r: [1] }, null]) {
+    assert.throws(() => parseUnreached(bad), AudienceError, JSON.stringify(bad));
+  }
+});
+
+async function nodeKeys() {
+  const pair = crypto.generateKeyPairSync("x25519");
+  const raw = Buffer.from(pair.publicKey.export({ format: "jwk" }).x, "base64url");
+  return {
+    pub: await publicKey(raw),
+    priv: await privateKey(pair.privateKey.export({ format: "jwk" })),
+  };
+}
+
+test("one body, a key per node: each node unwraps its key, no other node's", async () => {
+  const nonce = "0123456789abcdef0123456789abcdef";
+  const key = contentKey();
+  const plaintext = Buffer.from('{"v":2,"query":{"surname":"HERNÁNDEZ"}}', "utf8");
+  const body = sealBody(key, plaintext, nonce);
+  assert.equal(body.length, 4096 + 16);
+  assert.deepEqual(openBody(key, body, nonce), plaintext);
+  const kcso = await nodeKeys();
+  const spd = await nodeKeys();
+  const wrapped = await wrapKey(kcso.pub, key, "kcso", nonce);
+  assert.equal(wrapped.enc.length, 32);
+  assert.equal(wrapped.wrapped.length, 48);
+  assert.deepEqual(await unwrapKey(kcso.priv, wrapped.enc, wrapped.wrapped, "kcso", nonce), key);
+  const unsealable = (error) => error instanceof SealingError && error.reason === "unsealable";
+  // Another node's key, another node's info, another search's nonce: nothing opens.
+  await assert.rejects(
+    unwrapKey(spd.priv, wrapped.enc, wrapped.wrapped, "kcso", nonce),
+    unsealable,
+  );
+  await assert.rejects(
+    unwrapKey(kcso.priv, wrapped.enc, wrapped.wrapped, "spd", nonce),
+    unsealable,
+  );
+  const other = "f".repeat(32);
+  await assert.rejects(
+    unwrapKey(kcso.priv, wrapped.enc, wrapped.wrapped, "kcso", other),
+    unsealable,
+  );
+  // The body is bound to its search and its key; one flipped byte and it does not open.
+  assert.throws(() => openBody(key, body, other), unsealable);
+  assert.throws(() => openBody(contentKey(), body, nonce), unsealable);
+  const flipped = Buffer.from(body);
+  flipped[7] ^= 1;
+  assert.throws(() => openBody(key, flipped, nonce), unsealable);
+  assert.throws(
+    () => openBody(key, body.subarray(1), nonce),
+    (error) => error.reason === "malformed",
+  );
+});
