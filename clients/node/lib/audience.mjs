@@ -83,6 +83,32 @@ export function encodeAudience(ids, directory) {
 }
 
 /**
+ * The nodes `audience` names that `reach` does not, evaluated over `directory`
+ * (as the broker checks a proof; a list-form id the directory does not know is
+ * checked by id), sorted.
+ * @param {{serial: number, nodes: Map<string, {since: number}>}} directory
+ * @throws {AudienceError} a compact form names a serial newer than the directory:
+ *   which nodes it names cannot be known here (fail closed)
+ */
+export function beyond(audience, reach, directory) {
+  for (const [claim, what] of [
+    [audience, "audience"],
+    [reach, "reach"],
+  ]) {
+    if (claim.dir !== undefined && claim.dir > directory.serial) {
+      throw new AudienceError(
+        `the ${what} names directory serial ${claim.dir}, newer than this trust bundle's ` +
+          `(${directory.serial})`,
+      );
+    }
+  }
+  const since = (id) => directory.nodes.get(id)?.since;
+  const named = [...directory.nodes.keys()].filter((id) => contains(audience, id, since(id)));
+  if (audience.ids) named.push(...[...audience.ids].filter((id) => !directory.nodes.has(id)));
+  return named.filter((id) => !contains(reach, id, since(id))).sort();
+}
+
+/**
  * A credential's grouped `unreached` claim ({"<reason>": [node ids]}) as node id → reason.
  * @throws {AudienceError}
  */

@@ -2,16 +2,17 @@
 //
 // HPKE RFC 9180 mode_base, single-shot, suite DHKEM(X25519, HKDF-SHA256) /
 // HKDF-SHA256 / ChaCha20-Poly1305 (0x0020 / 0x0001 / 0x0003), through the
-// @hpke/core, @hpke/dhkem-x25519 and @hpke/chacha20poly1305 packages; a query's
+// @hpke/core (its KEM on the runtime's WebCrypto X25519, about 3-4x less CPU
+// per seal than @hpke/dhkem-x25519's pure JavaScript) and @hpke/chacha20poly1305
+// packages; a query's
 // body is sealed once with ChaCha20-Poly1305 (RFC 8439) from node:crypto
 // (OpenSSL) under a fresh content key, which HPKE wraps for each node. No
 // cryptography is written here: this module fixes the parameters and the padding.
 
 import crypto from "node:crypto";
 
-import { CipherSuite, HkdfSha256 } from "@hpke/core";
 import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
-import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
+import { CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 
 export const SUITE = new CipherSuite({
   kem: new DhkemX25519HkdfSha256(),

@@ -13,6 +13,8 @@ import { contentKey, publicKey, sealBody, wrapKey } from "./sealing.mjs";
 
 export const PROTOCOL_VERSION = 2;
 export const SALT_BYTES = 32;
+/** Content keys wrapped at once (see signSearch). */
+const WRAP_BATCH = 32;
 
 /** The proof's `sealed` claim: b64url SHA-256 of the exact plaintext bytes. */
 export const commitment = (plaintext) =>
@@ -44,7 +46,8 @@ export function queryPlaintext(query, warrants, nonce, salt) {
  * @param {object} args {credential, signingKey, query, purpose, caseNumber, audience (node ids),
  *   nodeEnc (Map node id → raw X25519 public key), directory ({serial, nodes: Map id →
  *   {since}}: the proof's `aud` is written compact when that is shorter; without it, a
- *   list), warrants, nowMs, nonce, salt, key (the content key; fresh when not given)}
+ *   list), warrants, nowMs, nonce, salt, key (the content key; fresh when not given),
+ *   aud (the proof's claim as given, for test vectors; `audience` then says whose keys)}
  * @returns {Promise<{signed: object, proof: string, nonce: string, plaintext: Buffer,
  *   aud: string[] | {dir: number, except: string[]}}>}
  *   `signed` is a fieldgate.v2.SignedSearch as grpc-js takes it.
@@ -63,7 +66,8 @@ export async function signSearch(args) {
   const salt = args.salt ?? crypto.randomBytes(SALT_BYTES);
   const plaintext = queryPlaintext(query, args.warrants ?? [], nonce, salt);
   const nowMs = args.nowMs ?? Date.now();
-  const aud = args.directory ? encodeAudience(audience, args.directory) : [...audience];
+  const aud =
+    args.aud ?? (args.directory ? encodeAudience(audience, args.directory) : [...audience]);
   const payload = {
     v: PROTOCOL_VERSION,
     cid: claims.jti ?? "",
@@ -79,15 +83,16 @@ export async function signSearch(args) {
   const proof = sign(payload, signingKey, PROOF_TYPE);
   const key = args.key ?? contentKey();
   const body = sealBody(key, plaintext, nonce);
+  // Wrapped a batch at a time: the KEM's WebCrypto calls then overlap (a national
+  // audience is thousands of nodes), and the keys stay in audience order.
   const keys = [];
-  for (const nodeId of audience) {
-    const { enc, wrapped } = await wrapKey(
-      await publicKey(nodeEnc.get(nodeId)),
-      key,
-      nodeId,
-      nonce,
-    );
-    keys.push({ node_id: nodeId, enc, wrapped });
+  for (let i = 0; i < audience.length; i += WRAP_BATCH) {
+    const batch = audience.slice(i, i + WRAP_BATCH).map(async (nodeId) => {
+      const recipient = await publicKey(nodeEnc.get(nodeId));
+      const { enc, wrapped } = await wrapKey(recipient, key, nodeId, nonce);
+      return { node_id: nodeId, enc, wrapped };
+    });
+    keys.push(...(await Promise.all(batch)));
   }
   return { signed: { credential, proof, body, keys }, proof, nonce, plaintext, aud };
 }
