@@ -28,7 +28,7 @@ from pathlib import Path
 from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
 from fieldgate.policy.outbound import compute_reach, outbound_policy_path
 from fieldgate.trust.keys import generate_enc_key, generate_key, public_jwk
-from fieldgate.trust.reach import DirectoryEntry, Reach
+from fieldgate.trust.reach import DirectoryEntry, Reach, serials
 from fieldgate.trust.sealed_search import sign_search
 from fieldgate.trust.tokens import CredentialRequest, issue_credential
 from fieldgate.trust.trust_bundle import TrustStore
@@ -107,7 +107,8 @@ def main() -> None:
         store = TrustStore(bundle, revocations, max_age=dt.timedelta(days=1))
         verifier = SearchVerifier(store)
         query = common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12")
-        audience = sorted(compute_reach(POLICY, directory(50), FACTS).nodes)[:20]
+        entries = directory(50)
+        audience = compute_reach(POLICY, entries, FACTS).audience.named(serials(entries))[:20]
         # Each addressed node's X25519 key: the query is sealed to every one of them.
         enc_keys = {node: generate_enc_key() for node in audience}
         node_keys = {node: key.public_key() for node, key in enc_keys.items()}

@@ -14,7 +14,7 @@ fan-out; the stream only watches each agency's result as it ends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from fieldgate.broker.config import NodeEntry
 from fieldgate.broker.metrics import BrokerMetrics
@@ -24,6 +24,28 @@ from fieldgate.v2 import common_pb2, node_pb2
 
 OnOutcome = Callable[[AgencyOutcome], None]
 """Called with each agency's outcome as soon as it is known, in the order they end."""
+
+
+def node_request(
+    request_id: str,
+    signed: common_pb2.SignedSearch,
+    keys: Mapping[str, common_pb2.QueryKey],
+    node_id: str,
+) -> node_pb2.NodeServiceSearchRequest:
+    """What one node is sent: the credential, proof and body untouched, and its key only.
+
+    A search to 8,500 agencies carries 8,500 wrapped keys; forwarding all of
+    them to every node would send each the whole list (megabytes, 8,500
+    times). A node without a key here (the client sent none) cannot open the
+    body and answers as for an absent person.
+    """
+    mine = [keys[node_id]] if node_id in keys else []
+    return node_pb2.NodeServiceSearchRequest(
+        request_id=request_id,
+        signed=common_pb2.SignedSearch(
+            credential=signed.credential, proof=signed.proof, body=signed.body, keys=mine
+        ),
+    )
 
 
 class FanOut:
@@ -50,7 +72,8 @@ class FanOut:
         """The agencies a search goes to: those its signed audience names (None: all)."""
         if audience is None:
             return list(self.agencies)
-        return [a for a in self.agencies if a.entry.node_id in audience]
+        named = frozenset(audience)  # thousands of nodes: no scan per agency
+        return [a for a in self.agencies if a.entry.node_id in named]
 
     async def search(
         self,
@@ -64,20 +87,25 @@ class FanOut:
     ) -> list[AgencyOutcome]:
         """Return one outcome per addressed agency, in configured order, within the deadline.
 
-        ``signed`` goes to every node in ``audience`` (None: every node)
-        exactly as the client sent it; no other node is asked. ``requester``
-        and ``query`` are the development (insecure) clear fields, sent only
+        ``signed`` goes to every node in ``audience`` (None: every node) as
+        the client sent it, except that each node gets only its own query key
+        (:func:`node_request`); no other node is asked. ``requester`` and
+        ``query`` are the development (insecure) clear fields, sent only
         without ``signed``. If this is cancelled, every call still running is
         cancelled with it.
         """
+        addressed = self.addressed(audience)
         if signed is not None:
-            request = node_pb2.NodeServiceSearchRequest(request_id=request_id, signed=signed)
+            keys = {k.node_id: k for k in signed.keys}
+            requests = [node_request(request_id, signed, keys, a.entry.node_id) for a in addressed]
         else:
-            request = node_pb2.NodeServiceSearchRequest(
+            clear = node_pb2.NodeServiceSearchRequest(
                 request_id=request_id, requester=requester, query=query
             )
+            requests = [clear] * len(addressed)
         calls = [
-            asyncio.create_task(a.call(request, deadline_seconds)) for a in self.addressed(audience)
+            asyncio.create_task(a.call(r, deadline_seconds))
+            for a, r in zip(addressed, requests, strict=True)
         ]
         try:
             for next_done in asyncio.as_completed(calls):

@@ -200,8 +200,8 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
                 query = validate_query(request.query)
                 digest = query_digest(query)
             deadline = self.deadline_for(request.deadline_seconds)
-            if audience is not None:
-                self._check_audience(audience)
+            if verified is not None:
+                self._check_audience(verified, request.signed)
         except InvalidRequestError as exc:
             if self._metrics is not None:
                 reason = (
@@ -231,17 +231,30 @@ class BrokerServicer(broker_pb2_grpc.BrokerServiceServicer):
             await self._refuse(context, search, exc)
         return search
 
-    def _check_audience(self, audience: tuple[str, ...]) -> None:
-        """Every addressed node must be one this broker routes to; it asks no other.
+    def _check_audience(self, verified: VerifiedSearch, signed: common_pb2.SignedSearch) -> None:
+        """Every addressed node must be one this broker routes to, every key one addressed.
+
+        The broker cannot read a content key; it checks only that each query
+        key names a node the signed audience addresses (at most one per node is
+        the shape check's), so it forwards no key a node was not meant to get.
 
         Raises:
-            InvalidRequestError: naming the node ids it does not know.
+            InvalidRequestError: naming the node ids it does not know, or a key
+                for a node outside the audience.
         """
         known = {a.entry.node_id for a in self._fanout.agencies}
-        unknown = sorted(set(audience) - known)
+        unknown = sorted(set(verified.audience) - known)
         if unknown:
             raise InvalidRequestError(
-                "audience", f"names nodes this broker does not route to: {', '.join(unknown)}"
+                "audience",
+                f"names {len(unknown)} nodes this broker does not route to: "
+                f"{', '.join(unknown[:20])}",
+            )
+        addressed = set(verified.audience)
+        stray = [k.node_id for k in signed.keys if k.node_id not in addressed]
+        if stray:
+            raise InvalidRequestError(
+                "signed.keys", f"carries keys for nodes the proof does not address: {stray[:20]}"
             )
 
     async def _refuse(

@@ -67,9 +67,9 @@ def seeds() -> dict[str, list[bytes]]:
             node_pb2.NodeServiceSearchRequest(
                 signed=common_pb2.SignedSearch(
                     proof="\u00eb.\u00ff.x",
-                    sealed=[common_pb2.SealedQuery(node_id="n", enc=b"x")] * 65,
+                    keys=[common_pb2.QueryKey(node_id="n", enc=b"x")] * 65,
                 )
-            ).SerializeToString(),  # too many sealed queries, a non-ASCII token
+            ).SerializeToString(),  # one node's key 65 times, a non-ASCII token
         ],
         "names": [
             "O'Brien-Smith, José María".encode(),
@@ -100,7 +100,7 @@ def seeds() -> dict[str, list[bytes]]:
             common_pb2.SignedSearch(credential="a.b.c", proof="d.e.f").SerializeToString(),
             common_pb2.SignedSearch(
                 credential="eyJhbGciOiJFZERTQSJ9.e30.AAAA",
-                sealed=[common_pb2.SealedQuery(node_id="x", enc=bytes(32))] * 100,
+                keys=[common_pb2.QueryKey(node_id="x", enc=bytes(32))] * 100,
             ).SerializeToString(),
             b"\x12" + b"\xff" * 10,
         ],

@@ -2,10 +2,12 @@
 
 Fixed keys and inputs; for each structure the exact bytes: credential, warrant,
 proof and answer JWS (Ed25519 is deterministic, so these compare byte for
-byte), the sealed-query plaintext and its commitment, and HPKE envelopes
-(randomised: an implementation checks it OPENS them to the expected padded
-plaintext, and that its own seal round-trips). docs/protocol.md describes each
-file. ``tests/trust/test_vectors_v2.py`` checks the committed vectors against
+byte), the sealed-query plaintext, its commitment and its body (ChaCha20-Poly1305
+under a fixed content key: byte for byte too), and HPKE envelopes (randomised:
+an implementation checks it OPENS them to the expected content key or padded
+answer, and that its own seal round-trips); and the audience rules (both forms,
+membership, the shorter-form choice, audience within reach). docs/protocol.md
+describes each file. ``tests/trust/test_vectors_v2.py`` checks the committed vectors against
 the implementation; a second implementation (the Node.js client) checks the
 same files.
 
@@ -28,14 +30,16 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from google.protobuf import struct_pb2
 
 from fieldgate.trust.answers import AnswerSigner
+from fieldgate.trust.audience import Audience, Directory, within
 from fieldgate.trust.keys import enc_public_jwk, public_jwk
 from fieldgate.trust.sealed_search import b64url, commitment, query_plaintext, sign_search
 from fieldgate.trust.sealing import (
     ANSWER_BUCKETS,
     QUERY_BUCKETS,
     answer_info,
+    body_aad,
     pad,
-    query_info,
+    query_key_info,
     seal,
 )
 from fieldgate.trust.tokens import CREDENTIAL_TYPE, WARRANT_TYPE
@@ -62,6 +66,12 @@ NOW = 1_796_300_000  # 2026-12-03T12:53:20Z
 NONCE = "00112233445566778899aabbccddeeff"
 SALT = bytes(range(32))
 AUDIENCE = ("kcso", "spd")
+CONTENT_KEY = bytes(range(32, 64))
+"""The search's content key (fresh per search in use; fixed here so the body compares)."""
+DIRECTORY = Directory(7, {"kcso": 2, "spd": 4, "ice-ero": 5, "tpd": 7})
+"""The compact vectors' directory: serial 7, each node's since."""
+COMPACT_AUDIENCE = Audience(dir=5, excepted=frozenset({"ice-ero"}))
+"""Every node with since <= 5 except ice-ero: kcso and spd (tpd joined at 7)."""
 
 
 def ed(name: str) -> Ed25519PrivateKey:
@@ -101,8 +111,8 @@ def keys() -> dict[str, Any]:
     }
 
 
-def credential() -> tuple[str, dict[str, Any]]:
-    payload = {
+def credential(compact: bool = False) -> tuple[str, dict[str, Any]]:
+    payload: dict[str, Any] = {
         "iss": "seattle-pd",
         "sub": "det-4711",
         "jti": "c0ffee00c0ffee00c0ffee00c0ffee00",
@@ -117,6 +127,14 @@ def credential() -> tuple[str, dict[str, Any]]:
         "enc": enc_public_jwk(x("investigator_enc").public_key()),
         "reach": ["kcso", "spd"],
     }
+    if compact:
+        # The issuer's other form: every node with since <= 7 but two, grouped reasons.
+        payload["jti"] = "c0ffee01c0ffee01c0ffee01c0ffee01"
+        payload["reach"] = {"dir": 7, "except": ["ice-ero", "tpd"]}
+        payload["unreached"] = {
+            "civil immigration agency": ["ice-ero"],
+            "outside the agency's sharing agreements": ["tpd"],
+        }
     token = jwt.encode(payload, ed("issuer"), algorithm="EdDSA", headers={"typ": CREDENTIAL_TYPE})
     return token, payload
 
@@ -145,19 +163,22 @@ QUERY = common_pb2.PersonQuery(
 )
 
 
-def search(cred: str, warrant_token: str) -> dict[str, Any]:
+def search(cred: str, warrant_token: str, *, compact: bool = False) -> dict[str, Any]:
+    audience: tuple[str, ...] | Audience = COMPACT_AUDIENCE if compact else AUDIENCE
     signed = sign_search(
         credential=cred,
         holder_key=ed("investigator"),
         query=QUERY,
         purpose="criminal_investigation",
         case_number="2026-001234",
-        audience=AUDIENCE,
+        audience=audience,
         node_keys={"kcso": x("kcso_enc").public_key(), "spd": x("spd_enc").public_key()},
         warrants=[warrant_token],
+        directory=DIRECTORY if compact else None,
         now=dt.datetime.fromtimestamp(NOW + 0.125, dt.UTC),
         nonce=NONCE,
         salt=SALT,
+        content_key=CONTENT_KEY,
     )
     plaintext = query_plaintext(QUERY, [warrant_token], NONCE, SALT)
     header, payload, signature = signed.proof.split(".")
@@ -165,10 +186,14 @@ def search(cred: str, warrant_token: str) -> dict[str, Any]:
         "inputs": {
             "purpose": "criminal_investigation",
             "case_number": "2026-001234",
-            "audience": list(AUDIENCE),
+            "audience": COMPACT_AUDIENCE.claim() if compact else list(AUDIENCE),
+            "directory": {"serial": DIRECTORY.serial, "since": dict(DIRECTORY.since)}
+            if compact
+            else None,
             "iat": NOW + 0.125,
             "nonce": NONCE,
             "salt_b64url": b64url(SALT),
+            "content_key_b64url": b64url(CONTENT_KEY),
             "query": {
                 "surname": "DOE",
                 "given_name": "JOHN",
@@ -187,17 +212,68 @@ def search(cred: str, warrant_token: str) -> dict[str, Any]:
             "signature_b64url": signature,
         },
         "padded_b64url": b64url(pad(plaintext, QUERY_BUCKETS)),
-        "sealed": [
+        "body_nonce_b64url": b64url(bytes(12)),
+        "body_aad": body_aad(NONCE).decode(),
+        "body_b64url": b64url(signed.body),
+        "keys": [
             {
-                "node_id": s.node_id,
-                "recipient": f"{s.node_id}_enc",
-                "info": query_info(s.node_id).decode(),
+                "node_id": k.node_id,
+                "recipient": f"{k.node_id}_enc",
+                "info": query_key_info(k.node_id).decode(),
                 "aad": NONCE,
-                "enc_b64url": b64url(s.enc),
-                "ciphertext_b64url": b64url(s.ciphertext),
+                "enc_b64url": b64url(k.enc),
+                "wrapped_b64url": b64url(k.wrapped),
             }
-            for s in signed.sealed
+            for k in signed.keys
         ],
+    }
+
+
+def audience_rules() -> dict[str, Any]:
+    """Membership, the shorter-form choice and audience-within-reach, over DIRECTORY."""
+    since = dict(DIRECTORY.since)
+    claims = [["kcso", "spd"], {"dir": 5, "except": ["ice-ero"]}, {"dir": 7, "except": []}]
+    contains = [
+        {
+            "claim": claim,
+            "node_id": node_id,
+            "since": since.get(node_id),
+            "named": Audience.from_claim(claim, "aud").contains(node_id, since.get(node_id)),
+        }
+        for claim in claims
+        for node_id in ("kcso", "spd", "ice-ero", "tpd", "not-in-directory")
+    ]
+    wide = Directory(9, {f"n{i:02d}": 1 + i % 9 for i in range(30)})
+    choices = [
+        {"members": members, "directory": {"serial": d.serial, "since": dict(d.since)},
+         "claim": Audience.of(members, d).claim()}
+        for members, d in (
+            (["kcso", "spd"], DIRECTORY),
+            ([f"n{i:02d}" for i in range(30) if i != 4], wide),
+            ([f"n{i:02d}" for i in range(30) if i % 9 <= 3], wide),
+        )
+    ]  # fmt: skip
+    pairs = [
+        (["kcso", "spd"], {"dir": 7, "except": ["ice-ero", "tpd"]}),
+        ({"dir": 5, "except": ["ice-ero"]}, {"dir": 7, "except": ["ice-ero", "tpd"]}),
+        ({"dir": 5, "except": []}, {"dir": 7, "except": ["ice-ero", "tpd"]}),
+        ({"dir": 7, "except": []}, ["kcso", "spd", "ice-ero", "tpd"]),
+        ({"dir": 8, "except": []}, {"dir": 7, "except": []}),
+    ]
+    cases = []
+    for aud, reach in pairs:
+        try:
+            beyond: list[str] | str = within(
+                Audience.from_claim(aud, "aud"), Audience.from_claim(reach, "reach"), DIRECTORY
+            )
+        except ValueError:
+            beyond = "refused: a serial newer than the directory"
+        cases.append({"audience": aud, "reach": reach, "beyond": beyond})
+    return {
+        "directory": {"serial": DIRECTORY.serial, "since": since},
+        "contains": contains,
+        "shorter_form": choices,
+        "within_reach": cases,
     }
 
 
@@ -297,15 +373,19 @@ def padding() -> dict[str, Any]:
 def generate(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     cred, cred_payload = credential()
+    compact_cred, compact_payload = credential(compact=True)
     warrant_token, warrant_payload = warrant()
     searched = search(cred, warrant_token)
     documents = {
         "keys.json": keys(),
         "tokens.json": {
             "credential": {"jws": cred, "payload": cred_payload},
+            "credential_compact": {"jws": compact_cred, "payload": compact_payload},
             "warrant": {"jws": warrant_token, "payload": warrant_payload},
         },
         "search.json": searched,
+        "search_compact.json": search(compact_cred, warrant_token, compact=True),
+        "audience.json": audience_rules(),
         "answers.json": answers(searched["proof"]["jws"]),
         "padding.json": padding(),
     }

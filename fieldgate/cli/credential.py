@@ -23,7 +23,7 @@ from fieldgate.trust.keys import (
     load_public_key,
 )
 from fieldgate.trust.oidc import key_thumbprint
-from fieldgate.trust.reach import Reach, read_directory
+from fieldgate.trust.reach import Reach, read_directory, serials
 from fieldgate.trust.tokens import MAX_CREDENTIAL_HOURS, CredentialRequest, issue_credential
 from fieldgate.trust.trust_bundle import TrustUnavailable
 
@@ -108,7 +108,7 @@ def credential_issue(
     if reach and outbound_policy is not None:
         raise click.UsageError("give --reach or --outbound-policy, not both")
     bound = (
-        Reach(frozenset(reach))
+        Reach.of(reach)
         if reach
         else _reach(outbound_policy, trust_bundle, authority_key, agency, agency_type, jurisdiction)
     )
@@ -162,7 +162,8 @@ def _reach(
         reach = compute_reach(outbound_policy_path(policy), directory, facts)
     except (TrustUnavailable, OutboundPolicyError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"reach: {', '.join(sorted(reach.nodes)) or '(no node)'}", err=True)
+    reached = reach.audience.named(serials(directory))
+    click.echo(f"reach: {', '.join(reached) or '(no node)'}", err=True)
     for node_id, why in sorted(reach.unreached.items()):
         click.echo(f"not reached: {node_id}: {why}", err=True)
     return reach

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from fieldgate.client.results import AgencyView, SearchResult, agency_view, hit_view
 from fieldgate.core.vocabulary import not_answering_words
 from fieldgate.trust.answers import NOT_ANSWERING, AnswerVerificationError, open_answer
+from fieldgate.trust.audience import Directory
 from fieldgate.trust.trust_bundle import TrustStore, TrustUnavailable
 from fieldgate.v2 import broker_pb2
 
@@ -70,6 +71,14 @@ class AnswerCheck:
             TrustUnavailable: the trust bundle cannot be used (nothing is sent).
         """
         return dict(self.trust.current(self._clock()).node_enc)
+
+    def directory(self) -> Directory:
+        """The trust bundle's serial and nodes' ``since``: what a compact audience names.
+
+        Raises:
+            TrustUnavailable: the trust bundle cannot be used (nothing is sent).
+        """
+        return self.trust.current(self._clock()).directory
 
     def view(self, wire: broker_pb2.AgencyResult, sent: SentSearch) -> AgencyView:
         """One agency's part, opened and verified (or marked as failed verification)."""

@@ -1,5 +1,9 @@
 """Whom a signed search is addressed to: the credential's ``reach`` ∩ the broker's nodes.
 
+``reach`` may be a list or compact (``{"dir", "except"}``), evaluated over the
+client's own signed directory with the one shared rule
+(:meth:`fieldgate.trust.audience.Audience.contains`).
+
 The requesting agency's issuer bound its outbound policy into the credential
 (``reach``, ``unreached``: :mod:`fieldgate.trust.reach`). The client addresses
 only nodes inside it, refuses to address any other (:class:`AudienceError`,
@@ -17,6 +21,7 @@ import jwt
 
 from fieldgate.client.results import NotAsked
 from fieldgate.core.errors import FieldgateError
+from fieldgate.trust.audience import Directory
 from fieldgate.trust.reach import credential_reach
 
 
@@ -33,7 +38,10 @@ class Addressing:
 
 
 def address(
-    credential: str, listed: Sequence[str] | None, requested: Sequence[str] | None
+    credential: str,
+    listed: Sequence[str] | None,
+    requested: Sequence[str] | None,
+    directory: Directory | None = None,
 ) -> Addressing:
     """Address a search within the credential's reach.
 
@@ -43,6 +51,8 @@ def address(
         listed: the node ids the broker routes to (``ListNodes``), when the
             caller gave no audience.
         requested: the audience the caller asked for, if any.
+        directory: the client's signed trust bundle's directory, over which a
+            compact reach is evaluated (none: a compact reach names nothing).
 
     Raises:
         AudienceError: ``requested`` names a node outside the reach, or no
@@ -55,8 +65,13 @@ def address(
         raise AudienceError(f"the credential cannot be read: {exc}") from None
     if reach is None:
         return Addressing(list(requested if requested is not None else listed or []))
+    since = (directory or Directory()).since
+
+    def reached(node_id: str) -> bool:
+        return reach.contains(node_id, since.get(node_id))
+
     if requested is not None:
-        beyond = [n for n in requested if n not in reach.nodes]
+        beyond = [n for n in requested if not reached(n)]
         if beyond:
             why = "; ".join(f"{n}: {reach.why_not(n)}" for n in beyond)
             raise AudienceError(
@@ -65,8 +80,8 @@ def address(
         kept_out = sorted(reach.unreached)
         return Addressing(list(requested), tuple(NotAsked(n, reach.why_not(n)) for n in kept_out))
     nodes = list(listed or [])
-    audience = [n for n in nodes if n in reach.nodes]
-    not_asked = tuple(NotAsked(n, reach.why_not(n)) for n in nodes if n not in reach.nodes)
+    audience = [n for n in nodes if reached(n)]
+    not_asked = tuple(NotAsked(n, reach.why_not(n)) for n in nodes if not reached(n))
     if not audience:
         raise AudienceError(
             f"your credential reaches none of the {len(nodes)} agencies this broker lists "

@@ -41,9 +41,11 @@ from fieldgate.client.stream import (
     StreamProtocolError,
 )
 from fieldgate.core.answer_caps import MAX_BROKER_ANSWER_BYTES
+from fieldgate.core.claims import MAX_AUTHORITIES
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.tls import TLSFiles
 from fieldgate.trust.answers import unverified_nonce
+from fieldgate.trust.audience import Directory
 from fieldgate.trust.sealed_search import sign_search
 from fieldgate.trust.tokens import Identity
 from fieldgate.trust.trust_bundle import TrustUnavailable
@@ -138,23 +140,31 @@ def build_request(
     warrant_tokens: Sequence[str] = (),
     audience: Sequence[str] = (),
     node_keys: Mapping[str, X25519PublicKey] | None = None,
+    directory: Directory | None = None,
 ) -> broker_pb2.SearchRequest:
     """Build the broker's wire request.
 
     With an ``identity`` the search is signed and sealed: the claims come from
     its credential (``requester`` then only gives the purpose and case
     number), the proof names the ``audience`` (node ids of the agencies asked;
-    no other node will answer it), and the query and ``warrant_tokens`` are
-    sealed to each audience node's key in ``node_keys`` (the trust bundle's
-    ``nodes[].enc``). Nothing about the person is sent in the clear.
+    no other node will answer it; the compact form over ``directory`` when
+    shorter), and the query and ``warrant_tokens`` are sealed once under a
+    content key wrapped to each audience node's key in ``node_keys`` (the trust
+    bundle's ``nodes[].enc``). Nothing about the person is sent in the clear.
 
     ``sex`` and ``age_range`` (minimum, maximum age in years; 0 for not
     given) corroborate a match; they never make one.
 
     Raises:
-        ValueError: a signed search with no audience, or an audience node
-            without an encryption key.
+        ValueError: a signed search with no audience, an audience node
+            without an encryption key, or more warrants than the protocol allows.
     """
+    if len(warrant_tokens) > MAX_AUTHORITIES:
+        # Refused before sealing: every node would refuse the whole search.
+        raise ValueError(
+            f"--warrant given {len(warrant_tokens)} times; a search presents at most "
+            f"{MAX_AUTHORITIES} warrants (protocol v2)"
+        )
     query = common_pb2.PersonQuery(
         surname=surname,
         given_name=given_name,
@@ -178,6 +188,7 @@ def build_request(
         audience=audience,
         node_keys=node_keys or {},
         warrants=warrant_tokens,
+        directory=directory,
     )
     return broker_pb2.SearchRequest(signed=signed, deadline_seconds=deadline_seconds)
 
@@ -236,10 +247,10 @@ def checked_result(
     return answers.result(response, sent)
 
 
-def _node_keys(
-    answers: AnswerCheck | None, identity: Identity | None
-) -> dict[str, X25519PublicKey]:
-    """The keys a signed search is sealed to (none for a development search).
+def _sealing(answers: AnswerCheck | None, identity: Identity | None) -> dict[str, Any]:
+    """The keys a signed search is sealed to and the directory its audience is
+    encoded over (nothing for a development search): keyword arguments of
+    :func:`build_request`.
 
     Raises:
         SearchError: a signed search without a usable trust bundle.
@@ -252,9 +263,18 @@ def _node_keys(
             "a signed search needs the trust bundle: its nodes' keys seal the query",
         )
     try:
-        return answers.node_keys()
+        return {"node_keys": answers.node_keys(), "directory": answers.directory()}
     except TrustUnavailable as exc:
         raise SearchError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
+
+
+def _directory(answers: AnswerCheck | None) -> Directory | None:
+    """The directory a credential's compact reach is evaluated over, if the bundle is usable
+    (if not, sealing refuses the search with the bundle's own error)."""
+    try:
+        return answers.directory() if answers is not None else None
+    except TrustUnavailable:
+        return None
 
 
 def _build(requester: Requester, **kwargs: Any) -> broker_pb2.SearchRequest:
@@ -317,7 +337,7 @@ class SearchClient:
         if identity is None:
             return Addressing([])
         listed = self.node_ids() if audience is None else None
-        return address(identity.credential, listed, audience)
+        return address(identity.credential, listed, audience, _directory(self._answers))
 
     def search(
         self,
@@ -373,7 +393,7 @@ class SearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=addressing.audience,
-            node_keys=_node_keys(self._answers, identity),
+            **_sealing(self._answers, identity),
         )
         sent = sent_search(request, identity)
         try:
@@ -427,7 +447,7 @@ class SearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=addressing.audience,
-            node_keys=_node_keys(self._answers, identity),
+            **_sealing(self._answers, identity),
         )
         assembler = _assembler(self._answers, sent_search(request, identity))
         call = self._stub.SearchStream(
@@ -487,7 +507,7 @@ class AsyncSearchClient:
         if identity is None:
             return Addressing([])
         listed = await self.node_ids() if audience is None else None
-        return address(identity.credential, listed, audience)
+        return address(identity.credential, listed, audience, _directory(self._answers))
 
     async def search(
         self,
@@ -520,7 +540,7 @@ class AsyncSearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=addressing.audience,
-            node_keys=_node_keys(self._answers, identity),
+            **_sealing(self._answers, identity),
         )
         sent = sent_search(request, identity)
         try:
@@ -562,7 +582,7 @@ class AsyncSearchClient:
             identity=identity,
             warrant_tokens=warrant_tokens,
             audience=addressing.audience,
-            node_keys=_node_keys(self._answers, identity),
+            **_sealing(self._answers, identity),
         )
         assembler = _assembler(self._answers, sent_search(request, identity))
         call = self._stub.SearchStream(

@@ -21,7 +21,14 @@ from fieldgate.core.errors import InvalidRequestError
 from fieldgate.core.query import MAX_IDENTIFIER_LENGTH, MAX_IDENTIFIERS, MAX_NAME_LENGTH
 from fieldgate.v2 import common_pb2
 
-__all__ = ["MAX_NAME_PARTS", "MAX_SHOWN", "MAX_TOKEN_LENGTH", "check_search_shape", "shown"]
+__all__ = [
+    "MAX_AUDIENCE",
+    "MAX_NAME_PARTS",
+    "MAX_SHOWN",
+    "MAX_TOKEN_LENGTH",
+    "check_search_shape",
+    "shown",
+]
 
 MAX_TOKEN_LENGTH = 16 * 1024
 """Longest credential, proof or warrant token (a compact JWS) accepted."""
@@ -101,27 +108,42 @@ def _query(message: common_pb2.PersonQuery) -> None:
         _text(ident.value, f"query.identifiers[{i}].value", MAX_IDENTIFIER_LENGTH)
 
 
-MAX_SEALED = 64
-"""Sealed queries one search may carry (one per addressed node; the broker's node cap)."""
-SEALED_CIPHERTEXT_SIZES = frozenset(size + 16 for size in (4096, 16384, 65536))
-"""A sealed query's ciphertext is a query bucket plus the 16-byte tag
-(:mod:`fieldgate.trust.sealing`; repeated here, the layer below it)."""
+MAX_AUDIENCE = 20_000
+"""Most nodes one search may address (query keys it may carry, node ids an audience
+or reach claim may list): well above a national directory of 8,500 agencies."""
+MAX_NODE_ID_LENGTH = 128
+"""Longest node id a query key may name."""
+QUERY_BODY_SIZES = frozenset(size + 16 for size in (4096, 16384, 65536))
+"""A query body is a query bucket plus the 16-byte tag (:mod:`fieldgate.trust.sealing`;
+repeated here, the layer below it)."""
+KEY_ENC_BYTES = 32
+"""A query key's HPKE encapsulated key (DHKEM(X25519))."""
+WRAPPED_KEY_BYTES = 48
+"""A query key's wrapped content key: 32 bytes plus the 16-byte tag."""
 
 
-def _sealed(signed: common_pb2.SignedSearch) -> None:
-    if len(signed.sealed) > MAX_SEALED:
+def _keys(signed: common_pb2.SignedSearch) -> None:
+    if signed.body and len(signed.body) not in QUERY_BODY_SIZES:
         raise InvalidRequestError(
-            "signed.sealed", f"{len(signed.sealed)} sealed queries; at most {MAX_SEALED}"
+            "signed.body", f"is {len(signed.body)} bytes; not a padded query size"
         )
-    for i, sealed in enumerate(signed.sealed):
-        _text(sealed.node_id, f"signed.sealed[{i}].node_id")
-        if len(sealed.enc) != 32:
-            raise InvalidRequestError(f"signed.sealed[{i}].enc", "must be 32 bytes")
-        if len(sealed.ciphertext) not in SEALED_CIPHERTEXT_SIZES:
+    if len(signed.keys) > MAX_AUDIENCE:
+        raise InvalidRequestError(
+            "signed.keys", f"{len(signed.keys)} query keys; at most {MAX_AUDIENCE}"
+        )
+    seen: set[str] = set()
+    for i, key in enumerate(signed.keys):
+        where = f"signed.keys[{i}]"
+        _text(key.node_id, f"{where}.node_id", MAX_NODE_ID_LENGTH)
+        if key.node_id in seen:
             raise InvalidRequestError(
-                f"signed.sealed[{i}].ciphertext",
-                f"is {len(sealed.ciphertext)} bytes; not a padded query size",
+                f"{where}.node_id", f"names {shown(key.node_id)} twice: one key per node"
             )
+        seen.add(key.node_id)
+        if len(key.enc) != KEY_ENC_BYTES:
+            raise InvalidRequestError(f"{where}.enc", f"must be {KEY_ENC_BYTES} bytes")
+        if len(key.wrapped) != WRAPPED_KEY_BYTES:
+            raise InvalidRequestError(f"{where}.wrapped", f"must be {WRAPPED_KEY_BYTES} bytes")
 
 
 def check_search_shape(
@@ -141,7 +163,7 @@ def check_search_shape(
     if signed is not None:
         _token(signed.credential, "signed.credential")
         _token(signed.proof, "signed.proof")
-        _sealed(signed)
+        _keys(signed)
     if requester is not None:
         _requester(requester)
     if query is not None:

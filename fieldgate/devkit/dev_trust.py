@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fieldgate.policy.outbound import compute_reach
+from fieldgate.trust.audience import Directory
 from fieldgate.trust.bundle_signing import sign_bundle
 from fieldgate.trust.config import TrustConfig
 from fieldgate.trust.keys import (
@@ -74,6 +75,14 @@ class DevTrust:
     (:mod:`fieldgate.policy.outbound`); agencies not named issue legacy ones."""
     node_enc: dict[str, X25519PrivateKey] = field(default_factory=dict)
     """Node id → its X25519 key (published in the bundle's ``nodes[].enc``)."""
+    serial: int = 0
+    """The bundle's ``serial``: bumped by every :meth:`add_node` and :meth:`write`."""
+    node_since: dict[str, int] = field(default_factory=dict)
+    """Node id → the serial it joined at (the bundle's ``nodes[].since``)."""
+
+    def serials(self) -> Directory:
+        """The directory serials as the next :meth:`write` publishes them."""
+        return Directory(self.serial, dict(self.node_since))
 
     @property
     def bundle_path(self) -> Path:
@@ -111,6 +120,9 @@ class DevTrust:
         """
         key = generate_key()
         self.nodes[node_id] = key
+        # The authority bumps the serial on every edit; the node joined at it.
+        self.serial += 1
+        self.node_since[node_id] = self.serial
         facts = {"agency": agency, "agency_type": agency_type, "jurisdiction": jurisdiction}
         self.node_facts[node_id] = {k: v for k, v in facts.items() if v}
         path = answer_key_path(self.config(), node_id)
@@ -123,8 +135,10 @@ class DevTrust:
     def write(self, *, issued_at: dt.datetime | None = None) -> None:
         """(Re)write the trust bundle and the revocation list."""
         stamp = (issued_at or dt.datetime.now(dt.UTC)).isoformat()
+        self.serial += 1
         bundle = {
             "issued_at": stamp,
+            "serial": self.serial,
             "issuers": [
                 {
                     "id": agency,
@@ -144,6 +158,7 @@ class DevTrust:
             "nodes": [
                 {
                     "id": node_id,
+                    "since": self.node_since[node_id],
                     **self.node_facts.get(node_id, {}),
                     "jwk": public_jwk(key.public_key()),
                     "enc": enc_public_jwk(self.node_enc[node_id].public_key()),
@@ -180,7 +195,7 @@ class DevTrust:
         roles: Sequence[str] = (),
         hours: float = 8.0,
         now: dt.datetime | None = None,
-        reach: Sequence[str] | None = None,
+        reach: Sequence[str] | Reach | None = None,
     ) -> Identity:
         """Fresh investigator keys (Ed25519 to sign, X25519 to receive answers) and a
         credential for them from ``agency``'s issuer.
@@ -204,12 +219,20 @@ class DevTrust:
                 holder_key=holder.public_key(),
                 hours=hours,
                 holder_enc_key=enc.public_key(),
-                reach=self.reach_for(agency) if reach is None else Reach(frozenset(reach)),
+                reach=self._reach(agency, reach),
             ),
             issuer_key,
             now=now,
         )
         return Identity(credential, holder, enc)
+
+    def _reach(self, agency: str, reach: Sequence[str] | Reach | None) -> Reach | None:
+        if reach is None:
+            return self.reach_for(agency)
+        if isinstance(reach, Reach):
+            return reach
+        # The shorter form, as an issuer picks it: small kits keep the list.
+        return Reach.of(reach, directory=self.serials())
 
     def reach_for(self, agency: str) -> Reach | None:
         """What ``agency``'s outbound policy reaches in the written bundle; None without one.

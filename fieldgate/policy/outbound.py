@@ -29,7 +29,7 @@ import regorus
 from fieldgate.policy.engine import contract_package
 from fieldgate.policy.errors import OutboundPolicyError
 from fieldgate.policy.shipped import rego_root
-from fieldgate.trust.reach import MAX_REASON_LENGTH, DirectoryEntry, Reach
+from fieldgate.trust.reach import MAX_REASON_LENGTH, DirectoryEntry, Reach, serials
 
 PACKAGE = "fieldgate.outbound"
 """The package every outbound policy declares."""
@@ -142,7 +142,10 @@ def compute_reach(
         OutboundPolicyError: as :func:`decide`.
     """
     decisions = decide(policy, directory, agency)
-    return Reach(
-        frozenset(d.node_id for d in decisions if d.allow),
+    # The shorter form: a national directory with a few hundred agencies kept
+    # out is a compact {"dir", "except"}, its unreached grouped by reason.
+    return Reach.of(
+        (d.node_id for d in decisions if d.allow),
         {d.node_id: d.reason for d in decisions if not d.allow},
+        serials(directory),
     )

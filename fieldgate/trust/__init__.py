@@ -7,7 +7,8 @@
                                   reach: the nodes its outbound policy allows)
     investigator key  ──signs──▶ proof (JWS over purpose, case, audience, time,
                                   nonce and the commitment to the sealed query)
-    node enc keys     ◀──seal─── query and warrants (HPKE, one envelope per node)
+    node enc keys     ◀──seal─── the query's content key (HPKE, one QueryKey per node);
+                                  query and warrants sealed once under it (the body)
     court key         ──signs──▶ warrant attestation (JWS: person, covers, expiry)
 
 Every node checks the whole chain itself against its own trust bundle
@@ -29,9 +30,12 @@ Modules:
 - :mod:`fieldgate.trust.config`: the ``trust`` table of a config, and the verifier it makes.
 - :mod:`fieldgate.trust.answers`: Signed, sealed answers: each node signs its answer and seals it
   to the requester; the client opens and checks every one.
-- :mod:`fieldgate.trust.sealing`: HPKE envelopes (pyhpke) and the padding buckets that hide sizes.
+- :mod:`fieldgate.trust.sealing`: HPKE envelopes (pyhpke), the query body (ChaCha20-Poly1305)
+  and the padding buckets that hide sizes.
 - :mod:`fieldgate.trust.sealed_search`: The v2 signed search: a proof the broker can read, a
-  query sealed to each addressed node.
+  query sealed once under a content key wrapped to each addressed node.
+- :mod:`fieldgate.trust.audience`: a proof's ``aud`` and a credential's ``reach`` in the list or
+  the compact ``{"dir", "except"}`` form, and the one membership rule every party evaluates.
 - :mod:`fieldgate.trust.reach`: the federation directory, and where a credential's ``reach``
   lets its searches go.
 - :mod:`fieldgate.trust.oidc`: the credential issuer's checks: an OIDC ID token verified against

@@ -6,13 +6,19 @@ The investigator's client builds one plaintext (UTF-8 JSON)::
      "query": {"surname", "given_name", "dob", "identifiers": [[kind, value]...], "max_hits"},
      "warrants": [<compact warrant JWS>, ...]}
 
-seals the same bytes separately to every audience node's X25519 key
-(:mod:`fieldgate.trust.sealing`, ``info`` = ``"fieldgate/v2 query " + node_id``,
-``aad`` = the nonce), and signs a proof that commits to them::
+encrypts it once (the ``body``) under a fresh 32-byte content key, wraps that
+key to every audience node's X25519 key (one ``QueryKey`` each,
+:mod:`fieldgate.trust.sealing`: ``info`` = ``"fieldgate/v2 query key " + node_id``,
+``aad`` = the nonce), and signs a proof that commits to the plaintext::
 
-    {"v": 2, "cid", "sub", "purpose", "case_number", "aud": [node ids],
+    {"v": 2, "cid", "sub", "purpose", "case_number",
+     "aud": [node ids] or {"dir": <serial>, "except": [node ids]},
      "iat": <epoch seconds, milliseconds>, "nonce": <32 hex>,
      "sealed": <b64url SHA-256 of the plaintext bytes>}
+
+The audience takes whichever form is shorter (:mod:`fieldgate.trust.audience`).
+The broker forwards each node the credential, proof and body with that node's
+key only.
 
 The broker sees who asks, why, for which case and which agencies — never
 whom they ask about nor any warrant. The salt makes the commitment
@@ -37,8 +43,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
-from fieldgate.trust.sealing import QUERY_BUCKETS, SealingError, open_padded, query_info
-from fieldgate.trust.sealing import seal_padded as _seal_padded
+from fieldgate.trust.audience import Audience, Directory
+from fieldgate.trust.sealing import (
+    KEY_BYTES,
+    SealingError,
+    open_body,
+    seal_body,
+    unwrap_key,
+    wrap_key,
+)
 from fieldgate.trust.tokens import ALGORITHM, PROOF_TYPE, query_from_payload, query_payload
 from fieldgate.v2 import common_pb2
 
@@ -82,14 +95,16 @@ def sign_search(
     query: common_pb2.PersonQuery,
     purpose: str,
     case_number: str,
-    audience: Sequence[str],
+    audience: Sequence[str] | Audience,
     node_keys: Mapping[str, X25519PublicKey],
     warrants: Sequence[str] = (),
+    directory: Directory | None = None,
     now: dt.datetime | None = None,
     nonce: str | None = None,
     salt: bytes | None = None,
+    content_key: bytes | None = None,
 ) -> common_pb2.SignedSearch:
-    """Sign one search with the investigator's key and seal its query to each audience node.
+    """Sign one search with the investigator's key, seal its query once, wrap its key per node.
 
     Args:
         credential: the investigator's credential (JWT).
@@ -97,17 +112,27 @@ def sign_search(
         query: whom they look for (sealed, never in the proof).
         purpose: why (in the proof).
         case_number: for which case (in the proof; warrants bind to it).
-        audience: node ids of the agencies asked; no other node answers it.
+        audience: node ids of the agencies asked; no other node answers it. An
+            :class:`~fieldgate.trust.audience.Audience` is signed as given (either
+            form), its keys wrapped to the nodes it names in ``directory``.
         node_keys: node id → its X25519 ``enc`` key from the signed trust bundle.
         warrants: warrant attestations (sealed with the query).
+        directory: the signed trust bundle's directory; with it the proof's
+            ``aud`` takes the compact form when that is shorter.
         now: the proof's time (tests).
         nonce: 32 hex characters (tests and vectors; fresh by default).
         salt: 32 bytes (tests and vectors; fresh by default).
+        content_key: 32 bytes (vectors only; fresh by default, never reused).
 
     Raises:
         ValueError: the audience is empty, names a node twice, names a node
             without an ``enc`` key, or the query does not fit the largest bucket.
     """
+    if isinstance(audience, Audience):
+        claim = audience
+        audience = audience.named(directory or Directory())
+    else:
+        claim = Audience.of(audience, directory)
     if not audience or len(set(audience)) != len(audience) or not all(audience):
         raise ValueError("a search is addressed to one or more distinct node ids")
     missing = [n for n in audience if n not in node_keys]
@@ -122,7 +147,7 @@ def sign_search(
         "sub": claims.get("sub", ""),
         "purpose": purpose,
         "case_number": case_number,
-        "aud": list(audience),
+        "aud": claim.claim(),
         # Milliseconds: a node refuses proofs timed before it started (its nonce
         # memory begins then), and whole seconds would refuse a second's searches.
         "iat": round((now or dt.datetime.now(dt.UTC)).timestamp(), 3),
@@ -130,16 +155,16 @@ def sign_search(
         "sealed": commitment(plaintext),
     }
     proof = jwt.encode(payload, holder_key, algorithm=ALGORITHM, headers={"typ": PROOF_TYPE})
-    sealed = []
+    key = content_key or secrets.token_bytes(KEY_BYTES)
+    try:
+        body = seal_body(key, plaintext, nonce)
+    except SealingError as exc:
+        raise ValueError(f"the query and warrants are too large to seal ({exc})") from None
+    keys = []
     for node_id in audience:
-        try:
-            enc, ciphertext = _seal_padded(
-                node_keys[node_id], plaintext, QUERY_BUCKETS, info=query_info(node_id), nonce=nonce
-            )
-        except SealingError as exc:
-            raise ValueError(f"the query and warrants are too large to seal ({exc})") from None
-        sealed.append(common_pb2.SealedQuery(node_id=node_id, enc=enc, ciphertext=ciphertext))
-    return common_pb2.SignedSearch(credential=credential, proof=proof, sealed=sealed)
+        enc, wrapped = wrap_key(node_keys[node_id], key, node_id, nonce)
+        keys.append(common_pb2.QueryKey(node_id=node_id, enc=enc, wrapped=wrapped))
+    return common_pb2.SignedSearch(credential=credential, proof=proof, body=body, keys=keys)
 
 
 @dataclass(frozen=True)
@@ -170,24 +195,19 @@ def open_query(
     nonce: str,
     sealed_claim: str,
 ) -> OpenedQuery:
-    """Open this node's envelope and check it against the (verified) proof.
+    """Unwrap this node's content key, open the body and check it against the (verified) proof.
 
     Raises:
-        OpenError: no envelope for this node, it does not open, the plaintext
-            is not the one committed to, names another nonce, or is malformed.
+        OpenError: not exactly one key for this node, it or the body does not
+            open, the plaintext is not the one committed to, names another
+            nonce, or is malformed.
     """
-    mine = [s for s in signed.sealed if s.node_id == node_id]
+    mine = [k for k in signed.keys if k.node_id == node_id]
     if len(mine) != 1:
-        raise OpenError("unsealable", f"{len(mine)} sealed queries for this node, not 1")
+        raise OpenError("unsealable", f"{len(mine)} query keys for this node, not 1")
     try:
-        plaintext = open_padded(
-            enc_key,
-            mine[0].enc,
-            mine[0].ciphertext,
-            QUERY_BUCKETS,
-            info=query_info(node_id),
-            nonce=nonce,
-        )
+        key = unwrap_key(enc_key, mine[0].enc, mine[0].wrapped, node_id, nonce)
+        plaintext = open_body(key, signed.body, nonce)
     except SealingError as exc:
         raise OpenError(exc.reason, str(exc)) from None
     # The bytes as decrypted, never re-encoded: both sides hash the same bytes.

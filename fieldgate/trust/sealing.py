@@ -7,8 +7,13 @@ Every sealed structure of the v2 protocol (docs/protocol.md) is made here:
   (ids 0x0020 / 0x0001 / 0x0003), through the ``pyhpke`` library;
 * the padding that hides sizes: ``uint32_be(len(body)) || body || zeros`` up to
   the smallest bucket that holds it, so the ciphertext is a bucket size + 16;
+* a query is sealed once: its padded plaintext (the ``body``) under
+  ChaCha20-Poly1305 with a fresh 32-byte content key, nonce 12 zero bytes (the
+  key is used once), ``aad`` = ``"fieldgate/v2 query body " + nonce``; the
+  content key is HPKE-sealed to each addressed node (the key-encryption mode of
+  JWE / draft-ietf-jose-hpke-encrypt);
 * the ``info`` strings that bind an envelope to its purpose and recipient node
-  (``"fieldgate/v2 query " + node_id``, ``"fieldgate/v2 answer " + node_id``),
+  (``"fieldgate/v2 query key " + node_id``, ``"fieldgate/v2 answer " + node_id``),
   and the ``aad``: the search's proof nonce, so an envelope moved to another
   search does not open.
 
@@ -21,7 +26,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from pyhpke import AEADId, CipherSuite, KDFId, KEMId, KEMKey, PyHPKEError
 
 from fieldgate.core.errors import FieldgateError
@@ -42,7 +49,15 @@ ANSWER_BUCKETS = (8192, 32768, 131072, 524288, 2097152)
 """Padded sizes of a sealed answer (8192 x 4^k bytes): an absent person's answer and
 a typical few-hit answer share the first."""
 
-QUERY_INFO = b"fieldgate/v2 query "
+KEY_BYTES = 32
+"""A query's content key (ChaCha20-Poly1305)."""
+WRAPPED_BYTES = KEY_BYTES + TAG_BYTES
+"""A content key HPKE-sealed to one node."""
+BODY_NONCE = bytes(12)
+"""The body's AEAD nonce: all zero, because each content key seals exactly one body."""
+
+QUERY_KEY_INFO = b"fieldgate/v2 query key "
+QUERY_BODY_AAD = b"fieldgate/v2 query body "
 ANSWER_INFO = b"fieldgate/v2 answer "
 
 
@@ -121,9 +136,65 @@ def open_sealed(
         raise SealingError("unsealable", f"HPKE open failed ({type(exc).__name__})") from None
 
 
-def query_info(node_id: str) -> bytes:
-    """HPKE ``info`` of the query sealed to ``node_id``."""
-    return QUERY_INFO + node_id.encode("utf-8")
+def query_key_info(node_id: str) -> bytes:
+    """HPKE ``info`` of the content key wrapped to ``node_id``."""
+    return QUERY_KEY_INFO + node_id.encode("utf-8")
+
+
+def body_aad(nonce: str) -> bytes:
+    """AEAD ``aad`` of a query body: binds it to its search's proof nonce."""
+    return QUERY_BODY_AAD + nonce.encode("utf-8")
+
+
+def seal_body(key: bytes, plaintext: bytes, nonce: str) -> bytes:
+    """Pad ``plaintext`` to its query bucket and encrypt it with the content ``key``.
+
+    Raises:
+        SealingError: ``too_large``.
+    """
+    return ChaCha20Poly1305(key).encrypt(BODY_NONCE, pad(plaintext, QUERY_BUCKETS), body_aad(nonce))
+
+
+def open_body(key: bytes, body: bytes, nonce: str) -> bytes:
+    """Check the body is a query bucket + 16, decrypt it with ``key`` and unpad it.
+
+    Raises:
+        SealingError: ``malformed`` (size, prefix or padding) or ``unsealable``.
+    """
+    if len(body) - TAG_BYTES not in QUERY_BUCKETS:
+        raise SealingError("malformed", f"query body of {len(body)} bytes is not a bucket")
+    try:
+        padded = ChaCha20Poly1305(key).decrypt(BODY_NONCE, body, body_aad(nonce))
+    except InvalidTag:
+        raise SealingError("unsealable", "query body does not open with its content key") from None
+    return unpad(padded, QUERY_BUCKETS)
+
+
+def wrap_key(
+    recipient: X25519PublicKey, key: bytes, node_id: str, nonce: str
+) -> tuple[bytes, bytes]:
+    """HPKE-seal the content ``key`` to ``node_id``'s X25519 key: ``(enc, wrapped)``."""
+    return seal(recipient, key, info=query_key_info(node_id), aad=nonce.encode("utf-8"))
+
+
+def unwrap_key(
+    recipient: X25519PrivateKey, enc: bytes, wrapped: bytes, node_id: str, nonce: str
+) -> bytes:
+    """Open this node's wrapped content key.
+
+    Raises:
+        SealingError: ``unsealable`` — wrong sizes, key, node id or nonce, or altered bytes.
+    """
+    if len(wrapped) != WRAPPED_BYTES:
+        raise SealingError(
+            "unsealable", f"wrapped key is {len(wrapped)} bytes, not {WRAPPED_BYTES}"
+        )
+    key = open_sealed(
+        recipient, enc, wrapped, info=query_key_info(node_id), aad=nonce.encode("utf-8")
+    )
+    if len(key) != KEY_BYTES:
+        raise SealingError("unsealable", f"content key is {len(key)} bytes, not {KEY_BYTES}")
+    return key
 
 
 def answer_info(node_id: str) -> bytes:

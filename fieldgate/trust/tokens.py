@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +104,9 @@ def issue_credential(
         # Refused here, at issuance, rather than by every broker and node later.
         reach = request.reach
         named = (
-            f" (its reach names {len(reach.nodes) + len(reach.unreached)} nodes)" if reach else ""
+            f" (its reach and unreached claims take {len(json.dumps(reach.claims()))} characters)"
+            if reach
+            else ""
         )
         raise ValueError(
             f"the credential would be {len(token)} characters{named}; brokers and nodes "

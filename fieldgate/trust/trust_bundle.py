@@ -4,17 +4,21 @@ Both are JSON files the agency's operators maintain::
 
     trust bundle                              revocation list
     {"issued_at": "2026-11-21T04:00:00Z",     {"issued_at": "2026-11-21T04:00:00Z",
+     "serial": 7,
      "issuers": [{"id": "bellevue-pd",          "credentials": ["<credential id>"],
                   "agency": "bellevue-pd",      "issuers": ["<issuer id>"],
                   "agency_type": "local_law_enforcement",
                   "jwk": {...}}],               "agency_types": ["civil_immigration"]}
      "courts": [{"id": "wawd", "name": "...", "jwk": {...}}],
-     "nodes": [{"id": "kcso", "jwk": {...}, "enc": {...}}]}
+     "nodes": [{"id": "kcso", "since": 3, "jwk": {...}, "enc": {...}}]}
 
 ``nodes`` (optional) publishes each agency node's answer key (``jwk``,
 Ed25519): clients verify every answer a broker relays against it
 (:mod:`fieldgate.trust.answers`); and its encryption key (``enc``, an X25519
 JWK): clients seal their queries to it (:mod:`fieldgate.trust.sealed_search`).
+``serial`` (bumped by the federation authority on every edit) and each node's
+``since`` (the serial it joined at; missing: 0) are what a compact audience or
+reach ``{"dir", "except"}`` names (:mod:`fieldgate.trust.audience`).
 
 An issuer vouches only for its own agency and agency type: a credential that
 names another is refused. :class:`TrustStore` re-reads a file as soon as it
@@ -40,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.vocabulary import AGENCY_TYPES
+from fieldgate.trust.audience import Directory
 from fieldgate.trust.bundle_signing import BundleSignatureError, open_bundle, open_revocations
 from fieldgate.trust.keys import enc_key_from_jwk, key_from_jwk
 
@@ -90,6 +95,34 @@ class TrustState:
     """Node id → the key that node signs its answers with."""
     node_enc: Mapping[str, X25519PublicKey] = dataclasses.field(default_factory=dict)
     """Node id → the X25519 key queries to that node are sealed to."""
+    directory: Directory = dataclasses.field(default_factory=Directory)
+    """The bundle's ``serial`` and each node's ``since``: what compact audiences name."""
+
+
+def _serial(value: object, where: str) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TrustUnavailable(f"{where} is not a directory serial (an integer >= 0)")
+    return value
+
+
+def parse_directory_serials(bundle: Mapping[str, object], bundle_path: Path) -> Directory:
+    """The bundle's ``serial`` and its nodes' ``since`` (missing: 0, a bundle older than serials).
+
+    Raises:
+        TrustUnavailable: a serial is not an integer >= 0, or a node joined
+            after the bundle's own serial.
+    """
+    serial = _serial(bundle.get("serial"), f"{bundle_path}: serial")
+    since: dict[str, int] = {}
+    for i, entry in enumerate(_entries(bundle, "nodes", bundle_path)):
+        where = f"{bundle_path}: nodes[{i}].since"
+        joined = _serial(entry.get("since"), where)
+        if joined > serial:
+            raise TrustUnavailable(f"{where} is {joined}, after the bundle's serial {serial}")
+        since[str(entry.get("id"))] = joined
+    return Directory(serial, since)
 
 
 def _timestamp(value: object, where: str) -> dt.datetime:
@@ -246,6 +279,7 @@ class TrustStore:
             ),
             nodes=parse_nodes(bundle, self.bundle_path),
             node_enc=parse_node_enc(bundle, self.bundle_path),
+            directory=parse_directory_serials(bundle, self.bundle_path),
         )
 
     def current(self, now: dt.datetime) -> TrustState:

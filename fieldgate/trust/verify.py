@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from fieldgate.core.claims import MAX_AUTHORITIES
 from fieldgate.core.errors import FieldgateError
 from fieldgate.core.request_shape import MAX_TOKEN_LENGTH
+from fieldgate.trust.audience import Audience, Directory, within
 from fieldgate.trust.keys import enc_key_from_jwk, key_from_jwk
 from fieldgate.trust.nonce_cache import ReplayCache
-from fieldgate.trust.reach import credential_reach
+from fieldgate.trust.reach import Reach, credential_reach
 from fieldgate.trust.sealed_search import PROTOCOL_VERSION, OpenError, open_query
 from fieldgate.trust.tokens import (
     ALGORITHM,
@@ -93,7 +94,8 @@ class VerifiedSearch:
     issuer: str
     allowed_purposes: tuple[str, ...] = ()
     audience: tuple[str, ...] = ()
-    """The node ids the investigator addressed this search to."""
+    """The node ids the investigator addressed this search to, in this party's directory
+    (at a node: itself)."""
     nonce: str = ""
     """The proof's nonce, now remembered: a node's signed answer is bound to it, and
     :meth:`ReplayCache.forget` it if the search is refused before any agency is asked,
@@ -102,6 +104,8 @@ class VerifiedSearch:
     """The proof's commitment to the sealed query (the broker's only handle on it)."""
     answer_key: X25519PublicKey | None = None
     """The requester's X25519 key (credential ``enc``): answers are sealed to it."""
+    audience_claim: Audience | None = None
+    """The proof's ``aud`` as signed (either form): the broker checks query keys against it."""
 
 
 def _header_type(token: str, expected: str, reason: str) -> None:
@@ -198,48 +202,61 @@ def _check_holder(
 
 
 def _audience(
-    proof: dict[str, Any], credential: dict[str, Any], node_id: str | None
-) -> tuple[str, ...]:
-    """The proof's audience, inside the credential's reach and naming this node."""
-    audience = proof.get("aud")
-    if (
-        not isinstance(audience, list)
-        or not audience
-        or not all(isinstance(a, str) and a for a in audience)
-        or len(set(audience)) != len(audience)
-    ):
-        raise VerificationError("not_addressed", "proof names no audience (distinct node ids)")
-    _check_reach(credential, audience, node_id)
-    if node_id is not None and node_id not in audience:
-        # A search captured at one node and replayed to another ends here.
-        raise VerificationError("not_addressed", f"proof is addressed to {audience}, not here")
-    return tuple(audience)
+    proof: dict[str, Any], credential: dict[str, Any], node_id: str | None, directory: Directory
+) -> tuple[Audience, tuple[str, ...]]:
+    """The proof's audience, inside the credential's reach and naming this node.
 
-
-def _check_reach(credential: dict[str, Any], audience: list[str], node_id: str | None) -> None:
-    """The requesting agency's outbound policy, bound into the credential by its issuer.
-
-    A node outside ``reach`` refuses whatever the proof says (a broker that
-    adds it to the fan-out); a proof addressed beyond ``reach`` is refused
-    everywhere (a client that forged its audience). A credential without
-    ``reach`` is a legacy one and passes (see :mod:`fieldgate.trust.reach`).
+    Returns the parsed claim and the node ids it names in this party's
+    directory (a node: itself; the broker: every node it names).
     """
+    try:
+        audience = Audience.from_claim(proof.get("aud"), "proof aud")
+    except ValueError as exc:
+        raise VerificationError("not_addressed", f"proof names no audience: {exc}") from None
     try:
         reach = credential_reach(credential)
     except ValueError as exc:
         raise VerificationError("malformed", f"credential {exc}") from None
-    if reach is None:
-        return
-    if node_id is not None and node_id not in reach.nodes:
+    if node_id is None:
+        named = audience.named(directory)
+        if reach is not None:
+            _check_reach(audience, reach, directory)
+        return audience, tuple(named)
+    # A node not in its own directory is never addressed, in either form.
+    since = directory.since.get(node_id)
+    if since is None or not audience.contains(node_id, since):
+        # A search captured at one node and replayed to another ends here.
+        raise VerificationError(
+            "not_addressed", f"proof is addressed to {audience.claim()!r:.200}, not here"
+        )
+    # A node outside ``reach`` refuses whatever the proof says (a broker that
+    # adds it to the fan-out). The whole audience ⊆ reach is the broker's check
+    # (over its directory); each node needs only its own place in both.
+    if reach is not None and not reach.contains(node_id, since):
         raise VerificationError(
             "outside_reach",
             f"node {node_id} is outside the credential's reach: {reach.why_not(node_id)}",
         )
-    beyond = sorted(set(audience) - reach.nodes)
+    return audience, (node_id,)
+
+
+def _check_reach(audience: Audience, reach: Reach, directory: Directory) -> None:
+    """The requesting agency's outbound policy, bound into the credential by its issuer.
+
+    A proof addressed beyond ``reach`` (a client that forged its audience) is
+    refused, evaluated over this party's own directory
+    (:func:`fieldgate.trust.audience.within`). A credential without ``reach``
+    is a legacy one and passes (see :mod:`fieldgate.trust.reach`).
+    """
+    try:
+        beyond = within(audience, reach.audience, directory)
+    except ValueError as exc:
+        raise VerificationError("outside_reach", str(exc)) from None
     if beyond:
+        more = f" and {len(beyond) - 20} more" if len(beyond) > 20 else ""
+        shown = ", ".join(beyond[:20]) + more
         raise VerificationError(
-            "outside_reach",
-            f"proof is addressed to {', '.join(beyond)}, outside the credential's reach",
+            "outside_reach", f"proof is addressed to {shown}, outside the credential's reach"
         )
 
 
@@ -280,10 +297,10 @@ class SearchVerifier:
         """Check the whole chain; see the module docstring and docs/protocol.md.
 
         Args:
-            signed: the credential, proof and sealed queries as the client sent them.
+            signed: the credential, proof, body and query keys as the client sent them.
             node_id: the verifying node; the proof must be addressed to it and
-                its sealed query must open with ``enc_key``. None (the broker)
-                only checks that every addressed node has exactly one envelope.
+                its query key and the body must open with ``enc_key``. None (the
+                broker): the audience must lie within the credential's reach.
             enc_key: the node's X25519 private key (with ``node_id``).
 
         Raises:
@@ -322,18 +339,13 @@ class SearchVerifier:
             raise VerificationError(
                 "purpose_not_allowed", f"purpose {proof.get('purpose')!r} not in the credential"
             )
-        audience = _audience(proof, credential, node_id)
+        audience_claim, audience = _audience(proof, credential, node_id, state.directory)
         nonce, sealed_claim = proof.get("nonce"), proof.get("sealed")
         if not isinstance(nonce, str) or not isinstance(sealed_claim, str):
             raise VerificationError("malformed", "proof names no nonce or sealed commitment")
         query: common_pb2.PersonQuery | None = None
         authority: list[common_pb2.LegalAuthority] = []
-        if node_id is None:
-            if [s.node_id for s in signed.sealed] != list(audience):
-                raise VerificationError(
-                    "sealed_mismatch", "sealed queries are not one per addressed node, in order"
-                )
-        else:
+        if node_id is not None:
             if enc_key is None:
                 raise VerificationError("unsealable", "this node has no encryption key")
             try:
@@ -374,6 +386,7 @@ class SearchVerifier:
             nonce,
             sealed_claim,
             answer_key,
+            audience_claim,
         )
 
     def _credential(self, token: str, state: Any) -> tuple[dict[str, Any], str]:

@@ -351,18 +351,21 @@ Global___Hit: _TypeAlias = Hit  # noqa: Y015
 
 @_typing.final
 class SignedSearch(_message.Message):
-    """A search signed by the investigator and sealed to each agency it is
-    addressed to, carried untouched from client to node. The broker can read
-    the credential and the proof (who asks, why, for which case, which
-    agencies) but not whom they ask about nor any warrant: those are inside
-    `sealed`, one HPKE envelope per audience node (docs/protocol.md).
+    """A search signed by the investigator, its query sealed once and its content
+    key wrapped to each agency it is addressed to. The broker can read the
+    credential and the proof (who asks, why, for which case, which agencies)
+    but not whom they ask about nor any warrant: those are inside `body`,
+    encrypted under a fresh content key that only the addressed nodes can
+    unwrap from their own `keys` entry (docs/protocol.md). The broker forwards
+    each node the credential, proof and body with that node's key only.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CREDENTIAL_FIELD_NUMBER: _builtins.int
     PROOF_FIELD_NUMBER: _builtins.int
-    SEALED_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    KEYS_FIELD_NUMBER: _builtins.int
     credential: _builtins.str
     """The investigator's credential: a JWT (EdDSA) issued by their agency,
     binding their subject, agency, agency type, roles, allowed purposes, their
@@ -373,54 +376,59 @@ class SignedSearch(_message.Message):
     key over the purpose, case number, audience, time, nonce and the SHA-256
     commitment to the sealed-query plaintext.
     """
+    body: _builtins.bytes
+    """The padded query plaintext under ChaCha20-Poly1305 with the content key
+    (a query bucket size + 16 bytes).
+    """
     @_builtins.property
-    def sealed(self) -> _containers.RepeatedCompositeFieldContainer[Global___SealedQuery]:
-        """The sealed query, once per audience node, in the proof's `aud` order."""
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueryKey]:
+        """The content key wrapped to each addressed node (at most one per node id)."""
 
     def __init__(
         self,
         *,
         credential: _builtins.str = ...,
         proof: _builtins.str = ...,
-        sealed: _abc.Iterable[Global___SealedQuery] | None = ...,
+        body: _builtins.bytes = ...,
+        keys: _abc.Iterable[Global___QueryKey] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "proof", b"proof", "sealed", b"sealed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "credential", b"credential", "keys", b"keys", "proof", b"proof"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SignedSearch: _TypeAlias = SignedSearch  # noqa: Y015
 
 @_typing.final
-class SealedQuery(_message.Message):
-    """The query plaintext (person and warrants) sealed to one node's X25519 key."""
+class QueryKey(_message.Message):
+    """The search's content key, HPKE-sealed to one node's X25519 key."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     NODE_ID_FIELD_NUMBER: _builtins.int
     ENC_FIELD_NUMBER: _builtins.int
-    CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    WRAPPED_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
-    """The node this envelope is sealed to (one of the proof's `aud`)."""
+    """The node this key is wrapped to (one the proof's `aud` addresses)."""
     enc: _builtins.bytes
     """HPKE encapsulated key (32 bytes for DHKEM(X25519))."""
-    ciphertext: _builtins.bytes
-    """HPKE ciphertext of the padded plaintext (a query bucket size + 16 bytes)."""
+    wrapped: _builtins.bytes
+    """HPKE ciphertext of the 32-byte content key (48 bytes)."""
     def __init__(
         self,
         *,
         node_id: _builtins.str = ...,
         enc: _builtins.bytes = ...,
-        ciphertext: _builtins.bytes = ...,
+        wrapped: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ciphertext", b"ciphertext", "enc", b"enc", "node_id", b"node_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enc", b"enc", "node_id", b"node_id", "wrapped", b"wrapped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___SealedQuery: _TypeAlias = SealedQuery  # noqa: Y015
+Global___QueryKey: _TypeAlias = QueryKey  # noqa: Y015
 
 @_typing.final
 class SealedAnswer(_message.Message):

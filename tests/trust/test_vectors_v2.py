@@ -1,9 +1,10 @@
 """The committed protocol v2 test vectors (tests/vectors/v2) hold for this implementation.
 
-Deterministic structures (Ed25519 JWS, the sealed-query plaintext and its
-commitment) are rebuilt from the vectors' inputs and compared byte for byte;
-HPKE envelopes are randomised, so the committed ones must open to the
-expected padded plaintext, and a fresh seal must round-trip. The Node.js
+Deterministic structures (Ed25519 JWS, the sealed-query plaintext, its
+commitment and its body under the fixed content key) are rebuilt from the
+vectors' inputs and compared byte for byte; HPKE envelopes are randomised, so
+the committed ones must open to the expected content key or padded answer, and
+a fresh seal must round-trip. The audience rules (both forms) are replayed. The Node.js
 client checks the same files (docs/protocol.md, "Test vectors").
 """
 
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from google.protobuf import json_format
 
 from fieldgate.trust.answers import AnswerSigner, open_answer
+from fieldgate.trust.audience import Audience, Directory, within
 from fieldgate.trust.keys import enc_key_from_jwk, enc_public_jwk, key_from_jwk, public_jwk
 from fieldgate.trust.sealed_search import commitment, query_plaintext, sign_search
 from fieldgate.trust.sealing import (
@@ -29,9 +31,11 @@ from fieldgate.trust.sealing import (
     QUERY_BUCKETS,
     SealingError,
     answer_info,
+    body_aad,
+    open_body,
     open_sealed,
     pad,
-    query_info,
+    query_key_info,
     seal,
     unpad,
 )
@@ -82,8 +86,18 @@ def test_credential_and_warrant_signatures_are_byte_for_byte() -> None:
         assert again == vector["jws"]
 
 
-def test_search_proof_plaintext_and_commitment_are_byte_for_byte() -> None:
-    vector = _load("search.json")
+def _directory(document: dict[str, Any] | None) -> Directory | None:
+    return None if document is None else Directory(document["serial"], document["since"])
+
+
+SEARCHES = [("search.json", "credential"), ("search_compact.json", "credential_compact")]
+
+
+@pytest.mark.parametrize(("name", "credential"), SEARCHES)
+def test_search_proof_plaintext_commitment_and_body_are_byte_for_byte(
+    name: str, credential: str
+) -> None:
+    vector = _load(name)
     inputs = vector["inputs"]
     query = query_from_payload(inputs["query"])
     salt = _b64(inputs["salt_b64url"])
@@ -91,56 +105,89 @@ def test_search_proof_plaintext_and_commitment_are_byte_for_byte() -> None:
     assert plaintext.decode("utf-8") == vector["plaintext"]
     assert commitment(plaintext) == vector["commitment"]
     assert pad(plaintext, QUERY_BUCKETS) == _b64(vector["padded_b64url"])
+    directory = _directory(inputs["directory"])
+    audience = Audience.from_claim(inputs["audience"], "aud")
+    named = audience.named(directory or Directory())
     signed = sign_search(
-        credential=_load("tokens.json")["credential"]["jws"],
+        credential=_load("tokens.json")[credential]["jws"],
         holder_key=_ed("investigator"),
         query=query,
         purpose=inputs["purpose"],
         case_number=inputs["case_number"],
-        audience=inputs["audience"],
-        node_keys={n: _x(f"{n}_enc").public_key() for n in inputs["audience"]},
+        audience=audience,
+        node_keys={n: _x(f"{n}_enc").public_key() for n in named},
         warrants=inputs["warrants"],
+        directory=directory,
         now=dt.datetime.fromtimestamp(inputs["iat"], dt.UTC),
         nonce=inputs["nonce"],
         salt=salt,
+        content_key=_b64(inputs["content_key_b64url"]),
     )
     assert signed.proof == vector["proof"]["jws"]
+    assert signed.body == _b64(vector["body_b64url"])
+    assert vector["body_aad"].encode() == body_aad(inputs["nonce"])
     header, payload, _ = signed.proof.split(".")
     assert _b64(header).decode() == vector["proof"]["header_json"]
     assert _b64(payload).decode() == vector["proof"]["payload_json"]
-    assert json.loads(vector["proof"]["payload_json"])["sealed"] == vector["commitment"]
+    claims = json.loads(vector["proof"]["payload_json"])
+    assert claims["sealed"] == vector["commitment"]
+    assert claims["aud"] == inputs["audience"]
+    assert [k.node_id for k in signed.keys] == [k["node_id"] for k in vector["keys"]] == named
 
 
-def test_committed_query_envelopes_open_to_the_padded_plaintext() -> None:
-    vector = _load("search.json")
-    padded = _b64(vector["padded_b64url"])
-    for sealed in vector["sealed"]:
-        opened = open_sealed(
-            _x(sealed["recipient"]),
-            _b64(sealed["enc_b64url"]),
-            _b64(sealed["ciphertext_b64url"]),
-            info=sealed["info"].encode(),
-            aad=sealed["aad"].encode(),
+@pytest.mark.parametrize("name", ["search.json", "search_compact.json"])
+def test_committed_query_keys_open_to_the_content_key_and_the_body_to_the_plaintext(
+    name: str,
+) -> None:
+    vector = _load(name)
+    content_key = _b64(vector["inputs"]["content_key_b64url"])
+    nonce = vector["inputs"]["nonce"]
+    for wrapped in vector["keys"]:
+        enc, ciphertext = _b64(wrapped["enc_b64url"]), _b64(wrapped["wrapped_b64url"])
+        assert (len(enc), len(ciphertext)) == (32, 48)
+        info, aad = wrapped["info"].encode(), wrapped["aad"].encode()
+        assert info == query_key_info(wrapped["node_id"])
+        assert open_sealed(_x(wrapped["recipient"]), enc, ciphertext, info=info, aad=aad) == (
+            content_key
         )
-        assert opened == padded
-        assert sealed["info"].encode() == query_info(sealed["node_id"])
-        # Another node's key, info or another nonce: it does not open.
-        with pytest.raises(SealingError):
-            open_sealed(
-                _x("investigator_enc"),
-                _b64(sealed["enc_b64url"]),
-                _b64(sealed["ciphertext_b64url"]),
-                info=sealed["info"].encode(),
-                aad=sealed["aad"].encode(),
-            )
-        with pytest.raises(SealingError):
-            open_sealed(
-                _x(sealed["recipient"]),
-                _b64(sealed["enc_b64url"]),
-                _b64(sealed["ciphertext_b64url"]),
-                info=sealed["info"].encode(),
-                aad=b"ffffffffffffffffffffffffffffffff",
-            )
+        # Another node's key, another node's info or another nonce: it does not open.
+        for key, bad_info, bad_aad in (
+            (_x("investigator_enc"), info, aad),
+            (_x(wrapped["recipient"]), query_key_info("ice-ero"), aad),
+            (_x(wrapped["recipient"]), info, b"ffffffffffffffffffffffffffffffff"),
+        ):
+            with pytest.raises(SealingError):
+                open_sealed(key, enc, ciphertext, info=bad_info, aad=bad_aad)
+    body = _b64(vector["body_b64url"])
+    assert open_body(content_key, body, nonce) == vector["plaintext"].encode("utf-8")
+    with pytest.raises(SealingError, match="unsealable"):
+        open_body(content_key, body, "ffffffffffffffffffffffffffffffff")
+    with pytest.raises(SealingError, match="unsealable"):
+        open_body(bytes(32), body, nonce)
+
+
+def test_audience_rules_hold_for_both_forms() -> None:
+    vector = _load("audience.json")
+    directory = _directory(vector["directory"])
+    assert directory is not None
+    for case in vector["contains"]:
+        audience = Audience.from_claim(case["claim"], "aud")
+        assert audience.contains(case["node_id"], case["since"]) is case["named"], case
+    for case in vector["shorter_form"]:
+        chosen = Audience.of(case["members"], _directory(case["directory"]))
+        assert chosen.claim() == case["claim"]
+    for case in vector["within_reach"]:
+        audience = Audience.from_claim(case["audience"], "aud")
+        reach = Audience.from_claim(case["reach"], "reach")
+        if isinstance(case["beyond"], str):
+            with pytest.raises(ValueError, match="newer"):
+                within(audience, reach, directory)
+        else:
+            assert within(audience, reach, directory) == case["beyond"]
+    # The vectors exercise both outcomes, both forms.
+    assert {c["named"] for c in vector["contains"]} == {True, False}
+    assert any(isinstance(c["claim"], dict) for c in vector["shorter_form"])
+    assert any(isinstance(c["claim"], list) for c in vector["shorter_form"])
 
 
 def test_answers_are_byte_for_byte_and_their_envelopes_open_and_verify() -> None:
