@@ -6,6 +6,7 @@
 
 import crypto from "node:crypto";
 
+import { loadTypes } from "../lib/proto.mjs";
 import { SUITE, publicKey, queryKeyInfo } from "../lib/sealing.mjs";
 import { signSearch } from "../lib/search.mjs";
 
@@ -15,6 +16,11 @@ const raws = Array.from({ length: agencies }, () =>
   crypto.generateKeyPairSync("x25519").publicKey.export({ format: "jwk" }),
 ).map((jwk) => Buffer.from(jwk.x, "base64url"));
 const nodeEnc = new Map(raws.map((raw, i) => [`node-${i}`, raw]));
+// A directory where every node joined at serial 1: a whole-directory audience is compact.
+const directory = {
+  serial: 1,
+  nodes: new Map([...nodeEnc.keys()].map((id) => [id, { since: 1 }])),
+};
 const signingKey = crypto.generateKeyPairSync("ed25519").privateKey;
 const credential = "eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJjMCIsInN1YiI6ImRldCJ9.c2ln";
 const query = {
@@ -40,7 +46,7 @@ async function timed(fn, times) {
 const search = (n) => () =>
   signSearch({
     credential, signingKey, query, purpose: "criminal_investigation", caseNumber: "C-1",
-    audience: [...nodeEnc.keys()].slice(0, n), nodeEnc,
+    audience: [...nodeEnc.keys()].slice(0, n), nodeEnc, directory,
   }); // prettier-ignore
 const recipient = await publicKey(raws[0]);
 const key = new Uint8Array(32);
@@ -53,6 +59,10 @@ const one = await timed(search(1), rounds);
 // Fewer rounds of the large search: its cost is agencies × the small one's.
 const manyRounds = Math.max(3, Math.round((rounds * 8) / agencies));
 const all = await timed(search(agencies), manyRounds);
+// What the wire carries for the large search: the SignedSearch as protobuf bytes.
+const built = await search(agencies)();
+const signedType = loadTypes().lookupType("fieldgate.v2.SignedSearch");
+const requestBytes = signedType.encode(signedType.fromObject(built.signed)).finish().length;
 const perAgency = all.map((total, i) => (total - one[i]) / (agencies - 1));
 const round = (pair) => pair.map(Math.round);
 process.stdout.write(
@@ -65,5 +75,12 @@ process.stdout.write(
     [`search_${agencies}_agencies_us`]: round(all),
     per_added_agency_us: round(perAgency),
     ratio_to_bare: perAgency.map((x, i) => Number((x / bare[i]).toFixed(2))),
+    [`signed_search_bytes_${agencies}_agencies`]: requestBytes,
+    body_bytes: built.signed.body.length,
+    proof_chars: built.proof.length,
+    // Beyond the body, credential and proof: the QueryKeys.
+    bytes_per_agency: Number(
+      ((requestBytes - built.signed.body.length - built.proof.length) / agencies).toFixed(1),
+    ),
   })}\n`,
 );
