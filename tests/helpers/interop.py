@@ -1,9 +1,10 @@
 """A running federation for the Node.js client's tests (tests/interop).
 
-:func:`start_interop` starts the three demo agencies' nodes and a broker on
+:func:`start_interop` starts the demo agencies' nodes (or those given) and a broker on
 loopback with development trust (signed bundle, node answer and encryption keys)
 and mutual TLS, plus a :class:`~tests.helpers.hostile_broker.HostileBroker` in
-front of the real broker that serves the broker's own certificate; the other
+front of the real broker that serves the broker's own certificate (and lies on
+``SearchStream`` as on ``Search``: :class:`StreamingHostileBroker`); the other
 helpers write an investigator's files and run one search with the Node.js client.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,32 @@ CASE = "BPD-2026-018233"
 NODE_IDS = [agency.node_id for agency in DEMO_AGENCIES]
 
 
+class StreamingHostileBroker(HostileBroker):
+    """The hostile broker, lying on ``SearchStream`` too: the genuine stream is read
+    whole, its agencies' results put through ``tamper`` like a unary answer, and
+    re-sent as a stream (started, one event per agency result, summary)."""
+
+    def SearchStream(
+        self, request: broker_pb2.SearchStreamRequest, context: Any
+    ) -> Iterator[broker_pb2.SearchStreamResponse]:
+        self.last_proof = request.search.signed.proof
+        self.last_request = request.search
+        events = list(self._stub.SearchStream(request, timeout=20))
+        started = next(e for e in events if e.HasField("started"))
+        summary = next(e for e in events if e.HasField("summary"))
+        genuine = broker_pb2.SearchResponse(
+            request_id=started.started.request_id,
+            results=[e.agency for e in events if e.HasField("agency")],
+        )
+        self.seen.append(genuine)
+        forged = broker_pb2.SearchResponse()
+        forged.CopyFrom(genuine)
+        yield started
+        for result in self.tamper(forged).results:
+            yield broker_pb2.SearchStreamResponse(agency=result)
+        yield summary
+
+
 @dataclass
 class Interop:
     """The running federation, its trust kit and PKI, and the hostile broker in front."""
@@ -54,7 +81,7 @@ class Interop:
     federation: LocalFederation
     kit: DevTrust
     pki: DevPKI
-    hostile: HostileBroker
+    hostile: StreamingHostileBroker
     workdir: Path
 
     def files(self, name: str, identity: Identity) -> list[str]:
@@ -109,7 +136,7 @@ def start_interop(
         )
     )
     # The attacker runs the broker, so it holds the broker's certificate.
-    hostile = HostileBroker(
+    hostile = StreamingHostileBroker(
         federation.broker_address, pki.files("broker"), serve_tls=pki.files("broker")
     )
     return Interop(federation, kit, pki, hostile, workdir)

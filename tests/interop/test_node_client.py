@@ -87,6 +87,32 @@ def test_the_node_client_sees_exactly_what_the_python_client_sees(interop: Inter
     assert not check.failed
 
 
+def test_a_streamed_search_finds_what_the_unary_search_finds(interop: Interop) -> None:
+    # A national audience (more agencies than a unary Search takes) goes by SearchStream;
+    # --stream takes that path here, with the same verification of every answer.
+    identity = detective(interop)
+    unary_status, unary = node_search(interop, identity, interop.federation.broker_address)
+    status, streamed = node_search(interop, identity, interop.federation.broker_address, "--stream")
+    assert unary_status == status == 0, streamed
+    assert (unary["streamed"], streamed["streamed"]) == (False, True)
+    assert streamed["request_id"]
+    assert streamed["request_id"] != unary["request_id"]
+
+    def found(output: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+        return {
+            n: sorted((h["record_kind"], h.get("score", 0)) for h in a["hits"])
+            for n, a in by_node(output).items()
+        }
+
+    assert found(streamed) == found(unary)
+    assert {a["status"] for a in streamed["agencies"]} == {"answered"}
+    assert streamed["counts"]["hits"] == unary["counts"]["hits"] > 0
+    logs = interop.federation.disclosure_logs
+    assert all(
+        any(e.request_id == streamed["request_id"] for e in logs[n].entries) for n in NODE_IDS
+    )
+
+
 def test_an_identifier_search_from_the_node_client_finds_what_the_python_client_finds(
     interop: Interop,
 ) -> None:

@@ -41,6 +41,12 @@ export const SCHEMA = "fieldgate.node-search/v1";
 
 /** The longest deadline a broker grants (0 asks for its default, at most this). */
 const BROKER_MAX_DEADLINE_SECONDS = 10;
+/** Most agencies a broker answers in one unary Search; larger searches are streamed. */
+const UNARY_AUDIENCE = 64;
+/** Largest unary answer: every agency's sealed answer at its cap (2 MiB bucket + framing). */
+const MAX_BROKER_ANSWER_BYTES = UNARY_AUDIENCE * (2 * 1024 * 1024 + 72 * 1024) + 64 * 1024;
+/** ListNodes pages followed at most (1000 nodes each: beyond any federation's directory). */
+const MAX_LIST_PAGES = 100;
 /** Warrants a search may carry, and the longest one (docs/protocol.md 5.2). */
 const MAX_WARRANTS = 8;
 const MAX_WARRANT_CHARS = 16384;
@@ -161,16 +167,53 @@ export async function loadSetup(opts) {
   };
 }
 
+const brokerError = (error) =>
+  new BrokerError(grpc.status[error.code] ?? String(error.code), error.details);
+
 /** Call `method` of the broker; a gRPC failure becomes a BrokerError naming its status. */
 function call(client, method, request, timeoutSeconds) {
   return new Promise((resolve, reject) => {
     client[method](request, { deadline: Date.now() + timeoutSeconds * 1000 }, (error, response) => {
-      if (error) {
-        reject(new BrokerError(grpc.status[error.code] ?? String(error.code), error.details));
-      } else {
-        resolve(response);
-      }
+      if (error) reject(brokerError(error));
+      else resolve(response);
     });
+  });
+}
+
+/**
+ * Every node the broker routes to, a page at a time (a national broker lists
+ * thousands; a broker without paging answers one page with no next token).
+ */
+async function listNodes(client) {
+  const ids = [];
+  let pageToken = "";
+  for (let page = 0; page < MAX_LIST_PAGES; page += 1) {
+    const listed = await call(client, "ListNodes", { page_size: 1000, page_token: pageToken }, 10);
+    ids.push(...listed.nodes.map((n) => n.node_id));
+    pageToken = listed.next_page_token ?? "";
+    if (!pageToken) return new Set(ids);
+  }
+  throw new BrokerError("INVALID_ARGUMENT", `ListNodes gave more than ${MAX_LIST_PAGES} pages`);
+}
+
+/**
+ * The search as a stream (SearchStream): each agency's result as it ends. Resolves
+ * to what the unary Search would answer: {request_id, results}.
+ */
+function streamSearch(client, request, timeoutSeconds) {
+  return new Promise((resolve, reject) => {
+    const stream = client.SearchStream(
+      { search: request },
+      { deadline: Date.now() + timeoutSeconds * 1000 },
+    );
+    const response = { request_id: "", results: [] };
+    stream.on("data", (event) => {
+      if (event.started) response.request_id ||= event.started.request_id;
+      else if (event.agency) response.results.push(event.agency);
+      else if (event.summary) response.request_id ||= event.summary.request_id;
+    });
+    stream.on("error", (error) => reject(brokerError(error)));
+    stream.on("end", () => resolve(response));
   });
 }
 
@@ -189,7 +232,9 @@ export async function runSearch(opts) {
     );
   }
   const creds = grpc.credentials.createSsl(setup.tls.ca, setup.tls.key, setup.tls.cert);
-  const client = new v2.BrokerService(opts.broker, creds);
+  const client = new v2.BrokerService(opts.broker, creds, {
+    "grpc.max_receive_message_length": MAX_BROKER_ANSWER_BYTES,
+  });
   try {
     return await search(opts, setup, client);
   } finally {
@@ -200,8 +245,7 @@ export async function runSearch(opts) {
 async function search(opts, setup, client) {
   let routed = new Set();
   if (!opts.audience) {
-    const listed = await call(client, "ListNodes", {}, 10);
-    routed = new Set(listed.nodes.map((n) => n.node_id));
+    routed = await listNodes(client);
   }
   const { audience, notAsked } = chooseAudience(
     setup.trust.nodes,
@@ -229,12 +273,12 @@ async function search(opts, setup, client) {
     }
     throw error;
   }
-  const response = await call(
-    client,
-    "Search",
-    { signed: built.signed, deadline_seconds: opts.deadline },
-    (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 10,
-  );
+  const request = { signed: built.signed, deadline_seconds: opts.deadline };
+  const timeout = (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 10;
+  const streamed = opts.stream || audience.length > UNARY_AUDIENCE;
+  const response = streamed
+    ? await streamSearch(client, request, timeout)
+    : await call(client, "Search", request, timeout);
   const hitType = loadTypes().lookupType("fieldgate.v2.Hit");
   const seen = new Map();
   const unexpected = [];
@@ -318,6 +362,7 @@ async function search(opts, setup, client) {
     schema: SCHEMA,
     request_id: response.request_id,
     audience,
+    streamed,
     // How the proof wrote it: "list", or "compact" ({"dir", "except"}) when shorter.
     audience_form: Array.isArray(built.aud) ? "list" : "compact",
     not_asked: notAsked,
