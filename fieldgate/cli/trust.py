@@ -27,7 +27,12 @@ from fieldgate.trust.keys import (
     public_jwk,
 )
 from fieldgate.trust.refresh import TrustRefreshError, refresh
-from fieldgate.trust.trust_bundle import TrustUnavailable, parse_bundle, parse_nodes
+from fieldgate.trust.trust_bundle import (
+    TrustUnavailable,
+    parse_bundle,
+    parse_directory_serials,
+    parse_nodes,
+)
 
 
 @click.group()
@@ -84,6 +89,19 @@ def _load_bundle(path: Path, authority_key: Path | None) -> dict[str, object]:
         raise click.ClickException(str(exc)) from None
 
 
+def _bump_serial(bundle: Path, document: dict[str, object]) -> int:
+    """Bump the directory ``serial`` of an edited bundle (compact audiences name nodes by it).
+
+    Raises:
+        click.ClickException: the bundle's serial is not an integer >= 0.
+    """
+    serial = document.get("serial", 0)
+    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+        raise click.ClickException(f"{bundle}: serial is not an integer >= 0")
+    document["serial"] = serial + 1
+    return serial + 1
+
+
 @trust.command("sign")
 @click.argument("bundle", type=EXISTING_FILE)
 @click.option("--authority-key", type=EXISTING_FILE, required=True, help="The authority's key.")
@@ -122,9 +140,17 @@ def trust_add_node(
     agency type and jurisdiction.
     """
     document = _load_bundle(bundle, authority_key)
+    serial = _bump_serial(bundle, document)
+    previous = [n for n in _entries(bundle, document, "nodes") if n.get("id") == node_id]
     nodes = [n for n in _entries(bundle, document, "nodes") if n.get("id") != node_id]
     facts = {"agency": agency, "agency_type": agency_type, "jurisdiction": jurisdiction}
-    entry: dict[str, object] = {"id": node_id, **{k: v for k, v in facts.items() if v}}
+    # A new node joins at this serial; a re-keyed one keeps the serial it joined at.
+    since = previous[0].get("since", 0) if previous else serial
+    entry: dict[str, object] = {
+        "id": node_id,
+        "since": since,
+        **{k: v for k, v in facts.items() if v},
+    }
     entry["jwk"] = public_jwk(load_public_key(key))
     if enc_key is not None:
         entry["enc"] = enc_public_jwk(load_enc_public_key(enc_key))
@@ -146,6 +172,7 @@ def trust_add_issuer(
 ) -> None:  # fmt: skip
     """Trust an agency's credential issuer (creates BUNDLE if needed)."""
     document = _load_bundle(bundle, authority_key)
+    _bump_serial(bundle, document)
     issuers = [i for i in _entries(bundle, document, "issuers") if i.get("id") != issuer_id]
     issuers.append({"id": issuer_id, "agency": agency, "agency_type": agency_type,
                     "jwk": public_jwk(load_public_key(key))})  # fmt: skip
@@ -165,6 +192,7 @@ def trust_add_court(
 ) -> None:
     """Trust a court's warrant attestations (creates BUNDLE if needed)."""
     document = _load_bundle(bundle, authority_key)
+    _bump_serial(bundle, document)
     courts = [c for c in _entries(bundle, document, "courts") if c.get("id") != court_id]
     courts.append({"id": court_id, "name": name, "jwk": public_jwk(load_public_key(key))})
     document["courts"] = courts
@@ -179,6 +207,7 @@ def _check_and_write(
     try:
         parse_bundle(document, bundle)
         parse_nodes(document, bundle)
+        parse_directory_serials(document, bundle)
     except TrustUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     if authority_key is None:

@@ -158,7 +158,7 @@ class DevTrust:
             "nodes": [
                 {
                     "id": node_id,
-                    "since": self.node_since[node_id],
+                    "since": self.node_since.get(node_id, 0),
                     **self.node_facts.get(node_id, {}),
                     "jwk": public_jwk(key.public_key()),
                     "enc": enc_public_jwk(self.node_enc[node_id].public_key()),

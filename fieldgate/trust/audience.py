@@ -21,7 +21,7 @@ every node evaluate; a node absent from the evaluator's own directory
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from fieldgate.core.request_shape import MAX_AUDIENCE
@@ -102,15 +102,15 @@ class Audience:
         return {"dir": self.dir, "except": sorted(self.excepted)}
 
     @classmethod
-    def from_claim(cls, value: object, what: str) -> Audience:
-        """Parse either form.
+    def from_claim(cls, value: object, what: str, *, empty_ok: bool = False) -> Audience:
+        """Parse either form (an empty list only with ``empty_ok``: a reach that reaches nothing).
 
         Raises:
             ValueError: naming ``what`` and what is wrong with it.
         """
         if isinstance(value, list):
             nodes = _node_ids(value, what)
-            if not nodes:
+            if not nodes and not empty_ok:
                 raise ValueError(f"{what} names no node")
             return cls(nodes=nodes)
         if not isinstance(value, dict) or set(value) != {"dir", "except"}:
@@ -148,27 +148,43 @@ def _size(audience: Audience) -> int:
 
 
 def within(
-    audience: Audience, reach: Audience, directory: Directory, extra: Collection[str] = ()
+    audience: Audience, reach: Audience, directory: Directory, *, newer_fails: bool = True
 ) -> list[str]:
     """The nodes ``audience`` names that ``reach`` does not, over ``directory``.
 
-    Evaluated over the evaluator's own directory (plus ``extra`` node ids it
-    also knows, e.g. a broker's configured nodes) with :meth:`Audience.contains`
-    on both sides. A list-form audience naming an id outside the directory is
-    checked by id.
+    Evaluated over the evaluator's own directory with :meth:`Audience.contains`
+    on both sides; a list-form audience naming an id outside the directory is
+    checked by id. Cheap where it can be: a list audience costs its length,
+    a compact audience within a compact reach the reach's ``except`` (only an
+    audience ``dir`` beyond the reach's walks the directory); a compact
+    audience against a list reach walks the directory.
+
+    Args:
+        newer_fails: refuse a compact ``dir`` newer than ``directory.serial``
+            (the broker: it cannot know which nodes it names). A node passes
+            False: nodes it does not know are not its to judge, and a bundle a
+            refresh behind must not refuse every search naming a new member.
 
     Raises:
-        ValueError: a compact ``dir`` is newer than ``directory.serial`` (the
-            evaluator cannot know which nodes it names: fail closed).
+        ValueError: ``newer_fails`` and a compact ``dir`` is newer than the directory.
     """
-    for claim, what in ((audience, "audience"), (reach, "reach")):
-        if claim.dir is not None and claim.dir > directory.serial:
-            raise ValueError(
-                f"the {what} names directory serial {claim.dir}, newer than this "
-                f"party's trust bundle (serial {directory.serial})"
-            )
-    known: dict[str, int | None] = dict.fromkeys(extra)
-    known.update(directory.since)
-    named = [n for n, s in known.items() if audience.contains(n, s)]
-    named += [n for n in audience.nodes if n not in known]
-    return sorted(n for n in named if not reach.contains(n, directory.since.get(n)))
+    if newer_fails:
+        for claim, what in ((audience, "audience"), (reach, "reach")):
+            if claim.dir is not None and claim.dir > directory.serial:
+                raise ValueError(
+                    f"the {what} names directory serial {claim.dir}, newer than this "
+                    f"party's trust bundle (serial {directory.serial})"
+                )
+    since = directory.since
+    if audience.dir is None:
+        named: Iterable[str] = audience.nodes
+    elif reach.dir is not None and audience.dir <= reach.dir:
+        # Every node the audience names joined by reach.dir: only reach's exceptions matter.
+        named = reach.excepted
+    else:
+        named = since
+    return sorted(
+        n
+        for n in named
+        if audience.contains(n, since.get(n)) and not reach.contains(n, since.get(n))
+    )

@@ -180,7 +180,7 @@ def credential_reach(claims: Mapping[str, object]) -> Reach | None:
     """
     if "reach" not in claims:
         return None
-    audience = Audience.from_claim(claims["reach"], "reach")
+    audience = Audience.from_claim(claims["reach"], "reach", empty_ok=True)
     grouped = claims.get("unreached", {})
     if not isinstance(grouped, dict) or not all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) and n for n in v)

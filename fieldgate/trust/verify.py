@@ -218,29 +218,40 @@ def _audience(
     except ValueError as exc:
         raise VerificationError("malformed", f"credential {exc}") from None
     if node_id is None:
+        if audience.dir is not None and audience.dir > directory.serial:
+            # The broker cannot know which nodes it names: fail closed.
+            raise VerificationError(
+                "not_addressed",
+                f"proof audience names directory serial {audience.dir}, newer than this "
+                f"trust bundle's {directory.serial}",
+            )
         named = audience.named(directory)
         if reach is not None:
             _check_reach(audience, reach, directory)
         return audience, tuple(named)
-    # A node not in its own directory is never addressed, in either form.
     since = directory.since.get(node_id)
+    # A node outside ``reach`` refuses whatever the proof says (a broker that
+    # adds it to the fan-out), and so does every node for a proof addressed
+    # beyond it (a client that forged its audience).
+    if reach is not None:
+        if not reach.contains(node_id, since):
+            raise VerificationError(
+                "outside_reach",
+                f"node {node_id} is outside the credential's reach: {reach.why_not(node_id)}",
+            )
+        _check_reach(audience, reach, directory, newer_fails=False)
+    # A node not in its own directory is never addressed, in either form.
     if since is None or not audience.contains(node_id, since):
         # A search captured at one node and replayed to another ends here.
         raise VerificationError(
             "not_addressed", f"proof is addressed to {audience.claim()!r:.200}, not here"
         )
-    # A node outside ``reach`` refuses whatever the proof says (a broker that
-    # adds it to the fan-out). The whole audience ⊆ reach is the broker's check
-    # (over its directory); each node needs only its own place in both.
-    if reach is not None and not reach.contains(node_id, since):
-        raise VerificationError(
-            "outside_reach",
-            f"node {node_id} is outside the credential's reach: {reach.why_not(node_id)}",
-        )
     return audience, (node_id,)
 
 
-def _check_reach(audience: Audience, reach: Reach, directory: Directory) -> None:
+def _check_reach(
+    audience: Audience, reach: Reach, directory: Directory, *, newer_fails: bool = True
+) -> None:
     """The requesting agency's outbound policy, bound into the credential by its issuer.
 
     A proof addressed beyond ``reach`` (a client that forged its audience) is
@@ -249,7 +260,7 @@ def _check_reach(audience: Audience, reach: Reach, directory: Directory) -> None
     is a legacy one and passes (see :mod:`fieldgate.trust.reach`).
     """
     try:
-        beyond = within(audience, reach.audience, directory)
+        beyond = within(audience, reach.audience, directory, newer_fails=newer_fails)
     except ValueError as exc:
         raise VerificationError("outside_reach", str(exc)) from None
     if beyond:

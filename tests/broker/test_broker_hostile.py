@@ -21,6 +21,7 @@ from fieldgate.broker.config import BrokerConfig, NodeEntry
 from fieldgate.broker.limits import LimitsConfig
 from fieldgate.broker.server import RunningBroker, start_broker
 from fieldgate.client.broker_client import Requester, build_request
+from fieldgate.core.request_shape import MAX_AUDIENCE
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.devkit.local_federation import LocalFederation, start_federation
@@ -152,15 +153,23 @@ def _node_search(hostile: Hostile, request: node_pb2.NodeServiceSearchRequest) -
         )(request, timeout=20)
 
 
-def test_a_flood_of_sealed_envelopes_is_refused_before_verification(
-    hostile: Hostile,
+@pytest.mark.parametrize("flood_of", ["one node's key repeated", "keys past the audience cap"])
+def test_a_flood_of_query_keys_is_refused_before_verification(
+    hostile: Hostile, flood_of: str
 ) -> None:
-    """Warrants are sealed now; what a flood can still repeat is the envelopes."""
+    """Warrants are sealed now; what a flood can still repeat is the wrapped keys."""
     honest = _request(hostile, (hostile.warrant(),))
     assert _broker_search(hostile, honest).results  # the search itself is genuine
     flood = broker_pb2.SearchRequest()
     flood.CopyFrom(honest)
-    flood.signed.sealed.extend(list(honest.signed.sealed) * 50)
+    if flood_of == "one node's key repeated":
+        flood.signed.keys.extend(list(honest.signed.keys) * 50)
+    else:
+        key = honest.signed.keys[0]
+        flood.signed.keys.extend(
+            common_pb2.QueryKey(node_id=f"n{i}", enc=key.enc, wrapped=key.wrapped)
+            for i in range(MAX_AUDIENCE)
+        )
     nonces = hostile.nonces_at()
     refused_before = sum(hostile.federation.nodes["kcso"].gate.refused.values())
 
@@ -169,7 +178,7 @@ def test_a_flood_of_sealed_envelopes_is_refused_before_verification(
         _broker_search(hostile, flood)
     broker_seconds = time.perf_counter() - began
     assert at_broker.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "signed.sealed" in (at_broker.value.details() or "")
+    assert "signed.keys" in (at_broker.value.details() or "")
 
     # A compromised broker forwarding it anyway: the node refuses it as cheaply.
     began = time.perf_counter()

@@ -1,9 +1,11 @@
-"""A lying broker: a real gRPC Broker service in front of the real one, rewriting answers.
+"""A lying broker: a real gRPC Broker service in front of the real one, rewriting traffic.
 
 It is an attacker, not a mock: the client talks real gRPC to it, it talks
 real gRPC (mutual TLS, the real broker's certificate chain) to the real
-broker, and between the two it applies ``tamper`` to every search response —
-the broker an operator could run to forge, alter, swap or replay answers.
+broker, and between the two it applies ``tamper_request`` to every search
+it forwards (swap or drop a node's query key, replace the body) and
+``tamper`` to every search response — the broker an operator could run to
+forge, alter, swap or replay answers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fieldgate.core.tls import TLSFiles
 from fieldgate.v2 import broker_pb2, broker_pb2_grpc
 
 Tamper = Callable[[broker_pb2.SearchResponse], broker_pb2.SearchResponse]
+TamperRequest = Callable[[broker_pb2.SearchRequest], broker_pb2.SearchRequest]
 
 
 class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
@@ -33,6 +36,9 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
         self._channel = grpc.secure_channel(upstream, tls.channel_credentials())
         self._stub = broker_pb2_grpc.BrokerServiceStub(self._channel)
         self.tamper: Tamper = lambda response: response
+        self.tamper_request: TamperRequest = lambda request: request
+        self.requests: list[broker_pb2.SearchRequest] = []
+        """Every genuine search forwarded, for replays of its parts."""
         self.seen: list[broker_pb2.SearchResponse] = []
         """Every genuine response, for replays."""
         self.last_proof = ""
@@ -51,7 +57,10 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
     def Search(self, request: broker_pb2.SearchRequest, context: Any) -> broker_pb2.SearchResponse:
         self.last_proof = request.signed.proof
         self.last_request = request
-        genuine = self._stub.Search(request, timeout=20)
+        self.requests.append(request)
+        forwarded = broker_pb2.SearchRequest()
+        forwarded.CopyFrom(request)
+        genuine = self._stub.Search(self.tamper_request(forwarded), timeout=20)
         self.seen.append(genuine)
         forged = broker_pb2.SearchResponse()
         forged.CopyFrom(genuine)

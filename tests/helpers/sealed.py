@@ -11,10 +11,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from fieldgate.devkit.dev_trust import DevTrust
 from fieldgate.trust.answers import VerifiedAnswer, open_answer, unverified_nonce
+from fieldgate.trust.reach import credential_reach
 from fieldgate.trust.sealed_search import sign_search
 from fieldgate.trust.tokens import Identity
 from fieldgate.v2 import common_pb2, node_pb2
@@ -40,6 +42,14 @@ def opened(
         node_keys={n: k.public_key() for n, k in kit.nodes.items()},
         now=dt.datetime.now(dt.UTC),
     )
+
+
+def reached(kit: DevTrust, identity: Identity) -> list[str]:
+    """The node ids ``identity``'s credential reaches in ``kit``'s directory (either form)."""
+    claims = jwt.decode(identity.credential, options={"verify_signature": False})
+    reach = credential_reach(claims)
+    assert reach is not None, "the credential has no reach"
+    return reach.audience.named(kit.serials())
 
 
 def sign_for(

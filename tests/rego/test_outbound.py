@@ -14,7 +14,7 @@ from fieldgate.policy.outbound import (
     outbound_policy_path,
     shipped_outbound_names,
 )
-from fieldgate.trust.reach import DirectoryEntry, Reach, credential_reach
+from fieldgate.trust.reach import DirectoryEntry, Reach, credential_reach, serials
 
 DIRECTORY = [
     DirectoryEntry("fbi", "fbi-seattle", "federal_law_enforcement", "US", ("fbi-seattle",)),
@@ -35,12 +35,12 @@ def _policy(tmp_path: Path, body: str) -> Path:
 def test_the_shipped_policies() -> None:
     assert shipped_outbound_names() == ["king_county", "permissive"]
     county = compute_reach(outbound_policy_path("king_county"), DIRECTORY, COUNTY)
-    assert county.nodes == {"fbi", "kcso"}
+    assert set(county.audience.named(serials(DIRECTORY))) == {"fbi", "kcso"}
     assert set(county.unreached) == {"ice-ero", "hsi", "unknown"}
     assert "civil immigration" in county.unreached["ice-ero"]
     assert "ice-hsi-seattle" in county.unreached["hsi"]
     everyone = compute_reach(outbound_policy_path("permissive"), DIRECTORY, COUNTY)
-    assert everyone.nodes == {e.node_id for e in DIRECTORY}
+    assert set(everyone.audience.named(serials(DIRECTORY))) == {e.node_id for e in DIRECTORY}
     assert everyone.unreached == {}
 
 
@@ -68,14 +68,14 @@ def test_the_policy_sees_the_directory_entry_and_the_agency(tmp_path: Path) -> N
 )
 def test_anything_but_true_keeps_every_node_out(tmp_path: Path, body: str) -> None:
     reach = compute_reach(_policy(tmp_path, body), DIRECTORY, COUNTY)
-    assert reach.nodes == frozenset()
+    assert set(reach.audience.named(serials(DIRECTORY))) == frozenset()
     assert set(reach.unreached) == {e.node_id for e in DIRECTORY}
 
 
 def test_an_evaluation_error_keeps_that_node_out_and_says_so(tmp_path: Path) -> None:
     policy = _policy(tmp_path, "allow if to_number(input.node.jurisdiction) >= 0")
     reach = compute_reach(policy, DIRECTORY, COUNTY)
-    assert reach.nodes == frozenset()
+    assert set(reach.audience.named(serials(DIRECTORY))) == frozenset()
     assert reach.unreached["fbi"].startswith("outbound policy failed")
 
 
@@ -104,18 +104,30 @@ def test_an_unknown_policy_name_lists_the_shipped_ones() -> None:
 
 
 def test_reach_claims_round_trip_and_malformed_claims_are_refused() -> None:
-    reach = Reach(frozenset({"kcso"}), {"ice-ero": "x" * 500})
+    reach = Reach.of({"kcso"}, {"ice-ero": "x" * 500, "hsi": "x" * 300})
     claims = reach.claims()
-    assert claims == {"reach": ["kcso"], "unreached": {"ice-ero": "x" * 200}}
+    # Grouped by (capped) reason: hundreds of excluded agencies share a few reasons.
+    assert claims == {"reach": ["kcso"], "unreached": {"x" * 200: ["hsi", "ice-ero"]}}
     parsed = credential_reach(claims)
     assert parsed is not None
-    assert parsed.nodes == {"kcso"}
+    assert parsed.audience.nodes == ("kcso",)
+    assert parsed.unreached == {"hsi": "x" * 200, "ice-ero": "x" * 200}
     assert credential_reach({}) is None
+    compact = credential_reach({"reach": {"dir": 3, "except": ["ice-ero"]}, "unreached": {}})
+    assert compact is not None
+    assert compact.contains("kcso", 3)
+    assert not compact.contains("ice-ero", 1)
+    assert not compact.contains("late", 4)
+    assert not compact.contains("unknown", None)
     for bad, named in (
-        ({"reach": "kcso"}, "reach is not a list"),
+        ({"reach": "kcso"}, "reach is neither a list"),
         ({"reach": [""]}, "reach is not a list"),
+        ({"reach": {"dir": -1, "except": []}}, "reach.dir is not a directory serial"),
+        ({"reach": {"dir": 1}}, "reach is neither a list"),
         ({"reach": ["kcso"], "unreached": ["ice-ero"]}, "unreached is not an object"),
-        ({"reach": ["kcso"], "unreached": {"kcso": "both"}}, "both reached and unreached"),
+        ({"reach": ["kcso"], "unreached": {"why": "kcso"}}, "unreached is not an object"),
+        ({"reach": ["kcso"], "unreached": {"a": ["x"], "b": ["x"]}}, "under two reasons"),
+        ({"reach": ["kcso"], "unreached": {"both": ["kcso"]}}, "both reached and unreached"),
     ):
         with pytest.raises(ValueError, match=named):
             credential_reach(bad)

@@ -63,7 +63,7 @@ def test_the_issuer_binds_the_county_reach_into_the_credential(tmp_path: Path) -
     claims = jwt.decode(out.read_text().strip(), options={"verify_signature": False})
     assert claims["reach"] == ["kcso"]
     assert claims["unreached"] == {
-        "ice-ero": "King County ordinance (2018): never a civil immigration agency"
+        "King County ordinance (2018): never a civil immigration agency": ["ice-ero"]
     }
     # Without a policy: a legacy credential, no reach claim at all.
     code, output = _issue(tmp_path)

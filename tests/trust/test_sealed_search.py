@@ -14,10 +14,12 @@ from pathlib import Path
 import jwt
 import pytest
 
-from fieldgate.core.request_shape import SEALED_CIPHERTEXT_SIZES
+from fieldgate.core.request_shape import KEY_ENC_BYTES, QUERY_BODY_SIZES, WRAPPED_KEY_BYTES
 from fieldgate.devkit.dev_trust import DevTrust
+from fieldgate.trust.audience import Audience
+from fieldgate.trust.reach import Reach
 from fieldgate.trust.sealed_search import sign_search
-from fieldgate.trust.sealing import QUERY_BUCKETS, TAG_BYTES
+from fieldgate.trust.sealing import ENC_BYTES, QUERY_BUCKETS, TAG_BYTES, WRAPPED_BYTES
 from fieldgate.trust.tokens import Identity
 from fieldgate.trust.trust_bundle import TrustStore
 from fieldgate.trust.verify import SearchVerifier, VerificationError
@@ -94,7 +96,7 @@ def test_the_broker_sees_who_why_and_where_but_not_whom(kit: DevTrust) -> None:
     )
     for secret in ("NGUYEN", "LINH", "2005-09-12"):
         assert secret not in visible
-        assert all(secret.encode() not in s.ciphertext for s in signed.sealed)
+        assert secret.encode() not in signed.body
     # Each addressed node opens its own envelope to the very query.
     for node_id in NODES:
         opened = _verifier(kit, node_id).verify(
@@ -106,22 +108,80 @@ def test_the_broker_sees_who_why_and_where_but_not_whom(kit: DevTrust) -> None:
 def test_the_credentials_reach_binds_the_audience_everywhere(kit: DevTrust) -> None:
     limited = _detective(kit, reach=["kcso"])
     assert _reason(kit, _sign(kit, limited), None) == "outside_reach"
+    # Addressed beyond the reach: every node refuses, in it (kcso) or not (spd).
     assert _reason(kit, _sign(kit, limited), "kcso") == "outside_reach"
+    assert _reason(kit, _sign(kit, limited), "spd") == "outside_reach"
     inside = _sign(kit, limited, audience=["kcso"])
     opened = _verifier(kit, "kcso").verify(inside, node_id="kcso", enc_key=kit.node_enc["kcso"])
     assert opened.query == QUERY
 
 
-def test_envelopes_out_of_order_are_refused_by_the_broker(kit: DevTrust) -> None:
-    signed = _sign(kit, _detective(kit))
-    swapped = common_pb2.SignedSearch(
-        credential=signed.credential, proof=signed.proof, sealed=list(signed.sealed)[::-1]
+def test_a_compact_audience_names_exactly_the_nodes_it_should(kit: DevTrust) -> None:
+    """{"dir", "except"}: nodes joined by dir, minus the excepted; a later joiner is not named."""
+    detective = _detective(kit)
+    kit.add_node("tpd")  # joins after the search's dir
+    kit.write()
+    VERIFIERS[id(kit), "tpd"] = SearchVerifier(_verifier(kit).trust)
+    spd_since = kit.node_since["spd"]
+    signed = _sign(
+        kit,
+        detective,
+        audience=Audience(dir=spd_since, excepted=frozenset({"kcso"})),
+        directory=kit.serials(),
     )
-    assert _reason(kit, swapped, None) == "sealed_mismatch"
+    claim = jwt.decode(signed.proof, options={"verify_signature": False})["aud"]
+    assert claim == {"dir": spd_since, "except": ["kcso"]}
+    assert [k.node_id for k in signed.keys] == ["spd"]
+    assert _verifier(kit).verify(signed).audience == ("spd",)
+    opened = _verifier(kit, "spd").verify(signed, node_id="spd", enc_key=kit.node_enc["spd"])
+    assert opened.query == QUERY
+    assert _reason(kit, signed, "kcso") == "not_addressed"  # excepted
+    assert _reason(kit, signed, "tpd") == "not_addressed"  # since > dir
 
 
-def test_an_envelope_of_another_plaintext_breaks_the_commitment(kit: DevTrust) -> None:
-    """Same nonce, so the envelope opens: only the commitment tells it is not this query."""
+def test_a_compact_audience_newer_than_the_brokers_directory_is_refused(kit: DevTrust) -> None:
+    signed = _sign(
+        kit, _detective(kit), audience=Audience(dir=kit.serial + 5), directory=kit.serials()
+    )
+    assert _reason(kit, signed, None) == "not_addressed"
+
+
+def test_a_compact_reach_binds_as_the_list_does(kit: DevTrust) -> None:
+    """The issuer's compact form: every node by the serial, except kcso."""
+    reach = Reach(Audience(dir=kit.serial, excepted=frozenset({"kcso"})), {"kcso": "not ours"})
+    limited = _detective(kit, reach=reach)
+    claims = jwt.decode(limited.credential, options={"verify_signature": False})
+    assert claims["reach"] == {"dir": kit.serial, "except": ["kcso"]}
+    assert claims["unreached"] == {"not ours": ["kcso"]}
+    assert _reason(kit, _sign(kit, limited), None) == "outside_reach"
+    assert _reason(kit, _sign(kit, limited), "kcso") == "outside_reach"
+    inside = _sign(kit, limited, audience=["spd"])
+    assert _verifier(kit).verify(inside).audience == ("spd",)
+    opened = _verifier(kit, "spd").verify(inside, node_id="spd", enc_key=kit.node_enc["spd"])
+    assert opened.query == QUERY
+
+
+def test_another_nodes_key_or_an_altered_body_opens_nothing(kit: DevTrust) -> None:
+    signed = _sign(kit, _detective(kit))
+    keys = {k.node_id: k for k in signed.keys}
+    theirs = common_pb2.SignedSearch(
+        credential=signed.credential,
+        proof=signed.proof,
+        body=signed.body,
+        keys=[
+            common_pb2.QueryKey(node_id="kcso", enc=keys["spd"].enc, wrapped=keys["spd"].wrapped)
+        ],
+    )
+    assert _reason(kit, theirs, "kcso") == "unsealable"
+    altered = common_pb2.SignedSearch()
+    altered.CopyFrom(signed)
+    altered.body = bytes([signed.body[0] ^ 1]) + signed.body[1:]
+    # The key opens; the body does not.
+    assert _reason(kit, altered, "kcso") == "unsealable"
+
+
+def test_a_body_of_another_plaintext_breaks_the_commitment(kit: DevTrust) -> None:
+    """Same nonce, so the key and body open: only the commitment tells it is not this query."""
     detective = _detective(kit)
     signed = _sign(kit, detective, nonce="ab" * 16)
     other = _sign(
@@ -131,16 +191,18 @@ def test_an_envelope_of_another_plaintext_breaks_the_commitment(kit: DevTrust) -
         query=common_pb2.PersonQuery(surname="DOE", given_name="JOHN", dob="1980-04-12"),
     )
     mixed = common_pb2.SignedSearch(
-        credential=signed.credential, proof=signed.proof, sealed=other.sealed
+        credential=signed.credential, proof=signed.proof, body=other.body, keys=other.keys
     )
     assert _reason(kit, mixed, "kcso") == "commitment"
 
 
-def test_a_node_without_its_envelope_or_key_opens_nothing(kit: DevTrust) -> None:
+def test_a_node_without_its_query_key_or_enc_key_opens_nothing(kit: DevTrust) -> None:
     signed = _sign(kit, _detective(kit), audience=["spd"])
     # Addressed to spd only: kcso refuses it before it would look for an envelope.
     assert _reason(kit, signed, "kcso") == "not_addressed"
-    stripped = common_pb2.SignedSearch(credential=signed.credential, proof=signed.proof)
+    stripped = common_pb2.SignedSearch(
+        credential=signed.credential, proof=signed.proof, body=signed.body
+    )
     assert _reason(kit, stripped, "spd") == "unsealable"
     with pytest.raises(VerificationError) as caught:
         _verifier(kit, "spd").verify(signed, node_id="spd", enc_key=None)
@@ -150,6 +212,7 @@ def test_a_node_without_its_envelope_or_key_opens_nothing(kit: DevTrust) -> None
     assert caught.value.reason == "unsealable"
 
 
-def test_the_shape_check_knows_the_query_buckets() -> None:
+def test_the_shape_check_knows_the_query_sizes() -> None:
     """core.request_shape repeats the sizes (it sits below the trust layer): they agree."""
-    assert {b + TAG_BYTES for b in QUERY_BUCKETS} == SEALED_CIPHERTEXT_SIZES
+    assert {b + TAG_BYTES for b in QUERY_BUCKETS} == QUERY_BODY_SIZES
+    assert (ENC_BYTES, WRAPPED_BYTES) == (KEY_ENC_BYTES, WRAPPED_KEY_BYTES)

@@ -174,6 +174,69 @@ ATTACKS: dict[str, tuple[Callable[[broker_pb2.SearchResponse, Signed], None], se
 }
 
 
+def _keys(request: broker_pb2.SearchRequest) -> dict[str, common_pb2.QueryKey]:
+    return {k.node_id: k for k in request.signed.keys}
+
+
+def _given_anothers_key(request: broker_pb2.SearchRequest, signed: Signed) -> set[str]:
+    # kcso's entry carries spd's wrapped key: the broker cannot tell, kcso cannot open it.
+    keys = _keys(request)
+    keys["kcso"].enc, keys["kcso"].wrapped = keys["spd"].enc, keys["spd"].wrapped
+    return {"kcso"}
+
+
+def _key_dropped(request: broker_pb2.SearchRequest, signed: Signed) -> set[str]:
+    kept = [k for k in request.signed.keys if k.node_id != "kcso"]
+    del request.signed.keys[:]
+    request.signed.keys.extend(kept)
+    return {"kcso"}
+
+
+def _body_swapped(request: broker_pb2.SearchRequest, signed: Signed) -> set[str]:
+    # The body of the previous search (same requester, same person, another key).
+    request.signed.body = signed.hostile.requests[-2].signed.body
+    return {"kcso", "spd", "pcso"}
+
+
+REQUEST_ATTACKS: dict[str, Callable[[broker_pb2.SearchRequest, Signed], set[str]]] = {
+    "another node's key forwarded": _given_anothers_key,
+    "a node's key dropped": _key_dropped,
+    "the body swapped for another search's": _body_swapped,
+}
+
+
+@pytest.mark.parametrize("attack", sorted(REQUEST_ATTACKS))
+def test_a_broker_tampering_with_keys_or_body_gets_nothing(signed: Signed, attack: str) -> None:
+    """The query side of the lying broker: each node it cheats answers as for an absent person."""
+    check = _check(signed.kit)
+    _search(signed, signed.hostile.address, check)  # an honest search first (for the body)
+    cheated: set[str] = set()
+
+    def lie(request: broker_pb2.SearchRequest) -> broker_pb2.SearchRequest:
+        cheated.update(REQUEST_ATTACKS[attack](request, signed))
+        return request
+
+    nodes = signed.federation.nodes
+    before = {n: nodes[n].gate.refused["unsealable"] for n in nodes}
+    signed.hostile.tamper_request = lie
+    try:
+        result = _search(signed, signed.hostile.address, check)
+    finally:
+        signed.hostile.tamper_request = lambda request: request
+    views = {a.node_id: a for a in result.agencies}
+    for node_id in nodes:
+        refused = nodes[node_id].gate.refused["unsealable"] - before[node_id]
+        if node_id in cheated:
+            # Refused, in its log and metrics; to everyone else exactly an absent person.
+            assert refused == 1, node_id
+            assert (views[node_id].status, views[node_id].hits) == ("answered", ()), node_id
+        else:
+            assert refused == 0, node_id
+            assert views[node_id].status == "answered", node_id
+    assert views["kcso"].hits == ()
+    assert not check.failed  # genuine, signed "nothing" answers: the lie gained nothing
+
+
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_a_lying_broker_is_caught_for_the_agency_it_lied_about(signed: Signed, attack: str) -> None:
     tamper, reasons = ATTACKS[attack]

@@ -51,6 +51,18 @@ def test_a_signed_bundle_is_kept_signed_and_verifies_for_a_pinning_party(tmp_pat
     state = build_store(config).current(dt.datetime.now(dt.UTC))
     assert set(state.issuers) == {"bellevue-pd"}
     assert set(state.nodes) == {"kcso"}
+    # Every edit bumps the directory serial; a node joins at the serial of its edit.
+    assert state.directory.serial == 2
+    assert state.directory.since == {"kcso": 2}
+    for node_id in ("spd", "kcso"):  # a new node, then kcso re-keyed
+        code, output = _run(
+            "trust", "add-node", str(bundle), "--id", node_id, "--key", str(tmp_path / "node.pub"),
+            "--authority-key", str(tmp_path / "authority"),
+        )  # fmt: skip
+        assert code == 0, output
+    state = build_store(config).current(dt.datetime.now(dt.UTC))
+    assert state.directory.serial == 4
+    assert state.directory.since == {"kcso": 2, "spd": 3}  # re-keyed, kcso keeps its own
 
 
 def test_a_warrant_names_its_holder(tmp_path: Path) -> None:

@@ -296,49 +296,48 @@ def test_a_tampering_broker_is_refused_by_every_node(trusted: Trusted) -> None:
     def purpose(d: dict[str, object]) -> None:
         d["purpose"] = "missing_person"
 
-    def swap_envelopes(signed: common_pb2.SignedSearch) -> common_pb2.SignedSearch:
-        """Every node gets the envelope sealed to another node."""
-        envelopes = list(signed.sealed)
+    def swap_keys(signed: common_pb2.SignedSearch) -> common_pb2.SignedSearch:
+        """Every node gets the key wrapped to another node."""
+        keys = list(signed.keys)
         rotated = [
-            common_pb2.SealedQuery(node_id=a.node_id, enc=b.enc, ciphertext=b.ciphertext)
-            for a, b in zip(envelopes, envelopes[1:] + envelopes[:1], strict=True)
+            common_pb2.QueryKey(node_id=a.node_id, enc=b.enc, wrapped=b.wrapped)
+            for a, b in zip(keys, keys[1:] + keys[:1], strict=True)
         ]
         return common_pb2.SignedSearch(
-            credential=signed.credential, proof=signed.proof, sealed=rotated
+            credential=signed.credential, proof=signed.proof, body=signed.body, keys=rotated
         )
 
     def flip_a_bit(signed: common_pb2.SignedSearch) -> common_pb2.SignedSearch:
         altered = common_pb2.SignedSearch()
         altered.CopyFrom(signed)
-        for envelope in altered.sealed:
-            envelope.ciphertext = bytes([envelope.ciphertext[0] ^ 1]) + envelope.ciphertext[1:]
+        altered.body = bytes([signed.body[0] ^ 1]) + signed.body[1:]
         return altered
 
     def from_another_search(signed: common_pb2.SignedSearch) -> common_pb2.SignedSearch:
-        """The warrant dropped: the envelopes of the same requester's warrant-less search."""
+        """The warrant dropped: the body and keys of the same requester's warrant-less search."""
         other = sign(fed)
         return common_pb2.SignedSearch(
-            credential=signed.credential, proof=signed.proof, sealed=other.sealed
+            credential=signed.credential, proof=signed.proof, body=other.body, keys=other.keys
         )
 
     tampered = {
         "purpose changed": common_pb2.SignedSearch(
             credential=honest.credential, proof=_tamper_payload(honest.proof, purpose),
-            sealed=honest.sealed,
+            body=honest.body, keys=honest.keys,
         ),
-        "envelopes swapped": swap_envelopes(honest),
-        "ciphertext altered": flip_a_bit(honest),
+        "keys swapped": swap_keys(honest),
+        "body altered": flip_a_bit(honest),
         "warrant dropped": from_another_search(honest),
-        "envelope missing": common_pb2.SignedSearch(
-            credential=honest.credential, proof=honest.proof
+        "key missing": common_pb2.SignedSearch(
+            credential=honest.credential, proof=honest.proof, body=honest.body
         ),
     }  # fmt: skip
     reasons = {
         "purpose changed": "proof_signature",
-        "envelopes swapped": "unsealable",
-        "ciphertext altered": "unsealable",
+        "keys swapped": "unsealable",
+        "body altered": "unsealable",
         "warrant dropped": "unsealable",
-        "envelope missing": "unsealable",
+        "key missing": "unsealable",
     }
     for label, signed in tampered.items():
         for node_id in ("kcso", "spd", "pcso"):
