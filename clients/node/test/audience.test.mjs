@@ -165,3 +165,21 @@ test("one body, a key per node: each node unwraps its key, no other node's", asy
     (error) => error.reason === "malformed",
   );
 });
+
+test("a national directory: 8,500 agencies, 300 left out, fit a proof as a few KiB", () => {
+  const ids = Array.from({ length: 8500 }, (_, i) => `agency-${String(i).padStart(4, "0")}`);
+  // Joined over 40 edits of the directory.
+  const national = { nodes: new Map(ids.map((id, i) => [id, { since: 1 + (i % 40) }])) };
+  const left = new Set(ids.filter((_, i) => i % 28 === 5).slice(0, 300));
+  const audience = ids.filter((id) => !left.has(id));
+  const claim = encodeAudience(audience, national);
+  assert.deepEqual(claim, { dir: 40, except: [...left].sort() });
+  // The list would be about 120 KB, far over a 16 KiB proof; the compact form is 4 KB.
+  assert.ok(pyDumps(audience).length > 100_000);
+  assert.ok(pyDumps(claim).length < 4_400, `${pyDumps(claim).length}`); // 300 × 14 + 21
+  const parsed = parseAudience(claim, "aud");
+  assert.deepEqual(
+    ids.filter((id) => contains(parsed, id, national.nodes.get(id).since)),
+    audience,
+  );
+});
