@@ -271,6 +271,7 @@ async function search(opts, setup, client) {
     if (error instanceof SealingError) {
       throw new UsageError(`the query and warrants are too large to seal (${error.message})`);
     }
+    if (error instanceof AudienceError) throw new UsageError(error.message);
     throw error;
   }
   const request = { signed: built.signed, deadline_seconds: opts.deadline };

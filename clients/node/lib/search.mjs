@@ -7,12 +7,14 @@
 import crypto from "node:crypto";
 
 import { PROOF_TYPE, b64url, decodeUnverified, sign } from "./jws.mjs";
-import { encodeAudience } from "./audience.mjs";
+import { AudienceError, encodeAudience } from "./audience.mjs";
 import { PyFloat } from "./pyjson.mjs";
 import { contentKey, publicKey, sealBody, wrapKey } from "./sealing.mjs";
 
 export const PROTOCOL_VERSION = 2;
 export const SALT_BYTES = 32;
+/** Longest proof a broker or node takes (docs/protocol.md §6: 16384 characters). */
+export const MAX_PROOF_CHARS = 16384;
 /** Content keys wrapped at once (see signSearch). */
 const WRAP_BATCH = 32;
 
@@ -48,6 +50,7 @@ export function queryPlaintext(query, warrants, nonce, salt) {
  *   {since}}: the proof's `aud` is written compact when that is shorter; without it, a
  *   list), warrants, nowMs, nonce, salt, key (the content key; fresh when not given),
  *   aud (the proof's claim as given, for test vectors; `audience` then says whose keys)}
+ * @throws {AudienceError} the proof would be too long for a broker to take
  * @returns {Promise<{signed: object, proof: string, nonce: string, plaintext: Buffer,
  *   aud: string[] | {dir: number, except: string[]}}>}
  *   `signed` is a fieldgate.v2.SignedSearch as grpc-js takes it.
@@ -81,6 +84,13 @@ export async function signSearch(args) {
     sealed: commitment(plaintext),
   };
   const proof = sign(payload, signingKey, PROOF_TYPE);
+  if (proof.length > MAX_PROOF_CHARS) {
+    // Refused here, before thousands of keys are wrapped, rather than by the broker.
+    throw new AudienceError(
+      `the proof is ${proof.length} characters, over ${MAX_PROOF_CHARS}: its audience ` +
+        `(${audience.length} agencies) is too long to write; address fewer agencies`,
+    );
+  }
   const key = args.key ?? contentKey();
   const body = sealBody(key, plaintext, nonce);
   // Wrapped a batch at a time: the KEM's WebCrypto calls then overlap (a national

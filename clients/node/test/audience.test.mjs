@@ -14,6 +14,7 @@ import {
   parseUnreached,
 } from "../lib/audience.mjs";
 import { pyDumps } from "../lib/pyjson.mjs";
+import { MAX_PROOF_CHARS, signSearch } from "../lib/search.mjs";
 import {
   SealingError,
   contentKey,
@@ -182,4 +183,30 @@ test("a national directory: 8,500 agencies, 300 left out, fit a proof as a few K
     ids.filter((id) => contains(parsed, id, national.nodes.get(id).since)),
     audience,
   );
+});
+
+test("an audience too long for a proof is refused before any key is wrapped", async () => {
+  const ids = Array.from({ length: 2000 }, (_, i) => `agency-${i}`);
+  const raw = Buffer.from(
+    crypto.generateKeyPairSync("x25519").publicKey.export({ format: "jwk" }).x,
+    "base64url",
+  );
+  const args = {
+    credential: "eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJjMCIsInN1YiI6ImRldCJ9.c2ln",
+    signingKey: crypto.generateKeyPairSync("ed25519").privateKey,
+    query: { surname: "DOE", given_name: "", dob: "", identifiers: [], max_hits: 0 },
+    purpose: "criminal_investigation",
+    caseNumber: "C-1",
+    audience: ids,
+    nodeEnc: new Map(ids.map((id) => [id, raw])),
+  };
+  // Without a directory the list must be written: about 26 KB, over the 16 KiB cap.
+  await assert.rejects(signSearch(args), (error) => {
+    return error instanceof AudienceError && /over 16384.*2000 agencies/.test(error.message);
+  });
+  // Over a directory where they all joined together it is compact, and fits.
+  const directory = { nodes: new Map(ids.map((id) => [id, { since: 3 }])) };
+  const one = { ...args, audience: ids.slice(0, 1), directory };
+  assert.ok((await signSearch(one)).proof.length < MAX_PROOF_CHARS);
+  assert.deepEqual(encodeAudience(ids, directory), { dir: 3, except: [] });
 });
