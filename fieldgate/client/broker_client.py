@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from fieldgate.client.answer_check import AnswerCheck, SentSearch
 from fieldgate.client.audience import Addressing, address
-from fieldgate.client.results import SearchResult, search_result
+from fieldgate.client.results import SearchResult, search_result, with_unanswered
 from fieldgate.client.stream import (
     SearchFinished,
     SearchUpdate,
@@ -162,8 +162,8 @@ def build_request(
     if len(warrant_tokens) > MAX_AUTHORITIES:
         # Refused before sealing: every node would refuse the whole search.
         raise ValueError(
-            f"--warrant given {len(warrant_tokens)} times; a search presents at most "
-            f"{MAX_AUTHORITIES} warrants (protocol v2)"
+            f"--warrant-token (warrant_tokens) given {len(warrant_tokens)} times; a search "
+            f"presents at most {MAX_AUTHORITIES} warrants (protocol v2)"
         )
     query = common_pb2.PersonQuery(
         surname=surname,
@@ -227,10 +227,17 @@ def sent_search(request: broker_pb2.SearchRequest, identity: Identity | None) ->
     )
 
 
+def _addressed(result: SearchResult, addressing: Addressing) -> SearchResult:
+    """``result`` with the agencies not asked, and those addressed but left out of the
+    broker's answer shown as did not answer (never silently dropped)."""
+    return replace(with_unanswered(result, addressing.audience), not_asked=addressing.not_asked)
+
+
 def _with_not_asked(update: SearchUpdate, addressing: Addressing) -> SearchUpdate:
-    """The stream's final update carries the agencies not asked, as ``search`` does."""
+    """The stream's final update carries the agencies not asked and not relayed, as
+    ``search`` does."""
     if isinstance(update, SearchFinished):
-        return replace(update, result=replace(update.result, not_asked=addressing.not_asked))
+        return replace(update, result=_addressed(update.result, addressing))
     return update
 
 
@@ -400,9 +407,7 @@ class SearchClient:
             response = self._stub.Search(request, timeout=call_timeout(request))
         except grpc.RpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
-        return replace(
-            checked_result(response, self._answers, sent), not_asked=addressing.not_asked
-        )
+        return _addressed(checked_result(response, self._answers, sent), addressing)
 
     def search_stream(
         self,
@@ -547,9 +552,7 @@ class AsyncSearchClient:
             response = await self._stub.Search(request, timeout=call_timeout(request))
         except grpc.aio.AioRpcError as exc:
             raise SearchError(exc.code(), exc.details() or "") from None
-        return replace(
-            checked_result(response, self._answers, sent), not_asked=addressing.not_asked
-        )
+        return _addressed(checked_result(response, self._answers, sent), addressing)
 
     async def search_stream(
         self,

@@ -21,12 +21,14 @@ STATUS_STYLE = {
     "error": "red",
     "failed_verification": "bold red",
     "not_answering": "yellow",
+    "not_relayed": "red",
 }
 STATUS_LABEL = {
     "failed_verification": "FAILED VERIFICATION",
     "not_answering": "could not answer",
+    "not_relayed": "did not answer",
 }
-"""How a status reads to a person; neither of these is ever "no record"."""
+"""How a status reads to a person; none of these is ever "no record"."""
 
 
 def format_value(value: Any) -> str:
@@ -85,7 +87,7 @@ def agency_table(agency: AgencyView) -> Table:
         (STATUS_LABEL.get(agency.status, _safe(agency.status)), style),
         f"  {len(agency.hits)} hit(s)"
         if agency.status == "answered"
-        else ("" if agency.status == "not_answering" else "  could not answer"),
+        else ("" if agency.status in STATUS_LABEL else "  could not answer"),
     )
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
     table.add_column("reference (quote it)", no_wrap=True)

@@ -7,7 +7,8 @@ pinned by ``tests/test_cli.py``. Fields are only ever added.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf import json_format
@@ -103,6 +104,8 @@ class SearchResult:
                 ),
                 # Nodes that signed that they could not answer (counted in `failed`).
                 "not_answering": sum(a.status == "not_answering" for a in self.agencies),
+                # Addressed agencies the broker's answer left out (counted in `failed`).
+                "did_not_answer": sum(a.status == NOT_RELAYED for a in self.agencies),
                 "hits": sum(len(a.hits) for a in self.agencies),
                 "not_asked": len(self.not_asked),
             },
@@ -180,6 +183,29 @@ def agency_view(result: broker_pb2.AgencyResult) -> AgencyView:
         elapsed_seconds=0.0,
         hits=tuple(hit_view(h) for h in result.hits),
     )
+
+
+NOT_RELAYED = "not_relayed"
+"""The status of an addressed agency the broker's answer does not mention: it "did not
+answer" — never "no record" (a broker dropping an agency must be seen)."""
+
+
+def with_unanswered(result: SearchResult, audience: Sequence[str]) -> SearchResult:
+    """``result`` with every ``audience`` node the broker's answer lacks, as did not answer."""
+    present = {a.node_id for a in result.agencies}
+    missing = tuple(
+        AgencyView(
+            node_id=node_id,
+            agency_name=node_id,  # the broker's answer, which names agencies, left it out
+            status=NOT_RELAYED,
+            detail="the search was addressed to this agency; the broker returned nothing for it",
+            elapsed_seconds=0.0,
+            hits=(),
+        )
+        for node_id in audience
+        if node_id not in present
+    )
+    return replace(result, agencies=result.agencies + missing) if missing else result
 
 
 def search_result(response: broker_pb2.SearchResponse) -> SearchResult:

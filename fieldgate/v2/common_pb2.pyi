@@ -6,7 +6,8 @@ Messages shared by the agency node and the broker services.
 Wire contract version 2 (docs/protocol.md): the broker relays sealed
 queries and sealed, signed answers it cannot read. Fields are only ever
 added, never renumbered or retyped; a breaking change goes into a new
-package (fieldgate.v3).
+package (fieldgate.v3). (One exception, before v2 had users: issue 22
+replaced the per-node sealed queries, field 3 of SignedSearch, reserved.)
 """
 
 from collections import abc as _abc

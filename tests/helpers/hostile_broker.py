@@ -10,7 +10,7 @@ forge, alter, swap or replay answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -39,6 +39,9 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
         self.tamper_request: TamperRequest = lambda request: request
         self.requests: list[broker_pb2.SearchRequest] = []
         """Every genuine search forwarded, for replays of its parts."""
+        self.drop: set[str] = set()
+        """Node ids whose results it leaves out of streamed searches (as if never asked)."""
+        self._dropped_answered = 0
         self.seen: list[broker_pb2.SearchResponse] = []
         """Every genuine response, for replays."""
         self.last_proof = ""
@@ -65,6 +68,32 @@ class HostileBroker(broker_pb2_grpc.BrokerServiceServicer):
         forged = broker_pb2.SearchResponse()
         forged.CopyFrom(genuine)
         return self.tamper(forged)
+
+    def SearchStream(
+        self, request: broker_pb2.SearchStreamRequest, context: Any
+    ) -> Iterator[broker_pb2.SearchStreamResponse]:
+        """The stream, with the agencies in :attr:`drop` left out of every event — a
+        consistent stream, as a broker hiding an agency would send it."""
+        self.requests.append(request.search)
+        forwarded = broker_pb2.SearchStreamRequest()
+        forwarded.CopyFrom(request)
+        forwarded.search.CopyFrom(self.tamper_request(forwarded.search))
+        for event in self._stub.SearchStream(forwarded, timeout=20):
+            kind = event.WhichOneof("event")
+            if kind == "started":
+                kept = [a for a in event.started.agencies if a.node_id not in self.drop]
+                del event.started.agencies[:]
+                event.started.agencies.extend(kept)
+            elif kind == "agency" and event.agency.node_id in self.drop:
+                answered = event.agency.status == broker_pb2.NODE_STATUS_ANSWERED
+                self._dropped_answered += answered
+                continue
+            elif kind == "summary":
+                event.summary.agencies -= len(self.drop)
+                event.summary.answered -= self._dropped_answered
+                event.summary.failed = event.summary.agencies - event.summary.answered
+                self._dropped_answered = 0
+            yield event
 
     def ListNodes(
         self, request: broker_pb2.ListNodesRequest, context: Any

@@ -327,7 +327,7 @@ def _identity(signed: Signed, case: Case, now: dt.datetime) -> Identity:
         request = CredentialRequest(
             agency, SUBJECT, agency, case.agency_type, (), case.allowed, holder.public_key(),
             holder_enc_key=enc.public_key(),
-            reach=Reach(frozenset({"elsewhere-pd"}), {"kcso": "not for this agency"}),
+            reach=Reach.of({"elsewhere-pd"}, {"kcso": "not for this agency"}),
         )  # fmt: skip
         return Identity(issue_credential(request, kit.issuers[agency][1]), holder, enc)
     honest = kit.identity(agency, SUBJECT, case.allowed)
@@ -389,14 +389,15 @@ def _signed_search(
         extra_node_keys=elsewhere,
     )
     if fault in ("warrant dropped (envelopes replaced)", "proof tampered (commitment changed)"):
-        # A broker that wants the warrant gone must replace the sealed envelopes: with
+        # A broker that wants the warrant gone must replace the sealed body and keys: with
         # those of a search it saw without it (same requester, same person).
         other = sign_for(
             kit, identity, query=person_query(case.target), purpose=case.purpose,
             case_number=CASE, audience=list(signed.federation.nodes), warrants=tokens[:-1],
         )  # fmt: skip
-        del search.sealed[:]
-        search.sealed.extend(other.sealed)
+        search.body = other.body
+        del search.keys[:]
+        search.keys.extend(other.keys)
         if fault == "proof tampered (commitment changed)":
             search.proof = _tamper_commitment(search.proof, other)
     if fault == "plain query beside the signed one":

@@ -30,6 +30,7 @@ from fieldgate.client.answer_check import AnswerCheck
 from fieldgate.client.audience import AudienceError
 from fieldgate.client.broker_client import Requester, SearchClient, SearchError, build_request
 from fieldgate.client.stream import SearchFinished
+from fieldgate.core.claims import MAX_AUTHORITIES
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import CONTRACT_OF
 from fieldgate.devkit.dev_trust import DevTrust
@@ -448,3 +449,19 @@ def test_the_client_signs_the_shorter_audience_form(fed: Federation) -> None:
         for r in (wide, narrow)
     ]
     assert aud == [{"dir": fed.kit.node_since["ice-ero"], "except": []}, ["kcso"]]
+
+
+def test_more_warrants_than_the_protocol_allows_are_refused_before_sealing(
+    fed: Federation,
+) -> None:
+    """Every node would refuse the whole search: the client says so first, naming the option."""
+    before = fed.requests()
+    with fed.client() as client, pytest.raises(SearchError) as caught:
+        client.search(
+            CRIMINAL, surname=DEMO_SUBJECT.surname, dob=DEMO_SUBJECT.dob,
+            identity=county_detective(fed.kit), warrant_tokens=["a.b.c"] * (MAX_AUTHORITIES + 1),
+        )  # fmt: skip
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "--warrant-token" in caught.value.details
+    assert f"at most {MAX_AUTHORITIES}" in caught.value.details
+    assert fed.requests() == before  # nothing was sent

@@ -22,10 +22,13 @@ from pathlib import Path
 import jwt
 import pytest
 from google.protobuf import struct_pb2
+from rich.console import Console
 
 from fieldgate.client.answer_check import FAILED_VERIFICATION, AnswerCheck
 from fieldgate.client.broker_client import Requester, SearchClient
+from fieldgate.client.render import result_group
 from fieldgate.client.results import SearchResult
+from fieldgate.client.stream import SearchFinished
 from fieldgate.core.tls import DevPKI
 from fieldgate.devkit.demo import CONTRACT_OF
 from fieldgate.devkit.dev_trust import DevTrust
@@ -235,6 +238,44 @@ def test_a_broker_tampering_with_keys_or_body_gets_nothing(signed: Signed, attac
             assert views[node_id].status == "answered", node_id
     assert views["kcso"].hits == ()
     assert not check.failed  # genuine, signed "nothing" answers: the lie gained nothing
+
+
+def _dropped(response: broker_pb2.SearchResponse, signed: Signed) -> None:
+    kept = [r for r in response.results if r.node_id != "kcso"]
+    del response.results[:]
+    response.results.extend(kept)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["search", "search_stream"])
+def test_an_agency_the_broker_leaves_out_did_not_answer(signed: Signed, streamed: bool) -> None:
+    """Addressed but missing from the broker's answer: shown and counted, never "no record"."""
+    check = _check(signed.kit)
+    identity = signed.kit.identity("bellevue-pd", "det-4711", ["criminal_investigation"])
+    signed.hostile.tamper = lambda response: (_dropped(response, signed), response)[1]
+    signed.hostile.drop = {"kcso"}
+    try:
+        with SearchClient(signed.hostile.address, None, answers=check) as client:
+            query = {"surname": DEMO_SUBJECT.surname, "dob": DEMO_SUBJECT.dob}
+            if streamed:
+                updates = list(client.search_stream(CRIMINAL, identity=identity, **query))
+                assert isinstance(updates[-1], SearchFinished)
+                result = updates[-1].result
+            else:
+                result = client.search(CRIMINAL, identity=identity, **query)
+    finally:
+        signed.hostile.tamper = lambda response: response
+        signed.hostile.drop = set()
+    views = {a.node_id: a for a in result.agencies}
+    assert views["kcso"].status == "not_relayed"
+    assert views["kcso"].hits == ()
+    assert "returned nothing" in views["kcso"].detail
+    assert views["spd"].status == "answered"
+    summary = result.to_json()["summary"]
+    assert (summary["did_not_answer"], summary["failed"]) == (1, 1)
+    assert not check.failed  # nothing failed verification: it was not there to verify
+    table = Console(width=200, record=True)
+    table.print(result_group(result))
+    assert "did not answer" in table.export_text()
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
