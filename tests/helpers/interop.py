@@ -49,16 +49,16 @@ NODE_IDS = [agency.node_id for agency in DEMO_AGENCIES]
 
 
 class StreamingHostileBroker(HostileBroker):
-    """The hostile broker, lying on ``SearchStream`` too: the genuine stream is read
-    whole, its agencies' results put through ``tamper`` like a unary answer, and
-    re-sent as a stream (started, one event per agency result, summary)."""
+    """The hostile broker, lying on ``SearchStream`` as on ``Search``: the stream it
+    would send is read whole, its agencies' results put through ``tamper`` like a
+    unary answer, and re-sent as a stream (started, one event per result, summary)."""
 
     def SearchStream(
         self, request: broker_pb2.SearchStreamRequest, context: Any
     ) -> Iterator[broker_pb2.SearchStreamResponse]:
         self.last_proof = request.search.signed.proof
         self.last_request = request.search
-        events = list(self._stub.SearchStream(request, timeout=20))
+        events = list(super().SearchStream(request, context))
         started = next(e for e in events if e.HasField("started"))
         summary = next(e for e in events if e.HasField("summary"))
         genuine = broker_pb2.SearchResponse(
