@@ -35,6 +35,7 @@ SUMMARY_KEYS = {
     "failed",
     "failed_verification",
     "not_answering",
+    "did_not_answer",
     "hits",
     "not_asked",
 }
