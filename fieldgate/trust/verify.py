@@ -60,7 +60,6 @@ REASONS = (
     "clear_fields",
     "not_addressed",
     "outside_reach",
-    "sealed_mismatch",
     "unsealable",
     "commitment",
     "warrant_holder",

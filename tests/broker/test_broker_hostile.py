@@ -324,3 +324,18 @@ def test_a_process_with_another_partys_certificate_cannot_answer_as_a_node(
     # The real node, listed under another id, fails the same check: its
     # certificate names kcso, not kcso-real (the check is by name, not by luck).
     assert by_node["kcso-real"].status != broker_pb2.NODE_STATUS_ANSWERED
+
+
+def test_a_key_for_a_node_the_proof_does_not_address_is_refused(hostile: Hostile) -> None:
+    """The broker cannot read a key, but forwards none a node was not addressed for."""
+    narrow = _request(hostile, audience=("kcso",))
+    wide = _request(hostile, audience=("kcso", "spd"))
+    narrow.signed.keys.extend(k for k in wide.signed.keys if k.node_id == "spd")
+    before = {n: r.node.counters.requests for n, r in hostile.federation.nodes.items()}
+    with pytest.raises(grpc.RpcError) as refused:
+        _broker_search(hostile, narrow)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "signed.keys" in (refused.value.details() or "")
+    assert "spd" in (refused.value.details() or "")
+    after = {n: r.node.counters.requests for n, r in hostile.federation.nodes.items()}
+    assert after == before  # no node was asked

@@ -14,9 +14,11 @@ from pathlib import Path
 import jwt
 import pytest
 
+from fieldgate.broker.fanout import node_request
 from fieldgate.core.request_shape import KEY_ENC_BYTES, QUERY_BODY_SIZES, WRAPPED_KEY_BYTES
 from fieldgate.devkit.dev_trust import DevTrust
-from fieldgate.trust.audience import Audience
+from fieldgate.trust.audience import Audience, Directory
+from fieldgate.trust.keys import generate_enc_key
 from fieldgate.trust.reach import Reach
 from fieldgate.trust.sealed_search import sign_search
 from fieldgate.trust.sealing import ENC_BYTES, QUERY_BUCKETS, TAG_BYTES, WRAPPED_BYTES
@@ -216,3 +218,27 @@ def test_the_shape_check_knows_the_query_sizes() -> None:
     """core.request_shape repeats the sizes (it sits below the trust layer): they agree."""
     assert {b + TAG_BYTES for b in QUERY_BUCKETS} == QUERY_BODY_SIZES
     assert (ENC_BYTES, WRAPPED_BYTES) == (KEY_ENC_BYTES, WRAPPED_KEY_BYTES)
+
+
+def test_a_wide_search_costs_the_body_once_and_about_90_bytes_per_agency(kit: DevTrust) -> None:
+    """Issue 22's sizes: one body, a small key per agency, and one key per forwarded node."""
+    nodes = [f"agency-{i:04d}" for i in range(200)]
+    keys = {n: generate_enc_key().public_key() for n in nodes}
+    directory = Directory(300, {n: 1 + i for i, n in enumerate(nodes)} | {"ice-ero": 7})
+    detective = _detective(kit)
+    signed = sign_search(
+        credential=detective.credential, holder_key=detective.key, query=QUERY,
+        purpose="criminal_investigation", case_number="C-1", audience=nodes,
+        node_keys=keys, directory=directory,
+    )  # fmt: skip
+    aud = jwt.decode(signed.proof, options={"verify_signature": False})["aud"]
+    assert aud == {"dir": 200, "except": ["ice-ero"]}  # 200 ids would be ~3 kB of proof
+    per_key = [len(k.SerializeToString()) for k in signed.keys]
+    assert max(per_key) == 2 + 11 + 34 + 50  # tag+len and an 11-character id, enc, wrapped
+    fixed = len(signed.credential) + len(signed.proof) + len(signed.body) + 16
+    assert len(signed.SerializeToString()) <= fixed + 200 * (max(per_key) + 3)
+    # What the broker forwards to one node: the same, with that node's key only.
+    forwarded = node_request("r-1", signed, {k.node_id: k for k in signed.keys}, nodes[7])
+    assert list(forwarded.signed.keys) == [signed.keys[7]]
+    assert forwarded.signed.body == signed.body
+    assert len(forwarded.SerializeToString()) <= fixed + max(per_key) + 3 + 16
