@@ -22,7 +22,7 @@ const USAGE = `usage: node search.mjs --broker HOST:PORT --credential FILE --key
   --purpose PURPOSE --case-number CASE
   [--surname S] [--given-name G] [--dob YYYY-MM-DD] [--identifier KIND:VALUE ...]
   [--max-hits N] [--warrant-token FILE ...] [--audience ID,ID] [--deadline SECONDS]
-  [--max-bundle-age SECONDS]`;
+  [--max-bundle-age SECONDS] [--stream]`;
 
 const REQUIRED = [
   "broker",
@@ -63,6 +63,7 @@ function parse(argv) {
       audience: { type: "string" },
       deadline: { type: "string", default: "0" },
       "max-bundle-age": { type: "string", default: "86400" },
+      stream: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -119,6 +120,7 @@ function parse(argv) {
       : undefined,
     deadline: number("deadline", false),
     maxBundleAge: number("max-bundle-age", false),
+    stream: values.stream,
   };
 }
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 
 from fieldgate.broker.config import NodeEntry
@@ -29,8 +30,7 @@ from fieldgate.client.broker_client import Requester, SearchClient
 from fieldgate.devkit.demo import demo_personas, sign_personas
 from fieldgate.devkit.synthetic import DEMO_SUBJECT
 from fieldgate.trust.config import build_store
-from fieldgate.trust.sealed_search import open_query
-from fieldgate.v2 import common_pb2
+from fieldgate.trust.sealed_search import OpenError, open_query
 from tests.helpers.brokers import start_test_broker
 from tests.helpers.federation import LoopThread
 from tests.helpers.interop import (
@@ -42,6 +42,7 @@ from tests.helpers.interop import (
     closed_address,
     detective,
     node_search,
+    signed_search,
 )
 from tests.helpers.nodejs import run_json, run_node
 
@@ -84,6 +85,32 @@ def test_the_node_client_sees_exactly_what_the_python_client_sees(interop: Inter
             }
     assert output["counts"]["hits"] == sum(len(a.hits) for a in python.agencies) > 0
     assert not check.failed
+
+
+def test_a_streamed_search_finds_what_the_unary_search_finds(interop: Interop) -> None:
+    # A national audience (more agencies than a unary Search takes) goes by SearchStream;
+    # --stream takes that path here, with the same verification of every answer.
+    identity = detective(interop)
+    unary_status, unary = node_search(interop, identity, interop.federation.broker_address)
+    status, streamed = node_search(interop, identity, interop.federation.broker_address, "--stream")
+    assert unary_status == status == 0, streamed
+    assert (unary["streamed"], streamed["streamed"]) == (False, True)
+    assert streamed["request_id"]
+    assert streamed["request_id"] != unary["request_id"]
+
+    def found(output: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+        return {
+            n: sorted((h["record_kind"], h.get("score", 0)) for h in a["hits"])
+            for n, a in by_node(output).items()
+        }
+
+    assert found(streamed) == found(unary)
+    assert {a["status"] for a in streamed["agencies"]} == {"answered"}
+    assert streamed["counts"]["hits"] == unary["counts"]["hits"] > 0
+    logs = interop.federation.disclosure_logs
+    assert all(
+        any(e.request_id == streamed["request_id"] for e in logs[n].entries) for n in NODE_IDS
+    )
 
 
 def test_an_identifier_search_from_the_node_client_finds_what_the_python_client_finds(
@@ -254,18 +281,15 @@ def test_an_audience_outside_the_reach_is_refused_before_anything_is_sent(
 
 
 def test_the_node_implementation_verifies_every_test_vector(client_dir: Path) -> None:
-    """clients/node/test: every vector byte for byte, and every verification failure."""
+    """clients/node/test: every vector byte for byte (both audience forms), every
+    verification failure, both audience forms' rules."""
     done = run_node("--test", "test/", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     counts = dict(re.findall(r"^# (tests|pass|fail|skipped|todo) (\d+)$", done.stdout, re.M))
     # Every check ran and passed: none skipped, none left to do.
-    assert int(counts["tests"]) >= 13
+    assert int(counts["tests"]) >= 24
     assert counts["pass"] == counts["tests"]
     assert counts["skipped"] == counts["todo"] == "0"
-
-
-def _b64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def test_node_sealed_queries_open_in_python(interop: Interop) -> None:
@@ -301,16 +325,7 @@ def test_node_sealed_queries_open_in_python(interop: Interop) -> None:
     }
     status, printed = run_json("tools/seal-search.mjs", stdin=json.dumps(request))
     assert status == 0
-    signed = common_pb2.SignedSearch(
-        credential=printed["credential"],
-        proof=printed["proof"],
-        sealed=[
-            common_pb2.SealedQuery(
-                node_id=s["node_id"], enc=_b64(s["enc"]), ciphertext=_b64(s["ciphertext"])
-            )
-            for s in printed["sealed"]
-        ],
-    )
+    signed = signed_search(printed)
     claims = jwt.decode(
         signed.proof, identity.key.public_key(), algorithms=["EdDSA"], audience=["kcso", "pcso"]
     )
@@ -318,12 +333,15 @@ def test_node_sealed_queries_open_in_python(interop: Interop) -> None:
     assert claims["v"] == 2
     assert "query" not in claims
     assert "HERN" not in json.dumps(claims)
-    assert [s.node_id for s in signed.sealed] == ["kcso", "pcso"]
-    for sealed in signed.sealed:
+    # One body for everyone, one wrapped key per addressed node.
+    assert [k.node_id for k in signed.keys] == ["kcso", "pcso"]
+    assert len(signed.body) == 4096 + 16
+    assert all(len(k.enc) == 32 and len(k.wrapped) == 48 for k in signed.keys)
+    for key in signed.keys:
         opened = open_query(
             signed,
-            node_id=sealed.node_id,
-            enc_key=interop.kit.node_enc[sealed.node_id],
+            node_id=key.node_id,
+            enc_key=interop.kit.node_enc[key.node_id],
             nonce=claims["nonce"],
             sealed_claim=claims["sealed"],
         )
@@ -331,4 +349,12 @@ def test_node_sealed_queries_open_in_python(interop: Interop) -> None:
         assert [(i.kind, i.value) for i in opened.query.identifiers] == [("state_id", "WA21857340")]
         assert opened.query.max_hits == 3
         assert opened.warrants == (warrant,)
-        assert len(sealed.ciphertext) == 4096 + 16
+    # A node not addressed has no key of its own: it cannot open the body.
+    with pytest.raises(OpenError, match="unsealable"):
+        open_query(
+            signed,
+            node_id="spd",
+            enc_key=interop.kit.node_enc["spd"],
+            nonce=claims["nonce"],
+            sealed_claim=claims["sealed"],
+        )

@@ -90,13 +90,16 @@ ATTACKS: dict[str, tuple[Attack, str]] = {
 }
 
 
+@pytest.mark.parametrize("call", ["unary", "stream"])
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_a_tampering_broker_makes_that_agency_fail_verification(
-    interop: Interop, attack: str
+    interop: Interop, attack: str, call: str
 ) -> None:
     tamper, reason = ATTACKS[attack]
     identity = detective(interop)
-    node_search(interop, identity, interop.hostile.address)  # honest, for the replay
+    # The unary Search, or SearchStream (what a national audience takes).
+    flags = ("--stream",) if call == "stream" else ()
+    node_search(interop, identity, interop.hostile.address, *flags)  # honest, for the replay
 
     def lie(response: broker_pb2.SearchResponse) -> broker_pb2.SearchResponse:
         tamper(response, interop.hostile)
@@ -104,7 +107,7 @@ def test_a_tampering_broker_makes_that_agency_fail_verification(
 
     interop.hostile.tamper = lie
     try:
-        status, output = node_search(interop, identity, interop.hostile.address)
+        status, output = node_search(interop, identity, interop.hostile.address, *flags)
     finally:
         interop.hostile.tamper = lambda response: response
     agencies = by_node(output)
@@ -116,6 +119,7 @@ def test_a_tampering_broker_makes_that_agency_fail_verification(
     assert output["counts"]["failed_by_reason"] == {reason: 1}
     # The agencies it did not touch still answer, verified.
     assert agencies["spd"]["status"] == agencies["pcso"]["status"] == "answered"
+    assert output["streamed"] is (call == "stream")
 
 
 def test_a_brokers_error_message_cannot_drive_the_terminal(interop: Interop) -> None:

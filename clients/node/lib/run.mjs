@@ -5,6 +5,7 @@
 import grpc from "@grpc/grpc-js";
 
 import { AnswerVerificationError, NOT_ANSWERING, openAnswer } from "./answers.mjs";
+import { AudienceError, contains, parseAudience, parseUnreached } from "./audience.mjs";
 import {
   UsageError,
   loadAuthorityKey,
@@ -40,6 +41,12 @@ export const SCHEMA = "fieldgate.node-search/v1";
 
 /** The longest deadline a broker grants (0 asks for its default, at most this). */
 const BROKER_MAX_DEADLINE_SECONDS = 10;
+/** Most agencies a broker answers in one unary Search; larger searches are streamed. */
+const UNARY_AUDIENCE = 64;
+/** Largest unary answer: every agency's sealed answer at its cap (2 MiB bucket + framing). */
+const MAX_BROKER_ANSWER_BYTES = UNARY_AUDIENCE * (2 * 1024 * 1024 + 72 * 1024) + 64 * 1024;
+/** ListNodes pages followed at most (1000 nodes each: beyond any federation's directory). */
+const MAX_LIST_PAGES = 100;
 /** Warrants a search may carry, and the longest one (docs/protocol.md 5.2). */
 const MAX_WARRANTS = 8;
 const MAX_WARRANT_CHARS = 16384;
@@ -67,10 +74,14 @@ function readCredential(path) {
  * within the credential's `reach` when it has one, that the broker routes to
  * (its ListNodes: a broker can only narrow a search that way, which it could
  * anyway by not forwarding). An explicit `requested` audience is sent as it is.
+ * @param {Map<string, {enc: Buffer | null, since: number}>} nodes the signed directory
+ * @param {{reach?: object, unreached: Map<string, string>}} limits the credential's
+ *   parsed `reach` (undefined: no constraint) and why the issuer left nodes out
  */
-export function chooseAudience(nodes, reach, requested, routed) {
+export function chooseAudience(nodes, limits, requested, routed) {
   const notAsked = [];
-  const reachable = (id) => reach === undefined || reach.includes(id);
+  const { reach, unreached } = limits;
+  const reachable = (id) => reach === undefined || contains(reach, id, nodes.get(id)?.since);
   if (requested) {
     for (const id of requested) {
       if (!nodes.has(id))
@@ -81,15 +92,18 @@ export function chooseAudience(nodes, reach, requested, routed) {
     if (outside.length) {
       throw new UsageError(`--audience: outside the credential's reach: ${outside.join(", ")}`);
     }
+    const wanted = new Set(requested);
     for (const id of nodes.keys()) {
-      if (!requested.includes(id)) notAsked.push({ node_id: id, reason: "not_in_audience" });
+      if (!wanted.has(id)) notAsked.push({ node_id: id, reason: "not_in_audience" });
     }
     return { audience: [...requested], notAsked };
   }
   const audience = [];
   for (const [id, keys] of nodes) {
-    if (!reachable(id)) notAsked.push({ node_id: id, reason: "outside_reach" });
-    else if (!routed.has(id)) notAsked.push({ node_id: id, reason: "not_routed_by_broker" });
+    if (!reachable(id)) {
+      const why = unreached.get(id);
+      notAsked.push({ node_id: id, reason: "outside_reach", ...(why ? { why } : {}) });
+    } else if (!routed.has(id)) notAsked.push({ node_id: id, reason: "not_routed_by_broker" });
     else if (!keys.enc) notAsked.push({ node_id: id, reason: "no_encryption_key" });
     else audience.push(id);
   }
@@ -115,12 +129,15 @@ export async function loadSetup(opts) {
   if (claims.enc.x !== encJwk.x || claims.enc.crv !== "X25519") {
     throw new UsageError(`--enc-key ${opts.encKey}: not the key the credential names (enc)`);
   }
-  let reach;
-  if (claims.reach !== undefined) {
-    if (!Array.isArray(claims.reach) || !claims.reach.every((r) => typeof r === "string")) {
-      throw new UsageError(`--credential ${opts.credential}: reach is not a list of node ids`);
-    }
-    reach = claims.reach;
+  let limits;
+  try {
+    limits = {
+      reach: claims.reach === undefined ? undefined : parseAudience(claims.reach, "reach"),
+      unreached: parseUnreached(claims.unreached),
+    };
+  } catch (error) {
+    if (!(error instanceof AudienceError)) throw error;
+    throw new UsageError(`--credential ${opts.credential}: ${error.message}`);
   }
   const warrants = (opts.warrantTokens ?? []).map((p) => readText(p, "--warrant-token").trim());
   // A node refuses more, or longer, warrants — silently, as for an absent person
@@ -144,27 +161,24 @@ export async function loadSetup(opts) {
     claims,
     signingKey,
     encKey: await privateKey(encJwk),
-    reach,
+    limits,
     warrants,
     tls,
   };
 }
 
+const brokerError = (error) =>
+  new BrokerError(grpc.status[error.code] ?? String(error.code), error.details);
+
 /** Call `method` of the broker; a gRPC failure becomes a BrokerError naming its status. */
 function call(client, method, request, timeoutSeconds) {
   return new Promise((resolve, reject) => {
     client[method](request, { deadline: Date.now() + timeoutSeconds * 1000 }, (error, response) => {
-      if (error) {
-        reject(new BrokerError(grpc.status[error.code] ?? String(error.code), error.details));
-      } else {
-        resolve(response);
-      }
+      if (error) reject(brokerError(error));
+      else resolve(response);
     });
   });
 }
-
-/** Most ListNodes pages read (a million nodes): a list that never ends is refused. */
-const MAX_LIST_PAGES = 1000;
 
 /** Every node id the broker routes to, read a page (at most 1,000 nodes) at a time. */
 async function listNodes(client) {
@@ -183,6 +197,27 @@ async function listNodes(client) {
 }
 
 /**
+ * The search as a stream (SearchStream): each agency's result as it ends. Resolves
+ * to what the unary Search would answer: {request_id, results}.
+ */
+function streamSearch(client, request, timeoutSeconds) {
+  return new Promise((resolve, reject) => {
+    const stream = client.SearchStream(
+      { search: request },
+      { deadline: Date.now() + timeoutSeconds * 1000 },
+    );
+    const response = { request_id: "", results: [] };
+    stream.on("data", (event) => {
+      if (event.started) response.request_id ||= event.started.request_id;
+      else if (event.agency) response.results.push(event.agency);
+      else if (event.summary) response.request_id ||= event.summary.request_id;
+    });
+    stream.on("error", (error) => reject(brokerError(error)));
+    stream.on("end", () => resolve(response));
+  });
+}
+
+/**
  * Run one search; resolves to the JSON-ready result.
  * @param {object} opts parsed command line (see search.mjs)
  */
@@ -197,7 +232,9 @@ export async function runSearch(opts) {
     );
   }
   const creds = grpc.credentials.createSsl(setup.tls.ca, setup.tls.key, setup.tls.cert);
-  const client = new v2.BrokerService(opts.broker, creds);
+  const client = new v2.BrokerService(opts.broker, creds, {
+    "grpc.max_receive_message_length": MAX_BROKER_ANSWER_BYTES,
+  });
   try {
     return await search(opts, setup, client);
   } finally {
@@ -210,7 +247,7 @@ async function search(opts, setup, client) {
   if (!opts.audience) routed = await listNodes(client);
   const { audience, notAsked } = chooseAudience(
     setup.trust.nodes,
-    setup.reach,
+    setup.limits,
     opts.audience,
     routed,
   );
@@ -225,25 +262,28 @@ async function search(opts, setup, client) {
       caseNumber: opts.caseNumber,
       audience,
       nodeEnc,
+      directory: setup.trust,
       warrants: setup.warrants,
     });
   } catch (error) {
     if (error instanceof SealingError) {
       throw new UsageError(`the query and warrants are too large to seal (${error.message})`);
     }
+    if (error instanceof AudienceError) throw new UsageError(error.message);
     throw error;
   }
-  const response = await call(
-    client,
-    "Search",
-    { signed: built.signed, deadline_seconds: opts.deadline },
-    (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 10,
-  );
+  const request = { signed: built.signed, deadline_seconds: opts.deadline };
+  const timeout = (opts.deadline || BROKER_MAX_DEADLINE_SECONDS) + 10;
+  const streamed = opts.stream || audience.length > UNARY_AUDIENCE;
+  const response = streamed
+    ? await streamSearch(client, request, timeout)
+    : await call(client, "Search", request, timeout);
   const hitType = loadTypes().lookupType("fieldgate.v2.Hit");
   const seen = new Map();
   const unexpected = [];
+  const asked = new Set(audience);
   for (const result of response.results) {
-    if (!audience.includes(result.node_id)) unexpected.push(result.node_id);
+    if (!asked.has(result.node_id)) unexpected.push(result.node_id);
     else if (seen.has(result.node_id)) seen.set(result.node_id, { duplicate: true });
     else seen.set(result.node_id, result);
   }
@@ -321,6 +361,9 @@ async function search(opts, setup, client) {
     schema: SCHEMA,
     request_id: response.request_id,
     audience,
+    streamed,
+    // How the proof wrote it: "list", or "compact" ({"dir", "except"}) when shorter.
+    audience_form: Array.isArray(built.aud) ? "list" : "compact",
     not_asked: notAsked,
     unexpected,
     agencies,

@@ -4,18 +4,24 @@
 // EdDSA by the federation authority); its payload is the bundle document. The
 // client refuses an unsigned bundle, one signed by any other key, or one older
 // than its maximum age (fail closed), and takes from it each node's answer key
-// (`jwk`, Ed25519) and encryption key (`enc`, X25519).
+// (`jwk`, Ed25519), encryption key (`enc`, X25519) and `since` (the directory
+// serial when it joined; 0 when not said), and the directory's `serial`, which
+// compact audiences and reaches ({"dir", "except"}) refer to.
 
 import { BUNDLE_TYPE, JwsError, isObject, verify } from "./jws.mjs";
 import { UsageError, ed25519FromJwk, readText, x25519RawFromJwk } from "./files.mjs";
 
 /**
- * @typedef {{answerKey: import("node:crypto").KeyObject, enc: Buffer | null}} NodeKeys
+ * @typedef {{answerKey: import("node:crypto").KeyObject, enc: Buffer | null, since: number}}
+ *   NodeKeys
  */
+
+const isSerial = (value) => Number.isSafeInteger(value) && value >= 0;
 
 /**
  * Open and check the bundle at `path`.
- * @returns {{issuedAt: Date, nodes: Map<string, NodeKeys>}}
+ * @returns {{issuedAt: Date, serial: number, nodes: Map<string, NodeKeys>}} (serial and
+ *   since are 0 in a bundle older than serials)
  */
 export function loadTrustBundle(path, authority, { now = new Date(), maxAgeSeconds = 86400 } = {}) {
   let document;
@@ -54,6 +60,10 @@ export function loadTrustBundle(path, authority, { now = new Date(), maxAgeSecon
       `--trust-bundle ${path}: issued ${bundle.issued_at}, older than ${maxAgeSeconds} s; refresh it`,
     );
   }
+  const serial = bundle.serial ?? 0;
+  if (!isSerial(serial)) {
+    throw new UsageError(`--trust-bundle ${path}: serial is not a whole number ≥ 0`);
+  }
   const entries = bundle.nodes ?? [];
   if (!Array.isArray(entries)) {
     throw new UsageError(`--trust-bundle ${path}: nodes must be a list of objects`);
@@ -67,13 +77,17 @@ export function loadTrustBundle(path, authority, { now = new Date(), maxAgeSecon
     if (nodes.has(entry.id)) {
       throw new UsageError(`${where}: node ${JSON.stringify(entry.id)} is listed twice`);
     }
+    const since = entry.since ?? 0;
+    if (!isSerial(since) || since > serial) {
+      throw new UsageError(`${where}: since is not a serial of this directory (0 to ${serial})`);
+    }
     try {
       const answerKey = ed25519FromJwk(entry.jwk);
       const enc = entry.enc === undefined ? null : x25519RawFromJwk(entry.enc);
-      nodes.set(entry.id, { answerKey, enc });
+      nodes.set(entry.id, { answerKey, enc, since });
     } catch (error) {
       throw new UsageError(`${where}: ${error.message}`);
     }
   });
-  return { issuedAt, nodes };
+  return { issuedAt, serial, nodes };
 }

@@ -1,7 +1,8 @@
 // The Node.js implementation against every structure in tests/vectors/v2:
-// JWS byte for byte (Ed25519 is deterministic), HPKE envelopes opened to the
-// expected padded plaintext (HPKE is randomised: its own seals must round-trip),
-// padding accepted and refused exactly as the vectors say.
+// JWS and the query body byte for byte (Ed25519 and the fixed content key are
+// deterministic), wrapped keys and answers opened (HPKE is randomised: its own
+// seals must round-trip), both audience forms, padding accepted and refused
+// exactly as the vectors say.
 // Run: node --test test/   (FIELDGATE_VECTORS overrides the vectors directory)
 
 import assert from "node:assert/strict";
@@ -15,18 +16,27 @@ import { openAnswer, proofDigest } from "../lib/answers.mjs";
 import { ANSWER_TYPE, CREDENTIAL_TYPE, b64url, sign } from "../lib/jws.mjs";
 import { loadTypes } from "../lib/proto.mjs";
 import {
+  beyond,
+  contains,
+  encodeAudience,
+  parseAudience,
+  parseUnreached,
+} from "../lib/audience.mjs";
+import {
   ANSWER_BUCKETS,
   QUERY_BUCKETS,
-  SUITE,
   SealingError,
   answerInfo,
+  openBody,
   openPadded,
   pad,
   privateKey,
   publicKey,
-  queryInfo,
+  queryBodyAad,
+  queryKeyInfo,
   sealPadded,
   unpad,
+  unwrapKey,
 } from "../lib/sealing.mjs";
 import { commitment, queryPlaintext, signSearch } from "../lib/search.mjs";
 import { ed25519FromSeed, x25519JwkFromRaw } from "../lib/vectors.mjs";
@@ -38,7 +48,6 @@ const load = (name) => JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`)
 
 const keys = load("keys");
 const tokens = load("tokens");
-const search = load("search");
 const answers = load("answers");
 const padding = load("padding");
 const WARRANT_TYPE = "fieldgate-warrant+jwt";
@@ -65,81 +74,150 @@ test("credential and warrant JWS are reproduced byte for byte", () => {
   assert.equal(sign(tokens.warrant.payload, signer("court"), WARRANT_TYPE), tokens.warrant.jws);
 });
 
-test("the sealed-query plaintext, its commitment and the proof are reproduced byte for byte", async () => {
-  const { inputs } = search;
-  const plaintext = queryPlaintext(
-    inputs.query,
-    inputs.warrants,
-    inputs.nonce,
-    bytes(inputs.salt_b64url),
-  );
-  assert.equal(plaintext.toString("utf8"), search.plaintext);
-  assert.equal(commitment(plaintext), search.commitment);
-  assert.equal(pad(plaintext, QUERY_BUCKETS).toString("base64url"), search.padded_b64url);
-  const nodeEnc = new Map(
-    Object.entries(keys.node_keys).map(([id, k]) => [id, bytes(keys.x25519[k.enc].public_jwk.x)]),
-  );
-  const built = await signSearch({
-    credential: tokens.credential.jws,
-    signingKey: signer("investigator"),
-    query: inputs.query,
-    purpose: inputs.purpose,
-    caseNumber: inputs.case_number,
-    audience: inputs.audience,
-    nodeEnc,
-    warrants: inputs.warrants,
-    nowMs: Math.round(inputs.iat * 1000),
-    nonce: inputs.nonce,
-    salt: bytes(inputs.salt_b64url),
-  });
-  const [header, payload, signature] = search.proof.jws.split(".");
-  assert.equal(bytes(header).toString("utf8"), search.proof.header_json);
-  assert.equal(bytes(payload).toString("utf8"), search.proof.payload_json);
-  assert.equal(signature, search.proof.signature_b64url);
-  assert.equal(built.proof, search.proof.jws);
-  // This implementation's own envelopes open, with the node's key, to the same bytes.
-  for (const sealed of built.signed.sealed) {
-    const recipient = await privateKey(encJwk(keys.node_keys[sealed.node_id].enc));
-    const opened = await openPadded(
-      recipient,
-      sealed.enc,
-      sealed.ciphertext,
-      QUERY_BUCKETS,
-      queryInfo(sealed.node_id),
+const SEARCHES = [
+  ["search", "credential"],
+  ["search_compact", "credential_compact"],
+];
+const directoryOf = (doc) =>
+  doc && {
+    serial: doc.serial,
+    nodes: new Map(Object.entries(doc.since).map(([id, since]) => [id, { since }])),
+  };
+/** The node ids a claim names over a directory (the list itself, or the matches, sorted). */
+function named(claim, directory) {
+  if (Array.isArray(claim)) return [...claim];
+  const parsed = parseAudience(claim, "aud");
+  return [...directory.nodes]
+    .filter(([id, node]) => contains(parsed, id, node.since))
+    .map(([id]) => id)
+    .sort();
+}
+const encName = (nodeId) => keys.node_keys[nodeId].enc;
+
+for (const [name, credential] of SEARCHES) {
+  const vector = load(name);
+  const { inputs } = vector;
+
+  test(`${name}: plaintext, commitment, proof and body reproduced byte for byte`, async () => {
+    const plaintext = queryPlaintext(
+      inputs.query,
+      inputs.warrants,
       inputs.nonce,
+      bytes(inputs.salt_b64url),
     );
-    assert.deepEqual(opened, plaintext);
+    assert.equal(plaintext.toString("utf8"), vector.plaintext);
+    assert.equal(commitment(plaintext), vector.commitment);
+    assert.equal(pad(plaintext, QUERY_BUCKETS).toString("base64url"), vector.padded_b64url);
+    const directory = directoryOf(inputs.directory);
+    const audience = named(inputs.audience, directory);
+    const nodeEnc = new Map(
+      audience.map((id) => [id, bytes(keys.x25519[encName(id)].public_jwk.x)]),
+    );
+    const key = bytes(inputs.content_key_b64url);
+    const built = await signSearch({
+      credential: tokens[credential].jws,
+      signingKey: signer("investigator"),
+      query: inputs.query,
+      purpose: inputs.purpose,
+      caseNumber: inputs.case_number,
+      audience,
+      nodeEnc,
+      aud: inputs.audience, // the claim as the vector gives it
+      warrants: inputs.warrants,
+      nowMs: Math.round(inputs.iat * 1000),
+      nonce: inputs.nonce,
+      salt: bytes(inputs.salt_b64url),
+      key,
+    });
+    const [header, payload, signature] = vector.proof.jws.split(".");
+    assert.equal(bytes(header).toString("utf8"), vector.proof.header_json);
+    assert.equal(bytes(payload).toString("utf8"), vector.proof.payload_json);
+    assert.equal(signature, vector.proof.signature_b64url);
+    assert.equal(built.proof, vector.proof.jws);
+    assert.deepEqual(JSON.parse(vector.proof.payload_json).aud, inputs.audience);
+    // The body is deterministic under the fixed content key: 12 zero nonce bytes, the aad.
+    assert.deepEqual(bytes(vector.body_nonce_b64url), Buffer.alloc(12));
+    assert.equal(Buffer.from(queryBodyAad(inputs.nonce)).toString(), vector.body_aad);
+    assert.equal(built.signed.body.toString("base64url"), vector.body_b64url);
+    assert.deepEqual(
+      built.signed.keys.map((k) => k.node_id),
+      vector.keys.map((k) => k.node_id),
+    );
+    // This implementation's own wrapped keys open, with each node's key, to the content key.
+    for (const wrapped of built.signed.keys) {
+      const recipient = await privateKey(encJwk(encName(wrapped.node_id)));
+      assert.deepEqual(
+        await unwrapKey(recipient, wrapped.enc, wrapped.wrapped, wrapped.node_id, inputs.nonce),
+        key,
+      );
+    }
+  });
+
+  test(`${name}: committed wrapped keys open to the content key, the body to the plaintext`, async () => {
+    const key = bytes(inputs.content_key_b64url);
+    const unsealable = (error) => error instanceof SealingError && error.reason === "unsealable";
+    const investigator = await privateKey(encJwk("investigator_enc"));
+    for (const wrapped of vector.keys) {
+      assert.equal(Buffer.from(queryKeyInfo(wrapped.node_id)).toString(), wrapped.info);
+      assert.equal(wrapped.aad, inputs.nonce);
+      const enc = bytes(wrapped.enc_b64url);
+      const sealed = bytes(wrapped.wrapped_b64url);
+      assert.deepEqual([enc.length, sealed.length], [32, 48]);
+      const recipient = await privateKey(encJwk(wrapped.recipient));
+      assert.deepEqual(await unwrapKey(recipient, enc, sealed, wrapped.node_id, wrapped.aad), key);
+      // Another's key, another node's info, another search: it does not open.
+      await assert.rejects(
+        unwrapKey(investigator, enc, sealed, wrapped.node_id, wrapped.aad),
+        unsealable,
+      );
+      await assert.rejects(unwrapKey(recipient, enc, sealed, "ice-ero", wrapped.aad), unsealable);
+      await assert.rejects(
+        unwrapKey(recipient, enc, sealed, wrapped.node_id, "f".repeat(32)),
+        unsealable,
+      );
+    }
+    const body = bytes(vector.body_b64url);
+    assert.equal(openBody(key, body, inputs.nonce).toString("utf8"), vector.plaintext);
+    assert.throws(() => openBody(key, body, "f".repeat(32)), unsealable);
+    assert.throws(() => openBody(Buffer.alloc(32), body, inputs.nonce), unsealable);
+  });
+}
+
+test("audience vectors: membership, the shorter form, audience within reach", () => {
+  const vector = load("audience");
+  const directory = directoryOf(vector.directory);
+  for (const c of vector.contains) {
+    const claim = parseAudience(c.claim, "aud");
+    assert.equal(contains(claim, c.node_id, c.since ?? undefined), c.named, JSON.stringify(c));
   }
+  for (const c of vector.shorter_form) {
+    assert.deepEqual(encodeAudience(c.members, directoryOf(c.directory)), c.claim);
+  }
+  for (const c of vector.within_reach) {
+    const audience = parseAudience(c.audience, "aud");
+    const reach = parseAudience(c.reach, "reach");
+    if (typeof c.beyond === "string") {
+      assert.throws(() => beyond(audience, reach, directory), /newer/);
+    } else {
+      assert.deepEqual(beyond(audience, reach, directory), c.beyond, JSON.stringify(c));
+    }
+  }
+  // Both outcomes, both forms.
+  assert.deepEqual(new Set(vector.contains.map((c) => c.named)), new Set([true, false]));
+  assert.ok(vector.shorter_form.some((c) => Array.isArray(c.claim)));
+  assert.ok(vector.shorter_form.some((c) => !Array.isArray(c.claim)));
 });
 
-test("the vectors' sealed queries open to the expected padded plaintext", async () => {
-  for (const sealed of search.sealed) {
-    const recipient = await privateKey(encJwk(sealed.recipient));
-    assert.equal(Buffer.from(queryInfo(sealed.node_id)).toString(), sealed.info);
-    const padded = await SUITE.open(
-      {
-        recipientKey: recipient,
-        enc: new Uint8Array(bytes(sealed.enc_b64url)),
-        info: queryInfo(sealed.node_id),
-      },
-      new Uint8Array(bytes(sealed.ciphertext_b64url)),
-      new Uint8Array(Buffer.from(sealed.aad, "ascii")),
-    );
-    assert.equal(Buffer.from(padded).toString("base64url"), search.padded_b64url, sealed.node_id);
-    // Another node's key, or another node's info, does not open it.
-    const other = sealed.node_id === "kcso" ? "spd" : "kcso";
-    await assert.rejects(
-      openPadded(
-        recipient,
-        bytes(sealed.enc_b64url),
-        bytes(sealed.ciphertext_b64url),
-        QUERY_BUCKETS,
-        queryInfo(other),
-        sealed.aad,
-      ),
-      (error) => error instanceof SealingError && error.reason === "unsealable",
-    );
+test("the compact credential: byte for byte; its reach and grouped unreached read", () => {
+  const vector = tokens.credential_compact;
+  assert.equal(sign(vector.payload, signer("issuer"), CREDENTIAL_TYPE), vector.jws);
+  const reach = parseAudience(vector.payload.reach, "reach");
+  const why = parseUnreached(vector.payload.unreached);
+  // Over the vectors' directory, exactly the nodes the issuer kept out are not reached.
+  for (const [id, node] of directoryOf(load("audience").directory).nodes) {
+    assert.equal(contains(reach, id, node.since), !why.has(id), id);
   }
+  assert.equal(why.get("ice-ero"), "civil immigration agency");
 });
 
 test("every answer vector: JWS byte for byte, opens, verifies, and our own seal round-trips", async () => {

@@ -6,7 +6,9 @@
 // stdin: {"credential": "<JWT>", "key_pem": "<Ed25519 PKCS#8 PEM>",
 //         "nodes": {"<node id>": "<b64url raw X25519 public key>"},
 //         "audience": [...], "query": {...}, "purpose": "...", "case_number": "...",
-//         "warrants": [...]}
+//         "warrants": [...],
+//         "directory": {"serial": 7, "since": {"<node id>": 3, ...}}}   (optional: the
+//   proof's aud is then written compact when shorter; without it, a list)
 
 import crypto from "node:crypto";
 
@@ -24,16 +26,21 @@ const built = await signSearch({
   audience: input.audience,
   nodeEnc: new Map(Object.entries(input.nodes).map(([id, x]) => [id, Buffer.from(x, "base64url")])),
   warrants: input.warrants ?? [],
+  directory: input.directory && {
+    serial: input.directory.serial,
+    nodes: new Map(Object.entries(input.directory.since).map(([id, since]) => [id, { since }])),
+  },
 });
 const b64 = (bytes) => Buffer.from(bytes).toString("base64url");
 process.stdout.write(
   JSON.stringify({
     credential: built.signed.credential,
     proof: built.signed.proof,
-    sealed: built.signed.sealed.map((s) => ({
-      node_id: s.node_id,
-      enc: b64(s.enc),
-      ciphertext: b64(s.ciphertext),
+    body: b64(built.signed.body),
+    keys: built.signed.keys.map((k) => ({
+      node_id: k.node_id,
+      enc: b64(k.enc),
+      wrapped: b64(k.wrapped),
     })),
   }),
 );
