@@ -14,6 +14,7 @@ from fieldgate.devkit.dev_trust import answer_key_path, enc_key_path
 from fieldgate.node.answer_timing import AnswerTimingConfig
 from fieldgate.node.config import NodeConfig
 from fieldgate.node.limits import NodeLimitsConfig
+from fieldgate.ops.server_options import ServerLimitsConfig
 from fieldgate.policy.catalog import default_catalog_path
 from fieldgate.trust.config import TrustConfig
 from fieldgate.v2 import broker_pb2, common_pb2, node_pb2
@@ -206,7 +207,13 @@ def broker_config(nodes: list[NodeEntry]) -> BrokerConfig:
             "default_deadline_seconds": 3.0,
             "max_deadline_seconds": SEARCH_DEADLINE_SECONDS,
         },
-        {"insecure": True, "limits": generous_limits()},
+        # The benchmark's clients share one connection, as a gateway's would: its
+        # stream and call caps are raised as that gateway's operator would raise them.
+        {
+            "insecure": True,
+            "limits": generous_limits(),
+            "server": ServerLimitsConfig(max_concurrent_streams=1024, max_concurrent_rpcs=1024),
+        },
     )
     return config
 

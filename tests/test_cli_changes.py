@@ -90,10 +90,11 @@ def test_a_change_set_killed_half_way_leaves_the_store_as_it_was(tmp_path: Path)
     with RecordStore.open(database) as store:
         store.purge_free_pages()
         before = list(store.iter_records())
-    # Big enough (about 25 MB of rows) that its transaction outgrows the store's
-    # 16 MiB page cache and spills to the WAL long before it commits.
+    # Big enough (about 80 MB of rows) that its transaction outgrows the store's
+    # 64 MiB page cache and spills to the WAL long before it commits (and so
+    # before its audit entry, written just before the commit).
     changes = tmp_path / "changes.jsonl"
-    lines = [booking(f"N{i}", incident_summary="x" * 1500) for i in range(15_000)]
+    lines = [booking(f"N{i}", incident_summary="x" * 1500) for i in range(50_000)]
     lines += [f'{{"op": "expunge", "record_id": "B{i}"}}' for i in range(2000)]
     changes.write_text("\n".join(lines) + "\n", encoding="utf-8")
     wal = Path(f"{database}-wal")
@@ -122,4 +123,4 @@ def test_a_change_set_killed_half_way_leaves_the_store_as_it_was(tmp_path: Path)
             assert list(reader.entries("records_changed")) == []
     done = run("node", "apply", "--config", str(config), str(changes), "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["records_in_store"] == 15_000
+    assert json.loads(done.stdout)["records_in_store"] == 50_000

@@ -336,8 +336,11 @@ class SearchVerifier:
         # have been used with an earlier process (a node restarted within the
         # skew window), so it is refused. Proof times carry milliseconds; a
         # client whose clock runs behind this one is refused for that long
-        # after a start (fail closed), never longer than the skew.
-        self.remembers_since = clock().timestamp()
+        # after a start (fail closed), never longer than the skew. Less one
+        # millisecond: a proof's time is rounded to it, so a proof signed in the
+        # same millisecond as the start may carry a time just before it (no
+        # process restarts within a millisecond, so no replay gets through).
+        self.remembers_since = clock().timestamp() - 0.001
         """Proofs timed before this (epoch seconds) are refused: the nonce memory began then."""
         self._credentials: dict[str, _CheckedCredential] = {}
         """Credentials whose signature was checked, by token (see ``_checked_credential``)."""
